@@ -1,0 +1,37 @@
+//! Chat: each resident's Matrix identity. The seam is what a turn needs to speak.
+
+mod matrix;
+
+pub use matrix::MatrixChat;
+
+use crate::os::{OsError, Recorder};
+
+pub trait Chat {
+    /// Send markdown to a room; returns the event id.
+    fn send(&self, room: &str, markdown: &str) -> impl Future<Output = Result<String, OsError>> + Send;
+    /// Replace the text of an earlier message of ours.
+    fn edit(&self, room: &str, event: &str, markdown: &str) -> impl Future<Output = Result<(), OsError>> + Send;
+    fn typing(&self, room: &str, on: bool) -> impl Future<Output = Result<(), OsError>> + Send;
+}
+
+#[derive(Debug, Default)]
+pub struct FakeChat {
+    pub calls: Recorder,
+}
+
+impl Chat for FakeChat {
+    async fn send(&self, room: &str, markdown: &str) -> Result<String, OsError> {
+        self.calls.record(format!("send {room} {markdown}"));
+        Ok(format!("$event{}", self.calls.calls().len()))
+    }
+
+    async fn edit(&self, room: &str, event: &str, markdown: &str) -> Result<(), OsError> {
+        self.calls.record(format!("edit {room} {event} {markdown}"));
+        Ok(())
+    }
+
+    async fn typing(&self, room: &str, on: bool) -> Result<(), OsError> {
+        self.calls.record(format!("typing {room} {on}"));
+        Ok(())
+    }
+}

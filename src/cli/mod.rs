@@ -1,0 +1,160 @@
+//! Command-line interface: noun-verb commands, `--json` wherever the output is data.
+
+mod show;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use townhall::config::{self, Town};
+use townhall::control::{self, ClientError, Request, Response};
+
+#[derive(Parser)]
+#[command(name = "townhall", version, about = "AI agents as real Unix users, reset between rounds")]
+struct Cli {
+    /// Directory holding town.toml and residents/.
+    #[arg(long, global = true, env = "TOWNHALL_CONFIG", default_value = config::DEFAULT_CONFIG_DIR)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the supervisor (normally as the townhall systemd service).
+    Serve,
+    /// Validate the configuration and print the resolved town.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the running daemon how the town is doing.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Residents as declared in the configuration.
+    Resident {
+        #[command(subcommand)]
+        command: ResidentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ResidentCommand {
+    /// One line per resident.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything declared about one resident.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Exit code for "the daemon is not running" (as systemctl uses 3 for "not active").
+const EXIT_DAEMON_DOWN: u8 = 3;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { json } => Ok(check(&cli.config, json)),
+        Command::Serve => {
+            init_logging();
+            let town = load(&cli.config)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts).run())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json } => status(json),
+        Command::Resident { command } => {
+            let town = load(&cli.config)?;
+            match command {
+                ResidentCommand::List { json } if json => print_json(&town.residents),
+                ResidentCommand::List { .. } => print!("{}", show::resident_table(&town)),
+                ResidentCommand::Show { name, json } => {
+                    let r = town.resident(&name).with_context(|| {
+                        let known: Vec<_> = town.residents.iter().map(|r| r.name.as_str()).collect();
+                        format!("no resident named `{name}` (residents: {})", known.join(", "))
+                    })?;
+                    if json { print_json(r) } else { print!("{}", show::resident(&town, r)) }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(dir: &std::path::Path) -> anyhow::Result<Town> {
+    config::load(dir).map_err(|d| {
+        anyhow::anyhow!("{d}\n{} problem(s) in the config at {}; `townhall check` lists them", d.0.len(), dir.display())
+    })
+}
+
+fn check(dir: &std::path::Path, json: bool) -> ExitCode {
+    match config::load(dir) {
+        Ok(town) => {
+            if json { print_json(&town) } else { print!("{}", show::town(&town)) }
+            ExitCode::SUCCESS
+        }
+        Err(d) => {
+            if json {
+                print_json(&serde_json::json!({ "errors": d.0 }));
+            } else {
+                eprintln!("{d}");
+                eprintln!("{} problem(s) in the config at {}", d.0.len(), dir.display());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn status(json: bool) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match rt.block_on(control::call(Town::control_socket(), &Request::Status)) {
+        Ok(Response::Status(s)) => {
+            if json { print_json(&s) } else { print!("{}", show::status(&s)) }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(other) => anyhow::bail!("unexpected answer from the daemon: {other:?}"),
+        Err(e @ ClientError::DaemonDown { .. }) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(EXIT_DAEMON_DOWN))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).expect("config and status serialise"));
+}
+
+/// journald when started by systemd (it sets JOURNAL_STREAM), the terminal otherwise.
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOWNHALL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(journald) = tracing_journald::layer() {
+            registry.with(journald.with_syslog_identifier("townhall".into())).init();
+            return;
+        }
+    }
+    registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).init();
+}

@@ -1,0 +1,76 @@
+//! Human-readable renderings of the town, residents and status.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use townhall::config::{Resident, Town};
+use townhall::control::StatusReport;
+
+fn paths(p: &[PathBuf]) -> String {
+    if p.is_empty() { "-".into() } else { p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ") }
+}
+
+pub fn town(t: &Town) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "town {} ({} residents, config {})", t.name, t.residents.len(), t.dir.display());
+    let _ = writeln!(
+        s,
+        "  agents   {} = {} (blank {})",
+        t.agents.display(),
+        t.live_path().display(),
+        t.blank_path().display()
+    );
+    let _ = writeln!(s, "  persist  {}", t.persist.display());
+    let _ = writeln!(s, "  state    {}", t.state.display());
+    let _ = writeln!(s, "  accounts {}", serde_json::to_string(&t.accounts).unwrap_or_default().trim_matches('"'));
+    let _ = writeln!(s, "  matrix   {} (mayors: {})", t.matrix.homeserver, t.matrix.mayors.join(", "));
+    s.push_str(&resident_table(t));
+    s
+}
+
+pub fn resident_table(t: &Town) -> String {
+    let mut s = format!("{:<12} {:>6}  {:<8} {:<24} {}\n", "RESIDENT", "UID", "AGENT", "MATRIX", "PERSISTS");
+    for r in &t.residents {
+        let kept: Vec<_> = r.persist.directories.iter().chain(&r.persist.files).cloned().collect();
+        let kind = format!("{:?}", r.agent.kind).to_lowercase();
+        let _ = writeln!(s, "{:<12} {:>6}  {:<8} {:<24} {}", r.name, r.uid, kind, r.matrix.user, paths(&kept));
+    }
+    s
+}
+
+pub fn resident(t: &Town, r: &Resident) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{} (uid {}): {}", r.name, r.uid, r.description);
+    let _ = writeln!(s, "  home        {}", t.home(r).display());
+    let _ = writeln!(s, "  matrix      {} (password from {})", r.matrix.user, r.matrix.password_file.display());
+    let _ = writeln!(s, "  agent       {:?}: {}", r.agent.kind, r.agent.argv.join(" "));
+    let _ = writeln!(s, "  workspace   ~/{}", r.agent.workspace.display());
+    let _ = writeln!(s, "  persists    dirs: {}; files: {}", paths(&r.persist.directories), paths(&r.persist.files));
+    for x in &r.secrets {
+        let _ = writeln!(s, "  secret      {} -> ~/{} ({:o}, {})", x.source.display(), x.target.display(), x.mode, x.owner);
+    }
+    for d in &r.devices {
+        let _ = writeln!(s, "  device      {} kernel={} attrs={:?} {:?}", d.subsystem, d.kernel.as_deref().unwrap_or("*"), d.attrs, d.permission);
+    }
+    let l = &r.limits;
+    let mem = l.memory_bytes.map_or("-".into(), |b| format!("{} MiB", b >> 20));
+    let cpu = l.cpu_percent.map_or("-".into(), |c| format!("{c}%"));
+    let _ = writeln!(s, "  limits      memory {mem}, cpu {cpu}, turn timeout {}", humantime::format_duration(l.turn_timeout));
+    let _ = writeln!(s, "  git         {} <{}>", r.git.name, r.git.email);
+    s
+}
+
+pub fn status(st: &StatusReport) -> String {
+    let mut s = format!(
+        "townhall {} serving town {} (pid {}, up {})\n",
+        st.version,
+        st.town,
+        st.pid,
+        humantime::format_duration(std::time::Duration::from_secs(st.uptime_secs))
+    );
+    for r in &st.residents {
+        let account = if r.account { "account ok" } else { "no account" };
+        let _ = writeln!(s, "  {:<12} uid {:<6} {account}", r.name, r.uid);
+    }
+    s
+}

@@ -1,0 +1,157 @@
+//! Reading the config dir and turning TOML errors into located, actionable diagnostics.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use super::diagnostic::{Diagnostic, Diagnostics, Report, Source};
+use super::raw::{RawResident, RawTown};
+use super::{Town, validate};
+
+/// Load and validate the town in `dir`. Either every value is checked, or every problem is
+/// returned.
+pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
+    let dir = &std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let mut report = Report::default();
+    let town = read(dir, Path::new("town.toml"), &mut report)
+        .and_then(|src| parse::<RawTown>(&src, &mut report).map(|raw| (src, raw)));
+
+    let mut residents = Vec::new();
+    for rel in resident_files(dir, &mut report) {
+        if let Some(src) = read(dir, &rel, &mut report) {
+            if let Some(raw) = parse::<RawResident>(&src, &mut report) {
+                residents.push((src, raw));
+            }
+        }
+    }
+
+    let resolved = town.map(|(src, raw)| validate::town(dir, &src, raw, &mut report));
+    let residents = match &resolved {
+        Some(t) => validate::residents(t, residents, &mut report),
+        None => Vec::new(),
+    };
+    report.finish()?;
+    let mut town = resolved.expect("no diagnostics means town.toml parsed");
+    town.residents = residents;
+    Ok(town)
+}
+
+fn whole_file(file: &Path, message: String, help: &str) -> Diagnostic {
+    Diagnostic { file: file.to_owned(), line: 0, column: 0, message, help: help.into() }
+}
+
+fn read(dir: &Path, rel: &Path, report: &mut Report) -> Option<Source> {
+    match std::fs::read_to_string(dir.join(rel)) {
+        Ok(text) => Some(Source { file: rel.to_owned(), text }),
+        Err(e) => {
+            let help = format!(
+                "townhall reads its config from {} (change it with --config DIR)",
+                dir.display()
+            );
+            report.push(whole_file(rel, format!("cannot read this file: {e}"), &help));
+            None
+        }
+    }
+}
+
+/// `residents/*.toml`, sorted so diagnostics and output are stable.
+fn resident_files(dir: &Path, report: &mut Report) -> Vec<PathBuf> {
+    let rel = Path::new("residents");
+    let entries = match std::fs::read_dir(dir.join(rel)) {
+        Ok(e) => e,
+        Err(e) => {
+            let help = "create residents/ with one NAME.toml per resident (see residents/ada.toml)";
+            report.push(whole_file(rel, format!("cannot read this directory: {e}"), help));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .filter(|n| Path::new(n).extension().is_some_and(|x| x == "toml"))
+        .map(|n| rel.join(n))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        let help = "add one NAME.toml per resident (see residents/ada.toml)";
+        report.push(whole_file(rel, "no resident is declared".into(), help));
+    }
+    files
+}
+
+fn parse<T: DeserializeOwned>(src: &Source, report: &mut Report) -> Option<T> {
+    match toml::from_str::<T>(&src.text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let (message, help) = explain(e.message());
+            report.push(src.diag(span, message, help));
+            None
+        }
+    }
+}
+
+/// Split serde's message into what is wrong and what to do about it.
+fn explain(msg: &str) -> (String, String) {
+    let msg = msg.trim();
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let allowed = backticked(expected);
+        let help = match closest(field, &allowed) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None if allowed.is_empty() => "remove it: this table takes no fields".into(),
+            None => format!("remove it; allowed here: {}", list(&allowed)),
+        };
+        return (format!("unknown field `{field}`"), help);
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant `") {
+        let (value, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let allowed = backticked(expected);
+        return (format!("unknown value `{value}`"), format!("use one of {}", list(&allowed)));
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let field = rest.trim_end_matches('`');
+        return (
+            format!("missing field `{field}`"),
+            format!("add `{field} = …` here (see docs/config.md)"),
+        );
+    }
+    if msg.starts_with("invalid type") {
+        return (msg.to_string(), "write a value of the expected type (see docs/config.md)".into());
+    }
+    if msg.starts_with("duplicate key") {
+        return (msg.to_string(), "keep only one of them".into());
+    }
+    (msg.to_string(), "fix the TOML syntax here".into())
+}
+
+fn backticked(s: &str) -> Vec<&str> {
+    s.split('`').skip(1).step_by(2).collect()
+}
+
+fn list(items: &[&str]) -> String {
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_suggest_the_nearest() {
+        let (m, h) = explain("unknown field `uuid`, expected one of `name`, `uid`, `git`");
+        assert_eq!(m, "unknown field `uuid`");
+        assert_eq!(h, "did you mean `uid`?");
+        let (_, h) = explain("unknown field `zzzzzz`, expected `a` or `b`");
+        assert_eq!(h, "remove it; allowed here: `a`, `b`");
+    }
+}

@@ -1,0 +1,171 @@
+//! The declared town: `town.toml` (the host) and `residents/<name>.toml` (one per resident).
+//!
+//! Loading validates everything first and reports every problem with its file:line:column;
+//! nothing else in townhall ever sees an unchecked value.
+
+mod diagnostic;
+mod load;
+mod raw;
+mod validate;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use load::load;
+pub use raw::{AccountsMode, AgentKind};
+
+/// Where `townhall` looks for its config when `--config` is not given.
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/townhall";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Town {
+    pub name: String,
+    /// The directory the config was read from.
+    pub dir: PathBuf,
+    pub agents: PathBuf,
+    pub persist: PathBuf,
+    pub state: PathBuf,
+    pub accounts: AccountsMode,
+    pub btrfs: Btrfs,
+    pub matrix: TownMatrix,
+    pub residents: Vec<Resident>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Btrfs {
+    /// Mount point of the btrfs volume that holds the live and blank subvolumes.
+    pub volume: PathBuf,
+    pub live: String,
+    pub blank: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TownMatrix {
+    pub homeserver: String,
+    pub mayors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resident {
+    pub name: String,
+    pub uid: u32,
+    pub description: String,
+    pub matrix: ResidentMatrix,
+    pub agent: Agent,
+    pub persist: Persist,
+    pub secrets: Vec<Secret>,
+    pub devices: Vec<DeviceRule>,
+    pub rooms: Vec<String>,
+    pub limits: Limits,
+    pub git: GitIdentity,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResidentMatrix {
+    pub user: String,
+    pub password_file: PathBuf,
+    pub recovery_file: Option<PathBuf>,
+    /// Users besides the mayors who may command this resident.
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Agent {
+    pub kind: AgentKind,
+    pub argv: Vec<String>,
+    /// Working directory of turns, relative to the home.
+    pub workspace: PathBuf,
+    pub environment: BTreeMap<String, String>,
+    pub environment_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Persist {
+    pub directories: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Secret {
+    pub source: PathBuf,
+    /// Relative to the home.
+    pub target: PathBuf,
+    pub mode: u32,
+    /// A user name: the resident itself unless declared.
+    pub owner: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    R,
+    Rw,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRule {
+    pub subsystem: String,
+    pub kernel: Option<String>,
+    /// Matched against the device's own udev properties.
+    pub properties: BTreeMap<String, String>,
+    /// Matched against the sysfs attributes of the device or any parent (udev's ATTRS).
+    pub attrs: BTreeMap<String, String>,
+    pub permission: Permission,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    pub cpu_percent: Option<u32>,
+    pub tasks: Option<u64>,
+    #[serde(with = "secs")]
+    pub turn_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GitIdentity {
+    pub name: String,
+    pub email: String,
+}
+
+pub const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+impl Town {
+    pub fn live_path(&self) -> PathBuf {
+        self.btrfs.volume.join(&self.btrfs.live)
+    }
+
+    pub fn blank_path(&self) -> PathBuf {
+        self.btrfs.volume.join(&self.btrfs.blank)
+    }
+
+    pub fn resident(&self, name: &str) -> Option<&Resident> {
+        self.residents.iter().find(|r| r.name == name)
+    }
+
+    pub fn home(&self, r: &Resident) -> PathBuf {
+        self.agents.join(&r.name)
+    }
+
+    pub fn persist_dir(&self, r: &Resident) -> PathBuf {
+        self.persist.join(&r.name)
+    }
+
+    /// The supervisor's control socket (root only).
+    pub fn control_socket() -> &'static Path {
+        Path::new("/run/townhall/control.sock")
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}

@@ -1,0 +1,161 @@
+//! The config files exactly as written. Values that later checks point at are `Spanned`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+/// `town.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTown {
+    pub name: S<String>,
+    #[serde(default)]
+    pub agents: Option<S<PathBuf>>,
+    #[serde(default)]
+    pub persist: Option<S<PathBuf>>,
+    #[serde(default)]
+    pub state: Option<S<PathBuf>>,
+    #[serde(default)]
+    pub accounts: Option<S<AccountsMode>>,
+    pub btrfs: RawBtrfs,
+    pub matrix: RawTownMatrix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountsMode {
+    /// townhall creates missing Unix accounts with `useradd`.
+    Create,
+    /// Accounts are declared elsewhere (NixOS); townhall only checks them.
+    Verify,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBtrfs {
+    pub volume: S<PathBuf>,
+    #[serde(default)]
+    pub live: Option<S<String>>,
+    #[serde(default)]
+    pub blank: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTownMatrix {
+    pub homeserver: S<String>,
+    pub mayors: S<Vec<S<String>>>,
+}
+
+/// `residents/<name>.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResident {
+    pub name: S<String>,
+    pub uid: S<i64>,
+    pub description: S<String>,
+    pub matrix: RawResidentMatrix,
+    pub agent: RawAgent,
+    #[serde(default)]
+    pub persist: RawPersist,
+    #[serde(default, rename = "secret")]
+    pub secrets: Vec<RawSecret>,
+    #[serde(default, rename = "device")]
+    pub devices: Vec<RawDevice>,
+    #[serde(default)]
+    pub rooms: Vec<S<String>>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    pub git: RawGit,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResidentMatrix {
+    pub user: S<String>,
+    pub password_file: S<PathBuf>,
+    #[serde(default)]
+    pub recovery_file: Option<S<PathBuf>>,
+    #[serde(default)]
+    pub allow: Vec<S<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentKind {
+    Claude,
+    Codex,
+    Gemini,
+    Command,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    pub kind: S<AgentKind>,
+    #[serde(default)]
+    pub argv: Option<S<Vec<String>>>,
+    #[serde(default)]
+    pub workspace: Option<S<PathBuf>>,
+    #[serde(default)]
+    pub environment: BTreeMap<S<String>, String>,
+    #[serde(default)]
+    pub environment_files: Vec<S<PathBuf>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPersist {
+    #[serde(default)]
+    pub directories: Vec<S<PathBuf>>,
+    #[serde(default)]
+    pub files: Vec<S<PathBuf>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecret {
+    pub source: S<PathBuf>,
+    pub target: S<PathBuf>,
+    #[serde(default)]
+    pub mode: Option<S<String>>,
+    #[serde(default)]
+    pub owner: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevice {
+    pub subsystem: S<String>,
+    #[serde(default)]
+    pub kernel: Option<S<String>>,
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attrs: BTreeMap<String, String>,
+    pub permission: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default)]
+    pub memory: Option<S<String>>,
+    #[serde(default)]
+    pub cpu: Option<S<String>>,
+    #[serde(default)]
+    pub tasks: Option<S<i64>>,
+    #[serde(default)]
+    pub turn_timeout: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGit {
+    pub name: S<String>,
+    pub email: S<String>,
+}

@@ -1,0 +1,168 @@
+//! Parsers and checks for single config values. Each returns a message fit for a Diagnostic.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+/// A Unix user name that `useradd` accepts on every distro we target.
+pub fn unix_name(s: &str) -> Result<(), String> {
+    let ok_first = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let ok_rest = s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if s.is_empty() || s.len() > 32 || !ok_first || !ok_rest {
+        return Err(format!("`{s}` is not a valid Unix user name"));
+    }
+    Ok(())
+}
+
+/// `@localpart:server`; returns the server name.
+pub fn matrix_user(s: &str) -> Result<&str, String> {
+    let bad = || format!("`{s}` is not a Matrix user ID");
+    let rest = s.strip_prefix('@').ok_or_else(bad)?;
+    let (local, server) = rest.split_once(':').ok_or_else(bad)?;
+    let local_ok = !local.is_empty()
+        && local
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._=-/+".contains(c));
+    if !local_ok || server.is_empty() || server.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok(server)
+}
+
+/// A room ID (`!opaque:server`) or alias (`#name:server`).
+pub fn room_ref(s: &str) -> Result<(), String> {
+    let ok = (s.starts_with('!') || s.starts_with('#'))
+        && s[1..].split_once(':').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        && !s.contains(char::is_whitespace);
+    if ok { Ok(()) } else { Err(format!("`{s}` is not a Matrix room ID or alias")) }
+}
+
+/// A path relative to a resident's home that cannot leave it.
+pub fn home_relative(p: &Path) -> Result<PathBuf, String> {
+    if p.as_os_str().is_empty() {
+        return Err("the path is empty".into());
+    }
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(format!("`{}` climbs out of the home with `..`", p.display()));
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("`{}` is absolute; it must be relative to the home", p.display()));
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(format!("`{}` names the home itself", p.display()));
+    }
+    Ok(out)
+}
+
+/// An absolute, normalised host path (no `..`).
+pub fn absolute(p: &Path) -> Result<PathBuf, String> {
+    if !p.is_absolute() {
+        return Err(format!("`{}` is not an absolute path", p.display()));
+    }
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => return Err(format!("`{}` contains `..`", p.display())),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Sizes as systemd writes them: bytes, or a number with K, M, G or T (powers of 1024).
+pub fn memory(s: &str) -> Result<u64, String> {
+    let bad = || format!("`{s}` is not a memory size");
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('K' | 'k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&t[..t.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&t[..t.len() - 1], 1 << 30),
+        Some('T' | 't') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    n.checked_mul(mult).filter(|&b| b > 0).ok_or_else(bad)
+}
+
+/// CPU quota as a percentage of one CPU, e.g. `150%`.
+pub fn cpu_percent(s: &str) -> Result<u32, String> {
+    s.strip_suffix('%')
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}` is not a CPU quota"))
+}
+
+pub fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{s}` is not a duration"))
+}
+
+/// An octal file mode without setuid/setgid/sticky bits.
+pub fn file_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|&m| m <= 0o777)
+        .ok_or_else(|| format!("`{s}` is not an octal file mode"))
+}
+
+pub fn env_name(s: &str) -> Result<(), String> {
+    let ok = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok { Ok(()) } else { Err(format!("`{s}` is not a valid environment variable name")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(unix_name("ada").is_ok());
+        assert!(unix_name("_svc-2").is_ok());
+        for bad in ["", "Ada", "1ada", "a b", "a.b", &"x".repeat(33)] {
+            assert!(unix_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn matrix_ids() {
+        assert_eq!(matrix_user("@ada:town.test"), Ok("town.test"));
+        for bad in ["ada:town.test", "@ada", "@:x", "@Ada:x", "@a:"] {
+            assert!(matrix_user(bad).is_err(), "{bad}");
+        }
+        assert!(room_ref("!abc:x").is_ok() && room_ref("#lab:x").is_ok() && room_ref("lab").is_err());
+    }
+
+    #[test]
+    fn relative_paths_stay_home() {
+        assert_eq!(home_relative(Path::new("./work/src")), Ok(PathBuf::from("work/src")));
+        assert!(home_relative(Path::new("../vox")).is_err());
+        assert!(home_relative(Path::new("a/../../b")).is_err());
+        assert!(home_relative(Path::new("/etc")).is_err());
+        assert!(home_relative(Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn sizes_quotas_durations_modes() {
+        assert_eq!(memory("4G"), Ok(4 << 30));
+        assert_eq!(memory("512"), Ok(512));
+        assert!(memory("4GB").is_err() && memory("0").is_err());
+        assert_eq!(cpu_percent("150%"), Ok(150));
+        assert!(cpu_percent("1.5").is_err());
+        assert_eq!(duration("30m"), Ok(Duration::from_secs(1800)));
+        assert!(duration("soon").is_err());
+        assert_eq!(file_mode("0400"), Ok(0o400));
+        assert!(file_mode("4755").is_err() && file_mode("9").is_err());
+    }
+}

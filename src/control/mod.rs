@@ -1,0 +1,84 @@
+//! The root-only control socket between the `townhall` CLI and the running daemon.
+//!
+//! One JSON request per line, one JSON response per line. Only root may connect: the
+//! socket lives in a 0700 root directory and the server also checks the peer's uid.
+
+mod server;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+pub use server::{Handler, serve};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "response", rename_all = "snake_case")]
+pub enum Response {
+    Status(StatusReport),
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusReport {
+    pub town: String,
+    pub version: String,
+    pub pid: u32,
+    pub uptime_secs: u64,
+    pub residents: Vec<ResidentStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResidentStatus {
+    pub name: String,
+    pub uid: u32,
+    /// Whether a Unix account with the declared uid exists right now.
+    pub account: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "the townhall daemon is not running (no one answers on {path})\n  help: start it with `systemctl start townhall`, or run `townhall serve`"
+    )]
+    DaemonDown { path: PathBuf },
+    #[error("only root may talk to the townhall daemon ({path}: permission denied)\n  help: run this as root, e.g. with sudo")]
+    NotRoot { path: PathBuf },
+    #[error("talking to the townhall daemon on {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("the townhall daemon answered something this CLI does not understand: {0}")]
+    Protocol(String),
+    #[error("the townhall daemon refused: {0}")]
+    Refused(String),
+}
+
+/// Send one request and read its response.
+pub async fn call(path: &Path, req: &Request) -> Result<Response, ClientError> {
+    let io_err = |source: io::Error| ClientError::Io { path: path.to_owned(), source };
+    let stream = UnixStream::connect(path).await.map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+            ClientError::DaemonDown { path: path.to_owned() }
+        }
+        io::ErrorKind::PermissionDenied => ClientError::NotRoot { path: path.to_owned() },
+        _ => io_err(e),
+    })?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(req).expect("requests serialise");
+    line.push('\n');
+    write.write_all(line.as_bytes()).await.map_err(io_err)?;
+    let mut answer = String::new();
+    BufReader::new(read).read_line(&mut answer).await.map_err(io_err)?;
+    match serde_json::from_str(&answer) {
+        Ok(Response::Error { message }) => Err(ClientError::Refused(message)),
+        Ok(r) => Ok(r),
+        Err(e) => Err(ClientError::Protocol(format!("{e}: {answer:?}"))),
+    }
+}

@@ -1,0 +1,107 @@
+//! The daemon's end of the control socket.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::{Request, Response};
+
+/// What the daemon does with a request. Kept as a trait so the socket code is tested alone.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, req: Request) -> impl Future<Output = Response> + Send;
+}
+
+/// Bind the socket (replacing a stale one) and answer requests until the task is dropped.
+pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection(stream, handler).await {
+                tracing::warn!("control connection: {e}");
+            }
+        });
+    }
+}
+
+async fn connection<H: Handler>(stream: UnixStream, handler: Arc<H>) -> std::io::Result<()> {
+    // Directory modes already keep others out; the uid check holds even if they are changed.
+    let peer = stream.peer_cred()?;
+    let our_uid = nix::unistd::geteuid().as_raw();
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Some(line) = lines.next_line().await? {
+        let response = if peer.uid() != 0 && peer.uid() != our_uid {
+            tracing::warn!(uid = peer.uid(), "refused a control request from a non-root user");
+            Response::Error { message: "only root may use the control socket".into() }
+        } else {
+            match serde_json::from_str::<Request>(&line) {
+                Ok(req) => handler.handle(req).await,
+                Err(e) => Response::Error { message: format!("bad request: {e}") },
+            }
+        };
+        let mut out = serde_json::to_string(&response).expect("responses serialise");
+        out.push('\n');
+        write.write_all(out.as_bytes()).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{ClientError, StatusReport, call};
+
+    struct Fixed;
+    impl Handler for Fixed {
+        async fn handle(&self, _: Request) -> Response {
+            Response::Status(StatusReport {
+                town: "t".into(),
+                version: "0".into(),
+                pid: 1,
+                uptime_secs: 2,
+                residents: vec![],
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn round_trip_and_daemon_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/control.sock");
+        match call(&path, &Request::Status).await {
+            Err(ClientError::DaemonDown { .. }) => {}
+            other => panic!("expected DaemonDown, got {other:?}"),
+        }
+        let server = tokio::spawn({
+            let path = path.clone();
+            async move { serve(&path, Arc::new(Fixed)).await }
+        });
+        for _ in 0..100 {
+            if path.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        match call(&path, &Request::Status).await.unwrap() {
+            Response::Status(s) => assert_eq!(s.town, "t"),
+            other => panic!("{other:?}"),
+        }
+        server.abort();
+    }
+}

@@ -1,0 +1,27 @@
+//! townhall: AI agents as real Unix users on a real Linux machine.
+//!
+//! The core decides, adapters act: `config` declares the town, each concern plans against
+//! what it observes through a small trait (accounts, subvolumes, user managers, ACLs, udev,
+//! git, chat), and only the adapters behind those traits touch the OS.
+
+pub mod chat;
+pub mod config;
+pub mod control;
+pub mod git;
+pub mod grant;
+pub mod os;
+pub mod resident;
+pub mod round;
+pub mod serve;
+pub mod turn;
+pub mod units;
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::config::{Town, load};
+
+    /// The shipped example town (town.toml + residents/), as every unit test's starting point.
+    pub fn demo_town() -> Town {
+        load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the shipped config is valid")
+    }
+}

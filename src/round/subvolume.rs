@@ -1,0 +1,243 @@
+//! btrfs subvolumes through the kernel's ioctls (no `btrfs` binary, no C library).
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nix::sys::statfs::{BTRFS_SUPER_MAGIC, statfs};
+
+use crate::os::{OsContext, OsError, Recorder};
+
+pub trait Subvolumes {
+    /// True when `path` is the root of a btrfs subvolume.
+    fn is_subvolume(&self, path: &Path) -> Result<bool, OsError>;
+    fn is_readonly(&self, path: &Path) -> Result<bool, OsError>;
+    fn create(&self, path: &Path) -> Result<(), OsError>;
+    fn snapshot(&self, source: &Path, dest: &Path, readonly: bool) -> Result<(), OsError>;
+    /// Delete a subvolume and every subvolume nested anywhere inside it.
+    fn delete_recursive(&self, path: &Path) -> Result<(), OsError>;
+}
+
+/// `struct btrfs_ioctl_vol_args_v2` from linux/btrfs.h.
+#[repr(C)]
+pub struct VolArgsV2 {
+    fd: i64,
+    transid: u64,
+    flags: u64,
+    unused: [u64; 4],
+    name: [u8; 4040],
+}
+
+/// `struct btrfs_ioctl_get_subvol_rootref_args`.
+#[repr(C)]
+struct RootRefArgs {
+    min_treeid: u64,
+    rootref: [[u64; 2]; 255],
+    num_items: u8,
+    align: [u8; 7],
+}
+
+/// `struct btrfs_ioctl_ino_lookup_user_args`.
+#[repr(C)]
+struct InoLookupUserArgs {
+    dirid: u64,
+    treeid: u64,
+    name: [u8; 256],
+    path: [u8; 3824],
+}
+
+const SUBVOL_RDONLY: u64 = 1 << 1;
+/// Inode number of every subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID).
+const SUBVOL_ROOT_INO: u64 = 256;
+
+nix::ioctl_write_ptr!(snap_create_v2, 0x94, 23, VolArgsV2);
+nix::ioctl_write_ptr!(subvol_create_v2, 0x94, 24, VolArgsV2);
+nix::ioctl_read!(subvol_getflags, 0x94, 25, u64);
+nix::ioctl_write_ptr!(snap_destroy_v2, 0x94, 63, VolArgsV2);
+nix::ioctl_readwrite!(get_subvol_rootref, 0x94, 61, RootRefArgs);
+nix::ioctl_readwrite!(ino_lookup_user, 0x94, 62, InoLookupUserArgs);
+
+/// The real kernel interface.
+#[derive(Debug, Default)]
+pub struct Btrfs;
+
+fn zeroed<T>() -> Box<T> {
+    // SAFETY: only used for the plain-old-data ioctl structs above, for which all-zero is valid.
+    unsafe { Box::new(std::mem::zeroed()) }
+}
+
+fn vol_args(name: &str) -> Result<Box<VolArgsV2>, String> {
+    let mut args = zeroed::<VolArgsV2>();
+    if name.len() >= args.name.len() || name.contains('\0') || name.contains('/') {
+        return Err(format!("bad subvolume name {name:?}"));
+    }
+    args.name[..name.len()].copy_from_slice(name.as_bytes());
+    Ok(args)
+}
+
+/// Open the parent directory of `path` and return it with the last component.
+fn parent_and_name(path: &Path) -> Result<(File, String), String> {
+    let parent = path.parent().ok_or("no parent directory")?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or("no usable file name")?;
+    let dir = File::open(if parent.as_os_str().is_empty() { Path::new(".") } else { parent })
+        .map_err(|e| format!("opening {}: {e}", parent.display()))?;
+    Ok((dir, name.to_string()))
+}
+
+fn cstr(bytes: &[u8]) -> String {
+    CStr::from_bytes_until_nul(bytes).map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+impl Btrfs {
+    /// Paths of the subvolumes directly inside the subvolume at `path`.
+    fn children(&self, path: &Path) -> Result<Vec<PathBuf>, String> {
+        let dir = File::open(path).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        let mut args = zeroed::<RootRefArgs>();
+        loop {
+            // SAFETY: the fd is open and args is a properly sized, exclusively borrowed struct.
+            let r = unsafe { get_subvol_rootref(dir.as_raw_fd(), &mut *args) };
+            let more = match r {
+                Ok(_) => false,
+                Err(nix::errno::Errno::EOVERFLOW) => true,
+                Err(e) => return Err(format!("listing child subvolumes: {e}")),
+            };
+            for &[treeid, dirid] in &args.rootref[..args.num_items as usize] {
+                let mut look = zeroed::<InoLookupUserArgs>();
+                look.treeid = treeid;
+                look.dirid = dirid;
+                // SAFETY: as above.
+                unsafe { ino_lookup_user(dir.as_raw_fd(), &mut *look) }
+                    .map_err(|e| format!("locating subvolume {treeid}: {e}"))?;
+                out.push(path.join(cstr(&look.path)).join(cstr(&look.name)));
+            }
+            if !more {
+                return Ok(out);
+            }
+            args.min_treeid = args.rootref[args.num_items as usize - 1][0] + 1;
+        }
+    }
+
+    fn destroy(&self, path: &Path) -> Result<(), String> {
+        for child in self.children(path)? {
+            self.destroy(&child)?;
+        }
+        let (parent, name) = parent_and_name(path)?;
+        let args = vol_args(&name)?;
+        // SAFETY: fd open, args valid for the duration of the call.
+        unsafe { snap_destroy_v2(parent.as_raw_fd(), &*args) }.map_err(|e| format!("deleting {}: {e}", path.display()))?;
+        Ok(())
+    }
+}
+
+impl Subvolumes for Btrfs {
+    fn is_subvolume(&self, path: &Path) -> Result<bool, OsError> {
+        let what = || format!("inspecting {}", path.display());
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(OsError::new(what(), e)),
+        };
+        if !meta.is_dir() || meta.ino() != SUBVOL_ROOT_INO {
+            return Ok(false);
+        }
+        Ok(statfs(path).os(what)?.filesystem_type() == BTRFS_SUPER_MAGIC)
+    }
+
+    fn is_readonly(&self, path: &Path) -> Result<bool, OsError> {
+        let what = || format!("reading the flags of {}", path.display());
+        let dir = File::open(path).os(what)?;
+        let mut flags = 0u64;
+        // SAFETY: fd open, flags is a valid u64 to write to.
+        unsafe { subvol_getflags(dir.as_raw_fd(), &mut flags) }.os(what)?;
+        Ok(flags & SUBVOL_RDONLY != 0)
+    }
+
+    fn create(&self, path: &Path) -> Result<(), OsError> {
+        let what = || format!("creating subvolume {}", path.display());
+        let (parent, name) = parent_and_name(path).os(what)?;
+        let args = vol_args(&name).os(what)?;
+        // SAFETY: fd open, args valid for the duration of the call.
+        unsafe { subvol_create_v2(parent.as_raw_fd(), &*args) }.os(what)?;
+        Ok(())
+    }
+
+    fn snapshot(&self, source: &Path, dest: &Path, readonly: bool) -> Result<(), OsError> {
+        let what = || format!("snapshotting {} to {}", source.display(), dest.display());
+        let src = File::open(source).os(what)?;
+        let (parent, name) = parent_and_name(dest).os(what)?;
+        let mut args = vol_args(&name).os(what)?;
+        args.fd = i64::from(src.as_raw_fd());
+        args.flags = if readonly { SUBVOL_RDONLY } else { 0 };
+        // SAFETY: both fds open, args valid for the duration of the call.
+        unsafe { snap_create_v2(parent.as_raw_fd(), &*args) }.os(what)?;
+        Ok(())
+    }
+
+    fn delete_recursive(&self, path: &Path) -> Result<(), OsError> {
+        self.destroy(path).os(|| format!("deleting subvolume {}", path.display()))
+    }
+}
+
+/// Subvolumes in memory: a set of paths with a read-only flag; records every change.
+#[derive(Debug, Default)]
+pub struct FakeSubvolumes {
+    pub subvolumes: Mutex<Vec<(PathBuf, bool)>>,
+    pub calls: Recorder,
+}
+
+impl FakeSubvolumes {
+    fn find(&self, path: &Path) -> Option<bool> {
+        self.subvolumes.lock().expect("lock").iter().find(|(p, _)| p == path).map(|(_, ro)| *ro)
+    }
+}
+
+impl Subvolumes for FakeSubvolumes {
+    fn is_subvolume(&self, path: &Path) -> Result<bool, OsError> {
+        Ok(self.find(path).is_some())
+    }
+
+    fn is_readonly(&self, path: &Path) -> Result<bool, OsError> {
+        self.find(path).ok_or_else(|| OsError::new(format!("reading the flags of {}", path.display()), "not a subvolume"))
+    }
+
+    fn create(&self, path: &Path) -> Result<(), OsError> {
+        self.calls.record(format!("create {}", path.display()));
+        self.subvolumes.lock().expect("lock").push((path.to_owned(), false));
+        Ok(())
+    }
+
+    fn snapshot(&self, source: &Path, dest: &Path, readonly: bool) -> Result<(), OsError> {
+        self.calls.record(format!("snapshot {} {} ro={readonly}", source.display(), dest.display()));
+        self.subvolumes.lock().expect("lock").push((dest.to_owned(), readonly));
+        Ok(())
+    }
+
+    fn delete_recursive(&self, path: &Path) -> Result<(), OsError> {
+        self.calls.record(format!("delete {}", path.display()));
+        self.subvolumes.lock().expect("lock").retain(|(p, _)| !p.starts_with(path));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_structs_match_the_kernel_abi() {
+        assert_eq!(std::mem::size_of::<VolArgsV2>(), 4096);
+        assert_eq!(std::mem::size_of::<RootRefArgs>(), 4096);
+        assert_eq!(std::mem::size_of::<InoLookupUserArgs>(), 4096);
+    }
+
+    #[test]
+    fn names_with_slashes_are_refused() {
+        assert!(vol_args("a/b").is_err());
+        assert!(vol_args(&"x".repeat(5000)).is_err());
+        assert!(vol_args("@agents").is_ok());
+    }
+}

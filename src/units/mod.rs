@@ -1,0 +1,6 @@
+//! Each resident's own systemd user manager: linger through logind, transient units over
+//! the manager's private D-Bus socket. Turns run here, never in the system manager.
+
+mod manager;
+
+pub use manager::{FakeUserManagers, SystemdUserManagers, TurnUnit, UserManagers};
