@@ -41,14 +41,12 @@ fn whole_file(file: &Path, message: String, help: &str) -> Diagnostic {
 }
 
 fn read(dir: &Path, rel: &Path, report: &mut Report) -> Option<Source> {
+    // The summary line names the dir; diagnostics stay relative to it.
     match std::fs::read_to_string(dir.join(rel)) {
         Ok(text) => Some(Source { file: rel.to_owned(), text }),
         Err(e) => {
-            let help = format!(
-                "townhall reads its config from {} (change it with --config DIR)",
-                dir.display()
-            );
-            report.push(whole_file(rel, format!("cannot read this file: {e}"), &help));
+            let help = "create it, or point --config at the directory that holds town.toml";
+            report.push(whole_file(rel, format!("cannot read this file: {e}"), help));
             None
         }
     }
@@ -98,6 +96,9 @@ fn explain(msg: &str) -> (String, String) {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let allowed = backticked(expected);
         let help = match closest(field, &allowed) {
+            _ if field.contains("password") || field.contains("token") => {
+                "never write a credential inline: put it in a root-only file and name it in `password_file`".into()
+            }
             Some(best) => format!("did you mean `{best}`?"),
             None if allowed.is_empty() => "remove it: this table takes no fields".into(),
             None => format!("remove it; allowed here: {}", list(&allowed)),
@@ -111,10 +112,12 @@ fn explain(msg: &str) -> (String, String) {
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let field = rest.trim_end_matches('`');
-        return (
-            format!("missing field `{field}`"),
-            format!("add `{field} = …` here (see docs/config.md)"),
-        );
+        let help = if TABLES.contains(&field) {
+            format!("add a [{field}] table (see docs/config.md)")
+        } else {
+            format!("add `{field} = …` here (see docs/config.md)")
+        };
+        return (format!("missing field `{field}`"), help);
     }
     if msg.starts_with("invalid type") {
         return (msg.to_string(), "write a value of the expected type (see docs/config.md)".into());
@@ -124,6 +127,9 @@ fn explain(msg: &str) -> (String, String) {
     }
     (msg.to_string(), "fix the TOML syntax here".into())
 }
+
+/// Required fields that are tables, so the help can say how to write them.
+const TABLES: [&str; 4] = ["btrfs", "matrix", "agent", "git"];
 
 fn backticked(s: &str) -> Vec<&str> {
     s.split('`').skip(1).step_by(2).collect()

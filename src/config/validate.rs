@@ -33,8 +33,9 @@ impl Checker<'_> {
     }
 }
 
+/// An empty `dir` is a value that already failed its own check: no second error about it.
 fn inside(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
+    !dir.as_os_str().is_empty() && !path.as_os_str().is_empty() && path.starts_with(dir)
 }
 
 pub fn town(dir: &Path, src: &Source, raw: RawTown, report: &mut Report) -> Town {
@@ -76,7 +77,7 @@ pub fn town(dir: &Path, src: &Source, raw: RawTown, report: &mut Report) -> Town
     }
 
     // Every reset levels the agents dir and the live subvolume: nothing kept may live there.
-    let live_path = volume.join(&live);
+    let live_path = if volume.as_os_str().is_empty() { PathBuf::new() } else { volume.join(&live) };
     let doomed = [&agents, &live_path];
     for (p, at, what) in [(&persist, &raw.persist, "persist"), (&state, &raw.state, "state")] {
         if let Some(d) = doomed.iter().find(|d| inside(p, d)) {
@@ -311,12 +312,13 @@ fn persisted(c: &mut Checker, raw: &super::raw::RawPersist) -> Persist {
             continue;
         };
         if let Some((other, at)) = kept.iter().find(|(k, _)| rel.starts_with(k) || k.starts_with(&rel)) {
-            let msg = if *other == rel {
-                format!("`{}` is persisted twice", rel.display())
+            let (msg, help) = if *other == rel {
+                (format!("`{}` is persisted twice", rel.display()), format!("remove one; the other is at {at}"))
             } else {
-                format!("`{}` and `{}` overlap", rel.display(), other.display())
+                let msg = format!("`{}` and `{}` overlap", rel.display(), other.display());
+                (msg, format!("keep only the outer path; the other is at {at}"))
             };
-            c.err(p, msg, format!("keep only the outer path; the other is at {at}"));
+            c.err(p, msg, help);
             continue;
         }
         kept.push((rel.clone(), c.location(p)));
