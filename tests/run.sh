@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every test: unit tests (fakes, config corpus), then the town tests (real systemd, btrfs,
+# Synapse, udev in a container). Needs root for the town.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/town/setup.sh
+echo "== unit tests" >&2
+cargo test --locked --lib --bins --test config_corpus
+echo "== town tests" >&2
+cargo test --locked --test town

@@ -1,0 +1,5 @@
+//! Test support shared by the town tests.
+#![allow(dead_code)]
+
+pub mod mayor;
+pub mod town;

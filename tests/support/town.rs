@@ -1,0 +1,143 @@
+//! A real town for tests: a thin Rust face on tests/town/town.sh (the harness the demo uses too).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{Context, bail};
+
+use super::mayor::Credentials;
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn script() -> PathBuf {
+    repo().join("tests/town/town.sh")
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_townhall")
+}
+
+/// Run the harness with a run dir; its progress (stderr) shows in the test log.
+fn harness(run: &Path, args: &[&str]) -> std::io::Result<Output> {
+    command(run, args).stderr(Stdio::inherit()).output()
+}
+
+/// Run the harness capturing stderr too: for commands whose error output a test reads.
+fn captured(run: &Path, args: &[&str]) -> std::io::Result<Output> {
+    command(run, args).output()
+}
+
+fn command(run: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("bash");
+    c.arg(script()).args(args).env("TOWN_RUN", run).stdin(Stdio::null());
+    c
+}
+
+pub struct Town {
+    pub run: PathBuf,
+    down: bool,
+}
+
+#[derive(Default)]
+pub struct Options<'a> {
+    pub config: Option<&'a Path>,
+    pub units: Vec<PathBuf>,
+    pub devices: Vec<&'a str>,
+}
+
+impl Town {
+    /// Boot a town; on any failure it is torn down before the error is returned.
+    pub fn up(run: &Path, opts: Options) -> anyhow::Result<Town> {
+        let config = opts.config.unwrap_or(repo());
+        let mut args: Vec<String> =
+            vec!["up".into(), "--config".into(), config.display().to_string(), "--binary".into(), binary().into()];
+        for u in &opts.units {
+            args.extend(["--unit".into(), u.display().to_string()]);
+        }
+        for d in &opts.devices {
+            args.extend(["--device".into(), d.to_string()]);
+        }
+        let town = Town { run: run.to_owned(), down: false };
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = harness(run, &refs)?;
+        if !out.status.success() {
+            bail!("town.sh up failed ({})", out.status);
+        }
+        Ok(town)
+    }
+
+    pub fn exec(&self, cmd: &[&str]) -> Output {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(cmd);
+        captured(&self.run, &args).expect("running town.sh exec")
+    }
+
+    /// stdout of a command inside the container as root, which must succeed.
+    pub fn sh(&self, script: &str) -> anyhow::Result<String> {
+        let out = self.exec(&["sh", "-c", script]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            bail!("`{script}` failed in the town ({}): {stdout}{stderr}", out.status);
+        }
+        Ok(stdout)
+    }
+
+    pub fn as_user(&self, user: &str, script: &str) -> Output {
+        captured(&self.run, &["as", user, "sh", "-c", script]).expect("running town.sh as")
+    }
+
+    pub fn journal(&self, args: &[&str]) -> String {
+        let mut a = vec!["journal"];
+        a.extend_from_slice(args);
+        String::from_utf8_lossy(&harness(&self.run, &a).expect("journal").stdout).into_owned()
+    }
+
+    pub fn reboot(&self) -> anyhow::Result<()> {
+        let out = harness(&self.run, &["reboot"])?;
+        if !out.status.success() {
+            bail!("town.sh reboot failed ({})", out.status);
+        }
+        Ok(())
+    }
+
+    pub fn mayor(&self) -> anyhow::Result<Credentials> {
+        let path = self.run.join("mayor.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    pub fn down(&mut self) -> anyhow::Result<()> {
+        self.down = true;
+        let out = harness(&self.run, &["down"])?;
+        if !out.status.success() {
+            bail!("town.sh down failed ({})", out.status);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Town {
+    fn drop(&mut self) {
+        if !self.down {
+            let _ = self.down();
+        }
+    }
+}
+
+/// Whatever a town run left behind (mounts, loop devices, containers, Synapse processes).
+pub fn leftovers(run: &Path) -> Vec<String> {
+    let out = harness(run, &["leftovers"]).expect("running town.sh leftovers");
+    String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect()
+}
+
+/// Tear down a run dir whatever state it is in (used after a failed `up`).
+pub fn down(run: &Path) -> anyhow::Result<()> {
+    let out = harness(run, &["down"])?;
+    if !out.status.success() {
+        bail!("town.sh down failed ({})", out.status);
+    }
+    Ok(())
+}
