@@ -24,6 +24,7 @@ impl<A: Accounts + Send + Sync + 'static> Daemon<A> {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
             uptime_secs: self.started.elapsed().as_secs(),
+            round: crate::round::RoundState::new(&self.town.state).round(),
             residents: self
                 .town
                 .residents
@@ -68,6 +69,8 @@ impl<A: Accounts + Send + Sync + 'static> control::Handler for Daemon<A> {
     async fn handle(&self, req: Request) -> Response {
         match req {
             Request::Status => Response::Status(self.status()),
+            // The daemon runs no turns yet; when it does, they are stopped here.
+            Request::StopTurns => Response::Stopped { turns: 0 },
         }
     }
 }

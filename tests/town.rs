@@ -4,14 +4,14 @@
 //! One town is booted for all trials (booting takes ~30 s), then torn down; the last trials
 //! check that teardown left nothing behind, after success and after a failed start.
 
+mod checks;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, ensure};
+use checks::{foundation as f, rounds as r};
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::mayor::Mayor;
 use support::town::{self, Options, Town};
 
 fn run_dir(tag: &str) -> PathBuf {
@@ -20,110 +20,27 @@ fn run_dir(tag: &str) -> PathBuf {
 
 type Check = fn(&Town) -> anyhow::Result<()>;
 
+/// In order: later checks build on the state earlier ones leave (one town for all).
+const CHECKS: &[(&str, Check)] = &[
+    ("systemd_is_pid1_and_running", f::systemd_is_pid1_and_running),
+    ("synapse_answers_and_the_mayor_logs_in", f::synapse_answers_and_the_mayor_logs_in),
+    ("both_subvolumes_exist_on_the_btrfs", f::both_subvolumes_exist_on_the_btrfs),
+    ("the_daemon_runs_as_a_service_and_reports_status", f::the_daemon_runs_as_a_service_and_reports_status),
+    ("status_says_how_to_start_a_stopped_daemon", f::status_says_how_to_start_a_stopped_daemon),
+    ("the_control_socket_is_root_only", f::the_control_socket_is_root_only),
+    ("check_runs_inside_on_the_installed_config", f::check_runs_inside_on_the_installed_config),
+    ("rounds::residents_are_users_with_private_homes", r::residents_are_users_with_private_homes),
+    ("rounds::secrets_land_with_their_owner_and_mode", r::secrets_land_with_their_owner_and_mode),
+    ("rounds::a_reset_keeps_only_what_is_persisted", r::a_reset_keeps_only_what_is_persisted),
+    ("rounds::reset_refuses_unsafe_layouts_and_changes_nothing", r::reset_refuses_unsafe_layouts_and_changes_nothing),
+    ("rounds::init_prepares_a_fresh_host_and_is_idempotent", r::init_prepares_a_fresh_host_and_is_idempotent),
+    ("rounds::a_reboot_resets_before_the_supervisor_starts", r::a_reboot_resets_before_the_supervisor_starts),
+    ("a_reboot_comes_back_running", f::systemd_is_pid1_and_running),
+];
+
 fn trial(town: &Arc<Town>, name: &'static str, check: Check) -> Trial {
     let town = town.clone();
     Trial::test(name, move || check(&town).map_err(|e| Failed::from(format!("{e:#}"))))
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
-}
-
-fn systemd_is_pid1_and_running(t: &Town) -> anyhow::Result<()> {
-    let comm = t.sh("cat /proc/1/comm")?;
-    ensure!(comm.trim() == "systemd", "PID 1 is {comm:?}");
-    let state = t.sh("systemctl is-system-running || true")?;
-    ensure!(state.trim() == "running", "is-system-running says {state:?}");
-    Ok(())
-}
-
-fn synapse_answers_and_the_mayor_logs_in(t: &Town) -> anyhow::Result<()> {
-    let creds = t.mayor()?;
-    block_on(async {
-        let versions = reqwest_versions(&creds.homeserver).await?;
-        ensure!(versions.contains("\"versions\""), "/_matrix/client/versions answered {versions}");
-        let mayor = Mayor::login(&creds).await?;
-        let room = mayor.create_room("town hall").await?;
-        mayor.send(&room, "hello, town").await?;
-        let msgs = mayor.messages(&room).await?;
-        ensure!(
-            msgs.iter().any(|(from, body)| from == &creds.user && body == "hello, town"),
-            "the mayor's message is not in the room: {msgs:?}"
-        );
-        Ok(())
-    })
-}
-
-/// A plain HTTP GET with the client matrix-sdk itself uses, as Element would do first.
-async fn reqwest_versions(homeserver: &str) -> anyhow::Result<String> {
-    let url = format!("{homeserver}/_matrix/client/versions");
-    let client = matrix_sdk::reqwest::Client::new();
-    Ok(client.get(&url).send().await?.error_for_status()?.text().await?)
-}
-
-fn both_subvolumes_exist_on_the_btrfs(t: &Town) -> anyhow::Result<()> {
-    let fs = t.sh("stat -f -c %T /town/@agents /persist")?;
-    ensure!(fs.lines().all(|l| l == "btrfs"), "not btrfs: {fs}");
-    let list = t.sh("btrfs subvolume list /town")?;
-    for want in ["@agents", "@agents-blank", "@persist"] {
-        ensure!(list.lines().any(|l| l.ends_with(&format!(" path {want}"))), "no subvolume {want} in:\n{list}");
-    }
-    let ro = t.sh("btrfs property get -ts /town/@agents-blank ro")?;
-    ensure!(ro.trim() == "ro=true", "the blank is not read-only: {ro}");
-    let agents = t.sh("readlink -f /agents")?;
-    ensure!(agents.trim() == "/town/@agents", "/agents resolves to {agents}");
-    Ok(())
-}
-
-fn the_daemon_runs_as_a_service_and_reports_status(t: &Town) -> anyhow::Result<()> {
-    let active = t.sh("systemctl is-active townhall")?;
-    ensure!(active.trim() == "active", "townhall.service is {active}");
-    let status = t.sh("townhall status")?;
-    ensure!(status.contains("serving town demo"), "status said: {status}");
-    let json: serde_json::Value = serde_json::from_str(&t.sh("townhall status --json")?)?;
-    ensure!(json["residents"].as_array().map(Vec::len) == Some(2), "status --json: {json}");
-    let logs = t.journal(&["-u", "townhall", "-o", "cat"]);
-    ensure!(logs.contains("townhall is serving"), "journal of townhall.service: {logs}");
-    Ok(())
-}
-
-fn status_says_how_to_start_a_stopped_daemon(t: &Town) -> anyhow::Result<()> {
-    t.sh("systemctl stop townhall")?;
-    let out = t.exec(&["townhall", "status"]);
-    t.sh("systemctl start townhall")?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure!(out.status.code() == Some(3), "exit {:?}, stderr {stderr}", out.status.code());
-    ensure!(stderr.contains("not running") && stderr.contains("systemctl start townhall"), "stderr: {stderr}");
-    Ok(())
-}
-
-fn the_control_socket_is_root_only(t: &Town) -> anyhow::Result<()> {
-    t.sh("id stranger >/dev/null 2>&1 || useradd -u 2000 -m stranger")?;
-    let mode = t.sh("stat -c %a /run/townhall")?;
-    ensure!(mode.trim() == "700", "/run/townhall has mode {mode}");
-    let out = t.as_user("stranger", "townhall status");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure!(!out.status.success(), "a non-root user got a status: {}", String::from_utf8_lossy(&out.stdout));
-    ensure!(stderr.contains("only root"), "stderr: {stderr}");
-    Ok(())
-}
-
-fn check_runs_inside_on_the_installed_config(t: &Town) -> anyhow::Result<()> {
-    let out = t.sh("townhall check --json")?;
-    let json: serde_json::Value = serde_json::from_str(&out).context("check --json")?;
-    ensure!(json["name"] == "demo", "{json}");
-    Ok(())
-}
-
-fn a_reboot_comes_back_running(t: &Town) -> anyhow::Result<()> {
-    let boot_before = t.sh("cat /proc/sys/kernel/random/boot_id; journalctl --list-boots --no-pager | wc -l")?;
-    t.reboot()?;
-    systemd_is_pid1_and_running(t)?;
-    let boots = t.sh("journalctl --list-boots --no-pager | wc -l")?;
-    let before: usize = boot_before.lines().last().unwrap_or("0").trim().parse()?;
-    ensure!(boots.trim().parse::<usize>()? == before + 1, "journal boots: {before} then {boots}");
-    t.sh("townhall status")?;
-    Ok(())
 }
 
 fn nothing_is_left(run: &Path) -> Result<(), Failed> {
@@ -146,16 +63,7 @@ fn a_failed_start_is_torn_down(run: PathBuf) -> Result<(), Failed> {
 fn main() {
     let args = Arguments::from_args();
     let root = nix::unistd::geteuid().is_root();
-    let checks: [(&str, Check); 8] = [
-        ("systemd_is_pid1_and_running", systemd_is_pid1_and_running),
-        ("synapse_answers_and_the_mayor_logs_in", synapse_answers_and_the_mayor_logs_in),
-        ("both_subvolumes_exist_on_the_btrfs", both_subvolumes_exist_on_the_btrfs),
-        ("the_daemon_runs_as_a_service_and_reports_status", the_daemon_runs_as_a_service_and_reports_status),
-        ("status_says_how_to_start_a_stopped_daemon", status_says_how_to_start_a_stopped_daemon),
-        ("the_control_socket_is_root_only", the_control_socket_is_root_only),
-        ("check_runs_inside_on_the_installed_config", check_runs_inside_on_the_installed_config),
-        ("a_reboot_comes_back_running", a_reboot_comes_back_running),
-    ];
+    let checks = CHECKS;
     if !root || args.list {
         eprintln!("town tests need root: listed as ignored");
         let trials = checks.iter().map(|(n, _)| Trial::test(*n, || Ok(())).with_ignored_flag(true)).collect();
@@ -163,8 +71,8 @@ fn main() {
     }
 
     let run = run_dir("main");
-    let unit = town::repo().join("dist/townhall.service");
-    let booted = Town::up(&run, Options { units: vec![unit], ..Options::default() });
+    let units = ["dist/townhall.service", "dist/townhall-reset.service"].map(|u| town::repo().join(u)).to_vec();
+    let booted = Town::up(&run, Options { units, ..Options::default() });
     let mut conclusion = match booted {
         Ok(town) => {
             let town = Arc::new(town);

@@ -1,5 +1,7 @@
 //! Command-line interface: noun-verb commands, `--json` wherever the output is data.
 
+mod bench;
+mod round;
 mod show;
 
 use std::path::PathBuf;
@@ -35,10 +37,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prepare a fresh host: blank and live subvolumes, accounts, /persist, the state dir.
+    Init {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End the round: level the agents subvolume to the blank and rebuild every home.
+    Reset {
+        /// Print what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+        /// Who asked, for the audit log (default: the invoking user).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Measure townhall against the alternatives.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Residents as declared in the configuration.
     Resident {
         #[command(subcommand)]
         command: ResidentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Reset time (ioctls) vs the btrfs CLI vs rm -rf, as homes grow.
+    Reset {
+        /// A directory on btrfs to work in (scratch subvolumes are made and removed there).
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        residents: usize,
+        /// Files per home, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+        files: Vec<usize>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -82,6 +122,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => status(json),
+        Command::Init { json } => {
+            init_logging();
+            round::init(&load(&cli.config)?, json)
+        }
+        Command::Reset { dry_run, json, by } => {
+            init_logging();
+            round::reset(&load(&cli.config)?, dry_run, json, by)
+        }
+        Command::Bench { command: BenchCommand::Reset { dir, residents, files, json } } => {
+            round::bench(&dir, residents, &files, json)
+        }
         Command::Resident { command } => {
             let town = load(&cli.config)?;
             match command {
@@ -102,7 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn load(dir: &std::path::Path) -> anyhow::Result<Town> {
     config::load(dir).map_err(|d| {
-        anyhow::anyhow!("{d}\n{} problem(s) in the config at {}; `townhall check` lists them", d.0.len(), dir.display())
+        anyhow::anyhow!("{d}\n{} problem(s) in the config at {}: nothing was changed", d.0.len(), dir.display())
     })
 }
 
@@ -140,7 +191,7 @@ fn status(json: bool) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
+pub(crate) fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("config and status serialise"));
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use townhall::config::{Resident, Town};
 use townhall::control::StatusReport;
+use townhall::round::ResetPlan;
 
 fn paths(p: &[PathBuf]) -> String {
     if p.is_empty() { "-".into() } else { p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ") }
@@ -62,15 +63,33 @@ pub fn resident(t: &Town, r: &Resident) -> String {
 
 pub fn status(st: &StatusReport) -> String {
     let mut s = format!(
-        "townhall {} serving town {} (pid {}, up {})\n",
+        "townhall {} serving town {}, round {} (pid {}, up {})\n",
         st.version,
         st.town,
+        st.round,
         st.pid,
         humantime::format_duration(std::time::Duration::from_secs(st.uptime_secs))
     );
     for r in &st.residents {
         let account = if r.account { "account ok" } else { "no account" };
         let _ = writeln!(s, "  {:<12} uid {:<6} {account}", r.name, r.uid);
+    }
+    s
+}
+
+pub fn reset_plan(p: &ResetPlan) -> String {
+    let mut s = format!("reset would:\n");
+    for a in &p.create_accounts {
+        let _ = writeln!(s, "  create user {} (uid {})", a.name, a.uid);
+    }
+    let _ = writeln!(s, "  delete {} and every subvolume inside it", p.live.display());
+    let _ = writeln!(s, "  snapshot {} to {}", p.blank.display(), p.live.display());
+    for h in &p.homes {
+        let kept: Vec<_> = h.directories.iter().chain(&h.files).cloned().collect();
+        let _ = writeln!(s, "  rebuild {} (uid {}): link {} from {}", h.name, h.uid, paths(&kept), h.persist.display());
+        for (src, target, _, mode) in &h.secrets {
+            let _ = writeln!(s, "    deploy {} to ~/{} ({mode:o})", src.display(), target.display());
+        }
     }
     s
 }

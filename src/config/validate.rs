@@ -213,6 +213,11 @@ fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
                 Some(m) => c.ok(m, v::file_mode(m.get_ref()), "write an octal mode such as \"0400\"").unwrap_or(0o400),
                 None => 0o400,
             };
+            let kept = persist.directories.iter().chain(&persist.files);
+            if let Some(k) = kept.into_iter().find(|k| target.starts_with(k) && !target.as_os_str().is_empty()) {
+                let msg = format!("the secret target `{}` is inside the persisted `{}`", target.display(), k.display());
+                c.err(&s.target, msg, "deploy secrets outside persisted paths: they are written fresh every round");
+            }
             let owner = match &s.owner {
                 Some(o) if o.get_ref() != &name && o.get_ref() != "root" => {
                     c.err(o, format!("a secret of {name} cannot belong to `{}`", o.get_ref()), format!("use \"{name}\" or \"root\""));

@@ -18,12 +18,15 @@ pub use server::{Handler, serve};
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
     Status,
+    /// Stop every running turn (a reset is about to level the homes).
+    StopTurns,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
     Status(StatusReport),
+    Stopped { turns: u32 },
     Error { message: String },
 }
 
@@ -33,6 +36,8 @@ pub struct StatusReport {
     pub version: String,
     pub pid: u32,
     pub uptime_secs: u64,
+    /// Rounds ended so far (the reset counter in the state dir).
+    pub round: u64,
     pub residents: Vec<ResidentStatus>,
 }
 

@@ -73,6 +73,7 @@ mod tests {
                 version: "0".into(),
                 pid: 1,
                 uptime_secs: 2,
+                round: 0,
                 residents: vec![],
             })
         }

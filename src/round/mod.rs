@@ -1,5 +1,16 @@
-//! Rounds: the btrfs seam that levels /agents between rounds.
+//! Rounds: levelling /agents to the blank snapshot, rebuilding homes from /persist and the
+//! declared secrets, and recording each round.
 
+mod apply;
+mod files;
+mod init;
+mod plan;
 mod subvolume;
+#[cfg(test)]
+mod tests;
 
+pub use apply::{ResetReport, RoundState, Seams, apply_reset, build_home, now_rfc3339};
+pub use files::{FakeFiles, Files, HostFiles, Kind, Node, Owner};
+pub use init::{InitRefusal, init};
+pub use plan::{HomePlan, Refusal, ResetPlan, check_volume, plan_reset};
 pub use subvolume::{Btrfs, FakeSubvolumes, Subvolumes};

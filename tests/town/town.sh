@@ -116,6 +116,11 @@ v = dict(T_NAME=t["name"], T_AGENTS=t["agents"], T_PERSIST=t["persist"], T_VOLUM
 for k, x in v.items(): print(f"{k}={shlex.quote(str(x))}")
 print("T_RES_USERS=(" + " ".join(shlex.quote(r["matrix"]["user"]) for r in res) + ")")
 print("T_RES_FILES=(" + " ".join(shlex.quote(r["matrix"]["password_file"]) for r in res) + ")")
+# Declared secrets and API-key env files get test values, as sops-nix would deploy real ones.
+sec = [s["source"] for r in t.get("residents", []) for s in r.get("secrets", [])]
+env = [f for r in t.get("residents", []) for f in r.get("agent", {}).get("environment_files", [])]
+print("T_SECRETS=(" + " ".join(shlex.quote(x) for x in sec) + ")")
+print("T_ENV_FILES=(" + " ".join(shlex.quote(x) for x in env) + ")")
 EOF
   ) || die "cannot parse $RUN/town.json"
   eval "$vars"
@@ -236,6 +241,8 @@ register_users() {
     register "${T_RES_USERS[$i]}" "$pw"
     write_secret "${T_RES_FILES[$i]}" "$pw"
   done
+  for i in "${T_SECRETS[@]}"; do write_secret "$i" "test secret from the town harness: $i"$'\n'; done
+  for i in "${T_ENV_FILES[@]}"; do write_secret "$i" "TOWNHALL_TEST_KEY=not-a-real-key"$'\n'; done
   # RUN/mayor.json for the tests' mayor client; RUN/passwords.json: residents', for tests.
   (umask 077 && python3 - "$RUN" "$T_HOMESERVER" "$T_MAYOR" "$mayor_pw" "${pws[@]}" <<'EOF'
 import json, sys
@@ -251,7 +258,10 @@ install_town() {
   local r=$RUN/root u out
   install -D -m 0755 "$BINARY" "$r/usr/local/bin/townhall"
   rm -rf "$r/etc/townhall" && mkdir -p "$r/etc/townhall"
-  cp -a "$CONFIG/." "$r/etc/townhall/" && chown -R root:root "$r/etc/townhall"
+  # Only the config itself: CONFIG may be a whole checkout.
+  install -m 0644 "$CONFIG/town.toml" "$r/etc/townhall/town.toml"
+  install -d -m 0755 "$r/etc/townhall/residents"
+  install -m 0644 "$CONFIG"/residents/*.toml "$r/etc/townhall/residents/"
   for u in "${UNITS[@]}"; do
     install -m 0644 "$u" "$r/etc/systemd/system/"
     out=$(systemctl --root="$r" enable "$(basename "$u")" 2>&1) || { echo "$out" >&2; die "enabling $u failed"; }

@@ -1,0 +1,110 @@
+//! `townhall bench reset`: townhall's ioctl reset against the `btrfs` CLI and `rm -rf`,
+//! on the same generated homes, as the number of files per home grows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use townhall::round::{Btrfs, Subvolumes};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchRow {
+    pub residents: usize,
+    pub files_per_home: usize,
+    pub townhall_ms: f64,
+    pub btrfs_cli_ms: f64,
+    pub rm_rf_ms: f64,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let out = cmd.output()?;
+    anyhow::ensure!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    Ok(())
+}
+
+/// N homes of M small files each (100 to a directory), inside the live subvolume.
+fn fill(live: &Path, residents: usize, files: usize) -> anyhow::Result<()> {
+    let data = [b'x'; 1024];
+    for r in 0..residents {
+        for f in 0..files {
+            let dir = live.join(format!("home{r}/d{}", f / 100));
+            if f % 100 == 0 {
+                std::fs::create_dir_all(&dir)?;
+            }
+            std::fs::write(dir.join(format!("f{f}")), data)?;
+        }
+    }
+    Ok(())
+}
+
+fn timed(f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    f()?;
+    Ok(t.elapsed())
+}
+
+/// Measure in `dir` (on btrfs) for each size in `files`; `progress` hears each step.
+pub fn reset(dir: &Path, residents: usize, files: &[usize], progress: &mut dyn FnMut(&str)) -> anyhow::Result<Vec<BenchRow>> {
+    let sv = Btrfs;
+    let blank = dir.join("bench-blank");
+    let staging = dir.join("bench-blank.new");
+    let live: PathBuf = dir.join("bench-live");
+    for p in [&live, &blank, &staging] {
+        if sv.is_subvolume(p)? {
+            sv.delete_recursive(p)?;
+        }
+    }
+    sv.create(&staging)?;
+    sv.snapshot(&staging, &blank, true)?;
+    sv.delete_recursive(&staging)?;
+    let fresh = |sv: &Btrfs| -> anyhow::Result<()> {
+        if sv.is_subvolume(&live)? {
+            sv.delete_recursive(&live)?;
+        }
+        sv.snapshot(&blank, &live, false)?;
+        Ok(())
+    };
+    let sync = || Command::new("sync").status().map(|_| ());
+
+    let mut rows = Vec::new();
+    for &m in files {
+        progress(&format!("{residents} homes × {m} files: filling"));
+        fresh(&sv)?;
+        fill(&live, residents, m)?;
+        sync()?;
+        progress("  townhall (ioctls)");
+        let townhall = timed(|| {
+            sv.delete_recursive(&live)?;
+            sv.snapshot(&blank, &live, false)?;
+            Ok(())
+        })?;
+
+        fill(&live, residents, m)?;
+        sync()?;
+        progress("  btrfs CLI");
+        let cli = timed(|| {
+            run(Command::new("btrfs").args(["-q", "subvolume", "delete"]).arg(&live))?;
+            run(Command::new("btrfs").args(["-q", "subvolume", "snapshot"]).arg(&blank).arg(&live))
+        })?;
+
+        fill(&live, residents, m)?;
+        sync()?;
+        progress("  rm -rf");
+        let homes: Vec<PathBuf> = (0..residents).map(|r| live.join(format!("home{r}"))).collect();
+        let rm = timed(|| run(Command::new("rm").arg("-rf").args(&homes)))?;
+        rows.push(BenchRow {
+            residents,
+            files_per_home: m,
+            townhall_ms: ms(townhall),
+            btrfs_cli_ms: ms(cli),
+            rm_rf_ms: ms(rm),
+        });
+    }
+    sv.delete_recursive(&live)?;
+    sv.delete_recursive(&blank)?;
+    Ok(rows)
+}

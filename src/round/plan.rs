@@ -1,0 +1,175 @@
+//! What a reset will do, decided before anything is touched. Any refusal means nothing
+//! changes: the checks look at the real paths (symlinks resolved), not just the config.
+
+use std::path::{Path, PathBuf};
+
+use super::{Files, Kind, Subvolumes};
+use crate::config::{Resident, Town};
+use crate::os::OsError;
+use crate::resident::{Account, AccountProblem, Accounts, plan_accounts};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the live path {path} is not a btrfs subvolume\n  help: check [btrfs] volume and live in town.toml; `townhall init` creates the subvolumes")]
+    LiveNotSubvolume { path: PathBuf },
+    #[error("the live path {path} resolves to /, the root filesystem\n  help: point [btrfs] live at the agents subvolume, never at /")]
+    LiveIsRoot { path: PathBuf },
+    #[error("the live path {path} resolves to {resolved}, not a subvolume directly on the volume {volume}\n  help: remove the symlink; live must be a subvolume directly under the volume")]
+    LiveNotOnVolume { path: PathBuf, resolved: PathBuf, volume: PathBuf },
+    #[error("the blank subvolume {path} does not exist\n  help: run `townhall init` to create it")]
+    BlankMissing { path: PathBuf },
+    #[error("the blank subvolume {path} is writable, so it may not be blank any more\n  help: check it is empty, then `btrfs property set -ts {path} ro true`")]
+    BlankWritable { path: PathBuf },
+    #[error("the persist dir {persist} resolves to {resolved}, inside the live subvolume {live}\n  help: keep persist outside the agents subvolume, or everything in it is deleted")]
+    PersistInsideLive { persist: PathBuf, resolved: PathBuf, live: PathBuf },
+    #[error("the persist dir {path} is missing or not a directory\n  help: run `townhall init` to create it, or fix persist in town.toml")]
+    PersistMissing { path: PathBuf },
+    #[error("{path} is not a directory owned by {resident}\n  help: move it away; the reset recreates it")]
+    PersistDirWrong { resident: String, path: PathBuf },
+    #[error("the agents dir {agents} resolves to {resolved}, not the live subvolume {live}\n  help: make {agents} the live subvolume or a symlink to it (`townhall init` does)")]
+    AgentsElsewhere { agents: PathBuf, resolved: PathBuf, live: PathBuf },
+    #[error("secret {source_path} of {resident} cannot be read: {detail}\n  help: deploy it (e.g. sops-nix) or remove the [[secret]] from residents/{resident}.toml")]
+    SecretMissing { resident: String, source_path: PathBuf, detail: String },
+    #[error(transparent)]
+    Account(#[from] AccountProblem),
+    #[error(transparent)]
+    Os(#[from] OsError),
+}
+
+/// One resident's home as the new round will have it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HomePlan {
+    pub name: String,
+    pub uid: u32,
+    pub persist: PathBuf,
+    pub directories: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
+    /// (source, target relative to the home, uid, mode)
+    pub secrets: Vec<(PathBuf, PathBuf, u32, u32)>,
+    pub git: (String, String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResetPlan {
+    pub live: PathBuf,
+    pub blank: PathBuf,
+    pub create_accounts: Vec<Account>,
+    pub homes: Vec<HomePlan>,
+}
+
+pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<HomePlan, Refusal> {
+    let owner_uid = |owner: &str| -> Result<u32, Refusal> {
+        if owner == r.name {
+            return Ok(r.uid);
+        }
+        Ok(accounts.by_name(owner)?.map_or(0, |a| a.uid))
+    };
+    Ok(HomePlan {
+        name: r.name.clone(),
+        uid: r.uid,
+        persist: town.persist_dir(r),
+        directories: r.persist.directories.clone(),
+        files: r.persist.files.clone(),
+        secrets: r
+            .secrets
+            .iter()
+            .map(|s| Ok((s.source.clone(), s.target.clone(), owner_uid(&s.owner)?, s.mode)))
+            .collect::<Result<_, Refusal>>()?,
+        git: (r.git.name.clone(), r.git.email.clone()),
+    })
+}
+
+/// The checks every destructive step relies on.
+pub fn check_volume(town: &Town, subvols: &impl Subvolumes, files: &impl Files) -> Vec<Refusal> {
+    let mut refusals = Vec::new();
+    let live = town.live_path();
+    let blank = town.blank_path();
+    let mut push = |r: Result<(), Refusal>| {
+        if let Err(e) = r {
+            refusals.push(e);
+        }
+    };
+    push((|| {
+        let node = files.inspect(&live)?;
+        let root = files.inspect(Path::new("/"))?;
+        if let (Some(n), Some(root)) = (&node, &root) {
+            if n.canonical == Path::new("/") || (n.dev, n.ino) == (root.dev, root.ino) {
+                return Err(Refusal::LiveIsRoot { path: live.clone() });
+            }
+            if n.kind == Kind::Symlink {
+                let volume = town.btrfs.volume.clone();
+                return Err(Refusal::LiveNotOnVolume { path: live.clone(), resolved: n.canonical.clone(), volume });
+            }
+        }
+        if !subvols.is_subvolume(&live)? {
+            return Err(Refusal::LiveNotSubvolume { path: live.clone() });
+        }
+        Ok(())
+    })());
+    push((|| {
+        if !subvols.is_subvolume(&blank)? {
+            return Err(Refusal::BlankMissing { path: blank.clone() });
+        }
+        if !subvols.is_readonly(&blank)? {
+            return Err(Refusal::BlankWritable { path: blank.clone() });
+        }
+        Ok(())
+    })());
+    push((|| {
+        let live_real = files.inspect(&live)?.map_or(live.clone(), |n| n.canonical);
+        let persist_real = files.inspect(&town.persist)?.map_or(town.persist.clone(), |n| n.canonical);
+        if persist_real.starts_with(&live_real) {
+            return Err(Refusal::PersistInsideLive { persist: town.persist.clone(), resolved: persist_real, live });
+        }
+        if !files.inspect(&persist_real)?.is_some_and(|n| n.kind == Kind::Dir) {
+            return Err(Refusal::PersistMissing { path: town.persist.clone() });
+        }
+        if town.agents != town.live_path() {
+            let agents_real = files.inspect(&town.agents)?.map_or(town.agents.clone(), |n| n.canonical);
+            if agents_real != live_real {
+                return Err(Refusal::AgentsElsewhere { agents: town.agents.clone(), resolved: agents_real, live });
+            }
+        }
+        Ok(())
+    })());
+    refusals
+}
+
+/// Decide the whole reset, or every reason to refuse it.
+pub fn plan_reset(
+    town: &Town,
+    subvols: &impl Subvolumes,
+    files: &impl Files,
+    accounts: &impl Accounts,
+) -> Result<ResetPlan, Vec<Refusal>> {
+    let mut refusals = check_volume(town, subvols, files);
+    let create_accounts = plan_accounts(town, accounts).unwrap_or_else(|problems| {
+        refusals.extend(problems.into_iter().map(Refusal::from));
+        Vec::new()
+    });
+    let mut homes = Vec::new();
+    for r in &town.residents {
+        let mine = town.persist_dir(r);
+        match files.inspect(&mine) {
+            Ok(Some(n)) if n.kind != Kind::Dir => {
+                refusals.push(Refusal::PersistDirWrong { resident: r.name.clone(), path: mine });
+            }
+            Ok(_) => {}
+            Err(e) => refusals.push(e.into()),
+        }
+        for s in &r.secrets {
+            if let Err(e) = files.read(&s.source) {
+                let detail = e.detail;
+                refusals.push(Refusal::SecretMissing { resident: r.name.clone(), source_path: s.source.clone(), detail });
+            }
+        }
+        match home_plan(town, r, accounts) {
+            Ok(h) => homes.push(h),
+            Err(e) => refusals.push(e),
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(refusals);
+    }
+    Ok(ResetPlan { live: town.live_path(), blank: town.blank_path(), create_accounts, homes })
+}

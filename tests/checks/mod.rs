@@ -1,0 +1,4 @@
+//! What the town tests check, one module per issue's concern.
+
+pub mod foundation;
+pub mod rounds;
