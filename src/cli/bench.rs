@@ -9,6 +9,7 @@ use townhall::round::{Btrfs, Subvolumes};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchRow {
+    pub cold: bool,
     pub residents: usize,
     pub files_per_home: usize,
     pub townhall_ms: f64,
@@ -48,7 +49,15 @@ fn timed(f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
 }
 
 /// Measure in `dir` (on btrfs) for each size in `files`; `progress` hears each step.
-pub fn reset(dir: &Path, residents: usize, files: &[usize], progress: &mut dyn FnMut(&str)) -> anyhow::Result<Vec<BenchRow>> {
+/// With `cold`, dentry and inode caches are dropped before each measurement (as after a
+/// reboot); otherwise the freshly written homes are still cached (a reset on command).
+pub fn reset(
+    dir: &Path,
+    residents: usize,
+    files: &[usize],
+    cold: bool,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Vec<BenchRow>> {
     let sv = Btrfs;
     let blank = dir.join("bench-blank");
     let staging = dir.join("bench-blank.new");
@@ -68,7 +77,13 @@ pub fn reset(dir: &Path, residents: usize, files: &[usize], progress: &mut dyn F
         sv.snapshot(&blank, &live, false)?;
         Ok(())
     };
-    let sync = || Command::new("sync").status().map(|_| ());
+    let sync = || -> anyhow::Result<()> {
+        Command::new("sync").status()?;
+        if cold {
+            std::fs::write("/proc/sys/vm/drop_caches", "2")?;
+        }
+        Ok(())
+    };
 
     let mut rows = Vec::new();
     for &m in files {
@@ -97,6 +112,7 @@ pub fn reset(dir: &Path, residents: usize, files: &[usize], progress: &mut dyn F
         let homes: Vec<PathBuf> = (0..residents).map(|r| live.join(format!("home{r}"))).collect();
         let rm = timed(|| run(Command::new("rm").arg("-rf").args(&homes)))?;
         rows.push(BenchRow {
+            cold,
             residents,
             files_per_home: m,
             townhall_ms: ms(townhall),

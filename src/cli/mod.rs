@@ -77,6 +77,9 @@ enum BenchCommand {
         /// Files per home, one run each.
         #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
         files: Vec<usize>,
+        /// Drop the dentry/inode caches before each measurement (needs the host's /proc/sys).
+        #[arg(long)]
+        cold: bool,
         #[arg(long)]
         json: bool,
     },
@@ -130,8 +133,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging();
             round::reset(&load(&cli.config)?, dry_run, json, by)
         }
-        Command::Bench { command: BenchCommand::Reset { dir, residents, files, json } } => {
-            round::bench(&dir, residents, &files, json)
+        Command::Bench { command: BenchCommand::Reset { dir, residents, files, cold, json } } => {
+            round::bench(&dir, residents, &files, cold, json)
         }
         Command::Resident { command } => {
             let town = load(&cli.config)?;

@@ -103,12 +103,13 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyh
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn bench(dir: &Path, residents: usize, files: &[usize], json: bool) -> anyhow::Result<ExitCode> {
-    let rows = super::bench::reset(dir, residents, files, &mut |m| eprintln!("bench: {m}"))?;
+pub fn bench(dir: &Path, residents: usize, files: &[usize], cold: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let rows = super::bench::reset(dir, residents, files, cold, &mut |m| eprintln!("bench: {m}"))?;
     if json {
         super::print_json(&rows);
         return Ok(ExitCode::SUCCESS);
     }
+    println!("caches: {}", if cold { "dropped before each run (as after a reboot)" } else { "warm (as a reset on command)" });
     println!("{:>9} {:>11} {:>14} {:>14} {:>12}", "residents", "files/home", "townhall ms", "btrfs CLI ms", "rm -rf ms");
     for r in rows {
         println!(
