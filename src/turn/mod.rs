@@ -1,16 +1,27 @@
-//! Turns: a message becomes one run of the resident's agent CLI. Drivers turn each CLI's
-//! output into events.
+//! Turns: a message becomes one run of the resident's agent CLI as a transient unit in its
+//! own user manager. Drivers turn each CLI's output into events.
+
+pub mod drivers;
+mod run;
+mod sessions;
+
+pub use drivers::{Invocation, invocation, parse_line};
+pub use run::{Outcome, TurnSpec, run_turn, unit_name};
+pub use sessions::Sessions;
 
 /// What a driver makes of the CLI's output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum TurnEvent {
     /// Text to append to the answer.
-    Text(String),
+    Text { text: String },
+    /// A one-line summary of a tool the agent used.
+    Tool { summary: String },
+    /// The CLI's final answer, when it reports one separately from the text.
+    Final { text: String },
     /// The CLI's own session id, to continue the conversation next turn.
-    Session(String),
-}
-
-/// The `command` driver: any program; every stdout line is reply text.
-pub fn command_line(line: &str) -> TurnEvent {
-    TurnEvent::Text(format!("{line}\n"))
+    Session { id: String },
+    Usage { input_tokens: u64, output_tokens: u64, cost_usd: Option<f64> },
+    /// Output the driver could not understand, or an error the CLI reported.
+    Error { message: String },
 }

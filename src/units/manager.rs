@@ -19,19 +19,30 @@ pub struct TurnUnit {
     /// `KEY=value` pairs.
     pub environment: Vec<String>,
     pub environment_files: Vec<PathBuf>,
-    /// Where the unit's stdin/stdout go (pipe ends); stderr goes to the journal.
+    /// Pipe ends for the unit's stdin/stdout/stderr; without one, the journal gets it.
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
     pub runtime_max: Duration,
     pub memory_max: Option<u64>,
     pub cpu_percent: Option<u32>,
     pub tasks_max: Option<u64>,
 }
 
+/// How a turn's unit ended, as its manager reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UnitEnd {
+    /// systemd's `Result`: success, exit-code, signal, timeout, oom-kill, …
+    pub result: String,
+    /// The main process's exit status (or signal number when `result` is `signal`).
+    pub status: i32,
+}
+
 pub trait UserManagers {
     /// Make the resident's user manager run without a login, and wait until it answers.
     fn linger(&self, uid: u32) -> impl Future<Output = Result<(), OsError>> + Send;
-    fn start(&self, uid: u32, unit: TurnUnit) -> impl Future<Output = Result<(), OsError>> + Send;
+    /// Start the unit in the resident's manager and wait until it has ended.
+    fn run(&self, uid: u32, unit: TurnUnit) -> impl Future<Output = Result<UnitEnd, OsError>> + Send;
     fn stop(&self, uid: u32, unit: &str) -> impl Future<Output = Result<(), OsError>> + Send;
 }
 
@@ -55,17 +66,19 @@ impl SystemdUserManagers {
     }
 
     /// Root may speak to a user manager peer-to-peer on its private socket (no bus, no Hello).
-    async fn manager(&self, uid: u32) -> Result<zbus_systemd::systemd1::ManagerProxy<'static>, OsError> {
+    async fn private(&self, uid: u32) -> Result<zbus::Connection, OsError> {
         let path = private_socket(uid);
         let what = || format!("connecting to the user manager of uid {uid} at {}", path.display());
-        let conn = zbus::connection::Builder::unix_stream(
-            tokio::net::UnixStream::connect(&path).await.os(what)?,
-        )
-        .p2p()
-        .build()
-        .await
-        .os(what)?;
-        zbus_systemd::systemd1::ManagerProxy::new(&conn).await.os(what)
+        zbus::connection::Builder::unix_stream(tokio::net::UnixStream::connect(&path).await.os(what)?)
+            .p2p()
+            .build()
+            .await
+            .os(what)
+    }
+
+    async fn manager(&self, uid: u32) -> Result<zbus_systemd::systemd1::ManagerProxy<'static>, OsError> {
+        let conn = self.private(uid).await?;
+        zbus_systemd::systemd1::ManagerProxy::new(&conn).await.os(|| format!("the user manager of uid {uid}"))
     }
 
     fn properties(unit: TurnUnit) -> Result<Vec<(String, OwnedValue)>, OsError> {
@@ -77,7 +90,8 @@ impl SystemdUserManagers {
             ("Environment".into(), value(unit.environment)?),
             ("RuntimeMaxUSec".into(), value(unit.runtime_max.as_micros() as u64)?),
             ("CollectMode".into(), value("inactive-or-failed")?),
-            ("StandardError".into(), value("journal")?),
+            // Keeps the unit (and its exit status) until this connection lets go of it.
+            ("AddRef".into(), value(true)?),
         ];
         let files: Vec<(String, bool)> =
             unit.environment_files.iter().map(|f| (f.display().to_string(), false)).collect();
@@ -87,6 +101,10 @@ impl SystemdUserManagers {
         }
         if let Some(fd) = unit.stdout {
             p.push(("StandardOutputFileDescriptor".into(), value(zbus::zvariant::Fd::from(fd))?));
+        }
+        match unit.stderr {
+            Some(fd) => p.push(("StandardErrorFileDescriptor".into(), value(zbus::zvariant::Fd::from(fd))?)),
+            None => p.push(("StandardError".into(), value("journal")?)),
         }
         if let Some(m) = unit.memory_max {
             p.push(("MemoryMax".into(), value(m)?));
@@ -116,13 +134,29 @@ impl UserManagers for SystemdUserManagers {
         Err(OsError::new(what(), format!("the user manager did not come up ({} is missing)", socket.display())))
     }
 
-    async fn start(&self, uid: u32, unit: TurnUnit) -> Result<(), OsError> {
+    async fn run(&self, uid: u32, unit: TurnUnit) -> Result<UnitEnd, OsError> {
+        use zbus::proxy::CacheProperties;
+        use zbus_systemd::systemd1::{ServiceProxy, UnitProxy};
         let name = unit.name.clone();
-        let what = || format!("starting {name} for uid {uid}");
-        let manager = self.manager(uid).await?;
+        let what = || format!("running {name} for uid {uid}");
+        // One connection for the whole turn: the unit's reference lives as long as it does.
+        let conn = self.private(uid).await?;
+        let manager = zbus_systemd::systemd1::ManagerProxy::new(&conn).await.os(what)?;
         let props = Self::properties(unit)?;
         manager.start_transient_unit(name.clone(), "fail".into(), props, vec![]).await.os(what)?;
-        Ok(())
+        let path = manager.get_unit(name.clone()).await.os(what)?;
+        let unit = UnitProxy::builder(&conn).path(path.clone()).os(what)?.cache_properties(CacheProperties::No).build().await.os(what)?;
+        let service = ServiceProxy::builder(&conn).path(path).os(what)?.cache_properties(CacheProperties::No).build().await.os(what)?;
+        loop {
+            let state = unit.active_state().await.os(what)?;
+            if state == "inactive" || state == "failed" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let end = UnitEnd { result: service.result().await.os(what)?, status: service.exec_main_status().await.os(what)? };
+        let _ = unit.unref().await; // now collect-mode removes it
+        Ok(end)
     }
 
     async fn stop(&self, uid: u32, unit: &str) -> Result<(), OsError> {
@@ -147,9 +181,9 @@ impl UserManagers for FakeUserManagers {
         Ok(())
     }
 
-    async fn start(&self, uid: u32, unit: TurnUnit) -> Result<(), OsError> {
-        self.calls.record(format!("start {uid} {} {:?}", unit.name, unit.argv));
-        Ok(())
+    async fn run(&self, uid: u32, unit: TurnUnit) -> Result<UnitEnd, OsError> {
+        self.calls.record(format!("run {uid} {} {:?}", unit.name, unit.argv));
+        Ok(UnitEnd { result: "success".into(), status: 0 })
     }
 
     async fn stop(&self, uid: u32, unit: &str) -> Result<(), OsError> {

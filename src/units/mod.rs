@@ -3,4 +3,4 @@
 
 mod manager;
 
-pub use manager::{FakeUserManagers, SystemdUserManagers, TurnUnit, UserManagers};
+pub use manager::{FakeUserManagers, SystemdUserManagers, TurnUnit, UnitEnd, UserManagers};

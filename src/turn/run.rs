@@ -1,0 +1,126 @@
+//! Running one turn: pipes for stdin/stdout/stderr, the unit in the resident's user
+//! manager, and the driver reading the output as it is written.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+
+use super::{Invocation, TurnEvent, parse_line};
+use crate::config::{AgentKind, Limits};
+use crate::os::{OsContext, OsError};
+use crate::units::{TurnUnit, UserManagers};
+
+pub struct TurnSpec {
+    pub uid: u32,
+    pub unit: String,
+    pub kind: AgentKind,
+    pub invocation: Invocation,
+    pub workdir: PathBuf,
+    pub environment: Vec<String>,
+    pub environment_files: Vec<PathBuf>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    /// systemd's result for the unit: success, exit-code, signal, timeout, …
+    pub result: String,
+    pub status: i32,
+    pub stopped: bool,
+    pub timed_out: bool,
+    /// The last lines the CLI wrote to stderr.
+    pub stderr_tail: Vec<String>,
+    pub duration_ms: u64,
+}
+
+const STDERR_TAIL: usize = 20;
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), OsError> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).os(|| "creating a pipe".into())
+}
+
+fn reader(fd: OwnedFd) -> Result<BufReader<tokio::net::unix::pipe::Receiver>, OsError> {
+    let r = tokio::net::unix::pipe::Receiver::from_owned_fd(fd).os(|| "reading a pipe".into())?;
+    Ok(BufReader::new(r))
+}
+
+/// Run the turn to its end, sending events as output arrives. `stopped` is set by whoever
+/// stops the unit, so the outcome can say the turn was stopped rather than failed.
+pub async fn run_turn<M: UserManagers>(
+    managers: &M,
+    spec: TurnSpec,
+    stopped: Arc<AtomicBool>,
+    events: mpsc::Sender<TurnEvent>,
+) -> Result<Outcome, OsError> {
+    let started = Instant::now();
+    let (in_r, in_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let unit = TurnUnit {
+        name: spec.unit.clone(),
+        description: format!("townhall turn ({:?})", spec.kind),
+        argv: spec.invocation.argv.clone(),
+        workdir: spec.workdir,
+        environment: spec.environment,
+        environment_files: spec.environment_files,
+        stdin: Some(in_r),
+        stdout: Some(out_w),
+        stderr: Some(err_w),
+        runtime_max: spec.limits.turn_timeout,
+        memory_max: spec.limits.memory_bytes,
+        cpu_percent: spec.limits.cpu_percent,
+        tasks_max: spec.limits.tasks,
+    };
+    let prompt = spec.invocation.stdin.clone();
+    // A blocking write: the pipe may hold less than the prompt until the CLI reads it.
+    let feed = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let _ = std::fs::File::from(in_w).write_all(prompt.as_bytes());
+    });
+    let mut out = reader(out_r)?.lines();
+    let mut err = reader(err_r)?.lines();
+    let kind = spec.kind;
+    let read_out = async {
+        while let Ok(Some(line)) = out.next_line().await {
+            for ev in parse_line(kind, &line) {
+                let _ = events.send(ev).await;
+            }
+        }
+    };
+    let read_err = async {
+        let mut tail = std::collections::VecDeque::new();
+        while let Ok(Some(line)) = err.next_line().await {
+            tracing::info!(unit = %spec.unit, "stderr: {line}");
+            if tail.len() == STDERR_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+        tail.into_iter().collect::<Vec<_>>()
+    };
+    let (end, (), stderr_tail) = tokio::join!(managers.run(spec.uid, unit), read_out, read_err);
+    feed.abort();
+    let end = end?;
+    Ok(Outcome {
+        timed_out: end.result == "timeout",
+        stopped: stopped.load(Ordering::SeqCst),
+        result: end.result,
+        status: end.status,
+        stderr_tail,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// A unit name no other turn of this supervisor uses.
+pub fn unit_name(resident: &str) -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
+    format!("townhall-turn-{resident}-{t}-{n}.service")
+}

@@ -1,0 +1,43 @@
+//! CLI session ids per (resident, conversation), kept in the root-only state dir so a
+//! conversation continues across messages, restarts and rounds.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::os::{OsContext, OsError};
+
+pub struct Sessions {
+    path: PathBuf,
+    map: Mutex<BTreeMap<String, String>>,
+}
+
+fn key(resident: &str, conversation: &str) -> String {
+    format!("{resident}/{conversation}")
+}
+
+impl Sessions {
+    pub fn load(state: &Path) -> Self {
+        let path = state.join("sessions.json");
+        let map = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        Self { path, map: Mutex::new(map) }
+    }
+
+    pub fn get(&self, resident: &str, conversation: &str) -> Option<String> {
+        self.map.lock().expect("lock").get(&key(resident, conversation)).cloned()
+    }
+
+    pub fn set(&self, resident: &str, conversation: &str, id: Option<&str>) -> Result<(), OsError> {
+        let mut map = self.map.lock().expect("lock");
+        match id {
+            Some(id) => map.insert(key(resident, conversation), id.to_string()),
+            None => map.remove(&key(resident, conversation)),
+        };
+        let what = || format!("saving sessions to {}", self.path.display());
+        let tmp = self.path.with_extension("new");
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).os(what)?;
+        serde_json::to_writer(&mut f, &*map).os(what)?;
+        std::fs::rename(&tmp, &self.path).os(what)
+    }
+}
