@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{foundation as f, rounds as r};
+use checks::{foundation as f, rounds as r, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -36,6 +36,11 @@ const CHECKS: &[(&str, Check)] = &[
     ("rounds::init_prepares_a_fresh_host_and_is_idempotent", r::init_prepares_a_fresh_host_and_is_idempotent),
     ("rounds::a_reboot_resets_before_the_supervisor_starts", r::a_reboot_resets_before_the_supervisor_starts),
     ("a_reboot_comes_back_running", f::systemd_is_pid1_and_running),
+    ("turns::a_turn_runs_as_the_resident_in_its_user_manager", tu::a_turn_runs_as_the_resident_in_its_user_manager),
+    ("turns::output_arrives_line_by_line", tu::output_arrives_line_by_line),
+    ("turns::timeouts_stops_and_crashes_are_reported", tu::timeouts_stops_and_crashes_are_reported),
+    ("turns::residents_run_together_and_a_conversation_in_order", tu::residents_run_together_and_a_conversation_in_order),
+    ("turns::a_second_turn_resumes_the_session_and_new_starts_fresh", tu::a_second_turn_resumes_the_session_and_new_starts_fresh),
 ];
 
 fn trial(town: &Arc<Town>, name: &'static str, check: Check) -> Trial {

@@ -3,6 +3,7 @@
 mod bench;
 mod round;
 mod show;
+mod turn;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,20 @@ enum Command {
     },
     /// Ask the running daemon how the town is doing.
     Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a turn: `turn NAME PROMPT…` streams the answer; `turn stop NAME` ends it.
+    Turn {
+        #[arg(required = true, num_args = 1.., value_name = "NAME PROMPT… | stop NAME")]
+        args: Vec<String>,
+        /// The conversation (each has its own queue and CLI session).
+        #[arg(long, default_value = "cli")]
+        conversation: String,
+        /// Start a fresh CLI session instead of continuing the conversation's.
+        #[arg(long)]
+        new: bool,
+        /// Print each event as a JSON line.
         #[arg(long)]
         json: bool,
     },
@@ -121,10 +136,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging();
             let town = load(&cli.config)?;
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts).run())?;
+            rt.block_on(async {
+                let managers = townhall::units::SystemdUserManagers::connect().await?;
+                townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts, managers).run().await
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => status(json),
+        Command::Turn { args, conversation, new, json } => turn::run(&args, &conversation, new, json),
         Command::Init { json } => {
             init_logging();
             round::init(&load(&cli.config)?, json)

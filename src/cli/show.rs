@@ -72,7 +72,17 @@ pub fn status(st: &StatusReport) -> String {
     );
     for r in &st.residents {
         let account = if r.account { "account ok" } else { "no account" };
-        let _ = writeln!(s, "  {:<12} uid {:<6} {account}", r.name, r.uid);
+        let turns: Vec<_> = st
+            .turns
+            .iter()
+            .filter(|t| t.resident == r.name)
+            .map(|t| format!("turn in {} for {}s ({})", t.conversation, t.running_secs, t.unit))
+            .collect();
+        let doing = if turns.is_empty() { "idle".to_string() } else { turns.join(", ") };
+        let _ = writeln!(s, "  {:<12} uid {:<6} {account}, {doing}", r.name, r.uid);
+        for u in &r.unenforced {
+            let _ = writeln!(s, "    warning: {u}");
+        }
     }
     s
 }

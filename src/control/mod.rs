@@ -20,6 +20,10 @@ pub enum Request {
     Status,
     /// Stop every running turn (a reset is about to level the homes).
     StopTurns,
+    /// Run a turn; answered by `Event`s as output arrives, then `TurnDone`.
+    Turn { resident: String, conversation: String, prompt: String, fresh: bool },
+    /// Stop the running turns of one resident.
+    Stop { resident: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,6 +31,8 @@ pub enum Request {
 pub enum Response {
     Status(StatusReport),
     Stopped { turns: u32 },
+    Event(crate::turn::TurnEvent),
+    TurnDone(crate::turn::Outcome),
     Error { message: String },
 }
 
@@ -39,6 +45,8 @@ pub struct StatusReport {
     /// Rounds ended so far (the reset counter in the state dir).
     pub round: u64,
     pub residents: Vec<ResidentStatus>,
+    #[serde(default)]
+    pub turns: Vec<crate::turn::RunningTurn>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -47,6 +55,9 @@ pub struct ResidentStatus {
     pub uid: u32,
     /// Whether a Unix account with the declared uid exists right now.
     pub account: bool,
+    /// Limits declared for this resident that its user manager cannot enforce.
+    #[serde(default)]
+    pub unenforced: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +76,15 @@ pub enum ClientError {
     Refused(String),
 }
 
-/// Send one request and read its response.
+/// Send one request and read its single response.
 pub async fn call(path: &Path, req: &Request) -> Result<Response, ClientError> {
+    let mut last = None;
+    stream(path, req, |r| last = Some(r)).await?;
+    last.ok_or_else(|| ClientError::Protocol("no answer".into()))
+}
+
+/// Send one request and hand each response line to `each` until the daemon closes.
+pub async fn stream(path: &Path, req: &Request, mut each: impl FnMut(Response)) -> Result<(), ClientError> {
     let io_err = |source: io::Error| ClientError::Io { path: path.to_owned(), source };
     let stream = UnixStream::connect(path).await.map_err(|e| match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
@@ -79,11 +97,14 @@ pub async fn call(path: &Path, req: &Request) -> Result<Response, ClientError> {
     let mut line = serde_json::to_string(req).expect("requests serialise");
     line.push('\n');
     write.write_all(line.as_bytes()).await.map_err(io_err)?;
-    let mut answer = String::new();
-    BufReader::new(read).read_line(&mut answer).await.map_err(io_err)?;
-    match serde_json::from_str(&answer) {
-        Ok(Response::Error { message }) => Err(ClientError::Refused(message)),
-        Ok(r) => Ok(r),
-        Err(e) => Err(ClientError::Protocol(format!("{e}: {answer:?}"))),
+    write.shutdown().await.map_err(io_err)?;
+    let mut lines = BufReader::new(read).lines();
+    while let Some(answer) = lines.next_line().await.map_err(io_err)? {
+        match serde_json::from_str(&answer) {
+            Ok(Response::Error { message }) => return Err(ClientError::Refused(message)),
+            Ok(r) => each(r),
+            Err(e) => return Err(ClientError::Protocol(format!("{e}: {answer:?}"))),
+        }
     }
+    Ok(())
 }

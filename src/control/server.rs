@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
 
 use super::{Request, Response};
 
-/// What the daemon does with a request. Kept as a trait so the socket code is tested alone.
+/// What the daemon does with a request: any number of responses, sent as they happen.
+/// Kept as a trait so the socket code is tested alone.
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, req: Request) -> impl Future<Output = Response> + Send;
+    fn handle(&self, req: Request, out: mpsc::Sender<Response>) -> impl Future<Output = ()> + Send;
 }
 
 /// Bind the socket (replacing a stale one) and answer requests until the task is dropped.
@@ -44,15 +46,32 @@ async fn connection<H: Handler>(stream: UnixStream, handler: Arc<H>) -> std::io:
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Some(line) = lines.next_line().await? {
-        let response = if peer.uid() != 0 && peer.uid() != our_uid {
+        let (tx, mut rx) = mpsc::channel(64);
+        if peer.uid() != 0 && peer.uid() != our_uid {
             tracing::warn!(uid = peer.uid(), "refused a control request from a non-root user");
-            Response::Error { message: "only root may use the control socket".into() }
+            let _ = tx.send(Response::Error { message: "only root may use the control socket".into() }).await;
         } else {
             match serde_json::from_str::<Request>(&line) {
-                Ok(req) => handler.handle(req).await,
-                Err(e) => Response::Error { message: format!("bad request: {e}") },
+                Ok(req) => {
+                    let handler = handler.clone();
+                    tokio::spawn(async move { handler.handle(req, tx).await });
+                }
+                Err(e) => {
+                    let _ = tx.send(Response::Error { message: format!("bad request: {e}") }).await;
+                }
             }
-        };
+        }
+        drop_sender_and_forward(&mut rx, &mut write).await?;
+    }
+    Ok(())
+}
+
+/// Write every response the handler sends, until it is done (its sender dropped).
+async fn drop_sender_and_forward(
+    rx: &mut mpsc::Receiver<Response>,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> std::io::Result<()> {
+    while let Some(response) = rx.recv().await {
         let mut out = serde_json::to_string(&response).expect("responses serialise");
         out.push('\n');
         write.write_all(out.as_bytes()).await?;
@@ -64,18 +83,22 @@ async fn connection<H: Handler>(stream: UnixStream, handler: Arc<H>) -> std::io:
 mod tests {
     use super::*;
     use crate::control::{ClientError, StatusReport, call};
+    use tokio::sync::mpsc;
 
     struct Fixed;
     impl Handler for Fixed {
-        async fn handle(&self, _: Request) -> Response {
-            Response::Status(StatusReport {
+        async fn handle(&self, _: Request, out: mpsc::Sender<Response>) {
+            let status = StatusReport {
                 town: "t".into(),
                 version: "0".into(),
                 pid: 1,
                 uptime_secs: 2,
                 round: 0,
                 residents: vec![],
-            })
+                turns: vec![],
+            };
+            let _ = out.send(Response::Stopped { turns: 7 }).await;
+            let _ = out.send(Response::Status(status)).await;
         }
     }
 
@@ -99,10 +122,9 @@ mod tests {
         }
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        match call(&path, &Request::Status).await.unwrap() {
-            Response::Status(s) => assert_eq!(s.town, "t"),
-            other => panic!("{other:?}"),
-        }
+        let mut got = Vec::new();
+        crate::control::stream(&path, &Request::Status, |r| got.push(r)).await.unwrap();
+        assert!(matches!(&got[..], [Response::Stopped { turns: 7 }, Response::Status(s)] if s.town == "t"), "{got:?}");
         server.abort();
     }
 }

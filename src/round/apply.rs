@@ -74,6 +74,9 @@ pub fn build_home<F: Files, G: Git>(live: &Path, h: &HomePlan, files: &F, git: &
         }
         files.make_file(&home, target, &data, Owner { uid: *uid, gid: h.uid, mode: *mode })?;
     }
+    if !kept.iter().any(|k| h.workspace.starts_with(k)) {
+        files.make_dir(&home, &h.workspace, mine)?;
+    }
     let gitconfig = git.identity(&h.git.0, &h.git.1)?;
     files.make_file(&home, Path::new(".gitconfig"), &gitconfig, owner(h.uid, 0o644))?;
     files.set_owner(live, home_rel, mine)?;

@@ -47,6 +47,8 @@ pub struct HomePlan {
     /// (source, target relative to the home, uid, mode)
     pub secrets: Vec<(PathBuf, PathBuf, u32, u32)>,
     pub git: (String, String),
+    /// Where turns run; made in the home unless a persisted path provides it.
+    pub workspace: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -76,6 +78,7 @@ pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<
             .map(|s| Ok((s.source.clone(), s.target.clone(), owner_uid(&s.owner)?, s.mode)))
             .collect::<Result<_, Refusal>>()?,
         git: (r.git.name.clone(), r.git.email.clone()),
+        workspace: r.agent.workspace.clone(),
     })
 }
 

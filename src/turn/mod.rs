@@ -1,12 +1,14 @@
 //! Turns: a message becomes one run of the resident's agent CLI as a transient unit in its
 //! own user manager. Drivers turn each CLI's output into events.
 
+mod desk;
 pub mod drivers;
 mod run;
 mod sessions;
 
 pub use drivers::{Invocation, invocation, parse_line};
 pub use run::{Outcome, TurnSpec, run_turn, unit_name};
+pub use desk::{Desk, QUEUE_MAX, RunningTurn, TurnError};
 pub use sessions::Sessions;
 
 /// What a driver makes of the CLI's output.
@@ -24,4 +26,6 @@ pub enum TurnEvent {
     Usage { input_tokens: u64, output_tokens: u64, cost_usd: Option<f64> },
     /// Output the driver could not understand, or an error the CLI reported.
     Error { message: String },
+    /// The conversation is busy: this many turns are ahead of this one.
+    Queued { ahead: u32 },
 }

@@ -46,13 +46,41 @@ pub trait UserManagers {
     fn stop(&self, uid: u32, unit: &str) -> impl Future<Output = Result<(), OsError>> + Send;
 }
 
-/// The real thing: logind on the system bus, each user manager on its private socket.
+/// The real thing: logind on the system bus, each user manager on its resident's session bus.
 pub struct SystemdUserManagers {
     system: zbus::Connection,
 }
 
-fn private_socket(uid: u32) -> PathBuf {
-    PathBuf::from(format!("/run/user/{uid}/systemd/private"))
+fn bus_socket(uid: u32) -> PathBuf {
+    PathBuf::from(format!("/run/user/{uid}/bus"))
+}
+
+/// `connect()` with the resident's effective uid and gid, on a thread of its own: the raw
+/// setresuid/setresgid syscalls change only the calling thread (glibc's wrappers would
+/// change every thread of the supervisor).
+fn connect_as(uid: u32, path: &Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let keep = u32::MAX; // -1: leave that id as it is
+        let set = |nr: libc::c_long, id: u32| -> std::io::Result<()> {
+            // SAFETY: plain syscalls with integer arguments; they affect only this thread.
+            let r = unsafe { libc::syscall(nr, keep, id, keep) };
+            if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        };
+        set(libc::SYS_setresgid, uid)?;
+        if let Err(e) = set(libc::SYS_setresuid, uid) {
+            set(libc::SYS_setresgid, 0)?;
+            return Err(e);
+        }
+        let stream = std::os::unix::net::UnixStream::connect(&path);
+        // Back to root before anything else runs on this thread; if that failed, the thread
+        // ends here and takes the lowered credentials with it.
+        set(libc::SYS_setresuid, 0)?;
+        set(libc::SYS_setresgid, 0)?;
+        stream
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("the connecting thread panicked"))?
 }
 
 fn value<'a>(v: impl Into<Value<'a>>) -> Result<OwnedValue, OsError> {
@@ -65,19 +93,22 @@ impl SystemdUserManagers {
         Ok(Self { system })
     }
 
-    /// Root may speak to a user manager peer-to-peer on its private socket (no bus, no Hello).
-    async fn private(&self, uid: u32) -> Result<zbus::Connection, OsError> {
-        let path = private_socket(uid);
-        let what = || format!("connecting to the user manager of uid {uid} at {}", path.display());
-        zbus::connection::Builder::unix_stream(tokio::net::UnixStream::connect(&path).await.os(what)?)
-            .p2p()
-            .build()
-            .await
-            .os(what)
+    /// The resident's own session bus, where its user manager is `org.freedesktop.systemd1`.
+    /// dbus-daemon admits only the bus owner's uid, so the socket is connected from a thread
+    /// that takes the resident's effective uid for that one `connect` (SO_PEERCRED records
+    /// it) and then returns to root. (The manager's private socket admits root, but zbus
+    /// panics on the signals systemd sends there with a well-known name as sender.)
+    async fn user_bus(&self, uid: u32) -> Result<zbus::Connection, OsError> {
+        let path = PathBuf::from(format!("/run/user/{uid}/bus"));
+        let what = || format!("connecting to the session bus of uid {uid} at /run/user/{uid}/bus");
+        let stream = tokio::task::spawn_blocking(move || connect_as(uid, &path)).await.os(what)?.os(what)?;
+        stream.set_nonblocking(true).os(what)?;
+        let stream = tokio::net::UnixStream::from_std(stream).os(what)?;
+        zbus::connection::Builder::unix_stream(stream).user_id(uid).build().await.os(what)
     }
 
     async fn manager(&self, uid: u32) -> Result<zbus_systemd::systemd1::ManagerProxy<'static>, OsError> {
-        let conn = self.private(uid).await?;
+        let conn = self.user_bus(uid).await?;
         zbus_systemd::systemd1::ManagerProxy::new(&conn).await.os(|| format!("the user manager of uid {uid}"))
     }
 
@@ -124,7 +155,7 @@ impl UserManagers for SystemdUserManagers {
         let what = || format!("enabling linger for uid {uid}");
         let login = zbus_systemd::login1::ManagerProxy::new(&self.system).await.os(what)?;
         login.set_user_linger(uid, true, false).await.os(what)?;
-        let socket = private_socket(uid);
+        let socket = bus_socket(uid);
         for _ in 0..300 {
             if Path::new(&socket).exists() && self.manager(uid).await.is_ok() {
                 return Ok(());
@@ -140,7 +171,7 @@ impl UserManagers for SystemdUserManagers {
         let name = unit.name.clone();
         let what = || format!("running {name} for uid {uid}");
         // One connection for the whole turn: the unit's reference lives as long as it does.
-        let conn = self.private(uid).await?;
+        let conn = self.user_bus(uid).await?;
         let manager = zbus_systemd::systemd1::ManagerProxy::new(&conn).await.os(what)?;
         let props = Self::properties(unit)?;
         manager.start_transient_unit(name.clone(), "fail".into(), props, vec![]).await.os(what)?;

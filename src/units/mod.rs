@@ -1,5 +1,5 @@
 //! Each resident's own systemd user manager: linger through logind, transient units over
-//! the manager's private D-Bus socket. Turns run here, never in the system manager.
+//! the resident's own session bus. Turns run here, never in the system manager.
 
 mod manager;
 

@@ -2,3 +2,4 @@
 
 pub mod foundation;
 pub mod rounds;
+pub mod turns;

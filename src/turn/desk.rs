@@ -1,0 +1,180 @@
+//! The daemon's turns: one at a time per (resident, conversation), later ones queue in
+//! order (bounded); sessions continue; stop ends a resident's running turns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio::sync::{Mutex, mpsc};
+
+use super::{Outcome, Sessions, TurnEvent, TurnSpec, invocation, run_turn, unit_name};
+use crate::config::Town;
+use crate::os::OsError;
+use crate::units::UserManagers;
+
+/// How many turns may wait behind the running one in a conversation.
+pub const QUEUE_MAX: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error("no resident named `{0}`")]
+    NoResident(String),
+    #[error("{resident} already has {QUEUE_MAX} messages waiting in this conversation: queue full, try again later")]
+    QueueFull { resident: String },
+    #[error(transparent)]
+    Os(#[from] OsError),
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct RunningTurn {
+    pub resident: String,
+    pub conversation: String,
+    pub unit: String,
+    pub running_secs: u64,
+}
+
+struct Running {
+    resident: String,
+    uid: u32,
+    conversation: String,
+    unit: String,
+    started: Instant,
+    stopped: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Lane {
+    turn: Mutex<()>,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+pub struct Desk<M> {
+    managers: M,
+    sessions: Sessions,
+    lanes: std::sync::Mutex<HashMap<(String, String), Arc<Lane>>>,
+    running: std::sync::Mutex<Vec<Running>>,
+}
+
+impl<M: UserManagers + Sync> Desk<M> {
+    pub fn new(managers: M, town: &Town) -> Self {
+        Self {
+            managers,
+            sessions: Sessions::load(&town.state),
+            lanes: Default::default(),
+            running: Default::default(),
+        }
+    }
+
+    pub fn running(&self) -> Vec<RunningTurn> {
+        let running = self.running.lock().expect("lock");
+        running
+            .iter()
+            .map(|r| RunningTurn {
+                resident: r.resident.clone(),
+                conversation: r.conversation.clone(),
+                unit: r.unit.clone(),
+                running_secs: r.started.elapsed().as_secs(),
+            })
+            .collect()
+    }
+
+    /// Run a turn when its conversation is free; events (including `Queued`) stream out.
+    pub async fn turn(
+        &self,
+        town: &Town,
+        resident: &str,
+        conversation: &str,
+        prompt: &str,
+        fresh: bool,
+        events: mpsc::Sender<TurnEvent>,
+    ) -> Result<Outcome, TurnError> {
+        let r = town.resident(resident).ok_or_else(|| TurnError::NoResident(resident.into()))?;
+        let lane = {
+            let mut lanes = self.lanes.lock().expect("lock");
+            lanes.entry((resident.into(), conversation.into())).or_default().clone()
+        };
+        let ahead = lane.waiting.fetch_add(1, Ordering::SeqCst);
+        // `ahead` counts the running turn too: QUEUE_MAX may wait behind it.
+        if ahead > QUEUE_MAX {
+            lane.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(TurnError::QueueFull { resident: resident.into() });
+        }
+        if ahead > 0 {
+            let _ = events.send(TurnEvent::Queued { ahead: ahead as u32 }).await;
+        }
+        // tokio's Mutex is fair: turns of one conversation run in the order they came.
+        let _turn = lane.turn.lock().await;
+        // Counted until this turn ends, so a later message sees it ahead of itself.
+        struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _leave = Leave(&lane.waiting);
+
+        self.managers.linger(r.uid).await?;
+        if fresh {
+            self.sessions.set(resident, conversation, None)?;
+        }
+        let session = self.sessions.get(resident, conversation);
+        let unit = unit_name(resident);
+        let stopped = Arc::new(AtomicBool::new(false));
+        self.running.lock().expect("lock").push(Running {
+            resident: resident.into(),
+            uid: r.uid,
+            conversation: conversation.into(),
+            unit: unit.clone(),
+            started: Instant::now(),
+            stopped: stopped.clone(),
+        });
+        let spec = TurnSpec {
+            uid: r.uid,
+            unit: unit.clone(),
+            kind: r.agent.kind,
+            invocation: invocation(&r.agent, prompt, session.as_deref()),
+            workdir: town.home(r).join(&r.agent.workspace),
+            environment: r.agent.environment.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            environment_files: r.agent.environment_files.clone(),
+            limits: r.limits.clone(),
+        };
+        // Watch the events for the CLI's session id on their way out.
+        let (tx, mut rx) = mpsc::channel(64);
+        let forward = async {
+            let mut last = None;
+            while let Some(ev) = rx.recv().await {
+                if let TurnEvent::Session { id } = &ev {
+                    last = Some(id.clone());
+                }
+                let _ = events.send(ev).await;
+            }
+            last
+        };
+        let (outcome, last_session) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
+        self.running.lock().expect("lock").retain(|x| x.unit != unit);
+        if let Some(id) = last_session {
+            self.sessions.set(resident, conversation, Some(&id))?;
+        }
+        Ok(outcome?)
+    }
+
+    /// Stop every running turn of `resident` (all residents when None).
+    pub async fn stop(&self, resident: Option<&str>) -> Result<u32, OsError> {
+        let targets: Vec<(u32, String)> = {
+            let running = self.running.lock().expect("lock");
+            running
+                .iter()
+                .filter(|r| resident.is_none_or(|n| r.resident == n))
+                .map(|r| {
+                    r.stopped.store(true, Ordering::SeqCst);
+                    (r.uid, r.unit.clone())
+                })
+                .collect()
+        };
+        for (uid, unit) in &targets {
+            self.managers.stop(*uid, unit).await?;
+        }
+        Ok(targets.len() as u32)
+    }
+}
