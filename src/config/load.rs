@@ -161,3 +161,21 @@ mod tests {
         assert_eq!(h, "remove it; allowed here: `a`, `b`");
     }
 }
+
+#[cfg(test)]
+mod defaults {
+    use super::*;
+
+    #[test]
+    fn claude_residents_keep_their_sessions_dir() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("residents")).unwrap();
+        std::fs::copy(root.join("town.toml"), dir.path().join("town.toml")).unwrap();
+        let vox = std::fs::read_to_string(root.join("residents/vox.toml")).unwrap().replace("\"gemini\"", "\"claude\"");
+        std::fs::write(dir.path().join("residents/vox.toml"), vox).unwrap();
+        let town = load(dir.path()).unwrap();
+        let dirs = &town.resident("vox").unwrap().persist.directories;
+        assert_eq!(dirs, &[PathBuf::from("notes"), PathBuf::from(".claude")]);
+    }
+}

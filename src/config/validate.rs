@@ -203,7 +203,14 @@ fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
     c.ok(&raw.matrix.user, v::matrix_user(&user), "write it as @user:server");
 
     let agent = agent(c, raw.agent);
-    let persist = persisted(c, &raw.persist);
+    let mut persist = persisted(c, &raw.persist);
+    // Claude Code keeps its sessions in ~/.claude: without it, `--resume` finds nothing
+    // after a reset.
+    let claude_dir = PathBuf::from(".claude");
+    let kept = persist.directories.iter().chain(&persist.files);
+    if agent.kind == AgentKind::Claude && !kept.into_iter().any(|k| k.starts_with(&claude_dir) || claude_dir.starts_with(k)) {
+        persist.directories.push(claude_dir);
+    }
     let secrets = raw
         .secrets
         .iter()

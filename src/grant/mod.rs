@@ -1,7 +1,14 @@
-//! Device grants: POSIX ACL entries on device nodes, driven by udev.
+//! Device grants: POSIX ACL entries on device nodes, held live from udev events, reconciled
+//! at start and on reload, revoked when no longer declared.
 
 mod acl;
 mod devices;
+mod keeper;
+mod rules;
+#[cfg(test)]
+mod tests;
 
 pub use acl::{Acls, FakeAcls, PosixAcls};
 pub use devices::{Device, DeviceEvent, Devices, FakeDevices, Udev};
+pub use keeper::{Change, DeviceStatus, Held, Keeper};
+pub use rules::{UACCESS, Want, interest, matches, wanted};

@@ -4,6 +4,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use zbus::zvariant::{OwnedValue, Value};
 
 use crate::os::{OsContext, OsError, Recorder};
@@ -174,16 +175,24 @@ impl UserManagers for SystemdUserManagers {
         let conn = self.user_bus(uid).await?;
         let manager = zbus_systemd::systemd1::ManagerProxy::new(&conn).await.os(what)?;
         let props = Self::properties(unit)?;
+        // Ask the manager for its signals before the unit exists, so no change is missed.
+        manager.subscribe().await.os(what)?;
         manager.start_transient_unit(name.clone(), "fail".into(), props, vec![]).await.os(what)?;
         let path = manager.get_unit(name.clone()).await.os(what)?;
-        let unit = UnitProxy::builder(&conn).path(path.clone()).os(what)?.cache_properties(CacheProperties::No).build().await.os(what)?;
+        let unit = UnitProxy::builder(&conn).path(path.clone()).os(what)?.build().await.os(what)?;
         let service = ServiceProxy::builder(&conn).path(path).os(what)?.cache_properties(CacheProperties::No).build().await.os(what)?;
+        // The end comes as a PropertiesChanged signal on ActiveState; a slow re-read
+        // guards against a change that raced the subscription.
+        let mut changes = unit.receive_active_state_changed().await;
         loop {
             let state = unit.active_state().await.os(what)?;
             if state == "inactive" || state == "failed" {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::select! {
+                _ = changes.next() => {}
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
         }
         let end = UnitEnd { result: service.result().await.os(what)?, status: service.exec_main_status().await.os(what)? };
         let _ = unit.unref().await; // now collect-mode removes it

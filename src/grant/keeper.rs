@@ -1,0 +1,149 @@
+//! The daemon's grants: reconcile each device's ACL with the rules, remember which entries
+//! townhall made (so it removes only those), and say what it did.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::rules::{Want, wanted};
+use super::{Acls, Device};
+use crate::config::{Permission, Town};
+use crate::os::{OsContext, OsError};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Held {
+    pub resident: String,
+    pub perm: Permission,
+    /// RFC 3339.
+    pub since: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceStatus {
+    pub devnode: PathBuf,
+    pub subsystem: String,
+    pub sysname: String,
+    pub holders: Vec<Held>,
+    /// Why a matching device is not granted (e.g. it carries `uaccess`).
+    pub refused: Option<String>,
+}
+
+/// What changed, for the audit log and the residents' rooms.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Change {
+    Granted { devnode: PathBuf, resident: String, uid: u32, perm: Permission },
+    Revoked { devnode: PathBuf, resident: String, uid: u32 },
+    Gone { devnode: PathBuf, resident: String },
+    Refused { devnode: PathBuf, reason: String },
+}
+
+pub struct Keeper<A> {
+    acls: A,
+    ledger_path: PathBuf,
+    /// devnode → uid → what townhall granted there.
+    ledger: Mutex<BTreeMap<PathBuf, BTreeMap<u32, Held>>>,
+    present: Mutex<BTreeMap<PathBuf, DeviceStatus>>,
+}
+
+impl<A: Acls> Keeper<A> {
+    pub fn new(acls: A, state: &Path) -> Self {
+        let ledger_path = state.join("grants.json");
+        let ledger = std::fs::read(&ledger_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        Self { acls, ledger_path, ledger: Mutex::new(ledger), present: Default::default() }
+    }
+
+    fn save(&self, ledger: &BTreeMap<PathBuf, BTreeMap<u32, Held>>) -> Result<(), OsError> {
+        let what = || format!("saving {}", self.ledger_path.display());
+        let tmp = self.ledger_path.with_extension("new");
+        std::fs::write(&tmp, serde_json::to_vec(ledger).os(what)?).os(what)?;
+        std::fs::rename(&tmp, &self.ledger_path).os(what)
+    }
+
+    /// Bring one present device in line with the rules. `reapply` grants again even when
+    /// the entry looks right: after a `change` event udev's MODE may have reset the mask.
+    pub fn device(&self, town: &Town, dev: &Device, reapply: bool, now: &str) -> Result<Vec<Change>, OsError> {
+        let Some(node) = dev.devnode.clone() else { return Ok(vec![]) };
+        let (wants, refused): (Vec<Want>, Option<String>) = match wanted(town, dev) {
+            Ok(w) => (w, None),
+            Err(reason) => (vec![], Some(reason)),
+        };
+        let mut ledger = self.ledger.lock().expect("lock");
+        let mine = ledger.entry(node.clone()).or_default();
+        let current = self.acls.users(&node)?;
+        let mut changes = Vec::new();
+        for w in &wants {
+            let fresh = mine.get(&w.uid).is_none_or(|h| h.perm != w.perm);
+            if fresh || reapply || current.get(&w.uid) != Some(&w.perm) {
+                self.acls.grant(&node, w.uid, w.perm)?;
+            }
+            if fresh {
+                mine.insert(w.uid, Held { resident: w.resident.clone(), perm: w.perm, since: now.into() });
+                changes.push(Change::Granted { devnode: node.clone(), resident: w.resident.clone(), uid: w.uid, perm: w.perm });
+            }
+        }
+        let stale: Vec<u32> = mine.keys().filter(|uid| !wants.iter().any(|w| w.uid == **uid)).copied().collect();
+        for uid in stale {
+            self.acls.revoke(&node, uid)?;
+            let held = mine.remove(&uid).expect("listed above");
+            changes.push(Change::Revoked { devnode: node.clone(), resident: held.resident, uid });
+        }
+        if let Some(reason) = &refused {
+            changes.push(Change::Refused { devnode: node.clone(), reason: reason.clone() });
+        }
+        let holders: Vec<Held> = mine.values().cloned().collect();
+        if mine.is_empty() {
+            ledger.remove(&node);
+        }
+        self.save(&ledger)?;
+        let mut present = self.present.lock().expect("lock");
+        if holders.is_empty() && refused.is_none() {
+            present.remove(&node);
+        } else {
+            let status = DeviceStatus { devnode: node.clone(), subsystem: dev.subsystem.clone(), sysname: dev.sysname.clone(), holders, refused };
+            present.insert(node, status);
+        }
+        Ok(changes)
+    }
+
+    /// The device went away: its node (and our entries on it) are gone with it.
+    pub fn removed(&self, dev: &Device) -> Result<Vec<Change>, OsError> {
+        let Some(node) = dev.devnode.clone() else { return Ok(vec![]) };
+        self.present.lock().expect("lock").remove(&node);
+        let mut ledger = self.ledger.lock().expect("lock");
+        let gone = ledger.remove(&node).unwrap_or_default();
+        self.save(&ledger)?;
+        Ok(gone.into_values().map(|h| Change::Gone { devnode: node.clone(), resident: h.resident }).collect())
+    }
+
+    /// Reconcile everything present (at start and after a reload), and revoke what townhall
+    /// granted on nodes no longer present among them.
+    pub fn all(&self, town: &Town, devices: &[Device], now: &str) -> Result<Vec<Change>, OsError> {
+        let mut changes = Vec::new();
+        for d in devices {
+            changes.extend(self.device(town, d, true, now)?);
+        }
+        let seen: Vec<&PathBuf> = devices.iter().filter_map(|d| d.devnode.as_ref()).collect();
+        let orphans: Vec<PathBuf> = self.ledger.lock().expect("lock").keys().filter(|p| !seen.contains(p)).cloned().collect();
+        for node in orphans {
+            let orphan = Device {
+                syspath: PathBuf::new(),
+                devnode: Some(node.clone()),
+                subsystem: String::new(),
+                sysname: String::new(),
+                properties: Default::default(),
+                tags: vec![],
+                attrs: vec![],
+            };
+            if node.exists() {
+                changes.extend(self.device(town, &orphan, false, now)?);
+            } else {
+                changes.extend(self.removed(&orphan)?);
+            }
+        }
+        Ok(changes)
+    }
+
+    pub fn status(&self) -> Vec<DeviceStatus> {
+        self.present.lock().expect("lock").values().cloned().collect()
+    }
+}
