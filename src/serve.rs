@@ -1,20 +1,24 @@
 //! `townhall serve`: the daemon. Holds the town, runs turns, answers on the control socket.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::config::Town;
 use crate::control::{self, Request, ResidentStatus, Response, StatusReport};
+use crate::grant::{Acls, Change, DeviceEvent, Devices, Keeper, interest};
 use crate::resident::Accounts;
 use crate::turn::Desk;
 use crate::units::UserManagers;
 
-pub struct Daemon<A, M> {
-    town: Town,
+pub struct Daemon<A, M, G> {
+    town: RwLock<Arc<Town>>,
     accounts: A,
     desk: Desk<M>,
+    keeper: Keeper<G>,
+    /// Woken on reload, so the device watcher re-reads the rules.
+    reloaded: Notify,
     started: Instant,
 }
 
@@ -37,21 +41,108 @@ fn unenforced(uid: u32, limits: &crate::config::Limits) -> Vec<String> {
         .collect()
 }
 
-impl<A: Accounts + Send + Sync + 'static, M: UserManagers + Send + Sync + 'static> Daemon<A, M> {
-    pub fn new(town: Town, accounts: A, managers: M) -> Self {
+impl<A, M, G> Daemon<A, M, G>
+where
+    A: Accounts + Send + Sync + 'static,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    pub fn new(town: Town, accounts: A, managers: M, acls: G) -> Self {
         let desk = Desk::new(managers, &town);
-        Self { town, accounts, desk, started: Instant::now() }
+        let keeper = Keeper::new(acls, &town.state);
+        Self { town: RwLock::new(Arc::new(town)), accounts, desk, keeper, reloaded: Notify::new(), started: Instant::now() }
+    }
+
+    pub fn town(&self) -> Arc<Town> {
+        self.town.read().expect("lock").clone()
+    }
+
+    /// Read the config again; on errors keep the current town and say why.
+    pub fn reload(&self) -> Result<Arc<Town>, String> {
+        let dir = self.town().dir.clone();
+        let town = Arc::new(crate::config::load(&dir).map_err(|d| d.to_string())?);
+        *self.town.write().expect("lock") = town.clone();
+        self.reloaded.notify_waiters();
+        tracing::info!(residents = town.residents.len(), "configuration reloaded from {}", dir.display());
+        Ok(town)
+    }
+
+    fn record(&self, town: &Town, changes: &[Change]) {
+        for c in changes {
+            tracing::info!("device: {c:?}");
+            if let Err(e) = crate::audit::append(&town.state, "device", c) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+
+    /// Hold the grants: reconcile what is present, then follow udev until the rules change.
+    pub async fn watch_devices(&self, devices: &impl Devices) {
+        loop {
+            let town = self.town();
+            let (subsystems, attrs) = interest(&town);
+            let reloaded = self.reloaded.notified();
+            let mut events = match devices.watch(&subsystems, &attrs) {
+                Ok(rx) if !subsystems.is_empty() => Some(rx),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::error!("{e}: device grants are not held until the next reload");
+                    None
+                }
+            };
+            let present = devices.present(&subsystems, &attrs).unwrap_or_else(|e| {
+                tracing::error!("{e}");
+                vec![]
+            });
+            match self.keeper.all(&town, &present, &crate::round::now_rfc3339()) {
+                Ok(c) => self.record(&town, &c),
+                Err(e) => tracing::error!("reconciling device grants: {e}"),
+            }
+            tokio::pin!(reloaded);
+            loop {
+                let ev = async {
+                    match events.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = &mut reloaded => break,
+                    ev = ev => {
+                        let now = crate::round::now_rfc3339();
+                        let r = match ev {
+                            Some(DeviceEvent::Add(d)) => self.keeper.device(&town, &d, false, &now),
+                            Some(DeviceEvent::Change(d)) => {
+                                let r = self.keeper.device(&town, &d, true, &now);
+                                let held = self.keeper.status().iter().filter(|s| Some(&s.devnode) == d.devnode.as_ref()).map(|s| s.holders.len()).sum::<usize>();
+                                if r.is_ok() && held > 0 {
+                                    let node = d.devnode.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                                    tracing::info!("change event: re-applied {held} grant(s) on {node}");
+                                }
+                                r
+                            }
+                            Some(DeviceEvent::Remove(d)) => self.keeper.removed(&d),
+                            None => break,
+                        };
+                        match r {
+                            Ok(c) => self.record(&town, &c),
+                            Err(e) => tracing::error!("device grant: {e}"),
+                        }
+                    }
+                }
+            }
+        }
     }
 
     pub fn status(&self) -> StatusReport {
+        let town = self.town();
         StatusReport {
-            town: self.town.name.clone(),
+            town: town.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
             uptime_secs: self.started.elapsed().as_secs(),
-            round: crate::round::RoundState::new(&self.town.state).round(),
-            residents: self
-                .town
+            round: crate::round::RoundState::new(&town.state).round(),
+            residents: town
                 .residents
                 .iter()
                 .map(|r| ResidentStatus {
@@ -78,14 +169,29 @@ impl<A: Accounts + Send + Sync + 'static, M: UserManagers + Send + Sync + 'stati
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-        tracing::info!(town = %daemon.town.name, residents = daemon.town.residents.len(), "townhall is serving on {}", socket.display());
+        let town = daemon.town();
+        tracing::info!(town = %town.name, residents = town.residents.len(), "townhall is serving on {}", socket.display());
+        let watcher = tokio::spawn({
+            let daemon = daemon.clone();
+            async move { daemon.watch_devices(&crate::grant::Udev).await }
+        });
 
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = server => { r??; }
-            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut term, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::hangup())?);
+        let mut server = server;
+        loop {
+            tokio::select! {
+                r = &mut server => { r??; break; }
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+                _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
+                _ = hup.recv() => {
+                    if let Err(e) = daemon.reload() {
+                        tracing::error!("reload refused, keeping the running configuration:\n{e}");
+                    }
+                }
+            }
         }
+        watcher.abort();
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         let _ = daemon.desk.stop(None).await;
         let _ = std::fs::remove_file(socket);
@@ -93,11 +199,21 @@ impl<A: Accounts + Send + Sync + 'static, M: UserManagers + Send + Sync + 'stati
     }
 }
 
-impl<A: Accounts + Send + Sync + 'static, M: UserManagers + Send + Sync + 'static> control::Handler for Daemon<A, M> {
+impl<A, M, G> control::Handler for Daemon<A, M, G>
+where
+    A: Accounts + Send + Sync + 'static,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
     async fn handle(&self, req: Request, out: mpsc::Sender<Response>) {
         let error = |e: &dyn std::fmt::Display| Response::Error { message: e.to_string() };
         let answer = match req {
             Request::Status => Response::Status(self.status()),
+            Request::Devices => Response::Devices { devices: self.keeper.status() },
+            Request::Reload => match self.reload() {
+                Ok(town) => Response::Reloaded { residents: town.residents.len() as u32 },
+                Err(e) => Response::Error { message: format!("reload refused, the running configuration stays:\n{e}") },
+            },
             Request::StopTurns => match self.desk.stop(None).await {
                 Ok(turns) => Response::Stopped { turns },
                 Err(e) => error(&e),
@@ -113,7 +229,8 @@ impl<A: Accounts + Send + Sync + 'static, M: UserManagers + Send + Sync + 'stati
                         let _ = out.send(Response::Event(ev)).await;
                     }
                 };
-                let turn = self.desk.turn(&self.town, &resident, &conversation, &prompt, fresh, tx);
+                let town = self.town();
+                let turn = self.desk.turn(&town, &resident, &conversation, &prompt, fresh, tx);
                 let (result, ()) = tokio::join!(turn, forward);
                 match result {
                     Ok(outcome) => {
@@ -139,7 +256,7 @@ mod tests {
         let ada = Account { name: "ada".into(), uid: 1100, gid: 1100, home: "/agents/ada".into(), shell: "/bin/bash".into() };
         let mut town = crate::testing::demo_town();
         town.state = std::env::temp_dir();
-        let d = Daemon::new(town, FakeAccounts::with(vec![ada]), FakeUserManagers::default());
+        let d = Daemon::new(town, FakeAccounts::with(vec![ada]), FakeUserManagers::default(), crate::grant::FakeAcls::default());
         let s = d.status();
         assert_eq!(s.town, "demo");
         let accounts: Vec<_> = s.residents.iter().map(|r| (r.name.as_str(), r.account)).collect();

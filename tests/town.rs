@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{foundation as f, rounds as r, turns as tu};
+use checks::{foundation as f, grants as g, rounds as r, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -41,6 +41,10 @@ const CHECKS: &[(&str, Check)] = &[
     ("turns::timeouts_stops_and_crashes_are_reported", tu::timeouts_stops_and_crashes_are_reported),
     ("turns::residents_run_together_and_a_conversation_in_order", tu::residents_run_together_and_a_conversation_in_order),
     ("turns::a_second_turn_resumes_the_session_and_new_starts_fresh", tu::a_second_turn_resumes_the_session_and_new_starts_fresh),
+    ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),
+    ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
+    ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),
+    ("grants::removing_the_rule_revokes_only_townhalls_entry", g::removing_the_rule_revokes_only_townhalls_entry),
 ];
 
 fn trial(town: &Arc<Town>, name: &'static str, check: Check) -> Trial {
@@ -77,7 +81,7 @@ fn main() {
 
     let run = run_dir("main");
     let units = ["dist/townhall.service", "dist/townhall-reset.service"].map(|u| town::repo().join(u)).to_vec();
-    let booted = Town::up(&run, Options { units, ..Options::default() });
+    let booted = Town::up(&run, Options { units, devices: vec!["/dev/ttyS0"], ..Options::default() });
     let mut conclusion = match booted {
         Ok(town) => {
             let town = Arc::new(town);

@@ -38,6 +38,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Devices that match a rule, who holds them and since when.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the daemon read the configuration again (same as `systemctl reload townhall`).
+    Reload,
     /// Run a turn: `turn NAME PROMPT…` streams the answer; `turn stop NAME` ends it.
     Turn {
         #[arg(required = true, num_args = 1.., value_name = "NAME PROMPT… | stop NAME")]
@@ -138,11 +145,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
                 let managers = townhall::units::SystemdUserManagers::connect().await?;
-                townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts, managers).run().await
+                let acls = townhall::grant::PosixAcls;
+                townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts, managers, acls).run().await
             })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => status(json),
+        Command::Devices { json } => ask(&Request::Devices, |r| match r {
+            Response::Devices { devices } if json => print_json(&devices),
+            Response::Devices { devices } => print!("{}", show::devices(&devices)),
+            _ => {}
+        }),
+        Command::Reload => ask(&Request::Reload, |r| {
+            if let Response::Reloaded { residents } = r {
+                println!("reloaded: {residents} resident(s)");
+            }
+        }),
         Command::Turn { args, conversation, new, json } => turn::run(&args, &conversation, new, json),
         Command::Init { json } => {
             init_logging();
@@ -194,6 +212,19 @@ fn check(dir: &std::path::Path, json: bool) -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One request to the daemon; a daemon that is down is exit code 3 with how to start it.
+fn ask(req: &Request, each: impl FnMut(Response)) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match rt.block_on(control::stream(Town::control_socket(), req, each)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ ClientError::DaemonDown { .. }) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(EXIT_DAEMON_DOWN))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

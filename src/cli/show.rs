@@ -103,3 +103,20 @@ pub fn reset_plan(p: &ResetPlan) -> String {
     }
     s
 }
+
+pub fn devices(list: &[townhall::grant::DeviceStatus]) -> String {
+    if list.is_empty() {
+        return "no present device matches a rule\n".into();
+    }
+    let mut s = format!("{:<24} {:<8} {}\n", "DEVICE", "SUBSYS", "HOLDERS");
+    for d in list {
+        let perm = |p: townhall::config::Permission| if p == townhall::config::Permission::Rw { "rw" } else { "r" };
+        let holders: Vec<_> = d.holders.iter().map(|h| format!("{} ({}, since {})", h.resident, perm(h.perm), h.since)).collect();
+        let who = match &d.refused {
+            Some(r) => format!("refused: {r}"),
+            None => holders.join(", "),
+        };
+        let _ = writeln!(s, "{:<24} {:<8} {who}", d.devnode.display(), d.subsystem);
+    }
+    s
+}

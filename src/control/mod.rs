@@ -24,6 +24,10 @@ pub enum Request {
     Turn { resident: String, conversation: String, prompt: String, fresh: bool },
     /// Stop the running turns of one resident.
     Stop { resident: String },
+    /// Present devices that match a rule, and who holds them.
+    Devices,
+    /// Read the configuration again (also on SIGHUP).
+    Reload,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +37,8 @@ pub enum Response {
     Stopped { turns: u32 },
     Event(crate::turn::TurnEvent),
     TurnDone(crate::turn::Outcome),
+    Devices { devices: Vec<crate::grant::DeviceStatus> },
+    Reloaded { residents: u32 },
     Error { message: String },
 }
 

@@ -128,3 +128,24 @@ mod tests {
         server.abort();
     }
 }
+
+#[cfg(test)]
+mod shapes {
+    use crate::control::Response;
+
+    /// Responses are internally tagged: every variant must serialise (a bare sequence cannot).
+    #[test]
+    fn every_response_serialises() {
+        let all = [
+            Response::Devices { devices: vec![] },
+            Response::Stopped { turns: 1 },
+            Response::Reloaded { residents: 2 },
+            Response::Event(crate::turn::TurnEvent::Queued { ahead: 1 }),
+            Response::Error { message: "x".into() },
+        ];
+        for r in all {
+            let s = serde_json::to_string(&r).unwrap();
+            let _: Response = serde_json::from_str(&s).unwrap();
+        }
+    }
+}

@@ -28,12 +28,17 @@ fn perms(p: Permission) -> Perm {
     }
 }
 
+/// libacl names a user entry by user name when it can: map either form back to the uid.
+fn entry_uid(name: &str) -> Option<u32> {
+    name.parse().ok().or_else(|| nix::unistd::User::from_name(name).ok().flatten().map(|u| u.uid.as_raw()))
+}
+
 impl PosixAcls {
     fn edit(&self, path: &Path, uid: u32, perm: Option<Permission>, what: &str) -> Result<(), OsError> {
         let action = || format!("{what} uid {uid} on {}", path.display());
         let mut entries = exacl::getfacl(path, None).os(action)?;
         let name = uid.to_string();
-        entries.retain(|e| !(e.kind == AclEntryKind::User && e.name == name) && e.kind != AclEntryKind::Mask);
+        entries.retain(|e| !(e.kind == AclEntryKind::User && entry_uid(&e.name) == Some(uid)) && e.kind != AclEntryKind::Mask);
         if let Some(p) = perm {
             entries.push(AclEntry::allow_user(&name, perms(p), None));
         }
@@ -58,7 +63,7 @@ impl Acls for PosixAcls {
             .filter(|e| e.kind == AclEntryKind::User && !e.name.is_empty())
             .filter_map(|e| {
                 let p = if e.perms.contains(Perm::WRITE) { Permission::Rw } else { Permission::R };
-                e.name.parse().ok().map(|uid| (uid, p))
+                entry_uid(&e.name).map(|uid| (uid, p))
             })
             .collect())
     }

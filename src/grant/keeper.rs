@@ -68,6 +68,10 @@ impl<A: Acls> Keeper<A> {
             Err(reason) => (vec![], Some(reason)),
         };
         let mut ledger = self.ledger.lock().expect("lock");
+        // Devices no rule wants and townhall never touched are none of its business.
+        if wants.is_empty() && refused.is_none() && !ledger.contains_key(&node) {
+            return Ok(vec![]);
+        }
         let mine = ledger.entry(node.clone()).or_default();
         let current = self.acls.users(&node)?;
         let mut changes = Vec::new();
@@ -119,8 +123,12 @@ impl<A: Acls> Keeper<A> {
     /// granted on nodes no longer present among them.
     pub fn all(&self, town: &Town, devices: &[Device], now: &str) -> Result<Vec<Change>, OsError> {
         let mut changes = Vec::new();
+        // One device that cannot be handled must not keep the others from their grants.
         for d in devices {
-            changes.extend(self.device(town, d, true, now)?);
+            match self.device(town, d, true, now) {
+                Ok(c) => changes.extend(c),
+                Err(e) => tracing::warn!("device grant: {e}"),
+            }
         }
         let seen: Vec<&PathBuf> = devices.iter().filter_map(|d| d.devnode.as_ref()).collect();
         let orphans: Vec<PathBuf> = self.ledger.lock().expect("lock").keys().filter(|p| !seen.contains(p)).cloned().collect();
@@ -141,6 +149,10 @@ impl<A: Acls> Keeper<A> {
             }
         }
         Ok(changes)
+    }
+
+    pub fn acls(&self) -> &A {
+        &self.acls
     }
 
     pub fn status(&self) -> Vec<DeviceStatus> {

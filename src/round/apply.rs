@@ -127,15 +127,7 @@ impl RoundState {
         let tmp = self.dir.join("round.new");
         std::fs::write(&tmp, format!("{}\n", report.round)).map_err(|e| OsError::new(what(), e))?;
         std::fs::rename(&tmp, self.dir.join("round")).map_err(|e| OsError::new(what(), e))?;
-        self.audit(&serde_json::json!({ "event": "reset", "report": report }))
-    }
-
-    pub fn audit(&self, line: &serde_json::Value) -> Result<(), OsError> {
-        use std::io::Write;
-        let path = self.dir.join("audit.log");
-        let what = || format!("appending to {}", path.display());
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| OsError::new(what(), e))?;
-        writeln!(f, "{line}").map_err(|e| OsError::new(what(), e))
+        crate::audit::append(&self.dir, "reset", report)
     }
 }
 

@@ -273,6 +273,9 @@ write_boot_args() {
   local a=(--register=no --keep-unit --link-journal=no -D "$RUN/root" -b --console=passive
     --machine="$MACHINE" --bind="$RUN/btrfs:$T_VOLUME" --bind="$RUN/btrfs/@persist:$T_PERSIST") x
   for x in "${DEVICES[@]}"; do a+=(--bind="$x"); done
+  # The host's udevd is the town's: its database and control socket tell libudev inside
+  # that udev runs (without them it disables its monitor in a container) and what it knows.
+  ((${#DEVICES[@]} == 0)) || [[ ! -d /run/udev ]] || a+=(--bind-ro=/run/udev)
   # The container shares these inodes with the host: keep their owner, mode and ACL for `down`.
   ((${#DEVICES[@]} == 0)) || getfacl -pn "${DEVICES[@]}" >"$RUN/devices.acl" 2>/dev/null
   for x in $(printf '%s\n' "${SECRET_DIRS[@]}" | sort -u); do a+=(--bind="$RUN/secrets$x:$x"); done
