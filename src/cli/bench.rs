@@ -124,3 +124,69 @@ pub fn reset(
     sv.delete_recursive(&blank)?;
     Ok(rows)
 }
+
+/// Milliseconds from a `change` uevent to a user ACL entry on `node`: townhall's grant
+/// path (libudev monitor → Keeper → libacl) against a udev rule with RUN+="setfacl",
+/// both driven by the same real uevents. Needs root and a running udevd.
+pub fn grant(node: &Path, uid: u32, count: usize, progress: &mut dyn FnMut(&str)) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    use townhall::grant::{Acls, DeviceEvent, Devices, PosixAcls, Udev};
+    let sysname = node.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow::anyhow!("bad node"))?.to_string();
+    let uevent = std::fs::read_dir("/sys/class")?
+        .filter_map(|c| c.ok())
+        .map(|c| c.path().join(&sysname).join("uevent"))
+        .find(|p| p.exists())
+        .ok_or_else(|| anyhow::anyhow!("no /sys/class/*/{sysname}/uevent"))?;
+    let subsystem = uevent.parent().and_then(|p| p.parent()).and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("").to_string();
+    let acls = PosixAcls;
+    let has = || acls.users(node).map(|u| u.contains_key(&uid)).unwrap_or(false);
+    let wait_for = |t: Instant| -> anyhow::Result<f64> {
+        while !has() {
+            anyhow::ensure!(t.elapsed() < Duration::from_secs(5), "no ACL entry after 5 s");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    };
+
+    progress("townhall: libudev monitor → ACL");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut ours = Vec::new();
+    rt.block_on(async {
+        let mut rx = Udev.watch(&[subsystem.clone()], &[])?;
+        for _ in 0..count {
+            let _ = acls.revoke(node, uid);
+            let t = Instant::now();
+            std::fs::write(&uevent, "change")?;
+            loop {
+                match rx.recv().await {
+                    Some(DeviceEvent::Change(d)) if d.devnode.as_deref() == Some(node) => break,
+                    Some(_) => continue,
+                    None => anyhow::bail!("udev monitor closed"),
+                }
+            }
+            acls.grant(node, uid, townhall::config::Permission::Rw)?;
+            ours.push(wait_for(t)?);
+        }
+        anyhow::Ok(())
+    })?;
+
+    progress("udev rule: RUN+=\"/usr/bin/setfacl …\"");
+    let rule = Path::new("/run/udev/rules.d/99-townhall-bench.rules");
+    std::fs::create_dir_all(rule.parent().expect("has a parent"))?;
+    std::fs::write(rule, format!("ACTION==\"change\", KERNEL==\"{sysname}\", RUN+=\"/usr/bin/setfacl -m u:{uid}:rw $env{{DEVNAME}}\"\n"))?;
+    run(Command::new("udevadm").args(["control", "--reload"]))?;
+    let mut theirs = Vec::new();
+    let result = (|| {
+        for _ in 0..count {
+            let _ = acls.revoke(node, uid);
+            let t = Instant::now();
+            std::fs::write(&uevent, "change")?;
+            theirs.push(wait_for(t)?);
+        }
+        anyhow::Ok(())
+    })();
+    let _ = std::fs::remove_file(rule);
+    let _ = run(Command::new("udevadm").args(["control", "--reload"]));
+    let _ = acls.revoke(node, uid);
+    result?;
+    Ok((ours, theirs))
+}

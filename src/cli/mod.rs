@@ -89,6 +89,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Time from a udev event to the ACL entry: townhall vs a udev RUN+="setfacl" rule.
+    Grant {
+        /// A device node whose uevents may be triggered (e.g. /dev/ttyS0).
+        #[arg(long)]
+        node: PathBuf,
+        #[arg(long, default_value_t = 65000)]
+        uid: u32,
+        #[arg(long, default_value_t = 50)]
+        count: usize,
+    },
     /// Reset time (ioctls) vs the btrfs CLI vs rm -rf, as homes grow.
     Reset {
         /// A directory on btrfs to work in (scratch subvolumes are made and removed there).
@@ -170,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging();
             round::reset(&load(&cli.config)?, dry_run, json, by)
         }
+        Command::Bench { command: BenchCommand::Grant { node, uid, count } } => round::bench_grant(&node, uid, count),
         Command::Bench { command: BenchCommand::Reset { dir, residents, files, cold, json } } => {
             round::bench(&dir, residents, &files, cold, json)
         }

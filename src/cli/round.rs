@@ -119,3 +119,19 @@ pub fn bench(dir: &Path, residents: usize, files: &[usize], cold: bool, json: bo
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn bench_grant(node: &Path, uid: u32, count: usize) -> anyhow::Result<ExitCode> {
+    let (ours, theirs) = super::bench::grant(node, uid, count, &mut |m| eprintln!("bench: {m}"))?;
+    let stats = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        (s[s.len() / 2], s[s.len() * 9 / 10], s[s.len() - 1])
+    };
+    println!("uevent → ACL entry on {} ({count} runs each), ms", node.display());
+    println!("{:<28} {:>8} {:>8} {:>8}", "", "median", "p90", "max");
+    for (name, v) in [("townhall (libudev monitor)", &ours), ("udev RUN+=\"setfacl\"", &theirs)] {
+        let (m, p90, max) = stats(v);
+        println!("{name:<28} {m:>8.2} {p90:>8.2} {max:>8.2}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
