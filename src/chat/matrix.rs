@@ -1,7 +1,8 @@
 //! The Matrix side of the chat seam (matrix-sdk).
 
 use matrix_sdk::Client;
-use matrix_sdk::ruma::events::room::message::{ReplacementMetadata, RoomMessageEventContent};
+use matrix_sdk::ruma::events::relation::Thread;
+use matrix_sdk::ruma::events::room::message::{Relation, ReplacementMetadata, RoomMessageEventContent};
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId};
 
 use super::Chat;
@@ -23,12 +24,14 @@ impl MatrixChat {
 }
 
 impl Chat for MatrixChat {
-    async fn send(&self, room: &str, markdown: &str) -> Result<String, OsError> {
+    async fn send(&self, room: &str, thread: Option<&str>, markdown: &str) -> Result<String, OsError> {
         let r = self.room(room)?;
-        let sent = r
-            .send(RoomMessageEventContent::text_markdown(markdown))
-            .await
-            .os(|| format!("sending to {room}"))?;
+        let mut content = RoomMessageEventContent::text_markdown(markdown);
+        if let Some(root) = thread {
+            let root = OwnedEventId::try_from(root).os(|| format!("parsing thread root {root}"))?;
+            content.relates_to = Some(Relation::Thread(Thread::plain(root.clone(), root)));
+        }
+        let sent = r.send(content).await.os(|| format!("sending to {room}"))?;
         Ok(sent.response.event_id.to_string())
     }
 

@@ -1,14 +1,16 @@
 //! Chat: each resident's Matrix identity. The seam is what a turn needs to speak.
 
+pub mod answer;
 mod matrix;
+pub mod policy;
 
 pub use matrix::MatrixChat;
 
 use crate::os::{OsError, Recorder};
 
 pub trait Chat {
-    /// Send markdown to a room; returns the event id.
-    fn send(&self, room: &str, markdown: &str) -> impl Future<Output = Result<String, OsError>> + Send;
+    /// Send markdown to a room (in a thread when given its root); returns the event id.
+    fn send(&self, room: &str, thread: Option<&str>, markdown: &str) -> impl Future<Output = Result<String, OsError>> + Send;
     /// Replace the text of an earlier message of ours.
     fn edit(&self, room: &str, event: &str, markdown: &str) -> impl Future<Output = Result<(), OsError>> + Send;
     fn typing(&self, room: &str, on: bool) -> impl Future<Output = Result<(), OsError>> + Send;
@@ -20,8 +22,9 @@ pub struct FakeChat {
 }
 
 impl Chat for FakeChat {
-    async fn send(&self, room: &str, markdown: &str) -> Result<String, OsError> {
-        self.calls.record(format!("send {room} {markdown}"));
+    async fn send(&self, room: &str, thread: Option<&str>, markdown: &str) -> Result<String, OsError> {
+        let thread = thread.map(|t| format!(" thread={t}")).unwrap_or_default();
+        self.calls.record(format!("send {room}{thread} {markdown}"));
         Ok(format!("$event{}", self.calls.calls().len()))
     }
 

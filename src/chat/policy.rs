@@ -1,0 +1,165 @@
+//! What an incoming message means for a resident: ignore it, or one typed command.
+//! Chat text reaches privileged code only through `Command`.
+
+/// Everything the decision needs, already extracted from the event.
+#[derive(Debug, Clone)]
+pub struct Incoming<'a> {
+    pub sender: &'a str,
+    /// This resident's Matrix ID and Unix name.
+    pub me: &'a str,
+    pub name: &'a str,
+    pub body: &'a str,
+    pub is_notice: bool,
+    pub is_edit: bool,
+    /// A room with only the sender and this resident.
+    pub direct: bool,
+    /// `m.mentions` names this resident.
+    pub mentioned: bool,
+    /// A mayor, or a user this resident's config allows.
+    pub allowed: bool,
+    pub is_mayor: bool,
+    /// The sender is another resident of the town.
+    pub from_resident: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Turn(String),
+    Help,
+    Status,
+    Stop,
+    New,
+    Log(usize),
+    Reset,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Not for this resident, or not a message to act on (own, notice, edit).
+    Pass,
+    /// Someone not allowed: never a turn; audited.
+    Refused(String),
+    /// Allowed, but the command is the mayors' only.
+    MayorsOnly(Command),
+    Act(Command),
+}
+
+/// Strip "name:" / "name," / "@name:server" addressing at the start; None when the message
+/// does not address this resident.
+fn addressed<'b>(body: &'b str, name: &str, me: &str) -> Option<&'b str> {
+    let t = body.trim_start();
+    for prefix in [me, name] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            if let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix(',')) {
+                return Some(rest.trim_start());
+            }
+        }
+    }
+    None
+}
+
+fn command(text: &str) -> Command {
+    let t = text.trim();
+    let mut words = t.split_whitespace();
+    match words.next() {
+        Some("!help") => Command::Help,
+        Some("!status") => Command::Status,
+        Some("!stop") => Command::Stop,
+        Some("!new") => Command::New,
+        Some("!reset") => Command::Reset,
+        Some("!log") => Command::Log(words.next().and_then(|n| n.parse().ok()).unwrap_or(20).clamp(1, 200)),
+        _ => Command::Turn(t.to_string()),
+    }
+}
+
+pub fn decide(m: &Incoming) -> Decision {
+    if m.sender == m.me || m.is_notice || m.is_edit {
+        return Decision::Pass;
+    }
+    let text = match (addressed(m.body, m.name, m.me), m.direct, m.mentioned) {
+        (Some(rest), _, _) => rest,
+        (None, true, _) | (None, _, true) => m.body,
+        (None, false, false) => return Decision::Pass,
+    };
+    // Another resident speaks to us only by addressing us, never by sharing a DM.
+    if m.from_resident {
+        return if addressed(m.body, m.name, m.me).is_some() || m.mentioned {
+            Decision::Act(Command::Turn(text.trim().to_string()))
+        } else {
+            Decision::Pass
+        };
+    }
+    if !m.allowed {
+        return Decision::Refused(format!("{} is not allowed to command {}", m.sender, m.name));
+    }
+    match command(text) {
+        Command::Turn(t) if t.is_empty() => Decision::Pass,
+        Command::Reset if !m.is_mayor => Decision::MayorsOnly(Command::Reset),
+        c => Decision::Act(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg<'a>(sender: &'a str, body: &'a str, direct: bool) -> Incoming<'a> {
+        Incoming {
+            sender,
+            me: "@ada:town.test",
+            name: "ada",
+            body,
+            is_notice: false,
+            is_edit: false,
+            direct,
+            mentioned: false,
+            allowed: sender == "@mayor:town.test",
+            is_mayor: sender == "@mayor:town.test",
+            from_resident: sender == "@vox:town.test",
+        }
+    }
+
+    #[test]
+    fn in_a_dm_every_message_is_for_the_resident() {
+        assert_eq!(decide(&msg("@mayor:town.test", "fix the build", true)), Decision::Act(Command::Turn("fix the build".into())));
+        assert_eq!(decide(&msg("@mayor:town.test", "!stop", true)), Decision::Act(Command::Stop));
+        assert_eq!(decide(&msg("@mayor:town.test", "!log 5", true)), Decision::Act(Command::Log(5)));
+    }
+
+    #[test]
+    fn in_a_shared_room_only_when_addressed() {
+        assert_eq!(decide(&msg("@mayor:town.test", "vox: summarise this", false)), Decision::Pass);
+        assert_eq!(decide(&msg("@mayor:town.test", "ada: run the tests", false)), Decision::Act(Command::Turn("run the tests".into())));
+        assert_eq!(decide(&msg("@mayor:town.test", "@ada:town.test, hi", false)), Decision::Act(Command::Turn("hi".into())));
+        let mut m = msg("@mayor:town.test", "what do you think?", false);
+        m.mentioned = true;
+        assert_eq!(decide(&m), Decision::Act(Command::Turn("what do you think?".into())));
+    }
+
+    #[test]
+    fn strangers_never_start_turns_and_own_messages_notices_edits_pass() {
+        assert!(matches!(decide(&msg("@eve:town.test", "rm -rf /", true)), Decision::Refused(_)));
+        // A display name that looks like the mayor's changes nothing: identity is the user ID.
+        assert!(matches!(decide(&msg("@mayor2:town.test", "hi", true)), Decision::Refused(_)));
+        assert_eq!(decide(&msg("@ada:town.test", "hi", true)), Decision::Pass);
+        let mut n = msg("@mayor:town.test", "hi", true);
+        n.is_notice = true;
+        assert_eq!(decide(&n), Decision::Pass);
+        n.is_notice = false;
+        n.is_edit = true;
+        assert_eq!(decide(&n), Decision::Pass);
+    }
+
+    #[test]
+    fn residents_talk_to_each_other_only_by_addressing() {
+        assert_eq!(decide(&msg("@vox:town.test", "ada: can you check?", false)), Decision::Act(Command::Turn("can you check?".into())));
+        assert_eq!(decide(&msg("@vox:town.test", "I think so", true)), Decision::Pass);
+    }
+
+    #[test]
+    fn reset_is_for_mayors() {
+        let mut m = msg("@friend:town.test", "!reset", true);
+        m.allowed = true;
+        assert_eq!(decide(&m), Decision::MayorsOnly(Command::Reset));
+    }
+}
