@@ -14,6 +14,9 @@ use crate::units::UserManagers;
 
 pub struct Daemon<A, M, G> {
     town: RwLock<Arc<Town>>,
+    /// Per resident: how its Matrix sync loop is doing, and its last turn.
+    chat_health: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    last_turn: std::sync::Mutex<std::collections::HashMap<String, crate::turn::Outcome>>,
     accounts: A,
     desk: Desk<M>,
     keeper: Keeper<G>,
@@ -50,11 +53,24 @@ where
     pub fn new(town: Town, accounts: A, managers: M, acls: G) -> Self {
         let desk = Desk::new(managers, &town);
         let keeper = Keeper::new(acls, &town.state);
-        Self { town: RwLock::new(Arc::new(town)), accounts, desk, keeper, reloaded: Notify::new(), started: Instant::now() }
+        Self {
+            town: RwLock::new(Arc::new(town)),
+            chat_health: Default::default(),
+            last_turn: Default::default(),
+            accounts,
+            desk,
+            keeper,
+            reloaded: Notify::new(),
+            started: Instant::now(),
+        }
     }
 
     pub fn town(&self) -> Arc<Town> {
         self.town.read().expect("lock").clone()
+    }
+
+    pub fn chat_health(&self, resident: &str, health: String) {
+        self.chat_health.lock().expect("lock").insert(resident.to_string(), health);
     }
 
     /// Read the config again; on errors keep the current town and say why.
@@ -150,6 +166,7 @@ where
                     uid: r.uid,
                     account: matches!(self.accounts.by_uid(r.uid), Ok(Some(a)) if a.name == r.name),
                     unenforced: unenforced(r.uid, &r.limits),
+                    chat: self.chat_health.lock().expect("lock").get(&r.name).cloned(),
                 })
                 .collect(),
             turns: self.desk.running(),
@@ -171,6 +188,15 @@ where
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let town = daemon.town();
         tracing::info!(town = %town.name, residents = town.residents.len(), "townhall is serving on {}", socket.display());
+        // A resident whose Matrix password is not deployed has no bot (yet): say so.
+        for r in &town.residents {
+            if r.matrix.password_file.exists() {
+                tokio::spawn(crate::chat::bot::run(daemon.clone(), r.name.clone()));
+            } else {
+                tracing::warn!(resident = %r.name, "no Matrix bot: {} is missing", r.matrix.password_file.display());
+                daemon.chat_health(&r.name, format!("no bot: {} is missing", r.matrix.password_file.display()));
+            }
+        }
         let watcher = tokio::spawn({
             let daemon = daemon.clone();
             async move { daemon.watch_devices(&crate::grant::Udev).await }
@@ -235,6 +261,7 @@ where
                 match result {
                     Ok(outcome) => {
                         tracing::info!(%resident, result = %outcome.result, status = outcome.status, "turn ended");
+                        self.last_turn.lock().expect("lock").insert(resident, outcome.clone());
                         Response::TurnDone(outcome)
                     }
                     Err(e) => error(&e),
@@ -261,5 +288,100 @@ mod tests {
         assert_eq!(s.town, "demo");
         let accounts: Vec<_> = s.residents.iter().map(|r| (r.name.as_str(), r.account)).collect();
         assert_eq!(accounts, [("ada", true), ("vox", false)]);
+    }
+}
+
+/// Memory and CPU time of a uid's processes, as sysinfo sees them.
+fn usage(uid: u32) -> (usize, u64, u64) {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+    let mut sys = System::new();
+    let what = ProcessRefreshKind::nothing().with_memory().with_cpu().with_user(UpdateKind::Always);
+    sys.refresh_processes_specifics(ProcessesToUpdate::All, true, what);
+    let mine: Vec<_> = sys.processes().values().filter(|p| p.user_id().is_some_and(|u| **u == uid)).collect();
+    let memory = mine.iter().map(|p| p.memory()).sum();
+    let cpu_ms = mine.iter().map(|p| p.accumulated_cpu_time()).sum();
+    (mine.len(), memory, cpu_ms)
+}
+
+impl<A, M, G> crate::chat::bot::Backend for Daemon<A, M, G>
+where
+    A: Accounts + Send + Sync + 'static,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    fn town(&self) -> Arc<Town> {
+        Daemon::town(self)
+    }
+
+    async fn turn(&self, resident: &str, conversation: &str, prompt: &str, fresh: bool, events: mpsc::Sender<crate::turn::TurnEvent>) -> Result<crate::turn::Outcome, String> {
+        let town = Daemon::town(self);
+        let outcome = self.desk.turn(&town, resident, conversation, prompt, fresh, events).await.map_err(|e| e.to_string())?;
+        self.last_turn.lock().expect("lock").insert(resident.to_string(), outcome.clone());
+        Ok(outcome)
+    }
+
+    async fn stop(&self, resident: &str) -> u32 {
+        self.desk.stop(Some(resident)).await.unwrap_or(0)
+    }
+
+    fn forget_session(&self, resident: &str, conversation: &str) -> Result<(), String> {
+        self.desk.forget(resident, conversation).map_err(|e| e.to_string())
+    }
+
+    fn status_of(&self, resident: &str) -> String {
+        let town = Daemon::town(self);
+        let Some(r) = town.resident(resident) else { return format!("no resident {resident}") };
+        let round = crate::round::RoundState::new(&town.state).round();
+        let turns: Vec<String> = self
+            .desk
+            .running()
+            .into_iter()
+            .filter(|t| t.resident == resident)
+            .map(|t| format!("running for {} s in `{}`", t.running_secs, t.conversation))
+            .collect();
+        let (procs, memory, cpu_ms) = usage(r.uid);
+        let chat = self.chat_health.lock().expect("lock").get(resident).cloned().unwrap_or_default();
+        format!(
+            "**{resident}** — round {round}, supervisor up {} s\n- turn: {}\n- processes: {procs}, memory {:.1} MiB, CPU time {:.1} s\n- chat: {chat}",
+            self.started.elapsed().as_secs(),
+            if turns.is_empty() { "idle".into() } else { turns.join("; ") },
+            memory as f64 / (1 << 20) as f64,
+            cpu_ms as f64 / 1000.0,
+        )
+    }
+
+    fn log_of(&self, resident: &str, lines: usize) -> String {
+        match self.last_turn.lock().expect("lock").get(resident) {
+            None => "_No turn has ended since the supervisor started._".into(),
+            Some(o) => {
+                let tail: Vec<_> = o.stderr_tail.iter().rev().take(lines).rev().cloned().collect();
+                format!("Last turn: {} (status {}, {} ms)\n```\n{}\n```", o.result, o.status, o.duration_ms, tail.join("\n"))
+            }
+        }
+    }
+
+    async fn reset(&self, by: &str) -> Result<String, String> {
+        let _ = self.desk.stop(None).await;
+        let town = Daemon::town(self);
+        let by = by.to_string();
+        tokio::task::spawn_blocking(move || {
+            let seams = crate::round::host_seams();
+            let plan = crate::round::plan_reset(&town, seams.subvolumes, seams.files, seams.accounts)
+                .map_err(|r| r.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n"))?;
+            let report = crate::round::run_reset(&plan, &seams, &town.state, &by, &mut |m| tracing::info!("reset: {m}")).map_err(|e| e.to_string())?;
+            Ok(format!("**Round {} begins** (reset in {} ms).", report.round, report.duration_ms))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    fn audit(&self, event: &str, detail: serde_json::Value) {
+        if let Err(e) = crate::audit::append(&Daemon::town(self).state, event, &detail) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    fn chat_health(&self, resident: &str, health: String) {
+        Daemon::chat_health(self, resident, health)
     }
 }

@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{foundation as f, grants as g, rounds as r, turns as tu};
+use checks::{chat as c, foundation as f, grants as g, rounds as r, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -41,6 +41,12 @@ const CHECKS: &[(&str, Check)] = &[
     ("turns::timeouts_stops_and_crashes_are_reported", tu::timeouts_stops_and_crashes_are_reported),
     ("turns::residents_run_together_and_a_conversation_in_order", tu::residents_run_together_and_a_conversation_in_order),
     ("turns::a_second_turn_resumes_the_session_and_new_starts_fresh", tu::a_second_turn_resumes_the_session_and_new_starts_fresh),
+    ("chat::the_mayor_dms_ada_and_gets_a_streamed_answer", c::the_mayor_dms_ada_and_gets_a_streamed_answer),
+    ("chat::ada_answers_in_an_encrypted_dm", c::ada_answers_in_an_encrypted_dm),
+    ("chat::strangers_start_no_turn_and_their_invites_are_declined", c::strangers_start_no_turn_and_their_invites_are_declined),
+    ("chat::in_a_shared_room_a_name_prefix_reaches_only_that_resident", c::in_a_shared_room_a_name_prefix_reaches_only_that_resident),
+    ("chat::stop_new_and_status_work_from_chat", c::stop_new_and_status_work_from_chat),
+    ("chat::a_restart_loses_nothing_and_answers_once", c::a_restart_loses_nothing_and_answers_once),
     ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),
     ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),

@@ -1,6 +1,8 @@
 //! Chat: each resident's Matrix identity. The seam is what a turn needs to speak.
 
 pub mod answer;
+pub mod bot;
+pub mod identity;
 mod matrix;
 pub mod policy;
 

@@ -10,10 +10,10 @@ use townhall::config::Town;
 use townhall::control::{self, ClientError, Request, Response};
 use townhall::git::Git2;
 use townhall::resident::SystemAccounts;
-use townhall::round::{self, Btrfs, HostFiles, ResetReport, RoundState, Seams};
+use townhall::round::{self, Btrfs, HostFiles, Seams};
 
 fn seams() -> Seams<'static, Btrfs, HostFiles, SystemAccounts, Git2> {
-    Seams { subvolumes: &Btrfs, files: &HostFiles, accounts: &SystemAccounts, git: &Git2 }
+    round::host_seams()
 }
 
 /// Print refusals and say plainly that nothing changed.
@@ -78,19 +78,7 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyh
     let _lock = lock(town)?;
     let say = |m: &str| if !json { eprintln!("reset: {m}") };
     say(&stop_turns()?);
-    let state = RoundState::new(&town.state);
-    let started = round::now_rfc3339();
-    let (survived, took) = round::apply_reset(&plan, &s, &mut |m| say(m))?;
-    let report = ResetReport {
-        round: state.round() + 1,
-        by: who(by),
-        started,
-        duration_ms: took.as_millis() as u64,
-        created_accounts: plan.create_accounts.iter().map(|a| a.name.clone()).collect(),
-        survived,
-    };
-    state.record(&report)?;
-    tracing::info!(round = report.round, by = %report.by, ms = report.duration_ms, "round reset");
+    let report = round::run_reset(&plan, &s, &town.state, &who(by), &mut |m| say(m))?;
     if json {
         super::print_json(&report);
     } else {

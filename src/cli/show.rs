@@ -80,6 +80,9 @@ pub fn status(st: &StatusReport) -> String {
             .collect();
         let doing = if turns.is_empty() { "idle".to_string() } else { turns.join(", ") };
         let _ = writeln!(s, "  {:<12} uid {:<6} {account}, {doing}", r.name, r.uid);
+        if let Some(c) = &r.chat {
+            let _ = writeln!(s, "    chat: {c}");
+        }
         for u in &r.unenforced {
             let _ = writeln!(s, "    warning: {u}");
         }

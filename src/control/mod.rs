@@ -64,6 +64,9 @@ pub struct ResidentStatus {
     /// Limits declared for this resident that its user manager cannot enforce.
     #[serde(default)]
     pub unenforced: Vec<String>,
+    /// The resident's Matrix bot: syncing, failing (why), or absent (why).
+    #[serde(default)]
+    pub chat: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -107,6 +107,30 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git>(
     Ok((survived, start.elapsed()))
 }
 
+/// Carry out a checked plan and record the new round (who asked, how long, what survived).
+pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git>(
+    plan: &ResetPlan,
+    seams: &Seams<S, F, A, G>,
+    state: &Path,
+    by: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ResetReport, OsError> {
+    let state = RoundState::new(state);
+    let started = now_rfc3339();
+    let (survived, took) = apply_reset(plan, seams, progress)?;
+    let report = ResetReport {
+        round: state.round() + 1,
+        by: by.to_string(),
+        started,
+        duration_ms: took.as_millis() as u64,
+        created_accounts: plan.create_accounts.iter().map(|a| a.name.clone()).collect(),
+        survived,
+    };
+    state.record(&report)?;
+    tracing::info!(round = report.round, by = %report.by, ms = report.duration_ms, "round reset");
+    Ok(report)
+}
+
 /// The round counter and the audit log, in the supervisor's root-only state dir.
 pub struct RoundState {
     dir: PathBuf,

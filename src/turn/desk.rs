@@ -159,6 +159,11 @@ impl<M: UserManagers + Sync> Desk<M> {
         Ok(outcome?)
     }
 
+    /// The next turn of this conversation starts a fresh CLI session.
+    pub fn forget(&self, resident: &str, conversation: &str) -> Result<(), OsError> {
+        self.sessions.set(resident, conversation, None)
+    }
+
     /// Stop every running turn of `resident` (all residents when None).
     pub async fn stop(&self, resident: Option<&str>) -> Result<u32, OsError> {
         let targets: Vec<(u32, String)> = {

@@ -1,5 +1,6 @@
 //! What the town tests check, one module per issue's concern.
 
+pub mod chat;
 pub mod foundation;
 pub mod grants;
 pub mod rounds;

@@ -39,10 +39,85 @@ impl Mayor {
     }
 
     pub async fn create_room(&self, name: &str) -> anyhow::Result<OwnedRoomId> {
+        self.create(name, &[], false, false).await
+    }
+
+    /// A room inviting `users`; `direct` marks it a DM, `encrypted` turns on E2EE from the
+    /// start (as Element does for DMs).
+    pub async fn create(&self, name: &str, users: &[&str], direct: bool, encrypted: bool) -> anyhow::Result<OwnedRoomId> {
         let mut req = CreateRoom::new();
         req.name = Some(name.into());
+        req.is_direct = direct;
+        req.invite = users.iter().map(|u| (*u).try_into()).collect::<Result<_, _>>()?;
+        if encrypted {
+            let ev = serde_json::json!({"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}});
+            req.initial_state = vec![serde_json::from_value(ev)?];
+        }
         let room = self.client.create_room(req).await?;
         Ok(room.room_id().to_owned())
+    }
+
+    /// Wait until every one of `users` has joined the room.
+    pub async fn wait_joined(&self, room: &OwnedRoomId, users: &[&str]) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+            let r = self.client.get_room(room).context("room not known")?;
+            let joined = r.members(matrix_sdk::RoomMemberships::JOIN).await?;
+            if users.iter().all(|u| joined.iter().any(|m| m.user_id().as_str() == *u)) {
+                return Ok(());
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "{users:?} did not join {room}");
+        }
+    }
+
+    pub async fn join(&self, room: &OwnedRoomId) -> anyhow::Result<()> {
+        self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+        self.client.join_room_by_id(room).await?;
+        Ok(())
+    }
+
+    /// Send text, optionally mentioning users (m.mentions), and return the event id.
+    pub async fn say(&self, room: &OwnedRoomId, text: &str) -> anyhow::Result<String> {
+        self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+        let r = self.client.get_room(room).context("room not known to the client")?;
+        Ok(r.send(RoomMessageEventContent::text_plain(text)).await?.response.event_id.to_string())
+    }
+
+    /// Every message `from` sent in the room, as (body, is_edit), oldest first.
+    pub async fn from(&self, room: &OwnedRoomId, from: &str) -> anyhow::Result<Vec<(String, bool)>> {
+        self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+        let r = self.client.get_room(room).context("room not known to the client")?;
+        let mut opts = MessagesOptions::backward();
+        opts.limit = 100u32.into();
+        let batch = r.messages(opts).await?;
+        let mut out = Vec::new();
+        for ev in batch.chunk.iter().rev() {
+            let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) = ev.raw().deserialize() else {
+                continue;
+            };
+            if m.sender().as_str() != from {
+                continue;
+            }
+            if let Some(orig) = m.as_original() {
+                let edit = matches!(orig.content.relates_to, Some(matrix_sdk::ruma::events::room::message::Relation::Replacement(_)));
+                out.push((orig.content.body().to_string(), edit));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Wait until `from` has sent a message (or an edit) whose body contains `want`.
+    pub async fn wait_for(&self, room: &OwnedRoomId, from: &str, want: &str) -> anyhow::Result<Vec<(String, bool)>> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let msgs = self.from(room, from).await?;
+            if msgs.iter().any(|(b, _)| b.contains(want)) {
+                return Ok(msgs);
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "no `{want}` from {from} in {room}; got {msgs:?}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
     }
 
     pub async fn send(&self, room: &OwnedRoomId, text: &str) -> anyhow::Result<()> {

@@ -218,7 +218,7 @@ EOF
 
 register() { # MXID PASSWORD
   local lp=${1#@}; lp=${lp%%:*}
-  py -m synapse._scripts.register_new_matrix_user -c "$RUN/synapse/hs.yaml" -u "$lp" -p "$2" \
+  py -m synapse._scripts.register_new_matrix_user -c "$RUN/synapse/hs.yaml" -u "$lp" --password="$2" \
     --no-admin "http://127.0.0.1:$T_PORT" >/dev/null || die "registering $1 failed"
 }
 

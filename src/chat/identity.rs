@@ -1,0 +1,98 @@
+//! A resident's Matrix identity: logged in once with the password from its credential
+//! file, then restored from the saved session at every start (same device, same keys).
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::store::RoomLoadSettings;
+use matrix_sdk::{Client, SessionChange};
+
+use crate::config::{Resident, Town};
+use crate::os::{OsContext, OsError};
+
+pub struct Identity {
+    pub client: Client,
+    /// Logged in just now: the first sync holds history, not messages to answer.
+    pub fresh: bool,
+}
+
+/// The resident's Matrix store and session, under the root-only state dir.
+pub fn store_dir(town: &Town, r: &Resident) -> PathBuf {
+    town.state.join("matrix").join(&r.name)
+}
+
+fn save(path: &Path, session: &MatrixSession) -> Result<(), OsError> {
+    let what = || format!("saving the Matrix session to {}", path.display());
+    let tmp = path.with_extension("new");
+    let f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).os(what)?;
+    serde_json::to_writer(f, session).os(what)?;
+    std::fs::rename(&tmp, path).os(what)
+}
+
+pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {
+    let dir = store_dir(town, r);
+    let what = || format!("starting the Matrix client of {}", r.name);
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).os(what)?;
+    let session_path = dir.join("session.json");
+    let saved: Option<MatrixSession> = std::fs::read(&session_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if saved.is_none() {
+        // A store without its session cannot be logged into again ("account in the store
+        // doesn't match"): start it afresh.
+        for entry in std::fs::read_dir(&dir).os(what)?.flatten() {
+            if entry.file_name() != "session.json" {
+                let _ = std::fs::remove_file(entry.path()).or_else(|_| std::fs::remove_dir_all(entry.path()));
+            }
+        }
+    }
+    let client = Client::builder()
+        .homeserver_url(&town.matrix.homeserver)
+        .sqlite_store(&dir, None)
+        .handle_refresh_tokens()
+        .build()
+        .await
+        .os(what)?;
+    let fresh = match saved {
+        Some(s) => {
+            client.matrix_auth().restore_session(s, RoomLoadSettings::default()).await.os(what)?;
+            false
+        }
+        None => {
+            let password = std::fs::read_to_string(&r.matrix.password_file)
+                .os(|| format!("reading the Matrix password of {} from {}", r.name, r.matrix.password_file.display()))?;
+            client
+                .matrix_auth()
+                .login_username(&r.matrix.user, password.trim_end_matches(['\n', '\r']))
+                .initial_device_display_name(&format!("townhall ({})", r.name))
+                .request_refresh_token()
+                .send()
+                .await
+                .os(|| format!("logging in as {}", r.matrix.user))?;
+            let session = client.matrix_auth().session().ok_or_else(|| OsError::new(what(), "no session after login"))?;
+            save(&session_path, &session)?;
+            let _ = client.account().set_display_name(Some(&r.description)).await;
+            true
+        }
+    };
+    // Refreshed tokens are saved; an unknown token means the next start logs in afresh.
+    let mut changes = client.subscribe_to_session_changes();
+    let watch = client.clone();
+    tokio::spawn(async move {
+        while let Ok(change) = changes.recv().await {
+            match change {
+                SessionChange::TokensRefreshed => {
+                    if let Some(s) = watch.matrix_auth().session() {
+                        if let Err(e) = save(&session_path, &s) {
+                            tracing::warn!("{e}");
+                        }
+                    }
+                }
+                SessionChange::UnknownToken(_) => {
+                    tracing::warn!("the homeserver forgot our token: logging in again at the next start");
+                    let _ = std::fs::remove_file(&session_path);
+                }
+            }
+        }
+    });
+    Ok(Identity { client, fresh })
+}

@@ -1,0 +1,162 @@
+//! Chat in the real town: Synapse on loopback, the mayor as a real Matrix client, each
+//! resident answering from its own Matrix identity (ada runs the stand-in `command` CLI,
+//! vox the stand-in as `claude`; see turns::setup).
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+
+use crate::support::mayor::{Credentials, Mayor};
+use crate::support::town::Town;
+
+const ADA: &str = "@ada:town.test";
+const VOX: &str = "@vox:town.test";
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+/// Register another Matrix user on the town's Synapse (a stranger, say).
+fn register(t: &Town, user: &str, password: &str) -> anyhow::Result<Credentials> {
+    let cache = std::env::var("TOWNHALL_CACHE").unwrap_or_else(|_| "/var/cache/townhall".into());
+    let out = std::process::Command::new(format!("{cache}/synapse-venv/bin/python"))
+        .args(["-m", "synapse._scripts.register_new_matrix_user", "-c"])
+        .arg(t.run.join("synapse/hs.yaml"))
+        .args(["-u", user, &format!("--password={password}"), "--no-admin", "http://127.0.0.1:8008"])
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success() || err.contains("User ID already taken"), "registering {user}: {err}");
+    Ok(Credentials { homeserver: "http://127.0.0.1:8008".into(), user: format!("@{user}:town.test"), password: password.into() })
+}
+
+fn audit(t: &Town, event: &str) -> anyhow::Result<String> {
+    t.sh(&format!("grep '\"event\":\"{event}\"' /var/lib/townhall/audit.log || true"))
+}
+
+pub fn the_mayor_dms_ada_and_gets_a_streamed_answer(t: &Town) -> anyhow::Result<()> {
+    block_on(async {
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("ada", &[ADA], true, false).await?;
+        mayor.wait_joined(&room, &[ADA]).await?;
+        mayor.say(&room, "hello ada").await?;
+        mayor.wait_for(&room, ADA, "you said: hello ada").await?;
+        // Three lines a second apart: the answer grows in one message edited in place.
+        mayor.say(&room, "slow").await?;
+        let msgs = mayor.wait_for(&room, ADA, "line 3").await?;
+        let final_edit = msgs.iter().rev().find(|(b, _)| b.contains("line 3")).context("no final text")?;
+        ensure!(final_edit.1, "the final text is not an edit: {msgs:?}");
+        ensure!(msgs.iter().any(|(b, e)| !e && b.contains("line 1")), "no first message with line 1: {msgs:?}");
+        Ok(())
+    })
+}
+
+pub fn ada_answers_in_an_encrypted_dm(t: &Town) -> anyhow::Result<()> {
+    block_on(async {
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("ada (encrypted)", &[ADA], true, true).await?;
+        mayor.wait_joined(&room, &[ADA]).await?;
+        mayor.say(&room, "secret hello").await?;
+        mayor.wait_for(&room, ADA, "you said: secret hello").await?;
+        Ok(())
+    })
+}
+
+pub fn strangers_start_no_turn_and_their_invites_are_declined(t: &Town) -> anyhow::Result<()> {
+    block_on(async {
+        let creds = register(t, "eve", "eve-password")?;
+        let eve = Mayor::login(&creds).await?;
+        // A stranger's invite is declined…
+        let dm = eve.create("eve and ada", &[ADA], true, false).await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !audit(t, "invite-declined")?.contains("@eve:town.test") {
+            ensure!(std::time::Instant::now() < deadline, "eve's invite was not declined");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let _ = dm;
+        // …and in a room the mayor shares with both, eve's words start nothing.
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("town square", &[ADA, "@eve:town.test"], false, false).await?;
+        eve.join(&room).await?;
+        mayor.wait_joined(&room, &[ADA, "@eve:town.test"]).await?;
+        eve.say(&room, "ada: cat /etc/shadow").await?;
+        mayor.say(&room, "ada: barrier").await?;
+        let msgs = mayor.wait_for(&room, ADA, "you said: barrier").await?;
+        ensure!(!msgs.iter().any(|(b, _)| b.contains("shadow")), "ada answered eve: {msgs:?}");
+        ensure!(audit(t, "message-ignored")?.contains("@eve:town.test"), "eve's message is not in the audit log");
+        Ok(())
+    })
+}
+
+pub fn in_a_shared_room_a_name_prefix_reaches_only_that_resident(t: &Town) -> anyhow::Result<()> {
+    block_on(async {
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("lab", &[ADA, VOX], false, false).await?;
+        mayor.wait_joined(&room, &[ADA, VOX]).await?;
+        mayor.say(&room, "vox: what do you make of this?").await?;
+        mayor.wait_for(&room, VOX, "resumed").await?;
+        mayor.say(&room, "ada: barrier").await?;
+        let ada = mayor.wait_for(&room, ADA, "you said: barrier").await?;
+        ensure!(ada.iter().all(|(b, _)| !b.contains("make of this")), "ada answered vox's message: {ada:?}");
+        Ok(())
+    })
+}
+
+pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
+    block_on(async {
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("ada commands", &[ADA], true, false).await?;
+        mayor.wait_joined(&room, &[ADA]).await?;
+        mayor.say(&room, "hang").await?;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        mayor.say(&room, "!status").await?;
+        let status = mayor.wait_for(&room, ADA, "running for").await?;
+        ensure!(status.iter().any(|(b, _)| b.contains("memory") && b.contains("round")), "{status:?}");
+        mayor.say(&room, "!stop").await?;
+        mayor.wait_for(&room, ADA, "Stopped 1 running turn").await?;
+        mayor.wait_for(&room, ADA, "(stopped)").await?;
+
+        let vox = mayor.create("vox sessions", &[VOX], true, false).await?;
+        mayor.wait_joined(&vox, &[VOX]).await?;
+        mayor.say(&vox, "first").await?;
+        let first = mayor.wait_for(&vox, VOX, "resumed none").await?;
+        let _ = first;
+        mayor.say(&vox, "second").await?;
+        mayor.wait_for(&vox, VOX, "resumed sess-").await?;
+        mayor.say(&vox, "!new").await?;
+        mayor.wait_for(&vox, VOX, "fresh session").await?;
+        mayor.say(&vox, "third").await?;
+        let all = mayor.wait_for(&vox, VOX, "fresh session").await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut msgs = all;
+        while msgs.iter().filter(|(b, _)| b.contains("resumed none")).count() < 2 {
+            ensure!(std::time::Instant::now() < deadline, "the turn after !new resumed a session: {msgs:?}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            msgs = mayor.from(&vox, VOX).await?;
+        }
+        Ok(())
+    })
+}
+
+pub fn a_restart_loses_nothing_and_answers_once(t: &Town) -> anyhow::Result<()> {
+    let device = || t.sh("grep -o '\"device_id\":\"[^\"]*\"' /var/lib/townhall/matrix/ada/session.json");
+    block_on(async {
+        let before = device()?;
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("ada restart", &[ADA], true, false).await?;
+        mayor.wait_joined(&room, &[ADA]).await?;
+        t.sh("systemctl stop townhall")?;
+        mayor.say(&room, "while you were away").await?;
+        t.sh("systemctl start townhall")?;
+        mayor.wait_for(&room, ADA, "you said: while you were away").await?;
+        t.sh("systemctl restart townhall")?;
+        mayor.say(&room, "after the restart").await?;
+        let msgs = mayor.wait_for(&room, ADA, "you said: after the restart").await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let msgs2 = mayor.from(&room, ADA).await?;
+        let answers = |m: &[(String, bool)], w: &str| m.iter().filter(|(b, e)| !e && b.contains(w)).count();
+        ensure!(answers(&msgs2, "while you were away") == 1, "answered {} times: {msgs:?}", answers(&msgs2, "while you were away"));
+        ensure!(answers(&msgs2, "after the restart") == 1, "{msgs2:?}");
+        ensure!(device()? == before, "ada's device changed across restarts");
+        Ok(())
+    })
+}
