@@ -12,7 +12,7 @@ town=tests/town/town.sh
 export TOWN_RUN=${TOWN_RUN:-/var/tmp/townhall-demo} TOWN_MACHINE=${TOWN_MACHINE:-townhall-demo}
 
 bash "$town" down >/dev/null 2>&1 || true
-bash "$town" up --config "$PWD" --binary "$bin" --unit dist/townhall.service
+bash "$town" up --config "$PWD" --binary "$bin" --unit dist/townhall.service --unit dist/townhall-reset.service
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "systemd runs the town (PID 1 inside the container)"
@@ -23,13 +23,56 @@ step "the residents, as declared in residents/*.toml"
 bash "$town" exec townhall resident list
 step "the agents volume: live and blank subvolumes on btrfs"
 bash "$town" exec btrfs subvolume list /town
-step "the mayor logs in to the demo homeserver"
+step "ada answers a turn from the command line (a stand-in CLI: no LLM service is reachable here)"
+# ada is declared as a Claude Code resident; without network or an API key the demo swaps
+# her CLI for the test stand-in, which answers "you said: …" line by line.
+install -m 0755 tests/town/standin/standin "$TOWN_RUN/root/usr/local/bin/standin"
+bash "$town" exec sh -c 'set -e
+  chown ada /run/secrets/townhall/ada-anthropic.env
+  sed -i -e "s|^kind = \"claude\"|kind = \"command\"|" -e "s|^argv = .*|argv = [\"/usr/local/bin/standin\"]|" /etc/townhall/residents/ada.toml
+  systemctl restart townhall'
+bash "$town" exec townhall turn ada "slow"
+
+step "the mayor talks to ada over Matrix (as Element would)"
+python3 - "$TOWN_RUN/mayor.json" <<'PY'
+import json, sys, time, urllib.request, urllib.parse
+m = json.load(open(sys.argv[1])); hs = m["homeserver"]
+def call(method, path, body=None, token=None):
+    req = urllib.request.Request(hs + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token: req.add_header("Authorization", "Bearer " + token)
+    return json.load(urllib.request.urlopen(req))
+login = call("POST", "/_matrix/client/v3/login", {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": m["user"]}, "password": m["password"]})
+tok = login["access_token"]
+print(f"logged in as {login['user_id']}")
+room = call("POST", "/_matrix/client/v3/createRoom", {"is_direct": True, "invite": ["@ada:town.test"], "preset": "trusted_private_chat", "name": "demo: mayor and ada"}, tok)["room_id"]
+q = lambda r: urllib.parse.quote(r, safe="")
+for _ in range(60):
+    members = call("GET", f"/_matrix/client/v3/rooms/{q(room)}/joined_members", token=tok)["joined"]
+    if "@ada:town.test" in members: break
+    time.sleep(0.5)
+print("ada joined the DM")
+def say(text):
+    print(f"mayor> {text}")
+    call("PUT", f"/_matrix/client/v3/rooms/{q(room)}/send/m.room.message/{time.time_ns()}", {"msgtype": "m.text", "body": text}, tok)
+def answer(want):
+    for _ in range(120):
+        evs = call("GET", f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit=50", token=tok)["chunk"]
+        for e in evs:
+            c = e.get("content", {})
+            body = c.get("m.new_content", c).get("body", "")
+            if e.get("sender") == "@ada:town.test" and want in body:
+                return body
+        time.sleep(0.5)
+    return "(no answer)"
+for text, want in [("hello ada, what are you?", "you said"), ("!status", "round"), ("slow", "line 3")]:
+    say(text)
+    for line in answer(want).splitlines():
+        print(f"  ada> {line}")
+PY
+
 mayor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["user"])' "$TOWN_RUN/mayor.json")
 pass=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["password"])' "$TOWN_RUN/mayor.json")
-curl -fsS -X POST http://127.0.0.1:8008/_matrix/client/v3/login \
-  -d "{\"type\":\"m.login.password\",\"identifier\":{\"type\":\"m.id.user\",\"user\":\"$mayor\"},\"password\":\"$pass\"}" \
-  | python3 -c 'import json,sys; r=json.load(sys.stdin); print("logged in as", r["user_id"], "device", r["device_id"])'
-
 cat <<MSG
 
 The demo town is up.
