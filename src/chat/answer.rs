@@ -7,8 +7,10 @@ use tokio::time::Instant;
 use super::Chat;
 use crate::os::OsError;
 
-/// Matrix rejects events over 64 KiB (body and formatted body both count).
-pub const MAX_MESSAGE: usize = 16 * 1024;
+/// Matrix rejects events over 64 KiB, and an edit carries the text four times (body and
+/// formatted body, each in the fallback and in `m.new_content`), HTML-escaped: 10 KiB of
+/// markdown per message stays well under the limit.
+pub const MAX_MESSAGE: usize = 10 * 1024;
 pub const MIN_EDIT_GAP: Duration = Duration::from_secs(1);
 /// Clients struggle with rooms whose messages carry hundreds of edits.
 pub const MAX_EDITS: u32 = 25;

@@ -160,3 +160,37 @@ pub fn a_restart_loses_nothing_and_answers_once(t: &Town) -> anyhow::Result<()> 
         Ok(())
     })
 }
+
+pub fn a_100_kb_answer_arrives_whole_with_fences_intact(t: &Town) -> anyhow::Result<()> {
+    block_on(async {
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("ada big", &[ADA], true, false).await?;
+        mayor.wait_joined(&room, &[ADA]).await?;
+        mayor.say(&room, "big").await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            let msgs = mayor.from(&room, ADA).await?;
+            // The final pieces: the last edit of the first message, then the follow-ups.
+            let last_edit = msgs.iter().rposition(|(_, e)| *e);
+            let pieces: Vec<&String> = match last_edit {
+                Some(i) => std::iter::once(&msgs[i].0).chain(msgs[i + 1..].iter().filter(|(_, e)| !e).map(|(b, _)| b)).collect(),
+                None => vec![],
+            };
+            let all: String = pieces.iter().map(|s| s.as_str()).collect();
+            if all.contains("line 19.99:") {
+                for i in 0..20 {
+                    for j in 0..100 {
+                        ensure!(all.contains(&format!("line {i}.{j}: the quick brown fox")), "line {i}.{j} is missing");
+                    }
+                }
+                for p in &pieces {
+                    ensure!(p.matches("```").count() % 2 == 0, "a piece cuts a code fence: {}", &p[..p.len().min(200)]);
+                }
+                ensure!(pieces.len() >= 10, "only {} pieces for ~110 KB", pieces.len());
+                return Ok(());
+            }
+            ensure!(std::time::Instant::now() < deadline, "the big answer did not arrive whole ({} messages)", msgs.len());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+}
