@@ -5,6 +5,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::encryption::recovery::RecoveryState;
+use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
 use matrix_sdk::store::RoomLoadSettings;
 use matrix_sdk::{Client, SessionChange};
 
@@ -45,10 +47,18 @@ pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {
             }
         }
     }
+    // Cross-signing is bootstrapped at first login (Synapse allows the first upload without
+    // re-authentication), so the mayor's clients can verify the resident's device.
+    let encryption = EncryptionSettings {
+        auto_enable_cross_signing: true,
+        auto_enable_backups: r.matrix.recovery_file.is_some(),
+        backup_download_strategy: BackupDownloadStrategy::AfterDecryptionFailure,
+    };
     let client = Client::builder()
         .homeserver_url(&town.matrix.homeserver)
         .sqlite_store(&dir, None)
         .handle_refresh_tokens()
+        .with_encryption_settings(encryption)
         .build()
         .await
         .os(what)?;
@@ -71,6 +81,9 @@ pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {
             let session = client.matrix_auth().session().ok_or_else(|| OsError::new(what(), "no session after login"))?;
             save(&session_path, &session)?;
             let _ = client.account().set_display_name(Some(&r.description)).await;
+            if let Some(path) = &r.matrix.recovery_file {
+                recovery(&client, path).await?;
+            }
             true
         }
     };
@@ -95,4 +108,22 @@ pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {
         }
     });
     Ok(Identity { client, fresh })
+}
+
+/// With a recovery passphrase: a new device recovers the resident's secrets (cross-signing
+/// keys, key backup) from the server; the first device ever sets recovery up.
+async fn recovery(client: &Client, path: &Path) -> Result<(), OsError> {
+    let what = || format!("setting up recovery from {}", path.display());
+    let passphrase = std::fs::read_to_string(path).os(what)?;
+    let passphrase = passphrase.trim_end_matches(['\n', '\r']);
+    client.encryption().wait_for_e2ee_initialization_tasks().await;
+    let recovery = client.encryption().recovery();
+    match recovery.state() {
+        RecoveryState::Disabled => {
+            recovery.enable().with_passphrase(passphrase).await.os(what)?;
+        }
+        RecoveryState::Enabled => {}
+        _ => recovery.recover(passphrase).await.os(what)?,
+    }
+    Ok(())
 }

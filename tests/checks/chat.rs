@@ -57,6 +57,10 @@ pub fn ada_answers_in_an_encrypted_dm(t: &Town) -> anyhow::Result<()> {
         mayor.wait_joined(&room, &[ADA]).await?;
         mayor.say(&room, "secret hello").await?;
         mayor.wait_for(&room, ADA, "you said: secret hello").await?;
+        // ada's device is part of a cross-signing identity the mayor's client can see.
+        let ada = matrix_sdk::ruma::UserId::parse(ADA)?;
+        let identity = mayor.client.encryption().request_user_identity(&ada).await?;
+        ensure!(identity.is_some(), "ada has no cross-signing identity");
         Ok(())
     })
 }
