@@ -48,6 +48,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("chat::stop_new_and_status_work_from_chat", c::stop_new_and_status_work_from_chat),
     ("chat::a_restart_loses_nothing_and_answers_once", c::a_restart_loses_nothing_and_answers_once),
     ("chat::a_100_kb_answer_arrives_whole_with_fences_intact", c::a_100_kb_answer_arrives_whole_with_fences_intact),
+    ("chat::a_resident_to_resident_loop_stops_at_the_hop_limit", c::a_resident_to_resident_loop_stops_at_the_hop_limit),
     ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),
     ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),

@@ -198,3 +198,28 @@ pub fn a_100_kb_answer_arrives_whole_with_fences_intact(t: &Town) -> anyhow::Res
         }
     })
 }
+
+pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::Result<()> {
+    block_on(async {
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("relay", &[ADA, VOX], false, false).await?;
+        mayor.wait_joined(&room, &[ADA, VOX]).await?;
+        mayor.say(&room, "ada: relay").await?;
+        // ada → vox → ada → … each addresses the other; the chain ends with a notice.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let both = [mayor.from(&room, ADA).await?, mayor.from(&room, VOX).await?].concat();
+            if both.iter().any(|(b, _)| b.contains("Stopping here")) {
+                break;
+            }
+            ensure!(std::time::Instant::now() < deadline, "the loop did not stop: {both:?}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let count = |m: &[(String, bool)]| m.iter().filter(|(b, e)| !e && b.contains("relay")).count();
+        let (a, v) = (mayor.from(&room, ADA).await?, mayor.from(&room, VOX).await?);
+        let answers = count(&a) + count(&v);
+        ensure!(answers == 1 + 4, "expected ada's answer and 4 hops, got {answers}: {a:?} {v:?}");
+        Ok(())
+    })
+}
