@@ -46,7 +46,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("chat::strangers_start_no_turn_and_their_invites_are_declined", c::strangers_start_no_turn_and_their_invites_are_declined),
     ("chat::in_a_shared_room_a_name_prefix_reaches_only_that_resident", c::in_a_shared_room_a_name_prefix_reaches_only_that_resident),
     ("chat::stop_new_and_status_work_from_chat", c::stop_new_and_status_work_from_chat),
-    ("chat::a_restart_loses_nothing_and_answers_once", c::a_restart_loses_nothing_and_answers_once),
+    ("chat::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once", c::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once),
     ("chat::a_100_kb_answer_arrives_whole_with_fences_intact", c::a_100_kb_answer_arrives_whole_with_fences_intact),
     ("chat::a_resident_to_resident_loop_stops_at_the_hop_limit", c::a_resident_to_resident_loop_stops_at_the_hop_limit),
     ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),

@@ -141,7 +141,7 @@ pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
     })
 }
 
-pub fn a_restart_loses_nothing_and_answers_once(t: &Town) -> anyhow::Result<()> {
+pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(t: &Town) -> anyhow::Result<()> {
     let device = || t.sh("grep -o '\"device_id\":\"[^\"]*\"' /var/lib/townhall/matrix/ada/session.json");
     block_on(async {
         let before = device()?;
@@ -161,6 +161,21 @@ pub fn a_restart_loses_nothing_and_answers_once(t: &Town) -> anyhow::Result<()> 
         ensure!(answers(&msgs2, "while you were away") == 1, "answered {} times: {msgs:?}", answers(&msgs2, "while you were away"));
         ensure!(answers(&msgs2, "after the restart") == 1, "{msgs2:?}");
         ensure!(device()? == before, "ada's device changed across restarts");
+
+        // Synapse itself restarts mid-conversation: ada's sync loop backs off and resumes.
+        t.restart_synapse()?;
+        // The mayor's own client may first hit a connection the old Synapse closed.
+        let mut tries = 0;
+        while let Err(e) = mayor.say(&room, "after synapse came back").await {
+            tries += 1;
+            ensure!(tries < 10, "the mayor cannot send after the restart: {e}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        mayor.wait_for(&room, ADA, "you said: after synapse came back").await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let msgs3 = mayor.from(&room, ADA).await?;
+        ensure!(answers(&msgs3, "after synapse came back") == 1, "{msgs3:?}");
+        ensure!(answers(&msgs3, "while you were away") == 1, "an old message was answered again: {msgs3:?}");
         Ok(())
     })
 }

@@ -103,6 +103,14 @@ impl Town {
         Ok(())
     }
 
+    pub fn restart_synapse(&self) -> anyhow::Result<()> {
+        let out = harness(&self.run, &["restart-synapse"])?;
+        if !out.status.success() {
+            bail!("town.sh restart-synapse failed ({})", out.status);
+        }
+        Ok(())
+    }
+
     pub fn mayor(&self) -> anyhow::Result<Credentials> {
         let path = self.run.join("mayor.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

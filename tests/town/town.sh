@@ -3,7 +3,7 @@
 # overlay of a cached Debian rootfs, a btrfs volume, a Synapse on host loopback) for
 # townhall's integration tests and demo. Run as root. Usage: town.sh SUBCOMMAND [ARGS]
 #   prepare | up --config DIR --binary PATH [--unit FILE]... [--device /dev/NODE]...
-#   exec CMD... | as USER CMD... | journal [ARGS] | reboot | down | leftovers | status
+#   exec CMD... | as USER CMD... | journal [ARGS] | reboot | restart-synapse | down | leftovers | status
 # State lives in $TOWN_RUN (one town at a time); progress goes to stderr as "town: …".
 # Env: TOWNHALL_CACHE, TOWN_RUN, TOWN_MACHINE, TOWN_MAYOR_PASSWORD, TOWN_SYNAPSE_PIP,
 # TOWN_NO_OVERLAY=1 (test the cp -a fallback). `exec`/`as` run with a clean environment.
@@ -203,8 +203,14 @@ yaml.safe_dump({"version": 1, "disable_existing_loggers": False,
   "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "p"}},
   "root": {"level": "INFO", "handlers": ["console"]}}, open(f"{d}/log.yaml", "w"))
 EOF
+  state_set T_PORT "$T_PORT"
+  launch_synapse
+}
+
+launch_synapse() { # with the config start_synapse wrote; also used by restart-synapse
+  local d=$RUN/synapse t=$SECONDS url=http://127.0.0.1:$T_PORT
   # setsid without fork (we are not a group leader): $! is Synapse itself.
-  setsid "$VENV/bin/python" -m synapse.app.homeserver -c "$d/hs.yaml" >"$d/synapse.log" 2>&1 </dev/null &
+  setsid "$VENV/bin/python" -m synapse.app.homeserver -c "$d/hs.yaml" >>"$d/synapse.log" 2>&1 </dev/null &
   SYNAPSE_PID=$!; state_set SYNAPSE_PID "$SYNAPSE_PID"; echo "$SYNAPSE_PID" >"$d/synapse.pid"
   log "starting synapse on $url…"
   until curl -fsS -o /dev/null "$url/_matrix/client/versions" 2>/dev/null; do
@@ -468,6 +474,7 @@ main() {
   as) cmd_as "$@" ;;
   journal) need_town; in_container journalctl --no-pager "$@" ;;
   reboot) cmd_reboot ;;
+  restart-synapse) need_town; stop_synapse; launch_synapse ;;
   leftovers) cmd_leftovers ;;
   status) [[ -f $RUN/state ]] || { echo "no town"; exit 1; }; cat "$RUN/state" ;;
   *) sed -n '2,10p' "$SELF" >&2; exit 2 ;;
