@@ -17,6 +17,8 @@ pub struct Daemon<A, M, G> {
     /// Per resident: how its Matrix sync loop is doing, and its last turn.
     chat_health: std::sync::Mutex<std::collections::HashMap<String, String>>,
     last_turn: std::sync::Mutex<std::collections::HashMap<String, crate::turn::Outcome>>,
+    /// Each resident's connected bot, for notices to its rooms.
+    chats: std::sync::Mutex<std::collections::HashMap<String, crate::chat::MatrixChat>>,
     accounts: A,
     desk: Desk<M>,
     keeper: Keeper<G>,
@@ -57,6 +59,7 @@ where
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),
             last_turn: Default::default(),
+            chats: Default::default(),
             accounts,
             desk,
             keeper,
@@ -89,7 +92,31 @@ where
             if let Err(e) = crate::audit::append(&town.state, "device", c) {
                 tracing::warn!("{e}");
             }
+            self.notify(town, c);
         }
+    }
+
+    /// Tell a resident's rooms that a granted device appeared or went.
+    fn notify(&self, town: &Town, change: &Change) {
+        use crate::chat::Chat;
+        let (resident, text) = match change {
+            Change::Granted { devnode, resident, perm, .. } => {
+                let p = if *perm == crate::config::Permission::Rw { "read-write" } else { "read-only" };
+                (resident, format!("_Device {} is here and granted to {resident} ({p})._", devnode.display()))
+            }
+            Change::Gone { devnode, resident } => (resident, format!("_Device {} is gone._", devnode.display())),
+            Change::Revoked { devnode, resident, .. } => (resident, format!("_Access to {} was revoked._", devnode.display())),
+            Change::Refused { .. } => return,
+        };
+        let Some(chat) = self.chats.lock().expect("lock").get(resident.as_str()).cloned() else { return };
+        let rooms: Vec<String> = town.resident(resident).map(|r| r.rooms.iter().filter(|x| x.starts_with('!')).cloned().collect()).unwrap_or_default();
+        tokio::spawn(async move {
+            for room in rooms {
+                if let Err(e) = chat.send(&room, None, &text).await {
+                    tracing::warn!("device notice to {room}: {e}");
+                }
+            }
+        });
     }
 
     /// Hold the grants: reconcile what is present, then follow udev until the rules change.
@@ -383,5 +410,9 @@ where
 
     fn chat_health(&self, resident: &str, health: String) {
         Daemon::chat_health(self, resident, health)
+    }
+
+    fn connected(&self, resident: &str, chat: crate::chat::MatrixChat) {
+        self.chats.lock().expect("lock").insert(resident.to_string(), chat);
     }
 }

@@ -53,6 +53,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),
     ("grants::removing_the_rule_revokes_only_townhalls_entry", g::removing_the_rule_revokes_only_townhalls_entry),
+    ("grants::device_notices_reach_the_residents_rooms", c::device_notices_reach_the_residents_rooms),
 ];
 
 fn trial(town: &Arc<Town>, name: &'static str, check: Check) -> Trial {

@@ -43,6 +43,8 @@ pub trait Backend: Send + Sync + 'static {
     fn reset(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
     fn audit(&self, event: &str, detail: serde_json::Value);
     fn chat_health(&self, resident: &str, health: String);
+    /// The resident's bot is connected: notices (device grants…) can go out through it.
+    fn connected(&self, resident: &str, chat: MatrixChat);
 }
 
 const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
@@ -78,6 +80,7 @@ pub async fn run<B: Backend>(backend: Arc<B>, name: String) {
 
 async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
     let client = id.client;
+    backend.connected(name, MatrixChat { client: client.clone() });
     let mut skip_history = id.fresh;
     let mut seen: VecDeque<String> = VecDeque::new();
     let mut backoff = Duration::from_secs(1);

@@ -30,11 +30,12 @@ pub fn matrix_user(s: &str) -> Result<&str, String> {
     Ok(server)
 }
 
-/// A room ID (`!opaque:server`) or alias (`#name:server`).
+/// A room ID (`!opaque:server`, or just `!opaque` from room version 12 on) or an alias
+/// (`#name:server`).
 pub fn room_ref(s: &str) -> Result<(), String> {
-    let ok = (s.starts_with('!') || s.starts_with('#'))
-        && s[1..].split_once(':').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-        && !s.contains(char::is_whitespace);
+    let alias = s.starts_with('#') && s[1..].split_once(':').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
+    let id = s.starts_with('!') && s.len() > 1 && !s[1..].starts_with(':');
+    let ok = (alias || id) && !s.contains(char::is_whitespace);
     if ok { Ok(()) } else { Err(format!("`{s}` is not a Matrix room ID or alias")) }
 }
 
@@ -142,6 +143,8 @@ mod tests {
             assert!(matrix_user(bad).is_err(), "{bad}");
         }
         assert!(room_ref("!abc:x").is_ok() && room_ref("#lab:x").is_ok() && room_ref("lab").is_err());
+        assert!(room_ref("!C-96Sczz1vaFPecOlxtS-TNq83_A5KRkq_m7GFd6v3U").is_ok(), "room v12 IDs have no server");
+        assert!(room_ref("#lab").is_err() && room_ref("!").is_err());
     }
 
     #[test]

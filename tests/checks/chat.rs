@@ -238,3 +238,28 @@ pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::R
         Ok(())
     })
 }
+
+pub fn device_notices_reach_the_residents_rooms(t: &Town) -> anyhow::Result<()> {
+    use crate::checks::grants::{RULE, ada_toml, uevent};
+    block_on(async {
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("ada's bench", &[ADA], false, false).await?;
+        mayor.wait_joined(&room, &[ADA]).await?;
+        let path = ada_toml(t);
+        let declared = std::fs::read_to_string(&path)?;
+        let with_room = declared.replace("rooms = []", &format!("rooms = [\"{room}\"]"));
+        ensure!(with_room != declared, "ada.toml has no `rooms = []` line to fill");
+        std::fs::write(&path, format!("{with_room}{RULE}"))?;
+        t.sh("townhall reload")?;
+        mayor.wait_for(&room, ADA, "/dev/ttyS0 is here and granted to ada").await?;
+        uevent("remove")?;
+        mayor.wait_for(&room, ADA, "/dev/ttyS0 is gone").await?;
+        uevent("add")?;
+        std::fs::write(&path, &with_room)?;
+        t.sh("townhall reload")?;
+        mayor.wait_for(&room, ADA, "Access to /dev/ttyS0 was revoked").await?;
+        std::fs::write(&path, declared)?;
+        t.sh("townhall reload")?;
+        Ok(())
+    })
+}

@@ -7,10 +7,10 @@ use anyhow::{bail, ensure};
 
 use crate::support::town::Town;
 
-const RULE: &str = "\n[[device]]\nsubsystem = \"tty\"\nkernel = \"ttyS0\"\npermission = \"rw\"\n";
+pub const RULE: &str = "\n[[device]]\nsubsystem = \"tty\"\nkernel = \"ttyS0\"\npermission = \"rw\"\n";
 
 /// ada.toml as the container sees it, through the harness's view of its root.
-fn ada_toml(t: &Town) -> std::path::PathBuf {
+pub fn ada_toml(t: &Town) -> std::path::PathBuf {
     t.run.join("root/etc/townhall/residents/ada.toml")
 }
 
@@ -32,7 +32,7 @@ fn ada_can_write(t: &Town, want: bool) -> anyhow::Result<()> {
     bail!("ada {} open /dev/ttyS0 for writing: {}", if want { "still cannot" } else { "can still" }, t.sh("getfacl -p /dev/ttyS0")?)
 }
 
-fn uevent(action: &str) -> anyhow::Result<()> {
+pub fn uevent(action: &str) -> anyhow::Result<()> {
     Ok(std::fs::write("/sys/class/tty/ttyS0/uevent", action)?)
 }
 
