@@ -49,6 +49,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("chat::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once", c::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once),
     ("chat::a_100_kb_answer_arrives_whole_with_fences_intact", c::a_100_kb_answer_arrives_whole_with_fences_intact),
     ("chat::a_resident_to_resident_loop_stops_at_the_hop_limit", c::a_resident_to_resident_loop_stops_at_the_hop_limit),
+    ("chat::a_mayor_resets_the_round_from_chat", c::a_mayor_resets_the_round_from_chat),
     ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),
     ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),

@@ -40,9 +40,13 @@ pub fn the_mayor_dms_ada_and_gets_a_streamed_answer(t: &Town) -> anyhow::Result<
         mayor.wait_joined(&room, &[ADA]).await?;
         mayor.say(&room, "hello ada").await?;
         mayor.wait_for(&room, ADA, "you said: hello ada").await?;
-        // Three lines a second apart: the answer grows in one message edited in place.
+        // Three lines a second apart: the answer grows in one message edited in place,
+        // and ada is shown typing while the turn runs.
+        let typing = mayor.watch_typing();
         mayor.say(&room, "slow").await?;
         let msgs = mayor.wait_for(&room, ADA, "line 3").await?;
+        let typed = typing.lock().unwrap().iter().any(|(r, u)| r == room.as_str() && u == ADA);
+        ensure!(typed, "ada was never shown typing");
         let final_edit = msgs.iter().rev().find(|(b, _)| b.contains("line 3")).context("no final text")?;
         ensure!(final_edit.1, "the final text is not an edit: {msgs:?}");
         ensure!(msgs.iter().any(|(b, e)| !e && b.contains("line 1")), "no first message with line 1: {msgs:?}");
@@ -69,6 +73,8 @@ pub fn strangers_start_no_turn_and_their_invites_are_declined(t: &Town) -> anyho
     block_on(async {
         let creds = register(t, "eve", "eve-password")?;
         let eve = Mayor::login(&creds).await?;
+        // Eve calls herself "mayor": identity is the user ID, never the display name.
+        eve.client.account().set_display_name(Some("mayor")).await?;
         // A stranger's invite is declined…
         let dm = eve.create("eve and ada", &[ADA], true, false).await?;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -260,6 +266,24 @@ pub fn device_notices_reach_the_residents_rooms(t: &Town) -> anyhow::Result<()> 
         mayor.wait_for(&room, ADA, "Access to /dev/ttyS0 was revoked").await?;
         std::fs::write(&path, declared)?;
         t.sh("townhall reload")?;
+        Ok(())
+    })
+}
+
+pub fn a_mayor_resets_the_round_from_chat(t: &Town) -> anyhow::Result<()> {
+    let round = || -> anyhow::Result<u64> { Ok(t.sh("cat /var/lib/townhall/round")?.trim().parse()?) };
+    block_on(async {
+        let before = round()?;
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("ada reset", &[ADA], true, false).await?;
+        mayor.wait_joined(&room, &[ADA]).await?;
+        mayor.say(&room, "!reset").await?;
+        mayor.wait_for(&room, ADA, "Ending the round").await?;
+        let msgs = mayor.wait_for(&room, ADA, &format!("Round {} begins", before + 1)).await?;
+        ensure!(msgs.iter().any(|(b, _)| b.contains("everything in /agents/ada except")), "no word of what is lost: {msgs:?}");
+        ensure!(round()? == before + 1, "the round did not advance");
+        let audit = t.sh("tail -n 5 /var/lib/townhall/audit.log")?;
+        ensure!(audit.contains("\"by\":\"@mayor:town.test\""), "audit: {audit}");
         Ok(())
     })
 }

@@ -107,6 +107,23 @@ impl Mayor {
         Ok(out)
     }
 
+    /// Start noting who the server says is typing, per room (ephemeral `m.typing` events).
+    pub fn watch_typing(&self) -> std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        self.client.add_event_handler(
+            move |ev: matrix_sdk::ruma::events::typing::SyncTypingEvent, room: matrix_sdk::Room| {
+                let log = log.clone();
+                async move {
+                    for u in ev.content.user_ids {
+                        log.lock().unwrap().push((room.room_id().to_string(), u.to_string()));
+                    }
+                }
+            },
+        );
+        seen
+    }
+
     /// Wait until `from` has sent a message (or an edit) whose body contains `want`.
     pub async fn wait_for(&self, room: &OwnedRoomId, from: &str, want: &str) -> anyhow::Result<Vec<(String, bool)>> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
