@@ -299,25 +299,6 @@ where
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::resident::{Account, FakeAccounts};
-    use crate::units::FakeUserManagers;
-
-    #[test]
-    fn status_reports_which_accounts_exist() {
-        let ada = Account { name: "ada".into(), uid: 1100, gid: 1100, home: "/agents/ada".into(), shell: "/bin/bash".into() };
-        let mut town = crate::testing::demo_town();
-        town.state = std::env::temp_dir();
-        let d = Daemon::new(town, FakeAccounts::with(vec![ada]), FakeUserManagers::default(), crate::grant::FakeAcls::default());
-        let s = d.status();
-        assert_eq!(s.town, "demo");
-        let accounts: Vec<_> = s.residents.iter().map(|r| (r.name.as_str(), r.account)).collect();
-        assert_eq!(accounts, [("ada", true), ("vox", false)]);
-    }
-}
-
 /// Memory and CPU time of a uid's processes, as sysinfo sees them.
 fn usage(uid: u32) -> (usize, u64, u64) {
     use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
@@ -414,5 +395,24 @@ where
 
     fn connected(&self, resident: &str, chat: crate::chat::MatrixChat) {
         self.chats.lock().expect("lock").insert(resident.to_string(), chat);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resident::{Account, FakeAccounts};
+    use crate::units::FakeUserManagers;
+
+    #[test]
+    fn status_reports_which_accounts_exist() {
+        let ada = Account { name: "ada".into(), uid: 1100, gid: 1100, home: "/agents/ada".into(), shell: "/bin/bash".into() };
+        let mut town = crate::testing::demo_town();
+        town.state = std::env::temp_dir();
+        let d = Daemon::new(town, FakeAccounts::with(vec![ada]), FakeUserManagers::default(), crate::grant::FakeAcls::default());
+        let s = d.status();
+        assert_eq!(s.town, "demo");
+        let accounts: Vec<_> = s.residents.iter().map(|r| (r.name.as_str(), r.account)).collect();
+        assert_eq!(accounts, [("ada", true), ("vox", false)]);
     }
 }

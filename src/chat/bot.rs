@@ -109,8 +109,11 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
             Err(e) => {
                 tracing::warn!(resident = %name, "sync failed: {e}; retrying in {backoff:?}");
                 backend.chat_health(name, format!("sync failing: {e}"));
-                if !crate::chat::identity::store_dir(&backend.town(), backend.town().resident(name).expect("known")).join("session.json").exists() {
-                    return; // the token is gone: log in afresh
+                // The token is gone (or the resident was removed): reconnect from the top.
+                let town = backend.town();
+                let gone = town.resident(name).is_none_or(|r| !crate::chat::identity::store_dir(&town, r).join("session.json").exists());
+                if gone {
+                    return;
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
@@ -315,11 +318,10 @@ async fn answer<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, room: &s
     let (outcome, (mut s, last, errors)) = tokio::join!(turn, stream);
     typing.abort();
     let _ = chat.typing(room, false).await;
-    if s.text().trim().is_empty() {
-        if let Some(t) = last {
+    if s.text().trim().is_empty()
+        && let Some(t) = last {
             let _ = s.push(&t).await;
         }
-    }
     let mut footer = match outcome {
         Ok(o) if o.stopped => Some("_(stopped)_".to_string()),
         Ok(o) if o.timed_out => Some("_(timed out and stopped)_".to_string()),

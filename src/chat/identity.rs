@@ -94,11 +94,10 @@ pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {
         while let Ok(change) = changes.recv().await {
             match change {
                 SessionChange::TokensRefreshed => {
-                    if let Some(s) = watch.matrix_auth().session() {
-                        if let Err(e) = save(&session_path, &s) {
+                    if let Some(s) = watch.matrix_auth().session()
+                        && let Err(e) = save(&session_path, &s) {
                             tracing::warn!("{e}");
                         }
-                    }
                 }
                 SessionChange::UnknownToken(_) => {
                     tracing::warn!("the homeserver forgot our token: logging in again at the next start");

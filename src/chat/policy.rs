@@ -49,11 +49,10 @@ pub enum Decision {
 fn addressed<'b>(body: &'b str, name: &str, me: &str) -> Option<&'b str> {
     let t = body.trim_start();
     for prefix in [me, name] {
-        if let Some(rest) = t.strip_prefix(prefix) {
-            if let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix(',')) {
+        if let Some(rest) = t.strip_prefix(prefix)
+            && let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix(',')) {
                 return Some(rest.trim_start());
             }
-        }
     }
     None
 }

@@ -151,7 +151,7 @@ pub fn grant(node: &Path, uid: u32, count: usize, progress: &mut dyn FnMut(&str)
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut ours = Vec::new();
     rt.block_on(async {
-        let mut rx = Udev.watch(&[subsystem.clone()], &[])?;
+        let mut rx = Udev.watch(std::slice::from_ref(&subsystem), &[])?;
         for _ in 0..count {
             let _ = acls.revoke(node, uid);
             let t = Instant::now();

@@ -265,11 +265,10 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOWNHALL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        if let Ok(journald) = tracing_journald::layer() {
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        && let Ok(journald) = tracing_journald::layer() {
             registry.with(journald.with_syslog_identifier("townhall".into())).init();
             return;
         }
-    }
     registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).init();
 }

@@ -91,7 +91,7 @@ pub fn status(st: &StatusReport) -> String {
 }
 
 pub fn reset_plan(p: &ResetPlan) -> String {
-    let mut s = format!("reset would:\n");
+    let mut s = "reset would:\n".to_string();
     for a in &p.create_accounts {
         let _ = writeln!(s, "  create user {} (uid {})", a.name, a.uid);
     }

@@ -18,11 +18,10 @@ pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
 
     let mut residents = Vec::new();
     for rel in resident_files(dir, &mut report) {
-        if let Some(src) = read(dir, &rel, &mut report) {
-            if let Some(raw) = parse::<RawResident>(&src, &mut report) {
+        if let Some(src) = read(dir, &rel, &mut report)
+            && let Some(raw) = parse::<RawResident>(&src, &mut report) {
                 residents.push((src, raw));
             }
-        }
     }
 
     let resolved = town.map(|(src, raw)| validate::town(dir, &src, raw, &mut report));

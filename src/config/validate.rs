@@ -345,12 +345,11 @@ fn device(c: &mut Checker, d: &super::raw::RawDevice) -> Option<DeviceRule> {
         c.err(&d.subsystem, format!("`{sub}` is not a udev subsystem"), "use a subsystem name such as tty, usb or hidraw");
         return None;
     }
-    if let Some(k) = &d.kernel {
-        if let Err(e) = glob::Pattern::new(k.get_ref()) {
+    if let Some(k) = &d.kernel
+        && let Err(e) = glob::Pattern::new(k.get_ref()) {
             c.err(k, format!("`{}` is not a valid glob: {}", k.get_ref(), e.msg), "write a kernel name or glob such as ttyUSB*");
             return None;
         }
-    }
     if d.kernel.is_none() && d.properties.is_empty() && d.attrs.is_empty() {
         c.err(&d.subsystem, format!("this rule matches every `{sub}` device"), "narrow it with kernel = \"…\", attrs or properties");
         return None;

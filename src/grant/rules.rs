@@ -21,11 +21,10 @@ pub fn matches(rule: &DeviceRule, dev: &Device) -> bool {
     if rule.subsystem != dev.subsystem {
         return false;
     }
-    if let Some(k) = &rule.kernel {
-        if !glob::Pattern::new(k).is_ok_and(|p| p.matches(&dev.sysname)) {
+    if let Some(k) = &rule.kernel
+        && !glob::Pattern::new(k).is_ok_and(|p| p.matches(&dev.sysname)) {
             return false;
         }
-    }
     if !rule.properties.iter().all(|(k, v)| dev.properties.get(k) == Some(v)) {
         return false;
     }

@@ -50,11 +50,10 @@ pub fn plan_accounts(town: &Town, system: &impl Accounts) -> Result<Vec<Account>
 /// Ok(true): missing, create it. Ok(false): present and as declared.
 fn check(want: &Account, system: &impl Accounts, mode: AccountsMode) -> Result<bool, AccountProblem> {
     let resident = want.name.clone();
-    if let Some(owner) = system.by_uid(want.uid)? {
-        if owner.name != want.name {
+    if let Some(owner) = system.by_uid(want.uid)?
+        && owner.name != want.name {
             return Err(AccountProblem::UidTaken { resident, uid: want.uid, owner: owner.name });
         }
-    }
     let Some(found) = system.by_name(&want.name)? else {
         return match mode {
             AccountsMode::Create => Ok(true),

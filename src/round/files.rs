@@ -189,10 +189,13 @@ impl Files for HostFiles {
     }
 }
 
-/// An in-memory tree: path → (kind, owner, contents or link target).
+/// One fake node: its kind, owner (once set) and contents or link target.
+pub type FakeNode = (Kind, Option<Owner>, Vec<u8>);
+
+/// An in-memory tree: path → node.
 #[derive(Debug, Default)]
 pub struct FakeFiles {
-    pub nodes: Mutex<BTreeMap<PathBuf, (Kind, Option<Owner>, Vec<u8>)>>,
+    pub nodes: Mutex<BTreeMap<PathBuf, FakeNode>>,
     pub calls: Recorder,
 }
 

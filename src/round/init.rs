@@ -52,14 +52,13 @@ pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git>(
         refusals.push(Refusal::BlankWritable { path: blank.clone() }.into());
     }
     let agents_link = town.agents != live;
-    if agents_link {
-        if let Some(n) = files.inspect(&town.agents).map_err(os)? {
+    if agents_link
+        && let Some(n) = files.inspect(&town.agents).map_err(os)? {
             let resolves = files.inspect(&live).map_err(os)?.map(|l| l.canonical);
             if n.kind != Kind::Symlink || Some(&n.canonical) != resolves.as_ref() && n.canonical != live {
                 refusals.push(InitRefusal::AgentsInTheWay { path: town.agents.clone(), live: live.clone() });
             }
         }
-    }
     let create = plan_accounts(town, seams.accounts).unwrap_or_else(|p| {
         refusals.extend(p.into_iter().map(|p| InitRefusal::from(Refusal::from(p))));
         Vec::new()
