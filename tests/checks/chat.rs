@@ -116,13 +116,31 @@ pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
         let mayor = Mayor::login(&t.mayor()?).await?;
         let room = mayor.create("ada commands", &[ADA], true, false).await?;
         mayor.wait_joined(&room, &[ADA]).await?;
+        // ada's 3 s turn timeout (turns::setup) would race `!stop` on a slow machine.
+        let path = crate::checks::grants::ada_toml(t);
+        let declared = std::fs::read_to_string(&path)?;
+        std::fs::write(&path, declared.replace("turn_timeout = \"3s\"", "turn_timeout = \"60s\""))?;
+        t.sh("townhall reload")?;
+        let restore = |t: &Town| -> anyhow::Result<()> {
+            std::fs::write(&path, &declared)?;
+            t.sh("townhall reload").map(|_| ())
+        };
         mayor.say(&room, "hang").await?;
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        mayor.say(&room, "!status").await?;
-        let status = mayor.wait_for(&room, ADA, "running for").await?;
+        // Ask until the status shows the turn (it starts once ada's bot has synced "hang").
+        let mut status = Vec::new();
+        for _ in 0..15 {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            mayor.say(&room, "!status").await?;
+            status = mayor.wait_for(&room, ADA, "supervisor up").await?;
+            if status.iter().any(|(b, _)| b.contains("running for")) {
+                break;
+            }
+        }
         ensure!(status.iter().any(|(b, _)| b.contains("memory") && b.contains("round")), "{status:?}");
         mayor.say(&room, "!stop").await?;
-        mayor.wait_for(&room, ADA, "Stopped 1 running turn").await?;
+        let stopped = mayor.wait_for(&room, ADA, "Stopped 1 running turn").await;
+        restore(t)?;
+        stopped?;
         mayor.wait_for(&room, ADA, "(stopped)").await?;
 
         let vox = mayor.create("vox sessions", &[VOX], true, false).await?;

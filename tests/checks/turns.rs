@@ -18,6 +18,8 @@ sed -i -e 's|^kind = "claude"|kind = "command"|' -e 's|^argv = .*|argv = ["/usr/
 sed -i -e 's|^kind = "gemini"|kind = "claude"\nargv = ["/usr/local/bin/standin"]|' vox.toml
 townhall check >/dev/null && systemctl restart townhall"#,
     )?;
+    // Bring vox's user manager up now, so later timings measure turns, not its first start.
+    t.sh("townhall turn vox warm-up >/dev/null 2>&1")?;
     Ok(())
 }
 
@@ -67,12 +69,22 @@ pub fn timeouts_stops_and_crashes_are_reported(t: &Town) -> anyhow::Result<()> {
     ensure!(code == 1 && err.contains("timed out"), "hang: exit {code}, {err}");
     let (code, _, err) = turn(t, "ada crash")?;
     ensure!(code == 1 && err.contains("exit status 3") && err.contains("about to crash"), "crash: exit {code}, {err}");
-    // Stopped 1.5 s in, it must be gone within 1.2 s: before ada's 3 s timeout could end it.
+    // `turn stop` ends a running turn within 2 s. A 60 s timeout for this part, so only the
+    // stop can end it; the turn is stopped once `status` shows it running.
+    let path = t.run.join("root/etc/townhall/residents/ada.toml");
+    let declared = std::fs::read_to_string(&path)?;
+    std::fs::write(&path, declared.replace("turn_timeout = \"3s\"", "turn_timeout = \"60s\""))?;
+    t.sh("townhall reload")?;
     let out = t.sh(
-        "townhall turn --conversation long ada hang >/tmp/long.out 2>&1 & p=$!; sleep 1.5; townhall turn stop ada; \
-         i=0; while kill -0 $p 2>/dev/null && [ $i -lt 12 ]; do sleep 0.1; i=$((i+1)); done; \
+        "townhall turn --conversation long ada hang >/tmp/long.out 2>&1 & p=$!; \
+         i=0; until townhall status | grep -q 'turn in long' || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done; \
+         townhall turn stop ada; \
+         i=0; while kill -0 $p 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; \
          kill -0 $p 2>/dev/null && echo STILL-RUNNING; wait; cat /tmp/long.out",
-    )?;
+    );
+    std::fs::write(&path, &declared)?;
+    t.sh("townhall reload")?;
+    let out = out?;
     ensure!(!out.contains("STILL-RUNNING"), "the turn outlived `turn stop`: {out}");
     ensure!(out.contains("stopped 1 running turn") && out.contains("turn stopped"), "stop: {out}");
     Ok(())
