@@ -11,7 +11,7 @@ say() { echo "setup: $*" >&2; }
 packages=(
   debootstrap systemd-container btrfs-progs acl udev iproute2 util-linux   # the town
   python3-venv curl                                                        # Synapse
-  pkg-config libudev-dev libacl1-dev libsqlite3-dev gcc git                # building townhall
+  pkg-config libudev-dev libacl1-dev gcc git                               # building townhall (SQLite is bundled)
 )
 missing=()
 for p in "${packages[@]}"; do
