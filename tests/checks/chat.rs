@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, ensure};
 
+use matrix_sdk::ruma::OwnedRoomId;
+
 use crate::support::mayor::{Credentials, Mayor};
 use crate::support::town::Town;
 
@@ -29,15 +31,21 @@ fn register(t: &Town, user: &str, password: &str) -> anyhow::Result<Credentials>
     Ok(Credentials { homeserver: "http://127.0.0.1:8008".into(), user: format!("@{user}:town.test"), password: password.into() })
 }
 
+/// The mayor, logged in, in a new room with `users` once they have all joined.
+async fn room_with(t: &Town, name: &str, users: &[&str], direct: bool) -> anyhow::Result<(Mayor, OwnedRoomId)> {
+    let mayor = Mayor::login(&t.mayor()?).await?;
+    let room = mayor.create(name, users, direct, false).await?;
+    mayor.wait_joined(&room, users).await?;
+    Ok((mayor, room))
+}
+
 fn audit(t: &Town, event: &str) -> anyhow::Result<String> {
     t.sh(&format!("grep '\"event\":\"{event}\"' /var/lib/townhall/audit.log || true"))
 }
 
 pub fn the_mayor_dms_ada_and_gets_a_streamed_answer(t: &Town) -> anyhow::Result<()> {
     block_on(async {
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("ada", &[ADA], true, false).await?;
-        mayor.wait_joined(&room, &[ADA]).await?;
+        let (mayor, room) = room_with(t, "ada", &[ADA], true).await?;
         mayor.say(&room, "hello ada").await?;
         mayor.wait_for(&room, ADA, "you said: hello ada").await?;
         // Three lines a second apart: the answer grows in one message edited in place,
@@ -99,9 +107,7 @@ pub fn strangers_start_no_turn_and_their_invites_are_declined(t: &Town) -> anyho
 
 pub fn in_a_shared_room_a_name_prefix_reaches_only_that_resident(t: &Town) -> anyhow::Result<()> {
     block_on(async {
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("lab", &[ADA, VOX], false, false).await?;
-        mayor.wait_joined(&room, &[ADA, VOX]).await?;
+        let (mayor, room) = room_with(t, "lab", &[ADA, VOX], false).await?;
         mayor.say(&room, "vox: what do you make of this?").await?;
         mayor.wait_for(&room, VOX, "resumed").await?;
         mayor.say(&room, "ada: barrier").await?;
@@ -113,9 +119,7 @@ pub fn in_a_shared_room_a_name_prefix_reaches_only_that_resident(t: &Town) -> an
 
 pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
     block_on(async {
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("ada commands", &[ADA], true, false).await?;
-        mayor.wait_joined(&room, &[ADA]).await?;
+        let (mayor, room) = room_with(t, "ada commands", &[ADA], true).await?;
         // ada's 3 s turn timeout (turns::setup) would race `!stop` on a slow machine.
         let path = crate::checks::grants::ada_toml(t);
         let declared = std::fs::read_to_string(&path)?;
@@ -169,9 +173,7 @@ pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(t: &Town) -
     let device = || t.sh("grep -o '\"device_id\":\"[^\"]*\"' /var/lib/townhall/matrix/ada/session.json");
     block_on(async {
         let before = device()?;
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("ada restart", &[ADA], true, false).await?;
-        mayor.wait_joined(&room, &[ADA]).await?;
+        let (mayor, room) = room_with(t, "ada restart", &[ADA], true).await?;
         t.sh("systemctl stop townhall")?;
         mayor.say(&room, "while you were away").await?;
         t.sh("systemctl start townhall")?;
@@ -206,9 +208,7 @@ pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(t: &Town) -
 
 pub fn a_100_kb_answer_arrives_whole_with_fences_intact(t: &Town) -> anyhow::Result<()> {
     block_on(async {
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("ada big", &[ADA], true, false).await?;
-        mayor.wait_joined(&room, &[ADA]).await?;
+        let (mayor, room) = room_with(t, "ada big", &[ADA], true).await?;
         mayor.say(&room, "big").await?;
         let deadline = std::time::Instant::now() + Duration::from_secs(90);
         loop {
@@ -240,9 +240,7 @@ pub fn a_100_kb_answer_arrives_whole_with_fences_intact(t: &Town) -> anyhow::Res
 
 pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::Result<()> {
     block_on(async {
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("relay", &[ADA, VOX], false, false).await?;
-        mayor.wait_joined(&room, &[ADA, VOX]).await?;
+        let (mayor, room) = room_with(t, "relay", &[ADA, VOX], false).await?;
         mayor.say(&room, "ada: relay").await?;
         // ada → vox → ada → … each addresses the other; the chain ends with a notice.
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -266,9 +264,7 @@ pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::R
 pub fn device_notices_reach_the_residents_rooms(t: &Town) -> anyhow::Result<()> {
     use crate::checks::grants::{RULE, ada_toml, uevent};
     block_on(async {
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("ada's bench", &[ADA], false, false).await?;
-        mayor.wait_joined(&room, &[ADA]).await?;
+        let (mayor, room) = room_with(t, "ada's bench", &[ADA], false).await?;
         let path = ada_toml(t);
         let declared = std::fs::read_to_string(&path)?;
         let with_room = declared.replace("rooms = []", &format!("rooms = [\"{room}\"]"));
@@ -292,9 +288,7 @@ pub fn a_mayor_resets_the_round_from_chat(t: &Town) -> anyhow::Result<()> {
     let round = || -> anyhow::Result<u64> { Ok(t.sh("cat /var/lib/townhall/round")?.trim().parse()?) };
     block_on(async {
         let before = round()?;
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("ada reset", &[ADA], true, false).await?;
-        mayor.wait_joined(&room, &[ADA]).await?;
+        let (mayor, room) = room_with(t, "ada reset", &[ADA], true).await?;
         mayor.say(&room, "!reset").await?;
         mayor.wait_for(&room, ADA, "Ending the round").await?;
         let msgs = mayor.wait_for(&room, ADA, &format!("Round {} begins", before + 1)).await?;
