@@ -26,6 +26,18 @@ impl<T, E: Display> OsContext<T> for Result<T, E> {
     }
 }
 
+/// Replace `path` with `bytes` in one step (write a sibling, rename), mode 0600: a crash
+/// leaves the old file or the new one, never half of one. For the state dir's files.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), OsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let what = || format!("saving {}", path.display());
+    let tmp = path.with_extension("new");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).os(what)?;
+    f.write_all(bytes).os(what)?;
+    std::fs::rename(&tmp, path).os(what)
+}
+
 /// A log of calls, shared by the recording fakes so unit tests can assert what was done.
 #[derive(Debug, Default)]
 pub struct Recorder(std::sync::Mutex<Vec<String>>);

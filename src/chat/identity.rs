@@ -1,7 +1,7 @@
 //! A resident's Matrix identity: logged in once with the password from its credential
 //! file, then restored from the saved session at every start (same device, same keys).
 
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use matrix_sdk::authentication::matrix::MatrixSession;
@@ -25,11 +25,8 @@ pub fn store_dir(town: &Town, r: &Resident) -> PathBuf {
 }
 
 fn save(path: &Path, session: &MatrixSession) -> Result<(), OsError> {
-    let what = || format!("saving the Matrix session to {}", path.display());
-    let tmp = path.with_extension("new");
-    let f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).os(what)?;
-    serde_json::to_writer(f, session).os(what)?;
-    std::fs::rename(&tmp, path).os(what)
+    let bytes = serde_json::to_vec(session).os(|| "encoding the Matrix session".into())?;
+    crate::os::write_atomic(path, &bytes)
 }
 
 pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {

@@ -227,7 +227,7 @@ fn check(dir: &std::path::Path, json: bool) -> ExitCode {
 }
 
 /// One request to the daemon; a daemon that is down is exit code 3 with how to start it.
-fn ask(req: &Request, each: impl FnMut(Response)) -> anyhow::Result<ExitCode> {
+pub(crate) fn ask(req: &Request, each: impl FnMut(Response)) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match rt.block_on(control::stream(Town::control_socket(), req, each)) {
         Ok(()) => Ok(ExitCode::SUCCESS),
@@ -240,19 +240,11 @@ fn ask(req: &Request, each: impl FnMut(Response)) -> anyhow::Result<ExitCode> {
 }
 
 fn status(json: bool) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match rt.block_on(control::call(Town::control_socket(), &Request::Status)) {
-        Ok(Response::Status(s)) => {
-            if json { print_json(&s) } else { print!("{}", show::status(&s)) }
-            Ok(ExitCode::SUCCESS)
-        }
-        Ok(other) => anyhow::bail!("unexpected answer from the daemon: {other:?}"),
-        Err(e @ ClientError::DaemonDown { .. }) => {
-            eprintln!("{e}");
-            Ok(ExitCode::from(EXIT_DAEMON_DOWN))
-        }
-        Err(e) => Err(e.into()),
-    }
+    ask(&Request::Status, |r| match r {
+        Response::Status(s) if json => print_json(&s),
+        Response::Status(s) => print!("{}", show::status(&s)),
+        other => eprintln!("unexpected answer from the daemon: {other:?}"),
+    })
 }
 
 pub(crate) fn print_json<T: serde::Serialize + ?Sized>(v: &T) {

@@ -3,8 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use townhall::config::Town;
-use townhall::control::{self, ClientError, Request, Response};
+use townhall::control::{Request, Response};
 use townhall::turn::{Outcome, TurnEvent};
 
 fn describe(o: &Outcome) -> String {
@@ -34,11 +33,10 @@ pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyh
         },
         _ => anyhow::bail!("usage: townhall turn NAME PROMPT…  |  townhall turn stop NAME"),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     // Only an answer that says so is a success: a daemon that dies mid-turn is a failure.
     let mut ok = false;
     let mut printed_text = false;
-    let result = rt.block_on(control::stream(Town::control_socket(), &req, |r| {
+    let code = super::ask(&req, |r| {
         if json {
             println!("{}", serde_json::to_string(&r).unwrap_or_default());
         }
@@ -75,13 +73,7 @@ pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyh
             }
             _ => {}
         }
-    }));
-    match result {
-        Ok(()) => Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
-        Err(e @ ClientError::DaemonDown { .. }) => {
-            eprintln!("{e}");
-            Ok(ExitCode::from(super::EXIT_DAEMON_DOWN))
-        }
-        Err(e) => Err(e.into()),
-    }
+    })?;
+    // The daemon answered; a turn that did not succeed is a failure of this command.
+    Ok(if code == ExitCode::SUCCESS && !ok { ExitCode::FAILURE } else { code })
 }

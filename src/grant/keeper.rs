@@ -53,10 +53,8 @@ impl<A: Acls> Keeper<A> {
     }
 
     fn save(&self, ledger: &BTreeMap<PathBuf, BTreeMap<u32, Held>>) -> Result<(), OsError> {
-        let what = || format!("saving {}", self.ledger_path.display());
-        let tmp = self.ledger_path.with_extension("new");
-        std::fs::write(&tmp, serde_json::to_vec(ledger).os(what)?).os(what)?;
-        std::fs::rename(&tmp, &self.ledger_path).os(what)
+        let bytes = serde_json::to_vec(ledger).os(|| "encoding the grant ledger".into())?;
+        crate::os::write_atomic(&self.ledger_path, &bytes)
     }
 
     /// Bring one present device in line with the rules. `reapply` grants again even when

@@ -147,10 +147,7 @@ impl RoundState {
 
     /// Write the new round number and append the report to audit.log (one JSON object a line).
     pub fn record(&self, report: &ResetReport) -> Result<(), OsError> {
-        let what = || format!("recording round {} in {}", report.round, self.dir.display());
-        let tmp = self.dir.join("round.new");
-        std::fs::write(&tmp, format!("{}\n", report.round)).map_err(|e| OsError::new(what(), e))?;
-        std::fs::rename(&tmp, self.dir.join("round")).map_err(|e| OsError::new(what(), e))?;
+        crate::os::write_atomic(&self.dir.join("round"), format!("{}\n", report.round).as_bytes())?;
         crate::audit::append(&self.dir, "reset", report)
     }
 }

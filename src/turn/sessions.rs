@@ -2,7 +2,6 @@
 //! conversation continues across messages, restarts and rounds.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -34,10 +33,7 @@ impl Sessions {
             Some(id) => map.insert(key(resident, conversation), id.to_string()),
             None => map.remove(&key(resident, conversation)),
         };
-        let what = || format!("saving sessions to {}", self.path.display());
-        let tmp = self.path.with_extension("new");
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).os(what)?;
-        serde_json::to_writer(&mut f, &*map).os(what)?;
-        std::fs::rename(&tmp, &self.path).os(what)
+        let bytes = serde_json::to_vec(&*map).os(|| "encoding sessions".into())?;
+        crate::os::write_atomic(&self.path, &bytes)
     }
 }
