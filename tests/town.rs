@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, foundation as f, grants as g, rounds as r, turns as tu};
+use checks::{chat as c, foundation as f, grants as g, hardening as h, levelling as l, rounds as r, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -49,17 +49,38 @@ const CHECKS: &[(&str, Check)] = &[
     ("chat::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once", c::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once),
     ("chat::a_100_kb_answer_arrives_whole_with_fences_intact", c::a_100_kb_answer_arrives_whole_with_fences_intact),
     ("chat::a_resident_to_resident_loop_stops_at_the_hop_limit", c::a_resident_to_resident_loop_stops_at_the_hop_limit),
+    ("chat::a_resident_commands_another_only_when_its_allow_says_so", c::a_resident_commands_another_only_when_its_allow_says_so),
     ("chat::a_mayor_resets_the_round_from_chat", c::a_mayor_resets_the_round_from_chat),
     ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),
     ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),
     ("grants::removing_the_rule_revokes_only_townhalls_entry", g::removing_the_rule_revokes_only_townhalls_entry),
     ("grants::device_notices_reach_the_residents_rooms", c::device_notices_reach_the_residents_rooms),
+    ("levelling::a_cli_reset_levels_everything_ada_planted", l::a_cli_reset_levels_everything_ada_planted),
+    ("levelling::a_reset_from_chat_levels_everything_ada_planted", l::a_reset_from_chat_levels_everything_ada_planted),
+    ("levelling::a_reboot_levels_everything_ada_planted", l::a_reboot_levels_everything_ada_planted),
+    ("levelling::planted_persist_entries_are_quarantined_and_the_reset_completes", l::planted_persist_entries_are_quarantined_and_the_reset_completes),
+    ("levelling::a_reset_killed_at_any_step_is_finished_by_the_next", l::a_reset_killed_at_any_step_is_finished_by_the_next),
+    ("levelling::what_a_reset_moved_aside_is_told_in_adas_rooms", l::what_a_reset_moved_aside_is_told_in_adas_rooms),
+    ("chat::what_was_said_before_ada_joined_starts_no_turn", c::what_was_said_before_ada_joined_starts_no_turn),
+    ("hardening::turns_run_hardened_inside_limits_pid1_holds", h::turns_run_hardened_inside_limits_pid1_holds),
+    ("hardening::drop_ins_ada_writes_do_not_change_a_turn", h::drop_ins_ada_writes_do_not_change_a_turn),
+    ("hardening::stop_ends_what_a_turn_started_in_her_manager", h::stop_ends_what_a_turn_started_in_her_manager),
+    ("hardening::a_wedged_bus_hangs_neither_the_reset_nor_vox", h::a_wedged_bus_hangs_neither_the_reset_nor_vox),
+    ("hardening::a_200_mb_line_leaves_the_daemon_small_and_the_answer_bounded", h::a_200_mb_line_leaves_the_daemon_small_and_the_answer_bounded),
+    ("hardening::a_restarted_daemon_stops_the_turns_it_lost", h::a_restarted_daemon_stops_the_turns_it_lost),
+    ("hardening::the_host_check_names_what_a_town_needs", h::the_host_check_names_what_a_town_needs),
 ];
 
 fn trial(town: &Arc<Town>, name: &'static str, check: Check) -> Trial {
     let town = town.clone();
-    Trial::test(name, move || check(&town).map_err(|e| Failed::from(format!("{e:#}"))))
+    Trial::test(name, move || {
+        check(&town).map_err(|e| {
+            // Said at once too: the summary comes only after every later check has run.
+            eprintln!("\n{name} failed: {e:#}");
+            Failed::from(format!("{e:#}"))
+        })
+    })
 }
 
 fn nothing_is_left(run: &Path) -> Result<(), Failed> {

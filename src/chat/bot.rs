@@ -158,6 +158,13 @@ async fn handle<B: Backend>(backend: &Arc<B>, name: &str, client: &Client, room:
     let me = r.matrix.user.clone();
     let undecryptable = matches!(kind, TimelineEventKind::UnableToDecrypt { .. });
     let Ok(event) = kind.raw().deserialize() else { return };
+    // Never act on what was said before this bot joined (history shown on join).
+    if let Some(me_id) = client.user_id()
+        && let Ok(Some(member)) = room.get_member_no_sync(me_id).await
+        && member.event().timestamp().is_some_and(|joined| event.origin_server_ts().0 < joined)
+    {
+        return;
+    }
     let sender = event.sender().to_string();
     let event_id = event.event_id().to_string();
     if seen.contains(&event_id) {
@@ -201,8 +208,9 @@ async fn handle<B: Backend>(backend: &Arc<B>, name: &str, client: &Client, room:
         from_resident,
     };
     let decision = decide(&incoming);
-    // Chains of residents answering residents end at the hop limit; a human resets them.
-    if !from_resident && sender != me {
+    // Chains of residents answering residents end at the hop limit; only an allowed human
+    // starts a new chain (a stranger's message must not let residents go on forever).
+    if !from_resident && allowed && sender != me {
         hops().lock().expect("lock").remove(&room_id);
     }
     if from_resident && matches!(decision, Decision::Act(_)) {
@@ -219,10 +227,14 @@ async fn handle<B: Backend>(backend: &Arc<B>, name: &str, client: &Client, room:
             return;
         }
     }
-    let conversation = match &thread {
+    let mut conversation = match &thread {
         Some(t) => format!("{room_id}/{t}"),
         None => room_id.clone(),
     };
+    // A resident's request never joins the mayor's conversation or its CLI session.
+    if from_resident {
+        conversation = format!("{conversation}/from:{sender}");
+    }
     let backend = backend.clone();
     let name = name.to_string();
     match decision {

@@ -80,13 +80,16 @@ pub fn decide(m: &Incoming) -> Decision {
         (None, true, _) | (None, _, true) => m.body,
         (None, false, false) => return Decision::Pass,
     };
-    // Another resident speaks to us only by addressing us, never by sharing a DM.
+    // Another resident speaks to us only by addressing us, never by sharing a DM, and only
+    // when our `allow` names it: a compromised resident must not drive every other one.
     if m.from_resident {
-        return if addressed(m.body, m.name, m.me).is_some() || m.mentioned {
-            Decision::Act(Command::Turn(text.trim().to_string()))
-        } else {
-            Decision::Pass
-        };
+        if addressed(m.body, m.name, m.me).is_none() && !m.mentioned {
+            return Decision::Pass;
+        }
+        if !m.allowed {
+            return Decision::Refused(format!("{} is a resident that {}'s allow does not name", m.sender, m.name));
+        }
+        return Decision::Act(Command::Turn(text.trim().to_string()));
     }
     if !m.allowed {
         return Decision::Refused(format!("{} is not allowed to command {}", m.sender, m.name));
@@ -150,9 +153,18 @@ mod tests {
     }
 
     #[test]
-    fn residents_talk_to_each_other_only_by_addressing() {
-        assert_eq!(decide(&msg("@vox:town.test", "ada: can you check?", false)), Decision::Act(Command::Turn("can you check?".into())));
-        assert_eq!(decide(&msg("@vox:town.test", "I think so", true)), Decision::Pass);
+    fn residents_talk_to_each_other_only_by_addressing_and_when_allowed() {
+        let mut m = msg("@vox:town.test", "ada: can you check?", false);
+        assert!(matches!(decide(&m), Decision::Refused(_)), "vox is not in ada's allow");
+        m.allowed = true;
+        assert_eq!(decide(&m), Decision::Act(Command::Turn("can you check?".into())));
+        let mut dm = msg("@vox:town.test", "I think so", true);
+        dm.allowed = true;
+        assert_eq!(decide(&dm), Decision::Pass);
+        // A resident's "!reset" is a prompt at most, never a command.
+        let mut r = msg("@vox:town.test", "ada: !reset", false);
+        r.allowed = true;
+        assert_eq!(decide(&r), Decision::Act(Command::Turn("!reset".into())));
     }
 
     #[test]

@@ -28,10 +28,13 @@ struct Cli {
 enum Command {
     /// Run the supervisor (normally as the townhall systemd service).
     Serve,
-    /// Validate the configuration and print the resolved town.
+    /// Validate the configuration and print the resolved town; `--host` checks the host's
+    /// settings instead (sysctls, /proc, cgroups).
     Check {
         #[arg(long)]
         json: bool,
+        #[arg(long)]
+        host: bool,
     },
     /// Ask the running daemon how the town is doing.
     Status {
@@ -74,6 +77,13 @@ enum Command {
         /// Who asked, for the audit log (default: the invoking user).
         #[arg(long)]
         by: Option<String>,
+    },
+    /// End every resident's presence now — sessions, user managers, processes, IPC, keyrings,
+    /// files in the shared dirs — and leave the homes alone (a reset's first step; also run
+    /// at shutdown, so no resident's process can hold a reboot up).
+    Level {
+        #[arg(long)]
+        json: bool,
     },
     /// Measure townhall against the alternatives.
     Bench {
@@ -148,7 +158,12 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { json } => Ok(check(&cli.config, json)),
+        Command::Check { json, host: true } => {
+            let findings = townhall::level::check_host(&townhall::level::ThisHost);
+            if json { print_json(&findings) } else { print!("{}", show::host_findings(&findings)) }
+            Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Check { json, host: false } => Ok(check(&cli.config, json)),
         Command::Serve => {
             init_logging();
             let town = load(&cli.config)?;
@@ -175,6 +190,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init { json } => {
             init_logging();
             round::init(&load(&cli.config)?, json)
+        }
+        Command::Level { json } => {
+            init_logging();
+            round::level(&load(&cli.config)?, json)
         }
         Command::Reset { dry_run, json, by } => {
             init_logging();

@@ -3,16 +3,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use nix::fcntl::{Flock, FlockArg};
+use std::io::Write;
 
 use townhall::config::Town;
 use townhall::control::{self, ClientError, Request, Response};
-use townhall::git::Git2;
-use townhall::resident::SystemAccounts;
-use townhall::round::{self, Btrfs, HostFiles, Seams};
+use townhall::round::{self, HostSeams};
 
-fn seams() -> Seams<'static, Btrfs, HostFiles, SystemAccounts, Git2> {
+fn seams() -> HostSeams {
     round::host_seams()
 }
 
@@ -35,24 +32,21 @@ pub fn init(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Hold the state dir's lock so two resets never interleave.
-fn lock(town: &Town) -> anyhow::Result<Flock<std::fs::File>> {
-    let path = town.state.join("reset.lock");
-    std::fs::create_dir_all(&town.state).with_context(|| format!("creating {}", town.state.display()))?;
-    let file = std::fs::File::create(&path).with_context(|| format!("opening {}", path.display()))?;
-    Flock::lock(file, FlockArg::LockExclusiveNonblock)
-        .map_err(|(_, e)| anyhow::anyhow!("another reset is running ({}: {e})", path.display()))
-}
-
-/// Through the daemon when it runs; when it does not, no turn can be running.
+/// Through the daemon when it runs; when it does not, no turn can be running. A daemon
+/// that does not answer in time does not hold the reset up: levelling ends every turn.
 fn stop_turns() -> anyhow::Result<String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match rt.block_on(control::call(Town::control_socket(), &Request::StopTurns)) {
-        Ok(Response::Stopped { turns }) => Ok(format!("stopped {turns} running turn(s)")),
-        Ok(other) => anyhow::bail!("unexpected answer from the daemon: {other:?}"),
-        Err(ClientError::DaemonDown { .. }) => Ok("the daemon is not running: no turn runs".into()),
-        Err(e) => Err(e).context("could not stop the running turns, so the reset did not start"),
-    }
+    let call = async {
+        let ask = control::call(Town::control_socket(), &Request::StopTurns);
+        tokio::time::timeout(std::time::Duration::from_secs(30), ask).await
+    };
+    Ok(match rt.block_on(call) {
+        Ok(Ok(Response::Stopped { turns })) => format!("stopped {turns} running turn(s)"),
+        Ok(Ok(other)) => format!("unexpected answer from the daemon ({other:?}): levelling ends the turns"),
+        Ok(Err(ClientError::DaemonDown { .. })) => "the daemon is not running: no turn runs".into(),
+        Ok(Err(e)) => format!("could not ask the daemon to stop the turns ({e}): levelling ends them"),
+        Err(_) => "the daemon did not answer within 30 s: levelling ends the turns".into(),
+    })
 }
 
 fn who(by: Option<String>) -> String {
@@ -61,8 +55,28 @@ fn who(by: Option<String>) -> String {
         .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
 
+/// Progress and results go to a terminal that may close under us (`| head`, a dropped SSH
+/// session): a failed write is ignored, never a reason to stop half-way.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "reset: {line}");
+}
+
+fn out(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyhow::Result<ExitCode> {
     let s = seams();
+    let _lock = if dry_run { None } else { Some(round::lock(&town.state)?) };
+    if !dry_run {
+        // A closed terminal must not kill a reset half-way (it would be finished later, but
+        // the round should begin now).
+        // SAFETY: setting a signal's disposition to ignore is always sound.
+        unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+        for line in round::recover(town, s.subvolumes, s.files)? {
+            say(&line);
+        }
+    }
     let plan = match round::plan_reset(town, s.subvolumes, s.files, s.accounts) {
         Ok(p) => p,
         Err(r) => return Ok(refused("reset", &r)),
@@ -75,17 +89,61 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyh
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let _lock = lock(town)?;
-    let say = |m: &str| if !json { eprintln!("reset: {m}") };
-    say(&stop_turns()?);
-    let report = round::run_reset(&plan, &s, &town.state, &who(by), &mut |m| say(m))?;
+    let quiet = json;
+    let progress = |m: &str| if !quiet { say(m) };
+    progress(&stop_turns()?);
+    let report = round::run_reset(&plan, &s, &town.state, &who(by), &mut |m| progress(m))?;
     if json {
-        super::print_json(&report);
+        out(&serde_json::to_string_pretty(&report).expect("reports serialise"));
     } else {
-        println!("round {} begins (reset by {} in {} ms)", report.round, report.by, report.duration_ms);
+        out(&format!("round {} begins (reset by {} in {} ms)", report.round, report.by, report.duration_ms));
         for (name, kept) in &report.survived {
             let kept: Vec<_> = kept.iter().map(|p| p.display().to_string()).collect();
-            println!("  {name}: kept {}", if kept.is_empty() { "nothing".into() } else { kept.join(", ") });
+            let l = &report.levelled[name];
+            out(&format!(
+                "  {name}: kept {}; ended {} process(es), removed {} file(s) and {} IPC object(s)",
+                if kept.is_empty() { "nothing".into() } else { kept.join(", ") },
+                l.processes,
+                l.files_removed,
+                l.ipc_removed
+            ));
+        }
+    }
+    for w in report.warnings() {
+        let _ = writeln!(std::io::stderr(), "warning: {w}");
+    }
+    tell_daemon();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Let a running daemon tell the residents' rooms what this reset reported (best effort:
+/// a daemon that is down tells them when it starts).
+fn tell_daemon() {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    let _ = rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(10), control::call(Town::control_socket(), &Request::RoundBegan)).await
+    });
+}
+
+pub fn level(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
+    // SAFETY: setting a signal's disposition to ignore is always sound.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+    let mut reports = std::collections::BTreeMap::new();
+    for r in &town.residents {
+        reports.insert(r.name.clone(), townhall::level::level(&townhall::level::HostPresence, r.uid));
+    }
+    townhall::audit::append(&town.state, "level", &reports)?;
+    if json {
+        out(&serde_json::to_string_pretty(&reports).expect("reports serialise"));
+    } else {
+        for (name, l) in &reports {
+            out(&format!("{name}: ended {} process(es), removed {} file(s) and {} IPC object(s)", l.processes, l.files_removed, l.ipc_removed));
+            for s in &l.survivors {
+                out(&format!("  warning: process {} ({}) outlived SIGKILL: {}", s.pid, s.command, s.state));
+            }
+            for p in &l.problems {
+                out(&format!("  warning: {p}"));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -86,6 +86,13 @@ pub fn status(st: &StatusReport) -> String {
         for u in &r.unenforced {
             let _ = writeln!(s, "    warning: {u}");
         }
+        for d in &r.degraded {
+            let _ = writeln!(s, "    last reset: {d}");
+        }
+    }
+    if !st.host.is_empty() {
+        let names: Vec<_> = st.host.iter().map(|f| f.setting.as_str()).collect();
+        let _ = writeln!(s, "  warning: the host lacks {} (see `townhall check --host`)", names.join(", "));
     }
     s
 }
@@ -121,5 +128,17 @@ pub fn devices(list: &[townhall::grant::DeviceStatus]) -> String {
         };
         let _ = writeln!(s, "{:<24} {:<8} {who}", d.devnode.display(), d.subsystem);
     }
+    s
+}
+
+pub fn host_findings(f: &[townhall::level::Finding]) -> String {
+    if f.is_empty() {
+        return "the host has every setting a town needs\n".into();
+    }
+    let mut s = String::new();
+    for x in f {
+        let _ = writeln!(s, "{}: {} (missing)\n  why: {}\n  set: {}", x.setting, x.found, x.why, x.fix);
+    }
+    let _ = writeln!(s, "{} host setting(s) missing", f.len());
     s
 }

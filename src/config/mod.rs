@@ -118,7 +118,7 @@ pub struct DeviceRule {
     pub permission: Permission,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Limits {
     pub memory_bytes: Option<u64>,
     pub cpu_percent: Option<u32>,

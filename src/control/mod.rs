@@ -28,6 +28,8 @@ pub enum Request {
     Devices,
     /// Read the configuration again (also on SIGHUP).
     Reload,
+    /// A reset outside the daemon began a round: tell the residents' rooms what it reported.
+    RoundBegan,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +41,7 @@ pub enum Response {
     TurnDone(crate::turn::Outcome),
     Devices { devices: Vec<crate::grant::DeviceStatus> },
     Reloaded { residents: u32 },
+    Done,
     Error { message: String },
 }
 
@@ -53,6 +56,9 @@ pub struct StatusReport {
     pub residents: Vec<ResidentStatus>,
     #[serde(default)]
     pub turns: Vec<crate::turn::RunningTurn>,
+    /// Host settings a town needs that are missing (`townhall check --host`).
+    #[serde(default)]
+    pub host: Vec<crate::level::Finding>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +73,10 @@ pub struct ResidentStatus {
     /// The resident's Matrix bot: syncing, failing (why), or absent (why).
     #[serde(default)]
     pub chat: Option<String>,
+    /// What the last reset could not do for this resident (home not built, entries
+    /// quarantined, processes that outlived it).
+    #[serde(default)]
+    pub degraded: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -96,6 +96,7 @@ mod tests {
                 round: 0,
                 residents: vec![],
                 turns: vec![],
+                host: vec![],
             };
             let _ = out.send(Response::Stopped { turns: 7 }).await;
             let _ = out.send(Response::Status(status)).await;

@@ -7,19 +7,30 @@ use std::time::{Duration, Instant};
 use super::files::{Files, Owner};
 use super::plan::{HomePlan, ResetPlan};
 use super::Subvolumes;
+use crate::level::Presence;
 use crate::git::Git;
 use crate::os::OsError;
 use crate::resident::Accounts;
 
 /// The seams a round acts through.
-pub struct Seams<'a, S, F, A, G> {
+pub struct Seams<'a, S, F, A, G, P> {
     pub subvolumes: &'a S,
     pub files: &'a F,
     pub accounts: &'a A,
     pub git: &'a G,
+    pub presence: &'a P,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A persisted entry that was moved aside, and where to find it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Quarantined {
+    pub resident: String,
+    pub path: PathBuf,
+    pub found: String,
+    pub moved_to: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResetReport {
     pub round: u64,
     pub by: String,
@@ -28,6 +39,46 @@ pub struct ResetReport {
     pub created_accounts: Vec<String>,
     /// resident → the persisted paths linked back into its home.
     pub survived: BTreeMap<String, Vec<PathBuf>>,
+    /// resident → what levelling ended and what it could not.
+    #[serde(default)]
+    pub levelled: BTreeMap<String, crate::level::LevelReport>,
+    #[serde(default)]
+    pub quarantined: Vec<Quarantined>,
+    /// resident → why its home could not be built (it stays root-only; the others are built).
+    #[serde(default)]
+    pub degraded: BTreeMap<String, String>,
+}
+
+impl ResetReport {
+    /// One line per thing a person should look at: homes not built, quarantined entries,
+    /// processes that outlived the kill, levelling steps that failed.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w: Vec<String> = self.degraded.iter().map(|(r, why)| format!("{r}: home not built: {why}")).collect();
+        for q in &self.quarantined {
+            w.push(format!("{}: /persist/{}/{} was {}: moved to {}", q.resident, q.resident, q.path.display(), q.found, q.moved_to.display()));
+        }
+        for (r, l) in &self.levelled {
+            for s in &l.survivors {
+                w.push(format!("{r}: process {} ({}) outlived SIGKILL: {}", s.pid, s.command, s.state));
+            }
+            for p in &l.problems {
+                w.push(format!("{r}: {p}"));
+            }
+        }
+        w
+    }
+}
+
+/// The steps of a reset, in order; the name of each is what `TOWNHALL_RESET_PAUSE` takes.
+pub const STEPS: [&str; 6] = ["levelled", "quarantined", "snapshotted", "built", "exchanged", "deleted"];
+
+/// Test hook: with TOWNHALL_RESET_PAUSE=STEP the reset stops after that step and waits to be
+/// killed, so the town tests can prove a kill at any step leaves a consistent town.
+fn pause(step: &str, progress: &mut dyn FnMut(&str)) {
+    if std::env::var("TOWNHALL_RESET_PAUSE").is_ok_and(|p| p == step) {
+        progress(&format!("paused after {step} (TOWNHALL_RESET_PAUSE)"));
+        std::thread::sleep(Duration::from_secs(3600));
+    }
 }
 
 const HOME_MODE: u32 = 0o700;
@@ -83,51 +134,111 @@ pub fn build_home<F: Files, G: Git>(live: &Path, h: &HomePlan, files: &F, git: &
     Ok(kept)
 }
 
-/// Level the live subvolume to the blank and rebuild every home. Call only with a plan
-/// from `plan_reset`, which checked everything this relies on.
-pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git>(
+/// End the old round and build the new one. The new round is built beside the live one
+/// and exchanged with it in one rename, so a reset killed at any step leaves either the old
+/// round or the new one in place (`recover` tidies up). One home failing never stops the
+/// others. Call only with a plan from `plan_reset`, which checked what this relies on.
+pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     plan: &ResetPlan,
-    seams: &Seams<S, F, A, G>,
+    seams: &Seams<S, F, A, G, P>,
+    round: u64,
     progress: &mut dyn FnMut(&str),
-) -> Result<(BTreeMap<String, Vec<PathBuf>>, Duration), OsError> {
+) -> Result<(ResetReport, Duration), OsError> {
     let start = Instant::now();
+    let mut report = ResetReport { round, ..ResetReport::default() };
     for a in &plan.create_accounts {
         progress(&format!("creating user {} (uid {})", a.name, a.uid));
         seams.accounts.create(a)?;
     }
-    progress(&format!("deleting {} with every subvolume inside it", plan.live.display()));
-    seams.subvolumes.delete_recursive(&plan.live)?;
-    progress(&format!("snapshotting {} to {}", plan.blank.display(), plan.live.display()));
-    seams.subvolumes.snapshot(&plan.blank, &plan.live, false)?;
-    let mut survived = BTreeMap::new();
     for h in &plan.homes {
-        progress(&format!("building the home of {}", h.name));
-        survived.insert(h.name.clone(), build_home(&plan.live, h, seams.files, seams.git)?);
+        progress(&format!("levelling {}: sessions, processes, IPC, keyrings, files in /tmp and the like", h.name));
+        report.levelled.insert(h.name.clone(), crate::level::level(seams.presence, h.uid));
     }
-    Ok((survived, start.elapsed()))
+    pause("levelled", progress);
+    for h in &plan.homes {
+        // Looked at again now that nothing of the resident runs: the plan's view may be stale.
+        let found = super::plan::misfits(seams.files, &h.persist, h.uid, &h.directories, &h.files)?;
+        if found.is_empty() {
+            continue;
+        }
+        for m in &found {
+            progress(&format!("moving /persist/{}/{} aside: it is {}", h.name, m.path.display(), m.found));
+        }
+        let into = format!(".quarantine-round-{round}");
+        let rels: Vec<PathBuf> = found.iter().map(|m| m.path.clone()).collect();
+        match seams.files.move_aside(&h.persist, &rels, &into, owner(h.uid, HOME_MODE)) {
+            Ok(moved) => {
+                for (m, to) in found.iter().zip(moved) {
+                    report.quarantined.push(Quarantined { resident: h.name.clone(), path: m.path.clone(), found: m.found.clone(), moved_to: to });
+                }
+            }
+            Err(e) => {
+                report.degraded.insert(h.name.clone(), e.to_string());
+            }
+        }
+    }
+    pause("quarantined", progress);
+    if seams.subvolumes.is_subvolume(&plan.next)? {
+        seams.subvolumes.delete_recursive(&plan.next)?;
+    }
+    progress(&format!("snapshotting {} to {}", plan.blank.display(), plan.next.display()));
+    seams.subvolumes.snapshot(&plan.blank, &plan.next, false)?;
+    pause("snapshotted", progress);
+    for h in &plan.homes {
+        if report.degraded.contains_key(&h.name) {
+            continue;
+        }
+        progress(&format!("building the home of {}", h.name));
+        match build_home(&plan.next, h, seams.files, seams.git) {
+            Ok(kept) => {
+                report.survived.insert(h.name.clone(), kept);
+            }
+            Err(e) => {
+                tracing::error!(resident = %h.name, "home not built: {e}");
+                report.degraded.insert(h.name.clone(), e.to_string());
+            }
+        }
+    }
+    // The managers start again only after the exchange; they start confined.
+    if let Err(e) = seams.presence.confine(&plan.homes.iter().map(|h| (h.uid, h.limits.clone())).collect::<Vec<_>>()) {
+        tracing::error!("{e}");
+    }
+    let marker = format!("{round}\n");
+    seams.files.make_file(&plan.next, Path::new(ROUND_MARKER), marker.as_bytes(), Owner { uid: 0, gid: 0, mode: 0o644 })?;
+    pause("built", progress);
+    progress(&format!("exchanging {} with {}", plan.next.display(), plan.live.display()));
+    seams.subvolumes.exchange(&plan.live, &plan.next)?;
+    pause("exchanged", progress);
+    progress(&format!("deleting the old round ({} with every subvolume inside it)", plan.next.display()));
+    seams.subvolumes.delete_recursive(&plan.next)?;
+    pause("deleted", progress);
+    Ok((report, start.elapsed()))
 }
 
-/// Carry out a checked plan and record the new round (who asked, how long, what survived).
-pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git>(
+/// The file at the top of a round's subvolume that says which round it is (root's).
+pub const ROUND_MARKER: &str = ".townhall-round";
+
+/// Carry out a checked plan and record the new round (who asked, how long, what survived,
+/// what was levelled, quarantined or could not be built).
+pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     plan: &ResetPlan,
-    seams: &Seams<S, F, A, G>,
+    seams: &Seams<S, F, A, G, P>,
     state: &Path,
     by: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ResetReport, OsError> {
     let state = RoundState::new(state);
     let started = now_rfc3339();
-    let (survived, took) = apply_reset(plan, seams, progress)?;
-    let report = ResetReport {
-        round: state.round() + 1,
-        by: by.to_string(),
-        started,
-        duration_ms: took.as_millis() as u64,
-        created_accounts: plan.create_accounts.iter().map(|a| a.name.clone()).collect(),
-        survived,
-    };
+    let (mut report, took) = apply_reset(plan, seams, state.round() + 1, progress)?;
+    report.by = by.to_string();
+    report.started = started;
+    report.duration_ms = took.as_millis() as u64;
+    report.created_accounts = plan.create_accounts.iter().map(|a| a.name.clone()).collect();
     state.record(&report)?;
     tracing::info!(round = report.round, by = %report.by, ms = report.duration_ms, "round reset");
+    for w in report.warnings() {
+        tracing::warn!("reset: {w}");
+    }
     Ok(report)
 }
 
@@ -145,10 +256,22 @@ impl RoundState {
         std::fs::read_to_string(self.dir.join("round")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
     }
 
-    /// Write the new round number and append the report to audit.log (one JSON object a line).
+    /// Write the new round number, keep the report as last-reset.json, and append it to
+    /// audit.log (one JSON object a line).
     pub fn record(&self, report: &ResetReport) -> Result<(), OsError> {
-        crate::os::write_atomic(&self.dir.join("round"), format!("{}\n", report.round).as_bytes())?;
+        self.set_round(report.round)?;
+        let json = serde_json::to_vec_pretty(report).map_err(|e| OsError::new("encoding the reset report", e))?;
+        crate::os::write_atomic(&self.dir.join("last-reset.json"), &json)?;
         crate::audit::append(&self.dir, "reset", report)
+    }
+
+    pub fn set_round(&self, round: u64) -> Result<(), OsError> {
+        crate::os::write_atomic(&self.dir.join("round"), format!("{round}\n").as_bytes())
+    }
+
+    /// The report of the last reset, when there was one.
+    pub fn last(&self) -> Option<ResetReport> {
+        serde_json::from_slice(&std::fs::read(self.dir.join("last-reset.json")).ok()?).ok()
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Node {
     pub canonical: PathBuf,
     pub dev: u64,
     pub ino: u64,
+    /// The owner of the path itself (lstat), not of what a symlink leads to.
+    pub uid: u32,
 }
 
 pub trait Files {
@@ -54,6 +56,14 @@ pub trait Files {
     fn set_owner(&self, base: &Path, rel: &Path, owner: Owner) -> Result<(), OsError>;
     /// Read a file root owns (a secret's source).
     fn read(&self, path: &Path) -> Result<Vec<u8>, OsError>;
+    /// Move each `base/rel` (never followed) into one new directory `base/<into>` owned by
+    /// `owner` (a suffix is added when a resident took that name first); returns where each went.
+    fn move_aside(&self, base: &Path, rels: &[PathBuf], into: &str, owner: Owner) -> Result<Vec<PathBuf>, OsError>;
+}
+
+/// `a/b/c` → `a_b_c`: one entry name for a quarantined path.
+pub fn flat_name(rel: &Path) -> String {
+    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("_")
 }
 
 /// The real filesystem.
@@ -138,8 +148,9 @@ impl Files for HostFiles {
         };
         // A dangling symlink still says where it leads: resolve its parent and the link.
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| dangling_target(path));
+        let uid = meta.uid();
         let target = std::fs::metadata(path).unwrap_or(meta);
-        Ok(Some(Node { kind, canonical, dev: target.dev(), ino: target.ino() }))
+        Ok(Some(Node { kind, canonical, dev: target.dev(), ino: target.ino(), uid }))
     }
 
     fn make_dir(&self, base: &Path, rel: &Path, owner: Owner) -> Result<bool, OsError> {
@@ -187,38 +198,78 @@ impl Files for HostFiles {
             .os(|| format!("reading {}", path.display()))?;
         Ok(buf)
     }
+
+    fn move_aside(&self, base: &Path, rels: &[PathBuf], into: &str, owner: Owner) -> Result<Vec<PathBuf>, OsError> {
+        let what = || format!("moving entries of {} aside into {into}", base.display());
+        let top = open_base(base).os(what)?;
+        let mut name = into.to_string();
+        for n in 1.. {
+            match mkdirat(&top, name.as_str(), Mode::from_bits_truncate(0o700)) {
+                Ok(()) => break,
+                Err(Errno::EEXIST) if n < 100 => name = format!("{into}.{n}"),
+                Err(e) => return Err(e).os(what),
+            }
+        }
+        let dir = openat(&top, name.as_str(), DIR_FLAGS, Mode::empty()).os(what)?;
+        let mut moved = Vec::new();
+        for rel in rels {
+            let what = || format!("moving {} aside", base.join(rel).display());
+            let (parents, last) = split(rel).os(what)?;
+            let (from, _) = walk(base, &parents, None).os(what)?;
+            let flat = flat_name(rel);
+            nix::fcntl::renameat(&from, last, &dir, flat.as_str()).os(what)?;
+            moved.push(base.join(&name).join(flat));
+        }
+        fchown(&dir, Some(Uid::from_raw(owner.uid)), Some(Gid::from_raw(owner.gid))).os(what)?;
+        fchmod(&dir, Mode::from_bits_truncate(owner.mode)).os(what)?;
+        Ok(moved)
+    }
 }
 
 /// One fake node: its kind, owner (once set) and contents or link target.
 pub type FakeNode = (Kind, Option<Owner>, Vec<u8>);
 
-/// An in-memory tree: path → node.
+/// An in-memory tree: path → node. Creating anything under `fail_under` is an error.
 #[derive(Debug, Default)]
 pub struct FakeFiles {
     pub nodes: Mutex<BTreeMap<PathBuf, FakeNode>>,
     pub calls: Recorder,
+    pub fail_under: Mutex<Option<PathBuf>>,
 }
 
 impl FakeFiles {
     pub fn add(&self, path: &str, kind: Kind, contents: &[u8]) {
         self.nodes.lock().expect("lock").insert(PathBuf::from(path), (kind, None, contents.to_vec()));
     }
+
+    fn refuse(&self, p: &Path) -> Result<(), OsError> {
+        match &*self.fail_under.lock().expect("lock") {
+            Some(f) if p.starts_with(f) => Err(OsError::new(format!("creating {}", p.display()), "told to fail")),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn add_owned(&self, path: &str, kind: Kind, uid: u32) {
+        let owner = Owner { uid, gid: uid, mode: 0o700 };
+        self.nodes.lock().expect("lock").insert(PathBuf::from(path), (kind, Some(owner), vec![]));
+    }
 }
 
 impl Files for FakeFiles {
     fn inspect(&self, path: &Path) -> Result<Option<Node>, OsError> {
         let nodes = self.nodes.lock().expect("lock");
-        Ok(nodes.get(path).map(|(kind, _, data)| {
+        Ok(nodes.get(path).map(|(kind, owner, data)| {
             let canonical = match kind {
                 Kind::Symlink => PathBuf::from(String::from_utf8_lossy(data).into_owned()),
                 _ => path.to_owned(),
             };
-            Node { kind: *kind, canonical, dev: 1, ino: path.as_os_str().len() as u64 }
+            Node { kind: *kind, canonical, dev: 1, ino: path.as_os_str().len() as u64, uid: owner.map_or(0, |o| o.uid) }
         }))
     }
 
     fn make_dir(&self, base: &Path, rel: &Path, owner: Owner) -> Result<bool, OsError> {
         let p = base.join(rel);
+        self.refuse(&p)?;
         let mut nodes = self.nodes.lock().expect("lock");
         if nodes.contains_key(&p) {
             return Ok(false);
@@ -230,6 +281,7 @@ impl Files for FakeFiles {
 
     fn make_file(&self, base: &Path, rel: &Path, contents: &[u8], owner: Owner) -> Result<bool, OsError> {
         let p = base.join(rel);
+        self.refuse(&p)?;
         let mut nodes = self.nodes.lock().expect("lock");
         if nodes.contains_key(&p) {
             return Ok(false);
@@ -262,5 +314,23 @@ impl Files for FakeFiles {
             .get(path)
             .map(|n| n.2.clone())
             .ok_or_else(|| OsError::new(format!("reading {}", path.display()), "No such file or directory"))
+    }
+
+    fn move_aside(&self, base: &Path, rels: &[PathBuf], into: &str, owner: Owner) -> Result<Vec<PathBuf>, OsError> {
+        let mut nodes = self.nodes.lock().expect("lock");
+        let mut out = Vec::new();
+        for rel in rels {
+            let from = base.join(rel);
+            let to = base.join(into).join(flat_name(rel));
+            self.calls.record(format!("move {} -> {}", from.display(), to.display()));
+            let moved: Vec<PathBuf> = nodes.keys().filter(|p| p.starts_with(&from)).cloned().collect();
+            for p in moved {
+                let n = nodes.remove(&p).expect("listed");
+                nodes.insert(to.join(p.strip_prefix(&from).expect("prefix")), n);
+            }
+            out.push(to);
+        }
+        nodes.insert(base.join(into), (Kind::Dir, Some(owner), vec![]));
+        Ok(out)
     }
 }

@@ -29,9 +29,9 @@ fn split(p: &Path) -> (&Path, &Path) {
 const ROOT_DIR: Owner = Owner { uid: 0, gid: 0, mode: 0o755 };
 
 /// Returns the steps it took (empty when the host was already prepared).
-pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git>(
+pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git, P>(
     town: &Town,
-    seams: &Seams<S, F, A, G>,
+    seams: &Seams<S, F, A, G, P>,
 ) -> Result<Vec<String>, Vec<InitRefusal>> {
     let (sv, files) = (seams.subvolumes, seams.files);
     let live = town.live_path();

@@ -5,17 +5,22 @@ mod apply;
 mod files;
 mod init;
 mod plan;
+mod recover;
 mod subvolume;
 #[cfg(test)]
 mod tests;
 
-pub use apply::{ResetReport, RoundState, Seams, apply_reset, build_home, now_rfc3339, run_reset};
+pub use apply::{Quarantined, ROUND_MARKER, ResetReport, RoundState, STEPS, Seams, apply_reset, build_home, now_rfc3339, run_reset};
 pub use files::{FakeFiles, Files, HostFiles, Kind, Node, Owner};
 pub use init::{InitRefusal, init};
-pub use plan::{HomePlan, Refusal, ResetPlan, check_volume, plan_reset};
+pub use plan::{HomePlan, Misfit, Refusal, ResetPlan, check_volume, misfits, next_path, plan_reset};
+pub use recover::{lock, recover};
 pub use subvolume::{Btrfs, FakeSubvolumes, Subvolumes};
 
+pub type HostSeams = Seams<'static, Btrfs, HostFiles, crate::resident::SystemAccounts, crate::git::Git2, crate::level::HostPresence>;
+
 /// The real adapters a round acts through.
-pub fn host_seams() -> Seams<'static, Btrfs, HostFiles, crate::resident::SystemAccounts, crate::git::Git2> {
-    Seams { subvolumes: &Btrfs, files: &HostFiles, accounts: &crate::resident::SystemAccounts, git: &crate::git::Git2 }
+pub fn host_seams() -> HostSeams {
+    let presence = &crate::level::HostPresence;
+    Seams { subvolumes: &Btrfs, files: &HostFiles, accounts: &crate::resident::SystemAccounts, git: &crate::git::Git2, presence }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Files, Kind, Subvolumes};
+use super::{Files, Kind, Node, Subvolumes};
 use crate::config::{Resident, Town};
 use crate::os::OsError;
 use crate::resident::{Account, AccountProblem, Accounts, plan_accounts};
@@ -36,6 +36,52 @@ pub enum Refusal {
     Os(#[from] OsError),
 }
 
+/// Something in /persist/NAME where a declared path (or one of its parents) belongs that is
+/// not what it must be: a symlink, a fifo, a file for a directory, another owner's entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Misfit {
+    /// Relative to /persist/NAME.
+    pub path: PathBuf,
+    pub found: String,
+}
+
+fn describe(n: &Node, uid: u32) -> String {
+    match n.kind {
+        Kind::Symlink => format!("a symlink to {}", n.canonical.display()),
+        Kind::Other => "a fifo, socket or device node".into(),
+        _ if n.uid != uid => format!("an entry owned by uid {}", n.uid),
+        Kind::Dir => "a directory where a file belongs".into(),
+        Kind::File => "a file where a directory belongs".into(),
+    }
+}
+
+/// Check every declared persisted path and each of its parents with lstat, top down; the
+/// first wrong entry on a path is a misfit (what is below it goes with it).
+pub fn misfits(files: &impl Files, persist: &Path, uid: u32, dirs: &[PathBuf], plain: &[PathBuf]) -> Result<Vec<Misfit>, OsError> {
+    let mut out: Vec<Misfit> = Vec::new();
+    let declared = dirs.iter().map(|d| (d, Kind::Dir)).chain(plain.iter().map(|f| (f, Kind::File)));
+    'paths: for (rel, last) in declared {
+        let n = rel.components().count();
+        let mut prefix = PathBuf::new();
+        for (i, c) in rel.components().enumerate() {
+            prefix.push(c);
+            if out.iter().any(|m| prefix.starts_with(&m.path)) {
+                continue 'paths;
+            }
+            let want = if i + 1 == n { last } else { Kind::Dir };
+            match files.inspect(&persist.join(&prefix))? {
+                None => continue 'paths,
+                Some(node) if node.kind == want && node.uid == uid => {}
+                Some(node) => {
+                    out.push(Misfit { path: prefix.clone(), found: describe(&node, uid) });
+                    continue 'paths;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One resident's home as the new round will have it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HomePlan {
@@ -49,12 +95,19 @@ pub struct HomePlan {
     pub git: (String, String),
     /// Where turns run; made in the home unless a persisted path provides it.
     pub workspace: PathBuf,
+    /// Entries in /persist/NAME the reset moves aside before it builds the home.
+    pub misfits: Vec<Misfit>,
+    /// What PID 1 holds its user manager to.
+    #[serde(skip)]
+    pub limits: crate::config::Limits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ResetPlan {
     pub live: PathBuf,
     pub blank: PathBuf,
+    /// Where the new round is built before it is exchanged with the live subvolume.
+    pub next: PathBuf,
     pub create_accounts: Vec<Account>,
     pub homes: Vec<HomePlan>,
 }
@@ -79,7 +132,15 @@ pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<
             .collect::<Result<_, Refusal>>()?,
         git: (r.git.name.clone(), r.git.email.clone()),
         workspace: r.agent.workspace.clone(),
+        misfits: Vec::new(),
+        limits: r.limits.clone(),
     })
+}
+
+/// The new round's subvolume while it is built, beside the live one (same parent, so the
+/// two can be exchanged in one rename).
+pub fn next_path(town: &Town) -> PathBuf {
+    town.btrfs.volume.join(format!("{}.next", town.btrfs.live))
 }
 
 /// The checks every destructive step relies on.
@@ -155,7 +216,7 @@ pub fn plan_reset(
         let mine = town.persist_dir(r);
         match files.inspect(&mine) {
             Ok(Some(n)) if n.kind != Kind::Dir => {
-                refusals.push(Refusal::PersistDirWrong { resident: r.name.clone(), path: mine });
+                refusals.push(Refusal::PersistDirWrong { resident: r.name.clone(), path: mine.clone() });
             }
             Ok(_) => {}
             Err(e) => refusals.push(e.into()),
@@ -167,12 +228,18 @@ pub fn plan_reset(
             }
         }
         match home_plan(town, r, accounts) {
-            Ok(h) => homes.push(h),
+            Ok(mut h) => match misfits(files, &mine, r.uid, &r.persist.directories, &r.persist.files) {
+                Ok(m) => {
+                    h.misfits = m;
+                    homes.push(h);
+                }
+                Err(e) => refusals.push(e.into()),
+            },
             Err(e) => refusals.push(e),
         }
     }
     if !refusals.is_empty() {
         return Err(refusals);
     }
-    Ok(ResetPlan { live: town.live_path(), blank: town.blank_path(), create_accounts, homes })
+    Ok(ResetPlan { live: town.live_path(), blank: town.blank_path(), next: next_path(town), create_accounts, homes })
 }

@@ -19,6 +19,10 @@ pub trait Subvolumes {
     fn snapshot(&self, source: &Path, dest: &Path, readonly: bool) -> Result<(), OsError>;
     /// Delete a subvolume and every subvolume nested anywhere inside it.
     fn delete_recursive(&self, path: &Path) -> Result<(), OsError>;
+    /// Rename `from` to `to` (same directory), which must not exist.
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), OsError>;
+    /// Swap two subvolumes in one atomic rename (RENAME_EXCHANGE): neither path is ever missing.
+    fn exchange(&self, a: &Path, b: &Path) -> Result<(), OsError>;
 }
 
 /// `struct btrfs_ioctl_vol_args_v2` from linux/btrfs.h.
@@ -180,18 +184,47 @@ impl Subvolumes for Btrfs {
     fn delete_recursive(&self, path: &Path) -> Result<(), OsError> {
         self.destroy(path).os(|| format!("deleting subvolume {}", path.display()))
     }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), OsError> {
+        let what = || format!("renaming {} to {}", from.display(), to.display());
+        let flags = nix::fcntl::RenameFlags::RENAME_NOREPLACE;
+        nix::fcntl::renameat2(nix::fcntl::AT_FDCWD, from, nix::fcntl::AT_FDCWD, to, flags).os(what)
+    }
+
+    fn exchange(&self, a: &Path, b: &Path) -> Result<(), OsError> {
+        let what = || format!("exchanging {} with {}", a.display(), b.display());
+        let flags = nix::fcntl::RenameFlags::RENAME_EXCHANGE;
+        nix::fcntl::renameat2(nix::fcntl::AT_FDCWD, a, nix::fcntl::AT_FDCWD, b, flags).os(what)
+    }
 }
 
 /// Subvolumes in memory: a set of paths with a read-only flag; records every change.
+/// `fail` names calls ("snapshot", "exchange", …) that return an error instead.
 #[derive(Debug, Default)]
 pub struct FakeSubvolumes {
     pub subvolumes: Mutex<Vec<(PathBuf, bool)>>,
     pub calls: Recorder,
+    pub fail: Mutex<Vec<&'static str>>,
 }
 
 impl FakeSubvolumes {
     fn find(&self, path: &Path) -> Option<bool> {
         self.subvolumes.lock().expect("lock").iter().find(|(p, _)| p == path).map(|(_, ro)| *ro)
+    }
+
+    fn act(&self, op: &'static str, call: String) -> Result<(), OsError> {
+        self.calls.record(call.clone());
+        if self.fail.lock().expect("lock").contains(&op) {
+            return Err(OsError::new(call, "told to fail"));
+        }
+        Ok(())
+    }
+
+    fn moved(&self, from: &Path, to: &Path) -> Vec<(PathBuf, bool)> {
+        let mut s = self.subvolumes.lock().expect("lock");
+        let (moving, stay): (Vec<_>, Vec<_>) = s.drain(..).partition(|(p, _)| p.starts_with(from));
+        *s = stay;
+        moving.into_iter().map(|(p, ro)| (to.join(p.strip_prefix(from).expect("prefix")), ro)).collect()
     }
 }
 
@@ -205,20 +238,34 @@ impl Subvolumes for FakeSubvolumes {
     }
 
     fn create(&self, path: &Path) -> Result<(), OsError> {
-        self.calls.record(format!("create {}", path.display()));
+        self.act("create", format!("create {}", path.display()))?;
         self.subvolumes.lock().expect("lock").push((path.to_owned(), false));
         Ok(())
     }
 
     fn snapshot(&self, source: &Path, dest: &Path, readonly: bool) -> Result<(), OsError> {
-        self.calls.record(format!("snapshot {} {} ro={readonly}", source.display(), dest.display()));
+        self.act("snapshot", format!("snapshot {} {} ro={readonly}", source.display(), dest.display()))?;
         self.subvolumes.lock().expect("lock").push((dest.to_owned(), readonly));
         Ok(())
     }
 
     fn delete_recursive(&self, path: &Path) -> Result<(), OsError> {
-        self.calls.record(format!("delete {}", path.display()));
+        self.act("delete", format!("delete {}", path.display()))?;
         self.subvolumes.lock().expect("lock").retain(|(p, _)| !p.starts_with(path));
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), OsError> {
+        self.act("rename", format!("rename {} {}", from.display(), to.display()))?;
+        let moved = self.moved(from, to);
+        self.subvolumes.lock().expect("lock").extend(moved);
+        Ok(())
+    }
+
+    fn exchange(&self, a: &Path, b: &Path) -> Result<(), OsError> {
+        self.act("exchange", format!("exchange {} {}", a.display(), b.display()))?;
+        let (to_b, to_a) = (self.moved(a, b), self.moved(b, a));
+        self.subvolumes.lock().expect("lock").extend(to_b.into_iter().chain(to_a));
         Ok(())
     }
 }

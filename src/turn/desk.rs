@@ -143,9 +143,14 @@ impl<M: UserManagers + Sync> Desk<M> {
         let (tx, mut rx) = mpsc::channel(64);
         let forward = async {
             let mut last = None;
-            while let Some(ev) = rx.recv().await {
+            while let Some(mut ev) = rx.recv().await {
                 if let TurnEvent::Session { id } = &ev {
-                    last = Some(id.clone());
+                    if super::bounds::session_id_ok(id) {
+                        last = Some(id.clone());
+                    } else {
+                        let shown = super::bounds::clip(id, 40).escape_debug().to_string();
+                        ev = TurnEvent::Error { message: format!("ignored a session id that is not 1-128 of [A-Za-z0-9._-]: \"{shown}…\"") };
+                    }
                 }
                 let _ = events.send(ev).await;
             }
@@ -177,9 +182,47 @@ impl<M: UserManagers + Sync> Desk<M> {
                 })
                 .collect()
         };
+        // One resident whose manager does not answer must not keep the others running.
+        let mut failed = None;
         for (uid, unit) in &targets {
-            self.managers.stop(*uid, unit).await?;
+            if let Err(e) = self.managers.stop(*uid, unit).await {
+                tracing::error!("{e}");
+                failed = Some(e);
+            }
         }
-        Ok(targets.len() as u32)
+        match failed {
+            Some(e) if resident.is_some() => Err(e),
+            _ => Ok(targets.len() as u32),
+        }
+    }
+
+    /// `!stop`: end the resident's running turns, then its user manager with everything a
+    /// turn started there (`systemd-run --user` units, timers); the next turn starts a
+    /// fresh manager. Its files stay.
+    pub async fn stop_resident(&self, resident: &str, uid: u32) -> Result<u32, OsError> {
+        let n = self.stop(Some(resident)).await.unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            0
+        });
+        // Let the stopped turns report their end first (a few seconds at most).
+        for _ in 0..50 {
+            if !self.running.lock().expect("lock").iter().any(|r| r.resident == resident) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.managers.end_manager(uid).await?;
+        Ok(n)
+    }
+
+    /// Stop turn units a previous daemon left in the residents' managers.
+    pub async fn stop_strays(&self, town: &Town) {
+        for r in &town.residents {
+            match self.managers.stop_strays(r.uid).await {
+                Ok(units) if !units.is_empty() => tracing::warn!(resident = %r.name, "stopped turn units an earlier daemon left running: {}", units.join(", ")),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(resident = %r.name, "{e}"),
+            }
+        }
     }
 }

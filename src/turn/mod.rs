@@ -1,6 +1,7 @@
 //! Turns: a message becomes one run of the resident's agent CLI as a transient unit in its
 //! own user manager. Drivers turn each CLI's output into events.
 
+pub mod bounds;
 mod desk;
 pub mod drivers;
 mod run;

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 use tokio::sync::mpsc;
 
+use super::bounds::{BoundedLines, MAX_ANSWER, MAX_LINE, MAX_LOGGED_STDERR, MAX_STDERR_LINE, clip};
 use super::{Invocation, TurnEvent, parse_line};
 use crate::config::{AgentKind, Limits};
 use crate::os::{OsContext, OsError};
@@ -62,6 +63,8 @@ pub async fn run_turn<M: UserManagers>(
     let (in_r, in_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
+    let (verified_tx, verified_rx) = tokio::sync::oneshot::channel();
+    let verified = futures_util::future::FutureExt::shared(async move { verified_rx.await.is_ok() });
     let unit = TurnUnit {
         name: spec.unit.clone(),
         description: format!("townhall turn ({:?})", spec.kind),
@@ -76,6 +79,7 @@ pub async fn run_turn<M: UserManagers>(
         memory_max: spec.limits.memory_bytes,
         cpu_percent: spec.limits.cpu_percent,
         tasks_max: spec.limits.tasks,
+        verified: Some(verified_tx),
     };
     let prompt = spec.invocation.stdin.clone();
     // A blocking write: the pipe may hold less than the prompt until the CLI reads it.
@@ -83,30 +87,75 @@ pub async fn run_turn<M: UserManagers>(
         use std::io::Write;
         let _ = std::fs::File::from(in_w).write_all(prompt.as_bytes());
     });
-    let mut out = reader(out_r)?.lines();
-    let mut err = reader(err_r)?.lines();
+    let mut out = BoundedLines::new(reader(out_r)?, MAX_LINE);
+    let mut err = BoundedLines::new(reader(err_r)?, MAX_LINE);
     let kind = spec.kind;
+    let (v_out, v_err) = (verified.clone(), verified);
     let read_out = async {
-        while let Ok(Some(line)) = out.next_line().await {
-            for ev in parse_line(kind, &line) {
+        // Nothing is read from a unit that does not run what was asked (the pipe holds it).
+        if !v_out.await {
+            return;
+        }
+        let (mut answered, mut cut_told) = (0usize, false);
+        while let Some(line) = out.next_line().await {
+            if line.cut {
+                let _ = events.send(TurnEvent::Error { message: format!("an output line longer than {} KiB was cut", MAX_LINE >> 10) }).await;
+            }
+            for ev in parse_line(kind, &line.text) {
+                // Past the cap the CLI is still drained (so it can finish), but not shown.
+                let ev = match ev {
+                    TurnEvent::Text { text } if answered + text.len() > MAX_ANSWER => {
+                        let room = MAX_ANSWER.saturating_sub(answered);
+                        answered = MAX_ANSWER;
+                        if !std::mem::replace(&mut cut_told, true) {
+                            let _ = events.send(TurnEvent::Text { text: clip(&text, room).to_string() }).await;
+                            let message = format!("the answer was cut at {} KiB", MAX_ANSWER >> 10);
+                            let _ = events.send(TurnEvent::Error { message }).await;
+                        }
+                        continue;
+                    }
+                    TurnEvent::Text { text } => {
+                        answered += text.len();
+                        TurnEvent::Text { text }
+                    }
+                    other => other,
+                };
                 let _ = events.send(ev).await;
             }
         }
     };
     let read_err = async {
-        let mut tail = std::collections::VecDeque::new();
-        while let Ok(Some(line)) = err.next_line().await {
-            tracing::info!(unit = %spec.unit, "stderr: {line}");
+        let (mut tail, mut seen) = (std::collections::VecDeque::new(), 0usize);
+        if !v_err.await {
+            return vec![];
+        }
+        while let Some(line) = err.next_line().await {
+            let line = clip(&line.text, MAX_STDERR_LINE).to_string();
+            seen += 1;
+            // The resident's stderr must not drown the supervisor's own log.
+            if seen <= MAX_LOGGED_STDERR {
+                tracing::info!(unit = %spec.unit, uid = spec.uid, "turn stderr: {line}");
+            }
             if tail.len() == STDERR_TAIL {
                 tail.pop_front();
             }
             tail.push_back(line);
         }
+        if seen > MAX_LOGGED_STDERR {
+            tracing::info!(unit = %spec.unit, uid = spec.uid, "turn stderr: {} more line(s) not logged", seen - MAX_LOGGED_STDERR);
+        }
         tail.into_iter().collect::<Vec<_>>()
     };
     let (end, (), stderr_tail) = tokio::join!(managers.run(spec.uid, unit), read_out, read_err);
     feed.abort();
-    let end = end?;
+    // A stopped turn whose manager was ended under it (`!stop`) lost its connection: stopped.
+    let end = match end {
+        Err(e) if stopped.load(Ordering::SeqCst) => {
+            tracing::info!("a stopped turn's manager went away: {e}");
+            crate::units::UnitEnd { result: "stopped".into(), status: 0 }
+        }
+        r => r?,
+    };
     Ok(Outcome {
         timed_out: end.result == "timeout",
         stopped: stopped.load(Ordering::SeqCst),

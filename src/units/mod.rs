@@ -1,6 +1,9 @@
 //! Each resident's own systemd user manager: linger through logind, transient units over
-//! the resident's own session bus. Turns run here, never in the system manager.
+//! the resident's own session bus, and PID 1 behind them for what must hold. Turns run in
+//! the resident's manager, never in the system manager.
 
 mod manager;
+mod systemd;
 
-pub use manager::{FakeUserManagers, SystemdUserManagers, TurnUnit, UnitEnd, UserManagers};
+pub use manager::{FakeUserManagers, TurnUnit, UnitEnd, UserManagers};
+pub use systemd::SystemdUserManagers;

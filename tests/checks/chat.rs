@@ -14,7 +14,7 @@ use crate::support::town::Town;
 const ADA: &str = "@ada:town.test";
 const VOX: &str = "@vox:town.test";
 
-fn block_on<F: Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
@@ -32,14 +32,14 @@ fn register(t: &Town, user: &str, password: &str) -> anyhow::Result<Credentials>
 }
 
 /// The mayor, logged in, in a new room with `users` once they have all joined.
-async fn room_with(t: &Town, name: &str, users: &[&str], direct: bool) -> anyhow::Result<(Mayor, OwnedRoomId)> {
+pub(crate) async fn room_with(t: &Town, name: &str, users: &[&str], direct: bool) -> anyhow::Result<(Mayor, OwnedRoomId)> {
     let mayor = Mayor::login(&t.mayor()?).await?;
     let room = mayor.create(name, users, direct, false).await?;
     mayor.wait_joined(&room, users).await?;
     Ok((mayor, room))
 }
 
-fn audit(t: &Town, event: &str) -> anyhow::Result<String> {
+pub(crate) fn audit(t: &Town, event: &str) -> anyhow::Result<String> {
     t.sh(&format!("grep '\"event\":\"{event}\"' /var/lib/townhall/audit.log || true"))
 }
 
@@ -238,8 +238,27 @@ pub fn a_100_kb_answer_arrives_whole_with_fences_intact(t: &Town) -> anyhow::Res
     })
 }
 
+/// Set `allow` in a resident's [matrix] table (inside the town); returns the old file.
+fn allow(t: &Town, who: &str, users: &[&str]) -> anyhow::Result<String> {
+    let path = t.run.join(format!("root/etc/townhall/residents/{who}.toml"));
+    let declared = std::fs::read_to_string(&path)?;
+    let list: Vec<String> = users.iter().map(|u| format!("\"{u}\"")).collect();
+    let line = format!("password_file = \"/run/secrets/townhall/{who}-matrix-password\"");
+    ensure!(declared.contains(&line), "{who}.toml has no `{line}` line");
+    std::fs::write(&path, declared.replace(&line, &format!("{line}\nallow = [{}]", list.join(", "))))?;
+    Ok(declared)
+}
+
+fn restore(t: &Town, who: &str, declared: &str) -> anyhow::Result<()> {
+    std::fs::write(t.run.join(format!("root/etc/townhall/residents/{who}.toml")), declared)?;
+    Ok(())
+}
+
 pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::Result<()> {
-    block_on(async {
+    // Residents answer residents only when allowed: here each allows the other.
+    let (ada, vox) = (allow(t, "ada", &[VOX])?, allow(t, "vox", &[ADA])?);
+    t.sh("townhall reload")?;
+    let r = block_on(async {
         let (mayor, room) = room_with(t, "relay", &[ADA, VOX], false).await?;
         mayor.say(&room, "ada: relay").await?;
         // ada → vox → ada → … each addresses the other; the chain ends with a notice.
@@ -257,6 +276,25 @@ pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::R
         let (a, v) = (mayor.from(&room, ADA).await?, mayor.from(&room, VOX).await?);
         let answers = count(&a) + count(&v);
         ensure!(answers == 1 + 4, "expected ada's answer and 4 hops, got {answers}: {a:?} {v:?}");
+        Ok(())
+    });
+    restore(t, "ada", &ada)?;
+    restore(t, "vox", &vox)?;
+    t.sh("townhall reload")?;
+    r
+}
+
+pub fn a_resident_commands_another_only_when_its_allow_says_so(t: &Town) -> anyhow::Result<()> {
+    block_on(async {
+        let (mayor, room) = room_with(t, "no relay", &[ADA, VOX], false).await?;
+        // ada relays to vox ("vox: relay"), but vox's allow does not name ada: no turn.
+        mayor.say(&room, "ada: relay").await?;
+        mayor.wait_for(&room, ADA, "vox: relay").await?;
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let v = mayor.from(&room, VOX).await?;
+        ensure!(v.is_empty(), "vox answered ada without allowing her: {v:?}");
+        let refused = audit(t, "message-ignored")?;
+        ensure!(refused.contains("allow does not name"), "no audit line for the refused relay: {refused}");
         Ok(())
     })
 }
@@ -296,6 +334,22 @@ pub fn a_mayor_resets_the_round_from_chat(t: &Town) -> anyhow::Result<()> {
         ensure!(round()? == before + 1, "the round did not advance");
         let audit = t.sh("tail -n 5 /var/lib/townhall/audit.log")?;
         ensure!(audit.contains("\"by\":\"@mayor:town.test\""), "audit: {audit}");
+        Ok(())
+    })
+}
+
+pub fn what_was_said_before_ada_joined_starts_no_turn(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
+    block_on(async {
+        let mayor = Mayor::login(&t.mayor()?).await?;
+        let room = mayor.create("history", &[], false, false).await?;
+        mayor.say(&room, "ada: said before you came").await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        mayor.invite(&room, ADA).await?;
+        mayor.wait_joined(&room, &[ADA]).await?;
+        mayor.say(&room, "ada: now").await?;
+        let msgs = mayor.wait_for(&room, ADA, "you said: now").await?;
+        ensure!(!msgs.iter().any(|(b, _)| b.contains("before you came")), "ada acted on history from before her join: {msgs:?}");
         Ok(())
     })
 }

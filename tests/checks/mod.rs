@@ -3,5 +3,7 @@
 pub mod chat;
 pub mod foundation;
 pub mod grants;
+pub mod hardening;
+pub mod levelling;
 pub mod rounds;
 pub mod turns;

@@ -6,17 +6,24 @@ use anyhow::{Context, ensure};
 use crate::support::town::{Town, repo};
 
 /// Install the stand-in CLI and make ada a `command` agent (3 s timeout) and vox a `claude`
-/// agent, both running the stand-in; then restart the daemon on that config.
+/// agent, both running the stand-in; then restart the daemon on that config. Idempotent:
+/// a town already set up is left as it is (restarting the daemon for every check would hit
+/// systemd's start limit).
 pub fn setup(t: &Town) -> anyhow::Result<()> {
     let dest = t.run.join("root/usr/local/bin/standin");
     std::fs::copy(repo().join("tests/town/standin/standin"), &dest).context("installing the stand-in")?;
+    let ada = std::fs::read_to_string(t.run.join("root/etc/townhall/residents/ada.toml"))?;
+    let active = t.sh("systemctl is-active townhall || true")?;
+    if ada.contains("argv = [\"/usr/local/bin/standin\"]") && active.trim() == "active" {
+        return Ok(());
+    }
     t.sh(
         r#"set -e
 chown ada /run/secrets/townhall/ada-anthropic.env && chown vox /run/secrets/townhall/vox-gemini.env
 cd /etc/townhall/residents
 sed -i -e 's|^kind = "claude"|kind = "command"|' -e 's|^argv = .*|argv = ["/usr/local/bin/standin"]|' -e 's|^turn_timeout = .*|turn_timeout = "3s"|' ada.toml
 sed -i -e 's|^kind = "gemini"|kind = "claude"\nargv = ["/usr/local/bin/standin"]|' vox.toml
-townhall check >/dev/null && systemctl restart townhall"#,
+townhall check >/dev/null && systemctl reset-failed townhall; systemctl restart townhall"#,
     )?;
     // Bring vox's user manager up now, so later timings measure turns, not its first start.
     t.sh("townhall turn vox warm-up >/dev/null 2>&1")?;

@@ -57,6 +57,14 @@ impl Mayor {
         Ok(room.room_id().to_owned())
     }
 
+    /// Invite `user` to a room the mayor is in.
+    pub async fn invite(&self, room: &OwnedRoomId, user: &str) -> anyhow::Result<()> {
+        self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+        let r = self.client.get_room(room).context("room not known to the client")?;
+        r.invite_user_by_id(&matrix_sdk::ruma::UserId::parse(user)?).await?;
+        Ok(())
+    }
+
     /// Wait until every one of `users` has joined the room.
     pub async fn wait_joined(&self, room: &OwnedRoomId, users: &[&str]) -> anyhow::Result<()> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);

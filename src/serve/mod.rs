@@ -1,0 +1,235 @@
+//! `townhall serve`: the daemon. Holds the town, runs turns, answers on the control socket.
+//! Device grants are in devices.rs, the control socket and chat backends in backend.rs.
+
+mod backend;
+mod devices;
+mod notices;
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use crate::config::Town;
+use crate::control::{self, ResidentStatus, StatusReport};
+use crate::grant::{Acls, Keeper};
+use crate::resident::Accounts;
+use crate::turn::Desk;
+use crate::units::UserManagers;
+
+pub struct Daemon<A, M, G> {
+    town: RwLock<Arc<Town>>,
+    /// Per resident: how its Matrix sync loop is doing, and its last turn.
+    chat_health: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    last_turn: std::sync::Mutex<std::collections::HashMap<String, crate::turn::Outcome>>,
+    /// Each resident's connected bot, for notices to its rooms.
+    chats: std::sync::Mutex<std::collections::HashMap<String, crate::chat::MatrixChat>>,
+    /// Notices for residents whose bot is not connected yet.
+    pending: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
+    accounts: A,
+    desk: Desk<M>,
+    keeper: Keeper<G>,
+    /// Woken on reload, so the device watcher re-reads the rules.
+    reloaded: Notify,
+    started: Instant,
+}
+
+/// Make PID 1 hold each resident's user manager to its declared limits (a blocking call:
+/// it writes drop-ins and may reload PID 1).
+fn confine(town: &Town) -> Result<(), crate::os::OsError> {
+    use crate::level::Presence;
+    let residents: Vec<_> = town.residents.iter().map(|r| (r.uid, r.limits.clone())).collect();
+    crate::level::HostPresence.confine(&residents)
+}
+
+/// Declared limits the resident's user manager cannot enforce, because its cgroup does not
+/// delegate the controller (read from cgroup v2's subtree_control).
+fn unenforced(uid: u32, limits: &crate::config::Limits) -> Vec<String> {
+    let path = format!("/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.subtree_control");
+    let Ok(delegated) = std::fs::read_to_string(&path) else {
+        return vec![format!("no cgroup for uid {uid} yet ({path}): limits hold once its user manager runs")];
+    };
+    let wanted = [
+        ("memory", limits.memory_bytes.is_some(), "memory"),
+        ("cpu", limits.cpu_percent.is_some(), "cpu"),
+        ("tasks", limits.tasks.is_some(), "pids"),
+    ];
+    wanted
+        .iter()
+        .filter(|(_, set, ctl)| *set && !delegated.split_whitespace().any(|d| d == *ctl))
+        .map(|(name, _, ctl)| format!("{name} limit not enforced: the `{ctl}` controller is not delegated to user@{uid}.service"))
+        .collect()
+}
+
+impl<A, M, G> Daemon<A, M, G>
+where
+    A: Accounts + Send + Sync + 'static,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    pub fn new(town: Town, accounts: A, managers: M, acls: G) -> Self {
+        let desk = Desk::new(managers, &town);
+        let keeper = Keeper::new(acls, &town.state);
+        Self {
+            town: RwLock::new(Arc::new(town)),
+            chat_health: Default::default(),
+            last_turn: Default::default(),
+            chats: Default::default(),
+            pending: Default::default(),
+            accounts,
+            desk,
+            keeper,
+            reloaded: Notify::new(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn town(&self) -> Arc<Town> {
+        self.town.read().expect("lock").clone()
+    }
+
+    pub fn chat_health(&self, resident: &str, health: String) {
+        self.chat_health.lock().expect("lock").insert(resident.to_string(), health);
+    }
+
+    /// At start: finish or roll back a reset that was killed, hold each resident's manager to
+    /// its limits through PID 1, and stop turn units an earlier daemon left behind.
+    async fn settle(&self, town: &Arc<Town>) {
+        let t = town.clone();
+        let r = tokio::task::spawn_blocking(move || -> Result<Vec<String>, crate::os::OsError> {
+            let seams = crate::round::host_seams();
+            // A reset running right now (the CLI's) holds the lock and tidies up itself.
+            let Ok(_lock) = crate::round::lock(&t.state) else { return Ok(vec![]) };
+            let done = crate::round::recover(&t, seams.subvolumes, seams.files)?;
+            confine(&t)?;
+            Ok(done)
+        })
+        .await;
+        match r {
+            Ok(Ok(done)) => done.iter().for_each(|d| tracing::warn!("recovered: {d}")),
+            Ok(Err(e)) => tracing::error!("{e}"),
+            Err(e) => tracing::error!("settling the town: {e}"),
+        }
+        self.desk.stop_strays(town).await;
+    }
+
+    /// Read the config again; on errors keep the current town and say why.
+    pub fn reload(&self) -> Result<Arc<Town>, String> {
+        let dir = self.town().dir.clone();
+        let town = Arc::new(crate::config::load(&dir).map_err(|d| d.to_string())?);
+        *self.town.write().expect("lock") = town.clone();
+        self.reloaded.notify_waiters();
+        // Off the async workers: writing drop-ins may reload PID 1.
+        let t = town.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = confine(&t) {
+                tracing::error!("{e}");
+            }
+        });
+        tracing::info!(residents = town.residents.len(), "configuration reloaded from {}", dir.display());
+        Ok(town)
+    }
+
+    pub fn status(&self) -> StatusReport {
+        let town = self.town();
+        let last = crate::round::RoundState::new(&town.state).last().unwrap_or_default();
+        let degraded = |name: &str| -> Vec<String> {
+            let prefix = format!("{name}: ");
+            last.warnings().into_iter().filter_map(|w| w.strip_prefix(&prefix).map(String::from)).collect()
+        };
+        StatusReport {
+            town: town.name.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            pid: std::process::id(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            round: crate::round::RoundState::new(&town.state).round(),
+            residents: town
+                .residents
+                .iter()
+                .map(|r| ResidentStatus {
+                    name: r.name.clone(),
+                    uid: r.uid,
+                    account: matches!(self.accounts.by_uid(r.uid), Ok(Some(a)) if a.name == r.name),
+                    unenforced: unenforced(r.uid, &r.limits),
+                    chat: self.chat_health.lock().expect("lock").get(&r.name).cloned(),
+                    degraded: degraded(&r.name),
+                })
+                .collect(),
+            turns: self.desk.running(),
+            host: crate::level::check_host(&crate::level::ThisHost),
+        }
+    }
+
+    /// Answer on the control socket until SIGTERM or SIGINT.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let daemon = Arc::new(self);
+        let socket = Town::control_socket();
+        let server = tokio::spawn({
+            let daemon = daemon.clone();
+            async move { control::serve(socket, daemon).await }
+        });
+        // Ready once the socket is bound: `systemctl start` returns when status can answer.
+        while !socket.exists() && !server.is_finished() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        let town = daemon.town();
+        daemon.settle(&town).await;
+        daemon.round_began();
+        tracing::info!(town = %town.name, residents = town.residents.len(), "townhall is serving on {}", socket.display());
+        // A resident whose Matrix password is not deployed has no bot (yet): say so.
+        for r in &town.residents {
+            if r.matrix.password_file.exists() {
+                tokio::spawn(crate::chat::bot::run(daemon.clone(), r.name.clone()));
+            } else {
+                tracing::warn!(resident = %r.name, "no Matrix bot: {} is missing", r.matrix.password_file.display());
+                daemon.chat_health(&r.name, format!("no bot: {} is missing", r.matrix.password_file.display()));
+            }
+        }
+        let watcher = tokio::spawn({
+            let daemon = daemon.clone();
+            async move { daemon.watch_devices(&crate::grant::Udev).await }
+        });
+
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut term, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::hangup())?);
+        let mut server = server;
+        loop {
+            tokio::select! {
+                r = &mut server => { r??; break; }
+                _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+                _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
+                _ = hup.recv() => {
+                    if let Err(e) = daemon.reload() {
+                        tracing::error!("reload refused, keeping the running configuration:\n{e}");
+                    }
+                }
+            }
+        }
+        watcher.abort();
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+        let _ = daemon.desk.stop(None).await;
+        let _ = std::fs::remove_file(socket);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resident::{Account, FakeAccounts};
+    use crate::units::FakeUserManagers;
+
+    #[test]
+    fn status_reports_which_accounts_exist() {
+        let ada = Account { name: "ada".into(), uid: 1100, gid: 1100, home: "/agents/ada".into(), shell: "/bin/bash".into() };
+        let mut town = crate::testing::demo_town();
+        town.state = std::env::temp_dir();
+        let d = Daemon::new(town, FakeAccounts::with(vec![ada]), FakeUserManagers::default(), crate::grant::FakeAcls::default());
+        let s = d.status();
+        assert_eq!(s.town, "demo");
+        let accounts: Vec<_> = s.residents.iter().map(|r| (r.name.as_str(), r.account)).collect();
+        assert_eq!(accounts, [("ada", true), ("vox", false)]);
+    }
+}
+

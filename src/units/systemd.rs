@@ -1,0 +1,298 @@
+//! Residents' user managers over D-Bus, and PID 1 behind them. A resident owns its manager
+//! and its bus socket, so every connection and call here has a timeout, the peer is checked,
+//! and whatever must hold (ending a turn, ending the manager) falls back to PID 1.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use zbus::zvariant::{OwnedValue, Value};
+
+use super::{TurnUnit, UnitEnd, UserManagers};
+use crate::os::{OsContext, OsError};
+
+/// How long connecting to a user manager, or one call to it or to PID 1, may take.
+const CALL: Duration = Duration::from_secs(10);
+/// How long after its RuntimeMax a turn may still run before the daemon ends it itself.
+const GRACE: Duration = Duration::from_secs(15);
+
+/// The real thing: logind and PID 1 on the system bus, each user manager on its resident's
+/// session bus.
+pub struct SystemdUserManagers {
+    system: zbus::Connection,
+}
+
+fn bus_socket(uid: u32) -> PathBuf {
+    PathBuf::from(format!("/run/user/{uid}/bus"))
+}
+
+fn manager_unit(uid: u32) -> String {
+    format!("user@{uid}.service")
+}
+
+/// Await `f` for at most `CALL`; both failing and hanging are an `OsError` saying `what`.
+async fn timed<T, E: std::fmt::Display>(what: impl FnOnce() -> String, f: impl Future<Output = Result<T, E>>) -> Result<T, OsError> {
+    match tokio::time::timeout(CALL, f).await {
+        Ok(r) => r.os(what),
+        Err(_) => Err(OsError::new(what(), format!("no answer within {} s", CALL.as_secs()))),
+    }
+}
+
+/// `connect()` with the resident's effective uid and gid, on a thread of its own: the raw
+/// setresuid/setresgid syscalls change only the calling thread (glibc's wrappers would
+/// change every thread of the supervisor).
+fn connect_as(uid: u32, path: &Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let keep = u32::MAX; // -1: leave that id as it is
+        let set = |nr: libc::c_long, id: u32| -> std::io::Result<()> {
+            // SAFETY: plain syscalls with integer arguments; they affect only this thread.
+            let r = unsafe { libc::syscall(nr, keep, id, keep) };
+            if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        };
+        set(libc::SYS_setresgid, uid)?;
+        if let Err(e) = set(libc::SYS_setresuid, uid) {
+            set(libc::SYS_setresgid, 0)?;
+            return Err(e);
+        }
+        let stream = std::os::unix::net::UnixStream::connect(&path);
+        // Back to root before anything else runs on this thread; if that failed, the thread
+        // ends here and takes the lowered credentials with it.
+        set(libc::SYS_setresuid, 0)?;
+        set(libc::SYS_setresgid, 0)?;
+        stream
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("the connecting thread panicked"))?
+}
+
+/// The peer must run as the resident inside its own manager's cgroup, where PID 1's limits
+/// hold. That is all it can prove: the resident controls that cgroup, so nothing taken from
+/// this peer is trusted beyond the resident's own turns.
+fn check_peer(uid: u32, stream: &std::os::unix::net::UnixStream) -> Result<(), String> {
+    let cred = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials).map_err(|e| e.to_string())?;
+    if cred.uid() != uid {
+        return Err(format!("the socket's peer runs as uid {}, not {uid}", cred.uid()));
+    }
+    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", cred.pid())).unwrap_or_default();
+    if !cgroup.contains(&format!("/user@{uid}.service/")) {
+        return Err(format!("the socket's peer (pid {}) is not inside user@{uid}.service", cred.pid()));
+    }
+    Ok(())
+}
+
+fn value<'a>(v: impl Into<Value<'a>>) -> Result<OwnedValue, OsError> {
+    OwnedValue::try_from(v.into()).os(|| "encoding a unit property".into())
+}
+
+impl SystemdUserManagers {
+    pub async fn connect() -> Result<Self, OsError> {
+        let system = timed(|| "connecting to the system bus".into(), zbus::Connection::system()).await?;
+        Ok(Self { system })
+    }
+
+    async fn pid1(&self) -> Result<zbus_systemd::systemd1::ManagerProxy<'static>, OsError> {
+        timed(|| "PID 1 on the system bus".into(), zbus_systemd::systemd1::ManagerProxy::new(&self.system)).await
+    }
+
+    /// The resident's own session bus, where its user manager is `org.freedesktop.systemd1`.
+    /// dbus-daemon admits only the bus owner's uid, so the socket is connected from a thread
+    /// that takes the resident's effective uid for that one `connect` (SO_PEERCRED records
+    /// it) and then returns to root. (The manager's private socket admits root, but zbus
+    /// panics on the signals systemd sends there with a well-known name as sender.)
+    async fn user_bus(&self, uid: u32) -> Result<zbus::Connection, OsError> {
+        let path = bus_socket(uid);
+        let what = move || format!("connecting to the session bus of uid {uid} at /run/user/{uid}/bus");
+        let connect = async move {
+            let stream = tokio::task::spawn_blocking(move || connect_as(uid, &path)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            check_peer(uid, &stream)?;
+            stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let stream = tokio::net::UnixStream::from_std(stream).map_err(|e| e.to_string())?;
+            zbus::connection::Builder::unix_stream(stream).user_id(uid).build().await.map_err(|e| e.to_string())
+        };
+        timed(what, connect).await
+    }
+
+    async fn manager(&self, uid: u32) -> Result<(zbus::Connection, zbus_systemd::systemd1::ManagerProxy<'static>), OsError> {
+        let conn = self.user_bus(uid).await?;
+        let m = timed(|| format!("the user manager of uid {uid}"), zbus_systemd::systemd1::ManagerProxy::new(&conn)).await?;
+        Ok((conn, m))
+    }
+
+    fn properties(unit: TurnUnit) -> Result<Vec<(String, OwnedValue)>, OsError> {
+        let program = unit.argv.first().cloned().unwrap_or_default();
+        let mut p = vec![
+            ("Description".to_string(), value(unit.description)?),
+            ("ExecStart".into(), value(vec![(program, unit.argv, false)])?),
+            ("WorkingDirectory".into(), value(unit.workdir.display().to_string())?),
+            ("Environment".into(), value(unit.environment)?),
+            ("RuntimeMaxUSec".into(), value(unit.runtime_max.as_micros() as u64)?),
+            ("CollectMode".into(), value("inactive-or-failed")?),
+            // Keeps the unit (and its exit status) until this connection lets go of it.
+            ("AddRef".into(), value(true)?),
+            // Hardening that works in a user manager without user namespaces. The resident
+            // could undo it in its own manager; PID 1 holds the same on user@UID.service.
+            ("NoNewPrivileges".into(), value(true)?),
+            ("UMask".into(), value(0o077u32)?),
+            ("RestrictSUIDSGID".into(), value(true)?),
+            ("KeyringMode".into(), value("private")?),
+            ("LockPersonality".into(), value(true)?),
+            ("RestrictRealtime".into(), value(true)?),
+        ];
+        let files: Vec<(String, bool)> =
+            unit.environment_files.iter().map(|f| (f.display().to_string(), false)).collect();
+        p.push(("EnvironmentFiles".into(), value(files)?));
+        if let Some(fd) = unit.stdin {
+            p.push(("StandardInputFileDescriptor".into(), value(zbus::zvariant::Fd::from(fd))?));
+        }
+        if let Some(fd) = unit.stdout {
+            p.push(("StandardOutputFileDescriptor".into(), value(zbus::zvariant::Fd::from(fd))?));
+        }
+        match unit.stderr {
+            Some(fd) => p.push(("StandardErrorFileDescriptor".into(), value(zbus::zvariant::Fd::from(fd))?)),
+            None => p.push(("StandardError".into(), value("journal")?)),
+        }
+        if let Some(m) = unit.memory_max {
+            p.push(("MemoryMax".into(), value(m)?));
+        }
+        if let Some(c) = unit.cpu_percent {
+            p.push(("CPUQuotaPerSecUSec".into(), value(u64::from(c) * 10_000)?));
+        }
+        if let Some(t) = unit.tasks_max {
+            p.push(("TasksMax".into(), value(t)?));
+        }
+        Ok(p)
+    }
+
+    /// Wait for the unit to end: PropertiesChanged on ActiveState, with a slow re-read
+    /// guarding against a change that raced the subscription.
+    async fn wait_end(&self, conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &(impl Fn() -> String + Sync)) -> Result<UnitEnd, OsError> {
+        use zbus::proxy::CacheProperties;
+        use zbus_systemd::systemd1::{ServiceProxy, UnitProxy};
+        let unit = timed(what, async { UnitProxy::builder(conn).path(path.clone())?.build().await }).await?;
+        // Reads go to the manager every time: a cached state would never change once the
+        // connection is gone.
+        let fresh = timed(what, async { UnitProxy::builder(conn).path(path.clone())?.cache_properties(CacheProperties::No).build().await }).await?;
+        let service = timed(what, async { ServiceProxy::builder(conn).path(path)?.cache_properties(CacheProperties::No).build().await }).await?;
+        let mut changes = unit.receive_active_state_changed().await;
+        loop {
+            let state = timed(what, fresh.active_state()).await?;
+            if state == "inactive" || state == "failed" {
+                break;
+            }
+            tokio::select! {
+                c = changes.next() => if c.is_none() {
+                    return Err(OsError::new(what(), "the connection to the user manager closed"));
+                },
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+        let end = UnitEnd { result: timed(what, service.result()).await?, status: timed(what, service.exec_main_status()).await? };
+        let _ = tokio::time::timeout(CALL, unit.unref()).await; // now collect-mode removes it
+        Ok(end)
+    }
+
+    /// Drop-ins the resident wrote for names that match our turn units (townhall-turn-.service.d,
+    /// service.d, …) could replace what the turn runs: refuse such a turn.
+    async fn refuse_dropins(&self, conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &(impl Fn() -> String + Sync)) -> Result<(), OsError> {
+        let unit = timed(what, async { zbus_systemd::systemd1::UnitProxy::builder(conn).path(path)?.build().await }).await?;
+        let dropins = timed(what, unit.drop_in_paths()).await?;
+        if dropins.is_empty() {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(CALL, unit.kill("all".into(), libc::SIGKILL)).await;
+        Err(OsError::new(
+            what(),
+            format!("refused: drop-ins apply to townhall's turn units ({}); remove them (the next reset does)", dropins.join(", ")),
+        ))
+    }
+}
+
+impl UserManagers for SystemdUserManagers {
+    async fn linger(&self, uid: u32) -> Result<(), OsError> {
+        let what = || format!("enabling linger for uid {uid}");
+        let login = timed(what, zbus_systemd::login1::ManagerProxy::new(&self.system)).await?;
+        timed(what, login.set_user_linger(uid, true, false)).await?;
+        let socket = bus_socket(uid);
+        for i in 0..300 {
+            if socket.exists() && self.manager(uid).await.is_ok() {
+                return Ok(());
+            }
+            // logind starts a lingering user's manager once; one ended behind its back (by
+            // `!stop`) is started again through PID 1.
+            if i == 20 {
+                let pid1 = self.pid1().await?;
+                let _ = timed(what, pid1.start_unit(manager_unit(uid), "replace".into())).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(OsError::new(what(), format!("the user manager did not come up ({} is missing)", socket.display())))
+    }
+
+    async fn run(&self, uid: u32, mut unit: TurnUnit) -> Result<UnitEnd, OsError> {
+        let name = unit.name.clone();
+        let verified = unit.verified.take();
+        let what = || format!("running {name} for uid {uid}");
+        let deadline = unit.runtime_max + GRACE;
+        // One connection for the whole turn: the unit's reference lives as long as it does.
+        let (conn, manager) = self.manager(uid).await?;
+        let props = Self::properties(unit)?;
+        // Ask the manager for its signals before the unit exists, so no change is missed.
+        timed(what, manager.subscribe()).await?;
+        timed(what, manager.start_transient_unit(name.clone(), "fail".into(), props, vec![])).await?;
+        let path = timed(what, manager.get_unit(name.clone())).await?;
+        self.refuse_dropins(&conn, path.clone(), &what).await?;
+        if let Some(v) = verified {
+            let _ = v.send(());
+        }
+        // The daemon enforces the timeout too: the resident's manager may never say "ended".
+        match tokio::time::timeout(deadline, self.wait_end(&conn, path, &what)).await {
+            Ok(end) => end,
+            Err(_) => {
+                tracing::warn!(%name, uid, "still running {} s after its timeout: ending it", GRACE.as_secs());
+                self.stop(uid, &name).await?;
+                Ok(UnitEnd { result: "timeout".into(), status: 0 })
+            }
+        }
+    }
+
+    async fn stop(&self, uid: u32, unit: &str) -> Result<(), OsError> {
+        let what = || format!("stopping {unit} for uid {uid}");
+        let asked = async {
+            let (_conn, manager) = self.manager(uid).await?;
+            timed(what, manager.stop_unit(unit.to_string(), "replace".into())).await
+        };
+        if let Err(e) = asked.await {
+            tracing::warn!("{e}: ending the user manager of uid {uid} through PID 1");
+            return self.end_manager(uid).await;
+        }
+        Ok(())
+    }
+
+    async fn end_manager(&self, uid: u32) -> Result<(), OsError> {
+        let what = || format!("ending user@{uid}.service through PID 1");
+        let pid1 = self.pid1().await?;
+        // SIGKILL first: a manager its resident wedged still dies; then the stop job.
+        let _ = timed(what, pid1.kill_unit(manager_unit(uid), "all".into(), libc::SIGKILL)).await;
+        match timed(what, pid1.stop_unit(manager_unit(uid), "replace".into())).await {
+            Err(e) if e.detail.contains("not loaded") || e.detail.contains("NoSuchUnit") => Ok(()),
+            r => r.map(|_| ()),
+        }
+    }
+
+    async fn stop_strays(&self, uid: u32) -> Result<Vec<String>, OsError> {
+        if !bus_socket(uid).exists() {
+            return Ok(vec![]);
+        }
+        let what = || format!("looking for turn units left in the manager of uid {uid}");
+        let (_conn, manager) = self.manager(uid).await?;
+        let units = timed(what, manager.list_units_by_patterns(vec![], vec!["townhall-turn-*".into()])).await?;
+        let mut stopped = Vec::new();
+        for u in units {
+            let name = u.0;
+            self.stop(uid, &name).await?;
+            stopped.push(name);
+        }
+        Ok(stopped)
+    }
+}
