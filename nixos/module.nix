@@ -44,6 +44,33 @@ in
       description = r.description;
     }) cfg.residents;
 
+    # What a levelled town needs from its host (`townhall check --host`).
+    boot.kernel.sysctl = {
+      "fs.protected_symlinks" = 1;
+      "fs.protected_hardlinks" = 1;
+      "fs.protected_regular" = 2;
+      "fs.protected_fifos" = 2;
+    };
+    # /proc with hidepid=invisible is left to the host: polkit and some desktop services
+    # break without a gid= exemption (`townhall check --host` reports it).
+
+    # Every boot starts a new round: before logind (which starts lingering residents'
+    # managers) and user sessions; at shutdown, no resident's process holds the reboot up.
+    systemd.services.townhall-reset = {
+      description = "townhall: end the round (level /agents to the blank snapshot)";
+      unitConfig.DefaultDependencies = false;
+      after = [ "local-fs.target" "systemd-tmpfiles-setup.service" ];
+      before = [ "systemd-logind.service" "systemd-user-sessions.service" "townhall.service" "shutdown.target" ];
+      conflicts = [ "shutdown.target" ];
+      wantedBy = [ "multi-user.target" "townhall.service" ];
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        ExecStart = "${cfg.package}/bin/townhall reset --by boot --config /etc/townhall";
+        ExecStop = "${cfg.package}/bin/townhall level --config /etc/townhall";
+      };
+    };
+
     systemd.services.townhall = {
       description = "townhall: AI agents as real Unix users";
       wantedBy = [ "multi-user.target" ];
@@ -55,6 +82,7 @@ in
         ExecStart = "${cfg.package}/bin/townhall serve --config /etc/townhall";
         Restart = "on-failure";
         RestartSec = 2;
+        TimeoutStopSec = 30;
         RuntimeDirectory = "townhall";
         RuntimeDirectoryMode = "0700";
         StateDirectory = "townhall";

@@ -182,10 +182,12 @@ impl<M: UserManagers + Sync> Desk<M> {
                 })
                 .collect()
         };
-        // One resident whose manager does not answer must not keep the others running.
+        // All at once: one resident whose manager does not answer must not keep the others
+        // running (or the daemon's stop past its unit's stop timeout).
+        let stops = targets.iter().map(|(uid, unit)| self.managers.stop(*uid, unit));
         let mut failed = None;
-        for (uid, unit) in &targets {
-            if let Err(e) = self.managers.stop(*uid, unit).await {
+        for r in futures_util::future::join_all(stops).await {
+            if let Err(e) = r {
                 tracing::error!("{e}");
                 failed = Some(e);
             }

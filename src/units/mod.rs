@@ -2,6 +2,7 @@
 //! the resident's own session bus, and PID 1 behind them for what must hold. Turns run in
 //! the resident's manager, never in the system manager.
 
+mod connect;
 mod manager;
 mod systemd;
 

@@ -2,12 +2,13 @@
 //! and its bus socket, so every connection and call here has a timeout, the peer is checked,
 //! and whatever must hold (ending a turn, ending the manager) falls back to PID 1.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use zbus::zvariant::{OwnedValue, Value};
 
+use super::connect::connect_as;
 use super::{TurnUnit, UnitEnd, UserManagers};
 use crate::os::{OsContext, OsError};
 
@@ -36,34 +37,6 @@ async fn timed<T, E: std::fmt::Display>(what: impl FnOnce() -> String, f: impl F
         Ok(r) => r.os(what),
         Err(_) => Err(OsError::new(what(), format!("no answer within {} s", CALL.as_secs()))),
     }
-}
-
-/// `connect()` with the resident's effective uid and gid, on a thread of its own: the raw
-/// setresuid/setresgid syscalls change only the calling thread (glibc's wrappers would
-/// change every thread of the supervisor).
-fn connect_as(uid: u32, path: &Path) -> std::io::Result<std::os::unix::net::UnixStream> {
-    let path = path.to_owned();
-    std::thread::spawn(move || {
-        let keep = u32::MAX; // -1: leave that id as it is
-        let set = |nr: libc::c_long, id: u32| -> std::io::Result<()> {
-            // SAFETY: plain syscalls with integer arguments; they affect only this thread.
-            let r = unsafe { libc::syscall(nr, keep, id, keep) };
-            if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-        };
-        set(libc::SYS_setresgid, uid)?;
-        if let Err(e) = set(libc::SYS_setresuid, uid) {
-            set(libc::SYS_setresgid, 0)?;
-            return Err(e);
-        }
-        let stream = std::os::unix::net::UnixStream::connect(&path);
-        // Back to root before anything else runs on this thread; if that failed, the thread
-        // ends here and takes the lowered credentials with it.
-        set(libc::SYS_setresuid, 0)?;
-        set(libc::SYS_setresgid, 0)?;
-        stream
-    })
-    .join()
-    .map_err(|_| std::io::Error::other("the connecting thread panicked"))?
 }
 
 /// The peer must run as the resident inside its own manager's cgroup, where PID 1's limits
@@ -95,11 +68,10 @@ impl SystemdUserManagers {
         timed(|| "PID 1 on the system bus".into(), zbus_systemd::systemd1::ManagerProxy::new(&self.system)).await
     }
 
-    /// The resident's own session bus, where its user manager is `org.freedesktop.systemd1`.
-    /// dbus-daemon admits only the bus owner's uid, so the socket is connected from a thread
-    /// that takes the resident's effective uid for that one `connect` (SO_PEERCRED records
-    /// it) and then returns to root. (The manager's private socket admits root, but zbus
-    /// panics on the signals systemd sends there with a well-known name as sender.)
+    /// The resident's own session bus, where its user manager is `org.freedesktop.systemd1`,
+    /// connected as the resident (see connect.rs). (The manager's private socket admits
+    /// root, but zbus panics on the signals systemd sends there with a well-known name as
+    /// sender.)
     async fn user_bus(&self, uid: u32) -> Result<zbus::Connection, OsError> {
         let path = bus_socket(uid);
         let what = move || format!("connecting to the session bus of uid {uid} at /run/user/{uid}/bus");

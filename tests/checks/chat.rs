@@ -276,6 +276,11 @@ pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::R
         let (a, v) = (mayor.from(&room, ADA).await?, mayor.from(&room, VOX).await?);
         let answers = count(&a) + count(&v);
         ensure!(answers == 1 + 4, "expected ada's answer and 4 hops, got {answers}: {a:?} {v:?}");
+        // vox's relay turns keep a session of their own, never the mayor's conversation's.
+        let sessions = t.sh("cat /var/lib/townhall/sessions.json")?;
+        let key = format!("vox/{room}/from:{ADA}");
+        ensure!(sessions.contains(&key), "no session of its own for ada's requests to vox ({key}): {sessions}");
+        ensure!(!sessions.contains(&format!("\"vox/{room}\"")), "ada's request ran in the room's own conversation: {sessions}");
         Ok(())
     });
     restore(t, "ada", &ada)?;

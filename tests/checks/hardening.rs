@@ -44,10 +44,12 @@ pub fn turns_run_hardened_inside_limits_pid1_holds(t: &Town) -> anyhow::Result<(
     for want in ["MemoryMax=4294967296", "TasksMax=512", "NoNewPrivileges=yes"] {
         ensure!(held.contains(want), "PID 1 does not hold {want}: {held}");
     }
-    // … where ada cannot lift them, from a shell or from her own manager.
+    // … where ada cannot lift them: not from a shell, not from inside a turn (where lifting
+    // the turn unit's own limits in her manager succeeds and changes nothing that holds).
     let lift = t.as_user("ada", "systemctl set-property --runtime user@1100.service MemoryMax=infinity TasksMax=infinity");
     ensure!(!lift.status.success(), "ada lifted her manager's limits");
-    let _ = t.as_user("ada", "systemctl --user set-property --runtime -- -.slice MemoryMax=infinity");
+    let (_, out, err) = run(t, "townhall turn ada lift");
+    ensure!(out.contains("refused by PID 1"), "from a turn: {out} {err}");
     let after = t.sh("systemctl show -p MemoryMax -p TasksMax user@1100.service")?;
     ensure!(after.contains("MemoryMax=4294967296") && after.contains("TasksMax=512"), "the limits changed: {after}");
     Ok(())
