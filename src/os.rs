@@ -51,3 +51,46 @@ impl Recorder {
         self.0.lock().expect("recorder lock").clone()
     }
 }
+
+/// Fork a child that takes all of `uid`'s ids (no supplementary groups) and exits with what
+/// `child` returns (125 when the ids could not be set); returns its pid. For acting as a
+/// resident without any thread of the supervisor ever having the resident's ids (the
+/// resident may signal such a task).
+///
+/// # Safety
+/// The parent is multi-threaded: `child` may only make async-signal-safe calls (raw
+/// syscalls on memory prepared before the fork), no allocation, no locks.
+pub unsafe fn fork_as(uid: u32, child: impl FnOnce() -> i32) -> std::io::Result<libc::pid_t> {
+    // SAFETY: see the function's contract; the child never returns from here.
+    unsafe {
+        match libc::fork() {
+            -1 => Err(std::io::Error::last_os_error()),
+            0 => {
+                let id = uid as libc::c_long;
+                if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
+                    || libc::syscall(libc::SYS_setresgid, id, id, id) != 0
+                    || libc::syscall(libc::SYS_setresuid, id, id, id) != 0
+                {
+                    libc::_exit(125);
+                }
+                libc::_exit(child())
+            }
+            pid => Ok(pid),
+        }
+    }
+}
+
+/// Wait for a child of `fork_as`: its exit status, or 128 + the signal that ended it.
+pub fn wait_child(pid: libc::pid_t) -> std::io::Result<i32> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            return Ok(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) });
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}

@@ -70,6 +70,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("hardening::a_200_mb_line_leaves_the_daemon_small_and_the_answer_bounded", h::a_200_mb_line_leaves_the_daemon_small_and_the_answer_bounded),
     ("hardening::a_restarted_daemon_stops_the_turns_it_lost", h::a_restarted_daemon_stops_the_turns_it_lost),
     ("hardening::the_host_check_names_what_a_town_needs", h::the_host_check_names_what_a_town_needs),
+    ("hardening::noisy_stderr_and_hostile_session_ids_stay_bounded", h::noisy_stderr_and_hostile_session_ids_stay_bounded),
 ];
 
 fn trial(town: &Arc<Town>, name: &'static str, check: Check) -> Trial {

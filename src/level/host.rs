@@ -34,36 +34,13 @@ async fn timed<T, E: std::fmt::Display>(what: &str, f: impl Future<Output = Resu
     }
 }
 
-/// Run `f` in a forked child whose uids and gids are all `uid`; returns its exit code.
-/// A child, not a thread: the resident may signal a process with its uid, and a thread of
-/// the supervisor with that uid would let it kill the supervisor. `f` may only make raw
-/// syscalls (the parent is multi-threaded).
+/// Run `f` in a forked child with all of `uid`'s ids; returns its exit code. A child, not
+/// a thread: the resident may signal a task with its uid, and a thread of the supervisor
+/// with that uid would let it kill the supervisor.
 fn in_child_as(uid: u32, f: fn() -> i32) -> std::io::Result<i32> {
-    // SAFETY: the child makes only async-signal-safe syscalls, then _exit.
-    match unsafe { libc::fork() } {
-        -1 => Err(std::io::Error::last_os_error()),
-        0 => unsafe {
-            let id = uid as libc::c_long;
-            if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
-                || libc::syscall(libc::SYS_setresgid, id, id, id) != 0
-                || libc::syscall(libc::SYS_setresuid, id, id, id) != 0
-            {
-                libc::_exit(125);
-            }
-            libc::_exit(f())
-        },
-        pid => loop {
-            let mut status = 0;
-            // SAFETY: waiting for our own child.
-            if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
-                return Ok(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) });
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        },
-    }
+    // SAFETY: `f` (below) makes only raw syscalls.
+    let pid = unsafe { crate::os::fork_as(uid, f) }?;
+    crate::os::wait_child(pid)
 }
 
 /// As the uid: kill(-1) reaches every process it may signal (all of its own, however they

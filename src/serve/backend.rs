@@ -119,8 +119,10 @@ where
             .collect();
         let (procs, memory, cpu_ms) = usage(r.uid);
         let chat = self.chat_health.lock().expect("lock").get(resident).cloned().unwrap_or_default();
+        let last = crate::round::RoundState::new(&town.state).last().unwrap_or_default();
+        let notes: String = super::last_reset_notes(&last, resident).iter().map(|n| format!("\n- last reset: {n}")).collect();
         format!(
-            "**{resident}** — round {round}, supervisor up {} s\n- turn: {}\n- processes: {procs}, memory {:.1} MiB, CPU time {:.1} s\n- chat: {chat}",
+            "**{resident}** — round {round}, supervisor up {} s\n- turn: {}\n- processes: {procs}, memory {:.1} MiB, CPU time {:.1} s\n- chat: {chat}{notes}",
             self.started.elapsed().as_secs(),
             if turns.is_empty() { "idle".into() } else { turns.join("; ") },
             memory as f64 / (1 << 20) as f64,

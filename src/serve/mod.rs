@@ -34,6 +34,13 @@ pub struct Daemon<A, M, G> {
     started: Instant,
 }
 
+/// What the last reset could not do for `name` (home not built, entries moved aside,
+/// processes that outlived it), one line each.
+fn last_reset_notes(last: &crate::round::ResetReport, name: &str) -> Vec<String> {
+    let prefix = format!("{name}: ");
+    last.warnings().into_iter().filter_map(|w| w.strip_prefix(&prefix).map(String::from)).collect()
+}
+
 /// Make PID 1 hold each resident's user manager to its declared limits (a blocking call:
 /// it writes drop-ins and may reload PID 1).
 fn confine(town: &Town) -> Result<(), crate::os::OsError> {
@@ -133,10 +140,7 @@ where
     pub fn status(&self) -> StatusReport {
         let town = self.town();
         let last = crate::round::RoundState::new(&town.state).last().unwrap_or_default();
-        let degraded = |name: &str| -> Vec<String> {
-            let prefix = format!("{name}: ");
-            last.warnings().into_iter().filter_map(|w| w.strip_prefix(&prefix).map(String::from)).collect()
-        };
+        let degraded = |name: &str| last_reset_notes(&last, name);
         StatusReport {
             town: town.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),

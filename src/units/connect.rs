@@ -30,6 +30,7 @@ pub fn connect_as(uid: u32, path: &Path) -> io::Result<UnixStream> {
     }
     let (ours, theirs) = UnixStream::pair()?;
     ours.set_read_timeout(Some(CONNECT))?;
+    // SAFETY: CMSG_SPACE is a size computation.
     let mut cmsg = vec![0u8; unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize];
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
@@ -40,45 +41,32 @@ pub fn connect_as(uid: u32, path: &Path) -> io::Result<UnixStream> {
     msg.msg_control = cmsg.as_mut_ptr().cast();
     msg.msg_controllen = cmsg.len() as _;
     let their_fd = theirs.as_raw_fd();
-    let id = uid as libc::c_long;
-
-    // SAFETY: the child makes only async-signal-safe syscalls on memory prepared above, then _exit.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        unsafe {
-            if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
-                || libc::syscall(libc::SYS_setresgid, id, id, id) != 0
-                || libc::syscall(libc::SYS_setresuid, id, id, id) != 0
-            {
-                libc::_exit(125);
-            }
+    let msg_ptr: *const libc::msghdr = &msg;
+    // SAFETY: the child makes only raw syscalls on memory prepared above.
+    let child = unsafe {
+        crate::os::fork_as(uid, || {
             let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
             let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
             if fd < 0 || libc::connect(fd, (&raw const addr).cast(), len) != 0 {
                 // The errno, as the one byte the parent reads.
                 let e = *libc::__errno_location() as u8;
                 libc::write(their_fd, (&raw const e).cast(), 1);
-                libc::_exit(1);
+                return 1;
             }
-            let c = libc::CMSG_FIRSTHDR(&msg);
+            let c = libc::CMSG_FIRSTHDR(msg_ptr);
             (*c).cmsg_level = libc::SOL_SOCKET;
             (*c).cmsg_type = libc::SCM_RIGHTS;
             (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), fd);
-            libc::_exit(if libc::sendmsg(their_fd, &msg, 0) == 1 { 0 } else { 2 });
-        }
-    }
+            if libc::sendmsg(their_fd, msg_ptr, 0) == 1 { 0 } else { 2 }
+        })
+    };
     drop(theirs);
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let pid = child?;
     let received = receive(&ours, &mut msg);
-    // SAFETY: our own child; a kill of one that already exited is harmless before the wait.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        let mut status = 0;
-        libc::waitpid(pid, &mut status, 0);
-    }
+    // SAFETY: kill(2) on our own child, which stays a zombie until the wait below.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let _ = crate::os::wait_child(pid);
     received
 }
 

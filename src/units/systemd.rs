@@ -186,19 +186,29 @@ impl UserManagers for SystemdUserManagers {
         let login = timed(what, zbus_systemd::login1::ManagerProxy::new(&self.system)).await?;
         timed(what, login.set_user_linger(uid, true, false)).await?;
         let socket = bus_socket(uid);
-        for i in 0..300 {
-            if socket.exists() && self.manager(uid).await.is_ok() {
-                return Ok(());
+        // One deadline for the whole wait: a bus that accepts and never answers must not
+        // make each try wait out its own timeout.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut started = false;
+        let mut last = String::from("its session bus never appeared");
+        while tokio::time::Instant::now() < deadline {
+            if socket.exists() {
+                match tokio::time::timeout_at(deadline, self.manager(uid)).await {
+                    Ok(Ok(_)) => return Ok(()),
+                    Ok(Err(e)) => last = e.to_string(),
+                    Err(_) => break,
+                }
             }
             // logind starts a lingering user's manager once; one ended behind its back (by
             // `!stop`) is started again through PID 1.
-            if i == 20 {
+            if !started && deadline - tokio::time::Instant::now() < Duration::from_secs(28) {
+                started = true;
                 let pid1 = self.pid1().await?;
                 let _ = timed(what, pid1.start_unit(manager_unit(uid), "replace".into())).await;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(OsError::new(what(), format!("the user manager did not come up ({} is missing)", socket.display())))
+        Err(OsError::new(what(), format!("the user manager did not answer within 30 s ({last})")))
     }
 
     async fn run(&self, uid: u32, mut unit: TurnUnit) -> Result<UnitEnd, OsError> {

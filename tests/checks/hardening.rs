@@ -88,9 +88,16 @@ pub fn stop_ends_what_a_turn_started_in_her_manager(t: &Town) -> anyhow::Result<
 
 pub fn a_wedged_bus_hangs_neither_the_reset_nor_vox(t: &Town) -> anyhow::Result<()> {
     install_probes(t)?;
-    // As ada: her bus socket replaced by one that accepts connections and never answers.
-    let wedge = "cd /run/user/1100 && mv bus bus.real && setsid nohup perl -e 'use Socket; socket(S, PF_UNIX, SOCK_STREAM, 0) or die; bind(S, pack_sockaddr_un(\"/run/user/1100/bus\")) or die; listen(S, 64); while (accept(C, S)) { push @keep, *C; } sleep 100000' >/dev/null 2>&1 & sleep 1; test -S /run/user/1100/bus";
-    let out = t.as_user("ada", wedge);
+    // As ada: her bus socket replaced by one that accepts connections and never answers,
+    // served from inside her own manager (so it passes the peer check and only timeouts
+    // can save the supervisor).
+    let perl = "use Socket; socket(S, PF_UNIX, SOCK_STREAM, 0) or die; bind(S, pack_sockaddr_un(q{/run/user/1100/bus.wedge})) or die; listen(S, 64); while (accept(C, S)) { push @keep, *C; } sleep 100000";
+    let wedge = format!(
+        "systemd-run --user --quiet --unit=wedge perl -e '{perl}' && i=0; until [ -S /run/user/1100/bus.wedge ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i+1)); done; \
+         cd /run/user/1100 && mv bus bus.real && mv bus.wedge bus && test -S bus"
+    );
+    t.sh("loginctl enable-linger ada && i=0; until [ -S /run/user/1100/bus ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done")?;
+    let out = t.as_user("ada", &wedge);
     ensure!(out.status.success(), "wedging the bus: {}", String::from_utf8_lossy(&out.stderr));
     let start = Instant::now();
     let (code, out, err) = run(t, "timeout 60 townhall turn ada are you there");
@@ -167,5 +174,23 @@ pub fn the_host_check_names_what_a_town_needs(t: &Town) -> anyhow::Result<()> {
     ensure!(findings.is_array(), "--json: {json}");
     let hidepid = t.sh("grep -c ' /proc .*hidepid' /proc/self/mountinfo || true")?;
     ensure!(hidepid.trim() != "0" || out.contains("/proc hidepid"), "hidepid is off and not reported: {out}");
+    Ok(())
+}
+
+pub fn noisy_stderr_and_hostile_session_ids_stay_bounded(t: &Town) -> anyhow::Result<()> {
+    install_probes(t)?;
+    let since = t.sh("date '+%Y-%m-%d %H:%M:%S'")?;
+    let (code, out, err) = run(t, "townhall turn ada noisy");
+    ensure!(code == 0 && out.contains("quiet now"), "noisy turn: {code} {out} {err}");
+    let logged = t.sh(&format!("journalctl -u townhall --since '{}' --no-pager -o cat | grep -c 'turn stderr: noise' || true", since.trim()))?;
+    let n: u32 = logged.trim().parse()?;
+    ensure!(n <= 50, "{n} stderr lines of one turn reached the supervisor's journal");
+    let summary = t.sh(&format!("journalctl -u townhall --since '{}' --no-pager -o cat | grep 'more line(s) not logged' || true", since.trim()))?;
+    ensure!(summary.contains("4950 more line(s)"), "no count of the lines left out: {summary}");
+    // vox's CLI (the stand-in as claude) reports a session id made to escape a path.
+    let (code, _, err) = run(t, "townhall turn --conversation evil vox badsession");
+    ensure!(code == 0 && err.contains("ignored a session id"), "no notice about the session id: {code} {err}");
+    let sessions = t.sh("cat /var/lib/townhall/sessions.json")?;
+    ensure!(!sessions.contains("evil session") && !sessions.contains("vox/evil"), "the id was kept: {sessions}");
     Ok(())
 }

@@ -216,6 +216,11 @@ pub fn what_a_reset_moved_aside_is_told_in_adas_rooms(t: &Town) -> anyhow::Resul
         let msgs = mayor.wait_for(&room, "@ada:town.test", "began").await?;
         let notice = msgs.iter().find(|(b, _)| b.contains("began")).map(|(b, _)| b.clone()).unwrap_or_default();
         ensure!(notice.contains("a symlink to /etc") && notice.contains("moved to"), "the notice: {notice}");
+        // … and `townhall status` and `!status` say so until the next reset.
+        let status = t.sh("townhall status")?;
+        ensure!(status.contains("last reset: /persist/ada/work was a symlink to /etc"), "status: {status}");
+        mayor.say(&room, "!status").await?;
+        mayor.wait_for(&room, "@ada:town.test", "last reset: /persist/ada/work").await?;
         Ok(())
     });
     std::fs::write(&path, &declared)?;
