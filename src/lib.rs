@@ -15,6 +15,7 @@ pub mod os;
 pub mod resident;
 pub mod round;
 pub mod serve;
+pub mod sign;
 pub mod turn;
 pub mod units;
 

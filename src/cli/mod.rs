@@ -1,6 +1,7 @@
 //! Command-line interface: noun-verb commands, `--json` wherever the output is data.
 
 mod bench;
+mod keys;
 mod round;
 mod show;
 mod turn;
@@ -85,6 +86,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Each resident's commit signing key and the town's allowed_signers (`rotate NAME`
+    /// makes a new key; commits signed with the old one still verify).
+    Keys {
+        #[command(subcommand)]
+        command: Option<KeysCommand>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure townhall against the alternatives.
     Bench {
         #[command(subcommand)]
@@ -95,6 +104,13 @@ enum Command {
         #[command(subcommand)]
         command: ResidentCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// A new signing key for NAME, in use at once; the old one stays in allowed_signers with
+    /// `valid-before` set to now.
+    Rotate { name: String },
 }
 
 #[derive(Subcommand)]
@@ -190,6 +206,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init { json } => {
             init_logging();
             round::init(&load(&cli.config)?, json)
+        }
+        Command::Keys { command, json } => {
+            let town = load(&cli.config)?;
+            match command {
+                Some(KeysCommand::Rotate { name }) => keys::rotate(&town, &name),
+                None => keys::show(&town, json),
+            }
         }
         Command::Level { json } => {
             init_logging();

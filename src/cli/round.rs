@@ -77,10 +77,15 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyh
             say(&line);
         }
     }
-    let plan = match round::plan_reset(town, s.subvolumes, s.files, s.accounts) {
+    let mut plan = match round::plan_reset(town, s.subvolumes, s.files, s.accounts) {
         Ok(p) => p,
         Err(r) => return Ok(refused("reset", &r)),
     };
+    if !dry_run {
+        for p in townhall::sign::sign_plan(&mut plan, town) {
+            let _ = writeln!(std::io::stderr(), "warning: {p}");
+        }
+    }
     if dry_run {
         if json {
             super::print_json(&plan);

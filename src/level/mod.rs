@@ -71,7 +71,8 @@ pub trait Presence {
 /// queues live in /dev/shm and /dev/mqueue; cron and at jobs in /var/spool/cron (wiped,
 /// not denied: a town does not assume cron is installed).
 pub fn swept_dirs(uid: u32) -> Vec<PathBuf> {
-    ["/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/var/spool/cron", "/var/spool/at"]
+    // /run/townhall-sign holds its agent socket's directory (a new one each round).
+    ["/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/var/spool/cron", "/var/spool/at", "/run/townhall-sign"]
         .into_iter()
         .map(PathBuf::from)
         .chain([PathBuf::from(format!("/run/user/{uid}"))])
@@ -169,7 +170,7 @@ mod tests {
         assert!(calls.contains(&"sweep 1100 /run/user/1100".to_string()));
         assert!(calls.contains(&"sweep 1100 /dev/mqueue".to_string()));
         assert!(r.clean());
-        assert_eq!((r.processes, r.ipc_removed, r.files_removed), (3, 1, 7));
+        assert_eq!((r.processes, r.ipc_removed, r.files_removed), (3, 1, 8));
     }
 
     #[test]

@@ -128,8 +128,17 @@ pub fn build_home<F: Files, G: Git>(live: &Path, h: &HomePlan, files: &F, git: &
     if !kept.iter().any(|k| h.workspace.starts_with(k)) {
         files.make_dir(&home, &h.workspace, mine)?;
     }
-    let gitconfig = git.identity(&h.git.0, &h.git.1)?;
+    let gitconfig = git.identity(&h.git.0, &h.git.1, h.signing_key.as_deref())?;
     files.make_file(&home, Path::new(".gitconfig"), &gitconfig, owner(h.uid, 0o644))?;
+    if h.signing_key.is_some() {
+        // SSH_AUTH_SOCK for the user manager (every turn and unit) and for login shells.
+        let sock = crate::sign::agent_socket(&h.name);
+        files.make_dir(&home, Path::new(".config/environment.d"), mine)?;
+        let env = format!("SSH_AUTH_SOCK={}\n", sock.display());
+        files.make_file(&home, Path::new(".config/environment.d/50-townhall.conf"), env.as_bytes(), owner(h.uid, 0o644))?;
+        let profile = format!("# townhall: git signs commits through the supervisor's agent\nexport SSH_AUTH_SOCK={}\n", sock.display());
+        files.make_file(&home, Path::new(".profile"), profile.as_bytes(), owner(h.uid, 0o644))?;
+    }
     files.set_owner(live, home_rel, mine)?;
     Ok(kept)
 }

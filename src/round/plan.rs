@@ -100,6 +100,8 @@ pub struct HomePlan {
     /// What PID 1 holds its user manager to.
     #[serde(skip)]
     pub limits: crate::config::Limits,
+    /// The public half of its signing key, when signing is set up (`sign::sign_plan`).
+    pub signing_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -134,6 +136,7 @@ pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<
         workspace: r.agent.workspace.clone(),
         misfits: Vec::new(),
         limits: r.limits.clone(),
+        signing_key: None,
     })
 }
 

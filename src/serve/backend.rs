@@ -150,8 +150,11 @@ where
             for line in crate::round::recover(&town, seams.subvolumes, seams.files).map_err(|e| e.to_string())? {
                 tracing::warn!("reset: {line}");
             }
-            let plan = crate::round::plan_reset(&town, seams.subvolumes, seams.files, seams.accounts)
+            let mut plan = crate::round::plan_reset(&town, seams.subvolumes, seams.files, seams.accounts)
                 .map_err(|r| r.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n"))?;
+            for p in crate::sign::sign_plan(&mut plan, &town) {
+                tracing::warn!("reset: {p}");
+            }
             let report = crate::round::run_reset(&plan, &seams, &town.state, &by, &mut |m| tracing::info!("reset: {m}")).map_err(|e| e.to_string())?;
             let mut text = format!("**Round {} begins** (reset in {} ms).", report.round, report.duration_ms);
             for w in report.warnings() {

@@ -24,6 +24,8 @@ pub struct Daemon<A, M, G> {
     last_turn: std::sync::Mutex<std::collections::HashMap<String, crate::turn::Outcome>>,
     /// Each resident's connected bot, for notices to its rooms.
     chats: std::sync::Mutex<std::collections::HashMap<String, crate::chat::MatrixChat>>,
+    /// Each resident's signing agent.
+    agents: crate::sign::Agents,
     /// Notices for residents whose bot is not connected yet.
     pending: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
     accounts: A,
@@ -83,6 +85,7 @@ where
             last_turn: Default::default(),
             chats: Default::default(),
             pending: Default::default(),
+            agents: Default::default(),
             accounts,
             desk,
             keeper,
@@ -120,12 +123,48 @@ where
         self.desk.stop_strays(town).await;
     }
 
+    /// (Re)start every resident's signing agent and publish allowed_signers: at start, on
+    /// reload, and when a round begins (levelling removed the old sockets).
+    pub(crate) fn start_agents(&self) {
+        let town = self.town();
+        let keys = crate::sign::Keys::new(&town.state);
+        if let Err(e) = keys.publish(&town, &crate::sign::allowed_signers_path()) {
+            tracing::error!("{e}");
+        }
+        let state = town.state.clone();
+        let audit: crate::sign::Audit = std::sync::Arc::new(move |resident: &str, namespace: &str, sha256: &str| {
+            let line = serde_json::json!({ "resident": resident, "namespace": namespace, "sha256": sha256 });
+            if let Err(e) = crate::audit::append(&state, "sign", &line) {
+                tracing::warn!("{e}");
+            }
+        });
+        let agents = town
+            .residents
+            .iter()
+            .filter_map(|r| match keys.get(&r.name) {
+                Ok(key) => Some(crate::sign::ResidentAgent {
+                    resident: r.name.clone(),
+                    uid: r.uid,
+                    key: Arc::new(key),
+                    policy: Default::default(),
+                    audit: audit.clone(),
+                }),
+                Err(e) => {
+                    tracing::error!(resident = %r.name, "no signing agent: {e}");
+                    None
+                }
+            })
+            .collect();
+        self.agents.restart(agents);
+    }
+
     /// Read the config again; on errors keep the current town and say why.
     pub fn reload(&self) -> Result<Arc<Town>, String> {
         let dir = self.town().dir.clone();
         let town = Arc::new(crate::config::load(&dir).map_err(|d| d.to_string())?);
         *self.town.write().expect("lock") = town.clone();
         self.reloaded.notify_waiters();
+        self.start_agents();
         // Off the async workers: writing drop-ins may reload PID 1.
         let t = town.clone();
         std::thread::spawn(move || {
@@ -179,6 +218,7 @@ where
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let town = daemon.town();
         daemon.settle(&town).await;
+        // Starts the signing agents too, and tells the rooms what a boot reset reported.
         daemon.round_began();
         tracing::info!(town = %town.name, residents = town.residents.len(), "townhall is serving on {}", socket.display());
         // A resident whose Matrix password is not deployed has no bot (yet): say so.

@@ -42,6 +42,7 @@ where
     /// A round began (here, through the CLI, or at boot): tell each resident's rooms what the
     /// reset moved aside or could not do for it, once per round.
     pub(super) fn round_began(&self) {
+        self.start_agents();
         let town = self.town();
         let state = crate::round::RoundState::new(&town.state);
         let Some(report) = state.last() else { return };

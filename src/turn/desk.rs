@@ -135,7 +135,15 @@ impl<M: UserManagers + Sync> Desk<M> {
             kind: r.agent.kind,
             invocation: invocation(&r.agent, prompt, session.as_deref()),
             workdir: town.home(r).join(&r.agent.workspace),
-            environment: r.agent.environment.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            // Its agent signs its commits (set here too, in case the resident changed its
+            // manager's environment).
+            environment: r
+                .agent
+                .environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .chain([format!("SSH_AUTH_SOCK={}", crate::sign::agent_socket(resident).display())])
+                .collect(),
             environment_files: r.agent.environment_files.clone(),
             limits: r.limits.clone(),
         };

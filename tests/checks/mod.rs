@@ -6,4 +6,5 @@ pub mod grants;
 pub mod hardening;
 pub mod levelling;
 pub mod rounds;
+pub mod signing;
 pub mod turns;

@@ -13,10 +13,11 @@ set -euo pipefail
 CACHE=${TOWNHALL_CACHE:-/var/cache/townhall}
 RUN=${TOWN_RUN:-/var/tmp/townhall-town}
 MACHINE=${TOWN_MACHINE:-townhall-test}
-ROOTFS=$CACHE/rootfs-bookworm
 VENV=$CACHE/synapse-venv
 STAMP=.townhall-complete
-INCLUDE=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,acl,btrfs-progs,git,ca-certificates,iproute2,passwd,procps
+INCLUDE=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,acl,btrfs-progs,git,ca-certificates,iproute2,passwd,procps,openssh-client
+# The cache is named after what it holds, so a changed package list builds a new one.
+ROOTFS=$CACHE/rootfs-bookworm-$(printf %s "$INCLUDE" | sha256sum | cut -c1-8)
 SYNAPSE_PIP=${TOWN_SYNAPSE_PIP:-matrix-synapse==1.163.2}
 SHARED_SECRET=townhall-test-registration-secret
 INSIDE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
