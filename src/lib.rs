@@ -12,6 +12,7 @@ pub mod git;
 pub mod grant;
 pub mod level;
 pub mod os;
+pub mod remote;
 pub mod resident;
 pub mod round;
 pub mod serve;

@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, foundation as f, grants as g, hardening as h, levelling as l, rounds as r, signing as s, turns as tu};
+use checks::{chat as c, foundation as f, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -73,6 +73,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("hardening::noisy_stderr_and_hostile_session_ids_stay_bounded", h::noisy_stderr_and_hostile_session_ids_stay_bounded),
     ("signing::ada_signs_with_a_key_she_cannot_read", s::ada_signs_with_a_key_she_cannot_read),
     ("signing::commits_verify_across_a_reset_and_a_rotation", s::commits_verify_across_a_reset_and_a_rotation),
+    ("remote::ada_pushes_a_signed_branch_and_the_mayor_verifies_it", rm::ada_pushes_a_signed_branch_and_the_mayor_verifies_it),
 ];
 
 fn trial(town: &Arc<Town>, name: &'static str, check: Check) -> Trial {

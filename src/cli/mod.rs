@@ -94,6 +94,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// git's receive-pack for the town remote (`remote.town.receivepack`): hands this push
+    /// to the daemon, which knows the pusher by its uid.
+    Push {
+        /// The repository path git passes (its name picks the repository).
+        path: PathBuf,
+    },
+    /// Hooks the town remote's repositories run (`hook pre-receive`).
+    Hook {
+        #[arg(value_parser = ["pre-receive"])]
+        name: String,
+    },
     /// Measure townhall against the alternatives.
     Bench {
         #[command(subcommand)]
@@ -214,6 +225,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => keys::show(&town, json),
             }
         }
+        Command::Push { path } => Ok(ExitCode::from(townhall::remote::push_client(&path).context("pushing through townhall (is the daemon running?)")? as u8)),
+        Command::Hook { .. } => hook(&cli.config),
         Command::Level { json } => {
             init_logging();
             round::level(&load(&cli.config)?, json)
@@ -240,6 +253,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `townhall hook pre-receive`, run by receive-pack as the remote's user in the repository.
+fn hook(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let town = load(&std::env::var_os("TOWNHALL_CONFIG").map(PathBuf::from).unwrap_or_else(|| dir.to_owned()))?;
+    let pusher = std::env::var("TOWNHALL_PUSHER").context("TOWNHALL_PUSHER is not set: pushes reach the town remote only through `townhall push`")?;
+    match townhall::remote::pre_receive(&town, &pusher, std::path::Path::new("."), std::io::stdin().lock()) {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(refused) => {
+            for r in refused {
+                eprintln!("townhall: refused {r}");
+            }
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -29,6 +29,9 @@ pub fn init(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
         Ok(done) => done.iter().for_each(|d| println!("{d}")),
         Err(r) => return Ok(refused("init", &r)),
     }
+    for d in townhall::remote::prepare(town)? {
+        println!("{d}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -98,6 +101,9 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyh
     let progress = |m: &str| if !quiet { say(m) };
     progress(&stop_turns()?);
     let report = round::run_reset(&plan, &s, &town.state, &who(by), &mut |m| progress(m))?;
+    for p in townhall::remote::after_reset(town) {
+        let _ = writeln!(std::io::stderr(), "warning: {p}");
+    }
     if json {
         out(&serde_json::to_string_pretty(&report).expect("reports serialise"));
     } else {

@@ -13,8 +13,13 @@ use super::{Town, validate};
 pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
     let dir = &std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     let mut report = Report::default();
-    let town = read(dir, Path::new("town.toml"), &mut report)
-        .and_then(|src| parse::<RawTown>(&src, &mut report).map(|raw| (src, raw)));
+    let mut raw_repos = Vec::new();
+    let town = read(dir, Path::new("town.toml"), &mut report).and_then(|src| {
+        parse::<RawTown>(&src, &mut report).map(|mut raw| {
+            raw_repos = std::mem::take(&mut raw.repos);
+            (src, raw)
+        })
+    });
 
     let mut residents = Vec::new();
     for rel in resident_files(dir, &mut report) {
@@ -24,14 +29,19 @@ pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
             }
     }
 
-    let resolved = town.map(|(src, raw)| validate::town(dir, &src, raw, &mut report));
+    let resolved = town.map(|(src, raw)| (validate::town(dir, &src, raw, &mut report), src));
     let residents = match &resolved {
-        Some(t) => validate::residents(t, residents, &mut report),
+        Some((t, _)) => validate::residents(t, residents, &mut report),
+        None => Vec::new(),
+    };
+    let repos = match &resolved {
+        Some((_, src)) => validate::repos(src, raw_repos, &residents, &mut report),
         None => Vec::new(),
     };
     report.finish()?;
-    let mut town = resolved.expect("no diagnostics means town.toml parsed");
+    let (mut town, _) = resolved.expect("no diagnostics means town.toml parsed");
     town.residents = residents;
+    town.repos = repos;
     Ok(town)
 }
 
@@ -170,7 +180,9 @@ mod defaults {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("residents")).unwrap();
-        std::fs::copy(root.join("town.toml"), dir.path().join("town.toml")).unwrap();
+        // A town of vox alone: its [[repo]] may name only vox.
+        let town = std::fs::read_to_string(root.join("town.toml")).unwrap().replace("push = [\"ada\", \"vox\"]", "push = [\"vox\"]");
+        std::fs::write(dir.path().join("town.toml"), town).unwrap();
         let vox = std::fs::read_to_string(root.join("residents/vox.toml")).unwrap().replace("\"gemini\"", "\"claude\"");
         std::fs::write(dir.path().join("residents/vox.toml"), vox).unwrap();
         let town = load(dir.path()).unwrap();

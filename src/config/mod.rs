@@ -34,6 +34,15 @@ pub struct Town {
     pub btrfs: Btrfs,
     pub matrix: TownMatrix,
     pub residents: Vec<Resident>,
+    /// `[[repo]]`: the town remote's repositories.
+    pub repos: Vec<Repo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Repo {
+    pub name: String,
+    /// Residents who may push (to their own `refs/heads/NAME/…` only).
+    pub push: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

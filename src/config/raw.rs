@@ -23,6 +23,17 @@ pub struct RawTown {
     pub accounts: Option<S<AccountsMode>>,
     pub btrfs: RawBtrfs,
     pub matrix: RawTownMatrix,
+    #[serde(default, rename = "repo")]
+    pub repos: Vec<RawRepo>,
+}
+
+/// `[[repo]]`: a repository on the town remote, and who may push to it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepo {
+    pub name: S<String>,
+    #[serde(default)]
+    pub push: Vec<S<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -156,6 +156,9 @@ where
                 tracing::warn!("reset: {p}");
             }
             let report = crate::round::run_reset(&plan, &seams, &town.state, &by, &mut |m| tracing::info!("reset: {m}")).map_err(|e| e.to_string())?;
+            for p in crate::remote::after_reset(&town) {
+                tracing::warn!("reset: {p}");
+            }
             let mut text = format!("**Round {} begins** (reset in {} ms).", report.round, report.duration_ms);
             for w in report.warnings() {
                 text.push_str(&format!("\n- ⚠ {w}"));

@@ -123,6 +123,24 @@ where
         self.desk.stop_strays(town).await;
     }
 
+    /// The town remote's repositories, and the pipe residents push through (a thread of
+    /// its own: each push is a blocking receive-pack).
+    async fn serve_pushes(self: &Arc<Self>, town: &Arc<Town>) {
+        let t = town.clone();
+        match tokio::task::spawn_blocking(move || crate::remote::prepare(&t)).await {
+            Ok(Ok(done)) => done.iter().for_each(|d| tracing::info!("town remote: {d}")),
+            Ok(Err(e)) => tracing::error!("town remote: {e}"),
+            Err(e) => tracing::error!("town remote: {e}"),
+        }
+        match crate::remote::Pipe::bind() {
+            Ok(pipe) => {
+                let d = self.clone();
+                std::thread::spawn(move || pipe.serve(move || d.town(), |_, _| {}));
+            }
+            Err(e) => tracing::error!("no push pipe at {}: {e}", crate::remote::pipe_socket().display()),
+        }
+    }
+
     /// (Re)start every resident's signing agent and publish allowed_signers: at start, on
     /// reload, and when a round begins (levelling removed the old sockets).
     pub(crate) fn start_agents(&self) {
@@ -218,6 +236,7 @@ where
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let town = daemon.town();
         daemon.settle(&town).await;
+        daemon.serve_pushes(&town).await;
         // Starts the signing agents too, and tells the rooms what a boot reset reported.
         daemon.round_began();
         tracing::info!(town = %town.name, residents = town.residents.len(), "townhall is serving on {}", socket.display());

@@ -5,6 +5,7 @@ pub mod foundation;
 pub mod grants;
 pub mod hardening;
 pub mod levelling;
+pub mod remote;
 pub mod rounds;
 pub mod signing;
 pub mod turns;

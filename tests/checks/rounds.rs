@@ -41,7 +41,7 @@ pub fn init_prepares_a_fresh_host_and_is_idempotent(t: &Town) -> anyhow::Result<
     let dir = variant(
         t,
         "init",
-        r#"-e 's|^agents = .*|agents = "/agents-init"|' -e 's|^persist = .*|persist = "/persist-init"|' -e 's|^state = .*|state = "/var/lib/townhall-init"|' -e 's|^live = .*|live = "@init"|' -e 's|^blank = .*|blank = "@init-blank"|'"#,
+        r#"-e 's|^agents = .*|agents = "/agents-init"|' -e 's|^persist = .*|persist = "/persist-init"|' -e 's|^state = .*|state = "/var/lib/townhall-init"|' -e 's|^live = .*|live = "@init"|' -e 's|^blank = .*|blank = "@init-blank"|' -e 's|^push = .*|push = []|'"#,
     )?;
     // A resident of its own (ivy, uid 1200), so init also creates its account.
     t.sh(&format!(

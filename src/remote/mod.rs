@@ -1,0 +1,143 @@
+//! The town remote: bare repositories owned by a system user of their own (never a
+//! resident, never root), that residents push to through a townhall pipe (the daemon knows
+//! the pusher by SO_PEERCRED) and a pre-receive hook townhall implements, and that the
+//! mayor fetches from by path or over SSH.
+
+mod hook;
+mod pipe;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub use hook::{Rejection, check_ref, pre_receive};
+pub use pipe::{Pipe, push_client};
+
+use crate::config::{Resident, Town};
+use crate::os::{OsContext, OsError};
+
+/// The system user that owns the town remote's repositories (and runs receive-pack).
+pub const GIT_USER: &str = "townhall-git";
+
+pub fn repos_dir() -> PathBuf {
+    Path::new(crate::sign::PUBLIC_DIR).join("git")
+}
+
+pub fn repo_path(name: &str) -> PathBuf {
+    repos_dir().join(format!("{name}.git"))
+}
+
+/// The socket residents' `git push` reaches the daemon on.
+pub fn pipe_socket() -> PathBuf {
+    PathBuf::from("/run/townhall-push.sock")
+}
+
+/// The command git runs for `git push town` (it appends the repository's path).
+pub const RECEIVE_PACK: &str = "townhall push";
+
+fn run(cmd: &mut Command, what: impl Fn() -> String) -> Result<(), OsError> {
+    let out = cmd.output().os(&what)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(OsError::new(what(), format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim())))
+}
+
+fn git_user() -> Result<nix::unistd::User, OsError> {
+    nix::unistd::User::from_name(GIT_USER).os(|| format!("looking up {GIT_USER}"))?.ok_or_else(|| OsError::new(format!("looking up {GIT_USER}"), "no such user"))
+}
+
+/// git as `user`, with a clean environment.
+fn git_as(uid: u32, gid: u32, home: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.env_clear().env("HOME", home).env("PATH", "/usr/local/bin:/usr/bin:/bin").current_dir("/").uid(uid).gid(gid);
+    c
+}
+
+/// Make what the remote needs: its user, and each declared repository (bare, owned by that
+/// user, fast-forward only, no deletions, townhall's pre-receive hook). Idempotent.
+pub fn prepare(town: &Town) -> Result<Vec<String>, OsError> {
+    let mut done = Vec::new();
+    if town.repos.is_empty() {
+        return Ok(done);
+    }
+    if nix::unistd::User::from_name(GIT_USER).ok().flatten().is_none() {
+        run(
+            Command::new("useradd").args(["--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", GIT_USER]),
+            || format!("creating the system user {GIT_USER}"),
+        )?;
+        done.push(format!("created the system user {GIT_USER}"));
+    }
+    let user = git_user()?;
+    let dir = repos_dir();
+    std::fs::create_dir_all(&dir).os(|| format!("creating {}", dir.display()))?;
+    let exe = std::env::current_exe().os(|| "finding the townhall binary".into())?;
+    for r in &town.repos {
+        let path = repo_path(&r.name);
+        let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+        if !path.exists() {
+            std::fs::create_dir(&path).os(|| format!("creating {}", path.display()))?;
+            nix::unistd::chown(&path, Some(user.uid), Some(user.gid)).os(|| format!("handing {} to {GIT_USER}", path.display()))?;
+            run(git_as(uid, gid, Path::new("/nonexistent")).args(["init", "-q", "--bare"]).arg(&path), || format!("creating {}", path.display()))?;
+            done.push(format!("created the repository {}", path.display()));
+        }
+        for (k, v) in [("receive.denyNonFastForwards", "true"), ("receive.denyDeletes", "true"), ("receive.fsckObjects", "true"), ("core.sharedRepository", "0644")] {
+            run(git_as(uid, gid, Path::new("/nonexistent")).arg("-C").arg(&path).args(["config", k, v]), || format!("configuring {}", path.display()))?;
+        }
+        // The hook is root's: the git user runs it but cannot change it.
+        let hooks = path.join("hooks");
+        let hook = format!("#!/bin/sh\n# townhall: who may push what (see `townhall hook --help`)\nexec {} hook pre-receive\n", exe.display());
+        if std::fs::read_to_string(hooks.join("pre-receive")).ok().as_deref() != Some(hook.as_str()) {
+            std::fs::create_dir_all(&hooks).os(|| format!("creating {}", hooks.display()))?;
+            let tmp = hooks.join(".pre-receive.new");
+            std::fs::write(&tmp, &hook).os(|| format!("writing {}", tmp.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).os(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, hooks.join("pre-receive")).os(|| format!("installing the hook in {}", path.display()))?;
+            nix::unistd::chown(&hooks, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0))).os(|| "owning the hooks dir".into())?;
+        }
+    }
+    Ok(done)
+}
+
+/// In the resident's workspace, a repository per declared [[repo]] it may push to, with the
+/// remote `town` that pushes through townhall's pipe. Run as the resident (git never runs as
+/// root on a resident's tree); after every reset.
+pub fn set_up_workspace(town: &Town, r: &Resident) -> Vec<String> {
+    let mut problems = Vec::new();
+    let home = town.home(r);
+    let workspace = home.join(&r.agent.workspace);
+    for repo in town.repos.iter().filter(|x| x.push.contains(&r.name)) {
+        let url = repo_path(&repo.name);
+        let dir = workspace.join(&repo.name);
+        let (url_s, dir_s) = (url.display().to_string(), dir.display().to_string());
+        // The home's gitconfig is new each round, so one --add per reset.
+        let steps: [(&str, Vec<&str>); 5] = [
+            ("trusting the town remote", vec!["config", "--global", "--add", "safe.directory", &url_s]),
+            ("making the repository", vec!["init", "-q", &dir_s]),
+            ("adding the remote `town`", vec!["-C", &dir_s, "config", "remote.town.url", &url_s]),
+            ("pushing `town` through townhall", vec!["-C", &dir_s, "config", "remote.town.receivepack", RECEIVE_PACK]),
+            ("fetching `town`", vec!["-C", &dir_s, "config", "remote.town.fetch", "+refs/heads/*:refs/remotes/town/*"]),
+        ];
+        for (what, args) in steps {
+            if let Err(e) = run(git_as(r.uid, r.uid, &home).args(args), || format!("{}: {what} ({dir_s})", r.name)) {
+                problems.push(e.to_string());
+                break;
+            }
+        }
+    }
+    problems
+}
+
+/// After a reset: the remote's repositories exist, and each resident's workspace has its
+/// repositories with the remote `town`. Problems are returned, one line each.
+pub fn after_reset(town: &Town) -> Vec<String> {
+    let mut problems = match prepare(town) {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![e.to_string()],
+    };
+    for r in &town.residents {
+        problems.extend(set_up_workspace(town, r));
+    }
+    problems
+}

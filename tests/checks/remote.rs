@@ -1,0 +1,81 @@
+//! The town remote in the real town: ada pushes a signed branch with stock git through
+//! townhall's pipe, the mayor (another Unix account) fetches it by path and verifies it with
+//! stock git; every push the hook must refuse is refused with a reason, changing no ref.
+
+use anyhow::ensure;
+
+use crate::checks::levelling::install_probes;
+use crate::support::town::Town;
+
+const REMOTE: &str = "/srv/townhall/git/work.git";
+
+/// As a resident in its login shell's environment: (success, stdout + stderr).
+fn as_user(t: &Town, user: &str, script: &str) -> (bool, String) {
+    let out = t.as_user(user, &format!("[ -r ~/.profile ] && . ~/.profile; {script}"));
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn refs(t: &Town) -> anyhow::Result<String> {
+    t.sh(&format!("git -c safe.directory='*' -C {REMOTE} for-each-ref --format='%(refname) %(objectname)'"))
+}
+
+/// A push that must be refused: it fails, says `why`, and changes no ref.
+fn refused(t: &Town, user: &str, script: &str, why: &str) -> anyhow::Result<()> {
+    let before = refs(t)?;
+    let (ok, out) = as_user(t, user, script);
+    ensure!(!ok, "accepted: `{script}`: {out}");
+    ensure!(out.contains(why), "`{script}` was refused without saying `{why}`: {out}");
+    ensure!(refs(t)? == before, "a refused push changed refs: {}", refs(t)?);
+    Ok(())
+}
+
+pub fn ada_pushes_a_signed_branch_and_the_mayor_verifies_it(t: &Town) -> anyhow::Result<()> {
+    install_probes(t)?;
+    let owners = t.sh(&format!("stat -c '%U' {REMOTE} && stat -c '%U %a' {REMOTE}/hooks/pre-receive"))?;
+    ensure!(owners.lines().collect::<Vec<_>>() == ["townhall-git", "root 755"], "the remote: {owners}");
+    // Every reset sets the remote up in the workspace (ada's `work` is persisted).
+    t.sh("townhall reset --by remote >/dev/null 2>&1")?;
+    let (ok, out) = as_user(t, "ada", "cd ~/work/work && git remote get-url town && git config remote.town.receivepack");
+    ensure!(ok && out.contains(REMOTE) && out.contains("townhall push"), "ada's workspace remote: {out}");
+    let (ok, out) = as_user(
+        t,
+        "ada",
+        "cd ~/work/work && git checkout -q -B feature && date +%s%N > f && git add f && git commit -q -m 'a feature' && git push town HEAD:refs/heads/ada/feature 2>&1",
+    );
+    ensure!(ok, "ada's push: {out}");
+    ensure!(refs(t)?.contains("refs/heads/ada/feature"), "no ada/feature on the remote: {}", refs(t)?);
+    // The mayor, another Unix account, fetches by path and verifies with stock git.
+    t.sh("id mayor >/dev/null 2>&1 || useradd -m mayor")?;
+    let (ok, out) = as_user(
+        t,
+        "mayor",
+        &format!(
+            "git config --global --get-all safe.directory | grep -qx {REMOTE} || git config --global --add safe.directory {REMOTE}; \
+             rm -rf ~/w && git init -q ~/w && cd ~/w && git fetch -q {REMOTE} refs/heads/ada/feature && \
+             git -c gpg.ssh.allowedSignersFile=/srv/townhall/allowed_signers verify-commit FETCH_HEAD 2>&1"
+        ),
+    );
+    ensure!(ok && out.contains("Good \"git\" signature for ada@town.test"), "the mayor's verify-commit: {out}");
+
+    // What the hook refuses, each with its reason and no ref changed.
+    let work = "cd ~/work/work && git checkout -q feature";
+    refused(t, "ada", &format!("{work} && git -c commit.gpgsign=false commit -q --allow-empty -m unsigned && git push town HEAD:refs/heads/ada/unsigned 2>&1"), "unsigned")?;
+    refused(
+        t,
+        "ada",
+        &format!("{work} && rm -f ~/own ~/own.pub && ssh-keygen -q -t ed25519 -N '' -f ~/own && SSH_AUTH_SOCK= git -c user.signingkey=$HOME/own commit -q --allow-empty -m mine && git push town HEAD:refs/heads/ada/mine 2>&1"),
+        "not its townhall key",
+    )?;
+    refused(t, "ada", &format!("{work} && git commit -q --allow-empty -m elsewhere && git push town HEAD:refs/heads/vox/x 2>&1"), "ada may push only refs/heads/ada/")?;
+    let pushed = "cd ~/work/work && git fetch -q town && git checkout -q -B feature town/ada/feature";
+    refused(t, "ada", &format!("{pushed} && git commit -q --amend --allow-empty -m rewritten && git push -f town HEAD:refs/heads/ada/feature 2>&1"), "fast-forward")?;
+    refused(t, "ada", &format!("{work} && git push town :refs/heads/ada/feature 2>&1"), "delet")?;
+    // vox through the same pipe is vox, whatever it claims.
+    refused(
+        t,
+        "vox",
+        "cd ~/notes/work && git commit -q --allow-empty -m 'as ada?' && git push town HEAD:refs/heads/ada/evil 2>&1",
+        "vox may push only refs/heads/vox/",
+    )?;
+    Ok(())
+}
