@@ -39,6 +39,8 @@ pub trait Backend: Send + Sync + 'static {
     fn status_of(&self, resident: &str) -> String;
     /// Markdown for `!log n`.
     fn log_of(&self, resident: &str, lines: usize) -> String;
+    /// Markdown for `!branches`.
+    fn branches_of(&self, resident: &str) -> String;
     /// End the round; markdown describing the result.
     fn reset(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
     fn audit(&self, event: &str, detail: serde_json::Value);
@@ -49,7 +51,8 @@ pub trait Backend: Send + Sync + 'static {
 
 const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
 `!status` what I am doing · `!stop` end the running turn · `!new` start a fresh session · \
-`!log [n]` the last lines of my last turn · `!reset` end the round (mayors only) · `!help`";
+`!log [n]` the last lines of my last turn · `!branches` my branches on the town remote · \
+`!reset` end the round (mayors only) · `!help`";
 
 /// Rooms where residents answer residents, and how long the current chain is.
 fn hops() -> &'static Mutex<HashMap<String, u32>> {
@@ -263,6 +266,7 @@ async fn act<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, sender: &st
         Command::Help => say(HELP.into()).await,
         Command::Status => say(backend.status_of(name)).await,
         Command::Log(n) => say(backend.log_of(name, n)).await,
+        Command::Branches => say(backend.branches_of(name)).await,
         Command::Stop => {
             let n = backend.stop(name).await;
             say(format!("_Stopped {n} running turn(s)._")).await;

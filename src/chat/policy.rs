@@ -31,6 +31,8 @@ pub enum Command {
     New,
     Log(usize),
     Reset,
+    /// The resident's branches on the town remote.
+    Branches,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +68,7 @@ fn command(text: &str) -> Command {
         Some("!stop") => Command::Stop,
         Some("!new") => Command::New,
         Some("!reset") => Command::Reset,
+        Some("!branches") => Command::Branches,
         Some("!log") => Command::Log(words.next().and_then(|n| n.parse().ok()).unwrap_or(20).clamp(1, 200)),
         _ => Command::Turn(t.to_string()),
     }
@@ -126,6 +129,7 @@ mod tests {
         assert_eq!(decide(&msg("@mayor:town.test", "fix the build", true)), Decision::Act(Command::Turn("fix the build".into())));
         assert_eq!(decide(&msg("@mayor:town.test", "!stop", true)), Decision::Act(Command::Stop));
         assert_eq!(decide(&msg("@mayor:town.test", "!log 5", true)), Decision::Act(Command::Log(5)));
+        assert_eq!(decide(&msg("@mayor:town.test", "!branches", true)), Decision::Act(Command::Branches));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! mayor fetches from by path or over SSH.
 
 mod hook;
+mod notice;
 mod pipe;
 
 use std::os::unix::process::CommandExt;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use hook::{Rejection, check_ref, pre_receive};
+pub use notice::{branches, push_notices, refs_of};
 pub use pipe::{Pipe, push_client};
 
 use crate::config::{Resident, Town};

@@ -45,7 +45,7 @@ impl Pipe {
 
     /// Serve pushes forever (blocking: run on a thread of its own); `town` is re-read for
     /// each push so reloads apply.
-    pub fn serve(self, town: impl Fn() -> std::sync::Arc<Town> + Send + Sync + 'static, pushed: impl Fn(&str, &str) + Send + Sync + 'static) {
+    pub fn serve(self, town: impl Fn() -> std::sync::Arc<Town> + Send + Sync + 'static, pushed: impl Fn(&str, Vec<String>) + Send + Sync + 'static) {
         let town = std::sync::Arc::new(town);
         let pushed = std::sync::Arc::new(pushed);
         for conn in self.listener.incoming().map_while(Result::ok) {
@@ -67,7 +67,7 @@ fn refuse(conn: &mut UnixStream, stderr: Option<&OwnedFd>, why: &str) -> std::io
     conn.write_all(&[1])
 }
 
-fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, &str)) -> std::io::Result<()> {
+fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, Vec<String>)) -> std::io::Result<()> {
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let uid = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)?.uid();
     let mut buf = [0u8; 256];
@@ -100,6 +100,7 @@ fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, &str)) -> s
     }
     let user = super::git_user().map_err(std::io::Error::other)?;
     let path = super::repo_path(&repo.name);
+    let before = super::refs_of(&repo.name, &r.name);
     let fd = |i: usize| -> std::io::Result<Stdio> { Ok(Stdio::from(fds[i].try_clone()?)) };
     let status = Command::new("git")
         .arg("receive-pack")
@@ -119,7 +120,8 @@ fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, &str)) -> s
     drop(fds);
     let code = status.code().unwrap_or(1).clamp(0, 255) as u8;
     if code == 0 {
-        pushed(&r.name, &repo.name);
+        let after = super::refs_of(&repo.name, &r.name);
+        pushed(&r.name, super::push_notices(&repo.name, &r.name, &before, &after));
     }
     tracing::info!(resident = %r.name, repo = %repo.name, code, "push");
     conn.write_all(&[code])

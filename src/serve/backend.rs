@@ -130,6 +130,10 @@ where
         )
     }
 
+    fn branches_of(&self, resident: &str) -> String {
+        crate::remote::branches(&Daemon::town(self), resident)
+    }
+
     fn log_of(&self, resident: &str, lines: usize) -> String {
         match self.last_turn.lock().expect("lock").get(resident) {
             None => "_No turn has ended since the supervisor started._".into(),

@@ -134,8 +134,16 @@ where
         }
         match crate::remote::Pipe::bind() {
             Ok(pipe) => {
-                let d = self.clone();
-                std::thread::spawn(move || pipe.serve(move || d.town(), |_, _| {}));
+                let (d, told) = (self.clone(), self.clone());
+                let runtime = tokio::runtime::Handle::current();
+                let pushed = move |resident: &str, notices: Vec<String>| {
+                    let _inside = runtime.enter();
+                    let town = told.town();
+                    for n in notices {
+                        told.tell(&town, resident, n);
+                    }
+                };
+                std::thread::spawn(move || pipe.serve(move || d.town(), pushed));
             }
             Err(e) => tracing::error!("no push pipe at {}: {e}", crate::remote::pipe_socket().display()),
         }

@@ -79,3 +79,32 @@ pub fn ada_pushes_a_signed_branch_and_the_mayor_verifies_it(t: &Town) -> anyhow:
     )?;
     Ok(())
 }
+
+pub fn the_room_hears_of_each_push_and_branches_lists_them(t: &Town) -> anyhow::Result<()> {
+    install_probes(t)?;
+    let path = t.run.join("root/etc/townhall/residents/ada.toml");
+    let declared = std::fs::read_to_string(&path)?;
+    let r = crate::checks::chat::block_on(async {
+        let (mayor, room) = crate::checks::chat::room_with(t, "ada's pushes", &["@ada:town.test"], false).await?;
+        std::fs::write(&path, declared.replace("rooms = []", &format!("rooms = [\"{room}\"]")))?;
+        t.sh("townhall reload")?;
+        let (ok, out) = as_user(
+            t,
+            "ada",
+            "cd ~/work/work && git checkout -q -B noticed && date +%s%N > n && git add n && git commit -q -m one && date +%s%N > n && git commit -q -am two && git push town HEAD:refs/heads/ada/noticed 2>&1",
+        );
+        ensure!(ok, "ada's push: {out}");
+        let msgs = mayor.wait_for(&room, "@ada:town.test", "ada pushed `ada/noticed`").await?;
+        let notice = msgs.iter().find(|(b, _)| b.contains("ada/noticed")).map(|(b, _)| b.clone()).unwrap_or_default();
+        for want in ["commit(s)", "changed", "signed by ada's townhall key", &format!("git fetch {REMOTE} refs/heads/ada/noticed")] {
+            ensure!(notice.contains(want), "the push notice lacks `{want}`: {notice}");
+        }
+        mayor.say(&room, "ada: !branches").await?;
+        let listed = mayor.wait_for(&room, "@ada:town.test", "ada/noticed` ").await?;
+        ensure!(listed.iter().any(|(b, _)| b.contains("**work**") && b.contains(": two")), "!branches: {listed:?}");
+        Ok(())
+    });
+    std::fs::write(&path, &declared)?;
+    t.sh("townhall reload")?;
+    r
+}
