@@ -75,6 +75,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("signing::commits_verify_across_a_reset_and_a_rotation", s::commits_verify_across_a_reset_and_a_rotation),
     ("remote::ada_pushes_a_signed_branch_and_the_mayor_verifies_it", rm::ada_pushes_a_signed_branch_and_the_mayor_verifies_it),
     ("remote::the_room_hears_of_each_push_and_branches_lists_them", rm::the_room_hears_of_each_push_and_branches_lists_them),
+    ("remote::the_mayor_fetches_and_verifies_over_ssh_from_another_machine", rm::the_mayor_fetches_and_verifies_over_ssh_from_another_machine),
 ];
 
 fn trial(town: &Arc<Town>, name: &'static str, check: Check) -> Trial {

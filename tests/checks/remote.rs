@@ -44,6 +44,9 @@ pub fn ada_pushes_a_signed_branch_and_the_mayor_verifies_it(t: &Town) -> anyhow:
     );
     ensure!(ok, "ada's push: {out}");
     ensure!(refs(t)?.contains("refs/heads/ada/feature"), "no ada/feature on the remote: {}", refs(t)?);
+    // Her CLI, in a turn, commits on top and pushes the same branch with the same stock git.
+    let turn = t.sh("townhall turn ada pushfeature")?;
+    ensure!(turn.contains("pushed"), "the turn's push: {turn}");
     // The mayor, another Unix account, fetches by path and verifies with stock git.
     t.sh("id mayor >/dev/null 2>&1 || useradd -m mayor")?;
     let (ok, out) = as_user(
@@ -52,10 +55,12 @@ pub fn ada_pushes_a_signed_branch_and_the_mayor_verifies_it(t: &Town) -> anyhow:
         &format!(
             "git config --global --get-all safe.directory | grep -qx {REMOTE} || git config --global --add safe.directory {REMOTE}; \
              rm -rf ~/w && git init -q ~/w && cd ~/w && git fetch -q {REMOTE} refs/heads/ada/feature && \
-             git -c gpg.ssh.allowedSignersFile=/srv/townhall/allowed_signers verify-commit FETCH_HEAD 2>&1"
+             for c in $(git rev-list FETCH_HEAD); do git -c gpg.ssh.allowedSignersFile=/srv/townhall/allowed_signers verify-commit $c 2>&1; done; \
+             git log --format=%s FETCH_HEAD"
         ),
     );
-    ensure!(ok && out.contains("Good \"git\" signature for ada@town.test"), "the mayor's verify-commit: {out}");
+    let good = out.matches("Good \"git\" signature for ada@town.test").count();
+    ensure!(ok && good >= 2 && out.contains("from a turn") && out.contains("a feature"), "the mayor's verify-commit of each commit: {out}");
 
     // What the hook refuses, each with its reason and no ref changed.
     let work = "cd ~/work/work && git checkout -q feature";
@@ -107,4 +112,52 @@ pub fn the_room_hears_of_each_push_and_branches_lists_them(t: &Town) -> anyhow::
     std::fs::write(&path, &declared)?;
     t.sh("townhall reload")?;
     r
+}
+
+/// A new branch `ada/NAME` on the remote, pushed now (the check must stand alone).
+fn push_branch(t: &Town, name: &str) -> anyhow::Result<()> {
+    let (ok, out) = as_user(
+        t,
+        "ada",
+        &format!("cd ~/work/work && git checkout -q -B {name} && date +%s%N > f && git add f && git commit -q -m '{name}' && git push -q town HEAD:refs/heads/ada/{name} 2>&1"),
+    );
+    ensure!(ok, "ada's push: {out}");
+    Ok(())
+}
+
+pub fn the_mayor_fetches_and_verifies_over_ssh_from_another_machine(t: &Town) -> anyhow::Result<()> {
+    install_probes(t)?;
+    let branch = format!("over-ssh-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+    push_branch(t, &branch)?;
+    // The mayor's account on the town host, with a key made on the other machine (the
+    // host the town runs on stands in for the mayor's laptop).
+    let key = t.run.join("mayor-ssh");
+    if !key.exists() {
+        let ok = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status()?.success();
+        ensure!(ok, "making the mayor's SSH key");
+    }
+    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    t.sh(&format!(
+        "id mayor >/dev/null 2>&1 || useradd -m mayor; install -d -o mayor -g mayor -m 700 /home/mayor/.ssh && \
+         printf '%s' '{}' > /home/mayor/.ssh/authorized_keys && chown mayor: /home/mayor/.ssh/authorized_keys && chmod 600 /home/mayor/.ssh/authorized_keys && \
+         su mayor -s /bin/sh -c 'git config --global --get-all safe.directory | grep -qx {REMOTE} || git config --global --add safe.directory {REMOTE}' && \
+         i=0; until systemctl is-active -q ssh || [ $i -ge 50 ]; do sleep 0.2; i=$((i+1)); done; systemctl is-active ssh",
+        public.trim()
+    ))?;
+    let ssh = format!("ssh -i {} -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR", key.display());
+    let laptop = tempfile::tempdir()?;
+    let run = |script: &str| -> anyhow::Result<String> {
+        let out = std::process::Command::new("sh").arg("-c").arg(script).current_dir(laptop.path()).env("GIT_SSH_COMMAND", &ssh).output()?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        ensure!(out.status.success(), "on the mayor's machine, `{script}` failed: {text}");
+        Ok(text)
+    };
+    run(&format!("git init -q . && git fetch -q ssh://mayor@127.0.0.1:2222{REMOTE} 'refs/heads/ada/*:refs/remotes/ada/*'"))?;
+    run(&format!("{ssh} mayor@127.0.0.1 cat /srv/townhall/allowed_signers > allowed_signers"))?;
+    let verified = run(&format!("git -c gpg.ssh.allowedSignersFile=allowed_signers verify-commit ada/{branch} 2>&1"))?;
+    ensure!(verified.contains("Good \"git\" signature for ada@town.test"), "over SSH: {verified}");
+    // The town's sshd admits the mayor only: a resident cannot log in around its turns.
+    let ada = t.sh("grep -c '^AllowUsers mayor' /etc/ssh/sshd_config.d/town.conf")?;
+    ensure!(ada.trim() == "1", "sshd is not limited to the mayor");
+    Ok(())
 }

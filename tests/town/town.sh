@@ -15,7 +15,7 @@ RUN=${TOWN_RUN:-/var/tmp/townhall-town}
 MACHINE=${TOWN_MACHINE:-townhall-test}
 VENV=$CACHE/synapse-venv
 STAMP=.townhall-complete
-INCLUDE=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,acl,btrfs-progs,git,ca-certificates,iproute2,passwd,procps,openssh-client
+INCLUDE=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,acl,btrfs-progs,git,ca-certificates,iproute2,passwd,procps,openssh-client,openssh-server
 # The cache is named after what it holds, so a changed package list builds a new one.
 ROOTFS=$CACHE/rootfs-bookworm-$(printf %s "$INCLUDE" | sha256sum | cut -c1-8)
 SYNAPSE_PIP=${TOWN_SYNAPSE_PIP:-matrix-synapse==1.163.2}
@@ -274,6 +274,10 @@ install_town() {
     out=$(systemctl --root="$r" enable "$(basename "$u")" 2>&1) || { echo "$out" >&2; die "enabling $u failed"; }
   done
   echo "$MACHINE" >"$r/etc/hostname"
+  # The town host's sshd, for the mayor fetching from another machine: loopback port 2222
+  # (the container shares the host's network), keys only, and nobody but the mayor.
+  install -d -m 0755 "$r/etc/ssh/sshd_config.d"
+  printf 'Port 2222\nListenAddress 127.0.0.1\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowUsers mayor\n' >"$r/etc/ssh/sshd_config.d/town.conf"
 }
 
 write_boot_args() {
