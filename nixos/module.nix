@@ -34,7 +34,7 @@ in
     environment.etc."townhall".source = configDir;
     environment.systemPackages = [ cfg.package ];
 
-    users.groups = lib.mapAttrs (name: r: { gid = r.uid; }) cfg.residents;
+    users.groups = lib.mapAttrs (name: r: { gid = r.uid; }) cfg.residents // { townhall-git = { }; };
     users.users = lib.mapAttrs (name: r: {
       isNormalUser = true;
       uid = r.uid;
@@ -42,7 +42,15 @@ in
       home = "${cfg.town.agents or "/agents"}/${name}";
       createHome = false;
       description = r.description;
-    }) cfg.residents;
+    }) cfg.residents // {
+      # Owns the town remote's repositories (never a resident, never root).
+      townhall-git = {
+        isSystemUser = true;
+        group = "townhall-git";
+        home = "/nonexistent";
+        createHome = false;
+      };
+    };
 
     # What a levelled town needs from its host (`townhall check --host`).
     boot.kernel.sysctl = {
