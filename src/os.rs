@@ -94,3 +94,18 @@ pub fn wait_child(pid: libc::pid_t) -> std::io::Result<i32> {
         }
     }
 }
+
+/// A JSON state file: None when it does not exist yet. A file that cannot be read or parsed
+/// is an error naming it and `what_to_do` — never silently empty: an empty grants ledger
+/// would forget which ACL entries townhall made, an empty key history would stop old commits
+/// from verifying.
+pub fn read_state<T: serde::de::DeserializeOwned>(path: &std::path::Path, what_to_do: &str) -> Result<Option<T>, OsError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(OsError::new(format!("reading {}", path.display()), e)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| OsError::new(format!("reading {}", path.display()), format!("it is not what townhall wrote ({e})\n  help: {what_to_do}")))
+}

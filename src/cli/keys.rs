@@ -17,7 +17,7 @@ pub fn show(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
         let list: Vec<_> = town
             .residents
             .iter()
-            .map(|r| Ok(serde_json::json!({ "resident": r.name, "principal": r.git.email, "public": keys.public(&r.name)?, "retired": keys.retired(&r.name) })))
+            .map(|r| Ok(serde_json::json!({ "resident": r.name, "principal": r.git.email, "public": keys.public(&r.name)?, "retired": keys.retired(&r.name)? })))
             .collect::<Result<_, sign::KeyError>>()?;
         super::print_json(&serde_json::json!({ "keys": list, "allowed_signers": sign::allowed_signers_path() }));
         return Ok(ExitCode::SUCCESS);

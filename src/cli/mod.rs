@@ -198,7 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.block_on(async {
                 let managers = townhall::units::SystemdUserManagers::connect().await?;
                 let acls = townhall::grant::PosixAcls;
-                townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts, managers, acls).run().await
+                townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts, managers, acls)?.run().await
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -46,10 +46,12 @@ pub struct Keeper<A> {
 }
 
 impl<A: Acls> Keeper<A> {
-    pub fn new(acls: A, state: &Path) -> Self {
+    /// A corrupt ledger is an error: townhall would no longer know which entries are its own.
+    pub fn new(acls: A, state: &Path) -> Result<Self, OsError> {
         let ledger_path = state.join("grants.json");
-        let ledger = std::fs::read(&ledger_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        Self { acls, ledger_path, ledger: Mutex::new(ledger), present: Default::default() }
+        let help = "it lists the ACL entries townhall made; fix it, or move it away and remove townhall's entries by hand (getfacl shows them)";
+        let ledger = crate::os::read_state(&ledger_path, help)?.unwrap_or_default();
+        Ok(Self { acls, ledger_path, ledger: Mutex::new(ledger), present: Default::default() })
     }
 
     fn save(&self, ledger: &BTreeMap<PathBuf, BTreeMap<u32, Held>>) -> Result<(), OsError> {

@@ -102,7 +102,7 @@ fn grants_reapply_on_change_and_revoke_only_their_own_entries() {
     let state = tempfile::tempdir().unwrap();
     let acls = FakeAcls::default();
     acls.grant(Path::new("/dev/ttyS0"), 4242, Permission::R).unwrap(); // someone else's entry
-    let keeper = Keeper::new(acls, state.path());
+    let keeper = Keeper::new(acls, state.path()).unwrap();
     let town = town_with_tty_rule(Some(Permission::Rw));
     let node = PathBuf::from("/dev/ttyS0");
 
@@ -125,10 +125,10 @@ fn grants_reapply_on_change_and_revoke_only_their_own_entries() {
 #[test]
 fn the_ledger_survives_a_restart_so_stale_grants_are_still_revoked() {
     let state = tempfile::tempdir().unwrap();
-    let keeper = Keeper::new(FakeAcls::default(), state.path());
+    let keeper = Keeper::new(FakeAcls::default(), state.path()).unwrap();
     keeper.device(&town_with_tty_rule(Some(Permission::R)), &serial(), false, "t1").unwrap();
     drop(keeper);
-    let again = Keeper::new(FakeAcls::default(), state.path());
+    let again = Keeper::new(FakeAcls::default(), state.path()).unwrap();
     let c = again.all(&town_with_tty_rule(None), &[serial()], "t2").unwrap();
     assert!(matches!(&c[..], [Change::Revoked { uid: 1100, .. }]), "{c:?}");
 }
@@ -139,4 +139,13 @@ fn keeper_acls<A: Acls>(k: &Keeper<A>) -> &A {
 
 fn keeper_calls(k: &Keeper<FakeAcls>) -> usize {
     k.acls().calls.calls().iter().filter(|c| c.starts_with("grant")).count()
+}
+
+#[test]
+fn a_corrupt_ledger_is_an_error_that_names_the_file() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("grants.json"), "{ not json").unwrap();
+    let Err(e) = Keeper::new(FakeAcls::default(), state.path()) else { panic!("a corrupt ledger was taken as empty") };
+    let e = e.to_string();
+    assert!(e.contains("grants.json") && e.contains("help:"), "{e}");
 }

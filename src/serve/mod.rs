@@ -76,10 +76,11 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    pub fn new(town: Town, accounts: A, managers: M, acls: G) -> Self {
-        let desk = Desk::new(managers, &town);
-        let keeper = Keeper::new(acls, &town.state);
-        Self {
+    /// Fails when a state file (sessions, the grants ledger) is corrupt, naming it.
+    pub fn new(town: Town, accounts: A, managers: M, acls: G) -> Result<Self, crate::os::OsError> {
+        let desk = Desk::new(managers, &town)?;
+        let keeper = Keeper::new(acls, &town.state)?;
+        Ok(Self {
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),
             last_turn: Default::default(),
@@ -91,7 +92,7 @@ where
             keeper,
             reloaded: Notify::new(),
             started: Instant::now(),
-        }
+        })
     }
 
     pub fn town(&self) -> Arc<Town> {
@@ -296,7 +297,7 @@ mod tests {
         let ada = Account { name: "ada".into(), uid: 1100, gid: 1100, home: "/agents/ada".into(), shell: "/bin/bash".into() };
         let mut town = crate::testing::demo_town();
         town.state = std::env::temp_dir();
-        let d = Daemon::new(town, FakeAccounts::with(vec![ada]), FakeUserManagers::default(), crate::grant::FakeAcls::default());
+        let d = Daemon::new(town, FakeAccounts::with(vec![ada]), FakeUserManagers::default(), crate::grant::FakeAcls::default()).unwrap();
         let s = d.status();
         assert_eq!(s.town, "demo");
         let accounts: Vec<_> = s.residents.iter().map(|r| (r.name.as_str(), r.account)).collect();

@@ -89,15 +89,18 @@ impl Keys {
         bare(self.get(resident)?.public_key())
     }
 
-    pub fn retired(&self, resident: &str) -> Vec<Retired> {
-        std::fs::read(self.retired_path(resident)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    /// Rotated-out keys. A history that cannot be read would drop them from allowed_signers
+    /// (old commits would stop verifying), so it is an error.
+    pub fn retired(&self, resident: &str) -> Result<Vec<Retired>, KeyError> {
+        let help = "it keeps old keys verifiable; restore it from a backup, or move it away and accept that commits signed with retired keys no longer verify";
+        Ok(crate::os::read_state(&self.retired_path(resident), help)?.unwrap_or_default())
     }
 
     /// A new key for `resident`; the old one stays verifiable for commits made before now.
     pub fn rotate(&self, town: &Town, resident: &str) -> Result<String, KeyError> {
         town.resident(resident).ok_or_else(|| KeyError::NoResident(resident.into()))?;
         let old = self.public(resident)?;
-        let mut retired = self.retired(resident);
+        let mut retired = self.retired(resident)?;
         retired.push(Retired { public: old, valid_before: stamp(std::time::SystemTime::now()) });
         let json = serde_json::to_vec_pretty(&retired).map_err(|e| OsError::new("encoding retired keys", e))?;
         crate::os::write_atomic(&self.retired_path(resident), &json)?;
@@ -110,7 +113,7 @@ impl Keys {
     pub fn allowed_signers(&self, town: &Town) -> Result<String, KeyError> {
         let mut out = String::from("# townhall: the residents' commit signing keys (principal = git email)\n");
         for r in &town.residents {
-            for old in self.retired(&r.name) {
+            for old in self.retired(&r.name)? {
                 out.push_str(&format!("{} namespaces=\"git\",valid-before=\"{}\" {}\n", r.git.email, old.valid_before, old.public));
             }
             out.push_str(&format!("{} namespaces=\"git\" {}\n", r.git.email, self.public(&r.name)?));

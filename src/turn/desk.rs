@@ -57,13 +57,13 @@ pub struct Desk<M> {
 }
 
 impl<M: UserManagers + Sync> Desk<M> {
-    pub fn new(managers: M, town: &Town) -> Self {
-        Self {
+    pub fn new(managers: M, town: &Town) -> Result<Self, OsError> {
+        Ok(Self {
             managers,
-            sessions: Sessions::load(&town.state),
+            sessions: Sessions::load(&town.state)?,
             lanes: Default::default(),
             running: Default::default(),
-        }
+        })
     }
 
     pub fn running(&self) -> Vec<RunningTurn> {

@@ -17,10 +17,11 @@ fn key(resident: &str, conversation: &str) -> String {
 }
 
 impl Sessions {
-    pub fn load(state: &Path) -> Self {
+    pub fn load(state: &Path) -> Result<Self, OsError> {
         let path = state.join("sessions.json");
-        let map = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        Self { path, map: Mutex::new(map) }
+        let help = "it maps conversations to CLI session ids; move it away and every conversation starts a fresh session";
+        let map = crate::os::read_state(&path, help)?.unwrap_or_default();
+        Ok(Self { path, map: Mutex::new(map) })
     }
 
     pub fn get(&self, resident: &str, conversation: &str) -> Option<String> {

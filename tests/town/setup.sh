@@ -12,6 +12,7 @@ packages=(
   debootstrap systemd-container btrfs-progs acl udev iproute2 util-linux   # the town
   python3-venv curl                                                        # Synapse
   openssh-client                                                           # the mayor's side of SSH fetches
+  nix-bin                                                                  # parse-checking nixos/*.nix
   pkg-config libudev-dev libacl1-dev gcc git                               # building townhall (SQLite is bundled)
 )
 missing=()
