@@ -29,11 +29,18 @@ impl<T, E: Display> OsContext<T> for Result<T, E> {
 /// Replace `path` with `bytes` in one step (write a sibling, rename), mode 0600: a crash
 /// leaves the old file or the new one, never half of one. For the state dir's files.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), OsError> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+/// `write_atomic` with `mode`, set explicitly whatever the umask (0644 for what others
+/// read, 0755 for a hook).
+pub fn write_atomic_mode(path: &std::path::Path, bytes: &[u8], mode: u32) -> Result<(), OsError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let what = || format!("saving {}", path.display());
     let tmp = path.with_extension("new");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).os(what)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp).os(what)?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode)).os(what)?;
     f.write_all(bytes).os(what)?;
     std::fs::rename(&tmp, path).os(what)
 }

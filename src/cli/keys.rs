@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use std::os::unix::process::CommandExt;
-
 use anyhow::Context;
 
 use townhall::config::Town;
-use townhall::control::{self, Request};
+use townhall::control::Request;
 use townhall::sign::{self, Keys};
 
 pub fn show(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
@@ -37,18 +35,9 @@ pub fn rotate(town: &Town, name: &str) -> anyhow::Result<ExitCode> {
     println!("{name} signs with {public} from now on; the old key verifies commits signed before now");
     // The running agent takes the new key; the resident's git config names it, set as the
     // resident (never by root writing into its home).
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let _ = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), control::call(Town::control_socket(), &Request::Reload)).await });
+    let _ = super::call_daemon(&Request::Reload, 10);
     let r = town.resident(name).context("checked by rotate")?;
-    let status = std::process::Command::new("git")
-        .args(["config", "--global", "user.signingkey", &format!("key::{public}")])
-        .env_clear()
-        .env("HOME", town.home(r))
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .current_dir("/")
-        .uid(r.uid)
-        .gid(r.uid)
-        .status();
+    let status = townhall::git::as_user(r.uid, r.uid, &town.home(r)).args(["config", "--global", "user.signingkey", &format!("key::{public}")]).status();
     match status {
         Ok(s) if s.success() => {}
         other => eprintln!("warning: could not set user.signingkey in {}'s git config ({other:?}); the next reset does", r.name),

@@ -309,6 +309,13 @@ pub(crate) fn ask(req: &Request, each: impl FnMut(Response)) -> anyhow::Result<E
     }
 }
 
+/// One request to the daemon that waits at most `secs`: None when it did not answer in time
+/// (or no runtime could be made).
+pub(crate) fn call_daemon(req: &Request, secs: u64) -> Option<Result<Response, ClientError>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(secs), control::call(Town::control_socket(), req)).await }).ok()
+}
+
 fn status(json: bool) -> anyhow::Result<ExitCode> {
     ask(&Request::Status, |r| match r {
         Response::Status(s) if json => print_json(&s),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::io::Write;
 
 use townhall::config::Town;
-use townhall::control::{self, ClientError, Request, Response};
+use townhall::control::{ClientError, Request, Response};
 use townhall::round::{self, HostSeams};
 
 fn seams() -> HostSeams {
@@ -37,19 +37,14 @@ pub fn init(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Through the daemon when it runs; when it does not, no turn can be running. A daemon
 /// that does not answer in time does not hold the reset up: levelling ends every turn.
-fn stop_turns() -> anyhow::Result<String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let call = async {
-        let ask = control::call(Town::control_socket(), &Request::StopTurns);
-        tokio::time::timeout(std::time::Duration::from_secs(30), ask).await
-    };
-    Ok(match rt.block_on(call) {
-        Ok(Ok(Response::Stopped { turns })) => format!("stopped {turns} running turn(s)"),
-        Ok(Ok(other)) => format!("unexpected answer from the daemon ({other:?}): levelling ends the turns"),
-        Ok(Err(ClientError::DaemonDown { .. })) => "the daemon is not running: no turn runs".into(),
-        Ok(Err(e)) => format!("could not ask the daemon to stop the turns ({e}): levelling ends them"),
-        Err(_) => "the daemon did not answer within 30 s: levelling ends the turns".into(),
-    })
+fn stop_turns() -> String {
+    match super::call_daemon(&Request::StopTurns, 30) {
+        Some(Ok(Response::Stopped { turns })) => format!("stopped {turns} running turn(s)"),
+        Some(Ok(other)) => format!("unexpected answer from the daemon ({other:?}): levelling ends the turns"),
+        Some(Err(ClientError::DaemonDown { .. })) => "the daemon is not running: no turn runs".into(),
+        Some(Err(e)) => format!("could not ask the daemon to stop the turns ({e}): levelling ends them"),
+        None => "the daemon did not answer within 30 s: levelling ends the turns".into(),
+    }
 }
 
 fn who(by: Option<String>) -> String {
@@ -99,7 +94,7 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyh
     }
     let quiet = json;
     let progress = |m: &str| if !quiet { say(m) };
-    progress(&stop_turns()?);
+    progress(&stop_turns());
     let report = round::run_reset(&plan, &s, &town.state, &who(by), &mut |m| progress(m))?;
     for p in townhall::remote::after_reset(town) {
         let _ = writeln!(std::io::stderr(), "warning: {p}");
@@ -130,10 +125,7 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyh
 /// Let a running daemon tell the residents' rooms what this reset reported (best effort:
 /// a daemon that is down tells them when it starts).
 fn tell_daemon() {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-    let _ = rt.block_on(async {
-        tokio::time::timeout(std::time::Duration::from_secs(10), control::call(Town::control_socket(), &Request::RoundBegan)).await
-    });
+    let _ = super::call_daemon(&Request::RoundBegan, 10);
 }
 
 pub fn level(town: &Town, json: bool) -> anyhow::Result<ExitCode> {

@@ -35,7 +35,7 @@ pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
         None => Vec::new(),
     };
     let repos = match &resolved {
-        Some((_, src)) => validate::repos(src, raw_repos, &residents, &mut report),
+        Some((_, src)) => super::repos::repos(src, raw_repos, &residents, &mut report),
         None => Vec::new(),
     };
     report.finish()?;

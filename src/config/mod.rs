@@ -6,6 +6,7 @@
 mod diagnostic;
 mod load;
 mod raw;
+mod repos;
 mod validate;
 pub mod values;
 

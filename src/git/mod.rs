@@ -36,6 +36,15 @@ impl Git for Git2 {
     }
 }
 
+/// Stock git as `uid`/`gid` (supplementary groups dropped), with a clean environment and
+/// `home` as HOME: git never runs as root on a tree someone else owns.
+pub fn as_user(uid: u32, gid: u32, home: &std::path::Path) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new("git");
+    c.env_clear().env("HOME", home).env("PATH", "/usr/local/bin:/usr/bin:/bin").current_dir("/").uid(uid).gid(gid);
+    c
+}
+
 #[derive(Debug, Default)]
 pub struct FakeGit {
     pub calls: Recorder,

@@ -47,9 +47,7 @@ pub fn write_dropins(residents: &[(u32, Limits)]) -> Result<bool, OsError> {
         }
         let what = || format!("writing {}", path.display());
         std::fs::create_dir_all(path.parent().expect("has a parent")).os(what)?;
-        let tmp = path.with_extension("new");
-        std::fs::write(&tmp, &text).os(what)?;
-        std::fs::rename(&tmp, &path).os(what)?;
+        crate::os::write_atomic_mode(&path, text.as_bytes(), 0o644)?;
         changed = true;
     }
     Ok(changed)

@@ -27,10 +27,11 @@ pub enum Rejection {
     Broken(String),
 }
 
-const ZERO: &str = "0000000000000000000000000000000000000000";
+/// git's "no commit": the old side of a new ref, the new side of a deletion.
+pub(super) const ZERO: &str = "0000000000000000000000000000000000000000";
 
 /// The namespace rule alone (pure): refs/heads/NAME/… or refs/tags/NAME/…, no deletes.
-pub fn check_ref(pusher: &str, old: &str, new: &str, refname: &str) -> Result<(), Rejection> {
+pub fn check_ref(pusher: &str, new: &str, refname: &str) -> Result<(), Rejection> {
     let own = [format!("refs/heads/{pusher}/"), format!("refs/tags/{pusher}/")];
     let rest = own.iter().find_map(|p| refname.strip_prefix(p.as_str()));
     if rest.is_none_or(|r| r.is_empty() || r.split('/').any(|c| c.is_empty() || c == "..")) {
@@ -39,7 +40,6 @@ pub fn check_ref(pusher: &str, old: &str, new: &str, refname: &str) -> Result<()
     if new.trim_start_matches('0').is_empty() {
         return Err(Rejection::Delete { refname: refname.into() });
     }
-    let _ = old;
     Ok(())
 }
 
@@ -59,7 +59,7 @@ fn out(cmd: &mut Command) -> Result<String, Rejection> {
 
 /// Check one ref update against the repository (signatures, fast-forward).
 fn check_update(repo: &Path, signers: &Path, pusher: &str, email: &str, old: &str, new: &str, refname: &str) -> Result<(), Rejection> {
-    check_ref(pusher, old, new, refname)?;
+    check_ref(pusher, new, refname)?;
     if old != ZERO {
         let ff = git(repo).args(["merge-base", "--is-ancestor", old, new]).status().map_err(|e| Rejection::Broken(e.to_string()))?;
         if !ff.success() {
@@ -134,12 +134,12 @@ mod tests {
 
     #[test]
     fn a_resident_pushes_only_into_its_own_namespace() {
-        assert!(check_ref("ada", ZERO, C, "refs/heads/ada/feature").is_ok());
-        assert!(check_ref("ada", ZERO, C, "refs/tags/ada/v1").is_ok());
+        assert!(check_ref("ada", C, "refs/heads/ada/feature").is_ok());
+        assert!(check_ref("ada", C, "refs/tags/ada/v1").is_ok());
         for bad in ["refs/heads/vox/x", "refs/heads/main", "refs/heads/ada", "refs/heads/ada/", "refs/heads/ada/../main", "refs/heads/adam/x", "refs/notes/ada/x"] {
-            assert!(matches!(check_ref("ada", ZERO, C, bad), Err(Rejection::Namespace { .. })), "{bad}");
+            assert!(matches!(check_ref("ada", C, bad), Err(Rejection::Namespace { .. })), "{bad}");
         }
-        assert!(matches!(check_ref("ada", C, ZERO, "refs/heads/ada/feature"), Err(Rejection::Delete { .. })));
-        assert!(matches!(check_ref("ada", C, ZERO, "refs/heads/vox/x"), Err(Rejection::Namespace { .. })));
+        assert!(matches!(check_ref("ada", ZERO, "refs/heads/ada/feature"), Err(Rejection::Delete { .. })));
+        assert!(matches!(check_ref("ada", ZERO, "refs/heads/vox/x"), Err(Rejection::Namespace { .. })));
     }
 }

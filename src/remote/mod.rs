@@ -7,7 +7,6 @@ mod hook;
 mod notice;
 mod pipe;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -49,12 +48,7 @@ fn git_user() -> Result<nix::unistd::User, OsError> {
     nix::unistd::User::from_name(GIT_USER).os(|| format!("looking up {GIT_USER}"))?.ok_or_else(|| OsError::new(format!("looking up {GIT_USER}"), "no such user"))
 }
 
-/// git as `user`, with a clean environment.
-fn git_as(uid: u32, gid: u32, home: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.env_clear().env("HOME", home).env("PATH", "/usr/local/bin:/usr/bin:/bin").current_dir("/").uid(uid).gid(gid);
-    c
-}
+use crate::git::as_user as git_as;
 
 /// Make what the remote needs: its user, and each declared repository (bare, owned by that
 /// user, fast-forward only, no deletions, townhall's pre-receive hook). Idempotent.
@@ -91,11 +85,7 @@ pub fn prepare(town: &Town) -> Result<Vec<String>, OsError> {
         let hook = format!("#!/bin/sh\n# townhall: who may push what (see `townhall hook --help`)\nexec {} hook pre-receive\n", exe.display());
         if std::fs::read_to_string(hooks.join("pre-receive")).ok().as_deref() != Some(hook.as_str()) {
             std::fs::create_dir_all(&hooks).os(|| format!("creating {}", hooks.display()))?;
-            let tmp = hooks.join(".pre-receive.new");
-            std::fs::write(&tmp, &hook).os(|| format!("writing {}", tmp.display()))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).os(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, hooks.join("pre-receive")).os(|| format!("installing the hook in {}", path.display()))?;
+            crate::os::write_atomic_mode(&hooks.join("pre-receive"), hook.as_bytes(), 0o755)?;
             nix::unistd::chown(&hooks, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0))).os(|| "owning the hooks dir".into())?;
         }
     }

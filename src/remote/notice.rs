@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::hook::ZERO;
 use super::{git_as, git_user, repo_path};
 use crate::config::Town;
-
-const ZERO: &str = "0000000000000000000000000000000000000000";
 /// git's empty tree, the base of a diffstat for a branch with no parent.
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 

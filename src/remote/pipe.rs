@@ -7,9 +7,8 @@
 use std::io::{IoSlice, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 
@@ -102,17 +101,11 @@ fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, Vec<String>
     let path = super::repo_path(&repo.name);
     let before = super::refs_of(&repo.name, &r.name);
     let fd = |i: usize| -> std::io::Result<Stdio> { Ok(Stdio::from(fds[i].try_clone()?)) };
-    let status = Command::new("git")
+    let status = crate::git::as_user(user.uid.as_raw(), user.gid.as_raw(), Path::new("/nonexistent"))
         .arg("receive-pack")
         .arg(&path)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("HOME", "/nonexistent")
         .env("TOWNHALL_PUSHER", &r.name)
         .env("TOWNHALL_CONFIG", &town.dir)
-        .current_dir("/")
-        .uid(user.uid.as_raw())
-        .gid(user.gid.as_raw())
         .stdin(fd(0)?)
         .stdout(fd(1)?)
         .stderr(fd(2)?)

@@ -128,11 +128,7 @@ impl Keys {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).os(what)?;
         }
-        let tmp = path.with_extension("new");
-        std::fs::write(&tmp, text).os(what)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).os(what)?;
-        std::fs::rename(&tmp, path).os(what)?;
+        crate::os::write_atomic_mode(path, text.as_bytes(), 0o644)?;
         Ok(())
     }
 }

@@ -205,12 +205,9 @@ pub fn a_reset_killed_at_any_step_is_finished_by_the_next(t: &Town) -> anyhow::R
 
 pub fn what_a_reset_moved_aside_is_told_in_adas_rooms(t: &Town) -> anyhow::Result<()> {
     install_probes(t)?;
-    let path = t.run.join("root/etc/townhall/residents/ada.toml");
-    let declared = std::fs::read_to_string(&path)?;
     let r = crate::checks::chat::block_on(async {
         let (mayor, room) = crate::checks::chat::room_with(t, "ada's desk", &["@ada:town.test"], false).await?;
-        std::fs::write(&path, declared.replace("rooms = []", &format!("rooms = [\"{room}\"]")))?;
-        t.sh("townhall reload")?;
+        let _rooms = crate::checks::chat::AdaRooms::set(t, &room)?;
         plant_persist(t)?;
         t.sh("townhall reset --by probe >/dev/null 2>&1")?;
         let msgs = mayor.wait_for(&room, "@ada:town.test", "began").await?;
@@ -223,7 +220,6 @@ pub fn what_a_reset_moved_aside_is_told_in_adas_rooms(t: &Town) -> anyhow::Resul
         mayor.wait_for(&room, "@ada:town.test", "last reset: /persist/ada/work").await?;
         Ok(())
     });
-    std::fs::write(&path, &declared)?;
-    t.sh("townhall reload && rm -rf /persist/ada/.quarantine-round-*")?;
+    t.sh("rm -rf /persist/ada/.quarantine-round-*")?;
     r
 }

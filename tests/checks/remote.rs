@@ -87,12 +87,9 @@ pub fn ada_pushes_a_signed_branch_and_the_mayor_verifies_it(t: &Town) -> anyhow:
 
 pub fn the_room_hears_of_each_push_and_branches_lists_them(t: &Town) -> anyhow::Result<()> {
     install_probes(t)?;
-    let path = t.run.join("root/etc/townhall/residents/ada.toml");
-    let declared = std::fs::read_to_string(&path)?;
-    let r = crate::checks::chat::block_on(async {
+    crate::checks::chat::block_on(async {
         let (mayor, room) = crate::checks::chat::room_with(t, "ada's pushes", &["@ada:town.test"], false).await?;
-        std::fs::write(&path, declared.replace("rooms = []", &format!("rooms = [\"{room}\"]")))?;
-        t.sh("townhall reload")?;
+        let _rooms = crate::checks::chat::AdaRooms::set(t, &room)?;
         let (ok, out) = as_user(
             t,
             "ada",
@@ -108,10 +105,7 @@ pub fn the_room_hears_of_each_push_and_branches_lists_them(t: &Town) -> anyhow::
         let listed = mayor.wait_for(&room, "@ada:town.test", "ada/noticed` ").await?;
         ensure!(listed.iter().any(|(b, _)| b.contains("**work**") && b.contains(": two")), "!branches: {listed:?}");
         Ok(())
-    });
-    std::fs::write(&path, &declared)?;
-    t.sh("townhall reload")?;
-    r
+    })
 }
 
 /// A new branch `ada/NAME` on the remote, pushed now (the check must stand alone).
