@@ -1,4 +1,5 @@
-# NixOS module: declares the town in Nix and runs townhall as a service.
+# NixOS module: declares the town in Nix and runs townhall from the unit files the package
+# ships (dist/, through systemd.packages); only what NixOS does differently is set here.
 # Users are declared here (accounts = "verify"), because NixOS with mutableUsers = false
 # rewrites /etc/passwd at activation and would drop users created at run time.
 { config, lib, pkgs, ... }:
@@ -18,7 +19,11 @@ in
 {
   options.services.townhall = {
     enable = lib.mkEnableOption "townhall, AI agents as Unix users";
-    package = lib.mkOption { type = lib.types.package; description = "The townhall package."; };
+    package = lib.mkOption {
+      type = lib.types.package;
+      default = pkgs.callPackage ./package.nix { };
+      description = "The townhall package (built from this repository by default).";
+    };
     town = lib.mkOption {
       type = toml.type;
       description = "Contents of town.toml (see docs/config.md); accounts is forced to verify.";
@@ -34,7 +39,7 @@ in
     environment.etc."townhall".source = configDir;
     environment.systemPackages = [ cfg.package ];
 
-    users.groups = lib.mapAttrs (name: r: { gid = r.uid; }) cfg.residents // { townhall-git = { }; };
+    users.groups = lib.mapAttrs (name: r: { gid = r.uid; }) cfg.residents // { townhall-git = { }; townhall-chat = { }; };
     users.users = lib.mapAttrs (name: r: {
       isNormalUser = true;
       uid = r.uid;
@@ -50,6 +55,26 @@ in
         home = "/nonexistent";
         createHome = false;
       };
+      # Runs `townhall chat`: every Matrix connection, none of root's powers (dist/townhall.sysusers).
+      townhall-chat = {
+        isSystemUser = true;
+        group = "townhall-chat";
+        home = "/var/lib/townhall-chat";
+        createHome = false;
+      };
+    };
+
+    # The units are the package's (dist/); NixOS ignores their [Install] sections, so what
+    # pulls them in is said here, and a changed config restarts the supervisor.
+    systemd.packages = [ cfg.package ];
+    systemd.services.townhall-reset.wantedBy = [ "multi-user.target" "townhall.service" ];
+    systemd.services.townhall = {
+      wantedBy = [ "multi-user.target" ];
+      restartTriggers = [ configDir ];
+    };
+    systemd.services.townhall-chat = {
+      wantedBy = [ "multi-user.target" ];
+      restartTriggers = [ configDir ];
     };
 
     # What a levelled town needs from its host (`townhall check --host`).
@@ -61,42 +86,5 @@ in
     };
     # /proc with hidepid=invisible is left to the host: polkit and some desktop services
     # break without a gid= exemption (`townhall check --host` reports it).
-
-    # Every boot starts a new round: before logind (which starts lingering residents'
-    # managers) and user sessions; at shutdown, no resident's process holds the reboot up.
-    systemd.services.townhall-reset = {
-      description = "townhall: end the round (level /agents to the blank snapshot)";
-      unitConfig.DefaultDependencies = false;
-      after = [ "local-fs.target" "systemd-tmpfiles-setup.service" ];
-      before = [ "systemd-logind.service" "systemd-user-sessions.service" "townhall.service" "shutdown.target" ];
-      conflicts = [ "shutdown.target" ];
-      wantedBy = [ "multi-user.target" "townhall.service" ];
-      serviceConfig = {
-        Type = "oneshot";
-        RemainAfterExit = true;
-        ExecStart = "${cfg.package}/bin/townhall reset --by boot --config /etc/townhall";
-        ExecStop = "${cfg.package}/bin/townhall level --config /etc/townhall";
-      };
-    };
-
-    systemd.services.townhall = {
-      description = "townhall: AI agents as real Unix users";
-      wantedBy = [ "multi-user.target" ];
-      after = [ "network-online.target" "systemd-logind.service" "dbus.service" ];
-      wants = [ "network-online.target" ];
-      restartTriggers = [ configDir ];
-      serviceConfig = {
-        Type = "notify";
-        ExecStart = "${cfg.package}/bin/townhall serve --config /etc/townhall";
-        Restart = "on-failure";
-        RestartSec = 2;
-        TimeoutStopSec = 30;
-        RuntimeDirectory = "townhall";
-        RuntimeDirectoryMode = "0700";
-        StateDirectory = "townhall";
-        StateDirectoryMode = "0700";
-        UMask = "0077";
-      };
-    };
   };
 }

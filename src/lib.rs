@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod git;
 pub mod grant;
+pub mod hall;
 pub mod level;
 pub mod os;
 pub mod remote;

@@ -7,6 +7,10 @@ bash tests/town/setup.sh
 echo "== nixos/*.nix parse" >&2
 # Syntax only: there is no nixpkgs here to evaluate or build the module against.
 for f in nixos/*.nix; do nix-instantiate --parse "$f" >/dev/null || { echo "$f does not parse" >&2; exit 1; }; done
+# No drift: the module takes the units from dist/ (through the package), never restates them.
+if grep -n 'ExecStart' nixos/module.nix >&2; then echo "nixos/module.nix restates a unit: set it in dist/ instead" >&2; exit 1; fi
+grep -q 'systemd.packages = \[ cfg.package \]' nixos/module.nix || { echo "nixos/module.nix does not use the package's units" >&2; exit 1; }
+grep -q 'dist/\*.service' nixos/package.nix || { echo "nixos/package.nix does not ship dist/'s units" >&2; exit 1; }
 echo "== unit tests" >&2
 cargo test --locked --lib --bins --test config_corpus
 echo "== town tests" >&2

@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, foundation as f, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, turns as tu};
+use checks::{chat as c, foundation as f, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -51,6 +51,9 @@ const CHECKS: &[(&str, Check)] = &[
     ("chat::a_resident_to_resident_loop_stops_at_the_hop_limit", c::a_resident_to_resident_loop_stops_at_the_hop_limit),
     ("chat::a_resident_commands_another_only_when_its_allow_says_so", c::a_resident_commands_another_only_when_its_allow_says_so),
     ("chat::a_mayor_resets_the_round_from_chat", c::a_mayor_resets_the_round_from_chat),
+    ("split::the_chat_runs_as_its_own_user_and_root_has_no_network", sp::the_chat_runs_as_its_own_user_and_root_has_no_network),
+    ("split::the_hall_refuses_other_uids_and_bad_requests", sp::the_hall_refuses_other_uids_and_bad_requests),
+    ("split::killing_the_chat_mid_turn_loses_no_answer", sp::killing_the_chat_mid_turn_loses_no_answer),
     ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),
     ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),
@@ -122,7 +125,7 @@ fn main() {
     }
 
     let run = run_dir("main");
-    let units = ["dist/townhall.service", "dist/townhall-reset.service"].map(|u| town::repo().join(u)).to_vec();
+    let units = ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service"].map(|u| town::repo().join(u)).to_vec();
     let booted = Town::up(&run, Options { units, devices: vec!["/dev/ttyS0"], ..Options::default() });
     let mut conclusion = match booted {
         Ok(town) => {

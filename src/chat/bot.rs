@@ -17,36 +17,41 @@ use super::identity::{Identity, connect};
 use super::policy::{Command, Decision, Incoming, decide};
 use super::{Chat, MatrixChat};
 use crate::config::Town;
+use crate::hall::{Refused, Reply};
 use crate::turn::{Outcome, TurnEvent};
 
 /// A chain of residents answering residents stops after this many hops.
 pub const HOP_LIMIT: u32 = 4;
 
-/// What the bot needs from the supervisor.
+/// How a turn asked for ended: its answer is `delivery` until confirmed; `outcome` is Err
+/// when it could not run.
+pub struct Ended {
+    pub delivery: u64,
+    pub outcome: Result<Outcome, String>,
+}
+
+/// What the bot needs from the supervisor (through the hall, hall.rs).
 pub trait Backend: Send + Sync + 'static {
     fn town(&self) -> Arc<Town>;
-    fn turn(
-        &self,
-        resident: &str,
-        conversation: &str,
-        prompt: &str,
-        fresh: bool,
-        events: mpsc::Sender<TurnEvent>,
-    ) -> impl Future<Output = Result<Outcome, String>> + Send;
-    fn stop(&self, resident: &str) -> impl Future<Output = u32> + Send;
-    fn forget_session(&self, resident: &str, conversation: &str) -> Result<(), String>;
+    /// Where the residents' Matrix stores live.
+    fn store(&self) -> std::path::PathBuf;
+    fn turn(&self, resident: &str, sender: &str, conversation: &str, prompt: &str, reply: Reply, events: mpsc::Sender<TurnEvent>) -> impl Future<Output = Result<Ended, String>> + Send;
+    /// The answer reached its room.
+    fn delivered(&self, delivery: u64) -> impl Future<Output = ()> + Send;
+    fn stop(&self, resident: &str, sender: &str) -> impl Future<Output = Result<u32, String>> + Send;
+    fn forget_session(&self, resident: &str, sender: &str, conversation: &str) -> impl Future<Output = Result<(), String>> + Send;
     /// Markdown for `!status`.
-    fn status_of(&self, resident: &str) -> String;
+    fn status_of(&self, resident: &str) -> impl Future<Output = String> + Send;
     /// Markdown for `!log n`.
-    fn log_of(&self, resident: &str, lines: usize) -> String;
+    fn log_of(&self, resident: &str, lines: usize) -> impl Future<Output = String> + Send;
     /// Markdown for `!branches`.
-    fn branches_of(&self, resident: &str) -> String;
+    fn branches_of(&self, resident: &str) -> impl Future<Output = String> + Send;
     /// End the round; markdown describing the result.
     fn reset(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
-    fn audit(&self, event: &str, detail: serde_json::Value);
+    fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str);
     fn chat_health(&self, resident: &str, health: String);
-    /// The resident's bot is connected: notices (device grants…) can go out through it.
-    fn connected(&self, resident: &str, chat: MatrixChat);
+    /// The resident's bot is connected: notices and kept answers can go out through it.
+    fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat);
 }
 
 const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
@@ -66,7 +71,7 @@ pub async fn run<B: Backend>(backend: Arc<B>, name: String) {
     loop {
         let town = backend.town();
         let Some(r) = town.resident(&name).cloned() else { return };
-        match connect(&town, &r).await {
+        match connect(&town, &r, &backend.store()).await {
             Ok(id) => {
                 backoff = Duration::from_secs(1);
                 serve(&backend, &name, id).await;
@@ -83,7 +88,7 @@ pub async fn run<B: Backend>(backend: Arc<B>, name: String) {
 
 async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
     let client = id.client;
-    backend.connected(name, MatrixChat { client: client.clone() });
+    backend.clone().connected(name, MatrixChat { client: client.clone() });
     let mut skip_history = id.fresh;
     let mut seen: VecDeque<String> = VecDeque::new();
     let mut backoff = Duration::from_secs(1);
@@ -114,7 +119,7 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
                 backend.chat_health(name, format!("sync failing: {e}"));
                 // The token is gone (or the resident was removed): reconnect from the top.
                 let town = backend.town();
-                let gone = town.resident(name).is_none_or(|r| !crate::chat::identity::store_dir(&town, r).join("session.json").exists());
+                let gone = town.resident(name).is_none_or(|r| !crate::chat::identity::store_dir(&backend.store(), r).join("session.json").exists());
                 if gone {
                     return;
                 }
@@ -137,7 +142,7 @@ async fn invited<B: Backend>(backend: Arc<B>, name: String, room: Room) {
     };
     let allowed = town.matrix.mayors.contains(&inviter) || r.matrix.allow.contains(&inviter);
     if !allowed {
-        backend.audit("invite-declined", serde_json::json!({ "resident": name, "from": inviter, "room": room.room_id().to_string() }));
+        backend.audit(&name, Refused::InviteDeclined, &inviter, room.room_id().as_str(), "not a mayor and not in the resident's allow");
         let _ = room.leave().await;
         return;
     }
@@ -244,19 +249,20 @@ async fn handle<B: Backend>(backend: &Arc<B>, name: &str, client: &Client, room:
         Decision::Pass => {}
         Decision::Refused(why) => {
             tracing::info!(resident = %name, "ignored: {why}");
-            backend.audit("message-ignored", serde_json::json!({ "resident": name, "from": sender, "room": room_id, "event": event_id, "why": why }));
+            backend.audit(&name, Refused::MessageIgnored, &sender, &room_id, &format!("{event_id}: {why}"));
         }
         Decision::MayorsOnly(c) => {
             let _ = chat.send(&room_id, thread.as_deref(), &format!("_Only a mayor may use {c:?}._")).await;
         }
         Decision::Act(command) => {
-            tokio::spawn(async move { act(&*backend, &chat, &name, &sender, &room_id, thread.as_deref(), &conversation, command).await });
+            let reply = Reply { room: room_id, thread, event: event_id };
+            tokio::spawn(async move { act(&*backend, &chat, &name, &sender, &reply, &conversation, command).await });
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn act<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, sender: &str, room: &str, thread: Option<&str>, conversation: &str, command: Command) {
+async fn act<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, sender: &str, reply: &Reply, conversation: &str, command: Command) {
+    let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
     let say = |text: String| async move {
         if let Err(e) = chat.send(room, thread, &text).await {
             tracing::warn!("{e}");
@@ -264,38 +270,30 @@ async fn act<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, sender: &st
     };
     match command {
         Command::Help => say(HELP.into()).await,
-        Command::Status => say(backend.status_of(name)).await,
-        Command::Log(n) => say(backend.log_of(name, n)).await,
-        Command::Branches => say(backend.branches_of(name)).await,
-        Command::Stop => {
-            let n = backend.stop(name).await;
-            say(format!("_Stopped {n} running turn(s)._")).await;
-        }
-        Command::New => match backend.forget_session(name, conversation) {
+        Command::Status => say(backend.status_of(name).await).await,
+        Command::Log(n) => say(backend.log_of(name, n).await).await,
+        Command::Branches => say(backend.branches_of(name).await).await,
+        Command::Stop => match backend.stop(name, sender).await {
+            Ok(n) => say(format!("_Stopped {n} running turn(s)._")).await,
+            Err(e) => say(format!("_Could not stop: {e}_")).await,
+        },
+        Command::New => match backend.forget_session(name, sender, conversation).await {
             Ok(()) => say("_The next message starts a fresh session._".into()).await,
             Err(e) => say(format!("_Could not forget the session: {e}_")).await,
         },
         Command::Reset => {
-            let town = backend.town();
-            let lost: Vec<String> = town
-                .residents
-                .iter()
-                .map(|r| {
-                    let kept: Vec<_> = r.persist.directories.iter().chain(&r.persist.files).map(|p| p.display().to_string()).collect();
-                    format!("- {}: everything in {} except {}", r.name, town.home(r).display(), if kept.is_empty() { "nothing".into() } else { kept.join(", ") })
-                })
-                .collect();
-            say(format!("**Ending the round.** Running turns stop, and this is lost:\n{}", lost.join("\n"))).await;
+            say(super::words::what_a_reset_loses(&backend.town())).await;
             match backend.reset(sender).await {
                 Ok(report) => say(report).await,
                 Err(e) => say(format!("_The reset was refused; nothing changed:_\n```\n{e}\n```")).await,
             }
         }
-        Command::Turn(prompt) => answer(backend, chat, name, room, thread, conversation, &prompt).await,
+        Command::Turn(prompt) => answer(backend, chat, name, sender, reply, conversation, &prompt).await,
     }
 }
 
-async fn answer<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, room: &str, thread: Option<&str>, conversation: &str, prompt: &str) {
+async fn answer<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, sender: &str, reply: &Reply, conversation: &str, prompt: &str) {
+    let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
     let typing = {
         let chat = chat.clone();
         let room = room.to_string();
@@ -307,7 +305,7 @@ async fn answer<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, room: &s
         })
     };
     let (tx, mut rx) = mpsc::channel(64);
-    let turn = backend.turn(name, conversation, prompt, false, tx);
+    let turn = backend.turn(name, sender, conversation, prompt, reply.clone(), tx);
     let stream = async {
         let mut s = Streamer::new(chat, room, thread);
         let (mut last, mut errors) = (None, Vec::new());
@@ -331,25 +329,25 @@ async fn answer<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, room: &s
         }
         (s, last, errors)
     };
-    let (outcome, (mut s, last, errors)) = tokio::join!(turn, stream);
+    let (ended, (mut s, last, errors)) = tokio::join!(turn, stream);
     typing.abort();
     let _ = chat.typing(room, false).await;
     if s.text().trim().is_empty()
-        && let Some(t) = last {
-            let _ = s.push(&t).await;
-        }
-    let mut footer = match outcome {
-        Ok(o) if o.stopped => Some("_(stopped)_".to_string()),
-        Ok(o) if o.timed_out => Some("_(timed out and stopped)_".to_string()),
-        Ok(o) if o.result == "success" => None,
-        Ok(o) => Some(format!("_(failed: {} {})_\n```\n{}\n```", o.result, o.status, o.stderr_tail.join("\n"))),
-        Err(e) => Some(format!("_(could not run: {e})_")),
-    };
-    if !errors.is_empty() {
-        let e = format!("_{}_", errors.join("; "));
-        footer = Some(footer.map_or(e.clone(), |f| format!("{f}\n{e}")));
+        && let Some(t) = last
+    {
+        let _ = s.push(&t).await;
     }
-    if let Err(e) = s.finish(footer.as_deref()).await {
-        tracing::warn!("finishing the answer: {e}");
+    let (delivery, outcome) = match ended {
+        Ok(e) => (Some(e.delivery), e.outcome),
+        Err(e) => (None, Err(e)),
+    };
+    let footer = super::words::footer(&outcome, &errors);
+    match s.finish(footer.as_deref()).await {
+        Err(e) => tracing::warn!("finishing the answer: {e}"),
+        Ok(()) => {
+            if let Some(id) = delivery {
+                backend.delivered(id).await;
+            }
+        }
     }
 }

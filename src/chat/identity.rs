@@ -19,9 +19,9 @@ pub struct Identity {
     pub fresh: bool,
 }
 
-/// The resident's Matrix store and session, under the root-only state dir.
-pub fn store_dir(town: &Town, r: &Resident) -> PathBuf {
-    town.state.join("matrix").join(&r.name)
+/// The resident's Matrix store and session, under the chat's own state dir.
+pub fn store_dir(root: &Path, r: &Resident) -> PathBuf {
+    root.join(&r.name)
 }
 
 fn save(path: &Path, session: &MatrixSession) -> Result<(), OsError> {
@@ -29,8 +29,8 @@ fn save(path: &Path, session: &MatrixSession) -> Result<(), OsError> {
     crate::os::write_atomic(path, &bytes)
 }
 
-pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {
-    let dir = store_dir(town, r);
+pub async fn connect(town: &Town, r: &Resident, root: &Path) -> Result<Identity, OsError> {
+    let dir = store_dir(root, r);
     let what = || format!("starting the Matrix client of {}", r.name);
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).os(what)?;
     let session_path = dir.join("session.json");
@@ -65,8 +65,8 @@ pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {
             false
         }
         None => {
-            let password = std::fs::read_to_string(&r.matrix.password_file)
-                .os(|| format!("reading the Matrix password of {} from {}", r.name, r.matrix.password_file.display()))?;
+            let file = super::credentials::password(r);
+            let password = std::fs::read_to_string(&file).os(|| format!("reading the Matrix password of {} from {}", r.name, file.display()))?;
             client
                 .matrix_auth()
                 .login_username(&r.matrix.user, password.trim_end_matches(['\n', '\r']))
@@ -78,8 +78,8 @@ pub async fn connect(town: &Town, r: &Resident) -> Result<Identity, OsError> {
             let session = client.matrix_auth().session().ok_or_else(|| OsError::new(what(), "no session after login"))?;
             save(&session_path, &session)?;
             let _ = client.account().set_display_name(Some(&r.description)).await;
-            if let Some(path) = &r.matrix.recovery_file {
-                recovery(&client, path).await?;
+            if let Some(path) = super::credentials::recovery(r) {
+                recovery(&client, &path).await?;
             }
             true
         }

@@ -1,10 +1,14 @@
-//! Chat: each resident's Matrix identity. The seam is what a turn needs to speak.
+//! Chat: each resident's Matrix identity, all of them in the unprivileged `townhall chat`
+//! process (remote.rs). The seam is what a turn needs to speak.
 
 pub mod answer;
 pub mod bot;
+pub mod credentials;
 pub mod identity;
 mod matrix;
 pub mod policy;
+pub mod remote;
+pub mod words;
 
 pub use matrix::MatrixChat;
 

@@ -27,8 +27,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the supervisor (normally as the townhall systemd service).
+    /// Run the supervisor (normally as the townhall systemd service, as root).
     Serve,
+    /// Run every resident's Matrix bot (normally as townhall-chat.service, as its own
+    /// unprivileged user); it asks the supervisor for everything else.
+    Chat,
     /// Validate the configuration and print the resolved town; `--host` checks the host's
     /// settings instead (sysctls, /proc, cgroups).
     Check {
@@ -200,6 +203,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let acls = townhall::grant::PosixAcls;
                 townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts, managers, acls)?.run().await
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chat => {
+            init_logging();
+            let town = load(&cli.config)?;
+            tokio::runtime::Runtime::new()?.block_on(townhall::chat::remote::run(&cli.config, town))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => status(json),

@@ -3,14 +3,13 @@
 //! One JSON request per line, one JSON response per line. Only root may connect: the
 //! socket lives in a 0700 root directory and the server also checks the peer's uid.
 
+pub mod lines;
 mod server;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
 
 pub use server::{Handler, serve};
 
@@ -105,24 +104,15 @@ pub async fn call(path: &Path, req: &Request) -> Result<Response, ClientError> {
 /// Send one request and hand each response line to `each` until the daemon closes.
 pub async fn stream(path: &Path, req: &Request, mut each: impl FnMut(Response)) -> Result<(), ClientError> {
     let io_err = |source: io::Error| ClientError::Io { path: path.to_owned(), source };
-    let stream = UnixStream::connect(path).await.map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-            ClientError::DaemonDown { path: path.to_owned() }
-        }
+    let mut answers = lines::ask(path, req, false).await.map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => ClientError::DaemonDown { path: path.to_owned() },
         io::ErrorKind::PermissionDenied => ClientError::NotRoot { path: path.to_owned() },
         _ => io_err(e),
     })?;
-    let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_string(req).expect("requests serialise");
-    line.push('\n');
-    write.write_all(line.as_bytes()).await.map_err(io_err)?;
-    write.shutdown().await.map_err(io_err)?;
-    let mut lines = BufReader::new(read).lines();
-    while let Some(answer) = lines.next_line().await.map_err(io_err)? {
-        match serde_json::from_str(&answer) {
-            Ok(Response::Error { message }) => return Err(ClientError::Refused(message)),
-            Ok(r) => each(r),
-            Err(e) => return Err(ClientError::Protocol(format!("{e}: {answer:?}"))),
+    while let Some(answer) = answers.next::<Response>().await.map_err(io_err)?.map_err(ClientError::Protocol)? {
+        match answer {
+            Response::Error { message } => return Err(ClientError::Refused(message)),
+            r => each(r),
         }
     }
     Ok(())

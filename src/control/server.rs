@@ -4,10 +4,9 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
+use super::lines::{self, Rules};
 use super::{Request, Response};
 
 /// What the daemon does with a request: any number of responses, sent as they happen.
@@ -16,67 +15,33 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, req: Request, out: mpsc::Sender<Response>) -> impl Future<Output = ()> + Send;
 }
 
+impl lines::Answer for Response {
+    fn refusal(message: String) -> Self {
+        Response::Error { message }
+    }
+}
+
 /// Bind the socket (replacing a stale one) and answer requests until the task is dropped.
 pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection(stream, handler).await {
-                tracing::warn!("control connection: {e}");
-            }
-        });
-    }
-}
-
-async fn connection<H: Handler>(stream: UnixStream, handler: Arc<H>) -> std::io::Result<()> {
+    let listener = lines::bind(path, 0o600)?;
     // Directory modes already keep others out; the uid check holds even if they are changed.
-    let peer = stream.peer_cred()?;
     let our_uid = nix::unistd::geteuid().as_raw();
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    while let Some(line) = lines.next_line().await? {
-        let (tx, mut rx) = mpsc::channel(64);
-        if peer.uid() != 0 && peer.uid() != our_uid {
-            tracing::warn!(uid = peer.uid(), "refused a control request from a non-root user");
-            let _ = tx.send(Response::Error { message: "only root may use the control socket".into() }).await;
-        } else {
-            match serde_json::from_str::<Request>(&line) {
-                Ok(req) => {
-                    let handler = handler.clone();
-                    tokio::spawn(async move { handler.handle(req, tx).await });
-                }
-                Err(e) => {
-                    let _ = tx.send(Response::Error { message: format!("bad request: {e}") }).await;
-                }
-            }
-        }
-        drop_sender_and_forward(&mut rx, &mut write).await?;
-    }
-    Ok(())
-}
-
-/// Write every response the handler sends, until it is done (its sender dropped).
-async fn drop_sender_and_forward(
-    rx: &mut mpsc::Receiver<Response>,
-    write: &mut tokio::net::unix::OwnedWriteHalf,
-) -> std::io::Result<()> {
-    while let Some(response) = rx.recv().await {
-        let mut out = serde_json::to_string(&response).expect("responses serialise");
-        out.push('\n');
-        write.write_all(out.as_bytes()).await?;
-    }
-    Ok(())
+    let rules = Rules {
+        permit: Box::new(move |uid| uid == 0 || uid == our_uid),
+        refused: "only root may use the control socket",
+        max_line: 1 << 20,
+        watch_peer: false,
+    };
+    let parse = |line: &str| serde_json::from_str::<Request>(line).map_err(|e| e.to_string());
+    lines::serve(listener, Arc::new(rules), parse, move |req, _uid, out| {
+        let handler = handler.clone();
+        async move { handler.handle(req, out).await }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -222,17 +222,7 @@ impl Presence for HostPresence {
         if !super::write_dropins(residents)? {
             return Ok(());
         }
-        // PID 1 reads a unit's drop-ins when it loads it: reload, unless there is no bus
-        // yet (early boot), when no manager is loaded and the files are read at its start.
-        let r = block(async {
-            let conn = timed("connecting to the system bus", zbus::Connection::system()).await?;
-            let pid1 = timed("PID 1", zbus_systemd::systemd1::ManagerProxy::new(&conn)).await?;
-            tokio::time::timeout(Duration::from_secs(60), pid1.reload()).await.map_err(|_| "Reload: no answer in 60 s".to_string())?.map_err(|e| format!("Reload: {e}"))
-        });
-        match r {
-            Err(e) if e.starts_with("connecting") => Ok(()),
-            r => r.map_err(|e| OsError::new("reloading PID 1 for the residents' drop-ins", e)),
-        }
+        reload_pid1(&[])
     }
 
     fn sweep(&self, uid: u32, dir: &Path) -> Result<u64, OsError> {
@@ -240,5 +230,23 @@ impl Presence for HostPresence {
             return Err(OsError::new(format!("sweeping {}", dir.display()), "refusing to remove root's files"));
         }
         super::sweep_owned(uid, dir)
+    }
+}
+
+/// PID 1 reads a unit's drop-ins when it loads it: reload (then restart `restart` where it
+/// runs), unless there is no bus yet (early boot), when the files are read at each start.
+pub fn reload_pid1(restart: &[&str]) -> Result<(), OsError> {
+    let r: Result<(), String> = block(async {
+        let conn = timed("connecting to the system bus", zbus::Connection::system()).await?;
+        let pid1 = timed("PID 1", zbus_systemd::systemd1::ManagerProxy::new(&conn)).await?;
+        tokio::time::timeout(Duration::from_secs(60), pid1.reload()).await.map_err(|_| "Reload: no answer in 60 s".to_string())?.map_err(|e| format!("Reload: {e}"))?;
+        for unit in restart {
+            timed(&format!("restarting {unit}"), pid1.try_restart_unit(unit.to_string(), "replace".into())).await?;
+        }
+        Ok(())
+    });
+    match r {
+        Err(e) if e.starts_with("connecting") => Ok(()),
+        r => r.map_err(|e| OsError::new("reloading PID 1 for townhall's drop-ins", e)),
     }
 }

@@ -48,7 +48,21 @@ fn git_user() -> Result<nix::unistd::User, OsError> {
     nix::unistd::User::from_name(GIT_USER).os(|| format!("looking up {GIT_USER}"))?.ok_or_else(|| OsError::new(format!("looking up {GIT_USER}"), "no such user"))
 }
 
-use crate::git::as_user as git_as;
+/// git as the remote's user with umask 022: the repositories are world-readable (the mayor
+/// fetches as themself) without git's shared-repository mode, whose setgid directories the
+/// daemon's RestrictSUIDSGID= forbids.
+pub(crate) fn git_as(uid: u32, gid: u32, home: &Path) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = crate::git::as_user(uid, gid, home);
+    // SAFETY: umask is async-signal-safe and touches nothing else.
+    unsafe {
+        c.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    c
+}
 
 /// Make what the remote needs: its user, and each declared repository (bare, owned by that
 /// user, fast-forward only, no deletions, townhall's pre-receive hook). Idempotent.
@@ -77,7 +91,7 @@ pub fn prepare(town: &Town) -> Result<Vec<String>, OsError> {
             run(git_as(uid, gid, Path::new("/nonexistent")).args(["init", "-q", "--bare"]).arg(&path), || format!("creating {}", path.display()))?;
             done.push(format!("created the repository {}", path.display()));
         }
-        for (k, v) in [("receive.denyNonFastForwards", "true"), ("receive.denyDeletes", "true"), ("receive.fsckObjects", "true"), ("core.sharedRepository", "0644")] {
+        for (k, v) in [("receive.denyNonFastForwards", "true"), ("receive.denyDeletes", "true"), ("receive.fsckObjects", "true"), ("core.sharedRepository", "umask")] {
             run(git_as(uid, gid, Path::new("/nonexistent")).arg("-C").arg(&path).args(["config", k, v]), || format!("configuring {}", path.display()))?;
         }
         // The hook is root's: the git user runs it but cannot change it.

@@ -101,7 +101,7 @@ fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, Vec<String>
     let path = super::repo_path(&repo.name);
     let before = super::refs_of(&repo.name, &r.name);
     let fd = |i: usize| -> std::io::Result<Stdio> { Ok(Stdio::from(fds[i].try_clone()?)) };
-    let status = crate::git::as_user(user.uid.as_raw(), user.gid.as_raw(), Path::new("/nonexistent"))
+    let status = super::git_as(user.uid.as_raw(), user.gid.as_raw(), Path::new("/nonexistent"))
         .arg("receive-pack")
         .arg(&path)
         .env("TOWNHALL_PUSHER", &r.name)

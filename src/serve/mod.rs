@@ -1,9 +1,13 @@
-//! `townhall serve`: the daemon. Holds the town, runs turns, answers on the control socket.
-//! Device grants are in devices.rs, the control socket and chat backends in backend.rs.
+//! `townhall serve`: the root daemon. Holds the town, runs turns, answers root's CLI on the
+//! control socket (control.rs) and the unprivileged chat process on the hall (hall.rs).
+//! It speaks no network protocol: every Matrix connection is the chat process's.
 
-mod backend;
+mod control;
+mod deliveries;
 mod devices;
+mod hall;
 mod notices;
+mod reset;
 
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -11,7 +15,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use crate::config::Town;
-use crate::control::{self, ResidentStatus, StatusReport};
+use crate::control::{ResidentStatus, StatusReport};
 use crate::grant::{Acls, Keeper};
 use crate::resident::Accounts;
 use crate::turn::Desk;
@@ -22,11 +26,13 @@ pub struct Daemon<A, M, G> {
     /// Per resident: how its Matrix sync loop is doing, and its last turn.
     chat_health: std::sync::Mutex<std::collections::HashMap<String, String>>,
     last_turn: std::sync::Mutex<std::collections::HashMap<String, crate::turn::Outcome>>,
-    /// Each resident's connected bot, for notices to its rooms.
-    chats: std::sync::Mutex<std::collections::HashMap<String, crate::chat::MatrixChat>>,
+    /// The chat process's open subscriptions (one, normally), for notices and answers.
+    subscribers: std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<crate::hall::Said>>>,
+    /// Answers the chat has not confirmed yet.
+    deliveries: deliveries::Deliveries,
     /// Each resident's signing agent.
     agents: crate::sign::Agents,
-    /// Notices for residents whose bot is not connected yet.
+    /// Notices kept while no chat process is subscribed.
     pending: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
     accounts: A,
     desk: Desk<M>,
@@ -49,6 +55,15 @@ fn confine(town: &Town) -> Result<(), crate::os::OsError> {
     use crate::level::Presence;
     let residents: Vec<_> = town.residents.iter().map(|r| (r.uid, r.limits.clone())).collect();
     crate::level::HostPresence.confine(&residents)
+}
+
+/// Name the deployed Matrix secrets as the chat unit's credentials; a changed set restarts
+/// the chat (blocking: it may reload PID 1).
+fn chat_credentials(town: &Town) -> Result<(), crate::os::OsError> {
+    if crate::chat::credentials::write(town)? {
+        crate::level::reload_pid1(&[crate::hall::CHAT_UNIT])?;
+    }
+    Ok(())
 }
 
 /// Declared limits the resident's user manager cannot enforce, because its cgroup does not
@@ -80,11 +95,13 @@ where
     pub fn new(town: Town, accounts: A, managers: M, acls: G) -> Result<Self, crate::os::OsError> {
         let desk = Desk::new(managers, &town)?;
         let keeper = Keeper::new(acls, &town.state)?;
+        let deliveries = deliveries::Deliveries::new(&town.state)?;
         Ok(Self {
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),
             last_turn: Default::default(),
-            chats: Default::default(),
+            subscribers: Default::default(),
+            deliveries,
             pending: Default::default(),
             agents: Default::default(),
             accounts,
@@ -195,10 +212,11 @@ where
         // Off the async workers: writing drop-ins may reload PID 1.
         let t = town.clone();
         std::thread::spawn(move || {
-            if let Err(e) = confine(&t) {
+            if let Err(e) = confine(&t).and_then(|()| chat_credentials(&t)) {
                 tracing::error!("{e}");
             }
         });
+        self.broadcast(crate::hall::Said::Reloaded);
         tracing::info!(residents = town.residents.len(), "configuration reloaded from {}", dir.display());
         Ok(town)
     }
@@ -236,8 +254,23 @@ where
         let socket = Town::control_socket();
         let server = tokio::spawn({
             let daemon = daemon.clone();
-            async move { control::serve(socket, daemon).await }
+            async move { crate::control::serve(socket, daemon).await }
         });
+        // The chat unit starts after us: its credentials must be named before we are ready.
+        let t = daemon.town();
+        match tokio::task::spawn_blocking(move || chat_credentials(&t)).await {
+            Ok(Err(e)) => tracing::error!("{e}"),
+            Err(e) => tracing::error!("naming the chat's credentials: {e}"),
+            Ok(Ok(())) => {}
+        }
+        let hall_socket = crate::hall::socket();
+        let hall = match crate::control::lines::bind(&hall_socket, 0o666) {
+            Ok(listener) => Some(tokio::spawn(daemon.clone().serve_hall(listener))),
+            Err(e) => {
+                tracing::error!("no chat: cannot bind {}: {e}", hall_socket.display());
+                None
+            }
+        };
         // Ready once the socket is bound: `systemctl start` returns when status can answer.
         while !socket.exists() && !server.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -249,11 +282,8 @@ where
         // Starts the signing agents too, and tells the rooms what a boot reset reported.
         daemon.round_began();
         tracing::info!(town = %town.name, residents = town.residents.len(), "townhall is serving on {}", socket.display());
-        // A resident whose Matrix password is not deployed has no bot (yet): say so.
         for r in &town.residents {
-            if r.matrix.password_file.exists() {
-                tokio::spawn(crate::chat::bot::run(daemon.clone(), r.name.clone()));
-            } else {
+            if !r.matrix.password_file.exists() {
                 tracing::warn!(resident = %r.name, "no Matrix bot: {} is missing", r.matrix.password_file.display());
                 daemon.chat_health(&r.name, format!("no bot: {} is missing", r.matrix.password_file.display()));
             }
@@ -279,9 +309,13 @@ where
             }
         }
         watcher.abort();
+        if let Some(h) = hall {
+            h.abort();
+        }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         let _ = daemon.desk.stop(None).await;
         let _ = std::fs::remove_file(socket);
+        let _ = std::fs::remove_file(hall_socket);
         Ok(())
     }
 }

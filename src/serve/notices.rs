@@ -1,8 +1,7 @@
 //! Notices to a resident's declared rooms (device grants, what a reset moved aside or could
-//! not build): sent through its bot, or kept until the bot connects.
+//! not build): handed to the chat process, or kept until one subscribes.
 
 use super::Daemon;
-use crate::chat::Chat;
 use crate::config::Town;
 use crate::grant::Acls;
 use crate::resident::Accounts;
@@ -14,28 +13,12 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    /// Say `text` in every room `resident` declares; kept for later if its bot is not connected.
-    pub(super) fn tell(&self, town: &Town, resident: &str, text: String) {
-        let Some(chat) = self.chats.lock().expect("lock").get(resident).cloned() else {
+    /// Say `text` in every room `resident` declares (the chat process does); kept until a
+    /// chat subscribes when none is.
+    pub(super) fn tell(&self, _town: &Town, resident: &str, text: String) {
+        let notice = crate::hall::Said::Notice { resident: resident.to_string(), text: text.clone() };
+        if !self.broadcast(notice) {
             self.pending.lock().expect("lock").entry(resident.to_string()).or_default().push(text);
-            return;
-        };
-        let rooms: Vec<String> = town.resident(resident).map(|r| r.rooms.iter().filter(|x| x.starts_with('!')).cloned().collect()).unwrap_or_default();
-        tokio::spawn(async move {
-            for room in rooms {
-                if let Err(e) = chat.send(&room, None, &text).await {
-                    tracing::warn!("notice to {room}: {e}");
-                }
-            }
-        });
-    }
-
-    /// The resident's bot is connected: say what waited for it.
-    pub(super) fn flush(&self, resident: &str) {
-        let waiting = self.pending.lock().expect("lock").remove(resident).unwrap_or_default();
-        let town = self.town();
-        for text in waiting {
-            self.tell(&town, resident, text);
         }
     }
 

@@ -195,7 +195,7 @@ pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
 }
 
 pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(t: &Town) -> anyhow::Result<()> {
-    let device = || t.sh("grep -o '\"device_id\":\"[^\"]*\"' /var/lib/townhall/matrix/ada/session.json");
+    let device = || t.sh("grep -o '\"device_id\":\"[^\"]*\"' /var/lib/townhall-chat/ada/session.json");
     block_on(async {
         let before = device()?;
         let (mayor, room) = room_with(t, "ada restart", &[ADA], true).await?;

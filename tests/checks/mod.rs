@@ -8,4 +8,5 @@ pub mod levelling;
 pub mod remote;
 pub mod rounds;
 pub mod signing;
+pub mod split;
 pub mod turns;

@@ -54,7 +54,8 @@ impl Town {
         let mut args: Vec<String> =
             vec!["up".into(), "--config".into(), config.display().to_string(), "--binary".into(), binary().into()];
         for u in &opts.units {
-            args.extend(["--unit".into(), u.display().to_string()]);
+            let flag = if u.extension().is_some_and(|e| e == "sysusers") { "--sysusers" } else { "--unit" };
+            args.extend([flag.into(), u.display().to_string()]);
         }
         for d in &opts.devices {
             args.extend(["--device".into(), d.to_string()]);

@@ -1,0 +1,287 @@
+//! `townhall chat`: every resident's bot in one unprivileged process. It holds the Matrix
+//! stores and connections; everything else it asks of the root daemon through the hall.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::answer::Streamer;
+use super::bot::{Backend, Ended};
+use super::{Chat, MatrixChat, words};
+use crate::config::Town;
+use crate::hall::{Ask, Counter, Delivery, Refused, Reply, Said};
+use crate::turn::TurnEvent;
+
+/// What waits for a resident's bot to connect.
+enum Waiting {
+    Notice(String),
+    Answer(Delivery),
+}
+
+pub struct Remote {
+    dir: PathBuf,
+    town: RwLock<Arc<Town>>,
+    store: PathBuf,
+    counter: Counter,
+    chats: Mutex<HashMap<String, MatrixChat>>,
+    waiting: Mutex<HashMap<String, Vec<Waiting>>>,
+    health: Mutex<HashMap<String, String>>,
+    bots: Mutex<HashSet<String>>,
+}
+
+/// The Matrix stores: the unit's state directory, else (run by hand) the town's.
+pub fn store_root(town: &Town) -> PathBuf {
+    std::env::var_os("STATE_DIRECTORY").map(PathBuf::from).unwrap_or_else(|| town.state.join("matrix"))
+}
+
+impl Remote {
+    pub fn new(dir: &Path, town: Town, counter: Counter) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            store: store_root(&town),
+            town: RwLock::new(Arc::new(town)),
+            counter,
+            chats: Default::default(),
+            waiting: Default::default(),
+            health: Default::default(),
+            bots: Default::default(),
+        }
+    }
+
+    /// Send a request whose only answer is Done (or a refusal).
+    async fn done(&self, ask: Ask) -> Result<(), String> {
+        match self.counter.call(ask).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Fire and forget, for requests nobody waits on.
+    fn tell_daemon(&self, ask: Ask) {
+        let counter = self.counter.clone();
+        tokio::spawn(async move {
+            if let Err(e) = counter.call(ask).await {
+                tracing::warn!("{e}");
+            }
+        });
+    }
+
+    /// Start a bot for each resident that has none, whose Matrix password is deployed.
+    fn start_bots(self: &Arc<Self>) {
+        let town = self.town();
+        for r in &town.residents {
+            let password = super::credentials::password(r);
+            if !password.exists() {
+                tracing::warn!(resident = %r.name, "no Matrix bot: {} is missing", password.display());
+                self.chat_health(&r.name, format!("no bot: {} is missing", password.display()));
+                continue;
+            }
+            if self.bots.lock().expect("lock").insert(r.name.clone()) {
+                let (me, name) = (self.clone(), r.name.clone());
+                tokio::spawn(async move {
+                    super::bot::run(me.clone(), name.clone()).await;
+                    me.bots.lock().expect("lock").remove(&name);
+                });
+            }
+        }
+    }
+
+    fn reload(self: &Arc<Self>) {
+        match crate::config::load(&self.dir) {
+            Ok(town) => {
+                *self.town.write().expect("lock") = Arc::new(town);
+                tracing::info!("configuration reloaded");
+                self.start_bots();
+            }
+            Err(e) => tracing::error!("the daemon reloaded, but this chat cannot read the configuration:\n{e}"),
+        }
+    }
+
+    /// Stay subscribed to the daemon: notices, answers whose asker was an earlier chat, reloads.
+    async fn subscribe(self: Arc<Self>) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.counter.open(Ask::Subscribe).await {
+                Ok(mut said) => loop {
+                    match said.next().await {
+                        Ok(Some(s)) => {
+                            backoff = Duration::from_millis(200);
+                            self.heard(s);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!("subscription: {e}");
+                            break;
+                        }
+                    }
+                },
+                Err(e) => tracing::warn!("{e}"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    fn heard(self: &Arc<Self>, said: Said) {
+        match said {
+            Said::Welcome { version } => tracing::info!(version, "subscribed to the townhall daemon"),
+            Said::Notice { resident, text } => self.hand(&resident, Waiting::Notice(text)),
+            Said::Deliver(d) => self.hand(&d.resident.clone(), Waiting::Answer(d)),
+            Said::Reloaded => self.reload(),
+            other => tracing::debug!("unexpected on the subscription: {other:?}"),
+        }
+    }
+
+    /// Out through the resident's bot, or kept until it connects.
+    fn hand(self: &Arc<Self>, resident: &str, what: Waiting) {
+        let Some(chat) = self.chats.lock().expect("lock").get(resident).cloned() else {
+            self.waiting.lock().expect("lock").entry(resident.to_string()).or_default().push(what);
+            return;
+        };
+        let (me, resident) = (self.clone(), resident.to_string());
+        tokio::spawn(async move {
+            match what {
+                Waiting::Notice(text) => {
+                    let town = me.town();
+                    let rooms: Vec<String> = town.resident(&resident).map(|r| r.rooms.iter().filter(|x| x.starts_with('!')).cloned().collect()).unwrap_or_default();
+                    for room in rooms {
+                        if let Err(e) = chat.send(&room, None, &text).await {
+                            tracing::warn!("notice to {room}: {e}");
+                        }
+                    }
+                }
+                Waiting::Answer(d) => me.post_late(&chat, d).await,
+            }
+        });
+    }
+
+    /// An answer whose asker (an earlier chat process) went away mid-turn.
+    async fn post_late(&self, chat: &MatrixChat, d: Delivery) {
+        let mut s = Streamer::new(chat, &d.reply.room, d.reply.thread.as_deref());
+        let outcome = d.outcome.clone().ok_or_else(|| d.errors.first().cloned().unwrap_or_else(|| "the turn could not run".into()));
+        let footer = words::footer(&outcome, &d.errors).map_or(words::LATE.to_string(), |f| format!("{f}\n{}", words::LATE));
+        let posted = async {
+            s.push(&d.text).await?;
+            s.finish(Some(&footer)).await
+        };
+        match posted.await {
+            Ok(()) => self.delivered(d.id).await,
+            Err(e) => tracing::warn!("posting a kept answer in {}: {e}", d.reply.room),
+        }
+    }
+}
+
+impl Backend for Remote {
+    fn town(&self) -> Arc<Town> {
+        self.town.read().expect("lock").clone()
+    }
+
+    fn store(&self) -> PathBuf {
+        self.store.clone()
+    }
+
+    async fn turn(&self, resident: &str, sender: &str, conversation: &str, prompt: &str, reply: Reply, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
+        let ask = Ask::Turn { resident: resident.into(), sender: sender.into(), conversation: conversation.into(), prompt: prompt.into(), reply };
+        let mut said = self.counter.open(ask).await.map_err(|e| e.to_string())?;
+        while let Some(s) = said.next().await.map_err(|e| e.to_string())? {
+            match s {
+                Said::Turn(ev) => {
+                    let _ = events.send(ev).await;
+                }
+                Said::TurnDone { delivery, outcome, error } => {
+                    let outcome = outcome.ok_or_else(|| error.unwrap_or_else(|| "the turn could not run".into()));
+                    return Ok(Ended { delivery, outcome });
+                }
+                other => tracing::debug!("unexpected during a turn: {other:?}"),
+            }
+        }
+        Err("the townhall daemon ended the turn without an answer".into())
+    }
+
+    async fn delivered(&self, delivery: u64) {
+        if let Err(e) = self.done(Ask::Delivered { id: delivery }).await {
+            tracing::warn!("confirming answer {delivery}: {e}");
+        }
+    }
+
+    async fn stop(&self, resident: &str, sender: &str) -> Result<u32, String> {
+        match self.counter.call(Ask::Stop { resident: resident.into(), sender: sender.into() }).await {
+            Ok(Said::Stopped { turns }) => Ok(turns),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn forget_session(&self, resident: &str, sender: &str, conversation: &str) -> Result<(), String> {
+        self.done(Ask::Forget { resident: resident.into(), sender: sender.into(), conversation: conversation.into() }).await
+    }
+
+    async fn status_of(&self, resident: &str) -> String {
+        match self.counter.call(Ask::Status { resident: resident.into() }).await {
+            Ok(Said::Status(report)) => words::status(&report),
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
+    async fn log_of(&self, resident: &str, lines: usize) -> String {
+        match self.counter.call(Ask::Log { resident: resident.into() }).await {
+            Ok(Said::LastTurn { outcome }) => words::last_turn(outcome.as_ref(), lines),
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
+    async fn branches_of(&self, resident: &str) -> String {
+        match self.counter.call(Ask::Branches { resident: resident.into() }).await {
+            Ok(Said::Branches { markdown }) => markdown,
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
+    async fn reset(&self, by: &str) -> Result<String, String> {
+        match self.counter.call(Ask::Reset { by: by.into() }).await {
+            Ok(Said::ResetDone(summary)) => Ok(words::reset_done(&summary)),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str) {
+        self.tell_daemon(Ask::Audit { resident: resident.into(), what, from: from.into(), room: room.into(), why: why.into() });
+    }
+
+    fn chat_health(&self, resident: &str, health: String) {
+        let changed = self.health.lock().expect("lock").insert(resident.to_string(), health.clone()).as_ref() != Some(&health);
+        if changed {
+            self.tell_daemon(Ask::Health { resident: resident.into(), health });
+        }
+    }
+
+    fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat) {
+        self.chats.lock().expect("lock").insert(resident.to_string(), chat);
+        let waiting = self.waiting.lock().expect("lock").remove(resident).unwrap_or_default();
+        for w in waiting {
+            self.hand(resident, w);
+        }
+    }
+}
+
+/// Run every resident's bot until SIGTERM.
+pub async fn run(dir: &Path, town: Town) -> anyhow::Result<()> {
+    let remote = Arc::new(Remote::new(dir, town, Counter::new()));
+    tracing::info!(store = %remote.store.display(), hall = %remote.counter.path.display(), "townhall chat starting");
+    tokio::spawn(remote.clone().subscribe());
+    remote.start_bots();
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The words the mayor reads in a room, made from what the daemon reports.
+
+use crate::config::Town;
+use crate::hall::{ResetSummary, ResidentReport};
+use crate::turn::Outcome;
+
+/// The line under an answer: how the turn ended when not plainly, and what went wrong.
+pub fn footer(outcome: &Result<Outcome, String>, errors: &[String]) -> Option<String> {
+    let mut footer = match outcome {
+        Ok(o) if o.stopped => Some("_(stopped)_".to_string()),
+        Ok(o) if o.timed_out => Some("_(timed out and stopped)_".to_string()),
+        Ok(o) if o.result == "success" => None,
+        Ok(o) => Some(format!("_(failed: {} {})_\n```\n{}\n```", o.result, o.status, o.stderr_tail.join("\n"))),
+        Err(e) => Some(format!("_(could not run: {e})_")),
+    };
+    // A turn that could not run reports why once, above; the rest are the CLI's own.
+    let errors: Vec<&String> = errors.iter().filter(|e| !matches!(outcome, Err(o) if o == *e)).collect();
+    if !errors.is_empty() {
+        let e = format!("_{}_", errors.iter().map(|e| e.as_str()).collect::<Vec<_>>().join("; "));
+        footer = Some(footer.map_or(e.clone(), |f| format!("{f}\n{e}")));
+    }
+    footer
+}
+
+pub fn status(r: &ResidentReport) -> String {
+    let turns: Vec<String> = r.turns.iter().map(|t| format!("running for {} s in `{}`", t.running_secs, t.conversation)).collect();
+    let notes: String = r.last_reset.iter().map(|n| format!("\n- last reset: {n}")).collect();
+    format!(
+        "**{}** — round {}, supervisor up {} s\n- turn: {}\n- processes: {}, memory {:.1} MiB, CPU time {:.1} s\n- chat: {}{notes}",
+        r.resident,
+        r.round,
+        r.uptime_secs,
+        if turns.is_empty() { "idle".into() } else { turns.join("; ") },
+        r.processes,
+        r.memory_bytes as f64 / (1 << 20) as f64,
+        r.cpu_ms as f64 / 1000.0,
+        r.chat,
+    )
+}
+
+pub fn last_turn(outcome: Option<&Outcome>, lines: usize) -> String {
+    match outcome {
+        None => "_No turn has ended since the supervisor started._".into(),
+        Some(o) => {
+            let tail: Vec<_> = o.stderr_tail.iter().rev().take(lines).rev().cloned().collect();
+            format!("Last turn: {} (status {}, {} ms)\n```\n{}\n```", o.result, o.status, o.duration_ms, tail.join("\n"))
+        }
+    }
+}
+
+pub fn what_a_reset_loses(town: &Town) -> String {
+    let lost: Vec<String> = town
+        .residents
+        .iter()
+        .map(|r| {
+            let kept: Vec<_> = r.persist.directories.iter().chain(&r.persist.files).map(|p| p.display().to_string()).collect();
+            format!("- {}: everything in {} except {}", r.name, town.home(r).display(), if kept.is_empty() { "nothing".into() } else { kept.join(", ") })
+        })
+        .collect();
+    format!("**Ending the round.** Running turns stop, and this is lost:\n{}", lost.join("\n"))
+}
+
+pub fn reset_done(s: &ResetSummary) -> String {
+    let mut text = format!("**Round {} begins** (reset in {} ms).", s.round, s.duration_ms);
+    for w in &s.warnings {
+        text.push_str(&format!("\n- ⚠ {w}"));
+    }
+    text
+}
+
+/// Said above an answer that waited for the chat to come back.
+pub const LATE: &str = "_(this answer waited while the chat restarted)_";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended(result: &str) -> Outcome {
+        Outcome { result: result.into(), status: 1, stopped: false, timed_out: false, stderr_tail: vec!["boom".into()], duration_ms: 5 }
+    }
+
+    #[test]
+    fn footers_say_how_a_turn_ended() {
+        assert_eq!(footer(&Ok(ended("success")), &[]), None);
+        assert!(footer(&Ok(ended("exit-code")), &[]).unwrap().contains("failed: exit-code 1"));
+        let e = "queue full".to_string();
+        assert_eq!(footer(&Err(e.clone()), std::slice::from_ref(&e)).unwrap(), "_(could not run: queue full)_");
+        assert!(footer(&Ok(ended("success")), &["rate limited".into()]).unwrap().contains("rate limited"));
+    }
+}

@@ -1,0 +1,196 @@
+//! One request line in, answer lines out, over a Unix socket: the plumbing shared by the
+//! control socket (root's CLI) and the hall (the chat process). The peer's uid is checked
+//! before a byte is read, the request line is bounded, and a peer that never finishes its
+//! line is dropped, so a caller can cost the daemon at most one small task.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+
+/// A response type that can carry a refusal.
+pub trait Answer: Serialize + Send + Sync + 'static {
+    fn refusal(message: String) -> Self;
+}
+
+pub struct Rules {
+    /// Whether a peer with this uid may ask at all.
+    pub permit: Box<dyn Fn(u32) -> bool + Send + Sync>,
+    /// Said to a peer that may not.
+    pub refused: &'static str,
+    pub max_line: usize,
+    /// Keep reading after the request: the peer's EOF means it went away, and the answers
+    /// stop (the handler sees its sender closed). Off where clients half-close after asking.
+    pub watch_peer: bool,
+}
+
+const REQUEST_WITHIN: Duration = Duration::from_secs(30);
+
+/// Answer connections until the listener fails. `handle` gets each parsed request, the
+/// peer's uid, and a sender for its answers; it runs in a task of its own, so a turn goes
+/// on when its asker goes away.
+pub async fn serve<Req, Resp, H, F>(listener: UnixListener, rules: Arc<Rules>, parse: fn(&str) -> Result<Req, String>, handle: H) -> io::Result<()>
+where
+    Req: Send + 'static,
+    Resp: Answer,
+    H: Fn(Req, u32, mpsc::Sender<Resp>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let (rules, handle) = (rules.clone(), handle.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection(stream, &rules, parse, handle).await {
+                tracing::debug!("socket connection: {e}");
+            }
+        });
+    }
+}
+
+async fn connection<Req, Resp, H, F>(stream: UnixStream, rules: &Rules, parse: fn(&str) -> Result<Req, String>, handle: H) -> io::Result<()>
+where
+    Req: Send + 'static,
+    Resp: Answer,
+    H: Fn(Req, u32, mpsc::Sender<Resp>) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let uid = stream.peer_cred()?.uid();
+    let (read, mut write) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut reader = BufReader::new(read);
+    if !(rules.permit)(uid) {
+        tracing::warn!(uid, "refused a request: {}", rules.refused);
+        return send(&mut write, &Resp::refusal(rules.refused.into())).await;
+    }
+    match tokio::time::timeout(REQUEST_WITHIN, read_line(&mut reader, rules.max_line)).await {
+        Err(_) => return send(&mut write, &Resp::refusal(format!("no request line within {REQUEST_WITHIN:?}"))).await,
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(e)) => {
+            tracing::warn!(uid, "bad request: {e}");
+            return send(&mut write, &Resp::refusal(format!("bad request: {e}"))).await;
+        }
+        Ok(Ok(Some(line))) => match parse(&line) {
+            Ok(req) => drop(tokio::spawn(handle(req, uid, tx))),
+            Err(e) => {
+                tracing::warn!(uid, "bad request: {e}");
+                return send(&mut write, &Resp::refusal(format!("bad request: {e}"))).await;
+            }
+        },
+    }
+    loop {
+        tokio::select! {
+            answer = rx.recv() => match answer {
+                Some(a) => send(&mut write, &a).await?,
+                None => return Ok(()),
+            },
+            () = gone(&mut reader), if rules.watch_peer => return Ok(()),
+        }
+    }
+}
+
+/// Returns when the peer closed its end (whatever else it sends is ignored).
+async fn gone(reader: &mut BufReader<OwnedReadHalf>) {
+    let mut buf = [0u8; 512];
+    while matches!(reader.read(&mut buf).await, Ok(n) if n > 0) {}
+}
+
+async fn send<T: Serialize>(write: &mut OwnedWriteHalf, answer: &T) -> io::Result<()> {
+    let mut out = serde_json::to_vec(answer).map_err(io::Error::other)?;
+    out.push(b'\n');
+    write.write_all(&out).await
+}
+
+/// One line of at most `max` bytes; None when the peer closed without one.
+pub async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> Result<Option<String>, String> {
+    let mut buf = Vec::new();
+    loop {
+        let chunk = r.fill_buf().await.map_err(|e| e.to_string())?;
+        if chunk.is_empty() {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            break;
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        buf.extend_from_slice(&chunk[..take]);
+        r.consume(if done { take + 1 } else { take });
+        if buf.len() > max {
+            return Err(format!("the request line is over {max} bytes"));
+        }
+        if done {
+            break;
+        }
+    }
+    String::from_utf8(buf).map(Some).map_err(|_| "the request is not UTF-8".into())
+}
+
+/// Bind `path` with `mode`, replacing a stale socket.
+pub fn bind(path: &Path, mode: u32) -> io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(listener)
+}
+
+/// The asking side: answers arrive line by line.
+pub struct Answers {
+    lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    /// Held open where the server watches for the asker going away.
+    _write: Option<OwnedWriteHalf>,
+}
+
+/// Send `req`; with `stay`, keep our end open (the server then knows we are still here).
+pub async fn ask<Req: Serialize>(path: &Path, req: &Req, stay: bool) -> io::Result<Answers> {
+    let stream = UnixStream::connect(path).await?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(req).map_err(io::Error::other)?;
+    line.push(b'\n');
+    write.write_all(&line).await?;
+    let write = if stay {
+        Some(write)
+    } else {
+        write.shutdown().await?;
+        None
+    };
+    Ok(Answers { lines: BufReader::new(read).lines(), _write: write })
+}
+
+impl Answers {
+    /// The next answer; None once the server is done. Err(text) for a line that does not parse.
+    pub async fn next<Resp: DeserializeOwned>(&mut self) -> io::Result<Result<Option<Resp>, String>> {
+        Ok(match self.lines.next_line().await? {
+            None => Ok(None),
+            Some(l) => serde_json::from_str(&l).map(Some).map_err(|e| format!("{e}: {l:.200?}")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lines_are_bounded_and_must_be_utf8() {
+        let mut ok = BufReader::new(&b"one\ntwo"[..]);
+        assert_eq!(read_line(&mut ok, 10).await, Ok(Some("one".into())));
+        assert_eq!(read_line(&mut ok, 10).await, Ok(Some("two".into())));
+        assert_eq!(read_line(&mut ok, 10).await, Ok(None));
+        let long = [b'x'; 100];
+        assert!(read_line(&mut BufReader::with_capacity(8, &long[..]), 50).await.unwrap_err().contains("over 50"));
+        assert!(read_line(&mut BufReader::new(&b"\xff\xfe\n"[..]), 50).await.is_err());
+    }
+}

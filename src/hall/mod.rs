@@ -1,0 +1,160 @@
+//! The hall: the counter between `townhall chat` (unprivileged, holds every Matrix
+//! connection) and the root daemon. The chat process asks with typed, versioned requests,
+//! one per connection, one JSON line each; the daemon answers with event lines.
+//!
+//! The daemon trusts nothing it reads here: it checks the peer's uid (SO_PEERCRED) and
+//! re-validates every request against the town (validate.rs), so a compromised chat
+//! process can ask for what a mayor could ask in a room, and nothing more.
+
+mod client;
+mod validate;
+
+pub use client::{Counter, HallError, Replies};
+pub use validate::{MAX_PROMPT, Refusal, validate};
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a request or event changes shape; both sides must agree.
+pub const VERSION: u32 = 1;
+/// The longest request line the daemon reads (a prompt is at most MAX_PROMPT).
+pub const MAX_LINE: usize = 256 * 1024;
+/// The chat process's system user (dist/townhall.sysusers, the NixOS module).
+pub const CHAT_USER: &str = "townhall-chat";
+pub const CHAT_UNIT: &str = "townhall-chat.service";
+
+/// Reachable by anyone (mode 0666), answered only for the chat user and root: the uid
+/// check is the gate, and it is what the town tests probe.
+pub fn socket() -> PathBuf {
+    std::env::var_os("TOWNHALL_HALL_SOCKET").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/townhall-hall.sock"))
+}
+
+/// Where a turn's answer goes: the room, the thread, and the message it answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub room: String,
+    pub thread: Option<String>,
+    pub event: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Ask {
+    /// Stay connected for notices, answers whose requester went away, and reloads.
+    Subscribe,
+    /// A turn for `resident`, asked by `sender` (a mayor or someone its allow names).
+    Turn { resident: String, sender: String, conversation: String, prompt: String, reply: Reply },
+    Stop { resident: String, sender: String },
+    /// Forget the conversation's CLI session (`!new`).
+    Forget { resident: String, sender: String, conversation: String },
+    Status { resident: String },
+    Log { resident: String },
+    Branches { resident: String },
+    /// End the round; `by` must be a mayor.
+    Reset { by: String },
+    /// The answer with this id reached its room: forget it.
+    Delivered { id: u64 },
+    /// How the resident's Matrix sync is doing, for `townhall status`.
+    Health { resident: String, health: String },
+    /// Something the chat refused, for the audit log.
+    Audit { resident: String, what: Refused, from: String, room: String, why: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refused {
+    InviteDeclined,
+    MessageIgnored,
+}
+
+/// One request line: the protocol version beside the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub v: u32,
+    #[serde(flatten)]
+    pub ask: Ask,
+}
+
+impl Envelope {
+    pub fn new(ask: Ask) -> Self {
+        Self { v: VERSION, ask }
+    }
+}
+
+/// An answer kept until the chat says it reached the room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: u64,
+    pub resident: String,
+    pub reply: Reply,
+    pub text: String,
+    pub errors: Vec<String>,
+    /// None when the turn could not run at all (why in `errors`).
+    pub outcome: Option<crate::turn::Outcome>,
+}
+
+/// What `!status` shows of one resident (the words are the chat's).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ResidentReport {
+    pub resident: String,
+    pub round: u64,
+    pub uptime_secs: u64,
+    pub turns: Vec<crate::turn::RunningTurn>,
+    pub processes: usize,
+    pub memory_bytes: u64,
+    pub cpu_ms: u64,
+    pub chat: String,
+    pub last_reset: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResetSummary {
+    pub round: u64,
+    pub duration_ms: u64,
+    pub warnings: Vec<String>,
+}
+
+/// What the daemon says back. Tagged `said`: `Turn` carries a TurnEvent, tagged `event`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "said", rename_all = "snake_case")]
+pub enum Said {
+    Welcome { version: u32 },
+    /// Say `text` in the resident's declared rooms (device grants, pushes, reset reports).
+    Notice { resident: String, text: String },
+    /// An answer whose requester went away (the chat restarted): post it.
+    Deliver(Delivery),
+    /// The configuration changed: read it again.
+    Reloaded,
+    Turn(crate::turn::TurnEvent),
+    /// The turn ended (or could not run: `error`); its answer is `delivery` until the
+    /// chat says Delivered.
+    TurnDone { delivery: u64, outcome: Option<crate::turn::Outcome>, error: Option<String> },
+    Stopped { turns: u32 },
+    Status(ResidentReport),
+    LastTurn { outcome: Option<crate::turn::Outcome> },
+    Branches { markdown: String },
+    ResetDone(ResetSummary),
+    Done,
+    Error { message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_carry_their_version_beside_the_tag() {
+        let line = serde_json::to_string(&Envelope::new(Ask::Stop { resident: "ada".into(), sender: "@mayor:town.test".into() })).unwrap();
+        assert_eq!(line, r#"{"v":1,"request":"stop","resident":"ada","sender":"@mayor:town.test"}"#);
+        let back: Envelope = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.ask, Ask::Stop { resident: "ada".into(), sender: "@mayor:town.test".into() });
+        assert!(serde_json::from_str::<Envelope>(r#"{"v":1,"request":"format_disk"}"#).is_err());
+        // Every answer must survive the round trip, a turn's events inside too.
+        let said = [Said::Turn(crate::turn::TurnEvent::Text { text: "hi".into() }), Said::Stopped { turns: 1 }, Said::Error { message: "x".into() }];
+        for s in said {
+            let back: Said = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+            assert_eq!(back, s);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! What the root daemon re-checks in every request from the chat process, against the
+//! town it holds (never against anything the chat says about the town).
+
+use super::{Ask, Reply};
+use crate::config::Town;
+
+/// Matrix caps an event at 64 KiB, so no real message is longer.
+pub const MAX_PROMPT: usize = 64 * 1024;
+const MAX_ID: usize = 255;
+const MAX_TEXT: usize = 2048;
+const MAX_CONVERSATION: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+fn refuse<T>(why: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(why.into()))
+}
+
+/// An identifier: `sigil` first, printable, no spaces, bounded.
+fn id(what: &str, s: &str, sigil: char) -> Result<(), Refusal> {
+    if !s.starts_with(sigil) || s.len() > MAX_ID || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return refuse(format!("{what} {s:.80?} is not a Matrix identifier starting with {sigil:?}"));
+    }
+    Ok(())
+}
+
+fn text(what: &str, s: &str, max: usize) -> Result<(), Refusal> {
+    if s.len() > max {
+        return refuse(format!("{what} is {} bytes, over the {max} allowed", s.len()));
+    }
+    if s.contains('\0') {
+        return refuse(format!("{what} contains a NUL byte"));
+    }
+    Ok(())
+}
+
+fn resident<'t>(town: &'t Town, name: &str) -> Result<&'t crate::config::Resident, Refusal> {
+    town.resident(name).ok_or_else(|| Refusal(format!("no resident named {name:.40?}")))
+}
+
+/// A human the resident takes commands from: a mayor, or a user its `allow` names that is
+/// not itself a resident (residents may only ask for turns, in their own conversation).
+fn commander(town: &Town, r: &crate::config::Resident, sender: &str) -> Result<(), Refusal> {
+    id("sender", sender, '@')?;
+    let is_resident = town.residents.iter().any(|x| x.matrix.user == sender);
+    if town.matrix.mayors.iter().any(|m| m == sender) || (r.matrix.allow.iter().any(|a| a == sender) && !is_resident) {
+        return Ok(());
+    }
+    refuse(format!("{sender} may not command {}", r.name))
+}
+
+fn reply(r: &Reply) -> Result<(), Refusal> {
+    id("room", &r.room, '!')?;
+    id("event", &r.event, '$')?;
+    r.thread.as_deref().map_or(Ok(()), |t| id("thread", t, '$'))
+}
+
+pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
+    match ask {
+        Ask::Subscribe => Ok(()),
+        Ask::Turn { resident: name, sender, conversation, prompt, reply: to } => {
+            let r = resident(town, name)?;
+            reply(to)?;
+            text("the prompt", prompt, MAX_PROMPT)?;
+            if prompt.trim().is_empty() {
+                return refuse("the prompt is empty");
+            }
+            text("the conversation", conversation, MAX_CONVERSATION)?;
+            if !conversation.starts_with(&to.room) || conversation.chars().any(char::is_control) {
+                return refuse(format!("conversation {conversation:.80?} does not belong to room {}", to.room));
+            }
+            let from_resident = town.residents.iter().any(|x| x.matrix.user == *sender);
+            if from_resident {
+                // Allowed only when named in `allow`, and never in a human's conversation.
+                id("sender", sender, '@')?;
+                if !r.matrix.allow.iter().any(|a| a == sender) {
+                    return refuse(format!("{sender} is a resident that {}'s allow does not name", r.name));
+                }
+                if !conversation.ends_with(&format!("/from:{sender}")) {
+                    return refuse(format!("a turn asked by resident {sender} must run in its own conversation"));
+                }
+                return Ok(());
+            }
+            commander(town, r, sender)
+        }
+        Ask::Stop { resident: name, sender } => commander(town, resident(town, name)?, sender),
+        Ask::Forget { resident: name, sender, conversation } => {
+            text("the conversation", conversation, MAX_CONVERSATION)?;
+            commander(town, resident(town, name)?, sender)
+        }
+        Ask::Status { resident: name } | Ask::Log { resident: name } | Ask::Branches { resident: name } => resident(town, name).map(|_| ()),
+        Ask::Reset { by } => {
+            id("by", by, '@')?;
+            if !town.matrix.mayors.iter().any(|m| m == by) {
+                return refuse(format!("{by} is not a mayor: only a mayor may end the round"));
+            }
+            Ok(())
+        }
+        Ask::Delivered { .. } => Ok(()),
+        Ask::Health { resident: name, health } => {
+            resident(town, name)?;
+            text("the health", health, MAX_TEXT)
+        }
+        Ask::Audit { resident: name, from, room, why, .. } => {
+            resident(town, name)?;
+            for (what, s) in [("from", from), ("room", room), ("why", why)] {
+                text(what, s, MAX_TEXT)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(sender: &str, conversation: &str, prompt: &str) -> Ask {
+        let reply = Reply { room: "!r:town.test".into(), thread: None, event: "$e".into() };
+        Ask::Turn { resident: "ada".into(), sender: sender.into(), conversation: conversation.into(), prompt: prompt.into(), reply }
+    }
+
+    #[test]
+    fn a_mayors_turn_passes_and_strangers_do_not() {
+        let town = crate::testing::demo_town();
+        assert_eq!(validate(&town, &turn("@mayor:town.test", "!r:town.test", "hi")), Ok(()));
+        assert!(validate(&town, &turn("@eve:town.test", "!r:town.test", "hi")).is_err());
+        assert!(validate(&town, &turn("@mayor:town.test", "!other:town.test", "hi")).is_err(), "conversation of another room");
+        let mut ghost = turn("@mayor:town.test", "!r:town.test", "hi");
+        if let Ask::Turn { resident, .. } = &mut ghost {
+            *resident = "../root".into();
+        }
+        assert!(validate(&town, &ghost).unwrap_err().0.contains("no resident"));
+    }
+
+    #[test]
+    fn sizes_and_characters_are_bounded() {
+        let town = crate::testing::demo_town();
+        let big = "x".repeat(MAX_PROMPT + 1);
+        assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test", &big)).unwrap_err().0.contains("over the"));
+        assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test", "a\0b")).is_err());
+        assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test", "  ")).is_err());
+        assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test\n", "hi")).is_err());
+        let health = Ask::Health { resident: "ada".into(), health: "y".repeat(5000) };
+        assert!(validate(&town, &health).is_err());
+    }
+
+    #[test]
+    fn reset_names_a_mayor_and_residents_only_ask_for_turns_of_their_own() {
+        let town = crate::testing::demo_town();
+        assert_eq!(validate(&town, &Ask::Reset { by: "@mayor:town.test".into() }), Ok(()));
+        assert!(validate(&town, &Ask::Reset { by: "boot".into() }).is_err());
+        assert!(validate(&town, &Ask::Reset { by: "@ada:town.test".into() }).is_err());
+        let vox = "@vox:town.test";
+        let allowed = town.resident("ada").unwrap().matrix.allow.iter().any(|a| a == vox);
+        let own = format!("!r:town.test/from:{vox}");
+        assert_eq!(validate(&town, &turn(vox, &own, "check this")).is_ok(), allowed);
+        assert!(validate(&town, &turn(vox, "!r:town.test", "check this")).is_err(), "a resident in the mayor's conversation");
+        assert!(validate(&town, &Ask::Stop { resident: "ada".into(), sender: vox.into() }).is_err());
+    }
+}

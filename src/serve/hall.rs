@@ -1,0 +1,206 @@
+//! The daemon's side of the hall: what the chat process may ask, checked and answered.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::Daemon;
+use crate::control::lines::{self, Rules};
+use crate::grant::Acls;
+use crate::hall::{self, Ask, Delivery, Envelope, Reply, ResidentReport, Said};
+use crate::resident::Accounts;
+use crate::turn::TurnEvent;
+use crate::units::UserManagers;
+
+impl lines::Answer for Said {
+    fn refusal(message: String) -> Self {
+        Said::Error { message }
+    }
+}
+
+/// A request line: a version this daemon speaks, and a request it knows.
+fn parse(line: &str) -> Result<Envelope, String> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        v: u32,
+    }
+    let v = serde_json::from_str::<Version>(line).map_err(|e| format!("no protocol version: {e}"))?.v;
+    if v != hall::VERSION {
+        return Err(format!("protocol version {v}, this daemon speaks {}: restart townhall-chat with the same townhall", hall::VERSION));
+    }
+    serde_json::from_str(line).map_err(|e| e.to_string())
+}
+
+/// Only the chat user (and root) may ask; resolved at each connection, so a chat user made
+/// after the daemon started is let in.
+fn permitted(uid: u32) -> bool {
+    uid == 0 || nix::unistd::User::from_name(hall::CHAT_USER).ok().flatten().is_some_and(|u| u.uid.as_raw() == uid)
+}
+
+/// Memory and CPU time of a uid's processes, as sysinfo sees them.
+fn usage(uid: u32) -> (usize, u64, u64) {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+    let mut sys = System::new();
+    let what = ProcessRefreshKind::nothing().with_memory().with_cpu().with_user(UpdateKind::Always);
+    sys.refresh_processes_specifics(ProcessesToUpdate::All, true, what);
+    let mine: Vec<_> = sys.processes().values().filter(|p| p.user_id().is_some_and(|u| **u == uid)).collect();
+    let memory = mine.iter().map(|p| p.memory()).sum();
+    let cpu_ms = mine.iter().map(|p| p.accumulated_cpu_time()).sum();
+    (mine.len(), memory, cpu_ms)
+}
+
+impl<A, M, G> Daemon<A, M, G>
+where
+    A: Accounts + Send + Sync + 'static,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    /// Answer the chat process on the hall socket until the listener fails.
+    pub(super) async fn serve_hall(self: Arc<Self>, listener: tokio::net::UnixListener) -> std::io::Result<()> {
+        let rules = Rules {
+            permit: Box::new(permitted),
+            refused: "only the townhall-chat user may use this socket",
+            max_line: hall::MAX_LINE,
+            watch_peer: true,
+        };
+        lines::serve(listener, Arc::new(rules), parse, move |req: Envelope, uid, out| {
+            let daemon = self.clone();
+            async move { daemon.hall(req.ask, uid, out).await }
+        })
+        .await
+    }
+
+    async fn hall(&self, ask: Ask, uid: u32, out: mpsc::Sender<Said>) {
+        let town = self.town();
+        if let Err(refusal) = hall::validate(&town, &ask) {
+            tracing::warn!(uid, "refused a chat request: {refusal}");
+            let _ = out.send(Said::Error { message: refusal.0 }).await;
+            return;
+        }
+        let answer = match ask {
+            Ask::Subscribe => return self.subscribe(out).await,
+            Ask::Turn { resident, sender, conversation, prompt, reply } => return self.hall_turn(resident, sender, conversation, prompt, reply, out).await,
+            Ask::Stop { resident, sender } => {
+                let uid = town.resident(&resident).map(|r| r.uid).expect("validated");
+                tracing::info!(%resident, %sender, "stop asked in chat");
+                match self.desk.stop_resident(&resident, uid).await {
+                    Ok(turns) => Said::Stopped { turns },
+                    Err(e) => Said::Error { message: e.to_string() },
+                }
+            }
+            Ask::Forget { resident, conversation, .. } => match self.desk.forget(&resident, &conversation) {
+                Ok(()) => Said::Done,
+                Err(e) => Said::Error { message: e.to_string() },
+            },
+            Ask::Status { resident } => Said::Status(self.report(&resident)),
+            Ask::Log { resident } => Said::LastTurn { outcome: self.last_turn.lock().expect("lock").get(&resident).cloned() },
+            Ask::Branches { resident } => Said::Branches { markdown: crate::remote::branches(&town, &resident) },
+            Ask::Reset { by } => match self.reset(&by).await {
+                Ok(summary) => Said::ResetDone(summary),
+                Err(e) => Said::Error { message: e },
+            },
+            Ask::Delivered { id } => {
+                self.deliveries.remove(id);
+                Said::Done
+            }
+            Ask::Health { resident, health } => {
+                self.chat_health(&resident, health);
+                Said::Done
+            }
+            Ask::Audit { resident, what, from, room, why } => {
+                let detail = serde_json::json!({ "resident": resident, "from": from, "room": room, "why": why });
+                let event = serde_json::to_value(what).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                if let Err(e) = crate::audit::append(&town.state, &event, &detail) {
+                    tracing::warn!("{e}");
+                }
+                Said::Done
+            }
+        };
+        let _ = out.send(answer).await;
+    }
+
+    /// The chat stays connected: say hello, what waited for it, and every unconfirmed answer.
+    async fn subscribe(&self, out: mpsc::Sender<Said>) {
+        let _ = out.send(Said::Welcome { version: hall::VERSION }).await;
+        self.subscribers.lock().expect("lock").push(out.clone());
+        let waiting: Vec<(String, Vec<String>)> = self.pending.lock().expect("lock").drain().collect();
+        for (resident, texts) in waiting {
+            for text in texts {
+                let _ = out.send(Said::Notice { resident: resident.clone(), text }).await;
+            }
+        }
+        for d in self.deliveries.all() {
+            let _ = out.send(Said::Deliver(d)).await;
+        }
+        tracing::info!("the chat process subscribed");
+    }
+
+    /// Hand `said` to every subscribed chat; false when none took it.
+    pub(super) fn broadcast(&self, said: Said) -> bool {
+        let mut subs = self.subscribers.lock().expect("lock");
+        subs.retain(|s| !s.is_closed());
+        subs.iter().filter(|s| s.try_send(said.clone()).is_ok()).count() > 0
+    }
+
+    async fn hall_turn(&self, resident: String, sender: String, conversation: String, prompt: String, reply: Reply, out: mpsc::Sender<Said>) {
+        tracing::info!(%resident, %sender, %conversation, "turn asked in chat");
+        let (tx, mut rx) = mpsc::channel(64);
+        let forward = async {
+            let (mut text, mut last, mut errors) = (String::new(), None, Vec::new());
+            while let Some(ev) = rx.recv().await {
+                match &ev {
+                    TurnEvent::Text { text: t } => text.push_str(t),
+                    TurnEvent::Final { text: t } => last = Some(t.clone()),
+                    TurnEvent::Error { message } => errors.push(message.clone()),
+                    _ => {}
+                }
+                let _ = out.send(Said::Turn(ev)).await;
+            }
+            if text.trim().is_empty() { (last.unwrap_or_default(), errors) } else { (text, errors) }
+        };
+        let (result, (text, mut errors)) = tokio::join!(self.turn(&resident, &conversation, &prompt, false, tx), forward);
+        let (outcome, error) = match result {
+            Ok(o) => (Some(o), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        errors.extend(error.clone());
+        let kept = self.deliveries.add(Delivery { id: 0, resident, reply, text, errors, outcome: outcome.clone() });
+        // The asker went away (the chat restarted): the chat that subscribes posts it.
+        if out.is_closed() || out.send(Said::TurnDone { delivery: kept.id, outcome, error }).await.is_err() {
+            tracing::info!(delivery = kept.id, "the chat left before the answer: kept for it");
+            self.broadcast(Said::Deliver(kept));
+        }
+    }
+
+    fn report(&self, resident: &str) -> ResidentReport {
+        let town = self.town();
+        let Some(r) = town.resident(resident) else { return ResidentReport::default() };
+        let rounds = crate::round::RoundState::new(&town.state);
+        let (processes, memory_bytes, cpu_ms) = usage(r.uid);
+        ResidentReport {
+            resident: resident.into(),
+            round: rounds.round(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            turns: self.desk.running().into_iter().filter(|t| t.resident == resident).collect(),
+            processes,
+            memory_bytes,
+            cpu_ms,
+            chat: self.chat_health.lock().expect("lock").get(resident).cloned().unwrap_or_default(),
+            last_reset: super::last_reset_notes(&rounds.last().unwrap_or_default(), resident),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_of_another_version_or_shape_are_refused_with_why() {
+        assert!(parse(r#"{"v":1,"request":"status","resident":"ada"}"#).is_ok());
+        assert!(parse(r#"{"v":2,"request":"status","resident":"ada"}"#).unwrap_err().contains("version 2"));
+        assert!(parse(r#"{"request":"status","resident":"ada"}"#).unwrap_err().contains("no protocol version"));
+        assert!(parse(r#"{"v":1,"request":"turn","resident":"ada"}"#).is_err());
+        assert!(parse("not json").is_err());
+    }
+}
