@@ -1,21 +1,16 @@
-//! One resident's Matrix bot: a supervised sync loop that joins the mayors' invites, turns
-//! allowed messages into commands, and answers by streaming the turn into the room.
+//! One resident's Matrix bot: a supervised sync loop that joins the mayors' invites and
+//! turns allowed messages into jobs (act.rs runs them). Everything Matrix goes through the
+//! `Chat` seam, so what the bot decides is tested with FakeChat (chat/tests.rs).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use matrix_sdk::config::SyncSettings;
-use matrix_sdk::deserialized_responses::TimelineEventKind;
-use matrix_sdk::ruma::events::room::message::{MessageType, Relation};
-use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent};
-use matrix_sdk::{Client, Room};
 use tokio::sync::mpsc;
 
-use super::answer::Streamer;
 use super::identity::{Identity, connect};
 use super::policy::{Command, Decision, Incoming, decide};
-use super::{Chat, MatrixChat};
+use super::{Chat, Heard, MatrixChat, Message};
 use crate::config::Town;
 use crate::hall::{Refused, Reply};
 use crate::turn::{Outcome, TurnEvent};
@@ -54,15 +49,27 @@ pub trait Backend: Send + Sync + 'static {
     fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat);
 }
 
-const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
+pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
 `!status` what I am doing · `!stop` end the running turn · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote · \
 `!reset` end the round (mayors only) · `!help`";
 
-/// Rooms where residents answer residents, and how long the current chain is.
-fn hops() -> &'static Mutex<HashMap<String, u32>> {
-    static HOPS: std::sync::OnceLock<Mutex<HashMap<String, u32>>> = std::sync::OnceLock::new();
-    HOPS.get_or_init(Default::default)
+/// Rooms where residents answer residents, and how long the current chain is: shared by
+/// every bot of the process, since the chain passes from one resident to the other.
+pub type Hops = Arc<Mutex<HashMap<String, u32>>>;
+
+pub fn hops() -> Hops {
+    static HOPS: std::sync::OnceLock<Hops> = std::sync::OnceLock::new();
+    HOPS.get_or_init(Default::default).clone()
+}
+
+/// What a message asks for, checked and ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub sender: String,
+    pub reply: Reply,
+    pub conversation: String,
+    pub command: Command,
 }
 
 /// Run the resident's bot forever: reconnect and resync with backoff on any failure.
@@ -87,29 +94,24 @@ pub async fn run<B: Backend>(backend: Arc<B>, name: String) {
 }
 
 async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
-    let client = id.client;
-    backend.clone().connected(name, MatrixChat { client: client.clone() });
+    let chat = MatrixChat { client: id.client };
+    backend.clone().connected(name, chat.clone());
+    let mut bot = Bot::new(backend.clone(), chat.clone(), name, hops());
+    // Logged in just now: the first sync holds history, not messages to answer.
     let mut skip_history = id.fresh;
-    let mut seen: VecDeque<String> = VecDeque::new();
     let mut backoff = Duration::from_secs(1);
-    let settings = SyncSettings::default().timeout(Duration::from_secs(30));
     loop {
-        match client.sync_once(settings.clone()).await {
-            Ok(resp) => {
+        match chat.sync().await {
+            Ok(heard) => {
                 backoff = Duration::from_secs(1);
                 backend.chat_health(name, "syncing".into());
-                for room_id in resp.rooms.invited.keys() {
-                    if let Some(room) = client.get_room(room_id) {
-                        tokio::spawn(invited(backend.clone(), name.to_string(), room));
-                    }
-                }
-                for (room_id, update) in resp.rooms.joined {
-                    let Some(room) = client.get_room(&room_id) else { continue };
-                    for ev in update.timeline.events {
-                        if skip_history {
-                            continue;
-                        }
-                        handle(backend, name, &client, &room, ev.kind, &mut seen).await;
+                for h in heard {
+                    if let Heard::Invite { room, inviter } = &h {
+                        let (b, c, n, room, inviter) = (backend.clone(), chat.clone(), name.to_string(), room.clone(), inviter.clone());
+                        tokio::spawn(async move { invited(&*b, &c, &n, &room, &inviter).await });
+                    } else if !skip_history && let Some(job) = bot.heard(h).await {
+                        let (b, c, n) = (backend.clone(), chat.clone(), name.to_string());
+                        tokio::spawn(async move { super::act::act(&*b, &c, &n, job).await });
                     }
                 }
                 skip_history = false;
@@ -130,224 +132,145 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
     }
 }
 
-async fn invited<B: Backend>(backend: Arc<B>, name: String, room: Room) {
+/// Join a mayor's (or an allowed user's) invitation, retrying; leave anyone else's.
+pub async fn invited<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, room: &str, inviter: &str) {
     let town = backend.town();
-    let Some(r) = town.resident(&name) else { return };
-    let inviter = match room.invite_details().await {
-        Ok(d) => d.inviter_id.to_string(),
-        Err(e) => {
-            tracing::warn!(resident = %name, "reading an invite: {e}");
-            return;
-        }
-    };
-    let allowed = town.matrix.mayors.contains(&inviter) || r.matrix.allow.contains(&inviter);
+    let Some(r) = town.resident(name) else { return };
+    let allowed = town.matrix.mayors.iter().any(|m| m == inviter) || r.matrix.allow.iter().any(|a| a == inviter);
     if !allowed {
-        backend.audit(&name, Refused::InviteDeclined, &inviter, room.room_id().as_str(), "not a mayor and not in the resident's allow");
-        let _ = room.leave().await;
+        backend.audit(name, Refused::InviteDeclined, inviter, room, "not a mayor and not in the resident's allow");
+        if let Err(e) = chat.leave(room).await {
+            tracing::warn!(resident = %name, "{e}");
+        }
         return;
     }
     let mut wait = Duration::from_secs(1);
     for _ in 0..8 {
-        match room.join().await {
+        match chat.join(room).await {
             Ok(()) => {
-                tracing::info!(resident = %name, room = %room.room_id(), "joined at {inviter}'s invitation");
+                tracing::info!(resident = %name, %room, "joined at {inviter}'s invitation");
                 return;
             }
-            Err(e) => tracing::warn!(resident = %name, "joining {}: {e}; retrying", room.room_id()),
+            Err(e) => tracing::warn!(resident = %name, "{e}; retrying"),
         }
         tokio::time::sleep(wait).await;
         wait *= 2;
     }
 }
 
-async fn handle<B: Backend>(backend: &Arc<B>, name: &str, client: &Client, room: &Room, kind: TimelineEventKind, seen: &mut VecDeque<String>) {
-    let town = backend.town();
-    let Some(r) = town.resident(name) else { return };
-    let me = r.matrix.user.clone();
-    let undecryptable = matches!(kind, TimelineEventKind::UnableToDecrypt { .. });
-    let Ok(event) = kind.raw().deserialize() else { return };
-    // Never act on what was said before this bot joined (history shown on join).
-    if let Some(me_id) = client.user_id()
-        && let Ok(Some(member)) = room.get_member_no_sync(me_id).await
-        && member.event().timestamp().is_some_and(|joined| event.origin_server_ts().0 < joined)
-    {
-        return;
+pub struct Bot<B, C> {
+    backend: Arc<B>,
+    chat: C,
+    name: String,
+    /// Event ids already handled (a resync may bring one again).
+    seen: VecDeque<String>,
+    hops: Hops,
+}
+
+impl<B: Backend, C: Chat> Bot<B, C> {
+    pub fn new(backend: Arc<B>, chat: C, name: &str, hops: Hops) -> Self {
+        Self { backend, chat, name: name.into(), seen: VecDeque::new(), hops }
     }
-    let sender = event.sender().to_string();
-    let event_id = event.event_id().to_string();
-    if seen.contains(&event_id) {
-        return;
-    }
-    seen.push_back(event_id.clone());
-    if seen.len() > 1000 {
-        seen.pop_front();
-    }
-    let allowed = town.matrix.mayors.contains(&sender) || r.matrix.allow.contains(&sender);
-    let chat = MatrixChat { client: client.clone() };
-    let room_id = room.room_id().to_string();
-    if undecryptable {
-        if allowed && sender != me {
-            let _ = chat.send(&room_id, None, "_I could not decrypt your last message. Please send it again._").await;
+
+    fn first_time(&mut self, event: &str) -> bool {
+        if self.seen.iter().any(|e| e == event) {
+            return false;
         }
-        return;
+        self.seen.push_back(event.to_string());
+        if self.seen.len() > 1000 {
+            self.seen.pop_front();
+        }
+        true
     }
-    let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(SyncMessageLikeEvent::Original(m))) = event else {
-        return;
-    };
-    let thread = match &m.content.relates_to {
-        Some(Relation::Thread(t)) => Some(t.event_id.to_string()),
-        _ => None,
-    };
-    let from_resident = town.residents.iter().any(|x| x.matrix.user == sender);
-    // Counted from the member list, not the sync summary, which can lag behind joins.
-    let members = room.members(matrix_sdk::RoomMemberships::JOIN | matrix_sdk::RoomMemberships::INVITE).await;
-    let direct = members.map(|m| m.len() <= 2).unwrap_or(false);
-    let incoming = Incoming {
-        sender: &sender,
-        me: &me,
-        name,
-        body: m.content.body(),
-        is_notice: matches!(m.content.msgtype, MessageType::Notice(_)),
-        is_edit: matches!(m.content.relates_to, Some(Relation::Replacement(_))),
-        direct,
-        mentioned: m.content.mentions.as_ref().is_some_and(|mm| mm.user_ids.iter().any(|u| u.as_str() == me)),
-        allowed,
-        is_mayor: town.matrix.mayors.contains(&sender),
-        from_resident,
-    };
-    let decision = decide(&incoming);
-    // Chains of residents answering residents end at the hop limit; only an allowed human
-    // starts a new chain (a stranger's message must not let residents go on forever).
-    if !from_resident && allowed && sender != me {
-        hops().lock().expect("lock").remove(&room_id);
-    }
-    if from_resident && matches!(decision, Decision::Act(_)) {
-        let n = {
-            let mut h = hops().lock().expect("lock");
-            let n = h.entry(room_id.clone()).or_default();
-            *n += 1;
-            *n
+
+    /// What a heard event asks for, if anything. Says itself what needs saying without a
+    /// job: the hop limit, "mayors only", a message it could not decrypt.
+    pub async fn heard(&mut self, h: Heard) -> Option<Job> {
+        let town = self.backend.town();
+        let r = town.resident(&self.name)?.clone();
+        let (room, event, sender, ts) = match &h {
+            Heard::Invite { .. } => return None,
+            Heard::Message(m) => (m.room.clone(), m.event.clone(), m.sender.clone(), m.ts),
+            Heard::Undecryptable { room, event, sender, ts } => (room.clone(), event.clone(), sender.clone(), *ts),
         };
-        if n > HOP_LIMIT {
-            if n == HOP_LIMIT + 1 {
-                let _ = chat.send(&room_id, thread.as_deref(), &format!("_Stopping here: {HOP_LIMIT} resident-to-resident answers in a row. A human has to speak next._")).await;
+        // Never act on what was said before this bot joined (history shown on join).
+        if self.chat.joined_at(&room).await.is_some_and(|joined| ts < joined) || !self.first_time(&event) {
+            return None;
+        }
+        let allowed = town.matrix.mayors.contains(&sender) || r.matrix.allow.contains(&sender);
+        let Heard::Message(m) = h else {
+            if allowed && sender != r.matrix.user {
+                self.say(&room, None, "_I could not decrypt your last message. Please send it again._").await;
             }
-            return;
-        }
+            return None;
+        };
+        self.message(&town, &r, m, allowed).await
     }
-    let mut conversation = match &thread {
-        Some(t) => format!("{room_id}/{t}"),
-        None => room_id.clone(),
-    };
-    // A resident's request never joins the mayor's conversation or its CLI session.
-    if from_resident {
-        conversation = format!("{conversation}/from:{sender}");
-    }
-    let backend = backend.clone();
-    let name = name.to_string();
-    match decision {
-        Decision::Pass => {}
-        Decision::Refused(why) => {
-            tracing::info!(resident = %name, "ignored: {why}");
-            backend.audit(&name, Refused::MessageIgnored, &sender, &room_id, &format!("{event_id}: {why}"));
-        }
-        Decision::MayorsOnly(c) => {
-            let _ = chat.send(&room_id, thread.as_deref(), &format!("_Only a mayor may use {c:?}._")).await;
-        }
-        Decision::Act(command) => {
-            let reply = Reply { room: room_id, thread, event: event_id };
-            tokio::spawn(async move { act(&*backend, &chat, &name, &sender, &reply, &conversation, command).await });
-        }
-    }
-}
 
-async fn act<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, sender: &str, reply: &Reply, conversation: &str, command: Command) {
-    let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
-    let say = |text: String| async move {
-        if let Err(e) = chat.send(room, thread, &text).await {
-            tracing::warn!("{e}");
+    async fn say(&self, room: &str, thread: Option<&str>, text: &str) {
+        if let Err(e) = self.chat.send(room, thread, text).await {
+            tracing::warn!(resident = %self.name, "{e}");
         }
-    };
-    match command {
-        Command::Help => say(HELP.into()).await,
-        Command::Status => say(backend.status_of(name).await).await,
-        Command::Log(n) => say(backend.log_of(name, n).await).await,
-        Command::Branches => say(backend.branches_of(name).await).await,
-        Command::Stop => match backend.stop(name, sender).await {
-            Ok(n) => say(format!("_Stopped {n} running turn(s)._")).await,
-            Err(e) => say(format!("_Could not stop: {e}_")).await,
-        },
-        Command::New => match backend.forget_session(name, sender, conversation).await {
-            Ok(()) => say("_The next message starts a fresh session._".into()).await,
-            Err(e) => say(format!("_Could not forget the session: {e}_")).await,
-        },
-        Command::Reset => {
-            say(super::words::what_a_reset_loses(&backend.town())).await;
-            match backend.reset(sender).await {
-                Ok(report) => say(report).await,
-                Err(e) => say(format!("_The reset was refused; nothing changed:_\n```\n{e}\n```")).await,
-            }
-        }
-        Command::Turn(prompt) => answer(backend, chat, name, sender, reply, conversation, &prompt).await,
     }
-}
 
-async fn answer<B: Backend>(backend: &B, chat: &MatrixChat, name: &str, sender: &str, reply: &Reply, conversation: &str, prompt: &str) {
-    let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
-    let typing = {
-        let chat = chat.clone();
-        let room = room.to_string();
-        tokio::spawn(async move {
-            loop {
-                let _ = chat.typing(&room, true).await;
-                tokio::time::sleep(Duration::from_secs(3)).await;
-            }
-        })
-    };
-    let (tx, mut rx) = mpsc::channel(64);
-    let turn = backend.turn(name, sender, conversation, prompt, reply.clone(), tx);
-    let stream = async {
-        let mut s = Streamer::new(chat, room, thread);
-        let (mut last, mut errors) = (None, Vec::new());
-        while let Some(ev) = rx.recv().await {
-            let r = match ev {
-                TurnEvent::Text { text } => s.push(&text).await,
-                TurnEvent::Final { text } => {
-                    last = Some(text);
-                    Ok(())
-                }
-                TurnEvent::Error { message } => {
-                    errors.push(message);
-                    Ok(())
-                }
-                TurnEvent::Queued { ahead } => chat.send(room, thread, &format!("_Queued: {ahead} turn(s) ahead of this one._")).await.map(|_| ()),
-                _ => Ok(()),
+    async fn message(&mut self, town: &Town, r: &crate::config::Resident, m: Message, allowed: bool) -> Option<Job> {
+        let me = r.matrix.user.as_str();
+        let from_resident = town.residents.iter().any(|x| x.matrix.user == m.sender);
+        let direct = self.chat.members(&m.room).await.map(|n| n <= 2).unwrap_or(false);
+        let incoming = Incoming {
+            sender: &m.sender,
+            me,
+            name: &self.name,
+            body: &m.body,
+            is_notice: m.notice,
+            is_edit: m.edit,
+            direct,
+            mentioned: m.mentions.iter().any(|u| u == me),
+            allowed,
+            is_mayor: town.matrix.mayors.contains(&m.sender),
+            from_resident,
+        };
+        let decision = decide(&incoming);
+        // Chains of residents answering residents end at the hop limit; only an allowed human
+        // starts a new chain (a stranger's message must not let residents go on forever).
+        if !from_resident && allowed && m.sender != me {
+            self.hops.lock().expect("lock").remove(&m.room);
+        }
+        if from_resident && matches!(decision, Decision::Act(_)) {
+            let n = {
+                let mut h = self.hops.lock().expect("lock");
+                let n = h.entry(m.room.clone()).or_default();
+                *n += 1;
+                *n
             };
-            if let Err(e) = r {
-                tracing::warn!("streaming the answer: {e}");
+            if n > HOP_LIMIT {
+                if n == HOP_LIMIT + 1 {
+                    let text = format!("_Stopping here: {HOP_LIMIT} resident-to-resident answers in a row. A human has to speak next._");
+                    self.say(&m.room, m.thread.as_deref(), &text).await;
+                }
+                return None;
             }
         }
-        (s, last, errors)
-    };
-    let (ended, (mut s, last, errors)) = tokio::join!(turn, stream);
-    typing.abort();
-    let _ = chat.typing(room, false).await;
-    if s.text().trim().is_empty()
-        && let Some(t) = last
-    {
-        let _ = s.push(&t).await;
-    }
-    let (delivery, outcome) = match ended {
-        Ok(e) => (Some(e.delivery), e.outcome),
-        Err(e) => (None, Err(e)),
-    };
-    let footer = super::words::footer(&outcome, &errors);
-    match s.finish(footer.as_deref()).await {
-        Err(e) => tracing::warn!("finishing the answer: {e}"),
-        Ok(()) => {
-            if let Some(id) = delivery {
-                backend.delivered(id).await;
+        let mut conversation = match &m.thread {
+            Some(t) => format!("{}/{t}", m.room),
+            None => m.room.clone(),
+        };
+        // A resident's request never joins the mayor's conversation or its CLI session.
+        if from_resident {
+            conversation = format!("{conversation}/from:{}", m.sender);
+        }
+        match decision {
+            Decision::Pass => None,
+            Decision::Refused(why) => {
+                tracing::info!(resident = %self.name, "ignored: {why}");
+                self.backend.audit(&self.name, Refused::MessageIgnored, &m.sender, &m.room, &format!("{}: {why}", m.event));
+                None
             }
+            Decision::MayorsOnly(c) => {
+                self.say(&m.room, m.thread.as_deref(), &format!("_Only a mayor may use {c:?}._")).await;
+                None
+            }
+            Decision::Act(command) => Some(Job { sender: m.sender, reply: Reply { room: m.room, thread: m.thread, event: m.event }, conversation, command }),
         }
     }
 }

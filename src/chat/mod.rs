@@ -1,6 +1,8 @@
 //! Chat: each resident's Matrix identity, all of them in the unprivileged `townhall chat`
-//! process (remote.rs). The seam is what a turn needs to speak.
+//! process (remote.rs). The `Chat` seam is the whole of Matrix a bot uses: what a sync
+//! brought, and the room operations it answers with.
 
+pub mod act;
 pub mod answer;
 pub mod bot;
 pub mod credentials;
@@ -8,13 +10,51 @@ pub mod identity;
 mod matrix;
 pub mod policy;
 pub mod remote;
+#[cfg(test)]
+mod tests;
 pub mod words;
 
 pub use matrix::MatrixChat;
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
 use crate::os::{OsError, Recorder};
 
-pub trait Chat {
+/// A room message as a bot reads it (decrypted already where the room is encrypted).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Message {
+    pub room: String,
+    pub event: String,
+    pub sender: String,
+    /// The homeserver's timestamp, ms since the epoch.
+    pub ts: u64,
+    pub body: String,
+    pub notice: bool,
+    pub edit: bool,
+    pub thread: Option<String>,
+    /// Users the message mentions (m.mentions).
+    pub mentions: Vec<String>,
+}
+
+/// What one sync brought that a bot acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heard {
+    Invite { room: String, inviter: String },
+    Message(Message),
+    /// An event this device has no keys for (the room turned encrypted before it joined…).
+    Undecryptable { room: String, event: String, sender: String, ts: u64 },
+}
+
+pub trait Chat: Clone + Send + Sync + 'static {
+    /// Wait for what happened since the last sync.
+    fn sync(&self) -> impl Future<Output = Result<Vec<Heard>, OsError>> + Send;
+    fn join(&self, room: &str) -> impl Future<Output = Result<(), OsError>> + Send;
+    fn leave(&self, room: &str) -> impl Future<Output = Result<(), OsError>> + Send;
+    /// Users joined or invited (from the member list: the sync summary lags behind joins).
+    fn members(&self, room: &str) -> impl Future<Output = Result<usize, OsError>> + Send;
+    /// When this bot joined the room, ms since the epoch, if known.
+    fn joined_at(&self, room: &str) -> impl Future<Output = Option<u64>> + Send;
     /// Send markdown to a room (in a thread when given its root); returns the event id.
     fn send(&self, room: &str, thread: Option<&str>, markdown: &str) -> impl Future<Output = Result<String, OsError>> + Send;
     /// Replace the text of an earlier message of ours.
@@ -22,25 +62,88 @@ pub trait Chat {
     fn typing(&self, room: &str, on: bool) -> impl Future<Output = Result<(), OsError>> + Send;
 }
 
+/// A recording Chat: syncs hand out what `hear` queued; `fail("send", n)` makes the next n
+/// sends fail.
+#[derive(Debug, Clone, Default)]
+pub struct FakeChat(Arc<FakeRooms>);
+
 #[derive(Debug, Default)]
-pub struct FakeChat {
+pub struct FakeRooms {
     pub calls: Recorder,
+    syncs: Mutex<VecDeque<Vec<Heard>>>,
+    members: Mutex<HashMap<String, usize>>,
+    joined: Mutex<HashMap<String, u64>>,
+    failing: Mutex<Vec<&'static str>>,
+}
+
+impl std::ops::Deref for FakeChat {
+    type Target = FakeRooms;
+    fn deref(&self) -> &FakeRooms {
+        &self.0
+    }
+}
+
+impl FakeChat {
+    pub fn hear(&self, heard: Vec<Heard>) {
+        self.syncs.lock().expect("lock").push_back(heard);
+    }
+    pub fn room(&self, room: &str, members: usize, joined_at: u64) {
+        self.members.lock().expect("lock").insert(room.into(), members);
+        self.joined.lock().expect("lock").insert(room.into(), joined_at);
+    }
+    pub fn fail(&self, op: &'static str, times: usize) {
+        self.failing.lock().expect("lock").extend(std::iter::repeat_n(op, times));
+    }
+    /// Every operation works again.
+    pub fn heal(&self) {
+        self.failing.lock().expect("lock").clear();
+    }
+    fn check(&self, op: &'static str, call: String) -> Result<(), OsError> {
+        self.calls.record(call.clone());
+        let mut f = self.failing.lock().expect("lock");
+        match f.iter().position(|o| *o == op) {
+            Some(i) => {
+                f.remove(i);
+                Err(OsError::new(call, "told to fail"))
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl Chat for FakeChat {
+    async fn sync(&self) -> Result<Vec<Heard>, OsError> {
+        self.check("sync", "sync".into())?;
+        Ok(self.syncs.lock().expect("lock").pop_front().unwrap_or_default())
+    }
+
+    async fn join(&self, room: &str) -> Result<(), OsError> {
+        self.check("join", format!("join {room}"))
+    }
+
+    async fn leave(&self, room: &str) -> Result<(), OsError> {
+        self.check("leave", format!("leave {room}"))
+    }
+
+    async fn members(&self, room: &str) -> Result<usize, OsError> {
+        Ok(self.members.lock().expect("lock").get(room).copied().unwrap_or(2))
+    }
+
+    async fn joined_at(&self, room: &str) -> Option<u64> {
+        self.joined.lock().expect("lock").get(room).copied()
+    }
+
     async fn send(&self, room: &str, thread: Option<&str>, markdown: &str) -> Result<String, OsError> {
         let thread = thread.map(|t| format!(" thread={t}")).unwrap_or_default();
-        self.calls.record(format!("send {room}{thread} {markdown}"));
+        self.check("send", format!("send {room}{thread} {markdown}"))?;
         Ok(format!("$event{}", self.calls.calls().len()))
     }
 
     async fn edit(&self, room: &str, event: &str, markdown: &str) -> Result<(), OsError> {
-        self.calls.record(format!("edit {room} {event} {markdown}"));
-        Ok(())
+        self.check("edit", format!("edit {room} {event} {markdown}"))
     }
 
     async fn typing(&self, room: &str, on: bool) -> Result<(), OsError> {
-        self.calls.record(format!("typing {room} {on}"));
-        Ok(())
+        self.check("typing", format!("typing {room} {on}"))
     }
 }

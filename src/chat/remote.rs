@@ -17,7 +17,7 @@ use crate::turn::TurnEvent;
 
 /// What waits for a resident's bot to connect.
 enum Waiting {
-    Notice(String),
+    Notice(crate::hall::Notice),
     Answer(Delivery),
 }
 
@@ -128,7 +128,7 @@ impl Remote {
     fn heard(self: &Arc<Self>, said: Said) {
         match said {
             Said::Welcome { version } => tracing::info!(version, "subscribed to the townhall daemon"),
-            Said::Notice { resident, text } => self.hand(&resident, Waiting::Notice(text)),
+            Said::Notice { resident, notice } => self.hand(&resident, Waiting::Notice(notice)),
             Said::Deliver(d) => self.hand(&d.resident.clone(), Waiting::Answer(d)),
             Said::Reloaded => self.reload(),
             other => tracing::debug!("unexpected on the subscription: {other:?}"),
@@ -144,7 +144,8 @@ impl Remote {
         let (me, resident) = (self.clone(), resident.to_string());
         tokio::spawn(async move {
             match what {
-                Waiting::Notice(text) => {
+                Waiting::Notice(notice) => {
+                    let text = words::notice(&resident, &notice);
                     let town = me.town();
                     let rooms: Vec<String> = town.resident(&resident).map(|r| r.rooms.iter().filter(|x| x.starts_with('!')).cloned().collect()).unwrap_or_default();
                     for room in rooms {
@@ -237,7 +238,7 @@ impl Backend for Remote {
 
     async fn branches_of(&self, resident: &str) -> String {
         match self.counter.call(Ask::Branches { resident: resident.into() }).await {
-            Ok(Said::Branches { markdown }) => markdown,
+            Ok(Said::Branches { repos }) => words::branches(resident, &repos),
             Ok(other) => format!("_unexpected answer {other:?}_"),
             Err(e) => format!("_The supervisor did not answer: {e}_"),
         }

@@ -1,7 +1,7 @@
 //! The words the mayor reads in a room, made from what the daemon reports.
 
 use crate::config::Town;
-use crate::hall::{ResetSummary, ResidentReport};
+use crate::hall::{Notice, RepoBranches, ResetSummary, ResidentReport};
 use crate::turn::Outcome;
 
 /// The line under an answer: how the turn ended when not plainly, and what went wrong.
@@ -66,6 +66,39 @@ pub fn reset_done(s: &ResetSummary) -> String {
         text.push_str(&format!("\n- ⚠ {w}"));
     }
     text
+}
+
+/// A notice for `resident`'s rooms.
+pub fn notice(resident: &str, n: &Notice) -> String {
+    match n {
+        Notice::DeviceGranted { devnode, read_write } => {
+            format!("_Device {devnode} is here and granted to {resident} ({})._", if *read_write { "read-write" } else { "read-only" })
+        }
+        Notice::DeviceGone { devnode } => format!("_Device {devnode} is gone._"),
+        Notice::DeviceRevoked { devnode } => format!("_Access to {devnode} was revoked._"),
+        Notice::Pushed { pusher, repo, path, refname, commits, stat } => {
+            let short = refname.trim_start_matches("refs/heads/").trim_start_matches("refs/tags/");
+            format!("**{pusher} pushed `{short}`** to `{repo}`: {commits} commit(s), {stat}; every commit signed by {pusher}'s townhall key.\n```\ngit fetch {path} {refname}\n```")
+        }
+        Notice::RoundBegan { round, lines } => {
+            let lines: Vec<String> = lines.iter().map(|l| format!("- {l}")).collect();
+            format!("**Round {round} began**, and the reset reports for {resident}:\n{}", lines.join("\n"))
+        }
+    }
+}
+
+/// `!branches`.
+pub fn branches(resident: &str, repos: &[RepoBranches]) -> String {
+    if repos.is_empty() {
+        return format!("_{resident} may push to no repository of the town remote._");
+    }
+    let mut s = String::new();
+    for r in repos {
+        let list: Vec<String> = r.branches.iter().map(|b| format!("- `{}` {} {}: {}", b.name, b.commit, b.when, b.subject)).collect();
+        let list = if list.is_empty() { "_no branches yet_".to_string() } else { list.join("\n") };
+        s.push_str(&format!("**{}** ({}):\n{list}\n", r.repo, r.path));
+    }
+    s
 }
 
 /// Said above an answer that waited for the chat to come back.

@@ -77,11 +77,23 @@ impl Acls for PosixAcls {
     }
 }
 
-/// ACLs in memory, per path; records every change.
+/// ACLs in memory, per path; records every change. A uid in `failing` makes every grant
+/// and revoke for it fail.
 #[derive(Debug, Default)]
 pub struct FakeAcls {
     pub entries: Mutex<BTreeMap<PathBuf, BTreeMap<u32, Permission>>>,
     pub calls: Recorder,
+    pub failing: Mutex<Vec<u32>>,
+}
+
+impl FakeAcls {
+    fn check(&self, call: String, uid: u32) -> Result<(), OsError> {
+        self.calls.record(call.clone());
+        if self.failing.lock().expect("lock").contains(&uid) {
+            return Err(OsError::new(call, "told to fail"));
+        }
+        Ok(())
+    }
 }
 
 impl Acls for FakeAcls {
@@ -90,13 +102,13 @@ impl Acls for FakeAcls {
     }
 
     fn grant(&self, path: &Path, uid: u32, perm: Permission) -> Result<(), OsError> {
-        self.calls.record(format!("grant {} {uid} {perm:?}", path.display()));
+        self.check(format!("grant {} {uid} {perm:?}", path.display()), uid)?;
         self.entries.lock().expect("lock").entry(path.to_owned()).or_default().insert(uid, perm);
         Ok(())
     }
 
     fn revoke(&self, path: &Path, uid: u32) -> Result<(), OsError> {
-        self.calls.record(format!("revoke {} {uid}", path.display()));
+        self.check(format!("revoke {} {uid}", path.display()), uid)?;
         if let Some(e) = self.entries.lock().expect("lock").get_mut(path) {
             e.remove(&uid);
         }

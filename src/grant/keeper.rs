@@ -35,6 +35,8 @@ pub enum Change {
     Revoked { devnode: PathBuf, resident: String, uid: u32 },
     Gone { devnode: PathBuf, resident: String },
     Refused { devnode: PathBuf, reason: String },
+    /// The ACL could not be changed: retried at the next event or reconcile.
+    Failed { devnode: PathBuf, resident: String, why: String },
 }
 
 pub struct Keeper<A> {
@@ -75,10 +77,15 @@ impl<A: Acls> Keeper<A> {
         let mine = ledger.entry(node.clone()).or_default();
         let current = self.acls.users(&node)?;
         let mut changes = Vec::new();
+        // One entry that cannot be changed must not stop the others, and the ledger is saved
+        // whatever happened: it must name exactly the entries townhall made.
         for w in &wants {
             let fresh = mine.get(&w.uid).is_none_or(|h| h.perm != w.perm);
-            if fresh || reapply || current.get(&w.uid) != Some(&w.perm) {
-                self.acls.grant(&node, w.uid, w.perm)?;
+            if (fresh || reapply || current.get(&w.uid) != Some(&w.perm))
+                && let Err(e) = self.acls.grant(&node, w.uid, w.perm)
+            {
+                changes.push(Change::Failed { devnode: node.clone(), resident: w.resident.clone(), why: e.to_string() });
+                continue;
             }
             if fresh {
                 mine.insert(w.uid, Held { resident: w.resident.clone(), perm: w.perm, since: now.into() });
@@ -87,9 +94,14 @@ impl<A: Acls> Keeper<A> {
         }
         let stale: Vec<u32> = mine.keys().filter(|uid| !wants.iter().any(|w| w.uid == **uid)).copied().collect();
         for uid in stale {
-            self.acls.revoke(&node, uid)?;
-            let held = mine.remove(&uid).expect("listed above");
-            changes.push(Change::Revoked { devnode: node.clone(), resident: held.resident, uid });
+            let resident = mine[&uid].resident.clone();
+            if let Err(e) = self.acls.revoke(&node, uid) {
+                // Still ours: kept in the ledger, so the next reconcile revokes it.
+                changes.push(Change::Failed { devnode: node.clone(), resident, why: e.to_string() });
+                continue;
+            }
+            mine.remove(&uid);
+            changes.push(Change::Revoked { devnode: node.clone(), resident, uid });
         }
         if let Some(reason) = &refused {
             changes.push(Change::Refused { devnode: node.clone(), reason: reason.clone() });

@@ -149,3 +149,29 @@ fn a_corrupt_ledger_is_an_error_that_names_the_file() {
     let e = e.to_string();
     assert!(e.contains("grants.json") && e.contains("help:"), "{e}");
 }
+
+#[test]
+fn a_grant_failing_mid_reconcile_leaves_the_others_and_a_true_ledger() {
+    let state = tempfile::tempdir().unwrap();
+    // Both residents want the serial port; vox's entry cannot be written.
+    let mut town = town_with_tty_rule(Some(Permission::Rw));
+    let ada_rule = town.resident("ada").unwrap().devices.clone();
+    town.residents.iter_mut().find(|r| r.name == "vox").unwrap().devices = ada_rule;
+    let vox = town.resident("vox").unwrap().uid;
+    let acls = FakeAcls::default();
+    acls.failing.lock().unwrap().push(vox);
+    let keeper = Keeper::new(acls, state.path()).unwrap();
+    let c = keeper.all(&town, &[serial()], "t1").unwrap();
+    assert!(c.iter().any(|c| matches!(c, Change::Granted { resident, .. } if resident == "ada")), "{c:?}");
+    assert!(c.iter().any(|c| matches!(c, Change::Failed { resident, .. } if resident == "vox")), "{c:?}");
+    // The ledger on disk names ada's entry, and only it.
+    let again = Keeper::new(FakeAcls::default(), state.path()).unwrap();
+    let revoked = again.all(&town_with_tty_rule(None), &[serial()], "t2").unwrap();
+    let mut who: Vec<_> = revoked.iter().filter_map(|c| if let Change::Revoked { resident, .. } = c { Some(resident.as_str()) } else { None }).collect();
+    who.sort();
+    assert_eq!(who, ["ada"], "{revoked:?}");
+    // Once the ACL store works again, the next reconcile grants what failed.
+    keeper_acls(&keeper).failing.lock().unwrap().clear();
+    let c = keeper.all(&town, &[serial()], "t3").unwrap();
+    assert!(matches!(&c[..], [Change::Granted { resident, .. }] if resident == "vox"), "{c:?}");
+}

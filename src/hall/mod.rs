@@ -94,6 +94,35 @@ pub struct Delivery {
     pub outcome: Option<crate::turn::Outcome>,
 }
 
+/// Something to say in a resident's declared rooms (the words are the chat's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    DeviceGranted { devnode: String, read_write: bool },
+    DeviceGone { devnode: String },
+    DeviceRevoked { devnode: String },
+    /// An accepted push: one per ref it changed.
+    Pushed { pusher: String, repo: String, path: String, refname: String, commits: String, stat: String },
+    /// What the reset that began `round` could not do for the resident, one line each.
+    RoundBegan { round: u64, lines: Vec<String> },
+}
+
+/// One repository of the town remote the resident may push to, and its branches there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepoBranches {
+    pub repo: String,
+    pub path: String,
+    pub branches: Vec<Branch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Branch {
+    pub name: String,
+    pub commit: String,
+    pub when: String,
+    pub subject: String,
+}
+
 /// What `!status` shows of one resident (the words are the chat's).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ResidentReport {
@@ -121,7 +150,7 @@ pub struct ResetSummary {
 pub enum Said {
     Welcome { version: u32 },
     /// Say `text` in the resident's declared rooms (device grants, pushes, reset reports).
-    Notice { resident: String, text: String },
+    Notice { resident: String, notice: Notice },
     /// An answer whose requester went away (the chat restarted): post it.
     Deliver(Delivery),
     /// The configuration changed: read it again.
@@ -133,7 +162,7 @@ pub enum Said {
     Stopped { turns: u32 },
     Status(ResidentReport),
     LastTurn { outcome: Option<crate::turn::Outcome> },
-    Branches { markdown: String },
+    Branches { repos: Vec<RepoBranches> },
     ResetDone(ResetSummary),
     Done,
     Error { message: String },

@@ -8,6 +8,8 @@ use std::path::Path;
 use super::hook::ZERO;
 use super::{git_as, git_user, repo_path};
 use crate::config::Town;
+use crate::hall::{Branch, Notice, RepoBranches};
+
 /// git's empty tree, the base of a diffstat for a branch with no parent.
 const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
@@ -25,7 +27,7 @@ pub fn refs_of(repo: &str, pusher: &str) -> BTreeMap<String, String> {
 }
 
 /// One notice per ref the push changed.
-pub fn push_notices(repo: &str, pusher: &str, before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
+pub fn push_notices(repo: &str, pusher: &str, before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<Notice> {
     let path = repo_path(repo);
     let mut out = Vec::new();
     for (refname, new) in after {
@@ -47,26 +49,35 @@ pub fn push_notices(repo: &str, pusher: &str, before: &BTreeMap<String, String>,
             git_out(&path, &["rev-parse", "--verify", "-q", &format!("{new}^")]).unwrap_or_else(|| EMPTY_TREE.into())
         };
         let stat = git_out(&path, &["diff", "--shortstat", &base, new]).filter(|s| !s.is_empty()).unwrap_or_else(|| "no file changes".into());
-        let short = refname.trim_start_matches("refs/heads/").trim_start_matches("refs/tags/");
-        out.push(format!(
-            "**{pusher} pushed `{short}`** to `{repo}`: {commits} commit(s), {stat}; every commit signed by {pusher}'s townhall key.\n```\ngit fetch {} {refname}\n```",
-            path.display()
-        ));
+        out.push(Notice::Pushed {
+            pusher: pusher.into(),
+            repo: repo.into(),
+            path: path.display().to_string(),
+            refname: refname.clone(),
+            commits,
+            stat,
+        });
     }
     out
 }
 
-/// `!branches`: the resident's branches on each repository, newest first.
-pub fn branches(town: &Town, resident: &str) -> String {
-    let mut s = String::new();
-    for repo in town.repos.iter().filter(|r| r.push.iter().any(|p| p == resident)) {
-        let list = git_out(
-            &repo_path(&repo.name),
-            &["for-each-ref", "--sort=-committerdate", "--format=- `%(refname:short)` %(objectname:short) %(committerdate:relative): %(subject)", &format!("refs/heads/{resident}/")],
-        )
-        .unwrap_or_default();
-        let list = if list.is_empty() { "_no branches yet_".to_string() } else { list };
-        s.push_str(&format!("**{}** ({}):\n{list}\n", repo.name, repo_path(&repo.name).display()));
-    }
-    if s.is_empty() { format!("_{resident} may push to no repository of the town remote._") } else { s }
+/// `!branches`: the resident's branches on each repository it may push to, newest first.
+pub fn branches(town: &Town, resident: &str) -> Vec<RepoBranches> {
+    let fields = "--format=%(refname:short)%1f%(objectname:short)%1f%(committerdate:relative)%1f%(subject)";
+    town.repos
+        .iter()
+        .filter(|r| r.push.iter().any(|p| p == resident))
+        .map(|repo| {
+            let list = git_out(&repo_path(&repo.name), &["for-each-ref", "--sort=-committerdate", fields, &format!("refs/heads/{resident}/")]).unwrap_or_default();
+            let branches = list
+                .lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.splitn(4, '\x1f').collect();
+                    let [name, commit, when, subject] = f[..] else { return None };
+                    Some(Branch { name: name.into(), commit: commit.into(), when: when.into(), subject: subject.into() })
+                })
+                .collect();
+            RepoBranches { repo: repo.name.clone(), path: repo_path(&repo.name).display().to_string(), branches }
+        })
+        .collect()
 }

@@ -44,7 +44,7 @@ impl Pipe {
 
     /// Serve pushes forever (blocking: run on a thread of its own); `town` is re-read for
     /// each push so reloads apply.
-    pub fn serve(self, town: impl Fn() -> std::sync::Arc<Town> + Send + Sync + 'static, pushed: impl Fn(&str, Vec<String>) + Send + Sync + 'static) {
+    pub fn serve(self, town: impl Fn() -> std::sync::Arc<Town> + Send + Sync + 'static, pushed: impl Fn(&str, Vec<crate::hall::Notice>) + Send + Sync + 'static) {
         let town = std::sync::Arc::new(town);
         let pushed = std::sync::Arc::new(pushed);
         for conn in self.listener.incoming().map_while(Result::ok) {
@@ -66,7 +66,7 @@ fn refuse(conn: &mut UnixStream, stderr: Option<&OwnedFd>, why: &str) -> std::io
     conn.write_all(&[1])
 }
 
-fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, Vec<String>)) -> std::io::Result<()> {
+fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, Vec<crate::hall::Notice>)) -> std::io::Result<()> {
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let uid = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)?.uid();
     let mut buf = [0u8; 256];

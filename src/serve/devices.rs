@@ -2,6 +2,7 @@
 
 use crate::config::Town;
 use crate::grant::{Acls, Change, DeviceEvent, Devices, interest};
+use crate::hall::Notice;
 use crate::resident::Accounts;
 use crate::units::UserManagers;
 
@@ -19,22 +20,24 @@ where
             if let Err(e) = crate::audit::append(&town.state, "device", c) {
                 tracing::warn!("{e}");
             }
-            self.notify(town, c);
+            self.notify(c);
         }
     }
 
     /// Tell a resident's rooms that a granted device appeared or went.
-    fn notify(&self, town: &Town, change: &Change) {
-        let (resident, text) = match change {
-            Change::Granted { devnode, resident, perm, .. } => {
-                let p = if *perm == crate::config::Permission::Rw { "read-write" } else { "read-only" };
-                (resident, format!("_Device {} is here and granted to {resident} ({p})._", devnode.display()))
-            }
-            Change::Gone { devnode, resident } => (resident, format!("_Device {} is gone._", devnode.display())),
-            Change::Revoked { devnode, resident, .. } => (resident, format!("_Access to {} was revoked._", devnode.display())),
+    fn notify(&self, change: &Change) {
+        let node = |p: &std::path::Path| p.display().to_string();
+        let (resident, notice) = match change {
+            Change::Granted { devnode, resident, perm, .. } => (resident, Notice::DeviceGranted { devnode: node(devnode), read_write: *perm == crate::config::Permission::Rw }),
+            Change::Gone { devnode, resident } => (resident, Notice::DeviceGone { devnode: node(devnode) }),
+            Change::Revoked { devnode, resident, .. } => (resident, Notice::DeviceRevoked { devnode: node(devnode) }),
             Change::Refused { .. } => return,
+            Change::Failed { devnode, resident, why } => {
+                tracing::error!(%resident, "device grant on {}: {why}", devnode.display());
+                return;
+            }
         };
-        self.tell(town, resident, text);
+        self.tell(resident, notice);
     }
 
     /// Hold the grants: reconcile what is present, then follow udev until the rules change.
@@ -95,4 +98,63 @@ where
         }
     }
 
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::grant::{Device, FakeAcls, FakeDevices};
+    use crate::resident::FakeAccounts;
+    use crate::units::FakeUserManagers;
+
+    /// An FTDI adapter as ada's shipped rule wants it.
+    fn adapter(node: &str) -> Device {
+        let usb: BTreeMap<String, String> = [("idVendor", "0403"), ("idProduct", "6001")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Device {
+            syspath: format!("/sys/devices/usb1/1-2/1-2:1.0{node}").into(),
+            devnode: Some(node.into()),
+            subsystem: "tty".into(),
+            sysname: node.trim_start_matches("/dev/").into(),
+            properties: BTreeMap::new(),
+            tags: vec![],
+            attrs: vec![BTreeMap::new(), usb],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_watcher_grants_what_is_present_follows_udev_and_keeps_notices_for_the_chat() {
+        let state = tempfile::tempdir().unwrap();
+        let mut town = crate::testing::demo_town();
+        town.state = state.path().into();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let devices = FakeDevices { devices: vec![adapter("/dev/ttyUSB0")], events: Mutex::new(Some(rx)), ..Default::default() };
+        let d = Arc::new(Daemon::new(town, FakeAccounts::with(vec![]), FakeUserManagers::default(), FakeAcls::default()).unwrap());
+        let watcher = tokio::spawn({
+            let d = d.clone();
+            async move { d.watch_devices(&devices).await }
+        });
+        tx.send(DeviceEvent::Add(adapter("/dev/ttyUSB1"))).await.unwrap();
+        tx.send(DeviceEvent::Remove(adapter("/dev/ttyUSB0"))).await.unwrap();
+        let want = [
+            Notice::DeviceGranted { devnode: "/dev/ttyUSB0".into(), read_write: true },
+            Notice::DeviceGranted { devnode: "/dev/ttyUSB1".into(), read_write: true },
+            Notice::DeviceGone { devnode: "/dev/ttyUSB0".into() },
+        ];
+        let mut got = vec![];
+        for _ in 0..200 {
+            got = d.pending.lock().unwrap().get("ada").cloned().unwrap_or_default();
+            if got.len() >= want.len() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        watcher.abort();
+        assert_eq!(got, want, "no chat subscribed: the notices wait for one");
+        let grants: Vec<_> = d.keeper.acls().calls.calls();
+        assert_eq!(grants, ["grant /dev/ttyUSB0 1100 Rw", "grant /dev/ttyUSB1 1100 Rw"]);
+        assert_eq!(d.keeper.status().iter().map(|s| s.devnode.display().to_string()).collect::<Vec<_>>(), ["/dev/ttyUSB1"]);
+    }
 }

@@ -94,7 +94,7 @@ where
             },
             Ask::Status { resident } => Said::Status(self.report(&resident)),
             Ask::Log { resident } => Said::LastTurn { outcome: self.last_turn.lock().expect("lock").get(&resident).cloned() },
-            Ask::Branches { resident } => Said::Branches { markdown: crate::remote::branches(&town, &resident) },
+            Ask::Branches { resident } => Said::Branches { repos: crate::remote::branches(&town, &resident) },
             Ask::Reset { by } => match self.reset(&by).await {
                 Ok(summary) => Said::ResetDone(summary),
                 Err(e) => Said::Error { message: e },
@@ -123,10 +123,10 @@ where
     async fn subscribe(&self, out: mpsc::Sender<Said>) {
         let _ = out.send(Said::Welcome { version: hall::VERSION }).await;
         self.subscribers.lock().expect("lock").push(out.clone());
-        let waiting: Vec<(String, Vec<String>)> = self.pending.lock().expect("lock").drain().collect();
-        for (resident, texts) in waiting {
-            for text in texts {
-                let _ = out.send(Said::Notice { resident: resident.clone(), text }).await;
+        let waiting: Vec<(String, Vec<hall::Notice>)> = self.pending.lock().expect("lock").drain().collect();
+        for (resident, notices) in waiting {
+            for notice in notices {
+                let _ = out.send(Said::Notice { resident: resident.clone(), notice }).await;
             }
         }
         for d in self.deliveries.all() {

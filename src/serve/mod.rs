@@ -33,7 +33,7 @@ pub struct Daemon<A, M, G> {
     /// Each resident's signing agent.
     agents: crate::sign::Agents,
     /// Notices kept while no chat process is subscribed.
-    pending: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
+    pending: std::sync::Mutex<std::collections::HashMap<String, Vec<crate::hall::Notice>>>,
     accounts: A,
     desk: Desk<M>,
     keeper: Keeper<G>,
@@ -154,11 +154,10 @@ where
             Ok(pipe) => {
                 let (d, told) = (self.clone(), self.clone());
                 let runtime = tokio::runtime::Handle::current();
-                let pushed = move |resident: &str, notices: Vec<String>| {
+                let pushed = move |resident: &str, notices: Vec<crate::hall::Notice>| {
                     let _inside = runtime.enter();
-                    let town = told.town();
                     for n in notices {
-                        told.tell(&town, resident, n);
+                        told.tell(resident, n);
                     }
                 };
                 std::thread::spawn(move || pipe.serve(move || d.town(), pushed));

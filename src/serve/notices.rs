@@ -2,7 +2,7 @@
 //! not build): handed to the chat process, or kept until one subscribes.
 
 use super::Daemon;
-use crate::config::Town;
+use crate::hall::Notice;
 use crate::grant::Acls;
 use crate::resident::Accounts;
 use crate::units::UserManagers;
@@ -15,10 +15,10 @@ where
 {
     /// Say `text` in every room `resident` declares (the chat process does); kept until a
     /// chat subscribes when none is.
-    pub(super) fn tell(&self, _town: &Town, resident: &str, text: String) {
-        let notice = crate::hall::Said::Notice { resident: resident.to_string(), text: text.clone() };
-        if !self.broadcast(notice) {
-            self.pending.lock().expect("lock").entry(resident.to_string()).or_default().push(text);
+    pub(super) fn tell(&self, resident: &str, notice: Notice) {
+        let said = crate::hall::Said::Notice { resident: resident.to_string(), notice: notice.clone() };
+        if !self.broadcast(said) {
+            self.pending.lock().expect("lock").entry(resident.to_string()).or_default().push(notice);
         }
     }
 
@@ -36,9 +36,9 @@ where
         }
         for r in &town.residents {
             let prefix = format!("{}: ", r.name);
-            let lines: Vec<String> = report.warnings().iter().filter_map(|w| w.strip_prefix(&prefix).map(|w| format!("- {w}"))).collect();
+            let lines: Vec<String> = report.warnings().iter().filter_map(|w| w.strip_prefix(&prefix).map(String::from)).collect();
             if !lines.is_empty() {
-                self.tell(&town, &r.name, format!("**Round {} began**, and the reset reports for {}:\n{}", report.round, r.name, lines.join("\n")));
+                self.tell(&r.name, Notice::RoundBegan { round: report.round, lines });
             }
         }
         if let Err(e) = crate::os::write_atomic(&told, format!("{}\n", report.round).as_bytes()) {

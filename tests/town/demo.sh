@@ -19,6 +19,8 @@ step "systemd runs the town (PID 1 inside the container)"
 bash "$town" exec systemctl is-system-running
 step "the supervisor answers on its root-only control socket"
 bash "$town" exec townhall status
+step "two processes: the root supervisor (no network), and the Matrix bots as their own user"
+bash "$town" exec ps -o user:14,pid,args -C townhall
 step "the residents, as declared in residents/*.toml"
 bash "$town" exec townhall resident list
 step "the agents volume: live and blank subvolumes on btrfs"

@@ -1,0 +1,106 @@
+//! Running what a message asked for: commands answered in the room, turns streamed into it.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::Chat;
+use super::answer::Streamer;
+use super::bot::{Backend, Job};
+use super::policy::Command;
+use crate::hall::Reply;
+use crate::turn::TurnEvent;
+
+/// Run what a message asked for, answering in its room.
+pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job) {
+    let Job { sender, reply, conversation, command } = job;
+    let (sender, reply, conversation) = (sender.as_str(), &reply, conversation.as_str());
+    let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
+    let say = |text: String| async move {
+        if let Err(e) = chat.send(room, thread, &text).await {
+            tracing::warn!("{e}");
+        }
+    };
+    match command {
+        Command::Help => say(super::bot::HELP.into()).await,
+        Command::Status => say(backend.status_of(name).await).await,
+        Command::Log(n) => say(backend.log_of(name, n).await).await,
+        Command::Branches => say(backend.branches_of(name).await).await,
+        Command::Stop => match backend.stop(name, sender).await {
+            Ok(n) => say(format!("_Stopped {n} running turn(s)._")).await,
+            Err(e) => say(format!("_Could not stop: {e}_")).await,
+        },
+        Command::New => match backend.forget_session(name, sender, conversation).await {
+            Ok(()) => say("_The next message starts a fresh session._".into()).await,
+            Err(e) => say(format!("_Could not forget the session: {e}_")).await,
+        },
+        Command::Reset => {
+            say(super::words::what_a_reset_loses(&backend.town())).await;
+            match backend.reset(sender).await {
+                Ok(report) => say(report).await,
+                Err(e) => say(format!("_The reset was refused; nothing changed:_\n```\n{e}\n```")).await,
+            }
+        }
+        Command::Turn(prompt) => answer(backend, chat, name, sender, reply, conversation, &prompt).await,
+    }
+}
+
+async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, sender: &str, reply: &Reply, conversation: &str, prompt: &str) {
+    let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
+    let typing = {
+        let chat = chat.clone();
+        let room = room.to_string();
+        tokio::spawn(async move {
+            loop {
+                let _ = chat.typing(&room, true).await;
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        })
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let turn = backend.turn(name, sender, conversation, prompt, reply.clone(), tx);
+    let stream = async {
+        let mut s = Streamer::new(chat, room, thread);
+        let (mut last, mut errors) = (None, Vec::new());
+        while let Some(ev) = rx.recv().await {
+            let r = match ev {
+                TurnEvent::Text { text } => s.push(&text).await,
+                TurnEvent::Final { text } => {
+                    last = Some(text);
+                    Ok(())
+                }
+                TurnEvent::Error { message } => {
+                    errors.push(message);
+                    Ok(())
+                }
+                TurnEvent::Queued { ahead } => chat.send(room, thread, &format!("_Queued: {ahead} turn(s) ahead of this one._")).await.map(|_| ()),
+                _ => Ok(()),
+            };
+            if let Err(e) = r {
+                tracing::warn!("streaming the answer: {e}");
+            }
+        }
+        (s, last, errors)
+    };
+    let (ended, (mut s, last, errors)) = tokio::join!(turn, stream);
+    typing.abort();
+    let _ = chat.typing(room, false).await;
+    if s.text().trim().is_empty()
+        && let Some(t) = last
+    {
+        let _ = s.push(&t).await;
+    }
+    let (delivery, outcome) = match ended {
+        Ok(e) => (Some(e.delivery), e.outcome),
+        Err(e) => (None, Err(e)),
+    };
+    let footer = super::words::footer(&outcome, &errors);
+    match s.finish(footer.as_deref()).await {
+        Err(e) => tracing::warn!("finishing the answer: {e}"),
+        Ok(()) => {
+            if let Some(id) = delivery {
+                backend.delivered(id).await;
+            }
+        }
+    }
+}
