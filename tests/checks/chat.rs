@@ -69,6 +69,7 @@ pub(crate) fn audit(t: &Town, event: &str) -> anyhow::Result<String> {
 }
 
 pub fn the_mayor_dms_ada_and_gets_a_streamed_answer(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     block_on(async {
         let (mayor, room) = room_with(t, "ada", &[ADA], true).await?;
         mayor.say(&room, "hello ada").await?;
@@ -88,6 +89,7 @@ pub fn the_mayor_dms_ada_and_gets_a_streamed_answer(t: &Town) -> anyhow::Result<
 }
 
 pub fn ada_answers_in_an_encrypted_dm(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     block_on(async {
         let mayor = Mayor::login(&t.mayor()?).await?;
         let room = mayor.create("ada (encrypted)", &[ADA], true, true).await?;
@@ -103,6 +105,7 @@ pub fn ada_answers_in_an_encrypted_dm(t: &Town) -> anyhow::Result<()> {
 }
 
 pub fn strangers_start_no_turn_and_their_invites_are_declined(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     block_on(async {
         let creds = register(t, "eve", "eve-password")?;
         let eve = Mayor::login(&creds).await?;
@@ -131,6 +134,7 @@ pub fn strangers_start_no_turn_and_their_invites_are_declined(t: &Town) -> anyho
 }
 
 pub fn in_a_shared_room_a_name_prefix_reaches_only_that_resident(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     block_on(async {
         let (mayor, room) = room_with(t, "lab", &[ADA, VOX], false).await?;
         mayor.say(&room, "vox: what do you make of this?").await?;
@@ -143,6 +147,7 @@ pub fn in_a_shared_room_a_name_prefix_reaches_only_that_resident(t: &Town) -> an
 }
 
 pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     block_on(async {
         let (mayor, room) = room_with(t, "ada commands", &[ADA], true).await?;
         // ada's 3 s turn timeout (turns::setup) would race `!stop` on a slow machine.
@@ -194,7 +199,24 @@ pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
     })
 }
 
+/// Wait (up to 60 s) until `resident`'s bot is syncing: in a town just booted it is still
+/// logging in.
+pub(crate) fn online(t: &Town, resident: &str) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status: serde_json::Value = serde_json::from_str(&t.sh("townhall status --json")?)?;
+        let chat = status["residents"].as_array().and_then(|r| r.iter().find(|x| x["name"] == resident)).map(|x| x["chat"].clone());
+        if chat.as_ref().and_then(|c| c.as_str()) == Some("syncing") {
+            return Ok(());
+        }
+        ensure!(std::time::Instant::now() < deadline, "{resident}'s bot is not syncing: {chat:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
+    online(t, "ada")?;
     let device = || t.sh("grep -o '\"device_id\":\"[^\"]*\"' /var/lib/townhall-chat/ada/session.json");
     block_on(async {
         let before = device()?;
@@ -232,6 +254,7 @@ pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(t: &Town) -
 }
 
 pub fn a_100_kb_answer_arrives_whole_with_fences_intact(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     block_on(async {
         let (mayor, room) = room_with(t, "ada big", &[ADA], true).await?;
         mayor.say(&room, "big").await?;
@@ -280,6 +303,7 @@ fn restore(t: &Town, who: &str, declared: &str) -> anyhow::Result<()> {
 }
 
 pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     // Residents answer residents only when allowed: here each allows the other.
     let (ada, vox) = (allow(t, "ada", &[VOX])?, allow(t, "vox", &[ADA])?);
     t.sh("townhall reload")?;
@@ -315,6 +339,7 @@ pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::R
 }
 
 pub fn a_resident_commands_another_only_when_its_allow_says_so(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     block_on(async {
         let (mayor, room) = room_with(t, "no relay", &[ADA, VOX], false).await?;
         // ada relays to vox ("vox: relay"), but vox's allow does not name ada: no turn.
@@ -330,6 +355,7 @@ pub fn a_resident_commands_another_only_when_its_allow_says_so(t: &Town) -> anyh
 }
 
 pub fn device_notices_reach_the_residents_rooms(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     use crate::checks::grants::{RULE, ada_toml, uevent};
     block_on(async {
         let (mayor, room) = room_with(t, "ada's bench", &[ADA], false).await?;
@@ -353,6 +379,7 @@ pub fn device_notices_reach_the_residents_rooms(t: &Town) -> anyhow::Result<()> 
 }
 
 pub fn a_mayor_resets_the_round_from_chat(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
     let round = || -> anyhow::Result<u64> { Ok(t.sh("cat /var/lib/townhall/round")?.trim().parse()?) };
     block_on(async {
         let before = round()?;

@@ -57,6 +57,8 @@ pub fn turns_run_hardened_inside_limits_pid1_holds(t: &Town) -> anyhow::Result<(
 
 pub fn drop_ins_ada_writes_do_not_change_a_turn(t: &Town) -> anyhow::Result<()> {
     install_probes(t)?;
+    // Her manager runs (as after any turn), so she can reload it.
+    crate::checks::levelling::ensure_manager(t)?;
     let dir = "~/.config/systemd/user/townhall-turn-.service.d";
     let plant = format!("mkdir -p {dir} && printf '[Service]\\nExecStart=\\nExecStart=/bin/sh -c \"echo hijacked\"\\nMemoryMax=infinity\\n' > {dir}/x.conf && systemctl --user daemon-reload");
     let out = t.as_user("ada", &plant);

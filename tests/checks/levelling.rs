@@ -22,7 +22,7 @@ pub fn install_probes(t: &Town) -> anyhow::Result<()> {
 }
 
 /// Start ada's user manager as a turn would (linger), and wait for her bus.
-fn ensure_manager(t: &Town) -> anyhow::Result<()> {
+pub(crate) fn ensure_manager(t: &Town) -> anyhow::Result<()> {
     t.sh("loginctl enable-linger ada && i=0; until [ -S /run/user/1100/bus ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done; [ -S /run/user/1100/bus ]")?;
     Ok(())
 }

@@ -17,7 +17,7 @@ fn chat_running(t: &Town) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     std::fs::copy(repo().join("tests/town/probes/hall.pl"), dir.join("hall.pl")).context("installing hall.pl")?;
     t.sh("systemctl start townhall townhall-chat && systemctl is-active townhall-chat")?;
-    Ok(())
+    crate::checks::chat::online(t, "ada")
 }
 
 fn main_pid(t: &Town, unit: &str) -> anyhow::Result<String> {

@@ -62,6 +62,7 @@ pub fn a_turn_runs_as_the_resident_in_its_user_manager(t: &Town) -> anyhow::Resu
 }
 
 pub fn output_arrives_line_by_line(t: &Town) -> anyhow::Result<()> {
+    setup(t)?;
     let stamped = t.sh("townhall turn ada slow | while read -r l; do echo \"$(date +%s.%N) $l\"; done")?;
     let times: Vec<f64> = stamped.lines().filter_map(|l| l.split(' ').next()?.parse().ok()).collect();
     ensure!(times.len() == 3, "expected 3 lines: {stamped}");
@@ -72,6 +73,7 @@ pub fn output_arrives_line_by_line(t: &Town) -> anyhow::Result<()> {
 }
 
 pub fn timeouts_stops_and_crashes_are_reported(t: &Town) -> anyhow::Result<()> {
+    setup(t)?;
     let (code, _, err) = turn(t, "ada hang")?;
     ensure!(code == 1 && err.contains("timed out"), "hang: exit {code}, {err}");
     let (code, _, err) = turn(t, "ada crash")?;
@@ -98,6 +100,7 @@ pub fn timeouts_stops_and_crashes_are_reported(t: &Town) -> anyhow::Result<()> {
 }
 
 pub fn residents_run_together_and_a_conversation_in_order(t: &Town) -> anyhow::Result<()> {
+    setup(t)?;
     let out = t.sh(
         "townhall turn ada slow one >/tmp/a1 2>&1 & sleep 0.3; townhall turn ada slow two >/tmp/a2 2>&1 & \
          townhall turn --conversation other vox hi >/tmp/v 2>&1 & wait; cat /tmp/a1 /tmp/a2 /tmp/v",
@@ -113,6 +116,7 @@ pub fn residents_run_together_and_a_conversation_in_order(t: &Town) -> anyhow::R
 }
 
 pub fn a_second_turn_resumes_the_session_and_new_starts_fresh(t: &Town) -> anyhow::Result<()> {
+    setup(t)?;
     let (_, first, err) = turn(t, "--conversation s vox first")?;
     ensure!(first.contains("resumed none"), "first: {first} {err}");
     let sid = err.lines().find_map(|l| l.strip_prefix("[session ")?.strip_suffix(']')).context("no session")?;
