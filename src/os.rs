@@ -116,3 +116,31 @@ pub fn read_state<T: serde::de::DeserializeOwned>(path: &std::path::Path, what_t
         .map(Some)
         .map_err(|e| OsError::new(format!("reading {}", path.display()), format!("it is not what townhall wrote ({e})\n  help: {what_to_do}")))
 }
+
+/// Run the calling thread at the lowest CPU and I/O priority (nice 19, the idle I/O class):
+/// for work that must not slow the residents' turns, like deleting old rounds.
+pub fn lower_priority() {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    const IOPRIO_CLASS_IDLE: libc::c_long = 3;
+    // SAFETY: plain syscalls about the calling thread, with integer arguments.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+        libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid as libc::c_long, IOPRIO_CLASS_IDLE << 13);
+    }
+}
+
+/// Raise the open-files soft limit to the hard limit: each resident's Matrix stores and
+/// connections hold a score of descriptors, and 1024 runs out before fifty residents.
+pub fn raise_nofile() {
+    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                tracing::warn!("could not raise the open-files limit: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
+}

@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, foundation as f, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
+use checks::{chat as c, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -34,6 +34,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("rounds::a_reset_keeps_only_what_is_persisted", r::a_reset_keeps_only_what_is_persisted),
     ("rounds::reset_refuses_unsafe_layouts_and_changes_nothing", r::reset_refuses_unsafe_layouts_and_changes_nothing),
     ("rounds::init_prepares_a_fresh_host_and_is_idempotent", r::init_prepares_a_fresh_host_and_is_idempotent),
+    ("rounds::the_old_round_is_retired_and_deleted_in_the_background", r::the_old_round_is_retired_and_deleted_in_the_background),
     ("rounds::a_reboot_resets_before_the_supervisor_starts", r::a_reboot_resets_before_the_supervisor_starts),
     ("a_reboot_comes_back_running", f::systemd_is_pid1_and_running),
     ("turns::a_turn_runs_as_the_resident_in_its_user_manager", tu::a_turn_runs_as_the_resident_in_its_user_manager),
@@ -54,6 +55,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("split::the_chat_runs_as_its_own_user_and_root_has_no_network", sp::the_chat_runs_as_its_own_user_and_root_has_no_network),
     ("split::the_hall_refuses_other_uids_and_bad_requests", sp::the_hall_refuses_other_uids_and_bad_requests),
     ("split::killing_the_chat_mid_turn_loses_no_answer", sp::killing_the_chat_mid_turn_loses_no_answer),
+    ("gathering::a_burst_is_kept_in_order_and_a_restart_loses_none", ga::a_burst_is_kept_in_order_and_a_restart_loses_none),
     ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),
     ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),

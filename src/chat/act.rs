@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use super::Chat;
 use super::answer::Streamer;
-use super::bot::{Backend, Job};
+use super::bot::{Backend, Ended, Job};
 use super::policy::Command;
 use crate::hall::Reply;
 use crate::turn::TurnEvent;
@@ -73,7 +73,8 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, sender: 
                     errors.push(message);
                     Ok(())
                 }
-                TurnEvent::Queued { ahead } => chat.send(room, thread, &format!("_Queued: {ahead} turn(s) ahead of this one._")).await.map(|_| ()),
+                // Seen, and kept for the next turn: a reaction, not a message per message.
+                TurnEvent::Queued { .. } => chat.react(room, &reply.event, super::words::KEPT).await,
                 _ => Ok(()),
             };
             if let Err(e) = r {
@@ -91,7 +92,9 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, sender: 
         let _ = s.push(&t).await;
     }
     let (delivery, outcome) = match ended {
-        Ok(e) => (Some(e.delivery), e.outcome),
+        Ok(Ended::Answered { delivery, outcome }) => (Some(delivery), outcome),
+        // The answer comes with the earlier message's.
+        Ok(Ended::Joined) => return,
         Err(e) => (None, Err(e)),
     };
     let footer = super::words::footer(&outcome, &errors);

@@ -18,11 +18,12 @@ use crate::turn::{Outcome, TurnEvent};
 /// A chain of residents answering residents stops after this many hops.
 pub const HOP_LIMIT: u32 = 4;
 
-/// How a turn asked for ended: its answer is `delivery` until confirmed; `outcome` is Err
-/// when it could not run.
-pub struct Ended {
-    pub delivery: u64,
-    pub outcome: Result<Outcome, String>,
+/// How a turn asked for ended.
+pub enum Ended {
+    /// Its answer is `delivery` until confirmed; `outcome` is Err when it could not run.
+    Answered { delivery: u64, outcome: Result<Outcome, String> },
+    /// The message waited and was answered together with an earlier one.
+    Joined,
 }
 
 /// What the bot needs from the supervisor (through the hall, hall.rs).

@@ -115,6 +115,15 @@ impl Chat for MatrixChat {
         Ok(())
     }
 
+    async fn react(&self, room: &str, event: &str, key: &str) -> Result<(), OsError> {
+        use matrix_sdk::ruma::events::reaction::ReactionEventContent;
+        use matrix_sdk::ruma::events::relation::Annotation;
+        let r = self.room(room)?;
+        let id = OwnedEventId::try_from(event).os(|| format!("parsing event id {event}"))?;
+        r.send(ReactionEventContent::new(Annotation::new(id, key.into()))).await.os(|| format!("reacting to {event} in {room}"))?;
+        Ok(())
+    }
+
     async fn typing(&self, room: &str, on: bool) -> Result<(), OsError> {
         self.room(room)?.typing_notice(on).await.os(|| format!("typing in {room}"))
     }

@@ -60,6 +60,8 @@ pub trait Chat: Clone + Send + Sync + 'static {
     /// Replace the text of an earlier message of ours.
     fn edit(&self, room: &str, event: &str, markdown: &str) -> impl Future<Output = Result<(), OsError>> + Send;
     fn typing(&self, room: &str, on: bool) -> impl Future<Output = Result<(), OsError>> + Send;
+    /// React to a message (an annotation: `key` is an emoji).
+    fn react(&self, room: &str, event: &str, key: &str) -> impl Future<Output = Result<(), OsError>> + Send;
 }
 
 /// A recording Chat: syncs hand out what `hear` queued; `fail("send", n)` makes the next n
@@ -145,5 +147,9 @@ impl Chat for FakeChat {
 
     async fn typing(&self, room: &str, on: bool) -> Result<(), OsError> {
         self.check("typing", format!("typing {room} {on}"))
+    }
+
+    async fn react(&self, room: &str, event: &str, key: &str) -> Result<(), OsError> {
+        self.check("react", format!("react {room} {event} {key}"))
     }
 }

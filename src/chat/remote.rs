@@ -187,19 +187,38 @@ impl Backend for Remote {
     async fn turn(&self, resident: &str, sender: &str, conversation: &str, prompt: &str, reply: Reply, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
         let ask = Ask::Turn { resident: resident.into(), sender: sender.into(), conversation: conversation.into(), prompt: prompt.into(), reply };
         let mut said = self.counter.open(ask).await.map_err(|e| e.to_string())?;
-        while let Some(s) = said.next().await.map_err(|e| e.to_string())? {
+        // Once kept, the message is the daemon's (on disk): its answer comes as a delivery
+        // even if this connection ends.
+        let mut kept = false;
+        loop {
+            let s = match said.next().await {
+                Ok(Some(s)) => s,
+                Ok(None) => break,
+                // A refusal (the cap on waiting messages…) is said in the room.
+                Err(crate::hall::HallError::Refused(why)) => return Err(why),
+                Err(_) if kept => break,
+                Err(e) => return Err(e.to_string()),
+            };
             match s {
                 Said::Turn(ev) => {
                     let _ = events.send(ev).await;
                 }
                 Said::TurnDone { delivery, outcome, error } => {
                     let outcome = outcome.ok_or_else(|| error.unwrap_or_else(|| "the turn could not run".into()));
-                    return Ok(Ended { delivery, outcome });
+                    return Ok(Ended::Answered { delivery, outcome });
                 }
+                Said::Gathered { waiting } => {
+                    kept = true;
+                    let _ = events.send(TurnEvent::Queued { ahead: waiting as u32 }).await;
+                }
+                Said::Joined { .. } => return Ok(Ended::Joined),
                 other => tracing::debug!("unexpected during a turn: {other:?}"),
             }
         }
-        Err("the townhall daemon ended the turn without an answer".into())
+        if kept {
+            return Ok(Ended::Joined);
+        }
+        Err("the supervisor restarted during this turn; send the message again".into())
     }
 
     async fn delivered(&self, delivery: u64) {

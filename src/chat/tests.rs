@@ -45,7 +45,7 @@ impl Backend for Desk {
             let _ = events.send(e.clone()).await;
         }
         let outcome = Outcome { result: "success".into(), status: 0, stopped: false, timed_out: false, stderr_tail: vec![], duration_ms: 1 };
-        Ok(Ended { delivery: 7, outcome: Ok(outcome) })
+        Ok(Ended::Answered { delivery: 7, outcome: Ok(outcome) })
     }
     async fn delivered(&self, delivery: u64) {
         self.log(format!("delivered {delivery}"));

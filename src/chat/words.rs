@@ -24,7 +24,10 @@ pub fn footer(outcome: &Result<Outcome, String>, errors: &[String]) -> Option<St
 
 pub fn status(r: &ResidentReport) -> String {
     let turns: Vec<String> = r.turns.iter().map(|t| format!("running for {} s in `{}`", t.running_secs, t.conversation)).collect();
-    let notes: String = r.last_reset.iter().map(|n| format!("\n- last reset: {n}")).collect();
+    let mut notes: String = r.last_reset.iter().map(|n| format!("\n- last reset: {n}")).collect();
+    if r.waiting > 0 {
+        notes.push_str(&format!("\n- waiting for the next turn: {} message(s)", r.waiting));
+    }
     format!(
         "**{}** — round {}, supervisor up {} s\n- turn: {}\n- processes: {}, memory {:.1} MiB, CPU time {:.1} s\n- chat: {}{notes}",
         r.resident,
@@ -100,6 +103,9 @@ pub fn branches(resident: &str, repos: &[RepoBranches]) -> String {
     }
     s
 }
+
+/// The reaction on a message kept for the conversation's next turn.
+pub const KEPT: &str = "👀";
 
 /// Said above an answer that waited for the chat to come back.
 pub const LATE: &str = "_(this answer waited while the chat restarted)_";

@@ -1,6 +1,7 @@
 //! Command-line interface: noun-verb commands, `--json` wherever the output is data.
 
 mod bench;
+mod bench_chat;
 mod keys;
 mod round;
 mod show;
@@ -139,6 +140,23 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         count: usize,
     },
+    /// In a running town: the mayor's message → the CLI started → its first line back, beside
+    /// Synapse's own client-to-client delivery (tests/town/bench-chat.sh sets it up).
+    Chat {
+        /// JSON with homeserver, user, password: the mayor.
+        #[arg(long)]
+        mayor: PathBuf,
+        /// The same for another user, for Synapse's own delivery time.
+        #[arg(long)]
+        other: PathBuf,
+        /// The resident to talk to (its CLI must answer `stamp N`, as the test stand-in does).
+        #[arg(long, default_value = "@ada:town.test")]
+        resident: String,
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Reset time (ioctls) vs the btrfs CLI vs rm -rf, as homes grow.
     Reset {
         /// A directory on btrfs to work in (scratch subvolumes are made and removed there).
@@ -196,6 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { json, host: false } => Ok(check(&cli.config, json)),
         Command::Serve => {
             init_logging();
+            townhall::os::raise_nofile();
             let town = load(&cli.config)?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
@@ -207,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Chat => {
             init_logging();
+            townhall::os::raise_nofile();
             let town = load(&cli.config)?;
             tokio::runtime::Runtime::new()?.block_on(townhall::chat::remote::run(&cli.config, town))?;
             Ok(ExitCode::SUCCESS)
@@ -245,6 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             round::reset(&load(&cli.config)?, dry_run, json, by)
         }
         Command::Bench { command: BenchCommand::Grant { node, uid, count } } => round::bench_grant(&node, uid, count),
+        Command::Bench { command: BenchCommand::Chat { mayor, other, resident, runs, json } } => bench_chat::run(&mayor, &other, &resident, runs, json),
         Command::Bench { command: BenchCommand::Reset { dir, residents, files, cold, json } } => {
             round::bench(&dir, residents, &files, cold, json)
         }

@@ -90,6 +90,9 @@ pub fn status(st: &StatusReport) -> String {
             let _ = writeln!(s, "    last reset: {d}");
         }
     }
+    if !st.retired.is_empty() {
+        let _ = writeln!(s, "  {} old round(s) still being deleted in the background: {}", st.retired.len(), st.retired.join(", "));
+    }
     if !st.host.is_empty() {
         let names: Vec<_> = st.host.iter().map(|f| f.setting.as_str()).collect();
         let _ = writeln!(s, "  warning: the host lacks {} (see `townhall check --host`)", names.join(", "));

@@ -58,6 +58,9 @@ pub struct StatusReport {
     /// Host settings a town needs that are missing (`townhall check --host`).
     #[serde(default)]
     pub host: Vec<crate::level::Finding>,
+    /// Old rounds renamed aside at a reset and not yet deleted.
+    #[serde(default)]
+    pub retired: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

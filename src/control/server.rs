@@ -62,6 +62,7 @@ mod tests {
                 residents: vec![],
                 turns: vec![],
                 host: vec![],
+                retired: vec![],
             };
             let _ = out.send(Response::Stopped { turns: 7 }).await;
             let _ = out.send(Response::Status(status)).await;

@@ -135,6 +135,9 @@ pub struct ResidentReport {
     pub cpu_ms: u64,
     pub chat: String,
     pub last_reset: Vec<String>,
+    /// Messages waiting for their conversation's next turn.
+    #[serde(default)]
+    pub waiting: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +159,11 @@ pub enum Said {
     /// The configuration changed: read it again.
     Reloaded,
     Turn(crate::turn::TurnEvent),
+    /// The conversation is busy: this message waits (`waiting` do, itself included) and
+    /// goes into its next turn with the others.
+    Gathered { waiting: usize },
+    /// Answered together with the earlier message `into`: nothing more comes here.
+    Joined { into: String },
     /// The turn ended (or could not run: `error`); its answer is `delivery` until the
     /// chat says Delivered.
     TurnDone { delivery: u64, outcome: Option<crate::turn::Outcome>, error: Option<String> },

@@ -70,7 +70,7 @@ impl ResetReport {
 }
 
 /// The steps of a reset, in order; the name of each is what `TOWNHALL_RESET_PAUSE` takes.
-pub const STEPS: [&str; 6] = ["levelled", "quarantined", "snapshotted", "built", "exchanged", "deleted"];
+pub const STEPS: [&str; 6] = ["levelled", "quarantined", "snapshotted", "built", "exchanged", "retired"];
 
 /// Test hook: with TOWNHALL_RESET_PAUSE=STEP the reset stops after that step and waits to be
 /// killed, so the town tests can prove a kill at any step leaves a consistent town.
@@ -218,9 +218,10 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     progress(&format!("exchanging {} with {}", plan.next.display(), plan.live.display()));
     seams.subvolumes.exchange(&plan.live, &plan.next)?;
     pause("exchanged", progress);
-    progress(&format!("deleting the old round ({} with every subvolume inside it)", plan.next.display()));
-    seams.subvolumes.delete_recursive(&plan.next)?;
-    pause("deleted", progress);
+    // Renamed aside, not deleted: deleting takes as long as the residents' trees are big.
+    let old = super::retire::retire(&plan.live, seams.subvolumes, &plan.next)?;
+    progress(&format!("the old round is retired to {}: it is deleted in the background", old.display()));
+    pause("retired", progress);
     Ok((report, start.elapsed()))
 }
 

@@ -6,6 +6,7 @@ mod files;
 mod init;
 mod plan;
 mod recover;
+mod retire;
 mod subvolume;
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,7 @@ pub use files::{FakeFiles, Files, HostFiles, Kind, Node, Owner};
 pub use init::{InitRefusal, init};
 pub use plan::{HomePlan, Misfit, Refusal, ResetPlan, check_volume, misfits, next_path, plan_reset};
 pub use recover::{lock, recover};
+pub use retire::{delete_retired, retire, retired, retired_path};
 pub use subvolume::{Btrfs, FakeSubvolumes, Subvolumes};
 
 pub type HostSeams = Seams<'static, Btrfs, HostFiles, crate::resident::SystemAccounts, crate::git::Git2, crate::level::HostPresence>;

@@ -2,7 +2,7 @@
 //! daemon starts. A reset builds the new round in `LIVE.next` and exchanges it with the live
 //! subvolume in one rename, so whatever step it died at, the live subvolume is a whole
 //! round; what is left beside it is either an unfinished new round or the old one, and
-//! either way it is deleted.
+//! either way it is retired (retire.rs), to be deleted in the background.
 
 use std::path::Path;
 
@@ -31,8 +31,8 @@ pub fn recover(town: &Town, subvolumes: &impl Subvolumes, files: &impl Files) ->
             (Some(n), Some(l)) if n < l => "the old round, after the exchange",
             _ => "a new round that was never put in place",
         };
-        subvolumes.delete_recursive(&next)?;
-        done.push(format!("deleted {} left by an interrupted reset ({which})", next.display()));
+        let to = super::retire::retire(&live, subvolumes, &next)?;
+        done.push(format!("retired {} left by an interrupted reset ({which}) to {}", next.display(), to.display()));
     }
     let state = RoundState::new(&town.state);
     if let Some(live_round) = marker(files, &live)

@@ -23,6 +23,8 @@ pub trait Subvolumes {
     fn rename(&self, from: &Path, to: &Path) -> Result<(), OsError>;
     /// Swap two subvolumes in one atomic rename (RENAME_EXCHANGE): neither path is ever missing.
     fn exchange(&self, a: &Path, b: &Path) -> Result<(), OsError>;
+    /// The subvolumes directly inside `dir`, by name.
+    fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, OsError>;
 }
 
 /// `struct btrfs_ioctl_vol_args_v2` from linux/btrfs.h.
@@ -196,6 +198,20 @@ impl Subvolumes for Btrfs {
         let flags = nix::fcntl::RenameFlags::RENAME_EXCHANGE;
         nix::fcntl::renameat2(nix::fcntl::AT_FDCWD, a, nix::fcntl::AT_FDCWD, b, flags).os(what)
     }
+
+    fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, OsError> {
+        let what = || format!("listing {}", dir.display());
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).os(what)? {
+            let e = e.os(what)?;
+            // Only real directories: a symlink's target is never listed as ours.
+            if e.file_type().os(what)?.is_dir() && self.is_subvolume(&e.path())? {
+                out.push(e.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
 }
 
 /// Subvolumes in memory: a set of paths with a read-only flag; records every change.
@@ -267,6 +283,12 @@ impl Subvolumes for FakeSubvolumes {
         let (to_b, to_a) = (self.moved(a, b), self.moved(b, a));
         self.subvolumes.lock().expect("lock").extend(to_b.into_iter().chain(to_a));
         Ok(())
+    }
+
+    fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, OsError> {
+        let mut out: Vec<PathBuf> = self.subvolumes.lock().expect("lock").iter().map(|(p, _)| p.clone()).filter(|p| p.parent() == Some(dir)).collect();
+        out.sort();
+        Ok(out)
     }
 }
 

@@ -106,15 +106,14 @@ fn a_reset_levels_then_rebuilds_each_home_and_hands_it_over_last() {
     let w = world();
     let plan = plan(&w).unwrap();
     let (report, _) = apply_reset(&plan, &seams(&w), 7, &mut |_| {}).unwrap();
+    let calls = w.subvolumes.calls.calls();
     assert_eq!(
-        w.subvolumes.calls.calls(),
-        [
-            "snapshot /town/@agents-blank /town/@agents.next ro=false",
-            "exchange /town/@agents /town/@agents.next",
-            "delete /town/@agents.next",
-        ],
+        calls[..2],
+        ["snapshot /town/@agents-blank /town/@agents.next ro=false", "exchange /town/@agents /town/@agents.next"],
         "the new round is built beside the live one and swapped in whole"
     );
+    assert!(calls[2].starts_with("rename /town/@agents.next /town/@agents.retired-"), "the old one retired, not deleted: {calls:?}");
+    assert_eq!(calls.len(), 3, "nothing deleted on the critical path: {calls:?}");
     let presence = w.presence.calls.calls();
     assert!(presence.contains(&"kill_all 1100".to_string()) && presence.contains(&"kill_all 1101".to_string()), "{presence:?}");
     let calls = w.files.calls.calls();
@@ -186,7 +185,7 @@ fn a_snapshot_failing_leaves_the_live_round_in_place() {
 }
 
 #[test]
-fn recovery_deletes_what_an_interrupted_reset_left_and_records_the_round() {
+fn recovery_retires_what_an_interrupted_reset_left_and_records_the_round() {
     let w = world();
     let mut town = demo_town();
     let state = tempfile::tempdir().unwrap();
@@ -197,7 +196,8 @@ fn recovery_deletes_what_an_interrupted_reset_left_and_records_the_round() {
     w.files.add("/town/@agents.next/.townhall-round", Kind::File, b"7\n");
     RoundState::new(&town.state).set_round(7).unwrap();
     let done = recover(&town, &w.subvolumes, &w.files).unwrap();
-    assert_eq!(w.subvolumes.calls.calls(), ["delete /town/@agents.next"]);
+    let calls = w.subvolumes.calls.calls();
+    assert!(matches!(&calls[..], [c] if c.starts_with("rename /town/@agents.next /town/@agents.retired-")), "{calls:?}");
     assert!(done[0].contains("the old round"), "{done:?}");
     assert_eq!(RoundState::new(&town.state).round(), 8);
     // A town with no live subvolume (an older townhall died between delete and snapshot).

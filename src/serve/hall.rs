@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::Daemon;
+use super::gather::{self, Arrival, Asked, Waiting};
 use crate::control::lines::{self, Rules};
 use crate::grant::Acls;
 use crate::hall::{self, Ask, Delivery, Envelope, Reply, ResidentReport, Said};
@@ -142,8 +143,53 @@ where
         subs.iter().filter(|s| s.try_send(said.clone()).is_ok()).count() > 0
     }
 
+    /// A message for a conversation: its turn runs now, or it waits for the running one to
+    /// end and goes into the next with whatever else waited (gather.rs).
     async fn hall_turn(&self, resident: String, sender: String, conversation: String, prompt: String, reply: Reply, out: mpsc::Sender<Said>) {
         tracing::info!(%resident, %sender, %conversation, "turn asked in chat");
+        let w = Waiting { sender, prompt, reply };
+        match self.gathering.arrive(&resident, &conversation, w.clone(), out.clone()) {
+            Err((notice, out)) => {
+                let _ = out.send(Said::Error { message: notice }).await;
+            }
+            Ok(Arrival::Kept(waiting)) => {
+                let _ = out.send(Said::Gathered { waiting }).await;
+            }
+            Ok(Arrival::RunNow) => self.run_lane(&resident, &conversation, vec![(w, Some(out))]).await,
+        }
+    }
+
+    /// Run `batch`, then whatever gathered meanwhile, until the conversation is idle.
+    pub(super) async fn run_lane(&self, resident: &str, conversation: &str, mut batch: Vec<Asked>) {
+        loop {
+            self.run_batch(resident, conversation, batch).await;
+            match self.gathering.next(resident, conversation) {
+                Some(b) => batch = b,
+                None => return,
+            }
+        }
+    }
+
+    /// One turn for one or more messages; the answer streams to the first asker still
+    /// connected, and is kept as a delivery until the chat confirms it.
+    async fn run_batch(&self, resident: &str, conversation: &str, batch: Vec<Asked>) {
+        let prompt = gather::prompt(&batch);
+        let mut lead: Option<(Reply, mpsc::Sender<Said>)> = None;
+        let mut first_reply = None;
+        for (w, asker) in batch {
+            first_reply.get_or_insert(w.reply.clone());
+            match (asker, &lead) {
+                (Some(o), None) if !o.is_closed() => lead = Some((w.reply, o)),
+                (Some(o), Some((r, _))) => {
+                    let _ = o.send(Said::Joined { into: r.event.clone() }).await;
+                }
+                _ => {}
+            }
+        }
+        let (reply, out) = match lead {
+            Some((r, o)) => (r, Some(o)),
+            None => (first_reply.expect("a batch is never empty"), None),
+        };
         let (tx, mut rx) = mpsc::channel(64);
         let forward = async {
             let (mut text, mut last, mut errors) = (String::new(), None, Vec::new());
@@ -154,20 +200,26 @@ where
                     TurnEvent::Error { message } => errors.push(message.clone()),
                     _ => {}
                 }
-                let _ = out.send(Said::Turn(ev)).await;
+                if let Some(o) = &out {
+                    let _ = o.send(Said::Turn(ev)).await;
+                }
             }
             if text.trim().is_empty() { (last.unwrap_or_default(), errors) } else { (text, errors) }
         };
-        let (result, (text, mut errors)) = tokio::join!(self.turn(&resident, &conversation, &prompt, false, tx), forward);
+        let (result, (text, mut errors)) = tokio::join!(self.turn(resident, conversation, &prompt, false, tx), forward);
         let (outcome, error) = match result {
             Ok(o) => (Some(o), None),
             Err(e) => (None, Some(e.to_string())),
         };
         errors.extend(error.clone());
-        let kept = self.deliveries.add(Delivery { id: 0, resident, reply, text, errors, outcome: outcome.clone() });
+        let kept = self.deliveries.add(Delivery { id: 0, resident: resident.into(), reply, text, errors, outcome: outcome.clone() });
+        let told = match &out {
+            Some(o) if !o.is_closed() => o.send(Said::TurnDone { delivery: kept.id, outcome, error }).await.is_ok(),
+            _ => false,
+        };
         // The asker went away (the chat restarted): the chat that subscribes posts it.
-        if out.is_closed() || out.send(Said::TurnDone { delivery: kept.id, outcome, error }).await.is_err() {
-            tracing::info!(delivery = kept.id, "the chat left before the answer: kept for it");
+        if !told {
+            tracing::info!(delivery = kept.id, "no chat waits for this answer: kept for it");
             self.broadcast(Said::Deliver(kept));
         }
     }
@@ -187,6 +239,7 @@ where
             cpu_ms,
             chat: self.chat_health.lock().expect("lock").get(resident).cloned().unwrap_or_default(),
             last_reset: super::last_reset_notes(&rounds.last().unwrap_or_default(), resident),
+            waiting: self.gathering.waiting(resident),
         }
     }
 }

@@ -5,6 +5,7 @@
 mod control;
 mod deliveries;
 mod devices;
+mod gather;
 mod hall;
 mod notices;
 mod reset;
@@ -30,6 +31,8 @@ pub struct Daemon<A, M, G> {
     subscribers: std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<crate::hall::Said>>>,
     /// Answers the chat has not confirmed yet.
     deliveries: deliveries::Deliveries,
+    /// Messages waiting for their conversation's next turn.
+    gathering: gather::Gathering,
     /// Each resident's signing agent.
     agents: crate::sign::Agents,
     /// Notices kept while no chat process is subscribed.
@@ -37,6 +40,8 @@ pub struct Daemon<A, M, G> {
     accounts: A,
     desk: Desk<M>,
     keeper: Keeper<G>,
+    /// Set while a thread deletes retired rounds (one at a time).
+    clearing: Arc<std::sync::atomic::AtomicBool>,
     /// Woken on reload, so the device watcher re-reads the rules.
     reloaded: Notify,
     started: Instant,
@@ -96,17 +101,20 @@ where
         let desk = Desk::new(managers, &town)?;
         let keeper = Keeper::new(acls, &town.state)?;
         let deliveries = deliveries::Deliveries::new(&town.state)?;
+        let gathering = gather::Gathering::new(&town.state)?;
         Ok(Self {
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),
             last_turn: Default::default(),
             subscribers: Default::default(),
             deliveries,
+            gathering,
             pending: Default::default(),
             agents: Default::default(),
             accounts,
             desk,
             keeper,
+            clearing: Default::default(),
             reloaded: Notify::new(),
             started: Instant::now(),
         })
@@ -139,6 +147,35 @@ where
             Err(e) => tracing::error!("settling the town: {e}"),
         }
         self.desk.stop_strays(town).await;
+    }
+
+    /// Delete the retired rounds in a thread of their own at idle priority, unless one is
+    /// already at it: after each round and at start (an interrupted deletion resumes).
+    pub(super) fn clear_retired(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.clearing.swap(true, SeqCst) {
+            return;
+        }
+        let (town, clearing) = (self.town(), self.clearing.clone());
+        let spawned = std::thread::Builder::new().name("retired".into()).spawn(move || {
+            crate::os::lower_priority();
+            let sv = crate::round::Btrfs;
+            loop {
+                match crate::round::delete_retired(&town, &sv, &mut |m| tracing::info!("{m}")) {
+                    Ok(done) => done.iter().for_each(|(p, took)| tracing::info!("deleted the retired round {} in {} ms", p.display(), took.as_millis())),
+                    Err(e) => tracing::error!("deleting retired rounds: {e}"),
+                }
+                clearing.store(false, SeqCst);
+                // A round retired while we finished: go on, unless another thread took over.
+                if crate::round::retired(&town, &sv).map_or(true, |r| r.is_empty()) || clearing.swap(true, SeqCst) {
+                    return;
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            self.clearing.store(false, SeqCst);
+            tracing::error!("no thread to delete retired rounds: {e}");
+        }
     }
 
     /// The town remote's repositories, and the pipe residents push through (a thread of
@@ -244,6 +281,7 @@ where
                 .collect(),
             turns: self.desk.running(),
             host: crate::level::check_host(&crate::level::ThisHost),
+            retired: crate::round::retired(&town, &crate::round::Btrfs).unwrap_or_default().iter().map(|p| p.display().to_string()).collect(),
         }
     }
 
@@ -280,6 +318,15 @@ where
         daemon.serve_pushes(&town).await;
         // Starts the signing agents too, and tells the rooms what a boot reset reported.
         daemon.round_began();
+        // Messages that waited across a restart get their turn; the answers are delivered.
+        for (resident, conversation) in daemon.gathering.leftover() {
+            let d = daemon.clone();
+            tokio::spawn(async move {
+                if let Some(batch) = d.gathering.next(&resident, &conversation) {
+                    d.run_lane(&resident, &conversation, batch).await;
+                }
+            });
+        }
         tracing::info!(town = %town.name, residents = town.residents.len(), "townhall is serving on {}", socket.display());
         for r in &town.residents {
             if !r.matrix.password_file.exists() {

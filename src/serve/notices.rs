@@ -26,6 +26,7 @@ where
     /// reset moved aside or could not do for it, once per round.
     pub(super) fn round_began(&self) {
         self.start_agents();
+        self.clear_retired();
         let town = self.town();
         let state = crate::round::RoundState::new(&town.state);
         let Some(report) = state.last() else { return };

@@ -180,7 +180,7 @@ fn whole(t: &Town, when: &str) -> anyhow::Result<()> {
 
 pub fn a_reset_killed_at_any_step_is_finished_by_the_next(t: &Town) -> anyhow::Result<()> {
     install_probes(t)?;
-    for step in ["levelled", "quarantined", "snapshotted", "built", "exchanged", "deleted"] {
+    for step in ["levelled", "quarantined", "snapshotted", "built", "exchanged", "retired"] {
         t.sh(&format!(
             "TOWNHALL_RESET_PAUSE={step} townhall reset --by kill-test >/tmp/killed.log 2>&1 & p=$!; \
              i=0; until grep -q 'paused after {step}' /tmp/killed.log || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done; \

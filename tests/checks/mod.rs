@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod foundation;
+pub mod gathering;
 pub mod grants;
 pub mod hardening;
 pub mod levelling;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A town of N residents (default 50) from a generated config, booted with the harness:
+# how long until every resident's bot is syncing (fresh logins, then restored sessions),
+# and the RSS, open descriptors and idle CPU of each townhall process.
+#   bash tests/town/bench-town.sh [N]          (as root; prints figures, asserts nothing)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-50}
+town=tests/town/town.sh
+export TOWN_RUN=${TOWN_RUN:-/var/tmp/townhall-bench} TOWN_MACHINE=${TOWN_MACHINE:-townhall-bench}
+bash tests/town/setup.sh
+cargo build --locked --release
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/townhall
+
+cfg=$(mktemp -d)
+trap 'rm -rf "$cfg"' EXIT
+# The demo host, without the town remote (its push lists name the demo's residents).
+sed '/^\[\[repo\]\]/,$d' town.toml >"$cfg/town.toml"
+mkdir "$cfg/residents"
+for i in $(seq 1 "$N"); do
+  n=$(printf 'r%02d' "$i")
+  cat >"$cfg/residents/$n.toml" <<TOML
+name = "$n"
+uid = $((3000 + i))
+description = "bench resident $n"
+rooms = []
+
+[matrix]
+user = "@$n:town.test"
+password_file = "/run/secrets/townhall/$n-matrix-password"
+
+[agent]
+kind = "command"
+argv = ["/bin/cat"]
+
+[git]
+name = "$n"
+email = "$n@town.test"
+TOML
+done
+
+bash "$town" down >/dev/null 2>&1 || true
+bash "$town" up --config "$cfg" --binary "$bin" --sysusers dist/townhall.sysusers \
+  --unit dist/townhall.service --unit dist/townhall-reset.service --unit dist/townhall-chat.service
+in() { bash "$town" exec "$@"; }
+
+online() { # seconds until every resident's bot reports "syncing"
+  local t0 s
+  t0=$(date +%s.%N)
+  while :; do
+    s=$(in townhall status --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["residents"]; print(sum(1 for x in r if x.get("chat") == "syncing"), len(r))')
+    [[ ${s% *} == "${s#* }" ]] && break
+    (($(date +%s) - ${t0%.*} < 300)) || { echo "only ${s% *} of ${s#* } online after 300 s" >&2; return 1; }
+    sleep 0.2
+  done
+  python3 -c "print(f'{$(date +%s.%N) - $t0:.1f}')"
+}
+
+proc() { # UNIT: RSS MiB, open fds, idle CPU % over 30 s
+  local pid a b
+  pid=$(in systemctl show -p MainPID --value "$1")
+  a=$(in awk '{print $14 + $15}' "/proc/$pid/stat")
+  sleep 30
+  b=$(in awk '{print $14 + $15}' "/proc/$pid/stat")
+  printf '%-22s RSS %6.1f MiB  fds %5d  idle CPU %5.2f %%\n' "$1" \
+    "$(in awk '/VmRSS/ {print $2 / 1024}' "/proc/$pid/status")" \
+    "$(in sh -c "ls /proc/$pid/fd | wc -l")" \
+    "$(python3 -c "print(($b - $a) / $(getconf CLK_TCK) / 30 * 100)")"
+}
+
+echo "== $N residents (release build, $(nproc) CPUs)"
+in systemctl stop townhall-chat
+in sh -c 'rm -rf /var/lib/townhall-chat/*'
+in systemctl start townhall-chat
+echo "all online, fresh logins:      $(online) s"
+in systemctl restart townhall-chat
+echo "all online, restored sessions: $(online) s"
+echo "townhall.service restarts: $(in systemctl show -p NRestarts --value townhall)"
+proc townhall.service
+proc townhall-chat.service
+bash "$town" down >/dev/null
