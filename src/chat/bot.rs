@@ -101,9 +101,13 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
     // Logged in just now: the first sync holds history, not messages to answer.
     let mut skip_history = id.fresh;
     let mut backoff = Duration::from_secs(1);
+    // The first sync returns at once, so the bot is known to be online without waiting out
+    // a long poll; later ones wait up to 30 s for events.
+    let mut wait = Duration::ZERO;
     loop {
-        match chat.sync().await {
+        match chat.sync(wait).await {
             Ok(heard) => {
+                wait = Duration::from_secs(30);
                 backoff = Duration::from_secs(1);
                 backend.chat_health(name, "syncing".into());
                 for h in heard {

@@ -57,8 +57,8 @@ fn heard(room: &str, kind: TimelineEventKind) -> Option<Heard> {
 }
 
 impl Chat for MatrixChat {
-    async fn sync(&self) -> Result<Vec<Heard>, OsError> {
-        let settings = SyncSettings::default().timeout(Duration::from_secs(30));
+    async fn sync(&self, wait: Duration) -> Result<Vec<Heard>, OsError> {
+        let settings = SyncSettings::default().timeout(wait);
         let resp = self.client.sync_once(settings).await.os(|| "syncing".into())?;
         let mut out = Vec::new();
         for room_id in resp.rooms.invited.keys() {

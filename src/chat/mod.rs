@@ -47,8 +47,8 @@ pub enum Heard {
 }
 
 pub trait Chat: Clone + Send + Sync + 'static {
-    /// Wait for what happened since the last sync.
-    fn sync(&self) -> impl Future<Output = Result<Vec<Heard>, OsError>> + Send;
+    /// What happened since the last sync, waiting up to `wait` for something to happen.
+    fn sync(&self, wait: std::time::Duration) -> impl Future<Output = Result<Vec<Heard>, OsError>> + Send;
     fn join(&self, room: &str) -> impl Future<Output = Result<(), OsError>> + Send;
     fn leave(&self, room: &str) -> impl Future<Output = Result<(), OsError>> + Send;
     /// Users joined or invited (from the member list: the sync summary lags behind joins).
@@ -114,7 +114,7 @@ impl FakeChat {
 }
 
 impl Chat for FakeChat {
-    async fn sync(&self) -> Result<Vec<Heard>, OsError> {
+    async fn sync(&self, _wait: std::time::Duration) -> Result<Vec<Heard>, OsError> {
         self.check("sync", "sync".into())?;
         Ok(self.syncs.lock().expect("lock").pop_front().unwrap_or_default())
     }

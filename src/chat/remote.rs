@@ -127,7 +127,11 @@ impl Remote {
 
     fn heard(self: &Arc<Self>, said: Said) {
         match said {
-            Said::Welcome { version } => tracing::info!(version, "subscribed to the townhall daemon"),
+            Said::Welcome { version } => {
+                tracing::info!(version, "subscribed to the townhall daemon");
+                // A daemon that (re)started knows nothing of the bots: say it all again.
+                self.health.lock().expect("lock").clear();
+            }
             Said::Notice { resident, notice } => self.hand(&resident, Waiting::Notice(notice)),
             Said::Deliver(d) => self.hand(&d.resident.clone(), Waiting::Answer(d)),
             Said::Reloaded => self.reload(),

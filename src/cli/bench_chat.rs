@@ -86,12 +86,15 @@ pub async fn chat(mayor: &Credentials, other: &Credentials, resident: &str, runs
     o.join_room_by_id(&room).await?;
     let log = watch(&m);
     let _other_sync = watch(&o);
+    // Counted from the member list: the room summary lags behind joins.
+    let deadline = now() + 60.0;
     let mr = loop {
         if let Some(r) = m.get_room(&room)
-            && r.joined_members_count() >= 3
+            && r.members(matrix_sdk::RoomMemberships::JOIN).await.map(|m| m.len()).unwrap_or(0) >= 3
         {
             break r;
         }
+        anyhow::ensure!(now() < deadline, "the resident and the other client did not both join in 60 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let or = o.get_room(&room).context("the other client has no room")?;

@@ -361,8 +361,9 @@ pub(crate) fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
 /// journald when started by systemd (it sets JOURNAL_STREAM), the terminal otherwise.
 fn init_logging() {
     use tracing_subscriber::prelude::*;
+    // matrix-sdk says something at info on every sync: only its warnings reach the journal.
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOWNHALL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     if std::env::var_os("JOURNAL_STREAM").is_some()
         && let Ok(journald) = tracing_journald::layer() {

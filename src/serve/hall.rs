@@ -134,6 +134,15 @@ where
             let _ = out.send(Said::Deliver(d)).await;
         }
         tracing::info!("the chat process subscribed");
+        // Held until the chat goes: then status must not go on saying its bots sync.
+        out.closed().await;
+        self.subscribers.lock().expect("lock").retain(|s| !s.is_closed());
+        if self.subscribers.lock().expect("lock").is_empty() {
+            tracing::warn!("the chat process went away");
+            for r in &self.town().residents {
+                self.chat_health(&r.name, "the chat process (townhall-chat) is not connected".into());
+            }
+        }
     }
 
     /// Hand `said` to every subscribed chat; false when none took it.

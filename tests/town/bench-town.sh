@@ -42,13 +42,13 @@ done
 bash "$town" down >/dev/null 2>&1 || true
 bash "$town" up --config "$cfg" --binary "$bin" --sysusers dist/townhall.sysusers \
   --unit dist/townhall.service --unit dist/townhall-reset.service --unit dist/townhall-chat.service
-in() { bash "$town" exec "$@"; }
+inside() { bash "$town" exec "$@"; }
 
 online() { # seconds until every resident's bot reports "syncing"
   local t0 s
   t0=$(date +%s.%N)
   while :; do
-    s=$(in townhall status --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["residents"]; print(sum(1 for x in r if x.get("chat") == "syncing"), len(r))')
+    s=$(inside townhall status --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["residents"]; print(sum(1 for x in r if x.get("chat") == "syncing"), len(r))')
     [[ ${s% *} == "${s#* }" ]] && break
     (($(date +%s) - ${t0%.*} < 300)) || { echo "only ${s% *} of ${s#* } online after 300 s" >&2; return 1; }
     sleep 0.2
@@ -58,24 +58,24 @@ online() { # seconds until every resident's bot reports "syncing"
 
 proc() { # UNIT: RSS MiB, open fds, idle CPU % over 30 s
   local pid a b
-  pid=$(in systemctl show -p MainPID --value "$1")
-  a=$(in awk '{print $14 + $15}' "/proc/$pid/stat")
+  pid=$(inside systemctl show -p MainPID --value "$1")
+  a=$(inside awk '{print $14 + $15}' "/proc/$pid/stat")
   sleep 30
-  b=$(in awk '{print $14 + $15}' "/proc/$pid/stat")
+  b=$(inside awk '{print $14 + $15}' "/proc/$pid/stat")
   printf '%-22s RSS %6.1f MiB  fds %5d  idle CPU %5.2f %%\n' "$1" \
-    "$(in awk '/VmRSS/ {print $2 / 1024}' "/proc/$pid/status")" \
-    "$(in sh -c "ls /proc/$pid/fd | wc -l")" \
+    "$(inside awk '/VmRSS/ {print $2 / 1024}' "/proc/$pid/status")" \
+    "$(inside sh -c "ls /proc/$pid/fd | wc -l")" \
     "$(python3 -c "print(($b - $a) / $(getconf CLK_TCK) / 30 * 100)")"
 }
 
 echo "== $N residents (release build, $(nproc) CPUs)"
-in systemctl stop townhall-chat
-in sh -c 'rm -rf /var/lib/townhall-chat/*'
-in systemctl start townhall-chat
+inside systemctl stop townhall-chat
+inside sh -c 'rm -rf /var/lib/townhall-chat/*'
+inside systemctl start townhall-chat
 echo "all online, fresh logins:      $(online) s"
-in systemctl restart townhall-chat
+inside systemctl restart townhall-chat
 echo "all online, restored sessions: $(online) s"
-echo "townhall.service restarts: $(in systemctl show -p NRestarts --value townhall)"
+echo "townhall.service restarts: $(inside systemctl show -p NRestarts --value townhall)"
 proc townhall.service
 proc townhall-chat.service
 bash "$town" down >/dev/null
