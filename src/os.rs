@@ -102,6 +102,25 @@ pub fn wait_child(pid: libc::pid_t) -> std::io::Result<i32> {
     }
 }
 
+/// Save a JSON state file (mode 0600, atomically): what `read_state` reads back.
+pub fn write_state<T: serde::Serialize + ?Sized>(path: &std::path::Path, value: &T) -> Result<(), OsError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| OsError::new(format!("encoding {}", path.display()), e))?;
+    write_atomic(path, &bytes)
+}
+
+/// Write `text` to `path` (making its directory) unless it already holds exactly that;
+/// true when it changed. For generated files a reader reloads on change (drop-ins).
+pub fn write_if_changed(path: &std::path::Path, text: &str, mode: u32) -> Result<bool, OsError> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).os(|| format!("writing {}", path.display()))?;
+    }
+    write_atomic_mode(path, text.as_bytes(), mode)?;
+    Ok(true)
+}
+
 /// A JSON state file: None when it does not exist yet. A file that cannot be read or parsed
 /// is an error naming it and `what_to_do` — never silently empty: an empty grants ledger
 /// would forget which ACL entries townhall made, an empty key history would stop old commits

@@ -37,14 +37,7 @@ pub fn dropin(town: &Town, exists: impl Fn(&Path) -> bool) -> String {
 
 /// Write the drop-in; true when it changed (PID 1 must reload, the chat restart).
 pub fn write(town: &Town) -> Result<bool, OsError> {
-    let path = dropin_path();
-    let text = dropin(town, |p| p.exists());
-    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
-        return Ok(false);
-    }
-    std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(|e| OsError::new(format!("writing {}", path.display()), e))?;
-    crate::os::write_atomic_mode(&path, text.as_bytes(), 0o644)?;
-    Ok(true)
+    crate::os::write_if_changed(&dropin_path(), &dropin(town, |p| p.exists()), 0o644)
 }
 
 /// Where the chat reads a resident's secret: its credential under systemd, else (run by

@@ -25,8 +25,7 @@ pub fn store_dir(root: &Path, r: &Resident) -> PathBuf {
 }
 
 fn save(path: &Path, session: &MatrixSession) -> Result<(), OsError> {
-    let bytes = serde_json::to_vec(session).os(|| "encoding the Matrix session".into())?;
-    crate::os::write_atomic(path, &bytes)
+    crate::os::write_state(path, session)
 }
 
 pub async fn connect(town: &Town, r: &Resident, root: &Path) -> Result<Identity, OsError> {

@@ -53,10 +53,7 @@ impl Remote {
 
     /// Send a request whose only answer is Done (or a refusal).
     async fn done(&self, ask: Ask) -> Result<(), String> {
-        match self.counter.call(ask).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
+        self.counter.call(ask).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// Fire and forget, for requests nobody waits on.

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use super::rules::{Want, wanted};
 use super::{Acls, Device};
 use crate::config::{Permission, Town};
-use crate::os::{OsContext, OsError};
+use crate::os::OsError;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Held {
@@ -57,8 +57,7 @@ impl<A: Acls> Keeper<A> {
     }
 
     fn save(&self, ledger: &BTreeMap<PathBuf, BTreeMap<u32, Held>>) -> Result<(), OsError> {
-        let bytes = serde_json::to_vec(ledger).os(|| "encoding the grant ledger".into())?;
-        crate::os::write_atomic(&self.ledger_path, &bytes)
+        crate::os::write_state(&self.ledger_path, ledger)
     }
 
     /// Bring one present device in line with the rules. `reapply` grants again even when

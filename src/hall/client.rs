@@ -45,7 +45,7 @@ impl Replies {
 
 impl Counter {
     pub fn new() -> Self {
-        Self { path: super::socket() }
+        Self { path: super::socket().to_path_buf() }
     }
 
     /// Ask, and keep the connection open while the answers come (the daemon sees us leave).

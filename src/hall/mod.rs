@@ -12,7 +12,7 @@ mod validate;
 pub use client::{Counter, HallError, Replies};
 pub use validate::{MAX_PROMPT, Refusal, validate};
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +26,8 @@ pub const CHAT_UNIT: &str = "townhall-chat.service";
 
 /// Reachable by anyone (mode 0666), answered only for the chat user and root: the uid
 /// check is the gate, and it is what the town tests probe.
-pub fn socket() -> PathBuf {
-    std::env::var_os("TOWNHALL_HALL_SOCKET").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/townhall-hall.sock"))
+pub fn socket() -> &'static Path {
+    Path::new("/run/townhall-hall.sock")
 }
 
 /// Where a turn's answer goes: the room, the thread, and the message it answers.
@@ -66,6 +66,16 @@ pub enum Ask {
 pub enum Refused {
     InviteDeclined,
     MessageIgnored,
+}
+
+impl Refused {
+    /// The audit log's name for it.
+    pub fn event(self) -> &'static str {
+        match self {
+            Refused::InviteDeclined => "invite-declined",
+            Refused::MessageIgnored => "message-ignored",
+        }
+    }
 }
 
 /// One request line: the protocol version beside the request.
@@ -185,6 +195,9 @@ mod tests {
         let line = serde_json::to_string(&Envelope::new(Ask::Stop { resident: "ada".into(), sender: "@mayor:town.test".into() })).unwrap();
         assert_eq!(line, r#"{"v":1,"request":"stop","resident":"ada","sender":"@mayor:town.test"}"#);
         let back: Envelope = serde_json::from_str(&line).unwrap();
+        for r in [Refused::InviteDeclined, Refused::MessageIgnored] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.event(), "one name on the wire and in the audit log");
+        }
         assert_eq!(back.ask, Ask::Stop { resident: "ada".into(), sender: "@mayor:town.test".into() });
         assert!(serde_json::from_str::<Envelope>(r#"{"v":1,"request":"format_disk"}"#).is_err());
         // Every answer must survive the round trip, a turn's events inside too.

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::config::Limits;
-use crate::os::{OsContext, OsError};
+use crate::os::OsError;
 
 /// Where the drop-in for one resident's manager lives (runtime: rewritten from the config
 /// at every reset, boot and daemon start).
@@ -40,15 +40,7 @@ pub fn dropin(limits: &Limits) -> String {
 pub fn write_dropins(residents: &[(u32, Limits)]) -> Result<bool, OsError> {
     let mut changed = false;
     for (uid, limits) in residents {
-        let path = dropin_path(*uid);
-        let text = dropin(limits);
-        if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
-            continue;
-        }
-        let what = || format!("writing {}", path.display());
-        std::fs::create_dir_all(path.parent().expect("has a parent")).os(what)?;
-        crate::os::write_atomic_mode(&path, text.as_bytes(), 0o644)?;
-        changed = true;
+        changed |= crate::os::write_if_changed(&dropin_path(*uid), &dropin(limits), 0o644)?;
     }
     Ok(changed)
 }

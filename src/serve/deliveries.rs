@@ -26,8 +26,7 @@ impl Deliveries {
     }
 
     fn save(&self, kept: &[Delivery]) {
-        let bytes = serde_json::to_vec(kept).expect("deliveries serialise");
-        if let Err(e) = crate::os::write_atomic(&self.path, &bytes) {
+        if let Err(e) = crate::os::write_state(&self.path, kept) {
             tracing::warn!("{e}");
         }
     }

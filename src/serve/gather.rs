@@ -67,8 +67,7 @@ impl Gathering {
     fn save(&self, lanes: &BTreeMap<Key, Lane>) {
         let saved: Vec<(&String, &String, Vec<&Waiting>)> =
             lanes.iter().filter(|(_, l)| !l.waiting.is_empty()).map(|((r, c), l)| (r, c, l.waiting.iter().map(|(w, _)| w).collect())).collect();
-        let bytes = serde_json::to_vec(&saved).expect("waiting messages serialise");
-        if let Err(e) = crate::os::write_atomic(&self.path, &bytes) {
+        if let Err(e) = crate::os::write_state(&self.path, &saved) {
             tracing::warn!("{e}");
         }
     }

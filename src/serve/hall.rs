@@ -110,8 +110,7 @@ where
             }
             Ask::Audit { resident, what, from, room, why } => {
                 let detail = serde_json::json!({ "resident": resident, "from": from, "room": room, "why": why });
-                let event = serde_json::to_value(what).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-                if let Err(e) = crate::audit::append(&town.state, &event, &detail) {
+                if let Err(e) = crate::audit::append(&town.state, what.event(), &detail) {
                     tracing::warn!("{e}");
                 }
                 Said::Done
@@ -136,8 +135,12 @@ where
         tracing::info!("the chat process subscribed");
         // Held until the chat goes: then status must not go on saying its bots sync.
         out.closed().await;
-        self.subscribers.lock().expect("lock").retain(|s| !s.is_closed());
-        if self.subscribers.lock().expect("lock").is_empty() {
+        let none_left = {
+            let mut subs = self.subscribers.lock().expect("lock");
+            subs.retain(|s| !s.is_closed());
+            subs.is_empty()
+        };
+        if none_left {
             tracing::warn!("the chat process went away");
             for r in &self.town().residents {
                 self.chat_health(&r.name, "the chat process (townhall-chat) is not connected".into());
@@ -183,22 +186,19 @@ where
     /// connected, and is kept as a delivery until the chat confirms it.
     async fn run_batch(&self, resident: &str, conversation: &str, batch: Vec<Asked>) {
         let prompt = gather::prompt(&batch);
-        let mut lead: Option<(Reply, mpsc::Sender<Said>)> = None;
-        let mut first_reply = None;
-        for (w, asker) in batch {
-            first_reply.get_or_insert(w.reply.clone());
-            match (asker, &lead) {
-                (Some(o), None) if !o.is_closed() => lead = Some((w.reply, o)),
-                (Some(o), Some((r, _))) => {
-                    let _ = o.send(Said::Joined { into: r.event.clone() }).await;
+        // The first asker still connected leads (else the first message, answered by delivery).
+        let lead = batch.iter().position(|(_, a)| a.as_ref().is_some_and(|o| !o.is_closed())).unwrap_or(0);
+        let reply = batch[lead].0.reply.clone();
+        let mut out = None;
+        for (i, (_, asker)) in batch.into_iter().enumerate() {
+            match asker {
+                Some(o) if i == lead => out = Some(o),
+                Some(o) => {
+                    let _ = o.send(Said::Joined { into: reply.event.clone() }).await;
                 }
-                _ => {}
+                None => {}
             }
         }
-        let (reply, out) = match lead {
-            Some((r, o)) => (r, Some(o)),
-            None => (first_reply.expect("a batch is never empty"), None),
-        };
         let (tx, mut rx) = mpsc::channel(64);
         let forward = async {
             let (mut text, mut last, mut errors) = (String::new(), None, Vec::new());

@@ -301,7 +301,7 @@ where
             Ok(Ok(())) => {}
         }
         let hall_socket = crate::hall::socket();
-        let hall = match crate::control::lines::bind(&hall_socket, 0o666) {
+        let hall = match crate::control::lines::bind(hall_socket, 0o666) {
             Ok(listener) => Some(tokio::spawn(daemon.clone().serve_hall(listener))),
             Err(e) => {
                 tracing::error!("no chat: cannot bind {}: {e}", hall_socket.display());

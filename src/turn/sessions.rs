@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::os::{OsContext, OsError};
+use crate::os::OsError;
 
 pub struct Sessions {
     path: PathBuf,
@@ -34,7 +34,6 @@ impl Sessions {
             Some(id) => map.insert(key(resident, conversation), id.to_string()),
             None => map.remove(&key(resident, conversation)),
         };
-        let bytes = serde_json::to_vec(&*map).os(|| "encoding sessions".into())?;
-        crate::os::write_atomic(&self.path, &bytes)
+        crate::os::write_state(&self.path, &*map)
     }
 }
