@@ -154,7 +154,13 @@ fn main() {
     };
 
     let failed_run = run_dir("failed");
+    let crowd_run = run_dir("crowd");
     let after = vec![
+        // A town of its own: ten residents from a generated config.
+        Trial::test("crowd::a_burst_to_ten_residents_loses_none_across_a_restart", move || {
+            let r = checks::crowd::a_burst_to_ten_residents_loses_none_across_a_restart(&crowd_run).map_err(|e| Failed::from(format!("{e:#}")));
+            r.and_then(|()| nothing_is_left(&crowd_run))
+        }),
         Trial::test("teardown_leaves_no_mount_loop_container_or_synapse", move || nothing_is_left(&run)),
         Trial::test("a_failed_start_is_torn_down_too", move || a_failed_start_is_torn_down(failed_run.clone())),
     ];

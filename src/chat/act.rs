@@ -6,13 +6,13 @@ use tokio::sync::mpsc;
 
 use super::Chat;
 use super::answer::Streamer;
-use super::bot::{Backend, Ended, Job};
+use super::bot::{Backend, Ended, Job, TurnAsk};
+use super::line::Place;
 use super::policy::Command;
-use crate::hall::Reply;
 use crate::turn::TurnEvent;
 
 /// Run what a message asked for, answering in its room.
-pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job) {
+pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job, place: Place) {
     let Job { sender, reply, conversation, command } = job;
     let (sender, reply, conversation) = (sender.as_str(), &reply, conversation.as_str());
     let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
@@ -41,11 +41,15 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
                 Err(e) => say(format!("_The reset was refused; nothing changed:_\n```\n{e}\n```")).await,
             }
         }
-        Command::Turn(prompt) => answer(backend, chat, name, sender, reply, conversation, &prompt).await,
+        Command::Turn(prompt) => {
+            let ask = TurnAsk { resident: name.into(), sender: sender.into(), conversation: conversation.into(), prompt, reply: reply.clone(), place };
+            answer(backend, chat, ask).await
+        }
     }
 }
 
-async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, sender: &str, reply: &Reply, conversation: &str, prompt: &str) {
+async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
+    let reply = ask.reply.clone();
     let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
     let typing = {
         let chat = chat.clone();
@@ -58,7 +62,7 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, sender: 
         })
     };
     let (tx, mut rx) = mpsc::channel(64);
-    let turn = backend.turn(name, sender, conversation, prompt, reply.clone(), tx);
+    let turn = backend.turn(ask, tx);
     let stream = async {
         let mut s = Streamer::new(chat, room, thread);
         let (mut last, mut errors) = (None, Vec::new());
@@ -95,6 +99,14 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, sender: 
         Ok(Ended::Answered { delivery, outcome }) => (Some(delivery), outcome),
         // The answer comes with the earlier message's.
         Ok(Ended::Joined) => return,
+        Ok(Ended::Interrupted) => {
+            if !s.text().trim().is_empty()
+                && let Err(e) = s.finish(Some(super::words::INTERRUPTED)).await
+            {
+                tracing::warn!("closing an interrupted answer: {e}");
+            }
+            return;
+        }
         Err(e) => (None, Err(e)),
     };
     let footer = super::words::footer(&outcome, &errors);

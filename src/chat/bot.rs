@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::identity::{Identity, connect};
+use super::line::{Line, Place};
 use super::policy::{Command, Decision, Incoming, decide};
 use super::{Chat, Heard, MatrixChat, Message};
 use crate::config::Town;
@@ -24,6 +25,8 @@ pub enum Ended {
     Answered { delivery: u64, outcome: Result<Outcome, String> },
     /// The message waited and was answered together with an earlier one.
     Joined,
+    /// The daemon went away after it took the message: the answer comes as a delivery.
+    Interrupted,
 }
 
 /// What the bot needs from the supervisor (through the hall, hall.rs).
@@ -31,7 +34,9 @@ pub trait Backend: Send + Sync + 'static {
     fn town(&self) -> Arc<Town>;
     /// Where the residents' Matrix stores live.
     fn store(&self) -> std::path::PathBuf;
-    fn turn(&self, resident: &str, sender: &str, conversation: &str, prompt: &str, reply: Reply, events: mpsc::Sender<TurnEvent>) -> impl Future<Output = Result<Ended, String>> + Send;
+    /// Asks once the message's place says the conversation's earlier one was accepted, and
+    /// lets the next one go once this one is.
+    fn turn(&self, ask: TurnAsk, events: mpsc::Sender<TurnEvent>) -> impl Future<Output = Result<Ended, String>> + Send;
     /// The answer reached its room.
     fn delivered(&self, delivery: u64) -> impl Future<Output = ()> + Send;
     fn stop(&self, resident: &str, sender: &str) -> impl Future<Output = Result<u32, String>> + Send;
@@ -62,6 +67,16 @@ pub type Hops = Arc<Mutex<HashMap<String, u32>>>;
 pub fn hops() -> Hops {
     static HOPS: std::sync::OnceLock<Hops> = std::sync::OnceLock::new();
     HOPS.get_or_init(Default::default).clone()
+}
+
+/// A message that asks for a turn, and its place in its conversation's line.
+pub struct TurnAsk {
+    pub resident: String,
+    pub sender: String,
+    pub conversation: String,
+    pub prompt: String,
+    pub reply: Reply,
+    pub place: Place,
 }
 
 /// What a message asks for, checked and ready to run.
@@ -104,6 +119,7 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
     // The first sync returns at once, so the bot is known to be online without waiting out
     // a long poll; later ones wait up to 30 s for events.
     let mut wait = Duration::ZERO;
+    let mut line = Line::default();
     loop {
         match chat.sync(wait).await {
             Ok(heard) => {
@@ -115,8 +131,10 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
                         let (b, c, n, room, inviter) = (backend.clone(), chat.clone(), name.to_string(), room.clone(), inviter.clone());
                         tokio::spawn(async move { invited(&*b, &c, &n, &room, &inviter).await });
                     } else if !skip_history && let Some(job) = bot.heard(h).await {
+                        // Taken here, in the order the messages came.
+                        let place = if matches!(job.command, Command::Turn(_)) { line.place(&job.conversation) } else { Place::default() };
                         let (b, c, n) = (backend.clone(), chat.clone(), name.to_string());
-                        tokio::spawn(async move { super::act::act(&*b, &c, &n, job).await });
+                        tokio::spawn(async move { super::act::act(&*b, &c, &n, job, place).await });
                     }
                 }
                 skip_history = false;

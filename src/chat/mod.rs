@@ -7,6 +7,7 @@ pub mod answer;
 pub mod bot;
 pub mod credentials;
 pub mod identity;
+pub mod line;
 mod matrix;
 pub mod policy;
 pub mod remote;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::answer::Streamer;
-use super::bot::{Backend, Ended};
+use super::bot::{Backend, Ended, TurnAsk};
 use super::{Chat, MatrixChat, words};
 use crate::config::Town;
-use crate::hall::{Ask, Counter, Delivery, Refused, Reply, Said};
+use crate::hall::{Ask, Counter, Delivery, HallError, Refused, Replies, Said};
 use crate::turn::TurnEvent;
 
 /// What waits for a resident's bot to connect.
@@ -30,6 +30,9 @@ pub struct Remote {
     waiting: Mutex<HashMap<String, Vec<Waiting>>>,
     health: Mutex<HashMap<String, String>>,
     bots: Mutex<HashSet<String>>,
+    /// Answers this process put in their rooms: one the daemon offers again (its
+    /// confirmation was lost in a restart) is confirmed, not posted twice.
+    posted: Mutex<HashSet<u64>>,
 }
 
 /// The Matrix stores: the unit's state directory, else (run by hand) the town's.
@@ -48,12 +51,33 @@ impl Remote {
             waiting: Default::default(),
             health: Default::default(),
             bots: Default::default(),
+            posted: Default::default(),
         }
     }
 
     /// Send a request whose only answer is Done (or a refusal).
     async fn done(&self, ask: Ask) -> Result<(), String> {
         self.counter.call(ask).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Ask for a turn, and its first answer: Accepted or Gathered (the message is on the
+    /// daemon's disk), or a refusal. A daemon that goes away before it answers (restarting)
+    /// is asked again once it is back, so no message is lost between the two.
+    async fn first_answer(&self, ask: &Ask) -> Result<(Replies, Said), String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut said = self.counter.open(ask.clone()).await.map_err(|e| e.to_string())?;
+            match said.next().await {
+                Ok(Some(first)) => return Ok((said, first)),
+                Err(HallError::Refused(why)) => return Err(why),
+                Ok(None) | Err(HallError::Io { .. }) if std::time::Instant::now() < deadline => {
+                    tracing::info!("the daemon went away before it took a message: asking again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Ok(None) => return Err("the supervisor did not take the message; send it again".into()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
     }
 
     /// Fire and forget, for requests nobody waits on.
@@ -155,6 +179,7 @@ impl Remote {
                         }
                     }
                 }
+                Waiting::Answer(d) if me.posted.lock().expect("lock").contains(&d.id) => me.delivered(d.id).await,
                 Waiting::Answer(d) => me.post_late(&chat, d).await,
             }
         });
@@ -185,22 +210,25 @@ impl Backend for Remote {
         self.store.clone()
     }
 
-    async fn turn(&self, resident: &str, sender: &str, conversation: &str, prompt: &str, reply: Reply, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
-        let ask = Ask::Turn { resident: resident.into(), sender: sender.into(), conversation: conversation.into(), prompt: prompt.into(), reply };
-        let mut said = self.counter.open(ask).await.map_err(|e| e.to_string())?;
-        // Once kept, the message is the daemon's (on disk): its answer comes as a delivery
-        // even if this connection ends.
-        let mut kept = false;
+    async fn turn(&self, t: TurnAsk, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
+        let TurnAsk { resident, sender, conversation, prompt, reply, mut place } = t;
+        let ask = Ask::Turn { resident, sender, conversation, prompt, reply };
+        place.wait().await;
+        let (mut said, first) = self.first_answer(&ask).await?;
+        place.accepted();
+        // Once accepted, the message is the daemon's (on disk): its answer comes as a
+        // delivery even if this connection ends.
+        let mut next = Some(first);
         loop {
-            let s = match said.next().await {
-                Ok(Some(s)) => s,
-                Ok(None) => break,
-                // A refusal (the cap on waiting messages…) is said in the room.
-                Err(crate::hall::HallError::Refused(why)) => return Err(why),
-                Err(_) if kept => break,
-                Err(e) => return Err(e.to_string()),
+            let s = match next.take() {
+                Some(s) => s,
+                None => match said.next().await {
+                    Ok(Some(s)) => s,
+                    Ok(None) | Err(_) => return Ok(Ended::Interrupted),
+                },
             };
             match s {
+                Said::Accepted => {}
                 Said::Turn(ev) => {
                     let _ = events.send(ev).await;
                 }
@@ -209,22 +237,30 @@ impl Backend for Remote {
                     return Ok(Ended::Answered { delivery, outcome });
                 }
                 Said::Gathered { waiting } => {
-                    kept = true;
                     let _ = events.send(TurnEvent::Queued { ahead: waiting as u32 }).await;
                 }
                 Said::Joined { .. } => return Ok(Ended::Joined),
                 other => tracing::debug!("unexpected during a turn: {other:?}"),
             }
         }
-        if kept {
-            return Ok(Ended::Joined);
-        }
-        Err("the supervisor restarted during this turn; send the message again".into())
     }
 
     async fn delivered(&self, delivery: u64) {
-        if let Err(e) = self.done(Ask::Delivered { id: delivery }).await {
-            tracing::warn!("confirming answer {delivery}: {e}");
+        {
+            let mut posted = self.posted.lock().expect("lock");
+            // Long confirmed by then: only a restart's few are offered again.
+            if posted.len() >= 10_000 {
+                posted.clear();
+            }
+            posted.insert(delivery);
+        }
+        // A daemon restarting under the confirmation is asked again once it is back.
+        for attempt in 1..=3 {
+            match self.done(Ask::Delivered { id: delivery }).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!("confirming answer {delivery} (attempt {attempt}): {e}"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 

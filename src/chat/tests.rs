@@ -39,8 +39,8 @@ impl Backend for Desk {
     fn store(&self) -> PathBuf {
         PathBuf::from("/nonexistent")
     }
-    async fn turn(&self, resident: &str, sender: &str, conversation: &str, prompt: &str, _: Reply, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
-        self.log(format!("turn {resident} {sender} {conversation} {prompt}"));
+    async fn turn(&self, ask: super::bot::TurnAsk, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
+        self.log(format!("turn {} {} {} {}", ask.resident, ask.sender, ask.conversation, ask.prompt));
         for e in &self.answer {
             let _ = events.send(e.clone()).await;
         }
@@ -168,10 +168,10 @@ async fn a_send_that_fails_leaves_the_answer_unconfirmed_and_one_that_works_conf
     // The homeserver refuses every send of the first answer (and its typing notices).
     chat.fail("send", 100);
     chat.fail("typing", 100);
-    super::act::act(&*d, &chat, "ada", job("$1")).await;
+    super::act::act(&*d, &chat, "ada", job("$1"), Default::default()).await;
     chat.heal();
     assert!(!d.calls().iter().any(|c| c.starts_with("delivered")), "kept by root for the next chat: {:?}", d.calls());
-    super::act::act(&*d, &chat, "ada", job("$2")).await;
+    super::act::act(&*d, &chat, "ada", job("$2"), Default::default()).await;
     assert!(d.calls().iter().any(|c| c == "delivered 7"), "{:?}", d.calls());
     assert!(chat.calls.calls().iter().any(|c| c.contains("hello")), "{:?}", chat.calls.calls());
 }

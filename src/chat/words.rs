@@ -108,7 +108,9 @@ pub fn branches(resident: &str, repos: &[RepoBranches]) -> String {
 pub const KEPT: &str = "👀";
 
 /// Said above an answer that waited for the chat to come back.
-pub const LATE: &str = "_(this answer waited while the chat restarted)_";
+pub const LATE: &str = "_(this answer waited while townhall restarted)_";
+/// Under what a turn had streamed when townhall restarted under it: it runs again.
+pub const INTERRUPTED: &str = "_(interrupted: townhall restarted; this turn runs again and its answer follows)_";
 
 #[cfg(test)]
 mod tests {

@@ -195,6 +195,12 @@ const EXIT_DAEMON_DOWN: u8 = 3;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A command whose reader went away (`townhall status | head`) ends quietly, as Unix
+    // tools do. The daemons keep Rust's default: a closed socket is an error, not death.
+    if !matches!(cli.command, Command::Serve | Command::Chat) {
+        // SAFETY: at start, before any thread: restoring a signal's default disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

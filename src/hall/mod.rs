@@ -169,8 +169,11 @@ pub enum Said {
     /// The configuration changed: read it again.
     Reloaded,
     Turn(crate::turn::TurnEvent),
+    /// The message is on disk and its turn starts now: its answer comes, here or (should
+    /// this connection end) as a delivery.
+    Accepted,
     /// The conversation is busy: this message waits (`waiting` do, itself included) and
-    /// goes into its next turn with the others.
+    /// goes into its next turn with the others. On disk, like Accepted.
     Gathered { waiting: usize },
     /// Answered together with the earlier message `into`: nothing more comes here.
     Joined { into: String },

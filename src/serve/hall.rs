@@ -159,7 +159,7 @@ where
     /// end and goes into the next with whatever else waited (gather.rs).
     async fn hall_turn(&self, resident: String, sender: String, conversation: String, prompt: String, reply: Reply, out: mpsc::Sender<Said>) {
         tracing::info!(%resident, %sender, %conversation, "turn asked in chat");
-        let w = Waiting { sender, prompt, reply };
+        let w = Waiting { sender, prompt, reply, again: false };
         match self.gathering.arrive(&resident, &conversation, w.clone(), out.clone()) {
             Err((notice, out)) => {
                 let _ = out.send(Said::Error { message: notice }).await;
@@ -167,14 +167,19 @@ where
             Ok(Arrival::Kept(waiting)) => {
                 let _ = out.send(Said::Gathered { waiting }).await;
             }
-            Ok(Arrival::RunNow) => self.run_lane(&resident, &conversation, vec![(w, Some(out))]).await,
+            Ok(Arrival::RunNow) => {
+                let _ = out.send(Said::Accepted).await;
+                self.run_lane(&resident, &conversation, vec![(w, Some(out))]).await
+            }
         }
     }
 
     /// Run `batch`, then whatever gathered meanwhile, until the conversation is idle.
     pub(super) async fn run_lane(&self, resident: &str, conversation: &str, mut batch: Vec<Asked>) {
         loop {
-            self.run_batch(resident, conversation, batch).await;
+            if !self.run_batch(resident, conversation, batch).await {
+                return;
+            }
             match self.gathering.next(resident, conversation) {
                 Some(b) => batch = b,
                 None => return,
@@ -183,8 +188,10 @@ where
     }
 
     /// One turn for one or more messages; the answer streams to the first asker still
-    /// connected, and is kept as a delivery until the chat confirms it.
-    async fn run_batch(&self, resident: &str, conversation: &str, batch: Vec<Asked>) {
+    /// connected, and is kept as a delivery until the chat confirms it. False when the
+    /// daemon is stopping: the turn was interrupted, and its messages stay on disk to run
+    /// again after the restart.
+    async fn run_batch(&self, resident: &str, conversation: &str, batch: Vec<Asked>) -> bool {
         let prompt = gather::prompt(&batch);
         // The first asker still connected leads (else the first message, answered by delivery).
         let lead = batch.iter().position(|(_, a)| a.as_ref().is_some_and(|o| !o.is_closed())).unwrap_or(0);
@@ -216,6 +223,10 @@ where
             if text.trim().is_empty() { (last.unwrap_or_default(), errors) } else { (text, errors) }
         };
         let (result, (text, mut errors)) = tokio::join!(self.turn(resident, conversation, &prompt, false, tx), forward);
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!(%resident, %conversation, "a turn interrupted by the daemon stopping: it runs again after the restart");
+            return false;
+        }
         let (outcome, error) = match result {
             Ok(o) => (Some(o), None),
             Err(e) => (None, Some(e.to_string())),
@@ -231,6 +242,7 @@ where
             tracing::info!(delivery = kept.id, "no chat waits for this answer: kept for it");
             self.broadcast(Said::Deliver(kept));
         }
+        true
     }
 
     fn report(&self, resident: &str) -> ResidentReport {

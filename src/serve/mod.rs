@@ -44,6 +44,8 @@ pub struct Daemon<A, M, G> {
     clearing: Arc<std::sync::atomic::AtomicBool>,
     /// Woken on reload, so the device watcher re-reads the rules.
     reloaded: Notify,
+    /// Set at SIGTERM: the turns it stops are interrupted, to run again after the restart.
+    stopping: std::sync::atomic::AtomicBool,
     started: Instant,
 }
 
@@ -116,6 +118,7 @@ where
             keeper,
             clearing: Default::default(),
             reloaded: Notify::new(),
+            stopping: Default::default(),
             started: Instant::now(),
         })
     }
@@ -359,6 +362,7 @@ where
             h.abort();
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+        daemon.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = daemon.desk.stop(None).await;
         let _ = std::fs::remove_file(socket);
         let _ = std::fs::remove_file(hall_socket);

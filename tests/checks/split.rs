@@ -121,8 +121,8 @@ pub fn killing_the_chat_mid_turn_loses_no_answer(t: &Town) -> anyhow::Result<()>
         }
         t.sh("systemctl kill -s KILL townhall-chat")?;
         ensure!(running()?, "the turn ended before the chat was killed: nothing was proven");
-        let msgs = mayor.wait_for(&room, ADA, "waited while the chat restarted").await?;
-        ensure!(msgs.iter().any(|(b, _)| b.contains("line 3") && b.contains("waited while the chat restarted")), "{msgs:?}");
+        let msgs = mayor.wait_for(&room, ADA, "waited while townhall restarted").await?;
+        ensure!(msgs.iter().any(|(b, _)| b.contains("line 3") && b.contains("waited while townhall restarted")), "{msgs:?}");
         // A message sent while the chat is down is answered once it is back.
         t.sh("systemctl stop townhall-chat")?;
         mayor.say(&room, "hello while away").await?;

@@ -14,30 +14,7 @@ bin=${CARGO_TARGET_DIR:-$PWD/target}/release/townhall
 
 cfg=$(mktemp -d)
 trap 'rm -rf "$cfg"' EXIT
-# The demo host, without the town remote (its push lists name the demo's residents).
-sed '/^\[\[repo\]\]/,$d' town.toml >"$cfg/town.toml"
-mkdir "$cfg/residents"
-for i in $(seq 1 "$N"); do
-  n=$(printf 'r%02d' "$i")
-  cat >"$cfg/residents/$n.toml" <<TOML
-name = "$n"
-uid = $((3000 + i))
-description = "bench resident $n"
-rooms = []
-
-[matrix]
-user = "@$n:town.test"
-password_file = "/run/secrets/townhall/$n-matrix-password"
-
-[agent]
-kind = "command"
-argv = ["/bin/cat"]
-
-[git]
-name = "$n"
-email = "$n@town.test"
-TOML
-done
+bash tests/town/crowd.sh "$cfg" "$N"
 
 bash "$town" down >/dev/null 2>&1 || true
 bash "$town" up --config "$cfg" --binary "$bin" --sysusers dist/townhall.sysusers \
