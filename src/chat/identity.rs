@@ -76,7 +76,10 @@ pub async fn connect(town: &Town, r: &Resident, root: &Path) -> Result<Identity,
                 .os(|| format!("logging in as {}", r.matrix.user))?;
             let session = client.matrix_auth().session().ok_or_else(|| OsError::new(what(), "no session after login"))?;
             save(&session_path, &session)?;
-            let _ = client.account().set_display_name(Some(&r.description)).await;
+            // A profile change is slow on Synapse (it rewrites every membership): only when it differs.
+            if client.account().get_display_name().await.ok().flatten().as_deref() != Some(r.description.as_str()) {
+                let _ = client.account().set_display_name(Some(&r.description)).await;
+            }
             if let Some(path) = super::credentials::recovery(r) {
                 recovery(&client, &path).await?;
             }

@@ -21,6 +21,9 @@ const GRACE: Duration = Duration::from_secs(15);
 /// session bus.
 pub struct SystemdUserManagers {
     system: zbus::Connection,
+    /// Managers seen answering since they were last started: while their bus socket is
+    /// there, a turn need not ask logind and probe the bus again before it starts.
+    answered: std::sync::Mutex<std::collections::HashSet<u32>>,
 }
 
 fn bus_socket(uid: u32) -> PathBuf {
@@ -61,7 +64,7 @@ fn value<'a>(v: impl Into<Value<'a>>) -> Result<OwnedValue, OsError> {
 impl SystemdUserManagers {
     pub async fn connect() -> Result<Self, OsError> {
         let system = timed(|| "connecting to the system bus".into(), zbus::Connection::system()).await?;
-        Ok(Self { system })
+        Ok(Self { system, answered: Default::default() })
     }
 
     async fn pid1(&self) -> Result<zbus_systemd::systemd1::ManagerProxy<'static>, OsError> {
@@ -141,12 +144,13 @@ impl SystemdUserManagers {
     async fn wait_end(&self, conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &(impl Fn() -> String + Sync)) -> Result<UnitEnd, OsError> {
         use zbus::proxy::CacheProperties;
         use zbus_systemd::systemd1::{ServiceProxy, UnitProxy};
-        let unit = timed(what, async { UnitProxy::builder(conn).path(path.clone())?.build().await }).await?;
-        // Reads go to the manager every time: a cached state would never change once the
-        // connection is gone.
+        // No proxy caches properties: filling a cache is a GetAll of some 200 properties, which
+        // the manager computes while the turn's process waits to start. Changes come as the
+        // raw PropertiesChanged signal; reads go to the manager every time.
+        let props = timed(what, async { zbus::fdo::PropertiesProxy::builder(conn).destination("org.freedesktop.systemd1")?.path(path.clone())?.cache_properties(CacheProperties::No).build().await }).await?;
         let fresh = timed(what, async { UnitProxy::builder(conn).path(path.clone())?.cache_properties(CacheProperties::No).build().await }).await?;
         let service = timed(what, async { ServiceProxy::builder(conn).path(path)?.cache_properties(CacheProperties::No).build().await }).await?;
-        let mut changes = unit.receive_active_state_changed().await;
+        let mut changes = timed(what, props.receive_properties_changed()).await?;
         loop {
             let state = timed(what, fresh.active_state()).await?;
             if state == "inactive" || state == "failed" {
@@ -160,14 +164,14 @@ impl SystemdUserManagers {
             }
         }
         let end = UnitEnd { result: timed(what, service.result()).await?, status: timed(what, service.exec_main_status()).await? };
-        let _ = tokio::time::timeout(CALL, unit.unref()).await; // now collect-mode removes it
+        let _ = tokio::time::timeout(CALL, fresh.unref()).await; // now collect-mode removes it
         Ok(end)
     }
 
     /// Drop-ins the resident wrote for names that match our turn units (townhall-turn-.service.d,
     /// service.d, …) could replace what the turn runs: refuse such a turn.
     async fn refuse_dropins(&self, conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &(impl Fn() -> String + Sync)) -> Result<(), OsError> {
-        let unit = timed(what, async { zbus_systemd::systemd1::UnitProxy::builder(conn).path(path)?.build().await }).await?;
+        let unit = timed(what, async { zbus_systemd::systemd1::UnitProxy::builder(conn).path(path)?.cache_properties(zbus::proxy::CacheProperties::No).build().await }).await?;
         let dropins = timed(what, unit.drop_in_paths()).await?;
         if dropins.is_empty() {
             return Ok(());
@@ -182,6 +186,10 @@ impl SystemdUserManagers {
 
 impl UserManagers for SystemdUserManagers {
     async fn linger(&self, uid: u32) -> Result<(), OsError> {
+        // An ended manager (`!stop`, a reset) takes its socket with it, and is started again below.
+        if self.answered.lock().expect("lock").contains(&uid) && bus_socket(uid).exists() {
+            return Ok(());
+        }
         let what = || format!("enabling linger for uid {uid}");
         let login = timed(what, zbus_systemd::login1::ManagerProxy::new(&self.system)).await?;
         timed(what, login.set_user_linger(uid, true, false)).await?;
@@ -194,7 +202,10 @@ impl UserManagers for SystemdUserManagers {
         while tokio::time::Instant::now() < deadline {
             if socket.exists() {
                 match tokio::time::timeout_at(deadline, self.manager(uid)).await {
-                    Ok(Ok(_)) => return Ok(()),
+                    Ok(Ok(_)) => {
+                        self.answered.lock().expect("lock").insert(uid);
+                        return Ok(());
+                    }
                     Ok(Err(e)) => last = e.to_string(),
                     Err(_) => break,
                 }
@@ -216,14 +227,27 @@ impl UserManagers for SystemdUserManagers {
         let verified = unit.verified.take();
         let what = || format!("running {name} for uid {uid}");
         let deadline = unit.runtime_max + GRACE;
+        let t0 = std::time::Instant::now();
+        let ms = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e3;
         // One connection for the whole turn: the unit's reference lives as long as it does.
-        let (conn, manager) = self.manager(uid).await?;
+        let (conn, manager) = match self.manager(uid).await {
+            Ok(m) => m,
+            // Ended behind our back (by the resident, say): started again, once.
+            Err(_) if self.answered.lock().expect("lock").remove(&uid) => {
+                self.linger(uid).await?;
+                self.manager(uid).await?
+            }
+            Err(e) => return Err(e),
+        };
         let props = Self::properties(unit)?;
+        let connected = ms(t0);
         // Ask the manager for its signals before the unit exists, so no change is missed.
         timed(what, manager.subscribe()).await?;
         timed(what, manager.start_transient_unit(name.clone(), "fail".into(), props, vec![])).await?;
+        let started = ms(t0);
         let path = timed(what, manager.get_unit(name.clone())).await?;
         self.refuse_dropins(&conn, path.clone(), &what).await?;
+        tracing::debug!(%name, uid, connected, started, checked = ms(t0), "turn unit started (ms since asked)");
         if let Some(v) = verified {
             let _ = v.send(());
         }
@@ -252,6 +276,7 @@ impl UserManagers for SystemdUserManagers {
     }
 
     async fn end_manager(&self, uid: u32) -> Result<(), OsError> {
+        self.answered.lock().expect("lock").remove(&uid);
         let what = || format!("ending user@{uid}.service through PID 1");
         let pid1 = self.pid1().await?;
         // SIGKILL first: a manager its resident wedged still dies; then the stop job.

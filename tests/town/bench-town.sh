@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A town of N residents (default 50) from a generated config, booted with the harness:
-# how long until every resident's bot is syncing (fresh logins, then restored sessions),
+# how long until every resident's bot is syncing (first boot, fresh logins of known accounts,
+# then restored sessions),
 # and the RSS, open descriptors and idle CPU of each townhall process.
 #   bash tests/town/bench-town.sh [N]          (as root; prints figures, asserts nothing)
 set -euo pipefail
@@ -21,9 +22,8 @@ bash "$town" up --config "$cfg" --binary "$bin" --sysusers dist/townhall.sysuser
   --unit dist/townhall.service --unit dist/townhall-reset.service --unit dist/townhall-chat.service
 inside() { bash "$town" exec "$@"; }
 
-online() { # seconds until every resident's bot reports "syncing"
-  local t0 s
-  t0=$(date +%s.%N)
+online() { # [T0]: seconds from T0 (default: now) until every resident's bot reports "syncing"
+  local t0=${1:-$(date +%s.%N)} s
   while :; do
     s=$(inside townhall status --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["residents"]; print(sum(1 for x in r if x.get("chat") == "syncing"), len(r))')
     [[ ${s% *} == "${s#* }" ]] && break
@@ -46,10 +46,27 @@ proc() { # UNIT: RSS MiB, open fds, idle CPU % over 30 s
 }
 
 echo "== $N residents (release build, $(nproc) CPUs)"
+# The first boot: accounts registered just now, no device yet, timed from the chat's start.
+start=$(inside systemctl show -p ExecMainStartTimestamp --value --timestamp=unix townhall-chat)
+echo "all online, first boot:        $(online "${start#@}") s"
+# New devices for accounts that already have one (and cross-signing keys).
 inside systemctl stop townhall-chat
 inside sh -c 'rm -rf /var/lib/townhall-chat/*'
+cpu() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$(cat "$TOWN_RUN/synapse/synapse.pid")/stat"; }
+chat_cpu() { inside sh -c 'awk "{print (\$14 + \$15) / $(getconf CLK_TCK)}" /proc/$(systemctl show -p MainPID --value townhall-chat)/stat'; }
+lines=$(wc -l <"$TOWN_RUN/synapse/synapse.log") s0=$(cpu)
 inside systemctl start townhall-chat
-echo "all online, fresh logins:      $(online) s"
+c0=$(chat_cpu)
+echo "all online, fresh logins again: $(online) s"
+# Whose CPU those logins took: Synapse's (all its threads), the chat's, and what Synapse
+# spent per endpoint (its access log: wall time per request).
+echo "  CPU meanwhile: Synapse $(python3 -c "print(f'{$(cpu) - $s0:.1f}')") s, townhall-chat $(python3 -c "print(f'{$(chat_cpu) - $c0:.1f}')") s"
+tail -n +"$((lines + 1))" "$TOWN_RUN/synapse/synapse.log" | perl -ne '
+  /Processed request: ([\d.]+)sec.*"(\w+) \/_matrix\/client\/v3\/([a-z_]+)(\/[a-z_]+)?/ or next;
+  my ($wall, $method, $what, $sub) = ($1, $2, $3, $4 // "");
+  next if $what eq "sync"; # long polls: their wall time is waiting
+  my $k = "$method $what" . ($what =~ /^(keys|account)$/ ? $sub : ""); $n{$k}++; $w{$k} += $wall;
+  END { printf "    %-30s %4d requests, %6.1f s in all\n", $_, $n{$_}, $w{$_} for grep { defined } (sort { $w{$b} <=> $w{$a} } keys %w)[0..4] }'
 inside systemctl restart townhall-chat
 echo "all online, restored sessions: $(online) s"
 echo "townhall.service restarts: $(inside systemctl show -p NRestarts --value townhall)"
