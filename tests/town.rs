@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
+use checks::{chat as c, clis as cl, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -29,6 +29,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("status_says_how_to_start_a_stopped_daemon", f::status_says_how_to_start_a_stopped_daemon),
     ("the_control_socket_is_root_only", f::the_control_socket_is_root_only),
     ("check_runs_inside_on_the_installed_config", f::check_runs_inside_on_the_installed_config),
+    ("clis::the_pinned_agent_clis_run_as_a_resident", cl::the_pinned_agent_clis_run_as_a_resident),
     ("rounds::residents_are_users_with_private_homes", r::residents_are_users_with_private_homes),
     ("rounds::secrets_land_with_their_owner_and_mode", r::secrets_land_with_their_owner_and_mode),
     ("rounds::a_reset_keeps_only_what_is_persisted", r::a_reset_keeps_only_what_is_persisted),

@@ -1,6 +1,7 @@
 //! What the town tests check, one module per issue's concern.
 
 pub mod chat;
+pub mod clis;
 pub mod crowd;
 pub mod foundation;
 pub mod gathering;

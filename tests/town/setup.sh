@@ -32,3 +32,11 @@ if ! command -v cargo >/dev/null; then
 fi
 
 bash "$here/town.sh" prepare
+# The real agent CLIs, pinned: npm from the machine (Debian's if it has none).
+if ! command -v npm >/dev/null; then
+  say "installing npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends npm
+fi
+bash "$here/agents.sh"

@@ -11,6 +11,7 @@
 set -euo pipefail
 
 CACHE=${TOWNHALL_CACHE:-/var/cache/townhall}
+AGENTS=$(bash "$(dirname "$0")/agents.sh" dir)
 RUN=${TOWN_RUN:-/var/tmp/townhall-town}
 MACHINE=${TOWN_MACHINE:-townhall-test}
 VENV=$CACHE/synapse-venv
@@ -278,6 +279,11 @@ install_town() {
     out=$(systemctl --root="$r" enable "$(basename "$u")" 2>&1) || { echo "$out" >&2; die "enabling $u failed"; }
   done
   echo "$MACHINE" >"$r/etc/hostname"
+  # The real agent CLIs (tests/town/agents.sh), when installed: on every resident's PATH.
+  if [[ -n $AGENTS ]]; then
+    install -d -m 0755 "$r/opt/townhall-agents"
+    for u in node claude codex gemini; do ln -sfn "/opt/townhall-agents/node_modules/.bin/$u" "$r/usr/local/bin/$u"; done
+  fi
   # The town host's sshd, for the mayor fetching from another machine: loopback port 2222
   # (the container shares the host's network), keys only, and nobody but the mayor.
   install -d -m 0755 "$r/etc/ssh/sshd_config.d"
@@ -288,6 +294,7 @@ write_boot_args() {
   local a=(--register=no --keep-unit --link-journal=no -D "$RUN/root" -b --console=passive
     --machine="$MACHINE" --bind="$RUN/btrfs:$T_VOLUME" --bind="$RUN/btrfs/@persist:$T_PERSIST") x
   for x in "${DEVICES[@]}"; do a+=(--bind="$x"); done
+  [[ -z $AGENTS ]] || a+=(--bind-ro="$AGENTS:/opt/townhall-agents")
   # The host's udevd is the town's: its database and control socket tell libudev inside
   # that udev runs (without them it disables its monitor in a container) and what it knows.
   ((${#DEVICES[@]} == 0)) || [[ ! -d /run/udev ]] || a+=(--bind-ro=/run/udev)
