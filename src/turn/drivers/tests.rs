@@ -117,3 +117,18 @@ fn invocations_resume_sessions_and_keep_prompts_off_the_command_line() {
     let cmd = invocation(&agent(AgentKind::Command, &["/bin/standin", "-v"]), "p", Some("ignored"));
     assert_eq!(cmd.argv, ["/bin/standin", "-v"]);
 }
+
+/// Lines the real claude 2.1.332 printed against the town's Anthropic stand-in (a first
+/// turn, then one resumed on its session): every line is read, none is an error.
+#[test]
+fn claude_2_1_332_recorded() {
+    let first = events(AgentKind::Claude, include_str!("recorded/claude-2.1.332-first.jsonl"));
+    let sid = "b8bab62b-";
+    assert!(matches!(&first[0], Session { id } if id.starts_with(sid)), "{first:?}");
+    assert!(first.contains(&Text { text: "hello from the stand-in".into() }), "{first:?}");
+    assert!(first.iter().any(|e| matches!(e, Usage { input_tokens: 11, output_tokens: 5, cost_usd: Some(c) } if *c > 0.0)), "{first:?}");
+    assert!(!first.iter().any(|e| matches!(e, Error { .. })), "{first:?}");
+    let resumed = events(AgentKind::Claude, include_str!("recorded/claude-2.1.332-resumed.jsonl"));
+    assert!(matches!(&resumed[0], Session { id } if id.starts_with(sid)), "the resumed turn keeps the session: {resumed:?}");
+    assert!(!resumed.iter().any(|e| matches!(e, Error { .. })), "{resumed:?}");
+}
