@@ -30,6 +30,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("the_control_socket_is_root_only", f::the_control_socket_is_root_only),
     ("check_runs_inside_on_the_installed_config", f::check_runs_inside_on_the_installed_config),
     ("clis::the_pinned_agent_clis_run_as_a_resident", cl::the_pinned_agent_clis_run_as_a_resident),
+    ("clis::claude_answers_in_matrix_runs_its_tool_and_resumes", cl::claude_answers_in_matrix_runs_its_tool_and_resumes),
     ("rounds::residents_are_users_with_private_homes", r::residents_are_users_with_private_homes),
     ("rounds::secrets_land_with_their_owner_and_mode", r::secrets_land_with_their_owner_and_mode),
     ("rounds::a_reset_keeps_only_what_is_persisted", r::a_reset_keeps_only_what_is_persisted),

@@ -1,5 +1,6 @@
 //! Test support shared by the town tests.
 #![allow(dead_code)]
 
+pub mod anthropic;
 pub mod mayor;
 pub mod town;
