@@ -132,3 +132,31 @@ fn claude_2_1_332_recorded() {
     assert!(matches!(&resumed[0], Session { id } if id.starts_with(sid)), "the resumed turn keeps the session: {resumed:?}");
     assert!(!resumed.iter().any(|e| matches!(e, Error { .. })), "{resumed:?}");
 }
+
+/// Lines the real codex 0.171.0 printed against a Responses stand-in, a first turn and
+/// one resumed on its thread. Its "model metadata not found" item is a warning, not shown.
+/// (Its resumed `turn.completed` usage is the thread's running total, 222/44 for a second
+/// 111/22 request: per-turn usage is still to do, issue 14.)
+#[test]
+fn codex_0_171_0_recorded() {
+    for (name, lines) in [("first", include_str!("recorded/codex-0.171.0-first.jsonl")), ("resumed", include_str!("recorded/codex-0.171.0-resumed.jsonl"))] {
+        let e = events(AgentKind::Codex, lines);
+        assert_eq!(e[0], Session { id: "01a23414-c2e5-7113-8fc2-3c0e9d5297a1".into() }, "{name}: {e:?}");
+        assert!(e.iter().any(|x| matches!(x, Text { text } if text.starts_with("hello from the responses stand-in"))), "{name}: {e:?}");
+        assert!(!e.iter().any(|x| matches!(x, Error { .. })), "{name}: {e:?}");
+    }
+}
+
+/// Lines the real gemini-cli 0.61.0 printed against a Gemini stand-in, a first turn and
+/// one resumed on its session. It echoes the user's prompt as a `message`: not answer text.
+#[test]
+fn gemini_0_61_0_recorded() {
+    for (name, lines) in [("first", include_str!("recorded/gemini-0.61.0-first.jsonl")), ("resumed", include_str!("recorded/gemini-0.61.0-resumed.jsonl"))] {
+        let e = events(AgentKind::Gemini, lines);
+        assert_eq!(e[0], Session { id: "98d8bde6-16e4-4756-ab86-e9c779934f3d".into() }, "{name}: {e:?}");
+        let text: String = e.iter().filter_map(|x| if let Text { text } = x { Some(text.as_str()) } else { None }).collect();
+        assert!(text.starts_with("hello from the gemini stand-in"), "{name}: only the answer is text: {e:?}");
+        assert!(e.iter().any(|x| matches!(x, Usage { input_tokens: 33, output_tokens: 7, .. })), "{name}: {e:?}");
+        assert!(!e.iter().any(|x| matches!(x, Error { .. })), "{name}: {e:?}");
+    }
+}
