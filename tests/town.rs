@@ -129,8 +129,7 @@ fn main() {
     }
 
     let run = run_dir("main");
-    let units = ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service"].map(|u| town::repo().join(u)).to_vec();
-    let booted = Town::up(&run, Options { units, devices: vec!["/dev/ttyS0"], ..Options::default() });
+    let booted = Town::up(&run, Options { units: town::shipped_units(), devices: vec!["/dev/ttyS0"], ..Options::default() });
     let mut conclusion = match booted {
         Ok(town) => {
             let town = Arc::new(town);

@@ -114,9 +114,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         }
         let _leave = Leave(&lane.waiting);
 
-        let t0 = Instant::now();
         self.managers.linger(r.uid).await?;
-        tracing::debug!(resident, ms = t0.elapsed().as_secs_f64() * 1e3, "its user manager answers");
         if fresh {
             self.sessions.set(resident, conversation, None)?;
         }

@@ -228,7 +228,7 @@ impl UserManagers for SystemdUserManagers {
         let what = || format!("running {name} for uid {uid}");
         let deadline = unit.runtime_max + GRACE;
         let t0 = std::time::Instant::now();
-        let ms = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e3;
+        let ms = || t0.elapsed().as_secs_f64() * 1e3;
         // One connection for the whole turn: the unit's reference lives as long as it does.
         let (conn, manager) = match self.manager(uid).await {
             Ok(m) => m,
@@ -240,14 +240,14 @@ impl UserManagers for SystemdUserManagers {
             Err(e) => return Err(e),
         };
         let props = Self::properties(unit)?;
-        let connected = ms(t0);
+        let connected = ms();
         // Ask the manager for its signals before the unit exists, so no change is missed.
         timed(what, manager.subscribe()).await?;
         timed(what, manager.start_transient_unit(name.clone(), "fail".into(), props, vec![])).await?;
-        let started = ms(t0);
+        let started = ms();
         let path = timed(what, manager.get_unit(name.clone())).await?;
         self.refuse_dropins(&conn, path.clone(), &what).await?;
-        tracing::debug!(%name, uid, connected, started, checked = ms(t0), "turn unit started (ms since asked)");
+        tracing::debug!(%name, uid, connected, started, checked = ms(), "turn unit started (ms since asked)");
         if let Some(v) = verified {
             let _ = v.send(());
         }

@@ -13,7 +13,7 @@ use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent};
 
 use crate::checks::chat::block_on;
 use crate::support::mayor::Mayor;
-use crate::support::town::{Options, Town, repo};
+use crate::support::town::{Options, Town, repo, shipped_units};
 
 const RESIDENTS: usize = 10;
 const MESSAGES: usize = 50;
@@ -27,8 +27,7 @@ fn crowd(run: &Path, config: &Path) -> anyhow::Result<Town> {
         .arg(r#"["/usr/local/bin/standin"]"#)
         .status()?;
     ensure!(made.success(), "tests/town/crowd.sh failed");
-    let units = ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service"].map(|u| repo().join(u)).to_vec();
-    let t = Town::up(run, Options { config: Some(config), units, ..Options::default() })?;
+    let t = Town::up(run, Options { config: Some(config), units: shipped_units(), ..Options::default() })?;
     std::fs::copy(repo().join("tests/town/standin/standin"), t.run.join("root/usr/local/bin/standin")).context("installing the stand-in")?;
     Ok(t)
 }

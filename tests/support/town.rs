@@ -15,6 +15,11 @@ fn script() -> PathBuf {
     repo().join("tests/town/town.sh")
 }
 
+/// The units and sysusers file a town is booted with: the ones dist/ ships.
+pub fn shipped_units() -> Vec<PathBuf> {
+    ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service"].map(|u| repo().join(u)).to_vec()
+}
+
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_townhall")
 }

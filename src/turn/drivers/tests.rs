@@ -118,19 +118,25 @@ fn invocations_resume_sessions_and_keep_prompts_off_the_command_line() {
     assert_eq!(cmd.argv, ["/bin/standin", "-v"]);
 }
 
+/// A real CLI's recorded first and resumed turns, parsed: no line may be an error.
+fn recorded(kind: AgentKind, first: &str, resumed: &str) -> [Vec<TurnEvent>; 2] {
+    [("first", first), ("resumed", resumed)].map(|(name, lines)| {
+        let e = events(kind, lines);
+        assert!(!e.iter().any(|x| matches!(x, Error { .. })), "{kind:?} {name}: {e:?}");
+        e
+    })
+}
+
 /// Lines the real claude 2.1.332 printed against the town's Anthropic stand-in (a first
 /// turn, then one resumed on its session): every line is read, none is an error.
 #[test]
 fn claude_2_1_332_recorded() {
-    let first = events(AgentKind::Claude, include_str!("recorded/claude-2.1.332-first.jsonl"));
+    let [first, resumed] = recorded(AgentKind::Claude, include_str!("recorded/claude-2.1.332-first.jsonl"), include_str!("recorded/claude-2.1.332-resumed.jsonl"));
     let sid = "b8bab62b-";
     assert!(matches!(&first[0], Session { id } if id.starts_with(sid)), "{first:?}");
     assert!(first.contains(&Text { text: "hello from the stand-in".into() }), "{first:?}");
     assert!(first.iter().any(|e| matches!(e, Usage { input_tokens: 11, output_tokens: 5, cost_usd: Some(c) } if *c > 0.0)), "{first:?}");
-    assert!(!first.iter().any(|e| matches!(e, Error { .. })), "{first:?}");
-    let resumed = events(AgentKind::Claude, include_str!("recorded/claude-2.1.332-resumed.jsonl"));
     assert!(matches!(&resumed[0], Session { id } if id.starts_with(sid)), "the resumed turn keeps the session: {resumed:?}");
-    assert!(!resumed.iter().any(|e| matches!(e, Error { .. })), "{resumed:?}");
 }
 
 /// Lines the real codex 0.171.0 printed against a Responses stand-in, a first turn and
@@ -139,11 +145,9 @@ fn claude_2_1_332_recorded() {
 /// 111/22 request: per-turn usage is still to do, issue 14.)
 #[test]
 fn codex_0_171_0_recorded() {
-    for (name, lines) in [("first", include_str!("recorded/codex-0.171.0-first.jsonl")), ("resumed", include_str!("recorded/codex-0.171.0-resumed.jsonl"))] {
-        let e = events(AgentKind::Codex, lines);
-        assert_eq!(e[0], Session { id: "01a23414-c2e5-7113-8fc2-3c0e9d5297a1".into() }, "{name}: {e:?}");
-        assert!(e.iter().any(|x| matches!(x, Text { text } if text.starts_with("hello from the responses stand-in"))), "{name}: {e:?}");
-        assert!(!e.iter().any(|x| matches!(x, Error { .. })), "{name}: {e:?}");
+    for e in recorded(AgentKind::Codex, include_str!("recorded/codex-0.171.0-first.jsonl"), include_str!("recorded/codex-0.171.0-resumed.jsonl")) {
+        assert_eq!(e[0], Session { id: "01a23414-c2e5-7113-8fc2-3c0e9d5297a1".into() }, "{e:?}");
+        assert!(e.iter().any(|x| matches!(x, Text { text } if text.starts_with("hello from the responses stand-in"))), "{e:?}");
     }
 }
 
@@ -151,12 +155,10 @@ fn codex_0_171_0_recorded() {
 /// one resumed on its session. It echoes the user's prompt as a `message`: not answer text.
 #[test]
 fn gemini_0_61_0_recorded() {
-    for (name, lines) in [("first", include_str!("recorded/gemini-0.61.0-first.jsonl")), ("resumed", include_str!("recorded/gemini-0.61.0-resumed.jsonl"))] {
-        let e = events(AgentKind::Gemini, lines);
-        assert_eq!(e[0], Session { id: "98d8bde6-16e4-4756-ab86-e9c779934f3d".into() }, "{name}: {e:?}");
+    for e in recorded(AgentKind::Gemini, include_str!("recorded/gemini-0.61.0-first.jsonl"), include_str!("recorded/gemini-0.61.0-resumed.jsonl")) {
+        assert_eq!(e[0], Session { id: "98d8bde6-16e4-4756-ab86-e9c779934f3d".into() }, "{e:?}");
         let text: String = e.iter().filter_map(|x| if let Text { text } = x { Some(text.as_str()) } else { None }).collect();
-        assert!(text.starts_with("hello from the gemini stand-in"), "{name}: only the answer is text: {e:?}");
-        assert!(e.iter().any(|x| matches!(x, Usage { input_tokens: 33, output_tokens: 7, .. })), "{name}: {e:?}");
-        assert!(!e.iter().any(|x| matches!(x, Error { .. })), "{name}: {e:?}");
+        assert!(text.starts_with("hello from the gemini stand-in"), "only the answer is text: {e:?}");
+        assert!(e.iter().any(|x| matches!(x, Usage { input_tokens: 33, output_tokens: 7, .. })), "{e:?}");
     }
 }
