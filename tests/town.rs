@@ -44,6 +44,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("turns::a_second_turn_resumes_the_session_and_new_starts_fresh", tu::a_second_turn_resumes_the_session_and_new_starts_fresh),
     ("clis::the_pinned_agent_clis_run_as_a_resident", cl::the_pinned_agent_clis_run_as_a_resident),
     ("clis::claude_answers_in_matrix_runs_its_tool_and_resumes", cl::claude_answers_in_matrix_runs_its_tool_and_resumes),
+    ("clis::codex_answers_in_matrix_runs_its_tool_and_resumes", cl::codex_answers_in_matrix_runs_its_tool_and_resumes),
+    ("clis::gemini_answers_in_matrix_runs_its_tool_and_resumes", cl::gemini_answers_in_matrix_runs_its_tool_and_resumes),
     ("chat::the_mayor_dms_ada_and_gets_a_streamed_answer", c::the_mayor_dms_ada_and_gets_a_streamed_answer),
     ("chat::ada_answers_in_an_encrypted_dm", c::ada_answers_in_an_encrypted_dm),
     ("chat::strangers_start_no_turn_and_their_invites_are_declined", c::strangers_start_no_turn_and_their_invites_are_declined),

@@ -73,8 +73,9 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
                     last = Some(text);
                     Ok(())
                 }
-                TurnEvent::Error { message } => {
-                    errors.push(message);
+                // Said under the answer, errors and notices alike.
+                TurnEvent::Error { message: note } | TurnEvent::Notice { text: note } => {
+                    errors.push(note);
                     Ok(())
                 }
                 // Seen, and kept for the next turn: a reaction, not a message per message.

@@ -35,16 +35,21 @@ pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyh
     };
     // Only an answer that says so is a success: a daemon that dies mid-turn is a failure.
     let mut ok = false;
-    let mut printed_text = false;
+    let (mut printed_text, mut mid_line) = (false, false);
     let code = super::ask(&req, |r| {
         if json {
             println!("{}", serde_json::to_string(&r).unwrap_or_default());
         }
         let mut out = std::io::stdout();
+        // A note on stderr starts on a line of its own, not after half a line of answer.
+        if std::mem::take(&mut mid_line) && !matches!(r, Response::Event(TurnEvent::Text { .. })) && !json {
+            println!();
+        }
         match r {
             Response::Event(ev) if !json => match ev {
                 TurnEvent::Text { text } => {
                     printed_text = true;
+                    mid_line = !text.ends_with('\n');
                     let _ = write!(out, "{text}");
                     let _ = out.flush();
                 }
@@ -57,6 +62,7 @@ pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyh
                     eprintln!("[{input_tokens} tokens in, {output_tokens} out{cost}]");
                 }
                 TurnEvent::Error { message } => eprintln!("error: {message}"),
+                TurnEvent::Notice { text } => eprintln!("note: {text}"),
                 TurnEvent::Queued { ahead } => eprintln!("[queued: {ahead} turn(s) ahead in this conversation]"),
             },
             Response::TurnDone(o) => {

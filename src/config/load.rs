@@ -175,18 +175,34 @@ mod tests {
 mod defaults {
     use super::*;
 
-    #[test]
-    fn claude_residents_keep_their_sessions_dir() {
+    /// The shipped town with vox's file edited by `edit`.
+    fn vox_as(edit: impl Fn(String) -> String) -> Result<Town, Diagnostics> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("residents")).unwrap();
         // A town of vox alone: its [[repo]] may name only vox.
         let town = std::fs::read_to_string(root.join("town.toml")).unwrap().replace("push = [\"ada\", \"vox\"]", "push = [\"vox\"]");
         std::fs::write(dir.path().join("town.toml"), town).unwrap();
-        let vox = std::fs::read_to_string(root.join("residents/vox.toml")).unwrap().replace("\"gemini\"", "\"claude\"");
+        let vox = edit(std::fs::read_to_string(root.join("residents/vox.toml")).unwrap());
         std::fs::write(dir.path().join("residents/vox.toml"), vox).unwrap();
-        let town = load(dir.path()).unwrap();
-        let dirs = &town.resident("vox").unwrap().persist.directories;
-        assert_eq!(dirs, &[PathBuf::from("notes"), PathBuf::from(".claude")]);
+        load(dir.path())
+    }
+
+    #[test]
+    fn each_kind_keeps_its_sessions_dir_unless_defaults_are_off() {
+        let dirs = |t: Town| t.resident("vox").unwrap().persist.directories.clone();
+        assert_eq!(dirs(vox_as(|v| v).unwrap()), [PathBuf::from("notes"), PathBuf::from(".gemini")]);
+        assert_eq!(dirs(vox_as(|v| v.replace("\"gemini\"", "\"claude\"")).unwrap()), [PathBuf::from("notes"), PathBuf::from(".claude")]);
+        let off = vox_as(|v| v.replace("kind = \"gemini\"", "kind = \"codex\"\ndefaults = false")).unwrap();
+        assert!(!off.resident("vox").unwrap().agent.defaults);
+        assert_eq!(dirs(off), [PathBuf::from("notes")]);
+    }
+
+    #[test]
+    fn a_base_url_must_be_http_and_is_located_when_wrong() {
+        let ok = vox_as(|v| v.replace("kind = \"gemini\"", "kind = \"gemini\"\nbase_url = \"http://127.0.0.1:9/\"")).unwrap();
+        assert_eq!(ok.resident("vox").unwrap().agent.base_url.as_deref(), Some("http://127.0.0.1:9"));
+        let err = vox_as(|v| v.replace("kind = \"gemini\"", "kind = \"gemini\"\nbase_url = \"127.0.0.1:9\" ")).unwrap_err().to_string();
+        assert!(err.contains("vox.toml:") && err.contains("not an http:// or https:// URL") && err.contains("write an http://"), "{err}");
     }
 }

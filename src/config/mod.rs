@@ -92,6 +92,10 @@ pub struct Agent {
     pub workspace: PathBuf,
     pub environment: BTreeMap<String, String>,
     pub environment_files: Vec<PathBuf>,
+    /// What townhall sets up for the kind to run headless (docs/agent-clis.md).
+    pub defaults: bool,
+    /// The model API's base URL, for a proxy or a stand-in.
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

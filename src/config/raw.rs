@@ -104,6 +104,19 @@ pub enum AgentKind {
     Command,
 }
 
+impl AgentKind {
+    /// Where the CLI keeps its sessions in the home: persisted by default, or `--resume`
+    /// finds nothing after a reset.
+    pub fn state_dir(self) -> Option<&'static str> {
+        match self {
+            AgentKind::Claude => Some(".claude"),
+            AgentKind::Codex => Some(".codex"),
+            AgentKind::Gemini => Some(".gemini"),
+            AgentKind::Command => None,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAgent {
@@ -116,6 +129,10 @@ pub struct RawAgent {
     pub environment: BTreeMap<S<String>, String>,
     #[serde(default)]
     pub environment_files: Vec<S<PathBuf>>,
+    #[serde(default)]
+    pub defaults: Option<S<bool>>,
+    #[serde(default)]
+    pub base_url: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

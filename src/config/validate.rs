@@ -206,12 +206,11 @@ fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
 
     let agent = agent(c, raw.agent);
     let mut persist = persisted(c, &raw.persist);
-    // Claude Code keeps its sessions in ~/.claude: without it, `--resume` finds nothing
-    // after a reset.
-    let claude_dir = PathBuf::from(".claude");
-    let kept = persist.directories.iter().chain(&persist.files);
-    if agent.kind == AgentKind::Claude && !kept.into_iter().any(|k| k.starts_with(&claude_dir) || claude_dir.starts_with(k)) {
-        persist.directories.push(claude_dir);
+    if let Some(dir) = agent.kind.state_dir().filter(|_| agent.defaults).map(PathBuf::from) {
+        let kept = persist.directories.iter().chain(&persist.files);
+        if !kept.into_iter().any(|k| k.starts_with(&dir) || dir.starts_with(k)) {
+            persist.directories.push(dir);
+        }
     }
     let secrets = raw
         .secrets
@@ -313,7 +312,16 @@ fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
         .iter()
         .filter_map(|f| c.ok(f, v::absolute(f.get_ref()), "write an absolute path the resident can read"))
         .collect();
-    Agent { kind, argv, workspace, environment, environment_files }
+    let defaults = raw.defaults.as_ref().is_none_or(|d| *d.get_ref());
+    let base_url = raw.base_url.as_ref().and_then(|u| {
+        c.ok(u, v::base_url(u.get_ref()).map(|_| u.get_ref().trim_end_matches('/').to_string()), "write an http:// or https:// URL, e.g. \"http://127.0.0.1:8080\"")
+    });
+    if base_url.is_some() && kind == AgentKind::Command
+        && let Some(u) = &raw.base_url
+    {
+        c.err(u, "a `command` agent has no model API for townhall to point", "set the URL in its environment instead");
+    }
+    Agent { kind, argv, workspace, environment, environment_files, defaults, base_url }
 }
 
 /// Persisted paths: inside the home, and none inside another (they are linked one by one).

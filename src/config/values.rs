@@ -123,12 +123,26 @@ pub fn env_name(s: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("`{s}` is not a valid environment variable name")) }
 }
 
+/// A model API's URL: it ends up in a TOML string on codex's command line, so nothing
+/// that could end the string or the argument.
+pub fn base_url(s: &str) -> Result<(), String> {
+    let rest = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
+    match rest {
+        Some(r) if !r.is_empty() && s.len() <= 2000 && !s.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'\\".contains(c)) => Ok(()),
+        _ => Err(format!("`{s}` is not an http:// or https:// URL without spaces or quotes")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names() {
+        assert!(base_url("http://127.0.0.1:8080/v1").is_ok() && base_url("https://x").is_ok());
+        for bad in ["ftp://x", "http://", "http://a\"b", "http://a b", "http://a\\b", "127.0.0.1"] {
+            assert!(base_url(bad).is_err(), "{bad}");
+        }
         assert!(unix_name("ada").is_ok());
         assert!(unix_name("_svc-2").is_ok());
         for bad in ["", "Ada", "1ada", "a b", "a.b", &"x".repeat(33)] {

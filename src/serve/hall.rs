@@ -213,7 +213,7 @@ where
                 match &ev {
                     TurnEvent::Text { text: t } => text.push_str(t),
                     TurnEvent::Final { text: t } => last = Some(t.clone()),
-                    TurnEvent::Error { message } => errors.push(message.clone()),
+                    TurnEvent::Error { message: note } | TurnEvent::Notice { text: note } => errors.push(note.clone()),
                     _ => {}
                 }
                 if let Some(o) = &out {

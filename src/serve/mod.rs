@@ -214,6 +214,11 @@ where
         if let Err(e) = keys.publish(&town, &crate::sign::allowed_signers_path()) {
             tracing::error!("{e}");
         }
+        // Beside it, the settings every gemini resident's CLI starts from.
+        let gemini = crate::turn::drivers::gemini_defaults();
+        if let Err(e) = crate::os::write_atomic_mode(&gemini, crate::turn::drivers::GEMINI_DEFAULTS.as_bytes(), 0o644) {
+            tracing::error!("{e}");
+        }
         let state = town.state.clone();
         let audit: crate::sign::Audit = std::sync::Arc::new(move |resident: &str, namespace: &str, sha256: &str| {
             let line = serde_json::json!({ "resident": resident, "namespace": namespace, "sha256": sha256 });

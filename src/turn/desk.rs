@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tokio::sync::{Mutex, mpsc};
 
+use super::sessions::Session;
 use super::{Outcome, Sessions, TurnEvent, TurnSpec, invocation, run_turn, unit_name};
 use crate::config::Town;
 use crate::os::OsError;
@@ -24,6 +25,12 @@ pub enum TurnError {
     QueueFull { resident: String },
     #[error(transparent)]
     Os(#[from] OsError),
+}
+
+/// One run's outcome, and whether it failed for want of the session it resumed.
+struct Ran {
+    outcome: Outcome,
+    lost_session: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -50,8 +57,8 @@ struct Lane {
 }
 
 pub struct Desk<M> {
-    managers: M,
-    sessions: Sessions,
+    pub(super) managers: M,
+    pub(super) sessions: Sessions,
     lanes: std::sync::Mutex<HashMap<(String, String), Arc<Lane>>>,
     running: std::sync::Mutex<Vec<Running>>,
 }
@@ -118,7 +125,42 @@ impl<M: UserManagers + Sync> Desk<M> {
         if fresh {
             self.sessions.set(resident, conversation, None)?;
         }
-        let session = self.sessions.get(resident, conversation);
+        let mut session = self.sessions.get(resident, conversation);
+        let kind = r.agent.kind;
+        if let Some(s) = session.take_if(|s| s.kind.is_some_and(|k| k != kind)) {
+            let text = format!("this conversation's earlier session was {:?}'s, which {kind:?} cannot resume: a fresh session started", s.kind.unwrap_or(kind));
+            let _ = events.send(TurnEvent::Notice { text }).await;
+        }
+        let mut run = self.run_once(town, r, conversation, prompt, session.as_ref(), &events).await;
+        // Its state went away (a reset without it persisted, or deleted): once more, afresh.
+        if let (Some(s), Ok((o, _))) = (&session, &run)
+            && o.lost_session
+        {
+            tracing::info!(resident, conversation, "{kind:?} no longer has session {}; starting afresh", s.id);
+            let text = format!("{kind:?} could not resume this conversation's session {} (its state is gone): a fresh session started", s.id);
+            let _ = events.send(TurnEvent::Notice { text }).await;
+            self.sessions.set(resident, conversation, None)?;
+            run = self.run_once(town, r, conversation, prompt, None, &events).await;
+        }
+        let (outcome, last) = run?;
+        if let Some(s) = last {
+            self.sessions.set(resident, conversation, Some(s))?;
+        }
+        Ok(outcome.outcome)
+    }
+
+    /// One run of the CLI, resuming `session` if given; what it says is forwarded, except
+    /// the errors of a resume that turns out lost (the caller starts afresh instead).
+    async fn run_once(
+        &self,
+        town: &Town,
+        r: &crate::config::Resident,
+        conversation: &str,
+        prompt: &str,
+        session: Option<&Session>,
+        events: &mpsc::Sender<TurnEvent>,
+    ) -> Result<(Ran, Option<Session>), TurnError> {
+        let (resident, kind) = (r.name.as_str(), r.agent.kind);
         let unit = unit_name(resident);
         let stopped = Arc::new(AtomicBool::new(false));
         self.running.lock().expect("lock").push(Running {
@@ -129,47 +171,73 @@ impl<M: UserManagers + Sync> Desk<M> {
             started: Instant::now(),
             stopped: stopped.clone(),
         });
+        let home = town.home(r);
+        let invocation = invocation(&r.agent, prompt, session.map(|s| s.id.as_str()), &home);
+        // The kind's defaults, then the resident's own (its environment files, read by
+        // systemd, override both). Its agent signs its commits (set last, in case the
+        // resident changed its manager's environment).
+        let mut environment: std::collections::BTreeMap<String, String> = invocation.environment.iter().cloned().collect();
+        environment.extend(r.agent.environment.clone());
+        environment.insert("SSH_AUTH_SOCK".into(), crate::sign::agent_socket(resident).display().to_string());
         let spec = TurnSpec {
             uid: r.uid,
             unit: unit.clone(),
-            kind: r.agent.kind,
-            invocation: invocation(&r.agent, prompt, session.as_deref()),
-            workdir: town.home(r).join(&r.agent.workspace),
-            // Its agent signs its commits (set here too, in case the resident changed its
-            // manager's environment).
-            environment: r
-                .agent
-                .environment
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .chain([format!("SSH_AUTH_SOCK={}", crate::sign::agent_socket(resident).display())])
-                .collect(),
+            kind,
+            invocation,
+            workdir: home.join(&r.agent.workspace),
+            environment: environment.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
             environment_files: r.agent.environment_files.clone(),
             limits: r.limits.clone(),
         };
-        // Watch the events for the CLI's session id on their way out.
+        // Watch the events on their way out: the session id, usage, and (while a resume
+        // has shown nothing) errors held back until it is clear the session was there.
         let (tx, mut rx) = mpsc::channel(64);
+        let before = session.map_or([0, 0], |s| s.tokens);
         let forward = async {
-            let mut last = None;
+            let (mut last, mut tokens, mut held, mut errors) = (None, before, Some(Vec::new()).filter(|_| session.is_some()), Vec::new());
             while let Some(mut ev) = rx.recv().await {
-                if let TurnEvent::Session { id } = &ev {
-                    if super::bounds::session_id_ok(id) {
-                        last = Some(id.clone());
-                    } else {
+                match &mut ev {
+                    TurnEvent::Session { id } if super::bounds::session_id_ok(id) => last = Some(id.clone()),
+                    TurnEvent::Session { id } => {
                         let shown = super::bounds::clip(id, 40).escape_debug().to_string();
                         ev = TurnEvent::Error { message: format!("ignored a session id that is not 1-128 of [A-Za-z0-9._-]: \"{shown}…\"") };
                     }
+                    // codex counts the whole thread: this turn's share is the growth.
+                    TurnEvent::Usage { input_tokens, output_tokens, .. } if super::drivers::usage_is_running_total(kind) => {
+                        tokens = [*input_tokens, *output_tokens];
+                        *input_tokens = input_tokens.saturating_sub(before[0]);
+                        *output_tokens = output_tokens.saturating_sub(before[1]);
+                    }
+                    _ => {}
                 }
-                let _ = events.send(ev).await;
+                if let TurnEvent::Error { message } = &ev {
+                    errors.push(message.clone());
+                }
+                match (&mut held, &ev) {
+                    (Some(h), TurnEvent::Error { .. } | TurnEvent::Usage { .. } | TurnEvent::Session { .. }) => h.push(ev),
+                    (h, _) => {
+                        for e in h.take().into_iter().flatten() {
+                            let _ = events.send(e).await;
+                        }
+                        let _ = events.send(ev).await;
+                    }
+                }
             }
-            last
+            (last, tokens, held, errors)
         };
-        let (outcome, last_session) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
+        let (outcome, (last, tokens, held, errors)) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
         self.running.lock().expect("lock").retain(|x| x.unit != unit);
-        if let Some(id) = last_session {
-            self.sessions.set(resident, conversation, Some(&id))?;
+        let outcome = outcome?;
+        let lost = held.is_some() && outcome.result != "success" && super::drivers::lost_session(kind, outcome.status, &outcome.stderr_tail, &errors);
+        if !lost {
+            for e in held.into_iter().flatten() {
+                let _ = events.send(e).await;
+            }
         }
-        Ok(outcome?)
+        // A new session's total starts from nothing; the same one's grows.
+        let tokens = if last.as_deref() == session.map(|s| s.id.as_str()) || session.is_none() { tokens } else { [0, 0] };
+        let saved = last.map(|id| Session { id, kind: Some(kind), tokens });
+        Ok((Ran { outcome, lost_session: lost }, saved.filter(|_| !lost)))
     }
 
     /// The next turn of this conversation starts a fresh CLI session.
@@ -225,10 +293,13 @@ impl<M: UserManagers + Sync> Desk<M> {
         Ok(n)
     }
 
-    /// Stop turn units a previous daemon left in the residents' managers.
+    /// Stop turn units a previous daemon left in the residents' managers. Chat may already
+    /// have started turns of this daemon's (it serves before settling): those stay. A turn
+    /// is in `running` before its unit starts, so a unit listed is either known or a stray.
     pub async fn stop_strays(&self, town: &Town) {
         for r in &town.residents {
-            match self.managers.stop_strays(r.uid).await {
+            let ours = |unit: &str| self.running.lock().expect("lock").iter().any(|x| x.unit == unit);
+            match self.managers.stop_strays(r.uid, &ours).await {
                 Ok(units) if !units.is_empty() => tracing::warn!(resident = %r.name, "stopped turn units an earlier daemon left running: {}", units.join(", ")),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(resident = %r.name, "{e}"),

@@ -7,7 +7,7 @@ pub mod drivers;
 mod run;
 mod sessions;
 
-pub use drivers::{Invocation, invocation, parse_line};
+pub use drivers::{Invocation, Reader, invocation};
 pub use run::{Outcome, TurnSpec, run_turn, unit_name};
 pub use desk::{Desk, QUEUE_MAX, RunningTurn, TurnError};
 pub use sessions::Sessions;
@@ -25,8 +25,14 @@ pub enum TurnEvent {
     /// The CLI's own session id, to continue the conversation next turn.
     Session { id: String },
     Usage { input_tokens: u64, output_tokens: u64, cost_usd: Option<f64> },
-    /// Output the driver could not understand, or an error the CLI reported.
+    /// An error the CLI reported, or one in running it.
     Error { message: String },
+    /// Something the mayor should know that is not an error (a tool not run, a session
+    /// that could not be resumed).
+    Notice { text: String },
     /// The conversation is busy: this many turns are ahead of this one.
     Queued { ahead: u32 },
 }
+
+#[cfg(test)]
+mod tests;

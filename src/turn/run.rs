@@ -12,7 +12,7 @@ use tokio::io::BufReader;
 use tokio::sync::mpsc;
 
 use super::bounds::{BoundedLines, MAX_ANSWER, MAX_LINE, MAX_LOGGED_STDERR, MAX_STDERR_LINE, clip};
-use super::{Invocation, TurnEvent, parse_line};
+use super::{Invocation, Reader, TurnEvent, drivers};
 use crate::config::{AgentKind, Limits};
 use crate::os::{OsContext, OsError};
 use crate::units::{TurnUnit, UserManagers};
@@ -97,11 +97,19 @@ pub async fn run_turn<M: UserManagers>(
             return;
         }
         let (mut answered, mut cut_told) = (0usize, false);
-        while let Some(line) = out.next_line().await {
-            if line.cut {
+        let mut reader = Reader::new(kind);
+        loop {
+            let read = out.next_line().await;
+            if let Some(line) = &read
+                && line.cut
+            {
                 let _ = events.send(TurnEvent::Error { message: format!("an output line longer than {} KiB was cut", MAX_LINE >> 10) }).await;
             }
-            for ev in parse_line(kind, &line.text) {
+            let evs = match &read {
+                Some(line) => reader.line(&line.text),
+                None => reader.finish(),
+            };
+            for ev in evs {
                 // Past the cap the CLI is still drained (so it can finish), but not shown.
                 let ev = match ev {
                     TurnEvent::Text { text } if answered + text.len() > MAX_ANSWER => {
@@ -122,6 +130,9 @@ pub async fn run_turn<M: UserManagers>(
                 };
                 let _ = events.send(ev).await;
             }
+            if read.is_none() {
+                break;
+            }
         }
     };
     let read_err = async {
@@ -131,6 +142,10 @@ pub async fn run_turn<M: UserManagers>(
         }
         while let Some(line) = err.next_line().await {
             let line = clip(&line.text, MAX_STDERR_LINE).to_string();
+            if drivers::stderr_noise(kind, &line) {
+                tracing::debug!(unit = %spec.unit, "turn stderr (routine): {line}");
+                continue;
+            }
             seen += 1;
             // The resident's stderr must not drown the supervisor's own log.
             if seen <= MAX_LOGGED_STDERR {

@@ -49,14 +49,24 @@ pub trait UserManagers {
     /// End the resident's user manager and everything running in it, through PID 1 (what
     /// `!stop` does after stopping the turns, so nothing a turn started outlives it).
     fn end_manager(&self, uid: u32) -> impl Future<Output = Result<(), OsError>> + Send;
-    /// Stop the turn units an earlier daemon left running; returns their names.
-    fn stop_strays(&self, uid: u32) -> impl Future<Output = Result<Vec<String>, OsError>> + Send;
+    /// Stop the turn units an earlier daemon left running (all but those `ours` says this
+    /// daemon runs, asked after listing them); returns their names.
+    fn stop_strays(&self, uid: u32, ours: &(dyn Fn(&str) -> bool + Send + Sync)) -> impl Future<Output = Result<Vec<String>, OsError>> + Send;
 }
 
-/// Records what would have been started and stopped.
+/// Records what would have been started and stopped. Told `runs`, each turn in order
+/// prints that stdout and stderr and ends so (a CLI's recorded output, a failure).
 #[derive(Debug, Default)]
 pub struct FakeUserManagers {
     pub calls: Recorder,
+    pub runs: std::sync::Mutex<std::collections::VecDeque<FakeRun>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeRun {
+    pub stdout: String,
+    pub stderr: String,
+    pub end: UnitEnd,
 }
 
 impl UserManagers for FakeUserManagers {
@@ -70,7 +80,21 @@ impl UserManagers for FakeUserManagers {
         if let Some(v) = unit.verified.take() {
             let _ = v.send(());
         }
-        Ok(UnitEnd { result: "success".into(), status: 0 })
+        let Some(run) = self.runs.lock().expect("lock").pop_front() else {
+            return Ok(UnitEnd { result: "success".into(), status: 0 });
+        };
+        // Written off the runtime (a pipe blocks when full), then closed: the CLI exited.
+        let (out, err) = (unit.stdout.take(), unit.stderr.take());
+        let written = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            for (fd, text) in [(out, run.stdout), (err, run.stderr)] {
+                if let Some(fd) = fd {
+                    let _ = std::fs::File::from(fd).write_all(text.as_bytes());
+                }
+            }
+        });
+        let _ = written.await;
+        Ok(run.end)
     }
 
     async fn stop(&self, uid: u32, unit: &str) -> Result<(), OsError> {
@@ -83,7 +107,7 @@ impl UserManagers for FakeUserManagers {
         Ok(())
     }
 
-    async fn stop_strays(&self, uid: u32) -> Result<Vec<String>, OsError> {
+    async fn stop_strays(&self, uid: u32, _ours: &(dyn Fn(&str) -> bool + Send + Sync)) -> Result<Vec<String>, OsError> {
         self.calls.record(format!("stop_strays {uid}"));
         Ok(vec![])
     }

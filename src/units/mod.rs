@@ -6,5 +6,5 @@ mod connect;
 mod manager;
 mod systemd;
 
-pub use manager::{FakeUserManagers, TurnUnit, UnitEnd, UserManagers};
+pub use manager::{FakeRun, FakeUserManagers, TurnUnit, UnitEnd, UserManagers};
 pub use systemd::SystemdUserManagers;

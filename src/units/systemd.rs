@@ -287,7 +287,7 @@ impl UserManagers for SystemdUserManagers {
         }
     }
 
-    async fn stop_strays(&self, uid: u32) -> Result<Vec<String>, OsError> {
+    async fn stop_strays(&self, uid: u32, ours: &(dyn Fn(&str) -> bool + Send + Sync)) -> Result<Vec<String>, OsError> {
         if !bus_socket(uid).exists() {
             return Ok(vec![]);
         }
@@ -295,7 +295,7 @@ impl UserManagers for SystemdUserManagers {
         let (_conn, manager) = self.manager(uid).await?;
         let units = timed(what, manager.list_units_by_patterns(vec![], vec!["townhall-turn-*".into()])).await?;
         let mut stopped = Vec::new();
-        for u in units {
+        for u in units.into_iter().filter(|u| !ours(&u.0)) {
             let name = u.0;
             self.stop(uid, &name).await?;
             stopped.push(name);

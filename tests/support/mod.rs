@@ -1,6 +1,6 @@
 //! Test support shared by the town tests.
 #![allow(dead_code)]
 
-pub mod anthropic;
+pub mod standin;
 pub mod mayor;
 pub mod town;

@@ -25,18 +25,29 @@ step "the residents, as declared in residents/*.toml"
 bash "$town" exec townhall resident list
 step "the agents volume: live and blank subvolumes on btrfs"
 bash "$town" exec btrfs subvolume list /town
-step "ada answers a turn from the command line (a stand-in CLI: no LLM service is reachable here)"
-# ada is declared as a Claude Code resident; without network or an API key the demo swaps
-# her CLI for the test stand-in, which answers "you said: …" line by line.
-install -m 0755 tests/town/standin/standin "$TOWN_RUN/root/usr/local/bin/standin"
-bash "$town" exec sh -c 'set -e
-  chown ada /run/secrets/townhall/ada-anthropic.env
-  sed -i -e "s|^kind = \"claude\"|kind = \"command\"|" -e "s|^argv = .*|argv = [\"/usr/local/bin/standin\"]|" /etc/townhall/residents/ada.toml
-  systemctl restart townhall'
-bash "$town" exec townhall turn ada "slow"
+# ada is declared as a Claude Code resident (residents/ada.toml). With ANTHROPIC_API_KEY in
+# your environment she runs the real claude (installed by setup.sh at the pinned version)
+# with that key; without it, the test stand-in answers "you said: …" line by line.
+# The key goes to her environment file on stdin, never on a command line.
+if [[ -n ${ANTHROPIC_API_KEY:-} ]]; then
+  cli=real used="the real claude, with your key"
+  step "ada answers a turn from the command line: the real claude, with your ANTHROPIC_API_KEY"
+  { printf 'ANTHROPIC_API_KEY=%s\n' "$ANTHROPIC_API_KEY"; [[ -z ${ANTHROPIC_BASE_URL:-} ]] || printf 'ANTHROPIC_BASE_URL=%s\n' "$ANTHROPIC_BASE_URL"; } |
+    bash "$town" exec sh -c 'set -e; f=/run/secrets/townhall/ada-anthropic.env; umask 077; cat > "$f"; chown ada "$f"; chmod 0400 "$f"'
+  bash "$town" exec townhall turn ada "In one sentence: who are you and which directory are you in?"
+else
+  cli=stand-in used="a stand-in CLI (set ANTHROPIC_API_KEY to run the real claude)"
+  step "ada answers a turn from the command line: a stand-in CLI (no ANTHROPIC_API_KEY set; see docs/agent-clis.md)"
+  install -m 0755 tests/town/standin/standin "$TOWN_RUN/root/usr/local/bin/standin"
+  bash "$town" exec sh -c 'set -e
+    chown ada /run/secrets/townhall/ada-anthropic.env
+    sed -i -e "s|^kind = \"claude\"|kind = \"command\"|" -e "s|^argv = .*|argv = [\"/usr/local/bin/standin\"]|" /etc/townhall/residents/ada.toml
+    systemctl restart townhall'
+  bash "$town" exec townhall turn ada "slow"
+fi
 
 step "the mayor talks to ada over Matrix (as Element would)"
-python3 - "$TOWN_RUN/mayor.json" <<'PY'
+python3 - "$TOWN_RUN/mayor.json" "$cli" <<'PY'
 import json, sys, time, urllib.request, urllib.parse
 m = json.load(open(sys.argv[1])); hs = m["homeserver"]
 def call(method, path, body=None, token=None):
@@ -57,19 +68,31 @@ print("ada joined the DM")
 def say(text):
     print(f"mayor> {text}")
     call("PUT", f"/_matrix/client/v3/rooms/{q(room)}/send/m.room.message/{time.time_ns()}", {"msgtype": "m.text", "body": text}, tok)
-def answer(want):
-    for _ in range(120):
+def seen():
+    evs = call("GET", f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit=50", token=tok)["chunk"]
+    return {e["event_id"] for e in evs}
+def answer(before, want):
+    # ada's newest message or edit since `before` that holds `want` (any finished one when
+    # None: a streamed answer ends in " …" until its last edit).
+    for _ in range(240):
         evs = call("GET", f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit=50", token=tok)["chunk"]
         for e in evs:
             c = e.get("content", {})
             body = c.get("m.new_content", c).get("body", "")
-            if e.get("sender") == "@ada:town.test" and want in body:
+            if e.get("sender") != "@ada:town.test" or e["event_id"] in before:
+                continue
+            if (want is None and not body.endswith("…")) or (want is not None and want in body):
                 return body
         time.sleep(0.5)
     return "(no answer)"
-for text, want in [("hello ada, what are you?", "you said"), ("!status", "round"), ("slow", "line 3")]:
+if sys.argv[2] == "real":
+    asks = [("Hello ada! In one sentence, what can you do here?", None), ("!status", "round")]
+else:
+    asks = [("hello ada, what are you?", "you said"), ("!status", "round"), ("slow", "line 3")]
+for text, want in asks:
+    before = seen()
     say(text)
-    for line in answer(want).splitlines():
+    for line in answer(before, want).splitlines():
         print(f"  ada> {line}")
 PY
 
@@ -77,7 +100,7 @@ mayor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["user"])
 pass=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["password"])' "$TOWN_RUN/mayor.json")
 cat <<MSG
 
-The demo town is up.
+The demo town is up. ada answered with $used.
   enter it:        bash $town exec bash        (TOWN_RUN=$TOWN_RUN)
   its journal:     bash $town journal -u townhall
   Element:         homeserver http://127.0.0.1:8008, user $mayor, password $pass

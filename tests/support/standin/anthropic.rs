@@ -1,0 +1,69 @@
+//! Anthropic Messages with SSE streaming, as claude uses it.
+
+use serde_json::{Value, json};
+
+use super::{Api, Reply, Response, reply, sse, typed};
+
+pub fn respond(path: &str, req: &Value) -> Response {
+    if path.contains("count_tokens") {
+        return Response("200 OK", "application/json", json!({"input_tokens": 7}).to_string());
+    }
+    if !path.starts_with("/v1/messages") {
+        return Response("404 Not Found", "application/json", "{}".into());
+    }
+    let r = next(req);
+    if req["stream"] != true {
+        let text = match r {
+            Reply::Text(t) => t,
+            Reply::Tool { before, .. } => before,
+        };
+        let m = json!({"id": "msg_s", "type": "message", "role": "assistant", "model": req["model"], "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 11, "output_tokens": 5}});
+        return Response("200 OK", "application/json", m.to_string());
+    }
+    let text_block = |t: &str| (json!({"type": "text", "text": ""}), json!({"type": "text_delta", "text": t}));
+    let (blocks, stop) = match &r {
+        Reply::Text(t) => (vec![text_block(t)], "end_turn"),
+        Reply::Tool { before, command } => {
+            let input = json!({"command": command, "description": "commit a file"}).to_string();
+            let tool = (json!({"type": "tool_use", "id": "toolu_standin", "name": "Bash", "input": {}}), json!({"type": "input_json_delta", "partial_json": input}));
+            (vec![text_block(before), tool], "tool_use")
+        }
+    };
+    let start = json!({"type": "message_start", "message": {"id": "msg_s", "type": "message", "role": "assistant", "model": "stand-in", "content": [],
+        "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 11, "output_tokens": 1}}});
+    let mut events = vec![(Some("message_start"), start)];
+    for (i, (block, delta)) in blocks.into_iter().enumerate() {
+        events.push((Some("content_block_start"), json!({"type": "content_block_start", "index": i, "content_block": block})));
+        events.push((Some("content_block_delta"), json!({"type": "content_block_delta", "index": i, "delta": delta})));
+        events.push((Some("content_block_stop"), json!({"type": "content_block_stop", "index": i})));
+    }
+    events.push((Some("message_delta"), json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 5}})));
+    events.push((Some("message_stop"), json!({"type": "message_stop"})));
+    Response("200 OK", "text/event-stream", sse(events))
+}
+
+/// From the newest user message back (claude adds system messages after it).
+fn next(req: &Value) -> Reply {
+    let messages = req["messages"].as_array().cloned().unwrap_or_default();
+    let blocks = |m: &Value| match &m["content"] {
+        Value::String(s) => vec![json!({"type": "text", "text": s})],
+        Value::Array(a) => a.clone(),
+        _ => vec![],
+    };
+    for m in messages.iter().rev().filter(|m| m["role"] == "user") {
+        let b = blocks(m);
+        if let Some(r) = b.iter().find(|b| b["type"] == "tool_result") {
+            let output = match &r["content"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            return reply(Api::Anthropic, Some(output), None, messages.len());
+        }
+        let texts: Vec<&str> = b.iter().filter_map(|b| b["text"].as_str()).collect();
+        if let Some(t) = typed(&texts) {
+            return reply(Api::Anthropic, None, Some(t), messages.len());
+        }
+    }
+    reply(Api::Anthropic, None, None, messages.len())
+}

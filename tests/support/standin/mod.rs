@@ -1,0 +1,155 @@
+//! Stand-ins for the model APIs the real agent CLIs speak, on loopback (the town shares
+//! the host's network): Anthropic Messages, OpenAI Responses as codex streams it, and
+//! Gemini's streamGenerateContent. Each records every request. Every one plays the same
+//! script: asked to "commit", it streams a line of text and a shell tool call that commits
+//! a file in the workspace, then a final text with the tool's output once it comes back;
+//! anything else gets a greeting.
+
+mod anthropic;
+mod gemini;
+mod openai;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+pub const GREETING: &str = "hello from the stand-in";
+/// What the mayor types to get the tool call.
+pub const ASK_COMMIT: &str = "please commit a file";
+pub const BEFORE_TOOL: &str = "I will commit.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    Anthropic,
+    OpenAi,
+    Gemini,
+}
+
+impl Api {
+    /// The directory the tool call commits in, inside the workspace.
+    pub fn proof_dir(self) -> &'static str {
+        match self {
+            Api::Anthropic => "claude-proof",
+            Api::OpenAi => "codex-proof",
+            Api::Gemini => "gemini-proof",
+        }
+    }
+
+    /// What the tool call runs, as the resident, in its workspace.
+    pub fn commit(self) -> String {
+        let d = self.proof_dir();
+        format!("mkdir -p {d} && cd {d} && git init -q && echo proof > f && git add f && git commit -q -m 'from {d}' && git log -1 --format=committed-%h")
+    }
+}
+
+pub struct StandIn {
+    pub port: u16,
+    requests: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl StandIn {
+    pub fn start(api: Api) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let requests: Arc<Mutex<Vec<(String, Value)>>> = Default::default();
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(api, stream, &log);
+                });
+            }
+        });
+        Ok(Self { port, requests })
+    }
+
+    /// (path, JSON body) of every request so far.
+    pub fn requests(&self) -> Vec<(String, Value)> {
+        self.requests.lock().expect("lock").clone()
+    }
+
+    /// Whether one request carried both messages: the CLI resumed the first exchange.
+    pub fn resumed(&self, first: &str, then: &str) -> bool {
+        self.requests().iter().any(|(_, r)| {
+            let r = r.to_string();
+            r.contains(first) && r.contains(then)
+        })
+    }
+
+    /// The first requests, for a failure's message.
+    pub fn summary(&self) -> String {
+        let shown: Vec<String> = self.requests().iter().take(8).map(|(p, r)| format!("{p} {:.300}", r.to_string())).collect();
+        shown.join("\n")
+    }
+}
+
+/// A response: status line, content type, body.
+pub struct Response(pub &'static str, pub &'static str, pub String);
+
+/// What the script says next. `tool_output` is a tool result newer than what the user
+/// last typed; `typed` is that text.
+pub enum Reply {
+    Text(String),
+    Tool { before: String, command: String },
+}
+
+pub fn reply(api: Api, tool_output: Option<String>, typed: Option<String>, messages: usize) -> Reply {
+    match (tool_output, typed) {
+        (Some(out), _) => Reply::Text(format!("done: {}", out.trim())),
+        (None, Some(t)) if t.contains(ASK_COMMIT) => Reply::Tool { before: BEFORE_TOOL.into(), command: api.commit() },
+        (None, t) => {
+            let said: String = t.unwrap_or_default().trim().chars().take(60).collect();
+            Reply::Text(format!("{GREETING} ({messages} messages), you said: {said}"))
+        }
+    }
+}
+
+/// What a CLI adds to a user turn itself (context, reminders) starts with `<`.
+pub fn typed(texts: &[&str]) -> Option<String> {
+    let typed: Vec<&str> = texts.iter().copied().filter(|t| !t.trim_start().starts_with('<') && !t.trim().is_empty()).collect();
+    (!typed.is_empty()).then(|| typed.join(" "))
+}
+
+pub fn sse<'a>(events: impl IntoIterator<Item = (Option<&'a str>, Value)>) -> String {
+    events
+        .into_iter()
+        .map(|(name, data)| match name {
+            Some(e) => format!("event: {e}\ndata: {data}\n\n"),
+            None => format!("data: {data}\n\n"),
+        })
+        .collect()
+}
+
+fn serve(api: Api, stream: TcpStream, log: &Mutex<Vec<(String, Value)>>) -> std::io::Result<()> {
+    let mut r = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut length = 0;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h)? == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body)?;
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    log.lock().expect("lock").push((path.clone(), req.clone()));
+    let Response(status, kind, body) = match api {
+        Api::Anthropic => anthropic::respond(&path, &req),
+        Api::OpenAi => openai::respond(&path, &req),
+        Api::Gemini => gemini::respond(&path, &req),
+    };
+    let mut stream = stream;
+    write!(stream, "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    stream.flush()
+}
