@@ -24,6 +24,7 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
     match command {
         Command::Help => say(super::bot::HELP.into()).await,
         Command::Status => say(backend.status_of(name).await).await,
+        Command::Cost => say(backend.cost_of(name, conversation).await).await,
         Command::Log(n) => say(backend.log_of(name, n).await).await,
         Command::Branches => say(backend.branches_of(name).await).await,
         Command::Stop => match backend.stop(name, sender).await {
@@ -49,7 +50,7 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
 }
 
 async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
-    let reply = ask.reply.clone();
+    let (reply, resident) = (ask.reply.clone(), ask.resident.clone());
     let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
     let typing = {
         let chat = chat.clone();
@@ -110,7 +111,13 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
         }
         Err(e) => (None, Err(e)),
     };
-    let footer = super::words::footer(&outcome, &errors);
+    let mut footer = super::words::footer(&outcome, &errors);
+    let town = backend.town();
+    if let (Ok(o), Some(r)) = (&outcome, town.resident(&resident))
+        && let Some(cost) = super::words::spent_footer(o, &r.budget)
+    {
+        footer = Some(footer.map_or(cost.clone(), |f| format!("{f}\n{cost}")));
+    }
     match s.finish(footer.as_deref()).await {
         Err(e) => tracing::warn!("finishing the answer: {e}"),
         Ok(()) => {

@@ -43,6 +43,8 @@ pub trait Backend: Send + Sync + 'static {
     fn forget_session(&self, resident: &str, sender: &str, conversation: &str) -> impl Future<Output = Result<(), String>> + Send;
     /// Markdown for `!status`.
     fn status_of(&self, resident: &str) -> impl Future<Output = String> + Send;
+    /// Markdown for `!cost`, asked in `conversation`.
+    fn cost_of(&self, resident: &str, conversation: &str) -> impl Future<Output = String> + Send;
     /// Markdown for `!log n`.
     fn log_of(&self, resident: &str, lines: usize) -> impl Future<Output = String> + Send;
     /// Markdown for `!branches`.
@@ -56,7 +58,7 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
-`!status` what I am doing · `!stop` end the running turn · `!new` start a fresh session · \
+`!status` what I am doing · `!cost` what my turns spent · `!stop` end the running turn · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote · \
 `!reset` end the round (mayors only) · `!help`";
 

@@ -27,6 +27,7 @@ pub enum Command {
     Turn(String),
     Help,
     Status,
+    Cost,
     Stop,
     New,
     Log(usize),
@@ -65,6 +66,7 @@ fn command(text: &str) -> Command {
     match words.next() {
         Some("!help") => Command::Help,
         Some("!status") => Command::Status,
+        Some("!cost") => Command::Cost,
         Some("!stop") => Command::Stop,
         Some("!new") => Command::New,
         Some("!reset") => Command::Reset,

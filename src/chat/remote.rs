@@ -284,6 +284,14 @@ impl Backend for Remote {
         }
     }
 
+    async fn cost_of(&self, resident: &str, conversation: &str) -> String {
+        match self.counter.call(Ask::Cost { resident: resident.into(), conversation: conversation.into() }).await {
+            Ok(Said::Cost(report)) => words::cost(&report),
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
     async fn log_of(&self, resident: &str, lines: usize) -> String {
         match self.counter.call(Ask::Log { resident: resident.into() }).await {
             Ok(Said::LastTurn { outcome }) => words::last_turn(outcome.as_ref(), lines),

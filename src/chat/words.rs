@@ -1,8 +1,9 @@
 //! The words the mayor reads in a room, made from what the daemon reports.
 
 use crate::config::Town;
-use crate::hall::{Notice, RepoBranches, ResetSummary, ResidentReport};
-use crate::turn::Outcome;
+use crate::config::Budget;
+use crate::hall::{CostReport, Notice, RepoBranches, ResetSummary, ResidentReport};
+use crate::turn::{Outcome, Spent, dollars};
 
 /// The line under an answer: how the turn ended when not plainly, and what went wrong.
 pub fn footer(outcome: &Result<Outcome, String>, errors: &[String]) -> Option<String> {
@@ -22,12 +23,54 @@ pub fn footer(outcome: &Result<Outcome, String>, errors: &[String]) -> Option<St
     footer
 }
 
+/// Turns, cost (when the CLI reports one) and tokens.
+pub fn spent(s: &Spent) -> String {
+    let cost = if s.cost_usd > 0.0 { format!("{} · ", dollars(s.cost_usd)) } else { String::new() };
+    format!("{cost}{} in / {} out tokens · {} turn(s)", s.input_tokens, s.output_tokens, s.turns)
+}
+
+fn budget(usd: Option<f64>, tokens: Option<u64>) -> String {
+    let parts: Vec<String> = usd.map(dollars).into_iter().chain(tokens.map(|t| format!("{t} tokens"))).collect();
+    if parts.is_empty() { String::new() } else { format!(" (budget {} per round)", parts.join(" or ")) }
+}
+
+/// Under an answer that cost more than the resident's `[budget] show_from_*`: the turn's
+/// spending and its conversation's this round.
+pub fn spent_footer(o: &Outcome, b: &Budget) -> Option<String> {
+    let turn = o.spent?;
+    let shown = if turn.cost_usd > 0.0 { turn.cost_usd >= b.show_from_usd } else { turn.tokens() >= b.show_from_tokens && turn.tokens() > 0 };
+    if !shown {
+        return None;
+    }
+    let conv = o.conversation_spent.map(|c| format!("; this conversation this round: {}", spent(&c))).unwrap_or_default();
+    Some(format!("_this turn: {}{conv}_", spent(&Spent { turns: 1, ..turn })))
+}
+
+/// `!cost`.
+pub fn cost(r: &CostReport) -> String {
+    let mut out = format!(
+        "**{}** — round {}: {}{}
+- this conversation: {}",
+        r.resident,
+        r.round,
+        spent(&r.spent),
+        budget(r.budget_usd, r.budget_tokens),
+        spent(&r.conversation)
+    );
+    for (n, s) in r.rounds.iter().take(10) {
+        out.push_str(&format!("
+- round {n}: {}", spent(s)));
+    }
+    out
+}
+
 pub fn status(r: &ResidentReport) -> String {
     let turns: Vec<String> = r.turns.iter().map(|t| format!("running for {} s in `{}`", t.running_secs, t.conversation)).collect();
     let mut notes: String = r.last_reset.iter().map(|n| format!("\n- last reset: {n}")).collect();
     if r.waiting > 0 {
         notes.push_str(&format!("\n- waiting for the next turn: {} message(s)", r.waiting));
     }
+    notes.push_str(&format!("\n- spent this round: {}{}", spent(&r.spent), budget(r.budget_usd, r.budget_tokens)));
     format!(
         "**{}** — round {}, supervisor up {} s\n- turn: {}\n- processes: {}, memory {:.1} MiB, CPU time {:.1} s\n- chat: {}{notes}",
         r.resident,
@@ -117,7 +160,7 @@ mod tests {
     use super::*;
 
     fn ended(result: &str) -> Outcome {
-        Outcome { result: result.into(), status: 1, stopped: false, timed_out: false, stderr_tail: vec!["boom".into()], duration_ms: 5 }
+        Outcome { result: result.into(), status: 1, stopped: false, timed_out: false, stderr_tail: vec!["boom".into()], duration_ms: 5, spent: None, conversation_spent: None }
     }
 
     #[test]
@@ -127,5 +170,18 @@ mod tests {
         let e = "queue full".to_string();
         assert_eq!(footer(&Err(e.clone()), std::slice::from_ref(&e)).unwrap(), "_(could not run: queue full)_");
         assert!(footer(&Ok(ended("success")), &["rate limited".into()]).unwrap().contains("rate limited"));
+    }
+
+    #[test]
+    fn spending_shows_from_the_residents_threshold() {
+        let turn = Spent { turns: 1, input_tokens: 22, output_tokens: 10, cost_usd: 0.000288 };
+        let o = Outcome { spent: Some(turn), conversation_spent: Some(Spent { turns: 2, ..turn }), ..ended("success") };
+        assert_eq!(spent_footer(&o, &Budget::default()), None, "below the default $0.05");
+        let low = Budget { show_from_usd: 0.0001, ..Budget::default() };
+        let f = spent_footer(&o, &low).unwrap();
+        assert!(f.starts_with("_this turn: $0.000288 · 22 in / 10 out tokens · 1 turn(s); this conversation"), "{f}");
+        // Without a cost (codex, gemini) the tokens decide.
+        let tokens = Outcome { spent: Some(Spent { cost_usd: 0.0, input_tokens: 60_000, ..turn }), ..o };
+        assert!(spent_footer(&tokens, &Budget::default()).unwrap().contains("60000 in / 10 out tokens"));
     }
 }

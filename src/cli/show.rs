@@ -83,6 +83,10 @@ pub fn status(st: &StatusReport) -> String {
         if let Some(c) = &r.chat {
             let _ = writeln!(s, "    chat: {c}");
         }
+        if r.spent.turns > 0 {
+            let cost = if r.spent.cost_usd > 0.0 { format!("{}, ", townhall::turn::dollars(r.spent.cost_usd)) } else { String::new() };
+            let _ = writeln!(s, "    spent this round: {cost}{} in / {} out tokens in {} turn(s)", r.spent.input_tokens, r.spent.output_tokens, r.spent.turns);
+        }
         for u in &r.unenforced {
             let _ = writeln!(s, "    warning: {u}");
         }

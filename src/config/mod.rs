@@ -3,6 +3,7 @@
 //! Loading validates everything first and reports every problem with its file:line:column;
 //! nothing else in townhall ever sees an unchecked value.
 
+mod agent;
 mod diagnostic;
 mod load;
 mod raw;
@@ -72,6 +73,7 @@ pub struct Resident {
     pub devices: Vec<DeviceRule>,
     pub rooms: Vec<String>,
     pub limits: Limits,
+    pub budget: Budget,
     pub git: GitIdentity,
 }
 
@@ -139,6 +141,21 @@ pub struct Limits {
     pub tasks: Option<u64>,
     #[serde(with = "secs")]
     pub turn_timeout: Duration,
+}
+
+/// What a resident may spend per round, and from when an answer shows what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Budget {
+    pub usd: Option<f64>,
+    pub tokens: Option<u64>,
+    pub show_from_usd: f64,
+    pub show_from_tokens: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self { usd: None, tokens: None, show_from_usd: 0.05, show_from_tokens: 50_000 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -81,6 +81,8 @@ pub struct RawResident {
     pub rooms: Vec<S<String>>,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub budget: RawBudget,
     pub git: RawGit,
 }
 
@@ -179,6 +181,19 @@ pub struct RawLimits {
     pub tasks: Option<S<i64>>,
     #[serde(default)]
     pub turn_timeout: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    #[serde(default)]
+    pub usd: Option<S<f64>>,
+    #[serde(default)]
+    pub tokens: Option<S<i64>>,
+    #[serde(default)]
+    pub show_from_usd: Option<S<f64>>,
+    #[serde(default)]
+    pub show_from_tokens: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

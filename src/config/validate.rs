@@ -1,13 +1,13 @@
 //! From what was written to what townhall runs: every value checked, defaults filled in,
 //! and the checks that need more than one value (uniqueness, paths that must not nest).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
 use super::diagnostic::{Report, Source};
-use super::raw::{AccountsMode, AgentKind, RawResident, RawTown};
+use super::raw::{AccountsMode, RawResident, RawTown};
 use super::values as v;
 use super::*;
 
@@ -23,7 +23,7 @@ impl Checker<'_> {
     }
 
     /// Keep the value when `check` accepts it; otherwise report and return None.
-    fn ok<T, U>(&mut self, at: &Spanned<T>, check: Result<U, String>, help: &str) -> Option<U> {
+    pub(super) fn ok<T, U>(&mut self, at: &Spanned<T>, check: Result<U, String>, help: &str) -> Option<U> {
         check.map_err(|m| self.err(at, m, help)).ok()
     }
 
@@ -204,7 +204,7 @@ fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
     let user = raw.matrix.user.get_ref().clone();
     c.ok(&raw.matrix.user, v::matrix_user(&user), "write it as @user:server");
 
-    let agent = agent(c, raw.agent);
+    let agent = super::agent::agent(c, raw.agent);
     let mut persist = persisted(c, &raw.persist);
     if let Some(dir) = agent.kind.state_dir().filter(|_| agent.defaults).map(PathBuf::from) {
         let kept = persist.directories.iter().chain(&persist.files);
@@ -257,6 +257,7 @@ fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
             .and_then(|t| c.ok(t, v::duration(t.get_ref()), "write a duration such as \"30m\" or \"2h\""))
             .unwrap_or(DEFAULT_TURN_TIMEOUT),
     };
+    let budget = super::agent::budget(c, &raw.budget);
     let g = &raw.git;
     if g.name.get_ref().trim().is_empty() {
         c.err(&g.name, "the git name is empty", "write the name commits are made under, e.g. \"Ada\"");
@@ -277,51 +278,9 @@ fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
         devices,
         rooms,
         limits,
+        budget,
         git: GitIdentity { name: g.name.get_ref().clone(), email: email.clone() },
     }
-}
-
-fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
-    let kind = *raw.kind.get_ref();
-    let argv = match (&raw.argv, kind) {
-        (Some(a), _) if a.get_ref().first().is_none_or(|p| p.is_empty()) => {
-            c.err(a, "argv is empty", "write the program and its fixed arguments, e.g. [\"/usr/local/bin/my-agent\"]");
-            Vec::new()
-        }
-        (Some(a), _) => a.get_ref().clone(),
-        (None, AgentKind::Command) => {
-            c.err(&raw.kind, "a `command` agent needs `argv`", "add argv = [\"/path/to/program\", …]");
-            Vec::new()
-        }
-        (None, AgentKind::Claude) => vec!["claude".into()],
-        (None, AgentKind::Codex) => vec!["codex".into()],
-        (None, AgentKind::Gemini) => vec!["gemini".into()],
-    };
-    let workspace = match &raw.workspace {
-        Some(w) => c.ok(w, v::home_relative(w.get_ref()), "write a path relative to the home, e.g. work").unwrap_or_default(),
-        None => PathBuf::from("work"),
-    };
-    let mut environment = BTreeMap::new();
-    for (k, val) in raw.environment {
-        if c.ok(&k, v::env_name(k.get_ref()), "use letters, digits and `_`, not starting with a digit").is_some() {
-            environment.insert(k.into_inner(), val);
-        }
-    }
-    let environment_files = raw
-        .environment_files
-        .iter()
-        .filter_map(|f| c.ok(f, v::absolute(f.get_ref()), "write an absolute path the resident can read"))
-        .collect();
-    let defaults = raw.defaults.as_ref().is_none_or(|d| *d.get_ref());
-    let base_url = raw.base_url.as_ref().and_then(|u| {
-        c.ok(u, v::base_url(u.get_ref()).map(|_| u.get_ref().trim_end_matches('/').to_string()), "write an http:// or https:// URL, e.g. \"http://127.0.0.1:8080\"")
-    });
-    if base_url.is_some() && kind == AgentKind::Command
-        && let Some(u) = &raw.base_url
-    {
-        c.err(u, "a `command` agent has no model API for townhall to point", "set the URL in its environment instead");
-    }
-    Agent { kind, argv, workspace, environment, environment_files, defaults, base_url }
 }
 
 /// Persisted paths: inside the home, and none inside another (they are linked one by one).

@@ -79,6 +79,9 @@ pub struct ResidentStatus {
     /// quarantined, processes that outlived it).
     #[serde(default)]
     pub degraded: Vec<String>,
+    /// What its turns spent this round (the CLIs' own reports).
+    #[serde(default)]
+    pub spent: crate::turn::Spent,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -49,6 +49,8 @@ pub enum Ask {
     /// Forget the conversation's CLI session (`!new`).
     Forget { resident: String, sender: String, conversation: String },
     Status { resident: String },
+    /// What the resident spent: this round, this conversation, earlier rounds (`!cost`).
+    Cost { resident: String, conversation: String },
     Log { resident: String },
     Branches { resident: String },
     /// End the round; `by` must be a mayor.
@@ -148,6 +150,27 @@ pub struct ResidentReport {
     /// Messages waiting for their conversation's next turn.
     #[serde(default)]
     pub waiting: usize,
+    /// What its turns spent this round, and its budget.
+    #[serde(default)]
+    pub spent: crate::turn::Spent,
+    #[serde(default)]
+    pub budget_usd: Option<f64>,
+    #[serde(default)]
+    pub budget_tokens: Option<u64>,
+}
+
+/// What `!cost` shows of one resident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CostReport {
+    pub resident: String,
+    pub round: u64,
+    /// This round's totals; then the asking conversation's share.
+    pub spent: crate::turn::Spent,
+    pub conversation: crate::turn::Spent,
+    /// Earlier rounds kept, newest first.
+    pub rounds: Vec<(u64, crate::turn::Spent)>,
+    pub budget_usd: Option<f64>,
+    pub budget_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +205,7 @@ pub enum Said {
     TurnDone { delivery: u64, outcome: Option<crate::turn::Outcome>, error: Option<String> },
     Stopped { turns: u32 },
     Status(ResidentReport),
+    Cost(CostReport),
     LastTurn { outcome: Option<crate::turn::Outcome> },
     Branches { repos: Vec<RepoBranches> },
     ResetDone(ResetSummary),

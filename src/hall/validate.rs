@@ -91,6 +91,10 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             commander(town, resident(town, name)?, sender)
         }
         Ask::Status { resident: name } | Ask::Log { resident: name } | Ask::Branches { resident: name } => resident(town, name).map(|_| ()),
+        Ask::Cost { resident: name, conversation } => {
+            text("the conversation", conversation, MAX_CONVERSATION)?;
+            resident(town, name).map(|_| ())
+        }
         Ask::Reset { by } => {
             id("by", by, '@')?;
             if !town.matrix.mayors.iter().any(|m| m == by) {

@@ -94,6 +94,7 @@ where
                 Err(e) => Said::Error { message: e.to_string() },
             },
             Ask::Status { resident } => Said::Status(self.report(&resident)),
+            Ask::Cost { resident, conversation } => Said::Cost(self.cost(&resident, &conversation)),
             Ask::Log { resident } => Said::LastTurn { outcome: self.last_turn.lock().expect("lock").get(&resident).cloned() },
             Ask::Branches { resident } => Said::Branches { repos: crate::remote::branches(&town, &resident) },
             Ask::Reset { by } => match self.reset(&by).await {
@@ -261,6 +262,25 @@ where
             chat: self.chat_health.lock().expect("lock").get(resident).cloned().unwrap_or_default(),
             last_reset: super::last_reset_notes(&rounds.last().unwrap_or_default(), resident),
             waiting: self.gathering.waiting(resident),
+            spent: self.desk.spent(rounds.round(), resident).total,
+            budget_usd: r.budget.usd,
+            budget_tokens: r.budget.tokens,
+        }
+    }
+
+    fn cost(&self, resident: &str, conversation: &str) -> hall::CostReport {
+        let town = self.town();
+        let Some(r) = town.resident(resident) else { return hall::CostReport::default() };
+        let round = crate::round::RoundState::new(&town.state).round();
+        let now = self.desk.spent(round, resident);
+        hall::CostReport {
+            resident: resident.into(),
+            round,
+            spent: now.total,
+            conversation: now.conversations.get(conversation).copied().unwrap_or_default(),
+            rounds: self.desk.spent_by_round(resident).into_iter().filter(|(n, _)| *n != round).collect(),
+            budget_usd: r.budget.usd,
+            budget_tokens: r.budget.tokens,
         }
     }
 }

@@ -269,12 +269,13 @@ where
         let town = self.town();
         let last = crate::round::RoundState::new(&town.state).last().unwrap_or_default();
         let degraded = |name: &str| last_reset_notes(&last, name);
+        let round = crate::round::RoundState::new(&town.state).round();
         StatusReport {
             town: town.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
             uptime_secs: self.started.elapsed().as_secs(),
-            round: crate::round::RoundState::new(&town.state).round(),
+            round,
             residents: town
                 .residents
                 .iter()
@@ -285,6 +286,7 @@ where
                     unenforced: unenforced(r.uid, &r.limits),
                     chat: self.chat_health.lock().expect("lock").get(&r.name).cloned(),
                     degraded: degraded(&r.name),
+                    spent: self.desk.spent(round, &r.name).total,
                 })
                 .collect(),
             turns: self.desk.running(),

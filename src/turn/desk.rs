@@ -9,7 +9,7 @@ use std::time::Instant;
 use tokio::sync::{Mutex, mpsc};
 
 use super::sessions::Session;
-use super::{Outcome, Sessions, TurnEvent, TurnSpec, invocation, run_turn, unit_name};
+use super::{Ledger, Outcome, RoundSpent, Sessions, Spent, TurnEvent, TurnSpec, invocation, run_turn, unit_name};
 use crate::config::Town;
 use crate::os::OsError;
 use crate::units::UserManagers;
@@ -23,6 +23,8 @@ pub enum TurnError {
     NoResident(String),
     #[error("{resident} already has {QUEUE_MAX} messages waiting in this conversation: queue full, try again later")]
     QueueFull { resident: String },
+    #[error("{resident} has spent {spent} of this round's budget of {budget}: no new turns until the next round (`!reset`), or raise [budget] in residents/{resident}.toml")]
+    OverBudget { resident: String, spent: String, budget: String },
     #[error(transparent)]
     Os(#[from] OsError),
 }
@@ -31,6 +33,7 @@ pub enum TurnError {
 struct Ran {
     outcome: Outcome,
     lost_session: bool,
+    spent: Spent,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -59,6 +62,7 @@ struct Lane {
 pub struct Desk<M> {
     pub(super) managers: M,
     pub(super) sessions: Sessions,
+    ledger: Ledger,
     lanes: std::sync::Mutex<HashMap<(String, String), Arc<Lane>>>,
     running: std::sync::Mutex<Vec<Running>>,
 }
@@ -68,6 +72,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         Ok(Self {
             managers,
             sessions: Sessions::load(&town.state)?,
+            ledger: Ledger::load(&town.state)?,
             lanes: Default::default(),
             running: Default::default(),
         })
@@ -121,6 +126,10 @@ impl<M: UserManagers + Sync> Desk<M> {
         }
         let _leave = Leave(&lane.waiting);
 
+        let round = crate::round::RoundState::new(&town.state).round();
+        if let Some((spent, budget)) = over_budget(&r.budget, &self.ledger.round(round, resident).total) {
+            return Err(TurnError::OverBudget { resident: resident.into(), spent, budget });
+        }
         self.managers.linger(r.uid).await?;
         if fresh {
             self.sessions.set(resident, conversation, None)?;
@@ -136,17 +145,35 @@ impl<M: UserManagers + Sync> Desk<M> {
         if let (Some(s), Ok((o, _))) = (&session, &run)
             && o.lost_session
         {
+            let lost = o.spent;
             tracing::info!(resident, conversation, "{kind:?} no longer has session {}; starting afresh", s.id);
             let text = format!("{kind:?} could not resume this conversation's session {} (its state is gone): a fresh session started", s.id);
             let _ = events.send(TurnEvent::Notice { text }).await;
             self.sessions.set(resident, conversation, None)?;
             run = self.run_once(town, r, conversation, prompt, None, &events).await;
+            if let Ok((ran, _)) = &mut run {
+                ran.spent.add(&lost);
+            }
         }
-        let (outcome, last) = run?;
+        let (ran, last) = run?;
         if let Some(s) = last {
             self.sessions.set(resident, conversation, Some(s))?;
         }
-        Ok(outcome.outcome)
+        let (mut outcome, spent) = (ran.outcome, Spent { turns: 1, ..ran.spent });
+        self.ledger.record(round, resident, conversation, &spent)?;
+        outcome.spent = Some(spent);
+        outcome.conversation_spent = self.ledger.round(round, resident).conversations.get(conversation).copied();
+        Ok(outcome)
+    }
+
+    /// What the resident spent in `round`.
+    pub fn spent(&self, round: u64, resident: &str) -> RoundSpent {
+        self.ledger.round(round, resident)
+    }
+
+    /// Its totals of the rounds kept, newest first.
+    pub fn spent_by_round(&self, resident: &str) -> Vec<(u64, Spent)> {
+        self.ledger.rounds(resident)
     }
 
     /// One run of the CLI, resuming `session` if given; what it says is forwarded, except
@@ -195,6 +222,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         let before = session.map_or([0, 0], |s| s.tokens);
         let forward = async {
             let (mut last, mut tokens, mut held, mut errors) = (None, before, Some(Vec::new()).filter(|_| session.is_some()), Vec::new());
+            let mut spent = Spent::default();
             while let Some(mut ev) = rx.recv().await {
                 match &mut ev {
                     TurnEvent::Session { id } if super::bounds::session_id_ok(id) => last = Some(id.clone()),
@@ -210,6 +238,9 @@ impl<M: UserManagers + Sync> Desk<M> {
                     }
                     _ => {}
                 }
+                if let TurnEvent::Usage { input_tokens, output_tokens, cost_usd } = &ev {
+                    spent.add(&Spent { turns: 0, input_tokens: *input_tokens, output_tokens: *output_tokens, cost_usd: cost_usd.unwrap_or(0.0) });
+                }
                 if let TurnEvent::Error { message } = &ev {
                     errors.push(message.clone());
                 }
@@ -223,12 +254,13 @@ impl<M: UserManagers + Sync> Desk<M> {
                     }
                 }
             }
-            (last, tokens, held, errors)
+            (last, tokens, held, errors, spent)
         };
-        let (outcome, (last, tokens, held, errors)) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
+        let (outcome, (last, tokens, held, errors, spent)) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
         self.running.lock().expect("lock").retain(|x| x.unit != unit);
         let outcome = outcome?;
-        let lost = held.is_some() && outcome.result != "success" && super::drivers::lost_session(kind, outcome.status, &outcome.stderr_tail, &errors);
+        // (Not only on failure: claude can exit 0 after saying it has no such session.)
+        let lost = held.is_some() && super::drivers::lost_session(kind, outcome.status, &outcome.stderr_tail, &errors);
         if !lost {
             for e in held.into_iter().flatten() {
                 let _ = events.send(e).await;
@@ -237,7 +269,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         // A new session's total starts from nothing; the same one's grows.
         let tokens = if last.as_deref() == session.map(|s| s.id.as_str()) || session.is_none() { tokens } else { [0, 0] };
         let saved = last.map(|id| Session { id, kind: Some(kind), tokens });
-        Ok((Ran { outcome, lost_session: lost }, saved.filter(|_| !lost)))
+        Ok((Ran { outcome, lost_session: lost, spent }, saved.filter(|_| !lost)))
     }
 
     /// The next turn of this conversation starts a fresh CLI session.
@@ -305,5 +337,18 @@ impl<M: UserManagers + Sync> Desk<M> {
                 Err(e) => tracing::warn!(resident = %r.name, "{e}"),
             }
         }
+    }
+}
+
+/// The spending and the budget, in words, when the round's budget is spent.
+fn over_budget(b: &crate::config::Budget, spent: &Spent) -> Option<(String, String)> {
+    if let Some(usd) = b.usd
+        && spent.cost_usd >= usd
+    {
+        return Some((super::ledger::dollars(spent.cost_usd), super::ledger::dollars(usd)));
+    }
+    match b.tokens {
+        Some(t) if spent.tokens() >= t => Some((format!("{} tokens", spent.tokens()), format!("{t} tokens"))),
+        _ => None,
     }
 }

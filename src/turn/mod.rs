@@ -4,12 +4,14 @@
 pub mod bounds;
 mod desk;
 pub mod drivers;
+mod ledger;
 mod run;
 mod sessions;
 
 pub use drivers::{Invocation, Reader, invocation};
 pub use run::{Outcome, TurnSpec, run_turn, unit_name};
 pub use desk::{Desk, QUEUE_MAX, RunningTurn, TurnError};
+pub use ledger::{Ledger, RoundSpent, Spent, dollars};
 pub use sessions::Sessions;
 
 /// What a driver makes of the CLI's output.

@@ -38,6 +38,11 @@ pub struct Outcome {
     /// The last lines the CLI wrote to stderr.
     pub stderr_tail: Vec<String>,
     pub duration_ms: u64,
+    /// What the turn spent by the CLI's own reports, and its conversation this round.
+    #[serde(default)]
+    pub spent: Option<super::Spent>,
+    #[serde(default)]
+    pub conversation_spent: Option<super::Spent>,
 }
 
 const STDERR_TAIL: usize = 20;
@@ -178,6 +183,8 @@ pub async fn run_turn<M: UserManagers>(
         status: end.status,
         stderr_tail,
         duration_ms: started.elapsed().as_millis() as u64,
+        spent: None,
+        conversation_spent: None,
     })
 }
 

@@ -60,9 +60,10 @@ async fn codex_usage_is_per_turn_though_it_reports_the_threads_total() {
 async fn a_session_the_cli_no_longer_has_is_dropped_and_the_turn_runs_afresh() {
     let cases = [
         (AgentKind::Codex, "", include_str!("drivers/recorded/codex-0.171.0-lost-session.stderr"), 1, include_str!("drivers/recorded/codex-0.171.0-first.jsonl")),
-        (AgentKind::Claude, include_str!("drivers/recorded/claude-2.1.332-lost-session.jsonl"), include_str!("drivers/recorded/claude-2.1.332-lost-session.stderr"), 1, include_str!("drivers/recorded/claude-2.1.332-first.jsonl")),
+        (AgentKind::Claude, include_str!("drivers/recorded/claude-2.1.332-lost-session.jsonl"), include_str!("drivers/recorded/claude-2.1.332-lost-session.stderr"), 0, include_str!("drivers/recorded/claude-2.1.332-first.jsonl")),
         (AgentKind::Gemini, "", include_str!("drivers/recorded/gemini-0.61.0-lost-session.stderr"), 42, include_str!("drivers/recorded/gemini-0.61.0-first.jsonl")),
     ];
+    // (claude was seen to exit 0 as well as 1 after saying so.)
     for (kind, out, err, status, fresh) in cases {
         let (_dir, town) = town(kind);
         let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
@@ -99,4 +100,21 @@ async fn another_kinds_session_is_not_resumed() {
     assert!(ok && notices(&events).iter().any(|n| n.contains("Claude's")), "{events:?}");
     assert!(!desk.managers.calls.calls().join(" ").contains("claude-5b9a"), "the claude id went to gemini");
     assert_eq!(desk.sessions.get("ada", "c").and_then(|s| s.kind), Some(AgentKind::Gemini));
+}
+
+#[tokio::test]
+async fn turns_count_what_they_spent_and_a_spent_budget_refuses_the_next() {
+    let (_dir, mut town) = town(AgentKind::Claude);
+    town.residents.iter_mut().find(|r| r.name == "ada").unwrap().budget.usd = Some(0.0005);
+    let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
+    let tool = include_str!("drivers/recorded/claude-2.1.332-tool.jsonl");
+    desk.managers.runs.lock().unwrap().extend([run(tool, "", 0), run(tool, "", 0), run(tool, "", 0)]);
+    let (tx, _rx) = mpsc::channel(256);
+    let first = desk.turn(&town, "ada", "c", "hi", false, tx.clone()).await.unwrap();
+    assert_eq!(first.spent.map(|s| (s.turns, s.input_tokens, s.output_tokens, s.cost_usd)), Some((1, 22, 10, 0.000288)));
+    let second = desk.turn(&town, "ada", "c", "hi", false, tx.clone()).await.unwrap();
+    assert_eq!(second.conversation_spent.map(|s| (s.turns, s.input_tokens)), Some((2, 44)));
+    let refused = desk.turn(&town, "ada", "c", "hi", false, tx).await.unwrap_err().to_string();
+    assert!(refused.contains("$0.000576") && refused.contains("budget of $0.0005") && refused.contains("[budget]"), "{refused}");
+    assert_eq!(desk.managers.runs.lock().unwrap().len(), 1, "the refused turn ran");
 }

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod clis;
+pub mod costs;
 pub mod crowd;
 pub mod foundation;
 pub mod gathering;
