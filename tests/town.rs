@@ -33,6 +33,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("rounds::secrets_land_with_their_owner_and_mode", r::secrets_land_with_their_owner_and_mode),
     ("rounds::a_reset_keeps_only_what_is_persisted", r::a_reset_keeps_only_what_is_persisted),
     ("rounds::reset_refuses_unsafe_layouts_and_changes_nothing", r::reset_refuses_unsafe_layouts_and_changes_nothing),
+    ("rounds::a_cli_reset_says_what_is_lost_and_needs_a_yes", r::a_cli_reset_says_what_is_lost_and_needs_a_yes),
     ("rounds::init_prepares_a_fresh_host_and_is_idempotent", r::init_prepares_a_fresh_host_and_is_idempotent),
     ("rounds::the_old_round_is_retired_and_deleted_in_the_background", r::the_old_round_is_retired_and_deleted_in_the_background),
     ("rounds::a_reboot_resets_before_the_supervisor_starts", r::a_reboot_resets_before_the_supervisor_starts),

@@ -35,13 +35,22 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
             Ok(()) => say("_The next message starts a fresh session._".into()).await,
             Err(e) => say(format!("_Could not forget the session: {e}_")).await,
         },
-        Command::Reset => {
-            say(super::words::what_a_reset_loses(&backend.town())).await;
-            match backend.reset(sender).await {
-                Ok(report) => say(report).await,
-                Err(e) => say(format!("_The reset was refused; nothing changed:_\n```\n{e}\n```")).await,
+        // First what would be lost; only `!reset yes` from the same mayor, here, in time, acts.
+        Command::Reset => match backend.reset_report(sender).await {
+            Ok(report) => {
+                super::confirm::asked(room, sender);
+                say(report).await
             }
+            Err(e) => say(format!("_Could not say what a reset would lose, so none is offered:_\n```\n{e}\n```")).await,
+        },
+        Command::ResetYes if !super::confirm::confirmed(room, sender) => {
+            let wait = super::confirm::WAIT.as_secs();
+            say(format!("_No reset is waiting for your confirmation here (an offer lasts {wait} s): send `!reset` first. Nothing changed._")).await
         }
+        Command::ResetYes => match backend.reset(sender).await {
+            Ok(report) => say(report).await,
+            Err(e) => say(format!("_The reset was refused; nothing changed:_\n```\n{e}\n```")).await,
+        },
         Command::Turn(prompt) => {
             let ask = TurnAsk { resident: name.into(), sender: sender.into(), conversation: conversation.into(), prompt, reply: reply.clone(), place };
             answer(backend, chat, ask).await

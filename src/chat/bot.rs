@@ -49,6 +49,8 @@ pub trait Backend: Send + Sync + 'static {
     fn log_of(&self, resident: &str, lines: usize) -> impl Future<Output = String> + Send;
     /// Markdown for `!branches`.
     fn branches_of(&self, resident: &str) -> impl Future<Output = String> + Send;
+    /// Markdown saying what ending the round would lose.
+    fn reset_report(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
     /// End the round; markdown describing the result.
     fn reset(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str);
@@ -60,7 +62,7 @@ pub trait Backend: Send + Sync + 'static {
 pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
 `!status` what I am doing · `!cost` what my turns spent · `!stop` end the running turn · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote · \
-`!reset` end the round (mayors only) · `!help`";
+`!reset` say what ending the round would lose, then `!reset yes` to end it (mayors only) · `!help`";
 
 /// Rooms where residents answer residents, and how long the current chain is: shared by
 /// every bot of the process, since the chain passes from one resident to the other.

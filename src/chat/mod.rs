@@ -5,6 +5,7 @@
 pub mod act;
 pub mod answer;
 pub mod bot;
+mod confirm;
 pub mod credentials;
 pub mod identity;
 pub mod line;

@@ -31,7 +31,9 @@ pub enum Command {
     Stop,
     New,
     Log(usize),
+    /// Say what ending the round would lose, and wait for `!reset yes`.
     Reset,
+    ResetYes,
     /// The resident's branches on the town remote.
     Branches,
 }
@@ -69,6 +71,7 @@ fn command(text: &str) -> Command {
         Some("!cost") => Command::Cost,
         Some("!stop") => Command::Stop,
         Some("!new") => Command::New,
+        Some("!reset") if words.next() == Some("yes") => Command::ResetYes,
         Some("!reset") => Command::Reset,
         Some("!branches") => Command::Branches,
         Some("!log") => Command::Log(words.next().and_then(|n| n.parse().ok()).unwrap_or(20).clamp(1, 200)),
@@ -101,7 +104,7 @@ pub fn decide(m: &Incoming) -> Decision {
     }
     match command(text) {
         Command::Turn(t) if t.is_empty() => Decision::Pass,
-        Command::Reset if !m.is_mayor => Decision::MayorsOnly(Command::Reset),
+        c @ (Command::Reset | Command::ResetYes) if !m.is_mayor => Decision::MayorsOnly(c),
         c => Decision::Act(c),
     }
 }
@@ -178,5 +181,9 @@ mod tests {
         let mut m = msg("@friend:town.test", "!reset", true);
         m.allowed = true;
         assert_eq!(decide(&m), Decision::MayorsOnly(Command::Reset));
+        let yes = Incoming { body: "!reset yes", ..m.clone() };
+        assert_eq!(decide(&yes), Decision::MayorsOnly(Command::ResetYes));
+        let mayor = msg("@mayor:town.test", "!reset yes", true);
+        assert_eq!(decide(&mayor), Decision::Act(Command::ResetYes));
     }
 }

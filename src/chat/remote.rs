@@ -308,6 +308,15 @@ impl Backend for Remote {
         }
     }
 
+    async fn reset_report(&self, by: &str) -> Result<String, String> {
+        match self.counter.call(Ask::ResetReport { by: by.into() }).await {
+            Ok(Said::Losses { residents }) => Ok(words::what_a_reset_loses(&self.town(), &residents)),
+            Ok(Said::Error { message }) => Err(message),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     async fn reset(&self, by: &str) -> Result<String, String> {
         match self.counter.call(Ask::Reset { by: by.into() }).await {
             Ok(Said::ResetDone(summary)) => Ok(words::reset_done(&summary)),

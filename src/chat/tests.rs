@@ -68,6 +68,9 @@ impl Backend for Desk {
     async fn branches_of(&self, _: &str) -> String {
         String::new()
     }
+    async fn reset_report(&self, _: &str) -> Result<String, String> {
+        Ok(String::new())
+    }
     async fn reset(&self, _: &str) -> Result<String, String> {
         Ok(String::new())
     }

@@ -94,16 +94,25 @@ pub fn last_turn(outcome: Option<&Outcome>, lines: usize) -> String {
     }
 }
 
-pub fn what_a_reset_loses(town: &Town) -> String {
+/// `!reset`: what ending the round would lose, resident by resident, and how to confirm.
+pub fn what_a_reset_loses(town: &Town, found: &[crate::round::Losses]) -> String {
     let lost: Vec<String> = town
         .residents
         .iter()
         .map(|r| {
             let kept: Vec<_> = r.persist.directories.iter().chain(&r.persist.files).map(|p| p.display().to_string()).collect();
-            format!("- {}: everything in {} except {}", r.name, town.home(r).display(), if kept.is_empty() { "nothing".into() } else { kept.join(", ") })
+            let mut line = format!("- **{}**: everything in {} except {}", r.name, town.home(r).display(), if kept.is_empty() { "nothing".into() } else { kept.join(", ") });
+            for l in found.iter().filter(|l| l.resident == r.name).flat_map(|l| l.lines()) {
+                line.push_str(&format!("\n  - {l}"));
+            }
+            line
         })
         .collect();
-    format!("**Ending the round.** Running turns stop, and this is lost:\n{}", lost.join("\n"))
+    format!(
+        "**Ending the round** stops the running turns, and this is lost:\n{}\n\nReply `!reset yes` within {} s to end the round; otherwise nothing happens.",
+        lost.join("\n"),
+        super::confirm::WAIT.as_secs()
+    )
 }
 
 pub fn reset_done(s: &ResetSummary) -> String {

@@ -82,6 +82,10 @@ enum Command {
         /// Who asked, for the audit log (default: the invoking user).
         #[arg(long)]
         by: Option<String>,
+        /// End the round without asking (it still prints what is lost). Without it, a
+        /// terminal is asked, and anything else is refused.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// End every resident's presence now — sessions, user managers, processes, IPC, keyrings,
     /// files in the shared dirs — and leave the homes alone (a reset's first step; also run
@@ -266,9 +270,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging();
             round::level(&load(&cli.config)?, json)
         }
-        Command::Reset { dry_run, json, by } => {
+        Command::Reset { dry_run, json, by, yes } => {
             init_logging();
-            round::reset(&load(&cli.config)?, dry_run, json, by)
+            round::reset(&load(&cli.config)?, dry_run, json, by, yes)
         }
         Command::Bench { command: BenchCommand::Grant { node, uid, count } } => round::bench_grant(&node, uid, count),
         Command::Bench { command: BenchCommand::Chat { mayor, other, resident, runs, json } } => bench_chat::run(&mayor, &other, &resident, runs, json),

@@ -63,8 +63,31 @@ fn out(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>) -> anyhow::Result<ExitCode> {
+/// Ask at a terminal; anything but a terminal answering y is no.
+fn confirmed() -> anyhow::Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("End the round for every resident? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bool) -> anyhow::Result<ExitCode> {
     let s = seams();
+    // What would be lost, before anything is done (git as each resident, read-only).
+    if !json {
+        for l in town.residents.iter().map(|r| round::losses(town, r)) {
+            let lines = l.lines();
+            let _ = writeln!(std::io::stderr(), "{}: {}", l.resident, if lines.is_empty() { "nothing uncommitted, unpushed or unpersisted".to_string() } else { lines.join("\n    ") });
+        }
+    }
+    if !dry_run && !yes && !confirmed()? {
+        eprintln!("error: the reset was not confirmed; nothing was changed\n  help: answer y at a terminal, or pass --yes");
+        return Ok(ExitCode::from(1));
+    }
     let _lock = if dry_run { None } else { Some(round::lock(&town.state)?) };
     if !dry_run {
         // A closed terminal must not kill a reset half-way (it would be finished later, but

@@ -53,6 +53,8 @@ pub enum Ask {
     Cost { resident: String, conversation: String },
     Log { resident: String },
     Branches { resident: String },
+    /// What ending the round would lose, per resident; `by` must be a mayor.
+    ResetReport { by: String },
     /// End the round; `by` must be a mayor.
     Reset { by: String },
     /// The answer with this id reached its room: forget it.
@@ -208,6 +210,7 @@ pub enum Said {
     Cost(CostReport),
     LastTurn { outcome: Option<crate::turn::Outcome> },
     Branches { repos: Vec<RepoBranches> },
+    Losses { residents: Vec<crate::round::Losses> },
     ResetDone(ResetSummary),
     Done,
     Error { message: String },

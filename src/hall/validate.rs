@@ -95,7 +95,7 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             text("the conversation", conversation, MAX_CONVERSATION)?;
             resident(town, name).map(|_| ())
         }
-        Ask::Reset { by } => {
+        Ask::Reset { by } | Ask::ResetReport { by } => {
             id("by", by, '@')?;
             if !town.matrix.mayors.iter().any(|m| m == by) {
                 return refuse(format!("{by} is not a mayor: only a mayor may end the round"));

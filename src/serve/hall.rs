@@ -97,6 +97,14 @@ where
             Ask::Cost { resident, conversation } => Said::Cost(self.cost(&resident, &conversation)),
             Ask::Log { resident } => Said::LastTurn { outcome: self.last_turn.lock().expect("lock").get(&resident).cloned() },
             Ask::Branches { resident } => Said::Branches { repos: crate::remote::branches(&town, &resident) },
+            Ask::ResetReport { .. } => {
+                let t = town.clone();
+                let losses = tokio::task::spawn_blocking(move || t.residents.iter().map(|r| crate::round::losses(&t, r)).collect());
+                match losses.await {
+                    Ok(residents) => Said::Losses { residents },
+                    Err(e) => Said::Error { message: e.to_string() },
+                }
+            }
             Ask::Reset { by } => match self.reset(&by).await {
                 Ok(summary) => Said::ResetDone(summary),
                 Err(e) => Said::Error { message: e },

@@ -378,16 +378,29 @@ pub fn device_notices_reach_the_residents_rooms(t: &Town) -> anyhow::Result<()> 
     })
 }
 
+/// `!reset` first says what would be lost (here an uncommitted file and an unpushed commit
+/// in ada's workspace repository) and does nothing; only the mayor's `!reset yes` in that
+/// room ends the round.
 pub fn a_mayor_resets_the_round_from_chat(t: &Town) -> anyhow::Result<()> {
     crate::checks::turns::setup(t)?;
     let round = || -> anyhow::Result<u64> { Ok(t.sh("cat /var/lib/townhall/round")?.trim().parse()?) };
+    let out = t.as_user("ada", "cd ~/work/work && echo loose > loose-before-reset.txt && git -c commit.gpgsign=false commit -q --allow-empty -m 'unpushed before the reset' && echo ok");
+    ensure!(String::from_utf8_lossy(&out.stdout).contains("ok"), "ada's workspace: {}", String::from_utf8_lossy(&out.stderr));
     block_on(async {
         let before = round()?;
         let (mayor, room) = room_with(t, "ada reset", &[ADA], true).await?;
+        mayor.say(&room, "!reset yes").await?;
+        mayor.wait_for(&room, ADA, "No reset is waiting for your confirmation").await?;
         mayor.say(&room, "!reset").await?;
-        mayor.wait_for(&room, ADA, "Ending the round").await?;
-        let msgs = mayor.wait_for(&room, ADA, &format!("Round {} begins", before + 1)).await?;
-        ensure!(msgs.iter().any(|(b, _)| b.contains("everything in /agents/ada except")), "no word of what is lost: {msgs:?}");
+        let msgs = mayor.wait_for(&room, ADA, "Reply `!reset yes`").await?;
+        let report = msgs.iter().map(|(b, _)| b.as_str()).find(|b| b.contains("Ending the round")).unwrap_or_default();
+        for want in ["everything in /agents/ada except", "work/work: 1 uncommitted change(s): ?? loose-before-reset.txt", "commit(s) not on the town remote", "unpushed before the reset"] {
+            ensure!(report.contains(want), "the report lacks {want:?}:\n{report}");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        ensure!(round()? == before, "the round ended before it was confirmed");
+        mayor.say(&room, "!reset yes").await?;
+        mayor.wait_for(&room, ADA, &format!("Round {} begins", before + 1)).await?;
         ensure!(round()? == before + 1, "the round did not advance");
         let audit = t.sh("tail -n 5 /var/lib/townhall/audit.log")?;
         ensure!(audit.contains("\"by\":\"@mayor:town.test\""), "audit: {audit}");

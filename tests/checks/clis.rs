@@ -89,7 +89,7 @@ fn prove(t: &Town, case: Case) -> anyhow::Result<()> {
     let toml = case.toml.replace("{port}", &api.port.to_string());
     let _on = OnCli::set(t, who, &toml, case.env_file, &case.env.replace("{port}", &api.port.to_string()), proof.clone())?;
     // Paths newly persisted (its CLI's state dir) are kept from the next round on.
-    t.sh("townhall reset --by test >/dev/null")?;
+    t.sh("townhall reset --yes --by test >/dev/null")?;
     let mxid = format!("@{who}:town.test");
     let explain = |e: anyhow::Error| {
         let log = t.journal(&["-u", "townhall", "-n", "40", "--no-pager"]);
@@ -114,7 +114,7 @@ fn prove(t: &Town, case: Case) -> anyhow::Result<()> {
         ensure!(api.resumed(ASK_COMMIT, "and now?"), "no request held both messages: the session was not resumed");
 
         // A new round: the CLI's state dir is persisted by default, so it resumes.
-        t.sh("townhall reset --by test >/dev/null")?;
+        t.sh("townhall reset --yes --by test >/dev/null")?;
         mayor.say(&room, "after the reset?").await?;
         mayor.wait_for(&room, &mxid, "you said: after the reset?").await.map_err(explain)?;
         ensure!(api.resumed(ASK_COMMIT, "after the reset?"), "after the reset the session was not resumed");

@@ -107,7 +107,7 @@ pub fn a_wedged_bus_hangs_neither_the_reset_nor_vox(t: &Town) -> anyhow::Result<
     ensure!(start.elapsed() < Duration::from_secs(45), "ada's turn took {:?} to fail", start.elapsed());
     let (code, out, err) = run(t, "timeout 60 townhall turn vox still here");
     ensure!(code == 0 && out.contains("resumed"), "vox's turn beside a wedged ada: {code} {out} {err}");
-    let (code, out, err) = run(t, "timeout 120 townhall reset --by probe 2>&1");
+    let (code, out, err) = run(t, "timeout 120 townhall reset --yes --by probe 2>&1");
     ensure!(code == 0 && out.contains("begins"), "the reset with a wedged bus: exit {code} {out} {err}");
     let (code, out, err) = run(t, "timeout 60 townhall turn ada back");
     ensure!(code == 0 && out.contains("you said: back"), "ada after the reset: {code} {out} {err}");

@@ -98,7 +98,7 @@ fn around(t: &Town, how: &str, mark: u32, reset: impl FnOnce(&Town) -> anyhow::R
 
 pub fn a_cli_reset_levels_everything_ada_planted(t: &Town) -> anyhow::Result<()> {
     around(t, "`townhall reset`", 7100, |t| {
-        let out = t.sh("townhall reset --by probe 2>&1")?;
+        let out = t.sh("townhall reset --yes --by probe 2>&1")?;
         ensure!(out.contains("ended") && out.contains("process(es)"), "the reset did not report levelling: {out}");
         Ok(())
     })
@@ -109,6 +109,8 @@ pub fn a_reset_from_chat_levels_everything_ada_planted(t: &Town) -> anyhow::Resu
         crate::checks::chat::block_on(async {
             let (mayor, room) = crate::checks::chat::room_with(t, "probe reset", &["@ada:town.test"], true).await?;
             mayor.say(&room, "!reset").await?;
+            mayor.wait_for(&room, "@ada:town.test", "!reset yes").await?;
+            mayor.say(&room, "!reset yes").await?;
             mayor.wait_for(&room, "@ada:town.test", "begins").await?;
             Ok(())
         })
@@ -163,7 +165,7 @@ fn persist_survives(t: &Town, how: &str, reset: impl FnOnce(&Town) -> anyhow::Re
 }
 
 pub fn planted_persist_entries_are_quarantined_and_the_reset_completes(t: &Town) -> anyhow::Result<()> {
-    persist_survives(t, "`townhall reset`", |t| t.sh("townhall reset --by probe 2>&1"))?;
+    persist_survives(t, "`townhall reset`", |t| t.sh("townhall reset --yes --by probe 2>&1"))?;
     persist_survives(t, "a reboot", |t| {
         t.reboot()?;
         t.sh("systemctl is-active townhall-reset.service townhall.service")
@@ -182,23 +184,23 @@ pub fn a_reset_killed_at_any_step_is_finished_by_the_next(t: &Town) -> anyhow::R
     install_probes(t)?;
     for step in ["levelled", "quarantined", "snapshotted", "built", "exchanged", "retired"] {
         t.sh(&format!(
-            "TOWNHALL_RESET_PAUSE={step} townhall reset --by kill-test >/tmp/killed.log 2>&1 & p=$!; \
+            "TOWNHALL_RESET_PAUSE={step} townhall reset --yes --by kill-test >/tmp/killed.log 2>&1 & p=$!; \
              i=0; until grep -q 'paused after {step}' /tmp/killed.log || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done; \
              grep -q 'paused after {step}' /tmp/killed.log || {{ cat /tmp/killed.log; exit 1; }}; kill -9 $p; wait $p || true"
         ))?;
         // Never no /agents: the old round or the new one is in place.
         let agents = t.sh("stat -c %F /agents/ada/ 2>&1 || true")?;
         ensure!(agents.trim() == "directory", "killed after {step}: /agents/ada is {agents}");
-        let out = t.sh("townhall reset --by after-kill 2>&1")?;
+        let out = t.sh("townhall reset --yes --by after-kill 2>&1")?;
         ensure!(out.contains("begins"), "the reset after a kill at {step}: {out}");
         let left = t.sh("ls -d /town/@agents.next 2>/dev/null || true")?;
         ensure!(left.trim().is_empty(), "after {step}, a reset left {left}");
         whole(t, &format!("after a kill at {step} and a reset"))?;
     }
     // A terminal that closes under a reset (`| head -c 94` closes its stderr) changes nothing.
-    t.sh("townhall reset --by closed-pipe 2>&1 | head -c 94 >/dev/null; sleep 1")?;
+    t.sh("townhall reset --yes --by closed-pipe 2>&1 | head -c 94 >/dev/null; sleep 1")?;
     whole(t, "after a reset whose output was cut")?;
-    let out = t.sh("townhall reset --by after-pipe 2>&1")?;
+    let out = t.sh("townhall reset --yes --by after-pipe 2>&1")?;
     ensure!(out.contains("begins") && !out.contains("interrupted"), "after a cut output: {out}");
     Ok(())
 }
@@ -209,7 +211,7 @@ pub fn what_a_reset_moved_aside_is_told_in_adas_rooms(t: &Town) -> anyhow::Resul
         let (mayor, room) = crate::checks::chat::room_with(t, "ada's desk", &["@ada:town.test"], false).await?;
         let _rooms = crate::checks::chat::AdaRooms::set(t, &room)?;
         plant_persist(t)?;
-        t.sh("townhall reset --by probe >/dev/null 2>&1")?;
+        t.sh("townhall reset --yes --by probe >/dev/null 2>&1")?;
         let msgs = mayor.wait_for(&room, "@ada:town.test", "began").await?;
         let notice = msgs.iter().find(|(b, _)| b.contains("began")).map(|(b, _)| b.clone()).unwrap_or_default();
         ensure!(notice.contains("a symlink to /etc") && notice.contains("moved to"), "the notice: {notice}");

@@ -34,7 +34,7 @@ pub fn ada_pushes_a_signed_branch_and_the_mayor_verifies_it(t: &Town) -> anyhow:
     let owners = t.sh(&format!("stat -c '%U' {REMOTE} && stat -c '%U %a' {REMOTE}/hooks/pre-receive"))?;
     ensure!(owners.lines().collect::<Vec<_>>() == ["townhall-git", "root 755"], "the remote: {owners}");
     // Every reset sets the remote up in the workspace (ada's `work` is persisted).
-    t.sh("townhall reset --by remote >/dev/null 2>&1")?;
+    t.sh("townhall reset --yes --by remote >/dev/null 2>&1")?;
     let (ok, out) = as_user(t, "ada", "cd ~/work/work && git remote get-url town && git config remote.town.receivepack");
     ensure!(ok && out.contains(REMOTE) && out.contains("townhall push"), "ada's workspace remote: {out}");
     let (ok, out) = as_user(

@@ -57,7 +57,7 @@ pub fn init_prepares_a_fresh_host_and_is_idempotent(t: &Town) -> anyhow::Result<
     ensure!(modes.lines().collect::<Vec<_>>() == ["700 root", "700 ivy", "700 ivy"], "modes: {modes}");
     let again = t.sh(&format!("townhall init --config {dir}"))?;
     ensure!(again.contains("nothing to do"), "a second init: {again}");
-    t.sh(&format!("townhall reset --config {dir} --by test"))?;
+    t.sh(&format!("townhall reset --yes --config {dir} --by test"))?;
     t.sh("btrfs subvolume delete /town/@init /town/@init-blank >/dev/null && rm -rf /agents-init /persist-init /var/lib/townhall-init && userdel ivy")?;
     Ok(())
 }
@@ -77,7 +77,7 @@ pub fn a_reset_keeps_only_what_is_persisted(t: &Town) -> anyhow::Result<()> {
     let before = persist_listing(t)?;
     let start = round(t)?;
     for i in 1..=3 {
-        let out = t.sh("townhall reset --by test --json")?;
+        let out = t.sh("townhall reset --yes --by test --json")?;
         let report: serde_json::Value = serde_json::from_str(&out).context("reset --json")?;
         ensure!(report["round"] == start + i, "round after reset {i}: {report}");
         let kept = as_ok(t, "ada", "cat ~/work/kept.txt")?;
@@ -110,7 +110,7 @@ pub fn secrets_land_with_their_owner_and_mode(t: &Town) -> anyhow::Result<()> {
 fn refuses(t: &Town, dir: &str, want: &str) -> anyhow::Result<()> {
     as_ok(t, "ada", "echo still-here > ~/marker")?;
     let before = (round(t)?, persist_listing(t)?);
-    let out = t.exec(&["townhall", "reset", "--config", dir]);
+    let out = t.exec(&["townhall", "reset", "--yes", "--config", dir]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success(), "reset with {dir} succeeded");
     ensure!(stderr.contains(want) && stderr.contains("nothing was changed"), "reset with {dir} said:\n{stderr}");
@@ -170,13 +170,13 @@ pub fn the_old_round_is_retired_and_deleted_in_the_background(t: &Town) -> anyho
     t.sh("systemctl start townhall")?;
     // A nested subvolume in the old round goes with it.
     as_ok(t, "ada", "cd ~ && btrfs subvolume create deep >/dev/null && echo x > deep/f")?;
-    let out = t.sh("townhall reset --by retire-test 2>&1")?;
+    let out = t.sh("townhall reset --yes --by retire-test 2>&1")?;
     ensure!(out.contains("retired to /town/@agents.retired-"), "the reset did not retire the old round: {out}");
     wait_none_retired(t, "the daemon after a reset")?;
     ensure!(t.sh("btrfs subvolume list /town")?.lines().all(|l| !l.contains("deep")), "the nested subvolume survived");
     // No daemon: the CLI deletes the old round itself, after the new one is in place.
     t.sh("systemctl stop townhall")?;
-    let out = t.sh("townhall reset --by retire-test 2>&1")?;
+    let out = t.sh("townhall reset --yes --by retire-test 2>&1")?;
     ensure!(out.contains("deleted /town/@agents.retired-"), "without a daemon: {out}");
     ensure!(retired_on_disk(t)?.is_empty(), "left behind without a daemon");
     // One that is still there (a deletion cut short) shows in status, and the next start deletes it.
@@ -189,4 +189,18 @@ pub fn the_old_round_is_retired_and_deleted_in_the_background(t: &Town) -> anyho
     ensure!(status.contains("old round(s) still being deleted") && status.contains("@agents.retired-00000000000000000001"), "status: {status}");
     t.sh("systemctl restart townhall")?;
     wait_none_retired(t, "the next daemon start")
+}
+
+/// `townhall reset` first says what each resident would lose; without a terminal to answer
+/// or `--yes`, it changes nothing.
+pub fn a_cli_reset_says_what_is_lost_and_needs_a_yes(t: &Town) -> anyhow::Result<()> {
+    let before = round(t)?;
+    as_ok(t, "ada", "head -c 3000 /dev/zero > ~/outside-before-reset.bin")?;
+    let out = t.exec(&["sh", "-c", "townhall reset --by test </dev/null"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success() && stderr.contains("not confirmed; nothing was changed"), "an unconfirmed reset: {}\n{stderr}", out.status);
+    ensure!(stderr.contains("outside-before-reset.bin (2.9 KiB)"), "the reset did not say what it would lose:\n{stderr}");
+    ensure!(round(t)? == before, "the unconfirmed reset ended the round");
+    ensure!(as_ok(t, "ada", "test -e ~/outside-before-reset.bin && echo kept")?.contains("kept"), "the unconfirmed reset removed files");
+    Ok(())
 }

@@ -77,7 +77,7 @@ pub fn commits_verify_across_a_reset_and_a_rotation(t: &Town) -> anyhow::Result<
     install_probes(t)?;
     let repo = shell_commit(t, "rounds", "before the reset")?;
     let before = t.sh("grep ^ada@ /srv/townhall/allowed_signers")?;
-    t.sh("townhall reset --by signing >/dev/null 2>&1")?;
+    t.sh("townhall reset --yes --by signing >/dev/null 2>&1")?;
     shell_commit(t, "rounds", "after the reset")?;
     ensure!(t.sh("grep ^ada@ /srv/townhall/allowed_signers")? == before, "a reset changed ada's key");
     for rev in ["HEAD", "HEAD~1"] {
