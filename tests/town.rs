@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, clis as cl, costs as co, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
+use checks::{chat as c, clis as cl, costs as co, handoff as ho, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -48,6 +48,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("clis::codex_answers_in_matrix_runs_its_tool_and_resumes", cl::codex_answers_in_matrix_runs_its_tool_and_resumes),
     ("clis::gemini_answers_in_matrix_runs_its_tool_and_resumes", cl::gemini_answers_in_matrix_runs_its_tool_and_resumes),
     ("costs::what_turns_spend_is_shown_and_a_spent_budget_stops_turns", co::what_turns_spend_is_shown_and_a_spent_budget_stops_turns),
+    ("handoff::a_conversation_is_picked_up_at_a_terminal", ho::a_conversation_is_picked_up_at_a_terminal),
     ("chat::the_mayor_dms_ada_and_gets_a_streamed_answer", c::the_mayor_dms_ada_and_gets_a_streamed_answer),
     ("chat::ada_answers_in_an_encrypted_dm", c::ada_answers_in_an_encrypted_dm),
     ("chat::strangers_start_no_turn_and_their_invites_are_declined", c::strangers_start_no_turn_and_their_invites_are_declined),

@@ -9,7 +9,7 @@ use super::answer::Streamer;
 use super::bot::{Backend, Ended, Job, TurnAsk};
 use super::line::Place;
 use super::policy::Command;
-use crate::turn::TurnEvent;
+use crate::turn::{Outcome, TurnEvent};
 
 /// Run what a message asked for, answering in its room.
 pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job, place: Place) {
@@ -25,6 +25,7 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
         Command::Help => say(super::bot::HELP.into()).await,
         Command::Status => say(backend.status_of(name).await).await,
         Command::Cost => say(backend.cost_of(name, conversation).await).await,
+        Command::Session => say(backend.session_of(name, conversation).await).await,
         Command::Log(n) => say(backend.log_of(name, n).await).await,
         Command::Branches => say(backend.branches_of(name).await).await,
         Command::Stop => match backend.stop(name, sender).await {
@@ -59,7 +60,7 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
 }
 
 async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
-    let (reply, resident) = (ask.reply.clone(), ask.resident.clone());
+    let (reply, resident, conversation) = (ask.reply.clone(), ask.resident.clone(), ask.conversation.clone());
     let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
     let typing = {
         let chat = chat.clone();
@@ -121,6 +122,10 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
         Err(e) => (None, Err(e)),
     };
     let mut footer = super::words::footer(&outcome, &errors);
+    if let Ok(Outcome { session: Some(id), .. }) = &outcome {
+        let line = super::words::session(&resident, &conversation, id);
+        footer = Some(footer.map_or(line.clone(), |f| format!("{f}\n{line}")));
+    }
     let town = backend.town();
     if let (Ok(o), Some(r)) = (&outcome, town.resident(&resident))
         && let Some(cost) = super::words::spent_footer(o, &r.budget)

@@ -45,6 +45,8 @@ pub trait Backend: Send + Sync + 'static {
     fn status_of(&self, resident: &str) -> impl Future<Output = String> + Send;
     /// Markdown for `!cost`, asked in `conversation`.
     fn cost_of(&self, resident: &str, conversation: &str) -> impl Future<Output = String> + Send;
+    /// Markdown for `!session`, asked in `conversation`.
+    fn session_of(&self, resident: &str, conversation: &str) -> impl Future<Output = String> + Send;
     /// Markdown for `!log n`.
     fn log_of(&self, resident: &str, lines: usize) -> impl Future<Output = String> + Send;
     /// Markdown for `!branches`.
@@ -60,7 +62,7 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
-`!status` what I am doing · `!cost` what my turns spent · `!stop` end the running turn · `!new` start a fresh session · \
+`!status` what I am doing · `!cost` what my turns spent · `!session` this conversation's CLI session, to pick up at a terminal · `!stop` end the running turn · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote · \
 `!reset` say what ending the round would lose, then `!reset yes` to end it (mayors only) · `!help`";
 

@@ -292,6 +292,15 @@ impl Backend for Remote {
         }
     }
 
+    async fn session_of(&self, resident: &str, conversation: &str) -> String {
+        match self.counter.call(Ask::Session { resident: resident.into(), conversation: conversation.into() }).await {
+            Ok(Said::Session { id: Some(id) }) => words::session(resident, conversation, &id),
+            Ok(Said::Session { id: None }) => "_This conversation has no CLI session yet: the next message starts one._".into(),
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
     async fn log_of(&self, resident: &str, lines: usize) -> String {
         match self.counter.call(Ask::Log { resident: resident.into() }).await {
             Ok(Said::LastTurn { outcome }) => words::last_turn(outcome.as_ref(), lines),

@@ -44,7 +44,7 @@ impl Backend for Desk {
         for e in &self.answer {
             let _ = events.send(e.clone()).await;
         }
-        let outcome = Outcome { result: "success".into(), status: 0, stopped: false, timed_out: false, stderr_tail: vec![], duration_ms: 1, spent: None, conversation_spent: None };
+        let outcome = Outcome { result: "success".into(), status: 0, stopped: false, timed_out: false, stderr_tail: vec![], duration_ms: 1, spent: None, conversation_spent: None, session: None };
         Ok(Ended::Answered { delivery: 7, outcome: Ok(outcome) })
     }
     async fn delivered(&self, delivery: u64) {
@@ -57,6 +57,9 @@ impl Backend for Desk {
         Ok(())
     }
     async fn status_of(&self, _: &str) -> String {
+        String::new()
+    }
+    async fn session_of(&self, _: &str, _: &str) -> String {
         String::new()
     }
     async fn cost_of(&self, _: &str, _: &str) -> String {

@@ -46,6 +46,11 @@ pub fn spent_footer(o: &Outcome, b: &Budget) -> Option<String> {
     Some(format!("_this turn: {}{conv}_", spent(&Spent { turns: 1, ..turn })))
 }
 
+/// The session an answer's conversation continues in, and how to pick it up at a terminal.
+pub fn session(resident: &str, conversation: &str, id: &str) -> String {
+    format!("_session `{id}` · at a terminal: `townhall attach {resident} --conversation '{conversation}'`_")
+}
+
 /// `!cost`.
 pub fn cost(r: &CostReport) -> String {
     let mut out = format!(
@@ -169,7 +174,7 @@ mod tests {
     use super::*;
 
     fn ended(result: &str) -> Outcome {
-        Outcome { result: result.into(), status: 1, stopped: false, timed_out: false, stderr_tail: vec!["boom".into()], duration_ms: 5, spent: None, conversation_spent: None }
+        Outcome { result: result.into(), status: 1, stopped: false, timed_out: false, stderr_tail: vec!["boom".into()], duration_ms: 5, spent: None, conversation_spent: None, session: None }
     }
 
     #[test]

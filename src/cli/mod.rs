@@ -1,5 +1,6 @@
 //! Command-line interface: noun-verb commands, `--json` wherever the output is data.
 
+mod attach;
 mod bench;
 mod bench_chat;
 mod keys;
@@ -66,6 +67,14 @@ enum Command {
         /// Print each event as a JSON line.
         #[arg(long)]
         json: bool,
+    },
+    /// Continue a conversation's CLI session at this terminal, as the resident in its
+    /// workspace and user manager (then a shell there); the chat goes on from it after.
+    Attach {
+        name: String,
+        /// The chat conversation (its room ID, as `!session` shows); default: the latest.
+        #[arg(long)]
+        conversation: Option<String>,
     },
     /// Prepare a fresh host: blank and live subvolumes, accounts, /persist, the state dir.
     Init {
@@ -253,6 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }),
         Command::Turn { args, conversation, new, json } => turn::run(&args, &conversation, new, json),
+        Command::Attach { name, conversation } => attach::run(&load(&cli.config)?, &name, conversation.as_deref()),
         Command::Init { json } => {
             init_logging();
             round::init(&load(&cli.config)?, json)

@@ -51,6 +51,8 @@ pub enum Ask {
     Status { resident: String },
     /// What the resident spent: this round, this conversation, earlier rounds (`!cost`).
     Cost { resident: String, conversation: String },
+    /// The conversation's CLI session id (`!session`).
+    Session { resident: String, conversation: String },
     Log { resident: String },
     Branches { resident: String },
     /// What ending the round would lose, per resident; `by` must be a mayor.
@@ -208,6 +210,7 @@ pub enum Said {
     Stopped { turns: u32 },
     Status(ResidentReport),
     Cost(CostReport),
+    Session { id: Option<String> },
     LastTurn { outcome: Option<crate::turn::Outcome> },
     Branches { repos: Vec<RepoBranches> },
     Losses { residents: Vec<crate::round::Losses> },

@@ -91,7 +91,7 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             commander(town, resident(town, name)?, sender)
         }
         Ask::Status { resident: name } | Ask::Log { resident: name } | Ask::Branches { resident: name } => resident(town, name).map(|_| ()),
-        Ask::Cost { resident: name, conversation } => {
+        Ask::Cost { resident: name, conversation } | Ask::Session { resident: name, conversation } => {
             text("the conversation", conversation, MAX_CONVERSATION)?;
             resident(town, name).map(|_| ())
         }

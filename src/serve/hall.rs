@@ -95,6 +95,7 @@ where
             },
             Ask::Status { resident } => Said::Status(self.report(&resident)),
             Ask::Cost { resident, conversation } => Said::Cost(self.cost(&resident, &conversation)),
+            Ask::Session { resident, conversation } => Said::Session { id: self.desk.session(&resident, &conversation) },
             Ask::Log { resident } => Said::LastTurn { outcome: self.last_turn.lock().expect("lock").get(&resident).cloned() },
             Ask::Branches { resident } => Said::Branches { repos: crate::remote::branches(&town, &resident) },
             Ask::ResetReport { .. } => {

@@ -156,14 +156,20 @@ impl<M: UserManagers + Sync> Desk<M> {
             }
         }
         let (ran, last) = run?;
+        let (mut outcome, spent) = (ran.outcome, Spent { turns: 1, ..ran.spent });
         if let Some(s) = last {
+            outcome.session = Some(s.id.clone());
             self.sessions.set(resident, conversation, Some(s))?;
         }
-        let (mut outcome, spent) = (ran.outcome, Spent { turns: 1, ..ran.spent });
         self.ledger.record(round, resident, conversation, &spent)?;
         outcome.spent = Some(spent);
         outcome.conversation_spent = self.ledger.round(round, resident).conversations.get(conversation).copied();
         Ok(outcome)
+    }
+
+    /// The conversation's CLI session id, for `!session`.
+    pub fn session(&self, resident: &str, conversation: &str) -> Option<String> {
+        self.sessions.get(resident, conversation).map(|s| s.id)
     }
 
     /// What the resident spent in `round`.
@@ -268,7 +274,8 @@ impl<M: UserManagers + Sync> Desk<M> {
         }
         // A new session's total starts from nothing; the same one's grows.
         let tokens = if last.as_deref() == session.map(|s| s.id.as_str()) || session.is_none() { tokens } else { [0, 0] };
-        let saved = last.map(|id| Session { id, kind: Some(kind), tokens });
+        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let saved = last.map(|id| Session { id, kind: Some(kind), tokens, at });
         Ok((Ran { outcome, lost_session: lost, spent }, saved.filter(|_| !lost)))
     }
 

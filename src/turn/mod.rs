@@ -12,7 +12,7 @@ pub use drivers::{Invocation, Reader, invocation};
 pub use run::{Outcome, TurnSpec, run_turn, unit_name};
 pub use desk::{Desk, QUEUE_MAX, RunningTurn, TurnError};
 pub use ledger::{Ledger, RoundSpent, Spent, dollars};
-pub use sessions::Sessions;
+pub use sessions::{Session, Sessions};
 
 /// What a driver makes of the CLI's output.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -43,6 +43,9 @@ pub struct Outcome {
     pub spent: Option<super::Spent>,
     #[serde(default)]
     pub conversation_spent: Option<super::Spent>,
+    /// The CLI session the conversation continues in (to hand over: `townhall attach`).
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 const STDERR_TAIL: usize = 20;
@@ -185,6 +188,7 @@ pub async fn run_turn<M: UserManagers>(
         duration_ms: started.elapsed().as_millis() as u64,
         spent: None,
         conversation_spent: None,
+        session: None,
     })
 }
 

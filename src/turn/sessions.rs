@@ -19,6 +19,9 @@ pub struct Session {
     /// Input and output tokens the CLI last reported for the whole session.
     #[serde(default)]
     pub tokens: [u64; 2],
+    /// When a turn last used it (seconds since the epoch): `townhall attach` picks the latest.
+    #[serde(default)]
+    pub at: u64,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -48,8 +51,20 @@ impl Sessions {
     pub fn get(&self, resident: &str, conversation: &str) -> Option<Session> {
         match self.map.lock().expect("lock").get(&key(resident, conversation))? {
             Saved::Session(s) => Some(s.clone()),
-            Saved::Id(id) => Some(Session { id: id.clone(), kind: None, tokens: [0, 0] }),
+            Saved::Id(id) => Some(Session { id: id.clone(), kind: None, tokens: [0, 0], at: 0 }),
         }
+    }
+
+    /// The resident's most recently used session, with its conversation.
+    pub fn latest(&self, resident: &str) -> Option<(String, Session)> {
+        let prefix = format!("{resident}/");
+        let map = self.map.lock().expect("lock");
+        let found = map.iter().filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v)));
+        let all = found.map(|(c, v)| match v {
+            Saved::Session(s) => (c.to_string(), s.clone()),
+            Saved::Id(id) => (c.to_string(), Session { id: id.clone(), kind: None, tokens: [0, 0], at: 0 }),
+        });
+        all.max_by_key(|(_, s)| s.at)
     }
 
     pub fn set(&self, resident: &str, conversation: &str, session: Option<Session>) -> Result<(), OsError> {
@@ -71,9 +86,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("sessions.json"), r#"{"ada/!r:t":"5b9a"}"#).unwrap();
         let s = Sessions::load(dir.path()).unwrap();
-        assert_eq!(s.get("ada", "!r:t"), Some(Session { id: "5b9a".into(), kind: None, tokens: [0, 0] }));
-        let codex = Session { id: "t1".into(), kind: Some(AgentKind::Codex), tokens: [222, 44] };
+        assert_eq!(s.get("ada", "!r:t"), Some(Session { id: "5b9a".into(), kind: None, tokens: [0, 0], at: 0 }));
+        let codex = Session { id: "t1".into(), kind: Some(AgentKind::Codex), tokens: [222, 44], at: 7 };
         s.set("ada", "!r:t", Some(codex.clone())).unwrap();
-        assert_eq!(Sessions::load(dir.path()).unwrap().get("ada", "!r:t"), Some(codex));
+        assert_eq!(Sessions::load(dir.path()).unwrap().get("ada", "!r:t"), Some(codex.clone()));
+        s.set("ada", "!older:t", Some(Session { at: 3, ..codex.clone() })).unwrap();
+        assert_eq!(s.latest("ada").map(|(c, _)| c), Some("!r:t".into()));
+        assert_eq!(s.latest("vox"), None);
     }
 }

@@ -67,7 +67,7 @@ async fn a_session_the_cli_no_longer_has_is_dropped_and_the_turn_runs_afresh() {
     for (kind, out, err, status, fresh) in cases {
         let (_dir, town) = town(kind);
         let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
-        desk.sessions.set("ada", "c", Some(Session { id: "gone-1".into(), kind: Some(kind), tokens: [0, 0] })).unwrap();
+        desk.sessions.set("ada", "c", Some(Session { id: "gone-1".into(), kind: Some(kind), tokens: [0, 0], at: 0 })).unwrap();
         desk.managers.runs.lock().unwrap().extend([run(out, err, status), run(fresh, "", 0)]);
         let (events, ok) = turn(&desk, &town).await;
         assert!(ok, "{kind:?}: the fresh run is the turn's outcome: {events:?}");
@@ -83,7 +83,7 @@ async fn a_session_the_cli_no_longer_has_is_dropped_and_the_turn_runs_afresh() {
 async fn a_failure_that_is_not_a_lost_session_keeps_it() {
     let (_dir, town) = town(AgentKind::Codex);
     let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
-    desk.sessions.set("ada", "c", Some(Session { id: "t1".into(), kind: Some(AgentKind::Codex), tokens: [5, 1] })).unwrap();
+    desk.sessions.set("ada", "c", Some(Session { id: "t1".into(), kind: Some(AgentKind::Codex), tokens: [5, 1], at: 0 })).unwrap();
     desk.managers.runs.lock().unwrap().push_back(run(r#"{"type":"turn.failed","error":{"message":"401 Unauthorized"}}"#, "", 1));
     let (events, ok) = turn(&desk, &town).await;
     assert!(!ok && events.contains(&TurnEvent::Error { message: "codex: 401 Unauthorized".into() }), "{events:?}");
@@ -94,7 +94,7 @@ async fn a_failure_that_is_not_a_lost_session_keeps_it() {
 async fn another_kinds_session_is_not_resumed() {
     let (_dir, town) = town(AgentKind::Gemini);
     let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
-    desk.sessions.set("ada", "c", Some(Session { id: "claude-5b9a".into(), kind: Some(AgentKind::Claude), tokens: [0, 0] })).unwrap();
+    desk.sessions.set("ada", "c", Some(Session { id: "claude-5b9a".into(), kind: Some(AgentKind::Claude), tokens: [0, 0], at: 0 })).unwrap();
     desk.managers.runs.lock().unwrap().push_back(run(include_str!("drivers/recorded/gemini-0.61.0-first.jsonl"), "", 0));
     let (events, ok) = turn(&desk, &town).await;
     assert!(ok && notices(&events).iter().any(|n| n.contains("Claude's")), "{events:?}");

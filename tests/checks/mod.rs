@@ -7,6 +7,7 @@ pub mod crowd;
 pub mod foundation;
 pub mod gathering;
 pub mod grants;
+pub mod handoff;
 pub mod hardening;
 pub mod levelling;
 pub mod remote;

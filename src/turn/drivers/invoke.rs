@@ -32,62 +32,48 @@ fn has(argv: &[String], flags: &[&str]) -> bool {
     argv.iter().any(|a| flags.iter().any(|f| a == f || a.starts_with(&format!("{f}="))))
 }
 
-pub fn invocation(agent: &Agent, prompt: &str, session: Option<&str>, home: &Path) -> Invocation {
-    let mut argv = agent.argv.clone();
+/// The kind's flags for running without anyone to approve (the resident is the sandbox),
+/// unless defaults are off or the argv already picks a mode.
+fn unattended(agent: &Agent) -> Option<&'static str> {
+    let chosen: &[&str] = match agent.kind {
+        AgentKind::Claude => &["--dangerously-skip-permissions", "--permission-mode"],
+        AgentKind::Codex => &["-s", "--sandbox", "--full-auto", "--dangerously-bypass-approvals-and-sandbox", "-a", "--ask-for-approval"],
+        AgentKind::Gemini => &["--yolo", "-y", "--approval-mode"],
+        AgentKind::Command => return None,
+    };
+    if !agent.defaults || has(&agent.argv, chosen) {
+        return None;
+    }
+    Some(match agent.kind {
+        AgentKind::Claude => "--dangerously-skip-permissions",
+        AgentKind::Codex => "--dangerously-bypass-approvals-and-sandbox",
+        // Without it headless gemini has no shell or edit tools at all.
+        _ => "--yolo",
+    })
+}
+
+/// codex ignores OPENAI_BASE_URL; a provider of its own, on plain HTTP streaming (not its
+/// WebSocket transport), reads the key from CODEX_API_KEY.
+fn codex_provider(url: &str) -> Vec<String> {
+    let settings = [
+        "model_provider=\"townhall\"".to_string(),
+        "model_providers.townhall.name=\"townhall\"".into(),
+        format!("model_providers.townhall.base_url=\"{url}\""),
+        "model_providers.townhall.env_key=\"CODEX_API_KEY\"".into(),
+        "model_providers.townhall.wire_api=\"responses\"".into(),
+    ];
+    settings.into_iter().flat_map(|c| ["-c".to_string(), c]).collect()
+}
+
+/// The environment the kind needs, before the resident's own.
+fn environment(agent: &Agent, home: &Path) -> Vec<(String, String)> {
     let mut env = Vec::new();
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let d = agent.defaults;
     let url = agent.base_url.as_deref();
     match agent.kind {
-        AgentKind::Claude => {
-            let unattended = d && !has(&agent.argv, &["--dangerously-skip-permissions", "--permission-mode"]);
-            if unattended {
-                argv.push("--dangerously-skip-permissions".into());
-            }
-            argv.extend(s(&["-p", "--output-format", "stream-json", "--verbose"]));
-            if let Some(id) = session {
-                argv.extend(s(&["--resume", id]));
-            }
-            env.extend(url.map(|u| ("ANTHROPIC_BASE_URL".to_string(), u.to_string())));
-        }
-        AgentKind::Codex => {
-            // codex ignores OPENAI_BASE_URL; a provider of its own, on plain HTTP streaming
-            // (not its WebSocket transport), reads the key from CODEX_API_KEY.
-            if let Some(u) = url {
-                for c in [
-                    "model_provider=\"townhall\"".to_string(),
-                    "model_providers.townhall.name=\"townhall\"".into(),
-                    format!("model_providers.townhall.base_url=\"{u}\""),
-                    "model_providers.townhall.env_key=\"CODEX_API_KEY\"".into(),
-                    "model_providers.townhall.wire_api=\"responses\"".into(),
-                ] {
-                    argv.extend(["-c".to_string(), c]);
-                }
-            }
-            argv.extend(s(&["exec", "--json"]));
-            if d {
-                argv.push("--skip-git-repo-check".into());
-                let chosen = ["-s", "--sandbox", "--full-auto", "--dangerously-bypass-approvals-and-sandbox", "-a", "--ask-for-approval"];
-                if !has(&agent.argv, &chosen) {
-                    argv.push("--dangerously-bypass-approvals-and-sandbox".into());
-                }
-            }
-            if let Some(id) = session {
-                argv.extend(s(&["resume", id]));
-            }
-            argv.push("-".into());
-        }
+        AgentKind::Claude => env.extend(url.map(|u| ("ANTHROPIC_BASE_URL".to_string(), u.to_string()))),
         AgentKind::Gemini => {
-            argv.extend(s(&["--output-format", "stream-json"]));
-            if d && !has(&agent.argv, &["--yolo", "-y", "--approval-mode"]) {
-                // Without it headless gemini has no shell or edit tools at all.
-                argv.push("--yolo".into());
-            }
-            if let Some(id) = session {
-                argv.extend(s(&["--resume", id]));
-            }
             env.extend(url.map(|u| ("GOOGLE_GEMINI_BASE_URL".to_string(), u.to_string())));
-            if d {
+            if agent.defaults {
                 let gitconfig = home.join(".gitconfig").display().to_string();
                 env.extend([
                     // It asks before working in a folder it was not told to trust.
@@ -102,7 +88,60 @@ pub fn invocation(agent: &Agent, prompt: &str, session: Option<&str>, home: &Pat
                 ]);
             }
         }
+        AgentKind::Codex | AgentKind::Command => {}
+    }
+    env
+}
+
+/// A headless turn: the prompt on stdin, output the driver reads.
+pub fn invocation(agent: &Agent, prompt: &str, session: Option<&str>, home: &Path) -> Invocation {
+    let mut argv = agent.argv.clone();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let free = unattended(agent).map(String::from);
+    match agent.kind {
+        AgentKind::Claude => {
+            argv.extend(free);
+            argv.extend(s(&["-p", "--output-format", "stream-json", "--verbose"]));
+            if let Some(id) = session {
+                argv.extend(s(&["--resume", id]));
+            }
+        }
+        AgentKind::Codex => {
+            argv.extend(agent.base_url.as_deref().map(codex_provider).unwrap_or_default());
+            argv.extend(s(&["exec", "--json"]));
+            if agent.defaults {
+                argv.push("--skip-git-repo-check".into());
+            }
+            argv.extend(free);
+            if let Some(id) = session {
+                argv.extend(s(&["resume", id]));
+            }
+            argv.push("-".into());
+        }
+        AgentKind::Gemini => {
+            argv.extend(s(&["--output-format", "stream-json"]));
+            argv.extend(free);
+            if let Some(id) = session {
+                argv.extend(s(&["--resume", id]));
+            }
+        }
         AgentKind::Command => {}
     }
-    Invocation { argv, stdin: prompt.to_string(), environment: env }
+    Invocation { argv, stdin: prompt.to_string(), environment: environment(agent, home) }
+}
+
+/// The CLI as a person at a terminal runs it, on `session` (`townhall attach`).
+pub fn interactive(agent: &Agent, session: Option<&str>, home: &Path) -> Invocation {
+    let mut argv = agent.argv.clone();
+    if agent.kind == AgentKind::Codex {
+        argv.extend(agent.base_url.as_deref().map(codex_provider).unwrap_or_default());
+        argv.extend(session.map(|id| ["resume".to_string(), id.to_string()]).into_iter().flatten());
+    }
+    argv.extend(unattended(agent).map(String::from));
+    if matches!(agent.kind, AgentKind::Claude | AgentKind::Gemini)
+        && let Some(id) = session
+    {
+        argv.extend(["--resume".to_string(), id.to_string()]);
+    }
+    Invocation { argv, stdin: String::new(), environment: environment(agent, home) }
 }

@@ -279,3 +279,15 @@ fn routine_stderr_and_lost_sessions_are_known_per_kind() {
     assert!(lost_session(AgentKind::Gemini, 42, &lines("Error resuming session: No previous sessions found for this project."), &[]));
     assert!(!lost_session(AgentKind::Gemini, 41, &lines("Invalid auth method selected."), &[]));
 }
+
+#[test]
+fn at_a_terminal_each_kind_resumes_its_session_interactively() {
+    let home = std::path::Path::new("/agents/ada");
+    let at = |kind, argv: &[&str]| interactive(&agent(kind, argv), Some("s1"), home).argv;
+    assert_eq!(at(AgentKind::Claude, &["claude"]), ["claude", "--dangerously-skip-permissions", "--resume", "s1"]);
+    assert_eq!(at(AgentKind::Codex, &["codex"]), ["codex", "resume", "s1", "--dangerously-bypass-approvals-and-sandbox"]);
+    assert_eq!(at(AgentKind::Gemini, &["gemini"]), ["gemini", "--yolo", "--resume", "s1"]);
+    let fresh = interactive(&agent(AgentKind::Gemini, &["gemini"]), None, home);
+    assert_eq!(fresh.argv, ["gemini", "--yolo"]);
+    assert!(fresh.environment.iter().any(|(k, _)| k == "GEMINI_CLI_TRUST_WORKSPACE"), "the same defaults as a turn");
+}
