@@ -8,6 +8,7 @@ pub mod audit;
 pub mod chat;
 pub mod config;
 pub mod control;
+pub mod files;
 pub mod git;
 pub mod grant;
 pub mod hall;

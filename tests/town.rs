@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, clis as cl, costs as co, handoff as ho, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
+use checks::{chat as c, clis as cl, costs as co, devices as dv, files as fi, handoff as ho, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -68,6 +68,10 @@ const CHECKS: &[(&str, Check)] = &[
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),
     ("grants::removing_the_rule_revokes_only_townhalls_entry", g::removing_the_rule_revokes_only_townhalls_entry),
     ("grants::device_notices_reach_the_residents_rooms", c::device_notices_reach_the_residents_rooms),
+    ("devices::a_mayor_lends_a_device_from_chat", dv::a_mayor_lends_a_device_from_chat),
+    ("files::files_go_both_ways_in_an_encrypted_dm", fi::files_go_both_ways_in_an_encrypted_dm),
+    ("files::a_file_over_the_cap_is_refused_with_a_notice", fi::a_file_over_the_cap_is_refused_with_a_notice),
+    ("devices::a_mayor_tails_a_serial_console_into_a_thread", dv::a_mayor_tails_a_serial_console_into_a_thread),
     ("levelling::a_cli_reset_levels_everything_ada_planted", l::a_cli_reset_levels_everything_ada_planted),
     ("levelling::a_reset_from_chat_levels_everything_ada_planted", l::a_reset_from_chat_levels_everything_ada_planted),
     ("levelling::a_reboot_levels_everything_ada_planted", l::a_reboot_levels_everything_ada_planted),

@@ -8,12 +8,12 @@ use super::Chat;
 use super::answer::Streamer;
 use super::bot::{Backend, Ended, Job, TurnAsk};
 use super::line::Place;
-use super::policy::Command;
+use super::policy::{Command, DeviceCommand};
 use crate::turn::{Outcome, TurnEvent};
 
 /// Run what a message asked for, answering in its room.
 pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job, place: Place) {
-    let Job { sender, reply, conversation, command } = job;
+    let Job { sender, reply, conversation, command, file } = job;
     let (sender, reply, conversation) = (sender.as_str(), &reply, conversation.as_str());
     let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
     let say = |text: String| async move {
@@ -52,6 +52,31 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
             Ok(report) => say(report).await,
             Err(e) => say(format!("_The reset was refused; nothing changed:_\n```\n{e}\n```")).await,
         },
+        Command::Usage(how) => say(format!("_{how}_")).await,
+        // A tail's batches go into a thread under the command, so the room stays readable.
+        Command::Device(c) => {
+            let to = if matches!(c, DeviceCommand::Tail { .. }) { Some(thread.unwrap_or(reply.event.as_str())) } else { thread };
+            let (tx, mut rx) = mpsc::channel::<String>(8);
+            let post = async {
+                while let Some(text) = rx.recv().await {
+                    if let Err(e) = chat.send(room, to, &text).await {
+                        tracing::warn!("{e}");
+                    }
+                }
+            };
+            tokio::join!(backend.device(sender, c, tx), post);
+        }
+        // Saved first; a caption is then a turn, told where the file is.
+        Command::File { caption } => {
+            let Some(file) = file else { return };
+            let saved = super::files::receive(backend, chat, name, sender, conversation, &file).await;
+            let ok = saved.is_ok();
+            say(saved.unwrap_or_else(|e| format!("_Not saved: {e}_"))).await;
+            if let (true, Some(prompt)) = (ok, caption) {
+                let ask = TurnAsk { resident: name.into(), sender: sender.into(), conversation: conversation.into(), prompt, reply: reply.clone(), place };
+                answer(backend, chat, ask).await
+            }
+        }
         Command::Turn(prompt) => {
             let ask = TurnAsk { resident: name.into(), sender: sender.into(), conversation: conversation.into(), prompt, reply: reply.clone(), place };
             answer(backend, chat, ask).await
@@ -132,7 +157,19 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
     {
         footer = Some(footer.map_or(cost.clone(), |f| format!("{f}\n{cost}")));
     }
-    match s.finish(footer.as_deref()).await {
+    if let Ok(o) = &outcome {
+        let notes: Vec<String> = o.files_left.iter().map(|l| format!("_{l}_")).collect();
+        if !notes.is_empty() {
+            footer = Some(footer.map_or(notes.join("\n"), |f| format!("{f}\n{}", notes.join("\n"))));
+        }
+    }
+    let finished = s.finish(footer.as_deref()).await;
+    if let (Ok(o), Some(r)) = (&outcome, town.resident(&resident)) {
+        for f in super::files::post(chat, room, thread, &o.files, r.files.max_bytes).await {
+            let _ = chat.send(room, thread, &format!("_{f}_")).await;
+        }
+    }
+    match finished {
         Err(e) => tracing::warn!("finishing the answer: {e}"),
         Ok(()) => {
             if let Some(id) = delivery {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::identity::{Identity, connect};
 use super::line::{Line, Place};
-use super::policy::{Command, Decision, Incoming, decide};
+use super::policy::{Command, Decision, DeviceCommand, Incoming, decide};
 use super::{Chat, Heard, MatrixChat, Message};
 use crate::config::Town;
 use crate::hall::{Refused, Reply};
@@ -55,16 +55,24 @@ pub trait Backend: Send + Sync + 'static {
     fn reset_report(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
     /// End the round; markdown describing the result.
     fn reset(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
+    /// Have root save a file `sender` sent into the resident's inbox; where it went.
+    fn file(&self, resident: &str, sender: &str, conversation: &str, file: &super::FileRef, bytes: Vec<u8>) -> impl Future<Output = Result<String, String>> + Send;
+    /// A device command (`!devices`, `!lease`, `!tail`…) asked by `by`: each markdown message
+    /// it has to say goes to `said`, in order (a tail's go on until it ends).
+    fn device(&self, by: &str, command: DeviceCommand, said: mpsc::Sender<String>) -> impl Future<Output = ()> + Send;
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str);
     fn chat_health(&self, resident: &str, health: String);
     /// The resident's bot is connected: notices and kept answers can go out through it.
     fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat);
 }
 
-pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). Commands:\n\
+pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). \
+Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ comes back here. Commands:\n\
 `!status` what I am doing · `!cost` what my turns spent · `!session` this conversation's CLI session, to pick up at a terminal · `!stop` end the running turn · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote · \
-`!reset` say what ending the round would lose, then `!reset yes` to end it (mayors only) · `!help`";
+`!devices` the devices the town's rules match and who holds them · \
+`!reset` say what ending the round would lose, then `!reset yes` to end it · `!lease DEVICE RESIDENT 2h` lend a device, `!release DEVICE` end it · \
+`!tail DEVICE [BAUD]` follow its serial console in a thread, `!untail DEVICE` stop (these five for mayors) · `!help`";
 
 /// Rooms where residents answer residents, and how long the current chain is: shared by
 /// every bot of the process, since the chain passes from one resident to the other.
@@ -92,6 +100,8 @@ pub struct Job {
     pub reply: Reply,
     pub conversation: String,
     pub command: Command,
+    /// The message's file, for `Command::File`.
+    pub file: Option<super::FileRef>,
 }
 
 /// Run the resident's bot forever: reconnect and resync with backoff on any failure.
@@ -138,7 +148,7 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
                         tokio::spawn(async move { invited(&*b, &c, &n, &room, &inviter).await });
                     } else if !skip_history && let Some(job) = bot.heard(h).await {
                         // Taken here, in the order the messages came.
-                        let place = if matches!(job.command, Command::Turn(_)) { line.place(&job.conversation) } else { Place::default() };
+                        let place = if matches!(job.command, Command::Turn(_) | Command::File { caption: Some(_) }) { line.place(&job.conversation) } else { Place::default() };
                         let (b, c, n) = (backend.clone(), chat.clone(), name.to_string());
                         tokio::spawn(async move { super::act::act(&*b, &c, &n, job, place).await });
                     }
@@ -258,6 +268,7 @@ impl<B: Backend, C: Chat> Bot<B, C> {
             allowed,
             is_mayor: town.matrix.mayors.contains(&m.sender),
             from_resident,
+            file: m.file.is_some(),
         };
         let decision = decide(&incoming);
         // Chains of residents answering residents end at the hop limit; only an allowed human
@@ -296,10 +307,10 @@ impl<B: Backend, C: Chat> Bot<B, C> {
                 None
             }
             Decision::MayorsOnly(c) => {
-                self.say(&m.room, m.thread.as_deref(), &format!("_Only a mayor may use {c:?}._")).await;
+                self.say(&m.room, m.thread.as_deref(), &format!("_Only a mayor may {}._", c.mayors_only())).await;
                 None
             }
-            Decision::Act(command) => Some(Job { sender: m.sender, reply: Reply { room: m.room, thread: m.thread, event: m.event }, conversation, command }),
+            Decision::Act(command) => Some(Job { sender: m.sender, reply: Reply { room: m.room, thread: m.thread, event: m.event }, conversation, command, file: m.file }),
         }
     }
 }

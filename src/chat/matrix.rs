@@ -10,7 +10,7 @@ use matrix_sdk::ruma::events::room::message::{MessageType, Relation, Replacement
 use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent};
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId};
 
-use super::{Chat, Heard, Message};
+use super::{Chat, FileRef, Heard, Message};
 use crate::os::{OsContext, OsError};
 
 /// One resident's logged-in client.
@@ -43,17 +43,40 @@ fn heard(room: &str, kind: TimelineEventKind) -> Option<Heard> {
         Some(Relation::Thread(t)) => Some(t.event_id.to_string()),
         _ => None,
     };
+    let file = file(&m.content.msgtype);
+    // A file's body is its caption when it has one, else its name (not words for a turn).
+    let body = match (&m.content.msgtype, &file) {
+        (MessageType::Image(c), Some(_)) => c.caption().unwrap_or_default().to_string(),
+        (MessageType::File(c), Some(_)) => c.caption().unwrap_or_default().to_string(),
+        (MessageType::Audio(c), Some(_)) => c.caption().unwrap_or_default().to_string(),
+        (MessageType::Video(c), Some(_)) => c.caption().unwrap_or_default().to_string(),
+        _ => m.content.body().to_string(),
+    };
     Some(Heard::Message(Message {
         room: room.into(),
         event: id,
         sender,
         ts,
-        body: m.content.body().to_string(),
+        body,
+        file,
         notice: matches!(m.content.msgtype, MessageType::Notice(_)),
         edit: matches!(m.content.relates_to, Some(Relation::Replacement(_))),
         thread,
         mentions: m.content.mentions.as_ref().map(|mm| mm.user_ids.iter().map(|u| u.to_string()).collect()).unwrap_or_default(),
     }))
+}
+
+/// The media an image, file, audio or video message carries.
+fn file(t: &MessageType) -> Option<FileRef> {
+    let (source, name, mimetype, size) = match t {
+        MessageType::Image(c) => (&c.source, c.filename(), c.info.as_ref().and_then(|i| i.mimetype.clone()), c.info.as_ref().and_then(|i| i.size)),
+        MessageType::File(c) => (&c.source, c.filename(), c.info.as_ref().and_then(|i| i.mimetype.clone()), c.info.as_ref().and_then(|i| i.size)),
+        MessageType::Audio(c) => (&c.source, c.filename(), c.info.as_ref().and_then(|i| i.mimetype.clone()), c.info.as_ref().and_then(|i| i.size)),
+        MessageType::Video(c) => (&c.source, c.filename(), c.info.as_ref().and_then(|i| i.mimetype.clone()), c.info.as_ref().and_then(|i| i.size)),
+        _ => return None,
+    };
+    let source = serde_json::to_string(source).ok()?;
+    Some(FileRef { source, name: name.to_string(), mimetype, size: size.map(u64::from) })
 }
 
 impl Chat for MatrixChat {
@@ -126,5 +149,29 @@ impl Chat for MatrixChat {
 
     async fn typing(&self, room: &str, on: bool) -> Result<(), OsError> {
         self.room(room)?.typing_notice(on).await.os(|| format!("typing in {room}"))
+    }
+
+    async fn download(&self, file: &FileRef) -> Result<Vec<u8>, OsError> {
+        use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
+        let what = || format!("downloading {}", file.name);
+        let source = serde_json::from_str(&file.source).os(what)?;
+        let request = MediaRequestParameters { source, format: MediaFormat::File };
+        self.client.media().get_media_content(&request, false).await.os(what)
+    }
+
+    async fn upload(&self, room: &str, thread: Option<&str>, name: &str, mimetype: &str, bytes: Vec<u8>) -> Result<String, OsError> {
+        use matrix_sdk::attachment::AttachmentConfig;
+        let r = self.room(room)?;
+        let mime: mime::Mime = mimetype.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
+        let mut config = AttachmentConfig::new();
+        if let Some(root) = thread {
+            let root = OwnedEventId::try_from(root).os(|| format!("parsing thread root {root}"))?;
+            use matrix_sdk::room::reply::{EnforceThread, Reply};
+            use matrix_sdk::ruma::events::room::message::{AddMentions, ReplyWithinThread};
+            // In the thread, not as a reply to its root.
+            config.reply = Some(Reply { event_id: root, enforce_thread: EnforceThread::Threaded(ReplyWithinThread::No), add_mentions: AddMentions::No });
+        }
+        let sent = r.send_attachment(name, &mime, bytes, config).await.os(|| format!("sending {name} to {room}"))?;
+        Ok(sent.event_id.to_string())
     }
 }

@@ -7,6 +7,8 @@ pub mod answer;
 pub mod bot;
 mod confirm;
 pub mod credentials;
+mod devices;
+mod files;
 pub mod identity;
 pub mod line;
 mod matrix;
@@ -37,6 +39,19 @@ pub struct Message {
     pub thread: Option<String>,
     /// Users the message mentions (m.mentions).
     pub mentions: Vec<String>,
+    /// An image, file, audio or video message (its `body` is then the caption, maybe empty).
+    pub file: Option<FileRef>,
+}
+
+/// Where a sent file's bytes are, and what its sender said of it (untrusted: sizes are
+/// checked again once downloaded).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FileRef {
+    /// The event's media source (plain or encrypted) as JSON, for `Chat::download`.
+    pub source: String,
+    pub name: String,
+    pub mimetype: Option<String>,
+    pub size: Option<u64>,
 }
 
 /// What one sync brought that a bot acts on.
@@ -64,6 +79,11 @@ pub trait Chat: Clone + Send + Sync + 'static {
     fn typing(&self, room: &str, on: bool) -> impl Future<Output = Result<(), OsError>> + Send;
     /// React to a message (an annotation: `key` is an emoji).
     fn react(&self, room: &str, event: &str, key: &str) -> impl Future<Output = Result<(), OsError>> + Send;
+    /// A file's bytes (decrypted where the room is encrypted). The homeserver's upload limit
+    /// bounds them; the caller checks the resident's.
+    fn download(&self, file: &FileRef) -> impl Future<Output = Result<Vec<u8>, OsError>> + Send;
+    /// Send a file (encrypted where the room is): an image when `mimetype` says so.
+    fn upload(&self, room: &str, thread: Option<&str>, name: &str, mimetype: &str, bytes: Vec<u8>) -> impl Future<Output = Result<String, OsError>> + Send;
 }
 
 /// A recording Chat: syncs hand out what `hear` queued; `fail("send", n)` makes the next n
@@ -153,5 +173,17 @@ impl Chat for FakeChat {
 
     async fn react(&self, room: &str, event: &str, key: &str) -> Result<(), OsError> {
         self.check("react", format!("react {room} {event} {key}"))
+    }
+
+    /// The source's text, as the bytes.
+    async fn download(&self, file: &FileRef) -> Result<Vec<u8>, OsError> {
+        self.check("download", format!("download {}", file.name))?;
+        Ok(file.source.clone().into_bytes())
+    }
+
+    async fn upload(&self, room: &str, thread: Option<&str>, name: &str, mimetype: &str, bytes: Vec<u8>) -> Result<String, OsError> {
+        let thread = thread.map(|t| format!(" thread={t}")).unwrap_or_default();
+        self.check("upload", format!("upload {room}{thread} {name} {mimetype} {} bytes", bytes.len()))?;
+        Ok(format!("$event{}", self.calls.calls().len()))
     }
 }

@@ -20,6 +20,8 @@ pub struct Incoming<'a> {
     pub is_mayor: bool,
     /// The sender is another resident of the town.
     pub from_resident: bool,
+    /// It carries a file (`body` is its caption).
+    pub file: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,59 @@ pub enum Command {
     ResetYes,
     /// The resident's branches on the town remote.
     Branches,
+    Device(DeviceCommand),
+    /// Save the message's file to the inbox; a caption is then a turn's prompt.
+    File { caption: Option<String> },
+    /// A command written wrongly: how to write it.
+    Usage(String),
+}
+
+impl Command {
+    /// What a mayors-only command does, for the refusal.
+    pub fn mayors_only(&self) -> &'static str {
+        match self {
+            Command::Device(DeviceCommand::Tail { .. } | DeviceCommand::Untail(_)) => "tail a serial console",
+            Command::Device(_) => "lend or release a device",
+            _ => "end the round",
+        }
+    }
+}
+
+/// `!devices` for anyone allowed; the rest for mayors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceCommand {
+    List,
+    Lease { device: String, resident: String, secs: u64 },
+    Release(String),
+    Tail { device: String, baud: Option<u32> },
+    Untail(String),
+}
+
+fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> Command {
+    let usage = |u: &str| Command::Usage(format!("Write it as `{u}`."));
+    let c = match (verb, words.next()) {
+        ("!devices", _) => DeviceCommand::List,
+        ("!lease", Some(device)) => {
+            let (Some(resident), rest) = (words.next(), words.collect::<Vec<_>>().join(" ")) else {
+                return usage("!lease DEVICE RESIDENT DURATION, e.g. !lease ttyUSB0 ada 2h");
+            };
+            match crate::grant::duration(&rest) {
+                Ok(d) => DeviceCommand::Lease { device: device.into(), resident: resident.into(), secs: d.as_secs() },
+                Err(e) => return Command::Usage(format!("{e}. Write it as `!lease DEVICE RESIDENT DURATION`, e.g. `!lease ttyUSB0 ada 2h`.")),
+            }
+        }
+        ("!release", Some(device)) => DeviceCommand::Release(device.into()),
+        ("!untail", Some(device)) => DeviceCommand::Untail(device.into()),
+        ("!tail", Some(device)) => match words.next().map(str::parse::<u32>) {
+            None => DeviceCommand::Tail { device: device.into(), baud: None },
+            Some(Ok(b)) if crate::grant::console::baud(b).is_some() => DeviceCommand::Tail { device: device.into(), baud: Some(b) },
+            Some(_) => return Command::Usage(format!("The baud rate is one of {}: `!tail DEVICE [BAUD]`.", crate::grant::console::RATES)),
+        },
+        ("!tail", None) => return usage("!tail DEVICE [BAUD], e.g. !tail ttyUSB0 115200"),
+        (v, None) => return usage(&format!("{v} DEVICE, e.g. {v} ttyUSB0")),
+        _ => return Command::Turn(String::new()),
+    };
+    Command::Device(c)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +131,7 @@ fn command(text: &str) -> Command {
         Some("!reset") if words.next() == Some("yes") => Command::ResetYes,
         Some("!reset") => Command::Reset,
         Some("!branches") => Command::Branches,
+        Some(verb @ ("!devices" | "!lease" | "!release" | "!tail" | "!untail")) => device_command(verb, words),
         Some("!log") => Command::Log(words.next().and_then(|n| n.parse().ok()).unwrap_or(20).clamp(1, 200)),
         _ => Command::Turn(t.to_string()),
     }
@@ -84,6 +140,9 @@ fn command(text: &str) -> Command {
 pub fn decide(m: &Incoming) -> Decision {
     if m.sender == m.me || m.is_notice || m.is_edit {
         return Decision::Pass;
+    }
+    if m.file {
+        return file(m);
     }
     let text = match (addressed(m.body, m.name, m.me), m.direct, m.mentioned) {
         (Some(rest), _, _) => rest,
@@ -107,8 +166,23 @@ pub fn decide(m: &Incoming) -> Decision {
     match command(text) {
         Command::Turn(t) if t.is_empty() => Decision::Pass,
         c @ (Command::Reset | Command::ResetYes) if !m.is_mayor => Decision::MayorsOnly(c),
+        Command::Device(d) if d != DeviceCommand::List && !m.is_mayor => Decision::MayorsOnly(Command::Device(d)),
         c => Decision::Act(c),
     }
+}
+
+/// A file is for the resident in a DM, or when its caption addresses or mentions it; only
+/// humans allowed to command it send it files.
+fn file(m: &Incoming) -> Decision {
+    let addressed = addressed(m.body, m.name, m.me);
+    if m.from_resident || !(m.direct || m.mentioned || addressed.is_some()) {
+        return Decision::Pass;
+    }
+    if !m.allowed {
+        return Decision::Refused(format!("{} is not allowed to send {} files", m.sender, m.name));
+    }
+    let caption = addressed.unwrap_or(m.body).trim();
+    Decision::Act(Command::File { caption: (!caption.is_empty()).then(|| caption.to_string()) })
 }
 
 #[cfg(test)]
@@ -128,7 +202,18 @@ mod tests {
             allowed: sender == "@mayor:town.test",
             is_mayor: sender == "@mayor:town.test",
             from_resident: sender == "@vox:town.test",
+            file: false,
         }
+    }
+
+    #[test]
+    fn files_come_from_allowed_humans_in_a_dm_or_with_an_addressing_caption() {
+        let file = |sender, body, direct| Incoming { file: true, ..msg(sender, body, direct) };
+        assert_eq!(decide(&file("@mayor:town.test", "", true)), Decision::Act(Command::File { caption: None }));
+        assert_eq!(decide(&file("@mayor:town.test", "ada: what is this?", false)), Decision::Act(Command::File { caption: Some("what is this?".into()) }));
+        assert_eq!(decide(&file("@mayor:town.test", "", false)), Decision::Pass, "a shared room's file for nobody in particular");
+        assert!(matches!(decide(&file("@eve:town.test", "", true)), Decision::Refused(_)));
+        assert_eq!(decide(&file("@vox:town.test", "ada: take this", false)), Decision::Pass, "residents do not hand each other files");
     }
 
     #[test]
@@ -187,5 +272,22 @@ mod tests {
         assert_eq!(decide(&yes), Decision::MayorsOnly(Command::ResetYes));
         let mayor = msg("@mayor:town.test", "!reset yes", true);
         assert_eq!(decide(&mayor), Decision::Act(Command::ResetYes));
+    }
+
+    #[test]
+    fn device_commands_read_their_words_and_lending_is_for_mayors() {
+        let act = |body| decide(&msg("@mayor:town.test", body, true));
+        let lease = DeviceCommand::Lease { device: "ttyUSB0".into(), resident: "ada".into(), secs: 7200 };
+        assert_eq!(act("!lease ttyUSB0 ada 2h"), Decision::Act(Command::Device(lease.clone())));
+        assert_eq!(act("!tail ttyS0 9600"), Decision::Act(Command::Device(DeviceCommand::Tail { device: "ttyS0".into(), baud: Some(9600) })));
+        assert_eq!(act("!untail ttyS0"), Decision::Act(Command::Device(DeviceCommand::Untail("ttyS0".into()))));
+        for wrong in ["!lease ttyUSB0 ada", "!lease ttyUSB0 ada soon", "!tail ttyS0 123", "!release", "!tail"] {
+            assert!(matches!(act(wrong), Decision::Act(Command::Usage(_))), "{wrong}");
+        }
+        let mut friend = msg("@friend:town.test", "!lease ttyUSB0 ada 2h", true);
+        friend.allowed = true;
+        assert_eq!(decide(&friend), Decision::MayorsOnly(Command::Device(lease)));
+        let list = Incoming { body: "!devices", ..friend };
+        assert_eq!(decide(&list), Decision::Act(Command::Device(DeviceCommand::List)));
     }
 }

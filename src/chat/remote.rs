@@ -194,7 +194,11 @@ impl Remote {
             s.push(&d.text).await?;
             s.finish(Some(&footer)).await
         };
-        match posted.await {
+        let posted = posted.await;
+        if let (Some(o), Some(r)) = (&d.outcome, self.town().resident(&d.resident)) {
+            super::files::post(chat, &d.reply.room, d.reply.thread.as_deref(), &o.files, r.files.max_bytes).await;
+        }
+        match posted {
             Ok(()) => self.delivered(d.id).await,
             Err(e) => tracing::warn!("posting a kept answer in {}: {e}", d.reply.room),
         }
@@ -315,6 +319,23 @@ impl Backend for Remote {
             Ok(other) => format!("_unexpected answer {other:?}_"),
             Err(e) => format!("_The supervisor did not answer: {e}_"),
         }
+    }
+
+    async fn file(&self, resident: &str, sender: &str, conversation: &str, file: &super::FileRef, bytes: Vec<u8>) -> Result<String, String> {
+        let spooled = super::files::spool(&self.store, &bytes).map_err(|e| format!("spooling {}: {e}", file.name))?;
+        let mimetype = file.mimetype.clone().unwrap_or_else(|| crate::files::mimetype(&file.name));
+        let ask = Ask::File { resident: resident.into(), sender: sender.into(), conversation: conversation.into(), name: file.name.clone(), mimetype, spool: spooled.display().to_string() };
+        let said = self.counter.call(ask).await;
+        let _ = std::fs::remove_file(&spooled);
+        match said {
+            Ok(Said::Filed { path }) => Ok(path),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn device(&self, by: &str, c: super::policy::DeviceCommand, said: mpsc::Sender<String>) {
+        super::devices::ask(&self.counter, by, c, said).await
     }
 
     async fn reset_report(&self, by: &str) -> Result<String, String> {

@@ -44,7 +44,7 @@ impl Backend for Desk {
         for e in &self.answer {
             let _ = events.send(e.clone()).await;
         }
-        let outcome = Outcome { result: "success".into(), status: 0, stopped: false, timed_out: false, stderr_tail: vec![], duration_ms: 1, spent: None, conversation_spent: None, session: None };
+        let outcome = Outcome { result: "success".into(), status: 0, stopped: false, timed_out: false, stderr_tail: vec![], duration_ms: 1, spent: None, conversation_spent: None, session: None, files: vec![], files_left: vec![] };
         Ok(Ended::Answered { delivery: 7, outcome: Ok(outcome) })
     }
     async fn delivered(&self, delivery: u64) {
@@ -79,6 +79,13 @@ impl Backend for Desk {
     }
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, _: &str) {
         self.log(format!("audit {resident} {what:?} {from} {room}"));
+    }
+    async fn file(&self, resident: &str, _: &str, _: &str, file: &crate::chat::FileRef, bytes: Vec<u8>) -> Result<String, String> {
+        self.log(format!("file {resident} {} {} bytes", file.name, bytes.len()));
+        Ok(format!("/agents/{resident}/work/inbox/{}", file.name))
+    }
+    async fn device(&self, by: &str, c: crate::chat::policy::DeviceCommand, said: mpsc::Sender<String>) {
+        let _ = said.send(format!("{by} {c:?}")).await;
     }
     fn chat_health(&self, _: &str, _: String) {}
     fn connected(self: Arc<Self>, _: &str, _: MatrixChat) {}
@@ -173,6 +180,7 @@ async fn a_send_that_fails_leaves_the_answer_unconfirmed_and_one_that_works_conf
         reply: Reply { room: "!dm:t".into(), thread: None, event: e.into() },
         conversation: "!dm:t".into(),
         command: Command::Turn("hi".into()),
+        file: None,
     };
     // The homeserver refuses every send of the first answer (and its typing notices).
     chat.fail("send", 100);

@@ -135,7 +135,8 @@ pub fn notice(resident: &str, n: &Notice) -> String {
             format!("_Device {devnode} is here and granted to {resident} ({})._", if *read_write { "read-write" } else { "read-only" })
         }
         Notice::DeviceGone { devnode } => format!("_Device {devnode} is gone._"),
-        Notice::DeviceRevoked { devnode } => format!("_Access to {devnode} was revoked._"),
+        Notice::DeviceRevoked { devnode, lease_ended: false } => format!("_Access to {devnode} was revoked._"),
+        Notice::DeviceRevoked { devnode, lease_ended: true } => format!("_The lease of {devnode} to {resident} ended: access revoked._"),
         Notice::Pushed { pusher, repo, path, refname, commits, stat } => {
             let short = refname.trim_start_matches("refs/heads/").trim_start_matches("refs/tags/");
             format!("**{pusher} pushed `{short}`** to `{repo}`: {commits} commit(s), {stat}; every commit signed by {pusher}'s townhall key.\n```\ngit fetch {path} {refname}\n```")
@@ -174,7 +175,7 @@ mod tests {
     use super::*;
 
     fn ended(result: &str) -> Outcome {
-        Outcome { result: result.into(), status: 1, stopped: false, timed_out: false, stderr_tail: vec!["boom".into()], duration_ms: 5, spent: None, conversation_spent: None, session: None }
+        Outcome { result: result.into(), status: 1, stopped: false, timed_out: false, stderr_tail: vec!["boom".into()], duration_ms: 5, spent: None, conversation_spent: None, session: None, files: vec![], files_left: vec![] }
     }
 
     #[test]

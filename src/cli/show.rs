@@ -128,7 +128,8 @@ pub fn devices(list: &[townhall::grant::DeviceStatus]) -> String {
     let mut s = format!("{:<24} {:<8} {}\n", "DEVICE", "SUBSYS", "HOLDERS");
     for d in list {
         let perm = |p: townhall::config::Permission| if p == townhall::config::Permission::Rw { "rw" } else { "r" };
-        let holders: Vec<_> = d.holders.iter().map(|h| format!("{} ({}, since {})", h.resident, perm(h.perm), h.since)).collect();
+        let until = |h: &townhall::grant::Held| h.until.as_ref().map(|u| format!(", leased until {u}")).unwrap_or_default();
+        let holders: Vec<_> = d.holders.iter().map(|h| format!("{} ({}, since {}{})", h.resident, perm(h.perm), h.since, until(h))).collect();
         let who = match &d.refused {
             Some(r) => format!("refused: {r}"),
             None => holders.join(", "),

@@ -74,7 +74,21 @@ pub struct Resident {
     pub rooms: Vec<String>,
     pub limits: Limits,
     pub budget: Budget,
+    pub files: Files,
     pub git: GitIdentity,
+}
+
+/// Files the mayor sends (to the workspace's `inbox/`) and a turn leaves in `outbox/` (sent
+/// to the room): each at most `max_bytes`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Files {
+    pub max_bytes: u64,
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Self { max_bytes: 20 << 20 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,6 +146,8 @@ pub struct DeviceRule {
     /// Matched against the sysfs attributes of the device or any parent (udev's ATTRS).
     pub attrs: BTreeMap<String, String>,
     pub permission: Permission,
+    /// The serial line's rate for `!tail` (its current rate when unset).
+    pub baud: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

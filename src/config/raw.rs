@@ -83,6 +83,8 @@ pub struct RawResident {
     pub limits: RawLimits,
     #[serde(default)]
     pub budget: RawBudget,
+    #[serde(default)]
+    pub files: RawFiles,
     pub git: RawGit,
 }
 
@@ -168,6 +170,8 @@ pub struct RawDevice {
     #[serde(default)]
     pub attrs: BTreeMap<String, String>,
     pub permission: S<String>,
+    #[serde(default)]
+    pub baud: Option<S<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,6 +185,13 @@ pub struct RawLimits {
     pub tasks: Option<S<i64>>,
     #[serde(default)]
     pub turn_timeout: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFiles {
+    #[serde(default)]
+    pub max_size: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -258,6 +258,9 @@ fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
             .unwrap_or(DEFAULT_TURN_TIMEOUT),
     };
     let budget = super::agent::budget(c, &raw.budget);
+    let files = super::Files {
+        max_bytes: raw.files.max_size.as_ref().and_then(|m| c.ok(m, v::memory(m.get_ref()), "write a size such as \"20M\"")).unwrap_or(super::Files::default().max_bytes),
+    };
     let g = &raw.git;
     if g.name.get_ref().trim().is_empty() {
         c.err(&g.name, "the git name is empty", "write the name commits are made under, e.g. \"Ada\"");
@@ -279,6 +282,7 @@ fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
         rooms,
         limits,
         budget,
+        files,
         git: GitIdentity { name: g.name.get_ref().clone(), email: email.clone() },
     }
 }
@@ -331,7 +335,14 @@ fn device(c: &mut Checker, d: &super::raw::RawDevice) -> Option<DeviceRule> {
             return None;
         }
     };
+    if let Some(b) = &d.baud
+        && crate::grant::console::baud(*b.get_ref()).is_none()
+    {
+        c.err(b, format!("{} is not a baud rate townhall sets", b.get_ref()), format!("use {}", crate::grant::console::RATES));
+        return None;
+    }
     Some(DeviceRule {
+        baud: d.baud.as_ref().map(|b| *b.get_ref()),
         subsystem: sub.clone(),
         kernel: d.kernel.as_ref().map(|k| k.get_ref().clone()),
         properties: d.properties.clone(),

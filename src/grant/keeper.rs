@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::lease::Leases;
 use super::rules::{Want, wanted};
 use super::{Acls, Device};
 use crate::config::{Permission, Town};
@@ -16,6 +17,9 @@ pub struct Held {
     pub perm: Permission,
     /// RFC 3339.
     pub since: String,
+    /// Held by a lease (no rule wants it) that ends then, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -26,13 +30,17 @@ pub struct DeviceStatus {
     pub holders: Vec<Held>,
     /// Why a matching device is not granted (e.g. it carries `uaccess`).
     pub refused: Option<String>,
+    /// From the rules, for `!tail`.
+    #[serde(default)]
+    pub baud: Option<u32>,
 }
 
 /// What changed, for the audit log and the residents' rooms.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Change {
     Granted { devnode: PathBuf, resident: String, uid: u32, perm: Permission },
-    Revoked { devnode: PathBuf, resident: String, uid: u32 },
+    /// `leased`: it was held by a lease, which ended.
+    Revoked { devnode: PathBuf, resident: String, uid: u32, leased: bool },
     Gone { devnode: PathBuf, resident: String },
     Refused { devnode: PathBuf, reason: String },
     /// The ACL could not be changed: retried at the next event or reconcile.
@@ -45,6 +53,7 @@ pub struct Keeper<A> {
     /// devnode → uid → what townhall granted there.
     ledger: Mutex<BTreeMap<PathBuf, BTreeMap<u32, Held>>>,
     present: Mutex<BTreeMap<PathBuf, DeviceStatus>>,
+    pub leases: Leases,
 }
 
 impl<A: Acls> Keeper<A> {
@@ -53,7 +62,8 @@ impl<A: Acls> Keeper<A> {
         let ledger_path = state.join("grants.json");
         let help = "it lists the ACL entries townhall made; fix it, or move it away and remove townhall's entries by hand (getfacl shows them)";
         let ledger = crate::os::read_state(&ledger_path, help)?.unwrap_or_default();
-        Ok(Self { acls, ledger_path, ledger: Mutex::new(ledger), present: Default::default() })
+        let leases = Leases::new(state)?;
+        Ok(Self { acls, ledger_path, ledger: Mutex::new(ledger), present: Default::default(), leases })
     }
 
     fn save(&self, ledger: &BTreeMap<PathBuf, BTreeMap<u32, Held>>) -> Result<(), OsError> {
@@ -68,6 +78,7 @@ impl<A: Acls> Keeper<A> {
             Ok(w) => (w, None),
             Err(reason) => (vec![], Some(reason)),
         };
+        let wants = self.with_leases(town, &node, wants, refused.is_some(), now);
         let mut ledger = self.ledger.lock().expect("lock");
         // Devices no rule wants and townhall never touched are none of its business.
         if wants.is_empty() && refused.is_none() && !ledger.contains_key(&node) {
@@ -79,6 +90,7 @@ impl<A: Acls> Keeper<A> {
         // One entry that cannot be changed must not stop the others, and the ledger is saved
         // whatever happened: it must name exactly the entries townhall made.
         for w in &wants {
+            let (w, until) = w;
             let fresh = mine.get(&w.uid).is_none_or(|h| h.perm != w.perm);
             if (fresh || reapply || current.get(&w.uid) != Some(&w.perm))
                 && let Err(e) = self.acls.grant(&node, w.uid, w.perm)
@@ -87,20 +99,22 @@ impl<A: Acls> Keeper<A> {
                 continue;
             }
             if fresh {
-                mine.insert(w.uid, Held { resident: w.resident.clone(), perm: w.perm, since: now.into() });
+                mine.insert(w.uid, Held { resident: w.resident.clone(), perm: w.perm, since: now.into(), until: until.clone() });
                 changes.push(Change::Granted { devnode: node.clone(), resident: w.resident.clone(), uid: w.uid, perm: w.perm });
+            } else if let Some(h) = mine.get_mut(&w.uid) {
+                h.until = until.clone();
             }
         }
-        let stale: Vec<u32> = mine.keys().filter(|uid| !wants.iter().any(|w| w.uid == **uid)).copied().collect();
+        let stale: Vec<u32> = mine.keys().filter(|uid| !wants.iter().any(|(w, _)| w.uid == **uid)).copied().collect();
         for uid in stale {
-            let resident = mine[&uid].resident.clone();
+            let (resident, leased) = (mine[&uid].resident.clone(), mine[&uid].until.is_some());
             if let Err(e) = self.acls.revoke(&node, uid) {
                 // Still ours: kept in the ledger, so the next reconcile revokes it.
                 changes.push(Change::Failed { devnode: node.clone(), resident, why: e.to_string() });
                 continue;
             }
             mine.remove(&uid);
-            changes.push(Change::Revoked { devnode: node.clone(), resident, uid });
+            changes.push(Change::Revoked { devnode: node.clone(), resident, uid, leased });
         }
         if let Some(reason) = &refused {
             changes.push(Change::Refused { devnode: node.clone(), reason: reason.clone() });
@@ -114,10 +128,33 @@ impl<A: Acls> Keeper<A> {
         if holders.is_empty() && refused.is_none() {
             present.remove(&node);
         } else {
-            let status = DeviceStatus { devnode: node.clone(), subsystem: dev.subsystem.clone(), sysname: dev.sysname.clone(), holders, refused };
+            let baud = super::rules::baud(town, dev);
+            let status = DeviceStatus { devnode: node.clone(), subsystem: dev.subsystem.clone(), sysname: dev.sysname.clone(), holders, refused, baud };
             present.insert(node, status);
         }
         Ok(changes)
+    }
+
+    /// The rules' wants, then what the device's active leases add (read-write; a rule's
+    /// grant stays as it is, without an end). None on a device the rules refuse.
+    fn with_leases(&self, town: &Town, node: &Path, wants: Vec<Want>, refused: bool, now: &str) -> Vec<(Want, Option<String>)> {
+        let mut out: Vec<(Want, Option<String>)> = wants.into_iter().map(|w| (w, None)).collect();
+        if refused {
+            return out;
+        }
+        let now = humantime::parse_rfc3339(now).unwrap_or_else(|_| std::time::SystemTime::now());
+        for l in self.leases.on(node, now) {
+            let Some(r) = town.resident(&l.resident) else { continue };
+            match out.iter_mut().find(|(w, _)| w.uid == r.uid) {
+                Some((w, until)) if until.is_some() => {
+                    *until = std::cmp::max(until.clone(), Some(l.until.clone()));
+                    w.perm = Permission::Rw;
+                }
+                Some(_) => {}
+                None => out.push((Want { resident: r.name.clone(), uid: r.uid, perm: Permission::Rw }, Some(l.until.clone()))),
+            }
+        }
+        out
     }
 
     /// The device went away: its node (and our entries on it) are gone with it.
@@ -133,6 +170,10 @@ impl<A: Acls> Keeper<A> {
     /// Reconcile everything present (at start and after a reload), and revoke what townhall
     /// granted on nodes no longer present among them.
     pub fn all(&self, town: &Town, devices: &[Device], now: &str) -> Result<Vec<Change>, OsError> {
+        let when = humantime::parse_rfc3339(now).unwrap_or_else(|_| std::time::SystemTime::now());
+        for l in self.leases.expire(when)? {
+            tracing::info!(resident = %l.resident, "the lease of {} ended", l.devnode.display());
+        }
         let mut changes = Vec::new();
         // One device that cannot be handled must not keep the others from their grants.
         for d in devices {

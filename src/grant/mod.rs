@@ -2,8 +2,10 @@
 //! at start and on reload, revoked when no longer declared.
 
 mod acl;
+pub mod console;
 mod devices;
 mod keeper;
+pub mod lease;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -11,4 +13,5 @@ mod tests;
 pub use acl::{Acls, FakeAcls, PosixAcls};
 pub use devices::{Device, DeviceEvent, Devices, FakeDevices, Udev};
 pub use keeper::{Change, DeviceStatus, Held, Keeper};
+pub use lease::{Lease, Leases, duration};
 pub use rules::{UACCESS, Want, interest, matches, wanted};

@@ -55,6 +55,11 @@ pub fn wanted(town: &Town, dev: &Device) -> Result<Vec<Want>, String> {
     Ok(by_uid.into_values().collect())
 }
 
+/// The baud rate the first matching rule that names one gives, for `!tail`.
+pub fn baud(town: &Town, dev: &Device) -> Option<u32> {
+    town.residents.iter().flat_map(|r| &r.devices).filter(|rule| matches(rule, dev)).find_map(|rule| rule.baud)
+}
+
 /// Subsystems to watch and the sysfs attributes to read, from every rule in the town.
 pub fn interest(town: &Town) -> (Vec<String>, Vec<String>) {
     let rules = town.residents.iter().flat_map(|r| &r.devices);

@@ -49,6 +49,7 @@ fn rule(sub: &str, kernel: Option<&str>, attrs: &[(&str, &str)]) -> DeviceRule {
         properties: BTreeMap::new(),
         attrs: map(attrs),
         permission: Permission::Rw,
+        baud: None,
     }
 }
 
@@ -174,4 +175,28 @@ fn a_grant_failing_mid_reconcile_leaves_the_others_and_a_true_ledger() {
     keeper_acls(&keeper).failing.lock().unwrap().clear();
     let c = keeper.all(&town, &[serial()], "t3").unwrap();
     assert!(matches!(&c[..], [Change::Granted { resident, .. }] if resident == "vox"), "{c:?}");
+}
+
+#[test]
+fn a_lease_grants_beside_the_rules_and_its_end_revokes_only_it() {
+    let state = tempfile::tempdir().unwrap();
+    let keeper = Keeper::new(FakeAcls::default(), state.path()).unwrap();
+    let town = town_with_tty_rule(Some(Permission::R));
+    let at = |secs: u64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string();
+    let lease = |who: &str, until: u64| Lease { devnode: "/dev/ttyS0".into(), resident: who.into(), by: "@mayor:town.test".into(), since: at(0), until: at(until) };
+    keeper.leases.add(lease("vox", 100)).unwrap();
+    keeper.leases.add(lease("ada", 100)).unwrap();
+    let c = keeper.all(&town, &[serial()], &at(10)).unwrap();
+    let granted: Vec<_> = c.iter().map(|c| format!("{c:?}")).collect();
+    assert_eq!(granted.len(), 2, "{granted:?}");
+    let holders = &keeper.status()[0].holders;
+    let vox = holders.iter().find(|h| h.resident == "vox").unwrap();
+    assert_eq!((vox.perm, vox.until.as_deref()), (Permission::Rw, Some(at(100).as_str())), "a lease lends read-write, until its end");
+    let ada = holders.iter().find(|h| h.resident == "ada").unwrap();
+    assert_eq!((ada.perm, ada.until.as_deref()), (Permission::R, None), "a rule's grant is not turned into a lease");
+    // Past its end: vox's entry goes, said as a lease's end; ada keeps her rule's.
+    let c = keeper.all(&town, &[serial()], &at(101)).unwrap();
+    assert!(matches!(&c[..], [Change::Revoked { resident, leased: true, .. }] if resident == "vox"), "{c:?}");
+    assert!(keeper.leases.all().is_empty(), "ended leases are forgotten");
+    assert_eq!(keeper.status()[0].holders.iter().map(|h| h.resident.as_str()).collect::<Vec<_>>(), ["ada"]);
 }

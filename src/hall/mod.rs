@@ -59,6 +59,19 @@ pub enum Ask {
     ResetReport { by: String },
     /// End the round; `by` must be a mayor.
     Reset { by: String },
+    /// Present devices the rules match, their holders and leases (`!devices`).
+    Devices,
+    /// Lend `device` (as `!devices` names it) to `resident` for `secs`; `by`: a mayor.
+    Lease { by: String, device: String, resident: String, secs: u64 },
+    /// End the leases on `device`; `by`: a mayor.
+    Release { by: String, device: String },
+    /// Stream the serial console's output here until Untail or the device goes; `by`: a
+    /// mayor. `baud` overrides the rule's.
+    Tail { by: String, device: String, baud: Option<u32> },
+    Untail { by: String, device: String },
+    /// A file `sender` sent, spooled by the chat at `spool`: into the resident's inbox, and
+    /// named in the conversation's next prompt.
+    File { resident: String, sender: String, conversation: String, name: String, mimetype: String, spool: String },
     /// The answer with this id reached its room: forget it.
     Delivered { id: u64 },
     /// How the resident's Matrix sync is doing, for `townhall status`.
@@ -116,7 +129,12 @@ pub struct Delivery {
 pub enum Notice {
     DeviceGranted { devnode: String, read_write: bool },
     DeviceGone { devnode: String },
-    DeviceRevoked { devnode: String },
+    /// `lease_ended`: it was lent, and the lease is over.
+    DeviceRevoked {
+        devnode: String,
+        #[serde(default)]
+        lease_ended: bool,
+    },
     /// An accepted push: one per ref it changed.
     Pushed { pusher: String, repo: String, path: String, refname: String, commits: String, stat: String },
     /// What the reset that began `round` could not do for the resident, one line each.
@@ -214,7 +232,17 @@ pub enum Said {
     LastTurn { outcome: Option<crate::turn::Outcome> },
     Branches { repos: Vec<RepoBranches> },
     Losses { residents: Vec<crate::round::Losses> },
+    /// Where a sent file was saved.
+    Filed { path: String },
     ResetDone(ResetSummary),
+    Devices { devices: Vec<crate::grant::DeviceStatus> },
+    Leased(crate::grant::Lease),
+    Released { leases: Vec<crate::grant::Lease> },
+    /// A tail began: `Serial` batches follow, then `TailEnded`.
+    Tailing { devnode: String, baud: Option<u32> },
+    /// Markdown: a code block of what the console printed.
+    Serial { text: String },
+    TailEnded { why: String },
     Done,
     Error { message: String },
 }

@@ -51,6 +51,22 @@ fn commander(town: &Town, r: &crate::config::Resident, sender: &str) -> Result<(
     refuse(format!("{sender} may not command {}", r.name))
 }
 
+fn mayor(town: &Town, by: &str, what: &str) -> Result<(), Refusal> {
+    id("by", by, '@')?;
+    if !town.matrix.mayors.iter().any(|m| m == by) {
+        return refuse(format!("{by} is not a mayor: only a mayor may {what}"));
+    }
+    Ok(())
+}
+
+/// A device as `!devices` names it: looked up among present devices only, never opened.
+fn device(d: &str) -> Result<(), Refusal> {
+    if d.is_empty() || d.len() > MAX_ID || d.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return refuse(format!("{d:.80?} is not a device name such as ttyUSB0"));
+    }
+    Ok(())
+}
+
 fn reply(r: &Reply) -> Result<(), Refusal> {
     id("room", &r.room, '!')?;
     id("event", &r.event, '$')?;
@@ -95,12 +111,40 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             text("the conversation", conversation, MAX_CONVERSATION)?;
             resident(town, name).map(|_| ())
         }
-        Ask::Reset { by } | Ask::ResetReport { by } => {
-            id("by", by, '@')?;
-            if !town.matrix.mayors.iter().any(|m| m == by) {
-                return refuse(format!("{by} is not a mayor: only a mayor may end the round"));
+        Ask::Reset { by } | Ask::ResetReport { by } => mayor(town, by, "end the round"),
+        Ask::Devices => Ok(()),
+        Ask::Lease { by, device: d, resident: name, secs } => {
+            resident(town, name)?;
+            device(d)?;
+            let range = crate::grant::lease::SHORTEST.as_secs()..=crate::grant::lease::LONGEST.as_secs();
+            if !range.contains(secs) {
+                return refuse(format!("a lease lasts from 1 minute to 30 days, not {secs} s"));
             }
-            Ok(())
+            mayor(town, by, "lease a device")
+        }
+        Ask::Release { by, device: d } | Ask::Untail { by, device: d } => {
+            device(d)?;
+            mayor(town, by, "release or untail a device")
+        }
+        Ask::Tail { by, device: d, baud } => {
+            device(d)?;
+            if let Some(b) = baud
+                && crate::grant::console::baud(*b).is_none()
+            {
+                return refuse(format!("{b} is not a baud rate townhall sets; use {}", crate::grant::console::RATES));
+            }
+            mayor(town, by, "tail a serial console")
+        }
+        Ask::File { resident: name, sender, conversation, name: file, mimetype, spool } => {
+            text("the conversation", conversation, MAX_CONVERSATION)?;
+            for (what, s) in [("the file name", file), ("the type", mimetype), ("the spool path", spool)] {
+                text(what, s, MAX_ID)?;
+            }
+            let r = resident(town, name)?;
+            if town.residents.iter().any(|x| x.matrix.user == *sender) {
+                return refuse(format!("{sender} is a resident: residents do not send each other files"));
+            }
+            commander(town, r, sender)
         }
         Ask::Delivered { .. } => Ok(()),
         Ask::Health { resident: name, health } => {

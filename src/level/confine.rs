@@ -45,6 +45,25 @@ pub fn write_dropins(residents: &[(u32, Limits)]) -> Result<bool, OsError> {
     Ok(changed)
 }
 
+/// Declared limits the resident's user manager cannot enforce, because its cgroup does not
+/// delegate the controller (read from cgroup v2's subtree_control).
+pub fn unenforced(uid: u32, limits: &crate::config::Limits) -> Vec<String> {
+    let path = format!("/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.subtree_control");
+    let Ok(delegated) = std::fs::read_to_string(&path) else {
+        return vec![format!("no cgroup for uid {uid} yet ({path}): limits hold once its user manager runs")];
+    };
+    let wanted = [
+        ("memory", limits.memory_bytes.is_some(), "memory"),
+        ("cpu", limits.cpu_percent.is_some(), "cpu"),
+        ("tasks", limits.tasks.is_some(), "pids"),
+    ];
+    wanted
+        .iter()
+        .filter(|(_, set, ctl)| *set && !delegated.split_whitespace().any(|d| d == *ctl))
+        .map(|(name, _, ctl)| format!("{name} limit not enforced: the `{ctl}` controller is not delegated to user@{uid}.service"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ mod sweep;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-pub use confine::{dropin, dropin_path, write_dropins};
+pub use confine::{dropin, dropin_path, unenforced, write_dropins};
 pub use host::{HostPresence, reload_pid1};
 pub use settings::{Finding, Host, ThisHost, check_host};
 pub use sweep::sweep_owned;

@@ -43,13 +43,13 @@ impl Deliveries {
         d
     }
 
-    pub fn remove(&self, id: u64) {
+    /// Forget `id`; what it was.
+    pub fn remove(&self, id: u64) -> Option<Delivery> {
         let mut kept = self.kept.lock().expect("lock");
-        let before = kept.len();
-        kept.retain(|k| k.id != id);
-        if kept.len() != before {
-            self.save(&kept);
-        }
+        let i = kept.iter().position(|k| k.id == id)?;
+        let gone = kept.remove(i);
+        self.save(&kept);
+        Some(gone)
     }
 
     pub fn all(&self) -> Vec<Delivery> {

@@ -1,7 +1,9 @@
 //! The daemon's device grants: reconcile at start and on reload, follow udev, tell the rooms.
 
+use std::time::{Duration, SystemTime};
+
 use crate::config::Town;
-use crate::grant::{Acls, Change, DeviceEvent, Devices, interest};
+use crate::grant::{Acls, Change, DeviceEvent, DeviceStatus, Devices, Lease, interest};
 use crate::hall::Notice;
 use crate::resident::Accounts;
 use crate::units::UserManagers;
@@ -30,7 +32,7 @@ where
         let (resident, notice) = match change {
             Change::Granted { devnode, resident, perm, .. } => (resident, Notice::DeviceGranted { devnode: node(devnode), read_write: *perm == crate::config::Permission::Rw }),
             Change::Gone { devnode, resident } => (resident, Notice::DeviceGone { devnode: node(devnode) }),
-            Change::Revoked { devnode, resident, .. } => (resident, Notice::DeviceRevoked { devnode: node(devnode) }),
+            Change::Revoked { devnode, resident, leased, .. } => (resident, Notice::DeviceRevoked { devnode: node(devnode), lease_ended: *leased }),
             Change::Refused { .. } => return,
             Change::Failed { devnode, resident, why } => {
                 tracing::error!(%resident, "device grant on {}: {why}", devnode.display());
@@ -62,7 +64,15 @@ where
                 Ok(c) => self.record(&town, &c),
                 Err(e) => tracing::error!("reconciling device grants: {e}"),
             }
-            tokio::pin!(reloaded);
+            // The next lease's end is a reconcile like a reload: it drops out of the wants.
+            let lease_ends = self.keeper.leases.next_end().map(|t| t.duration_since(SystemTime::now()).unwrap_or_default());
+            let lease_ends = async {
+                match lease_ends {
+                    Some(d) => tokio::time::sleep(d + Duration::from_millis(10)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(reloaded, lease_ends);
             loop {
                 let ev = async {
                     match events.as_mut() {
@@ -72,6 +82,7 @@ where
                 };
                 tokio::select! {
                     _ = &mut reloaded => break,
+                    _ = &mut lease_ends => break,
                     ev = ev => {
                         let now = crate::round::now_rfc3339();
                         let r = match ev {
@@ -85,7 +96,12 @@ where
                                 }
                                 r
                             }
-                            Some(DeviceEvent::Remove(d)) => self.keeper.removed(&d),
+                            Some(DeviceEvent::Remove(d)) => {
+                                if let Some(node) = &d.devnode {
+                                    self.tails.stop(node);
+                                }
+                                self.keeper.removed(&d)
+                            }
                             None => break,
                         };
                         match r {
@@ -98,6 +114,52 @@ where
         }
     }
 
+    /// The present device `name` names (ttyS0 or /dev/ttyS0): only devices the rules match
+    /// can be leased or tailed, whatever a mayor types.
+    pub(super) fn present(&self, name: &str) -> Result<DeviceStatus, String> {
+        let as_node = std::path::Path::new("/dev").join(name);
+        self.keeper
+            .status()
+            .into_iter()
+            .find(|s| s.devnode == std::path::Path::new(name) || s.devnode == as_node || s.sysname == name)
+            .ok_or_else(|| format!("no present device that a rule matches is called {name:.60}; `!devices` lists them"))
+    }
+
+    /// Lend a matching device: the watcher grants it (and later revokes it) like a rule's.
+    pub(super) fn lease(&self, device: &str, resident: &str, secs: u64, by: &str) -> Result<Lease, String> {
+        let dev = self.present(device)?;
+        if let Some(why) = dev.refused {
+            return Err(why);
+        }
+        let now = SystemTime::now();
+        let at = |t| humantime::format_rfc3339_seconds(t).to_string();
+        let lease = Lease { devnode: dev.devnode, resident: resident.into(), by: by.into(), since: at(now), until: at(now + Duration::from_secs(secs)) };
+        self.keeper.leases.add(lease.clone()).map_err(|e| e.to_string())?;
+        self.audit_lease("lease", &lease);
+        self.reloaded.notify_waiters();
+        Ok(lease)
+    }
+
+    /// End the leases on a device now; what ended.
+    pub(super) fn release(&self, device: &str, by: &str) -> Result<Vec<Lease>, String> {
+        let dev = self.present(device)?;
+        let ended = self.keeper.leases.release(&dev.devnode, None).map_err(|e| e.to_string())?;
+        if ended.is_empty() {
+            return Err(format!("{} is not leased; `!devices` shows who holds it and why", dev.devnode.display()));
+        }
+        for l in &ended {
+            tracing::info!(%by, resident = %l.resident, "released {}", l.devnode.display());
+            self.audit_lease("release", l);
+        }
+        self.reloaded.notify_waiters();
+        Ok(ended)
+    }
+
+    fn audit_lease(&self, event: &str, lease: &Lease) {
+        if let Err(e) = crate::audit::append(&self.town().state, event, lease) {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 #[cfg(test)]

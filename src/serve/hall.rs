@@ -110,8 +110,19 @@ where
                 Ok(summary) => Said::ResetDone(summary),
                 Err(e) => Said::Error { message: e },
             },
+            Ask::Devices => Said::Devices { devices: self.keeper.status() },
+            Ask::Lease { by, device, resident, secs } => self.lease(&device, &resident, secs, &by).map_or_else(|message| Said::Error { message }, Said::Leased),
+            Ask::Release { by, device } => self.release(&device, &by).map_or_else(|message| Said::Error { message }, |leases| Said::Released { leases }),
+            Ask::Tail { by, device, baud } => return self.tail(&device, baud, &by, out).await,
+            Ask::Untail { device, .. } => self.untail(&device).map_or_else(|message| Said::Error { message }, |()| Said::Done),
+            Ask::File { resident, sender, conversation, name, mimetype, spool } => match self.file_in(&resident, &sender, &conversation, &name, &mimetype, &spool).await {
+                Ok(path) => Said::Filed { path },
+                Err(message) => Said::Error { message },
+            },
             Ask::Delivered { id } => {
-                self.deliveries.remove(id);
+                if let Some(d) = self.deliveries.remove(id) {
+                    super::files::delivered(d.outcome.as_ref().map_or(&[][..], |o| &o.files));
+                }
                 Said::Done
             }
             Ask::Health { resident, health } => {
@@ -202,7 +213,11 @@ where
     /// daemon is stopping: the turn was interrupted, and its messages stay on disk to run
     /// again after the restart.
     async fn run_batch(&self, resident: &str, conversation: &str, batch: Vec<Asked>) -> bool {
-        let prompt = gather::prompt(&batch);
+        let mut prompt = gather::prompt(&batch);
+        let received = self.received.take(resident, conversation);
+        if !received.is_empty() {
+            prompt = format!("{}\n\n{prompt}", received.join("\n"));
+        }
         // The first asker still connected leads (else the first message, answered by delivery).
         let lead = batch.iter().position(|(_, a)| a.as_ref().is_some_and(|o| !o.is_closed())).unwrap_or(0);
         let reply = batch[lead].0.reply.clone();
@@ -238,7 +253,10 @@ where
             return false;
         }
         let (outcome, error) = match result {
-            Ok(o) => (Some(o), None),
+            Ok(mut o) => {
+                (o.files, o.files_left) = self.files_out(resident).await;
+                (Some(o), None)
+            }
             Err(e) => (None, Some(e.to_string())),
         };
         errors.extend(error.clone());

@@ -2,9 +2,11 @@
 //! control socket (control.rs) and the unprivileged chat process on the hall (hall.rs).
 //! It speaks no network protocol: every Matrix connection is the chat process's.
 
+mod consoles;
 mod control;
 mod deliveries;
 mod devices;
+mod files;
 mod gather;
 mod hall;
 mod notices;
@@ -40,9 +42,13 @@ pub struct Daemon<A, M, G> {
     accounts: A,
     desk: Desk<M>,
     keeper: Keeper<G>,
+    /// Files received, for each conversation's next prompt.
+    received: files::Received,
+    /// Serial consoles being tailed into rooms.
+    tails: crate::grant::console::Tails,
     /// Set while a thread deletes retired rounds (one at a time).
     clearing: Arc<std::sync::atomic::AtomicBool>,
-    /// Woken on reload, so the device watcher re-reads the rules.
+    /// Woken on reload and when a lease begins or ends, so the device watcher reconciles.
     reloaded: Notify,
     /// Set at SIGTERM: the turns it stops are interrupted, to run again after the restart.
     stopping: std::sync::atomic::AtomicBool,
@@ -73,25 +79,6 @@ fn chat_credentials(town: &Town) -> Result<(), crate::os::OsError> {
     Ok(())
 }
 
-/// Declared limits the resident's user manager cannot enforce, because its cgroup does not
-/// delegate the controller (read from cgroup v2's subtree_control).
-fn unenforced(uid: u32, limits: &crate::config::Limits) -> Vec<String> {
-    let path = format!("/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.subtree_control");
-    let Ok(delegated) = std::fs::read_to_string(&path) else {
-        return vec![format!("no cgroup for uid {uid} yet ({path}): limits hold once its user manager runs")];
-    };
-    let wanted = [
-        ("memory", limits.memory_bytes.is_some(), "memory"),
-        ("cpu", limits.cpu_percent.is_some(), "cpu"),
-        ("tasks", limits.tasks.is_some(), "pids"),
-    ];
-    wanted
-        .iter()
-        .filter(|(_, set, ctl)| *set && !delegated.split_whitespace().any(|d| d == *ctl))
-        .map(|(name, _, ctl)| format!("{name} limit not enforced: the `{ctl}` controller is not delegated to user@{uid}.service"))
-        .collect()
-}
-
 impl<A, M, G> Daemon<A, M, G>
 where
     A: Accounts + Send + Sync + 'static,
@@ -116,6 +103,8 @@ where
             accounts,
             desk,
             keeper,
+            tails: Default::default(),
+            received: Default::default(),
             clearing: Default::default(),
             reloaded: Notify::new(),
             stopping: Default::default(),
@@ -283,7 +272,7 @@ where
                     name: r.name.clone(),
                     uid: r.uid,
                     account: matches!(self.accounts.by_uid(r.uid), Ok(Some(a)) if a.name == r.name),
-                    unenforced: unenforced(r.uid, &r.limits),
+                    unenforced: crate::level::unenforced(r.uid, &r.limits),
                     chat: self.chat_health.lock().expect("lock").get(&r.name).cloned(),
                     degraded: degraded(&r.name),
                     spent: self.desk.spent(round, &r.name).total,

@@ -46,6 +46,11 @@ pub struct Outcome {
     /// The CLI session the conversation continues in (to hand over: `townhall attach`).
     #[serde(default)]
     pub session: Option<String>,
+    /// What the turn left in its outbox, ready to post; and what it left there unsent.
+    #[serde(default)]
+    pub files: Vec<crate::files::Outgoing>,
+    #[serde(default)]
+    pub files_left: Vec<String>,
 }
 
 const STDERR_TAIL: usize = 20;
@@ -189,6 +194,8 @@ pub async fn run_turn<M: UserManagers>(
         spent: None,
         conversation_spent: None,
         session: None,
+        files: vec![],
+        files_left: vec![],
     })
 }
 

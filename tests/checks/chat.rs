@@ -39,31 +39,6 @@ pub(crate) async fn room_with(t: &Town, name: &str, users: &[&str], direct: bool
     Ok((mayor, room))
 }
 
-/// ada's `rooms = [ROOM]` in the running town until the guard is dropped, when her file is
-/// put back and the daemon reloaded (whatever the check returned).
-pub(crate) struct AdaRooms<'a> {
-    t: &'a Town,
-    declared: String,
-}
-
-impl<'a> AdaRooms<'a> {
-    pub(crate) fn set(t: &'a Town, room: &OwnedRoomId) -> anyhow::Result<Self> {
-        let path = crate::checks::grants::ada_toml(t);
-        let declared = std::fs::read_to_string(&path)?;
-        ensure!(declared.contains("rooms = []"), "ada.toml has no `rooms = []` line to fill");
-        std::fs::write(&path, declared.replace("rooms = []", &format!("rooms = [\"{room}\"]")))?;
-        t.sh("townhall reload")?;
-        Ok(Self { t, declared })
-    }
-}
-
-impl Drop for AdaRooms<'_> {
-    fn drop(&mut self) {
-        let _ = std::fs::write(crate::checks::grants::ada_toml(self.t), &self.declared);
-        let _ = self.t.sh("townhall reload");
-    }
-}
-
 pub(crate) fn audit(t: &Town, event: &str) -> anyhow::Result<String> {
     t.sh(&format!("grep '\"event\":\"{event}\"' /var/lib/townhall/audit.log || true"))
 }

@@ -15,21 +15,25 @@ pub fn ada_toml(t: &Town) -> std::path::PathBuf {
 }
 
 /// Can `who` open /dev/ttyS0 for writing (without waiting for a carrier)?
-fn can_write(t: &Town, who: &str) -> bool {
+pub fn can_write(t: &Town, who: &str) -> bool {
     let perl = r#"use Fcntl; sysopen(my $f, "/dev/ttyS0", O_WRONLY|O_NONBLOCK|O_NOCTTY) or die "$!\n""#;
     t.as_user(who, &format!("perl -e '{perl}'")).status.success()
 }
 
-/// Wait (up to 5 s) for ada's access to become `want`.
-fn ada_can_write(t: &Town, want: bool) -> anyhow::Result<()> {
+/// Wait (up to 10 s) for `who`'s write access to /dev/ttyS0 to become `want`.
+pub fn comes_to(t: &Town, who: &str, want: bool) -> anyhow::Result<()> {
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5) {
-        if can_write(t, "ada") == want {
+    while start.elapsed() < Duration::from_secs(10) {
+        if can_write(t, who) == want {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("ada {} open /dev/ttyS0 for writing: {}", if want { "still cannot" } else { "can still" }, t.sh("getfacl -p /dev/ttyS0")?)
+    bail!("{who} {} open /dev/ttyS0 for writing: {}", if want { "still cannot" } else { "can still" }, t.sh("getfacl -p /dev/ttyS0")?)
+}
+
+fn ada_can_write(t: &Town, want: bool) -> anyhow::Result<()> {
+    comes_to(t, "ada", want)
 }
 
 pub fn uevent(action: &str) -> anyhow::Result<()> {
@@ -56,7 +60,7 @@ impl Drop for ModeRule {
 
 /// The fixture of every grant check: ada's ttyS0 rule declared (idempotent), the daemon
 /// holding it.
-fn rule_declared(t: &Town) -> anyhow::Result<()> {
+pub fn rule_declared(t: &Town) -> anyhow::Result<()> {
     let ada = ada_toml(t);
     let text = std::fs::read_to_string(&ada)?;
     if !text.contains(RULE) {

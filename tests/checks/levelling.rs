@@ -209,7 +209,7 @@ pub fn what_a_reset_moved_aside_is_told_in_adas_rooms(t: &Town) -> anyhow::Resul
     install_probes(t)?;
     let r = crate::checks::chat::block_on(async {
         let (mayor, room) = crate::checks::chat::room_with(t, "ada's desk", &["@ada:town.test"], false).await?;
-        let _rooms = crate::checks::chat::AdaRooms::set(t, &room)?;
+        let _rooms = crate::support::rooms::AdaRooms::set(t, &room)?;
         plant_persist(t)?;
         t.sh("townhall reset --yes --by probe >/dev/null 2>&1")?;
         let msgs = mayor.wait_for(&room, "@ada:town.test", "began").await?;

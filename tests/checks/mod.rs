@@ -4,6 +4,8 @@ pub mod chat;
 pub mod clis;
 pub mod costs;
 pub mod crowd;
+pub mod devices;
+pub mod files;
 pub mod foundation;
 pub mod gathering;
 pub mod grants;

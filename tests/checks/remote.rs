@@ -89,7 +89,7 @@ pub fn the_room_hears_of_each_push_and_branches_lists_them(t: &Town) -> anyhow::
     install_probes(t)?;
     crate::checks::chat::block_on(async {
         let (mayor, room) = crate::checks::chat::room_with(t, "ada's pushes", &["@ada:town.test"], false).await?;
-        let _rooms = crate::checks::chat::AdaRooms::set(t, &room)?;
+        let _rooms = crate::support::rooms::AdaRooms::set(t, &room)?;
         let (ok, out) = as_user(
             t,
             "ada",

@@ -92,8 +92,8 @@ impl Mayor {
         Ok(r.send(RoomMessageEventContent::text_plain(text)).await?.response.event_id.to_string())
     }
 
-    /// Every message `from` sent in the room, as (body, is_edit), oldest first.
-    pub async fn from(&self, room: &OwnedRoomId, from: &str) -> anyhow::Result<Vec<(String, bool)>> {
+    /// The room's latest 100 messages as sent (not redacted), oldest first, after a sync.
+    async fn latest(&self, room: &OwnedRoomId) -> anyhow::Result<Vec<(String, RoomMessageEventContent)>> {
         self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
         let r = self.client.get_room(room).context("room not known to the client")?;
         let mut opts = MessagesOptions::backward();
@@ -101,18 +101,56 @@ impl Mayor {
         let batch = r.messages(opts).await?;
         let mut out = Vec::new();
         for ev in batch.chunk.iter().rev() {
-            let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) = ev.raw().deserialize() else {
-                continue;
-            };
-            if m.sender().as_str() != from {
-                continue;
-            }
-            if let Some(orig) = m.as_original() {
-                let edit = matches!(orig.content.relates_to, Some(matrix_sdk::ruma::events::room::message::Relation::Replacement(_)));
-                out.push((orig.content.body().to_string(), edit));
+            if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) = ev.raw().deserialize()
+                && let Some(orig) = m.as_original()
+            {
+                out.push((m.sender().to_string(), orig.content.clone()));
             }
         }
         Ok(out)
+    }
+
+    /// Every message `from` sent in the room, as (body, is_edit), oldest first.
+    pub async fn from(&self, room: &OwnedRoomId, from: &str) -> anyhow::Result<Vec<(String, bool)>> {
+        use matrix_sdk::ruma::events::room::message::Relation;
+        let msgs = self.latest(room).await?.into_iter().filter(|(sender, _)| sender == from);
+        Ok(msgs.map(|(_, c)| (c.body().to_string(), matches!(c.relates_to, Some(Relation::Replacement(_))))).collect())
+    }
+
+    /// Bodies of the messages in the thread under `root`, oldest first.
+    pub async fn thread(&self, room: &OwnedRoomId, root: &str) -> anyhow::Result<Vec<String>> {
+        use matrix_sdk::ruma::events::room::message::Relation;
+        let msgs = self.latest(room).await?.into_iter();
+        Ok(msgs.filter(|(_, c)| matches!(&c.relates_to, Some(Relation::Thread(th)) if th.event_id.as_str() == root)).map(|(_, c)| c.body().to_string()).collect())
+    }
+
+    /// (msgtype, file name, bytes) of every file `from` sent in the room, downloaded (and
+    /// decrypted) as Element would.
+    pub async fn files_from(&self, room: &OwnedRoomId, from: &str) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
+        use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
+        use matrix_sdk::ruma::events::room::message::MessageType;
+        let mut out = Vec::new();
+        for (sender, c) in self.latest(room).await? {
+            let (kind, source, name) = match &c.msgtype {
+                MessageType::Image(i) => ("m.image", i.source.clone(), i.filename().to_string()),
+                MessageType::File(f) => ("m.file", f.source.clone(), f.filename().to_string()),
+                _ => continue,
+            };
+            if sender != from {
+                continue;
+            }
+            let bytes = self.client.media().get_media_content(&MediaRequestParameters { source, format: MediaFormat::File }, false).await?;
+            out.push((kind.to_string(), name, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Send a file as Element does (encrypted in an encrypted room); its event id.
+    pub async fn send_file(&self, room: &OwnedRoomId, name: &str, mimetype: &str, bytes: Vec<u8>) -> anyhow::Result<String> {
+        let r = self.client.get_room(room).context("room not known to the client")?;
+        let mime: mime::Mime = mimetype.parse()?;
+        let sent = r.send_attachment(name, &mime, bytes, matrix_sdk::attachment::AttachmentConfig::new()).await?;
+        Ok(sent.event_id.to_string())
     }
 
     /// Start noting who the server says is typing, per room (ephemeral `m.typing` events).
@@ -151,21 +189,8 @@ impl Mayor {
         Ok(())
     }
 
-    /// Plain-text bodies of the room's latest messages, oldest first, as the server has them.
+    /// (sender, body) of the room's latest messages, oldest first.
     pub async fn messages(&self, room: &OwnedRoomId) -> anyhow::Result<Vec<(String, String)>> {
-        let r = self.client.get_room(room).context("room not known to the client")?;
-        let batch = r.messages(MessagesOptions::backward()).await?;
-        let mut out = Vec::new();
-        for ev in batch.chunk.iter().rev() {
-            let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) =
-                ev.raw().deserialize()
-            else {
-                continue;
-            };
-            if let Some(orig) = m.as_original() {
-                out.push((m.sender().to_string(), orig.content.body().to_string()));
-            }
-        }
-        Ok(out)
+        Ok(self.latest(room).await?.into_iter().map(|(sender, c)| (sender, c.body().to_string())).collect())
     }
 }

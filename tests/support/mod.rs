@@ -4,3 +4,4 @@
 pub mod standin;
 pub mod mayor;
 pub mod town;
+pub mod rooms;

@@ -1,0 +1,77 @@
+//! Files in the rooms: what a mayor sends is downloaded (decrypted), checked against the
+//! resident's size cap and handed to root for its inbox; what a turn left in its outbox is
+//! uploaded under the answer.
+
+use std::path::{Path, PathBuf};
+
+use super::bot::Backend;
+use super::{Chat, FileRef};
+use crate::files::{Outgoing, megabytes};
+
+/// Download `file` and have root put it in the inbox; the markdown to say.
+pub async fn receive<B: Backend, C: Chat>(backend: &B, chat: &C, resident: &str, sender: &str, conversation: &str, file: &FileRef) -> Result<String, String> {
+    let town = backend.town();
+    let max = town.resident(resident).map(|r| r.files.max_bytes).ok_or("no such resident")?;
+    let over = |n: u64| format!("{} is {}, over the {} {resident} takes: not saved. (`[files] max_size` in its config sets it.)", file.name, megabytes(n), megabytes(max));
+    if let Some(n) = file.size.filter(|n| *n > max) {
+        return Err(over(n));
+    }
+    let bytes = chat.download(file).await.map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(over(bytes.len() as u64));
+    }
+    let path = backend.file(resident, sender, conversation, file, bytes).await?;
+    Ok(format!("_Saved as `{path}`; {resident}'s next turn here is told where it is._"))
+}
+
+/// Write `bytes` to a new file in the chat's spool (private to its user); its path.
+pub fn spool(store: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = store.join("spool");
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let path = dir.join(format!("{stamp}-{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    f.write_all(bytes)?;
+    Ok(path)
+}
+
+/// Upload the answer's files into its room (and thread); a line for each that failed.
+pub async fn post<C: Chat>(chat: &C, room: &str, thread: Option<&str>, files: &[Outgoing], max: u64) -> Vec<String> {
+    let mut failed = Vec::new();
+    for f in files {
+        let sent = match crate::files::read_outgoing(f, max) {
+            Ok(bytes) => chat.upload(room, thread, &f.name, &f.mimetype, bytes).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            tracing::warn!("posting {}: {e}", f.name);
+            failed.push(format!("{} was not sent: {e}", f.name));
+        }
+    }
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::FakeChat;
+
+    #[tokio::test]
+    async fn outbox_files_are_uploaded_and_failures_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0-plot.png");
+        std::fs::write(&path, b"png").unwrap();
+        let f = Outgoing { name: "plot.png".into(), mimetype: "image/png".into(), bytes: 3, path };
+        let chat = FakeChat::default();
+        assert!(post(&chat, "!r", Some("$t"), std::slice::from_ref(&f), 100).await.is_empty());
+        assert_eq!(chat.calls.calls(), ["upload !r thread=$t plot.png image/png 3 bytes"]);
+        chat.fail("upload", 1);
+        let failed = post(&chat, "!r", None, &[f], 100).await;
+        assert!(failed[0].starts_with("plot.png was not sent"), "{failed:?}");
+        let spooled = spool(dir.path(), b"abc").unwrap();
+        assert_eq!(std::fs::read(&spooled).unwrap(), b"abc");
+        assert_eq!(spooled.parent().unwrap(), dir.path().join("spool"));
+    }
+}

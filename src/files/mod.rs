@@ -1,0 +1,180 @@
+//! Files between the rooms and a resident's workspace: what a mayor sends lands in
+//! `inbox/`, what a turn leaves in `outbox/` goes to the room (and then to `outbox/sent/`).
+//!
+//! Root never opens a path inside a resident's tree: a child running as the resident does
+//! (`sh`, `cat`, `find`, `mv`), with root handing it an already open file. A symlink or a
+//! fifo planted there reaches only what the resident could read or write itself.
+
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::os::{OsContext, OsError};
+
+pub const INBOX: &str = "inbox";
+pub const OUTBOX: &str = "outbox";
+/// At most this many outbox files go with one answer; the rest wait for the next.
+pub const PER_TURN: usize = 10;
+
+/// The resident a file goes to or comes from.
+#[derive(Debug, Clone)]
+pub struct Resident {
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+    pub workspace: PathBuf,
+}
+
+/// A file a turn left in the outbox, copied where the chat can read it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outgoing {
+    pub name: String,
+    pub mimetype: String,
+    pub bytes: u64,
+    /// Root's copy, for the chat to upload.
+    pub path: PathBuf,
+}
+
+/// A name that is one plain path component: letters, digits, `.`, `_`, `-` (others
+/// become `_`), not hidden, at most 100 bytes.
+pub fn safe_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut s: String = base.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    while s.starts_with('.') {
+        s.remove(0);
+    }
+    s.truncate(100);
+    if s.trim_matches(['.', '_']).is_empty() { "file".into() } else { s }
+}
+
+pub fn mimetype(name: &str) -> String {
+    mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()
+}
+
+/// In the config's units (`max_size = "10K"` is 10 KiB).
+pub fn megabytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// `sh -c script` as the resident: its uid and gid (no supplementary groups), a clean
+/// environment, a private umask.
+fn sh(r: &Resident, script: &str, args: &[&str]) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c").arg(format!("umask 077; {script}")).arg("sh").args(args);
+    c.env_clear().env("HOME", &r.home).env("PATH", "/usr/local/bin:/usr/bin:/bin").current_dir("/");
+    if nix::unistd::geteuid().as_raw() == 0 {
+        c.uid(r.uid).gid(r.gid);
+    }
+    c
+}
+
+fn run(mut c: Command, what: &str) -> Result<String, OsError> {
+    let out = c.stderr(Stdio::piped()).output().os(|| what.to_string())?;
+    if !out.status.success() {
+        return Err(OsError::new(what.to_string(), String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Put what `from` holds into the resident's inbox as `name` (or `1-name`, `2-name`… when
+/// taken), written by the resident; the path it got.
+pub fn deliver(r: &Resident, name: &str, from: std::fs::File) -> Result<PathBuf, OsError> {
+    let name = safe_name(name);
+    let script = r#"set -eu; d="$1/inbox"; mkdir -p -- "$d"; n="$2"; i=1
+while [ -e "$d/$n" ] || [ -L "$d/$n" ]; do n="$i-$2"; i=$((i+1)); done
+set -C; cat > "$d/$n"; printf %s "$n""#;
+    let ws = r.workspace.display().to_string();
+    let mut c = sh(r, script, &[&ws, &name]);
+    c.stdin(Stdio::from(from)).stdout(Stdio::piped());
+    let got = run(c, &format!("saving {name} in {}", r.workspace.join(INBOX).display()))?;
+    Ok(r.workspace.join(INBOX).join(got.trim()))
+}
+
+/// Copy each regular file in the outbox (not following symlinks) into `dir`, readable by
+/// `reader_gid`, and move it to `outbox/sent/`; what was taken, and a line for each file
+/// left behind (over `max` bytes, or past PER_TURN).
+/// `dir` is made only when there is something to copy.
+pub fn take(r: &Resident, max: u64, dir: impl FnOnce() -> Result<PathBuf, String>, reader_gid: u32) -> (Vec<Outgoing>, Vec<String>) {
+    let ws = r.workspace.display().to_string();
+    let mut list = sh(r, r#"[ -d "$1/outbox" ] || exit 0; find "$1/outbox" -mindepth 1 -maxdepth 1 -type f -printf '%s %f\0'"#, &[&ws]);
+    list.stdout(Stdio::piped());
+    let listed = match run(list, "listing the outbox") {
+        Ok(l) => l,
+        Err(e) => return (vec![], vec![e.to_string()]),
+    };
+    let (mut taken, mut notes) = (Vec::new(), Vec::new());
+    let entries: Vec<(u64, String)> = listed.split('\0').filter_map(|e| e.split_once(' ')).filter_map(|(n, name)| Some((n.parse::<u64>().ok()?, name.to_string()))).collect();
+    let dir = match entries.iter().any(|(size, _)| *size <= max).then(dir).transpose() {
+        Ok(d) => d.unwrap_or_default(),
+        Err(e) => return (vec![], vec![format!("the outbox was not sent: {e}")]),
+    };
+    for (i, (size, name)) in entries.into_iter().enumerate() {
+        if i >= PER_TURN {
+            notes.push(format!("outbox/{name} waits for the next answer (at most {PER_TURN} files go with one)"));
+            continue;
+        }
+        if size > max {
+            notes.push(format!("outbox/{name} is {}, over the {} a file may be: not sent, still in the outbox", megabytes(size), megabytes(max)));
+            continue;
+        }
+        match copy_out(r, &name, max, &dir, i, reader_gid) {
+            Ok(o) => taken.push(o),
+            Err(e) => notes.push(format!("outbox/{name} was not sent: {e}")),
+        }
+    }
+    (taken, notes)
+}
+
+fn copy_out(r: &Resident, name: &str, max: u64, dir: &Path, i: usize, reader_gid: u32) -> Result<Outgoing, OsError> {
+    let path = dir.join(format!("{i}-{}", safe_name(name)));
+    let what = || format!("copying outbox/{name} to {}", path.display());
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(&path).os(what)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o640)).os(what)?;
+    nix::unistd::fchown(&file, None, Some(nix::unistd::Gid::from_raw(reader_gid))).os(what)?;
+    // `head` bounds what a file growing under us can make root store.
+    let ws = r.workspace.display().to_string();
+    let script = r#"set -eu; f="$1/outbox/$2"; if [ ! -f "$f" ] || [ -L "$f" ]; then echo "not a plain file" >&2; exit 3; fi; head -c "$3" -- "$f"; mkdir -p -- "$1/outbox/sent"; mv -f -- "$f" "$1/outbox/sent/""#;
+    let mut c = sh(r, script, &[&ws, name, &(max + 1).to_string()]);
+    c.stdout(Stdio::from(file));
+    let done = run(c, &what());
+    let bytes = std::fs::metadata(&path).map(|m| m.size()).unwrap_or(0);
+    if let Err(e) = done.and_then(|_| if bytes > max { Err(OsError::new(what(), "it grew past the limit while copied")) } else { Ok(String::new()) }) {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    Ok(Outgoing { name: safe_name(name), mimetype: mimetype(name), bytes, path })
+}
+
+/// Open a file the chat process left in its spool: a regular file directly in `spool`,
+/// not a symlink, owned by `owner` (so a planted link or hard link to root's files is not
+/// taken), at most `max` bytes.
+pub fn open_spooled(path: &Path, spool: &Path, owner: u32, max: u64) -> Result<std::fs::File, String> {
+    if path.parent() != Some(spool) {
+        return Err(format!("{} is not in the chat's spool {}", path.display(), spool.display()));
+    }
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let m = f.metadata().map_err(|e| e.to_string())?;
+    if !m.is_file() || m.uid() != owner || m.nlink() != 1 {
+        return Err(format!("{} is not a plain file of the chat's own", path.display()));
+    }
+    if m.len() > max {
+        return Err(format!("the file is {}, over the {} allowed", megabytes(m.len()), megabytes(max)));
+    }
+    Ok(f)
+}
+
+/// Read at most `max` bytes of a file root prepared for the chat.
+pub fn read_outgoing(o: &Outgoing, max: u64) -> Result<Vec<u8>, OsError> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(&o.path).os(|| format!("reading {}", o.path.display()))?.take(max).read_to_end(&mut bytes).os(|| format!("reading {}", o.path.display()))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! `!tail`: a mayor watches a device's serial console from a room. Root reads the device
+//! read-only on a thread of its own; what arrives goes out in capped batches, at most one
+//! every two seconds, until `!untail`, the device goes away, or the chat hangs up.
+
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::Daemon;
+use crate::grant::Acls;
+use crate::grant::console::{self, Batch};
+use crate::hall::Said;
+use crate::resident::Accounts;
+use crate::units::UserManagers;
+
+impl<A, M, G> Daemon<A, M, G>
+where
+    A: Accounts + Send + Sync + 'static,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    pub(super) async fn tail(&self, device: &str, baud: Option<u32>, by: &str, out: mpsc::Sender<Said>) {
+        let refuse = |message: String| async {
+            let _ = out.send(Said::Error { message }).await;
+        };
+        let dev = match self.present(device) {
+            Ok(d) => d,
+            Err(e) => return refuse(e).await,
+        };
+        let node = dev.devnode.clone();
+        let Some(stop) = self.tails.start(&node) else {
+            return refuse(format!("{} is tailed already; `!untail {device}` first", node.display())).await;
+        };
+        let rate = baud.or(dev.baud);
+        let file = match console::open(&node, rate) {
+            Ok(f) => f,
+            Err(e) => {
+                self.tails.ended(&node, &stop);
+                return refuse(e.to_string()).await;
+            }
+        };
+        tracing::info!(%by, ?rate, "tailing {}", node.display());
+        if let Err(e) = crate::audit::append(&self.town().state, "tail", &serde_json::json!({ "devnode": node, "by": by, "baud": rate })) {
+            tracing::warn!("{e}");
+        }
+        let _ = out.send(Said::Tailing { devnode: node.display().to_string(), baud: rate }).await;
+        let (tx, mut rx) = mpsc::channel(16);
+        let (done, ended) = oneshot::channel();
+        let flag = stop.clone();
+        let spawned = std::thread::Builder::new().name("tail".into()).spawn(move || {
+            let _ = done.send(console::follow(file, &flag, tx));
+        });
+        if let Err(e) = spawned {
+            self.tails.ended(&node, &stop);
+            return refuse(format!("could not start reading {}: {e}", node.display())).await;
+        }
+        let mut batch = Batch::default();
+        let mut tick = tokio::time::interval(console::EVERY);
+        loop {
+            tokio::select! {
+                bytes = rx.recv() => match bytes {
+                    Some(b) => batch.push(&b),
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    if let Some(text) = batch.take()
+                        && out.send(Said::Serial { text }).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                () = out.closed() => break,
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut why = ended.await.unwrap_or_else(|_| "the reader ended".into());
+        while let Ok(b) = rx.try_recv() {
+            batch.push(&b);
+        }
+        if let Some(text) = batch.take() {
+            let _ = out.send(Said::Serial { text }).await;
+        }
+        if self.present(device).is_err() {
+            why = "the device went away".into();
+        }
+        self.tails.ended(&node, &stop);
+        tracing::info!("tail of {} ended: {why}", node.display());
+        let _ = out.send(Said::TailEnded { why }).await;
+    }
+
+    pub(super) fn untail(&self, device: &str) -> Result<(), String> {
+        let dev = self.present(device)?;
+        if self.tails.stop(&dev.devnode) { Ok(()) } else { Err(format!("{} is not tailed", dev.devnode.display())) }
+    }
+}
