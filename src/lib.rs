@@ -4,6 +4,7 @@
 //! what it observes through a small trait (accounts, subvolumes, user managers, ACLs, udev,
 //! git, chat), and only the adapters behind those traits touch the OS.
 
+pub mod approve;
 pub mod audit;
 pub mod chat;
 pub mod config;

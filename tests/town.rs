@@ -45,6 +45,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("turns::a_second_turn_resumes_the_session_and_new_starts_fresh", tu::a_second_turn_resumes_the_session_and_new_starts_fresh),
     ("clis::the_pinned_agent_clis_run_as_a_resident", cl::the_pinned_agent_clis_run_as_a_resident),
     ("clis::claude_answers_in_matrix_runs_its_tool_and_resumes", cl::claude_answers_in_matrix_runs_its_tool_and_resumes),
+    ("clis::claude_waits_for_a_mayors_approval", cl::claude_waits_for_a_mayors_approval),
+    ("clis::gemini_waits_for_a_mayors_approval", cl::gemini_waits_for_a_mayors_approval),
     ("clis::codex_answers_in_matrix_runs_its_tool_and_resumes", cl::codex_answers_in_matrix_runs_its_tool_and_resumes),
     ("clis::gemini_answers_in_matrix_runs_its_tool_and_resumes", cl::gemini_answers_in_matrix_runs_its_tool_and_resumes),
     ("costs::what_turns_spend_is_shown_and_a_spent_budget_stops_turns", co::what_turns_spend_is_shown_and_a_spent_budget_stops_turns),

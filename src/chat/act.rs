@@ -133,7 +133,7 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
         let _ = s.push(&t).await;
     }
     let (delivery, outcome) = match ended {
-        Ok(Ended::Answered { delivery, outcome }) => (Some(delivery), outcome),
+        Ok(Ended::Answered { delivery, outcome }) => (Some(delivery), *outcome),
         // The answer comes with the earlier message's.
         Ok(Ended::Joined) => return,
         Ok(Ended::Interrupted) => {

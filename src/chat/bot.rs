@@ -22,7 +22,7 @@ pub const HOP_LIMIT: u32 = 4;
 /// How a turn asked for ended.
 pub enum Ended {
     /// Its answer is `delivery` until confirmed; `outcome` is Err when it could not run.
-    Answered { delivery: u64, outcome: Result<Outcome, String> },
+    Answered { delivery: u64, outcome: Box<Result<Outcome, String>> },
     /// The message waited and was answered together with an earlier one.
     Joined,
     /// The daemon went away after it took the message: the answer comes as a delivery.
@@ -60,6 +60,8 @@ pub trait Backend: Send + Sync + 'static {
     /// A device command (`!devices`, `!lease`, `!tail`…) asked by `by`: each markdown message
     /// it has to say goes to `said`, in order (a tail's go on until it ends).
     fn device(&self, by: &str, command: DeviceCommand, said: mpsc::Sender<String>) -> impl Future<Output = ()> + Send;
+    /// A mayor reacted to `target` in `room` (an approval's ✅ or ❌, or nothing of ours).
+    fn reacted(&self, room: &str, target: &str, key: &str, sender: &str);
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str);
     fn chat_health(&self, resident: &str, health: String);
     /// The resident's bot is connected: notices and kept answers can go out through it.
@@ -230,13 +232,22 @@ impl<B: Backend, C: Chat> Bot<B, C> {
         let (room, event, sender, ts) = match &h {
             Heard::Invite { .. } => return None,
             Heard::Message(m) => (m.room.clone(), m.event.clone(), m.sender.clone(), m.ts),
-            Heard::Undecryptable { room, event, sender, ts } => (room.clone(), event.clone(), sender.clone(), *ts),
+            Heard::Undecryptable { room, event, sender, ts } | Heard::Reaction { room, event, sender, ts, .. } => (room.clone(), event.clone(), sender.clone(), *ts),
         };
         // Never act on what was said before this bot joined (history shown on join).
         if self.chat.joined_at(&room).await.is_some_and(|joined| ts < joined) || !self.first_time(&event) {
             return None;
         }
         let allowed = town.matrix.mayors.contains(&sender) || r.matrix.allow.contains(&sender);
+        if let Heard::Reaction { target, key, .. } = &h {
+            // Only a mayor's counts; root checks that again.
+            if town.matrix.mayors.contains(&sender) {
+                self.backend.reacted(&room, target, key, &sender);
+            } else {
+                tracing::info!(resident = %self.name, %sender, "ignored a reaction from someone who is not a mayor");
+            }
+            return None;
+        }
         let Heard::Message(m) = h else {
             if allowed && sender != r.matrix.user {
                 self.say(&room, None, "_I could not decrypt your last message. Please send it again._").await;

@@ -24,6 +24,21 @@ pub async fn receive<B: Backend, C: Chat>(backend: &B, chat: &C, resident: &str,
     Ok(format!("_Saved as `{path}`; {resident}'s next turn here is told where it is._"))
 }
 
+/// Spool `bytes` and ask root to take them into `resident`'s inbox; where they went.
+pub async fn hand_over(counter: &crate::hall::Counter, store: &Path, [resident, sender, conversation]: [&str; 3], file: &FileRef, bytes: &[u8]) -> Result<String, String> {
+    use crate::hall::{Ask, Said};
+    let spooled = spool(store, bytes).map_err(|e| format!("spooling {}: {e}", file.name))?;
+    let mimetype = file.mimetype.clone().unwrap_or_else(|| crate::files::mimetype(&file.name));
+    let ask = Ask::File { resident: resident.into(), sender: sender.into(), conversation: conversation.into(), name: file.name.clone(), mimetype, spool: spooled.display().to_string() };
+    let said = counter.call(ask).await;
+    let _ = std::fs::remove_file(&spooled);
+    match said {
+        Ok(Said::Filed { path }) => Ok(path),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Write `bytes` to a new file in the chat's spool (private to its user); its path.
 pub fn spool(store: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     use std::io::Write;

@@ -36,6 +36,10 @@ fn heard(room: &str, kind: TimelineEventKind) -> Option<Heard> {
     if undecryptable {
         return Some(Heard::Undecryptable { room: room.into(), event: id, sender, ts });
     }
+    if let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::Reaction(SyncMessageLikeEvent::Original(r))) = &event {
+        let (target, key) = (r.content.relates_to.event_id.to_string(), r.content.relates_to.key.clone());
+        return Some(Heard::Reaction { room: room.into(), event: id, sender, ts, target, key });
+    }
     let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(SyncMessageLikeEvent::Original(m))) = event else {
         return None;
     };

@@ -7,6 +7,7 @@ pub mod answer;
 pub mod bot;
 mod confirm;
 pub mod credentials;
+mod approvals;
 mod devices;
 mod files;
 pub mod identity;
@@ -59,6 +60,8 @@ pub struct FileRef {
 pub enum Heard {
     Invite { room: String, inviter: String },
     Message(Message),
+    /// A reaction (`key`, an emoji) to the event `target`.
+    Reaction { room: String, event: String, sender: String, ts: u64, target: String, key: String },
     /// An event this device has no keys for (the room turned encrypted before it joined…).
     Undecryptable { room: String, event: String, sender: String, ts: u64 },
 }

@@ -18,7 +18,7 @@ use crate::turn::TurnEvent;
 /// What waits for a resident's bot to connect.
 enum Waiting {
     Notice(crate::hall::Notice),
-    Answer(Delivery),
+    Answer(Box<Delivery>),
 }
 
 pub struct Remote {
@@ -33,6 +33,8 @@ pub struct Remote {
     /// Answers this process put in their rooms: one the daemon offers again (its
     /// confirmation was lost in a restart) is confirmed, not posted twice.
     posted: Mutex<HashSet<u64>>,
+    /// Approval questions posted and not yet ended.
+    asked: super::approvals::Asked,
 }
 
 /// The Matrix stores: the unit's state directory, else (run by hand) the town's.
@@ -52,6 +54,7 @@ impl Remote {
             health: Default::default(),
             bots: Default::default(),
             posted: Default::default(),
+            asked: Default::default(),
         }
     }
 
@@ -154,8 +157,14 @@ impl Remote {
                 self.health.lock().expect("lock").clear();
             }
             Said::Notice { resident, notice } => self.hand(&resident, Waiting::Notice(notice)),
-            Said::Deliver(d) => self.hand(&d.resident.clone(), Waiting::Answer(d)),
+            Said::Deliver(d) => self.hand(&d.resident.clone(), Waiting::Answer(Box::new(d))),
             Said::Reloaded => self.reload(),
+            // Time-bound: with no bot connected the timeout answers, not a later post.
+            s @ (Said::Approval { .. } | Said::ApprovalEnded { .. }) => {
+                let Some(chat) = super::approvals::resident(&s).and_then(|r| self.chats.lock().expect("lock").get(r).cloned()) else { return };
+                let me = self.clone();
+                tokio::spawn(async move { me.asked.heard(&chat, s).await });
+            }
             other => tracing::debug!("unexpected on the subscription: {other:?}"),
         }
     }
@@ -180,7 +189,7 @@ impl Remote {
                     }
                 }
                 Waiting::Answer(d) if me.posted.lock().expect("lock").contains(&d.id) => me.delivered(d.id).await,
-                Waiting::Answer(d) => me.post_late(&chat, d).await,
+                Waiting::Answer(d) => me.post_late(&chat, *d).await,
             }
         });
     }
@@ -238,7 +247,7 @@ impl Backend for Remote {
                 }
                 Said::TurnDone { delivery, outcome, error } => {
                     let outcome = outcome.ok_or_else(|| error.unwrap_or_else(|| "the turn could not run".into()));
-                    return Ok(Ended::Answered { delivery, outcome });
+                    return Ok(Ended::Answered { delivery, outcome: Box::new(outcome) });
                 }
                 Said::Gathered { waiting } => {
                     let _ = events.send(TurnEvent::Queued { ahead: waiting as u32 }).await;
@@ -322,15 +331,13 @@ impl Backend for Remote {
     }
 
     async fn file(&self, resident: &str, sender: &str, conversation: &str, file: &super::FileRef, bytes: Vec<u8>) -> Result<String, String> {
-        let spooled = super::files::spool(&self.store, &bytes).map_err(|e| format!("spooling {}: {e}", file.name))?;
-        let mimetype = file.mimetype.clone().unwrap_or_else(|| crate::files::mimetype(&file.name));
-        let ask = Ask::File { resident: resident.into(), sender: sender.into(), conversation: conversation.into(), name: file.name.clone(), mimetype, spool: spooled.display().to_string() };
-        let said = self.counter.call(ask).await;
-        let _ = std::fs::remove_file(&spooled);
-        match said {
-            Ok(Said::Filed { path }) => Ok(path),
-            Ok(other) => Err(format!("unexpected answer {other:?}")),
-            Err(e) => Err(e.to_string()),
+        super::files::hand_over(&self.counter, &self.store, [resident, sender, conversation], file, &bytes).await
+    }
+
+    fn reacted(&self, room: &str, target: &str, key: &str, sender: &str) {
+        if let (Some(id), Some(allow)) = (self.asked.of(room, target), super::approvals::decision(key)) {
+            tracing::info!(%sender, id, allow, "a mayor answered an approval");
+            self.tell_daemon(Ask::Decide { id, by: sender.into(), allow });
         }
     }
 

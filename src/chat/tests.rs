@@ -45,7 +45,7 @@ impl Backend for Desk {
             let _ = events.send(e.clone()).await;
         }
         let outcome = Outcome { result: "success".into(), status: 0, stopped: false, timed_out: false, stderr_tail: vec![], duration_ms: 1, spent: None, conversation_spent: None, session: None, files: vec![], files_left: vec![] };
-        Ok(Ended::Answered { delivery: 7, outcome: Ok(outcome) })
+        Ok(Ended::Answered { delivery: 7, outcome: Box::new(Ok(outcome)) })
     }
     async fn delivered(&self, delivery: u64) {
         self.log(format!("delivered {delivery}"));
@@ -86,6 +86,9 @@ impl Backend for Desk {
     }
     async fn device(&self, by: &str, c: crate::chat::policy::DeviceCommand, said: mpsc::Sender<String>) {
         let _ = said.send(format!("{by} {c:?}")).await;
+    }
+    fn reacted(&self, room: &str, target: &str, key: &str, sender: &str) {
+        self.log(format!("reacted {room} {target} {key} {sender}"));
     }
     fn chat_health(&self, _: &str, _: String) {}
     fn connected(self: Arc<Self>, _: &str, _: MatrixChat) {}

@@ -3,6 +3,7 @@
 mod attach;
 mod bench;
 mod bench_chat;
+mod hooks;
 mod keys;
 mod round;
 mod show;
@@ -51,6 +52,14 @@ enum Command {
     Devices {
         #[arg(long)]
         json: bool,
+    },
+    /// claude's PreToolUse hook in a resident's turn: asks the supervisor whether a tool
+    /// call a rule names may run (townhall passes it to claude itself).
+    #[command(hide = true)]
+    ApproveHook {
+        /// Answer in gemini's hook output, not claude's.
+        #[arg(long)]
+        gemini: bool,
     },
     /// Make the daemon read the configuration again (same as `systemctl reload townhall`).
     Reload,
@@ -231,6 +240,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Check { json, host: false } => Ok(check(&cli.config, json)),
+        Command::ApproveHook { gemini } => {
+            townhall::approve::hook::run(&mut std::io::stdin().lock(), &mut std::io::stdout().lock(), gemini)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve => {
             init_logging();
             townhall::os::raise_nofile();
@@ -275,7 +288,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Push { path } => Ok(ExitCode::from(townhall::remote::push_client(&path).context("pushing through townhall (is the daemon running?)")? as u8)),
-        Command::Hook { .. } => hook(&cli.config),
+        Command::Hook { .. } => hooks::pre_receive(&cli.config),
         Command::Level { json } => {
             init_logging();
             round::level(&load(&cli.config)?, json)
@@ -307,22 +320,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `townhall hook pre-receive`, run by receive-pack as the remote's user in the repository.
-fn hook(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let town = load(&std::env::var_os("TOWNHALL_CONFIG").map(PathBuf::from).unwrap_or_else(|| dir.to_owned()))?;
-    let pusher = std::env::var("TOWNHALL_PUSHER").context("TOWNHALL_PUSHER is not set: pushes reach the town remote only through `townhall push`")?;
-    match townhall::remote::pre_receive(&town, &pusher, std::path::Path::new("."), std::io::stdin().lock()) {
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        Err(refused) => {
-            for r in refused {
-                eprintln!("townhall: refused {r}");
-            }
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
-fn load(dir: &std::path::Path) -> anyhow::Result<Town> {
+pub(crate) fn load(dir: &std::path::Path) -> anyhow::Result<Town> {
     config::load(dir).map_err(|d| {
         anyhow::anyhow!("{d}\n{} problem(s) in the config at {}: nothing was changed", d.0.len(), dir.display())
     })

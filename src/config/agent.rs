@@ -70,5 +70,17 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
     {
         c.err(u, "a `command` agent has no model API for townhall to point", "set the URL in its environment instead");
     }
-    Agent { kind, argv, workspace, environment, environment_files, defaults, base_url }
+    let approve: Vec<crate::approve::Rule> = raw.approve.iter().filter_map(|r| c.ok(r, crate::approve::parse(r.get_ref()), "see docs/config.md, [agent] approve")).collect();
+    if !matches!(kind, AgentKind::Claude | AgentKind::Gemini)
+        && let Some(first) = raw.approve.first()
+    {
+        // Better refused than silently not enforced.
+        c.err(first, format!("approvals are enforced for claude and gemini only, not {}", format!("{kind:?}").to_lowercase()), "codex exec cannot ask anyone mid-turn, and a command agent has no hook; remove `approve`");
+    }
+    let approve_timeout = raw
+        .approve_timeout
+        .as_ref()
+        .and_then(|t| c.ok(t, v::duration(t.get_ref()), "write a duration such as \"5m\""))
+        .unwrap_or(super::DEFAULT_APPROVE_TIMEOUT);
+    Agent { kind, argv, workspace, environment, environment_files, defaults, base_url, approve, approve_timeout }
 }

@@ -112,7 +112,12 @@ pub struct Agent {
     pub defaults: bool,
     /// The model API's base URL, for a proxy or a stand-in.
     pub base_url: Option<String>,
+    /// Tool calls that wait for a mayor's yes (claude only), and how long they wait.
+    pub approve: Vec<crate::approve::Rule>,
+    pub approve_timeout: Duration,
 }
+
+pub const DEFAULT_APPROVE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Persist {

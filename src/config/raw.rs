@@ -137,6 +137,10 @@ pub struct RawAgent {
     pub defaults: Option<S<bool>>,
     #[serde(default)]
     pub base_url: Option<S<String>>,
+    #[serde(default)]
+    pub approve: Vec<S<String>>,
+    #[serde(default)]
+    pub approve_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

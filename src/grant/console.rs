@@ -119,14 +119,7 @@ impl Batch {
         if self.text.is_empty() && self.dropped == 0 {
             return None;
         }
-        let text = std::mem::take(&mut self.text);
-        let mut run = 0;
-        let longest = text.chars().fold(0, |m, c| {
-            run = if c == '`' { run + 1 } else { 0 };
-            m.max(run)
-        });
-        let fence = "`".repeat(longest.max(2) + 1);
-        let mut msg = format!("{fence}\n{}\n{fence}", text.trim_end_matches('\n'));
+        let mut msg = crate::turn::bounds::fenced(&std::mem::take(&mut self.text));
         if self.dropped > 0 {
             msg.push_str(&format!("\n_({} bytes dropped: more than {MAX_BATCH} in {} s)_", self.dropped, EVERY.as_secs()));
             self.dropped = 0;

@@ -59,6 +59,8 @@ pub enum Ask {
     ResetReport { by: String },
     /// End the round; `by` must be a mayor.
     Reset { by: String },
+    /// A mayor's ✅ (allow) or ❌ on approval `id`.
+    Decide { id: u64, by: String, allow: bool },
     /// Present devices the rules match, their holders and leases (`!devices`).
     Devices,
     /// Lend `device` (as `!devices` names it) to `resident` for `secs`; `by`: a mayor.
@@ -243,6 +245,10 @@ pub enum Said {
     /// Markdown: a code block of what the console printed.
     Serial { text: String },
     TailEnded { why: String },
+    /// A tool call waits for a mayor: ask in `room` (and `thread`), for `wait_secs`.
+    Approval { id: u64, resident: String, room: String, thread: Option<String>, tool: String, subject: String, rule: String, wait_secs: u64 },
+    /// How approval `id` ended (a mayor's decision, or the timeout's no).
+    ApprovalEnded { id: u64, resident: String, allow: bool, reason: String },
     Done,
     Error { message: String },
 }

@@ -113,6 +113,7 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
         }
         Ask::Reset { by } | Ask::ResetReport { by } => mayor(town, by, "end the round"),
         Ask::Devices => Ok(()),
+        Ask::Decide { by, .. } => mayor(town, by, "approve or deny a tool call"),
         Ask::Lease { by, device: d, resident: name, secs } => {
             resident(town, name)?;
             device(d)?;

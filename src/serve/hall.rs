@@ -110,6 +110,7 @@ where
                 Ok(summary) => Said::ResetDone(summary),
                 Err(e) => Said::Error { message: e },
             },
+            Ask::Decide { id, by, allow } => self.decide(id, &by, allow).map_or_else(|message| Said::Error { message }, |()| Said::Done),
             Ask::Devices => Said::Devices { devices: self.keeper.status() },
             Ask::Lease { by, device, resident, secs } => self.lease(&device, &resident, secs, &by).map_or_else(|message| Said::Error { message }, Said::Leased),
             Ask::Release { by, device } => self.release(&device, &by).map_or_else(|message| Said::Error { message }, |leases| Said::Released { leases }),
@@ -247,7 +248,9 @@ where
             }
             if text.trim().is_empty() { (last.unwrap_or_default(), errors) } else { (text, errors) }
         };
+        self.approvals.room(resident, conversation, Some(reply.clone()));
         let (result, (text, mut errors)) = tokio::join!(self.turn(resident, conversation, &prompt, false, tx), forward);
+        self.approvals.room(resident, conversation, None);
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             tracing::info!(%resident, %conversation, "a turn interrupted by the daemon stopping: it runs again after the restart");
             return false;

@@ -2,6 +2,7 @@
 //! control socket (control.rs) and the unprivileged chat process on the hall (hall.rs).
 //! It speaks no network protocol: every Matrix connection is the chat process's.
 
+mod approvals;
 mod consoles;
 mod control;
 mod deliveries;
@@ -42,6 +43,8 @@ pub struct Daemon<A, M, G> {
     accounts: A,
     desk: Desk<M>,
     keeper: Keeper<G>,
+    /// Tool calls waiting for a mayor, and the rooms to ask in.
+    approvals: approvals::Approvals,
     /// Files received, for each conversation's next prompt.
     received: files::Received,
     /// Serial consoles being tailed into rooms.
@@ -105,6 +108,7 @@ where
             keeper,
             tails: Default::default(),
             received: Default::default(),
+            approvals: Default::default(),
             clearing: Default::default(),
             reloaded: Notify::new(),
             stopping: Default::default(),
@@ -307,6 +311,13 @@ where
                 None
             }
         };
+        let approvals = match crate::control::lines::bind(std::path::Path::new(crate::approve::SOCKET), 0o666) {
+            Ok(listener) => Some(tokio::spawn(daemon.clone().serve_approvals(listener))),
+            Err(e) => {
+                tracing::error!("no approvals (every call a rule names is denied): cannot bind {}: {e}", crate::approve::SOCKET);
+                None
+            }
+        };
         // Ready once the socket is bound: `systemctl start` returns when status can answer.
         while !socket.exists() && !server.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -354,7 +365,7 @@ where
             }
         }
         watcher.abort();
-        if let Some(h) = hall {
+        for h in [hall, approvals].into_iter().flatten() {
             h.abort();
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
@@ -362,6 +373,7 @@ where
         let _ = daemon.desk.stop(None).await;
         let _ = std::fs::remove_file(socket);
         let _ = std::fs::remove_file(hall_socket);
+        let _ = std::fs::remove_file(crate::approve::SOCKET);
         Ok(())
     }
 }

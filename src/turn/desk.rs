@@ -205,7 +205,14 @@ impl<M: UserManagers + Sync> Desk<M> {
             stopped: stopped.clone(),
         });
         let home = town.home(r);
-        let invocation = invocation(&r.agent, prompt, session.map(|s| s.id.as_str()), &home);
+        let mut invocation = invocation(&r.agent, prompt, session.map(|s| s.id.as_str()), &home);
+        // Approvals: the CLI's hook asks root, naming this turn's unit.
+        if !r.agent.approve.is_empty()
+            && let Err(e) = crate::approve::arm(&mut invocation, r, &unit)
+        {
+            self.running.lock().expect("lock").retain(|x| x.unit != unit);
+            return Err(e.into());
+        }
         // The kind's defaults, then the resident's own (its environment files, read by
         // systemd, override both). Its agent signs its commits (set last, in case the
         // resident changed its manager's environment).

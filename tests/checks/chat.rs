@@ -19,15 +19,16 @@ pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 /// Register another Matrix user on the town's Synapse (a stranger, say).
-fn register(t: &Town, user: &str, password: &str) -> anyhow::Result<Credentials> {
+pub(crate) fn register(t: &Town, user: &str, password: &str) -> anyhow::Result<Credentials> {
     let cache = std::env::var("TOWNHALL_CACHE").unwrap_or_else(|_| "/var/cache/townhall".into());
     let out = std::process::Command::new(format!("{cache}/synapse-venv/bin/python"))
         .args(["-m", "synapse._scripts.register_new_matrix_user", "-c"])
         .arg(t.run.join("synapse/hs.yaml"))
         .args(["-u", user, &format!("--password={password}"), "--no-admin", "http://127.0.0.1:8008"])
         .output()?;
-    let err = String::from_utf8_lossy(&out.stderr);
-    ensure!(out.status.success() || err.contains("User ID already taken"), "registering {user}: {err}");
+    // Registered by an earlier check: the same user, the same password.
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    ensure!(out.status.success() || said.contains("User ID already taken"), "registering {user}: {said}");
     Ok(Credentials { homeserver: "http://127.0.0.1:8008".into(), user: format!("@{user}:town.test"), password: password.into() })
 }
 

@@ -94,6 +94,11 @@ impl Mayor {
 
     /// The room's latest 100 messages as sent (not redacted), oldest first, after a sync.
     async fn latest(&self, room: &OwnedRoomId) -> anyhow::Result<Vec<(String, RoomMessageEventContent)>> {
+        Ok(self.latest_events(room).await?.into_iter().map(|(_, s, c)| (s, c)).collect())
+    }
+
+    /// (event id, sender, content) of the room's latest 100 messages, oldest first.
+    async fn latest_events(&self, room: &OwnedRoomId) -> anyhow::Result<Vec<(String, String, RoomMessageEventContent)>> {
         self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
         let r = self.client.get_room(room).context("room not known to the client")?;
         let mut opts = MessagesOptions::backward();
@@ -104,7 +109,7 @@ impl Mayor {
             if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) = ev.raw().deserialize()
                 && let Some(orig) = m.as_original()
             {
-                out.push((m.sender().to_string(), orig.content.clone()));
+                out.push((m.event_id().to_string(), m.sender().to_string(), orig.content.clone()));
             }
         }
         Ok(out)
@@ -151,6 +156,31 @@ impl Mayor {
         let mime: mime::Mime = mimetype.parse()?;
         let sent = r.send_attachment(name, &mime, bytes, matrix_sdk::attachment::AttachmentConfig::new()).await?;
         Ok(sent.event_id.to_string())
+    }
+
+    /// The id of the newest message (not an edit) `from` sent whose body contains `want`,
+    /// once there is one.
+    pub async fn event_with(&self, room: &OwnedRoomId, from: &str, want: &str) -> anyhow::Result<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            use matrix_sdk::ruma::events::room::message::Relation;
+            let edit = |c: &RoomMessageEventContent| matches!(c.relates_to, Some(Relation::Replacement(_)));
+            let found = self.latest_events(room).await?.into_iter().rev().find(|(_, s, c)| s == from && !edit(c) && c.body().contains(want));
+            if let Some((id, _, _)) = found {
+                return Ok(id);
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "no message from {from} in {room} contains {want:?}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// React to `event` with `key` (an emoji), as Element does.
+    pub async fn react(&self, room: &OwnedRoomId, event: &str, key: &str) -> anyhow::Result<()> {
+        use matrix_sdk::ruma::events::{reaction::ReactionEventContent, relation::Annotation};
+        let r = self.client.get_room(room).context("room not known to the client")?;
+        let id = matrix_sdk::ruma::OwnedEventId::try_from(event)?;
+        r.send(ReactionEventContent::new(Annotation::new(id, key.into()))).await?;
+        Ok(())
     }
 
     /// Start noting who the server says is typing, per room (ephemeral `m.typing` events).

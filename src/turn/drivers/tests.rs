@@ -127,6 +127,8 @@ fn agent(kind: AgentKind, argv: &[&str]) -> Agent {
         environment_files: vec![],
         defaults: true,
         base_url: None,
+        approve: vec![],
+        approve_timeout: crate::config::DEFAULT_APPROVE_TIMEOUT,
     }
 }
 

@@ -11,7 +11,15 @@ pub fn respond(path: &str, req: &Value) -> Response {
     if !path.starts_with("/v1/messages") {
         return Response("404 Not Found", "application/json", "{}".into());
     }
-    let r = next(req);
+    let mut r = next(req);
+    // claude drops a call its hook denied and asks again with the same last message: the
+    // guarded call is offered once per message, then the script says it was not run.
+    if req["stream"] == true
+        && matches!(&r, Reply::Tool { command, .. } if command == super::GUARDED)
+        && !super::first_offer(&guarded_ask(req))
+    {
+        r = Reply::Text("done: the guarded call was not run".into());
+    }
     if req["stream"] != true {
         let text = match r {
             Reply::Text(t) => t,
@@ -41,6 +49,14 @@ pub fn respond(path: &str, req: &Value) -> Response {
     events.push((Some("message_delta"), json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 5}})));
     events.push((Some("message_stop"), json!({"type": "message_stop"})));
     Response("200 OK", "text/event-stream", sse(events))
+}
+
+/// The newest user message that asks for the guarded call (claude may add "(no content)"
+/// after a denied one).
+fn guarded_ask(req: &Value) -> String {
+    let messages = req["messages"].as_array().cloned().unwrap_or_default();
+    let asks = messages.iter().rev().filter(|m| m["role"] == "user").map(|m| m["content"].to_string());
+    asks.into_iter().find(|c| c.contains(super::ASK_GUARDED)).unwrap_or_default()
 }
 
 /// From the newest user message back (claude adds system messages after it).

@@ -19,6 +19,10 @@ pub const GREETING: &str = "hello from the stand-in";
 /// What the mayor types to get the tool call.
 pub const ASK_COMMIT: &str = "please commit a file";
 pub const BEFORE_TOOL: &str = "I will commit.";
+/// What the mayor types to get a tool call an approval rule names.
+pub const ASK_GUARDED: &str = "please run the guarded command";
+/// That call: it leaves `guarded-ran` in the workspace when it runs.
+pub const GUARDED: &str = "echo guarded && touch guarded-ran";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
@@ -100,6 +104,7 @@ pub fn reply(api: Api, tool_output: Option<String>, typed: Option<String>, messa
     match (tool_output, typed) {
         (Some(out), _) => Reply::Text(format!("done: {}", out.trim())),
         (None, Some(t)) if t.contains(ASK_COMMIT) => Reply::Tool { before: BEFORE_TOOL.into(), command: api.commit() },
+        (None, Some(t)) if t.contains(ASK_GUARDED) => Reply::Tool { before: "I will run it.".into(), command: GUARDED.into() },
         (None, t) => {
             let said: String = t.unwrap_or_default().trim().chars().take(60).collect();
             Reply::Text(format!("{GREETING} ({messages} messages), you said: {said}"))
@@ -107,9 +112,21 @@ pub fn reply(api: Api, tool_output: Option<String>, typed: Option<String>, messa
     }
 }
 
+/// Whether the guarded call is offered for `message` for the first time.
+pub fn first_offer(message: &str) -> bool {
+    static OFFERED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut o = OFFERED.lock().expect("lock");
+    let key: String = message.replace(r#""cache_control":{"type":"ephemeral"},"#, "");
+    if o.contains(&key) {
+        return false;
+    }
+    o.push(key);
+    true
+}
+
 /// What a CLI adds to a user turn itself (context, reminders) starts with `<`.
 pub fn typed(texts: &[&str]) -> Option<String> {
-    let typed: Vec<&str> = texts.iter().copied().filter(|t| !t.trim_start().starts_with('<') && !t.trim().is_empty()).collect();
+    let typed: Vec<&str> = texts.iter().copied().filter(|t| !t.trim_start().starts_with('<') && !t.trim().is_empty() && t.trim() != "(no content)").collect();
     (!typed.is_empty()).then(|| typed.join(" "))
 }
 
