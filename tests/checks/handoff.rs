@@ -33,8 +33,9 @@ pub fn a_conversation_is_picked_up_at_a_terminal(t: &Town) -> anyhow::Result<()>
         anyhow::bail!("`!session` did not name {id}")
     })?;
     // At a terminal (script gives attach its tty): a line for the CLI, then leave the shell.
+    // The line waits for the CLI to be up: systemd-run --pty flushes what was typed before.
     let before = t.sh("ls /agents/vox | grep -c standin-record || true")?;
-    let out = t.sh("cd / && (printf 'typed at the terminal\\n'; sleep 4; printf 'exit\\n') | timeout 60 script -qec 'townhall attach vox' /dev/null 2>&1; echo \"exit $?\"")?;
+    let out = t.sh("cd / && (sleep 3; printf 'typed at the terminal\\n'; sleep 4; printf 'exit\\n') | timeout 60 script -qec 'townhall attach vox' /dev/null 2>&1; echo \"exit $?\"")?;
     ensure!(out.contains("you said: typed at the terminal") && out.contains("exit 0"), "townhall attach said:\n{out}");
     ensure!(out.contains(&format!("session {id}")), "attach did not pick the conversation's session {id}:\n{out}");
     let after = t.sh("ls /agents/vox | grep -c standin-record || true")?;
