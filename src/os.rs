@@ -136,6 +136,16 @@ pub fn read_state<T: serde::de::DeserializeOwned>(path: &std::path::Path, what_t
         .map_err(|e| OsError::new(format!("reading {}", path.display()), format!("it is not what townhall wrote ({e})\n  help: {what_to_do}")))
 }
 
+/// A size in binary units, as the config writes them (`max_size = "10K"` is 10 KiB).
+pub fn size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} bytes"),
+    }
+}
+
 /// Run the calling thread at the lowest CPU and I/O priority (nice 19, the idle I/O class):
 /// for work that must not slow the residents' turns, like deleting old rounds.
 pub fn lower_priority() {

@@ -9,7 +9,7 @@ use super::answer::Streamer;
 use super::bot::{Backend, Ended, Job, TurnAsk};
 use super::line::Place;
 use super::policy::{Command, DeviceCommand};
-use crate::turn::{Outcome, TurnEvent};
+use crate::turn::TurnEvent;
 
 /// Run what a message asked for, answering in its room.
 pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job, place: Place) {
@@ -146,23 +146,15 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
         }
         Err(e) => (None, Err(e)),
     };
-    let mut footer = super::words::footer(&outcome, &errors);
-    if let Ok(Outcome { session: Some(id), .. }) = &outcome {
-        let line = super::words::session(&resident, &conversation, id);
-        footer = Some(footer.map_or(line.clone(), |f| format!("{f}\n{line}")));
-    }
+    // How it ended, its session, what it spent, the outbox files it could not send.
     let town = backend.town();
-    if let (Ok(o), Some(r)) = (&outcome, town.resident(&resident))
-        && let Some(cost) = super::words::spent_footer(o, &r.budget)
-    {
-        footer = Some(footer.map_or(cost.clone(), |f| format!("{f}\n{cost}")));
-    }
+    let mut lines: Vec<String> = super::words::footer(&outcome, &errors).into_iter().collect();
     if let Ok(o) = &outcome {
-        let notes: Vec<String> = o.files_left.iter().map(|l| format!("_{l}_")).collect();
-        if !notes.is_empty() {
-            footer = Some(footer.map_or(notes.join("\n"), |f| format!("{f}\n{}", notes.join("\n"))));
-        }
+        lines.extend(o.session.as_ref().map(|id| super::words::session(&resident, &conversation, id)));
+        lines.extend(town.resident(&resident).and_then(|r| super::words::spent_footer(o, &r.budget)));
+        lines.extend(o.files_left.iter().map(|l| format!("_{l}_")));
     }
+    let footer = (!lines.is_empty()).then(|| lines.join("\n"));
     let finished = s.finish(footer.as_deref()).await;
     if let (Ok(o), Some(r)) = (&outcome, town.resident(&resident)) {
         for f in super::files::post(chat, room, thread, &o.files, r.files.max_bytes).await {

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use super::bot::Backend;
 use super::{Chat, FileRef};
-use crate::files::{Outgoing, megabytes};
+use crate::files::Outgoing;
+use crate::os::size;
 
 /// Download `file` and have root put it in the inbox; the markdown to say.
 pub async fn receive<B: Backend, C: Chat>(backend: &B, chat: &C, resident: &str, sender: &str, conversation: &str, file: &FileRef) -> Result<String, String> {
     let town = backend.town();
     let max = town.resident(resident).map(|r| r.files.max_bytes).ok_or("no such resident")?;
-    let over = |n: u64| format!("{} is {}, over the {} {resident} takes: not saved. (`[files] max_size` in its config sets it.)", file.name, megabytes(n), megabytes(max));
+    let over = |n: u64| format!("{} is {}, over the {} {resident} takes: not saved. (`[files] max_size` in its config sets it.)", file.name, size(n), size(max));
     if let Some(n) = file.size.filter(|n| *n > max) {
         return Err(over(n));
     }

@@ -52,15 +52,6 @@ pub fn mimetype(name: &str) -> String {
     mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()
 }
 
-/// In the config's units (`max_size = "10K"` is 10 KiB).
-pub fn megabytes(n: u64) -> String {
-    match n {
-        0..1024 => format!("{n} bytes"),
-        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
-        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
-    }
-}
-
 /// `sh -c script` as the resident: its uid and gid (no supplementary groups), a clean
 /// environment, a private umask.
 fn sh(r: &Resident, script: &str, args: &[&str]) -> Command {
@@ -120,7 +111,7 @@ pub fn take(r: &Resident, max: u64, dir: impl FnOnce() -> Result<PathBuf, String
             continue;
         }
         if size > max {
-            notes.push(format!("outbox/{name} is {}, over the {} a file may be: not sent, still in the outbox", megabytes(size), megabytes(max)));
+            notes.push(format!("outbox/{name} is {}, over the {} a file may be: not sent, still in the outbox", crate::os::size(size), crate::os::size(max)));
             continue;
         }
         match copy_out(r, &name, max, &dir, i, reader_gid) {
@@ -164,7 +155,7 @@ pub fn open_spooled(path: &Path, spool: &Path, owner: u32, max: u64) -> Result<s
         return Err(format!("{} is not a plain file of the chat's own", path.display()));
     }
     if m.len() > max {
-        return Err(format!("the file is {}, over the {} allowed", megabytes(m.len()), megabytes(max)));
+        return Err(format!("the file is {}, over the {} allowed", crate::os::size(m.len()), crate::os::size(max)));
     }
     Ok(f)
 }

@@ -145,13 +145,9 @@ impl<A: Acls> Keeper<A> {
         let now = humantime::parse_rfc3339(now).unwrap_or_else(|_| std::time::SystemTime::now());
         for l in self.leases.on(node, now) {
             let Some(r) = town.resident(&l.resident) else { continue };
-            match out.iter_mut().find(|(w, _)| w.uid == r.uid) {
-                Some((w, until)) if until.is_some() => {
-                    *until = std::cmp::max(until.clone(), Some(l.until.clone()));
-                    w.perm = Permission::Rw;
-                }
-                Some(_) => {}
-                None => out.push((Want { resident: r.name.clone(), uid: r.uid, perm: Permission::Rw }, Some(l.until.clone()))),
+            // One lease per device and resident (Leases::add): only a rule can be there first.
+            if !out.iter().any(|(w, _)| w.uid == r.uid) {
+                out.push((Want { resident: r.name.clone(), uid: r.uid, perm: Permission::Rw }, Some(l.until.clone())));
             }
         }
         out

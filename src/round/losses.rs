@@ -99,21 +99,12 @@ impl Losses {
         }
         let f = &self.files;
         if f.count > 0 {
-            let largest: Vec<String> = f.largest.iter().map(|(p, n)| format!("{p} ({})", size(*n))).collect();
+            let largest: Vec<String> = f.largest.iter().map(|(p, n)| format!("{p} ({})", crate::os::size(*n))).collect();
             let more = if f.partial { " (at least: the count stopped)" } else { "" };
-            out.push(format!("{} file(s), {}, outside the persisted paths{more}; largest: {}", f.count, size(f.bytes), largest.join(", ")));
+            out.push(format!("{} file(s), {}, outside the persisted paths{more}; largest: {}", f.count, crate::os::size(f.bytes), largest.join(", ")));
         }
         out.extend(self.notes.iter().map(|n| format!("not looked at: {n}")));
         out
-    }
-}
-
-fn size(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
     }
 }
 

@@ -68,7 +68,7 @@ where
         if let Err(e) = crate::audit::append(&town.state, "file-received", &detail) {
             tracing::warn!("{e}");
         }
-        self.received.add(resident, conversation, format!("[{sender} sent a file, saved at {path} ({mimetype}, {})]", files::megabytes(bytes)));
+        self.received.add(resident, conversation, format!("[{sender} sent a file, saved at {path} ({mimetype}, {})]", crate::os::size(bytes)));
         Ok(path)
     }
 

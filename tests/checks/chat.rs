@@ -33,6 +33,14 @@ pub(crate) fn register(t: &Town, user: &str, password: &str) -> anyhow::Result<C
 }
 
 /// The mayor, logged in, in a new room with `users` once they have all joined.
+/// The mayor, logged in, in a new encrypted DM with `user` once it has joined.
+pub(crate) async fn encrypted_dm(t: &Town, name: &str, user: &str) -> anyhow::Result<(Mayor, OwnedRoomId)> {
+    let mayor = Mayor::login(&t.mayor()?).await?;
+    let room = mayor.create(name, &[user], true, true).await?;
+    mayor.wait_joined(&room, &[user]).await?;
+    Ok((mayor, room))
+}
+
 pub(crate) async fn room_with(t: &Town, name: &str, users: &[&str], direct: bool) -> anyhow::Result<(Mayor, OwnedRoomId)> {
     let mayor = Mayor::login(&t.mayor()?).await?;
     let room = mayor.create(name, users, direct, false).await?;
@@ -67,9 +75,7 @@ pub fn the_mayor_dms_ada_and_gets_a_streamed_answer(t: &Town) -> anyhow::Result<
 pub fn ada_answers_in_an_encrypted_dm(t: &Town) -> anyhow::Result<()> {
     crate::checks::turns::setup(t)?;
     block_on(async {
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("ada (encrypted)", &[ADA], true, true).await?;
-        mayor.wait_joined(&room, &[ADA]).await?;
+        let (mayor, room) = encrypted_dm(t, "ada (encrypted)", ADA).await?;
         mayor.say(&room, "secret hello").await?;
         mayor.wait_for(&room, ADA, "you said: secret hello").await?;
         // ada's device is part of a cross-signing identity the mayor's client can see.

@@ -6,13 +6,16 @@
 use anyhow::ensure;
 
 use crate::checks::chat::block_on;
-use crate::support::mayor::Mayor;
 use crate::support::town::Town;
 
 const ADA: &str = "@ada:town.test";
 const WS: &str = "/agents/ada/work";
 /// A 1×1 PNG.
-const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00,
+    0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0xf8, 0xcf, 0x50, 0x0f, 0x00, 0x03, 0x86, 0x01, 0x80, 0x5a, 0x34, 0x7d,
+    0x6b, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
 
 /// A file in the town as hex, to compare bytes without a shared mount.
 fn hex_of(t: &Town, path: &str) -> anyhow::Result<String> {
@@ -25,15 +28,12 @@ fn hex(bytes: &[u8]) -> String {
 
 pub fn files_go_both_ways_in_an_encrypted_dm(t: &Town) -> anyhow::Result<()> {
     crate::checks::turns::setup(t)?;
-    let png = t.sh(&format!("echo {PNG} | base64 -d | od -An -tx1 -v | tr -d ' \\n'"))?;
-    let bytes: Vec<u8> = (0..png.len()).step_by(2).map(|i| u8::from_str_radix(&png[i..i + 2], 16)).collect::<Result<_, _>>()?;
+    let bytes = PNG.to_vec();
     // What ada planted: the name the image will have, as a link to root's files.
     let planted = t.as_user("ada", &format!("rm -rf {WS}/inbox {WS}/outbox && mkdir -p {WS}/inbox {WS}/outbox && ln -s /etc/shadow {WS}/inbox/dot.png && ln -s /etc/shadow {WS}/outbox/shadow && mkfifo {WS}/outbox/fifo && echo ok"));
     ensure!(String::from_utf8_lossy(&planted.stdout).contains("ok"), "planting: {}", String::from_utf8_lossy(&planted.stderr));
     block_on(async {
-        let mayor = Mayor::login(&t.mayor()?).await?;
-        let room = mayor.create("ada files (encrypted)", &[ADA], true, true).await?;
-        mayor.wait_joined(&room, &[ADA]).await?;
+        let (mayor, room) = crate::checks::chat::encrypted_dm(t, "ada files (encrypted)", ADA).await?;
         mayor.say(&room, "hello first").await?;
         mayor.wait_for(&room, ADA, "you said: hello first").await?;
 
