@@ -6,6 +6,7 @@
 
 pub mod approve;
 pub mod audit;
+pub mod backoff;
 pub mod chat;
 pub mod config;
 pub mod control;

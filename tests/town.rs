@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, clis as cl, costs as co, devices as dv, files as fi, handoff as ho, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, rounds as r, signing as s, split as sp, turns as tu};
+use checks::{chat as c, clis as cl, costs as co, devices as dv, files as fi, handoff as ho, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, retired as rt, rounds as r, signing as s, split as sp, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -36,6 +36,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("rounds::a_cli_reset_says_what_is_lost_and_needs_a_yes", r::a_cli_reset_says_what_is_lost_and_needs_a_yes),
     ("rounds::init_prepares_a_fresh_host_and_is_idempotent", r::init_prepares_a_fresh_host_and_is_idempotent),
     ("rounds::the_old_round_is_retired_and_deleted_in_the_background", r::the_old_round_is_retired_and_deleted_in_the_background),
+    ("retired::the_retired_round_is_roots_at_once_and_deleted_by_id", rt::the_retired_round_is_roots_at_once_and_deleted_by_id),
     ("rounds::a_reboot_resets_before_the_supervisor_starts", r::a_reboot_resets_before_the_supervisor_starts),
     ("a_reboot_comes_back_running", f::systemd_is_pid1_and_running),
     ("turns::a_turn_runs_as_the_resident_in_its_user_manager", tu::a_turn_runs_as_the_resident_in_its_user_manager),

@@ -145,8 +145,13 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
     if !tell_daemon() && report.by != "boot" {
         // No daemon to delete the old round in the background: the new round is in place
         // already, so this only keeps the terminal a little longer.
-        for (old, took) in round::delete_retired(town, s.subvolumes, &mut |m| progress(m))? {
-            progress(&format!("deleted {} in {} ms", old.display(), took.as_millis()));
+        for (old, r) in round::delete_retired(town, s.subvolumes, &|_| false, &mut |m| progress(m))? {
+            match r {
+                Ok(took) => progress(&format!("deleted {} in {} ms", old.display(), took.as_millis())),
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "warning: {e}\n  help: the next reset, or the daemon when it starts, tries again");
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

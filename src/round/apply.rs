@@ -219,6 +219,7 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     seams.subvolumes.exchange(&plan.live, &plan.next)?;
     pause("exchanged", progress);
     // Renamed aside, not deleted: deleting takes as long as the residents' trees are big.
+    // Sealed first: from now on no resident reaches any of it by path.
     let old = super::retire::retire(&plan.live, seams.subvolumes, &plan.next)?;
     progress(&format!("the old round is retired to {}: it is deleted in the background", old.display()));
     pause("retired", progress);

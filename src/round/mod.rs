@@ -9,6 +9,7 @@ mod plan;
 mod recover;
 mod retire;
 mod subvolume;
+mod subvolume_tree;
 #[cfg(test)]
 mod tests;
 

@@ -26,6 +26,11 @@ pub fn retired_path(live: &Path) -> PathBuf {
 /// Move the old round (at `from`) aside, beside `live`. Should the rename fail, it is
 /// deleted at once: slower, but the new round is in place and must not be reported as failed.
 pub fn retire(live: &Path, subvolumes: &impl Subvolumes, from: &Path) -> Result<PathBuf, OsError> {
+    // Before anything else: the old round was the residents', and none of them may reach
+    // any of it by path from now on (their processes are gone already).
+    if let Err(e) = subvolumes.seal(from) {
+        tracing::error!("{e}");
+    }
     let to = retired_path(live);
     match subvolumes.rename(from, &to) {
         Ok(()) => Ok(to),
@@ -45,18 +50,22 @@ pub fn retired(town: &Town, subvolumes: &impl Subvolumes) -> Result<Vec<PathBuf>
     Ok(all.into_iter().filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix))).collect())
 }
 
-/// Delete every retired round, oldest first; each deleted with how long it took. Another
-/// deleter getting there first is not an error.
-pub fn delete_retired(town: &Town, subvolumes: &impl Subvolumes, progress: &mut dyn FnMut(&str)) -> Result<Vec<(PathBuf, Duration)>, OsError> {
+/// What became of one retired round: deleted (in how long) or not, and why.
+pub type Deleted = (PathBuf, Result<Duration, OsError>);
+
+/// Delete every retired round, oldest first, each on its own: one that cannot be deleted
+/// never keeps the others. `wait` holds back the rounds that wait to be tried again.
+/// Another deleter getting there first is not an error.
+pub fn delete_retired(town: &Town, subvolumes: &impl Subvolumes, wait: &dyn Fn(&Path) -> bool, progress: &mut dyn FnMut(&str)) -> Result<Vec<Deleted>, OsError> {
     let mut done = Vec::new();
     for old in retired(town, subvolumes)? {
-        if !subvolumes.is_subvolume(&old)? {
+        if wait(&old) || !subvolumes.is_subvolume(&old)? {
             continue;
         }
         progress(&format!("deleting the retired round {}", old.display()));
         let t = Instant::now();
-        subvolumes.delete_recursive(&old)?;
-        done.push((old, t.elapsed()));
+        let r = subvolumes.delete_recursive(&old).map(|()| t.elapsed());
+        done.push((old, r));
     }
     Ok(done)
 }
@@ -76,10 +85,37 @@ mod tests {
         assert_eq!(retired(&town, &sv).unwrap(), std::slice::from_ref(&to));
         assert!(sv.is_subvolume(&to.join("ada/nested")).unwrap(), "nested subvolumes go with it");
         let mut said = vec![];
-        let gone = delete_retired(&town, &sv, &mut |m| said.push(m.to_string())).unwrap();
+        let gone = delete_retired(&town, &sv, &|_| false, &mut |m| said.push(m.to_string())).unwrap();
         assert_eq!(gone.len(), 1);
+        assert!(gone[0].1.is_ok());
         assert!(retired(&town, &sv).unwrap().is_empty());
         assert_eq!(sv.subvolumes.lock().unwrap().iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), [town.live_path()]);
+    }
+
+    #[test]
+    fn a_round_that_cannot_be_deleted_keeps_no_other_and_a_waiting_one_is_skipped() {
+        let town = crate::testing::demo_town();
+        let sv = FakeSubvolumes::default();
+        let (a, b, c) = (town.live_path().with_extension("retired-1"), town.live_path().with_extension("retired-2"), town.live_path().with_extension("retired-3"));
+        sv.subvolumes.lock().unwrap().extend([(a.clone(), false), (b.clone(), false), (c.clone(), false)]);
+        sv.fail.lock().unwrap().push("delete");
+        let tried = delete_retired(&town, &sv, &|p| p == c, &mut |_| {}).unwrap();
+        assert_eq!(tried.iter().map(|(p, r)| (p.clone(), r.is_err())).collect::<Vec<_>>(), [(a.clone(), true), (b.clone(), true)], "both tried, c waits");
+        sv.fail.lock().unwrap().clear();
+        let tried = delete_retired(&town, &sv, &|_| false, &mut |_| {}).unwrap();
+        assert_eq!(tried.len(), 3);
+        assert!(retired(&town, &sv).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_old_round_is_sealed_before_it_is_renamed() {
+        let town = crate::testing::demo_town();
+        let sv = FakeSubvolumes::default();
+        let next = crate::round::next_path(&town);
+        sv.subvolumes.lock().unwrap().push((next.clone(), false));
+        retire(&town.live_path(), &sv, &next).unwrap();
+        let calls = sv.calls.calls();
+        assert!(calls[0].starts_with("seal ") && calls[1].starts_with("rename "), "{calls:?}");
     }
 
     #[test]

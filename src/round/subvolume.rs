@@ -1,12 +1,13 @@
 //! btrfs subvolumes through the kernel's ioctls (no `btrfs` binary, no C library).
 
-use std::ffi::CStr;
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nix::sys::statfs::{BTRFS_SUPER_MAGIC, statfs};
 
 use crate::os::{OsContext, OsError, Recorder};
@@ -17,8 +18,12 @@ pub trait Subvolumes {
     fn is_readonly(&self, path: &Path) -> Result<bool, OsError>;
     fn create(&self, path: &Path) -> Result<(), OsError>;
     fn snapshot(&self, source: &Path, dest: &Path, readonly: bool) -> Result<(), OsError>;
-    /// Delete a subvolume and every subvolume nested anywhere inside it.
+    /// Delete a subvolume and every subvolume nested anywhere inside it, finding them by
+    /// id and reaching them through descriptors: never by a path inside it.
     fn delete_recursive(&self, path: &Path) -> Result<(), OsError>;
+    /// Make the top of `path` root's, mode 0700: nothing below it is reachable by path for
+    /// anyone else any more (a round being retired).
+    fn seal(&self, path: &Path) -> Result<(), OsError>;
     /// Rename `from` to `to` (same directory), which must not exist.
     fn rename(&self, from: &Path, to: &Path) -> Result<(), OsError>;
     /// Swap two subvolumes in one atomic rename (RENAME_EXCHANGE): neither path is ever missing.
@@ -37,34 +42,25 @@ pub struct VolArgsV2 {
     name: [u8; 4040],
 }
 
-/// `struct btrfs_ioctl_get_subvol_rootref_args`.
-#[repr(C)]
-struct RootRefArgs {
-    min_treeid: u64,
-    rootref: [[u64; 2]; 255],
-    num_items: u8,
-    align: [u8; 7],
-}
-
-/// `struct btrfs_ioctl_ino_lookup_user_args`.
-#[repr(C)]
-struct InoLookupUserArgs {
-    dirid: u64,
-    treeid: u64,
-    name: [u8; 256],
-    path: [u8; 3824],
-}
-
 const SUBVOL_RDONLY: u64 = 1 << 1;
 /// Inode number of every subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID).
 const SUBVOL_ROOT_INO: u64 = 256;
+
+impl VolArgsV2 {
+    /// Set the name, which must fit (with its terminating zero).
+    pub(super) fn set_name(&mut self, name: &[u8]) -> Result<(), String> {
+        if name.len() >= self.name.len() || name.contains(&0) || name.contains(&b'/') {
+            return Err(format!("bad subvolume name {:?}", String::from_utf8_lossy(name)));
+        }
+        self.name[..name.len()].copy_from_slice(name);
+        Ok(())
+    }
+}
 
 nix::ioctl_write_ptr!(snap_create_v2, 0x94, 23, VolArgsV2);
 nix::ioctl_write_ptr!(subvol_create_v2, 0x94, 24, VolArgsV2);
 nix::ioctl_read!(subvol_getflags, 0x94, 25, u64);
 nix::ioctl_write_ptr!(snap_destroy_v2, 0x94, 63, VolArgsV2);
-nix::ioctl_readwrite!(get_subvol_rootref, 0x94, 61, RootRefArgs);
-nix::ioctl_readwrite!(ino_lookup_user, 0x94, 62, InoLookupUserArgs);
 
 /// The real kernel interface.
 #[derive(Debug, Default)]
@@ -77,10 +73,7 @@ fn zeroed<T>() -> Box<T> {
 
 fn vol_args(name: &str) -> Result<Box<VolArgsV2>, String> {
     let mut args = zeroed::<VolArgsV2>();
-    if name.len() >= args.name.len() || name.contains('\0') || name.contains('/') {
-        return Err(format!("bad subvolume name {name:?}"));
-    }
-    args.name[..name.len()].copy_from_slice(name.as_bytes());
+    args.set_name(name.as_bytes())?;
     Ok(args)
 }
 
@@ -91,52 +84,6 @@ fn parent_and_name(path: &Path) -> Result<(File, String), String> {
     let dir = File::open(if parent.as_os_str().is_empty() { Path::new(".") } else { parent })
         .map_err(|e| format!("opening {}: {e}", parent.display()))?;
     Ok((dir, name.to_string()))
-}
-
-fn cstr(bytes: &[u8]) -> String {
-    CStr::from_bytes_until_nul(bytes).map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-impl Btrfs {
-    /// Paths of the subvolumes directly inside the subvolume at `path`.
-    fn children(&self, path: &Path) -> Result<Vec<PathBuf>, String> {
-        let dir = File::open(path).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        let mut args = zeroed::<RootRefArgs>();
-        loop {
-            // SAFETY: the fd is open and args is a properly sized, exclusively borrowed struct.
-            let r = unsafe { get_subvol_rootref(dir.as_raw_fd(), &mut *args) };
-            let more = match r {
-                Ok(_) => false,
-                Err(nix::errno::Errno::EOVERFLOW) => true,
-                Err(e) => return Err(format!("listing child subvolumes: {e}")),
-            };
-            for &[treeid, dirid] in &args.rootref[..args.num_items as usize] {
-                let mut look = zeroed::<InoLookupUserArgs>();
-                look.treeid = treeid;
-                look.dirid = dirid;
-                // SAFETY: as above.
-                unsafe { ino_lookup_user(dir.as_raw_fd(), &mut *look) }
-                    .map_err(|e| format!("locating subvolume {treeid}: {e}"))?;
-                out.push(path.join(cstr(&look.path)).join(cstr(&look.name)));
-            }
-            if !more {
-                return Ok(out);
-            }
-            args.min_treeid = args.rootref[args.num_items as usize - 1][0] + 1;
-        }
-    }
-
-    fn destroy(&self, path: &Path) -> Result<(), String> {
-        for child in self.children(path)? {
-            self.destroy(&child)?;
-        }
-        let (parent, name) = parent_and_name(path)?;
-        let args = vol_args(&name)?;
-        // SAFETY: fd open, args valid for the duration of the call.
-        unsafe { snap_destroy_v2(parent.as_raw_fd(), &*args) }.map_err(|e| format!("deleting {}: {e}", path.display()))?;
-        Ok(())
-    }
 }
 
 impl Subvolumes for Btrfs {
@@ -184,7 +131,20 @@ impl Subvolumes for Btrfs {
     }
 
     fn delete_recursive(&self, path: &Path) -> Result<(), OsError> {
-        self.destroy(path).os(|| format!("deleting subvolume {}", path.display()))
+        let what = || format!("deleting subvolume {}", path.display());
+        let (parent, name) = parent_and_name(path).os(what)?;
+        let name = std::ffi::CString::new(name).os(what)?;
+        super::subvolume_tree::delete_tree(&OwnedFd::from(parent), &name).os(what)?;
+        Ok(())
+    }
+
+    fn seal(&self, path: &Path) -> Result<(), OsError> {
+        let what = || format!("making {} root's alone", path.display());
+        let (parent, name) = parent_and_name(path).os(what)?;
+        let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(&parent, name.as_str(), dir, Mode::empty()).os(what)?;
+        nix::unistd::fchown(&fd, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0))).os(what)?;
+        nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o700)).os(what)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> Result<(), OsError> {
@@ -265,6 +225,10 @@ impl Subvolumes for FakeSubvolumes {
         Ok(())
     }
 
+    fn seal(&self, path: &Path) -> Result<(), OsError> {
+        self.act("seal", format!("seal {}", path.display()))
+    }
+
     fn delete_recursive(&self, path: &Path) -> Result<(), OsError> {
         self.act("delete", format!("delete {}", path.display()))?;
         self.subvolumes.lock().expect("lock").retain(|(p, _)| !p.starts_with(path));
@@ -299,8 +263,6 @@ mod tests {
     #[test]
     fn ioctl_structs_match_the_kernel_abi() {
         assert_eq!(std::mem::size_of::<VolArgsV2>(), 4096);
-        assert_eq!(std::mem::size_of::<RootRefArgs>(), 4096);
-        assert_eq!(std::mem::size_of::<InoLookupUserArgs>(), 4096);
     }
 
     #[test]

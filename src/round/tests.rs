@@ -112,8 +112,9 @@ fn a_reset_levels_then_rebuilds_each_home_and_hands_it_over_last() {
         ["snapshot /town/@agents-blank /town/@agents.next ro=false", "exchange /town/@agents /town/@agents.next"],
         "the new round is built beside the live one and swapped in whole"
     );
-    assert!(calls[2].starts_with("rename /town/@agents.next /town/@agents.retired-"), "the old one retired, not deleted: {calls:?}");
-    assert_eq!(calls.len(), 3, "nothing deleted on the critical path: {calls:?}");
+    assert_eq!(calls[2], "seal /town/@agents.next", "the old round is out of the residents' reach first");
+    assert!(calls[3].starts_with("rename /town/@agents.next /town/@agents.retired-"), "the old one retired, not deleted: {calls:?}");
+    assert_eq!(calls.len(), 4, "nothing deleted on the critical path: {calls:?}");
     let presence = w.presence.calls.calls();
     assert!(presence.contains(&"kill_all 1100".to_string()) && presence.contains(&"kill_all 1101".to_string()), "{presence:?}");
     let calls = w.files.calls.calls();
@@ -197,7 +198,7 @@ fn recovery_retires_what_an_interrupted_reset_left_and_records_the_round() {
     RoundState::new(&town.state).set_round(7).unwrap();
     let done = recover(&town, &w.subvolumes, &w.files).unwrap();
     let calls = w.subvolumes.calls.calls();
-    assert!(matches!(&calls[..], [c] if c.starts_with("rename /town/@agents.next /town/@agents.retired-")), "{calls:?}");
+    assert!(matches!(&calls[..], [s, c] if s == "seal /town/@agents.next" && c.starts_with("rename /town/@agents.next /town/@agents.retired-")), "{calls:?}");
     assert!(done[0].contains("the old round"), "{done:?}");
     assert_eq!(RoundState::new(&town.state).round(), 8);
     // A town with no live subvolume (an older townhall died between delete and snapshot).

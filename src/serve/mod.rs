@@ -12,6 +12,7 @@ mod gather;
 mod hall;
 mod notices;
 mod reset;
+mod retirement;
 
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -49,8 +50,8 @@ pub struct Daemon<A, M, G> {
     received: files::Received,
     /// Serial consoles being tailed into rooms.
     tails: crate::grant::console::Tails,
-    /// Set while a thread deletes retired rounds (one at a time).
-    clearing: Arc<std::sync::atomic::AtomicBool>,
+    /// Deletes retired rounds in the background, one at a time.
+    retirement: Arc<retirement::Retirement>,
     /// Woken on reload and when a lease begins or ends, so the device watcher reconciles.
     reloaded: Notify,
     /// Set at SIGTERM: the turns it stops are interrupted, to run again after the restart.
@@ -109,7 +110,7 @@ where
             tails: Default::default(),
             received: Default::default(),
             approvals: Default::default(),
-            clearing: Default::default(),
+            retirement: Default::default(),
             reloaded: Notify::new(),
             stopping: Default::default(),
             started: Instant::now(),
@@ -145,33 +146,9 @@ where
         self.desk.stop_strays(town).await;
     }
 
-    /// Delete the retired rounds in a thread of their own at idle priority, unless one is
-    /// already at it: after each round and at start (an interrupted deletion resumes).
+    /// Delete the retired rounds in the background: after each round and at start.
     pub(super) fn clear_retired(&self) {
-        use std::sync::atomic::Ordering::SeqCst;
-        if self.clearing.swap(true, SeqCst) {
-            return;
-        }
-        let (town, clearing) = (self.town(), self.clearing.clone());
-        let spawned = std::thread::Builder::new().name("retired".into()).spawn(move || {
-            crate::os::lower_priority();
-            let sv = crate::round::Btrfs;
-            loop {
-                match crate::round::delete_retired(&town, &sv, &mut |m| tracing::info!("{m}")) {
-                    Ok(done) => done.iter().for_each(|(p, took)| tracing::info!("deleted the retired round {} in {} ms", p.display(), took.as_millis())),
-                    Err(e) => tracing::error!("deleting retired rounds: {e}"),
-                }
-                clearing.store(false, SeqCst);
-                // A round retired while we finished: go on, unless another thread took over.
-                if crate::round::retired(&town, &sv).map_or(true, |r| r.is_empty()) || clearing.swap(true, SeqCst) {
-                    return;
-                }
-            }
-        });
-        if let Err(e) = spawned {
-            self.clearing.store(false, SeqCst);
-            tracing::error!("no thread to delete retired rounds: {e}");
-        }
+        self.retirement.start(self.town());
     }
 
     /// The town remote's repositories, and the pipe residents push through (a thread of
@@ -284,7 +261,7 @@ where
                 .collect(),
             turns: self.desk.running(),
             host: crate::level::check_host(&crate::level::ThisHost),
-            retired: crate::round::retired(&town, &crate::round::Btrfs).unwrap_or_default().iter().map(|p| p.display().to_string()).collect(),
+            retired: self.retirement.status(&town),
         }
     }
 

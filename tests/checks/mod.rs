@@ -13,6 +13,7 @@ pub mod handoff;
 pub mod hardening;
 pub mod levelling;
 pub mod remote;
+pub mod retired;
 pub mod rounds;
 pub mod signing;
 pub mod split;

@@ -9,7 +9,7 @@ fn round(t: &Town) -> anyhow::Result<u64> {
 }
 
 /// Run as a resident; Ok(stdout) only when it succeeded.
-fn as_ok(t: &Town, user: &str, script: &str) -> anyhow::Result<String> {
+pub(crate) fn as_ok(t: &Town, user: &str, script: &str) -> anyhow::Result<String> {
     let out = t.as_user(user, script);
     ensure!(out.status.success(), "as {user}: `{script}` failed: {}", String::from_utf8_lossy(&out.stderr));
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

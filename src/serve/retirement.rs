@@ -1,0 +1,126 @@
+//! Deleting retired rounds in the background, at idle priority, on a thread of its own:
+//! after each round and at start (an interrupted deletion resumes). A round that cannot be
+//! deleted waits to be tried again, longer after each failure, while the others go on, and
+//! `townhall status` says why it is still there.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::Town;
+use crate::round::{Btrfs, delete_retired, retired};
+
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+const LAST_RETRY: Duration = Duration::from_secs(300);
+
+/// A round that could not be deleted, and when it is tried again.
+struct Waiting {
+    failures: u32,
+    error: String,
+    next: Instant,
+}
+
+#[derive(Default)]
+pub struct Retirement {
+    waiting: Mutex<BTreeMap<PathBuf, Waiting>>,
+    /// Whether the thread runs, and whether it was woken since it last looked.
+    state: Mutex<(bool, bool)>,
+    /// The town as the last start saw it (a reload may move the volume).
+    town: Mutex<Option<Arc<Town>>>,
+    wake: Condvar,
+}
+
+impl Retirement {
+    /// Delete what is retired: start the thread, or wake it if it waits.
+    pub fn start(self: &Arc<Self>, town: Arc<Town>) {
+        *self.town.lock().expect("lock") = Some(town.clone());
+        let mut state = self.state.lock().expect("lock");
+        state.1 = true;
+        if state.0 {
+            self.wake.notify_all();
+            return;
+        }
+        state.0 = true;
+        let me = self.clone();
+        let spawned = std::thread::Builder::new().name("retired".into()).spawn(move || {
+            crate::os::lower_priority();
+            me.run(town);
+        });
+        if let Err(e) = spawned {
+            state.0 = false;
+            tracing::error!("no thread to delete retired rounds: {e}");
+        }
+    }
+
+    fn run(&self, mut town: Arc<Town>) {
+        loop {
+            self.state.lock().expect("lock").1 = false;
+            if let Some(t) = self.town.lock().expect("lock").clone() {
+                town = t;
+            }
+            let now = Instant::now();
+            let wait = |p: &Path| self.waiting.lock().expect("lock").get(p).is_some_and(|w| w.next > now);
+            match delete_retired(&town, &Btrfs, &wait, &mut |m| tracing::info!("{m}")) {
+                Ok(done) => done.into_iter().for_each(|(p, r)| self.tried(p, r)),
+                Err(e) => tracing::error!("listing the retired rounds: {e}"),
+            }
+            let left = retired(&town, &Btrfs).unwrap_or_default();
+            let next = {
+                let mut waiting = self.waiting.lock().expect("lock");
+                waiting.retain(|p, _| left.contains(p));
+                left.iter().map(|p| waiting.get(p).map_or(now, |w| w.next)).min()
+            };
+            let mut state = self.state.lock().expect("lock");
+            let Some(next) = next else {
+                if !state.1 {
+                    state.0 = false;
+                    return;
+                }
+                continue;
+            };
+            let pause = next.saturating_duration_since(Instant::now());
+            if !state.1 && !pause.is_zero() {
+                drop(self.wake.wait_timeout_while(state, pause, |s| !s.1).expect("lock"));
+            }
+        }
+    }
+
+    fn tried(&self, path: PathBuf, r: Result<Duration, crate::os::OsError>) {
+        let mut waiting = self.waiting.lock().expect("lock");
+        match r {
+            Ok(took) => {
+                waiting.remove(&path);
+                tracing::info!("deleted the retired round {} in {} ms", path.display(), took.as_millis());
+            }
+            Err(e) => {
+                let w = waiting.entry(path).or_insert(Waiting { failures: 0, error: String::new(), next: Instant::now() });
+                w.failures += 1;
+                w.error = e.to_string();
+                let pause = crate::backoff::delay(w.failures, FIRST_RETRY, LAST_RETRY);
+                w.next = Instant::now() + pause;
+                tracing::error!("{} (failure {}; tried again in {} s)", w.error, w.failures, pause.as_secs());
+            }
+        }
+    }
+
+    /// Each retired round still there, with why when deleting it failed.
+    pub fn status(&self, town: &Town) -> Vec<String> {
+        let waiting = self.waiting.lock().expect("lock");
+        let now = Instant::now();
+        retired(town, &Btrfs)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| match waiting.get(&p) {
+                None => p.display().to_string(),
+                Some(w) => format!(
+                    "{} (not deleted after {} attempt(s): {}; next attempt in {} s)",
+                    p.display(),
+                    w.failures,
+                    w.error,
+                    w.next.saturating_duration_since(now).as_secs()
+                ),
+            })
+            .collect()
+    }
+}
