@@ -20,7 +20,7 @@ rustPlatform.buildRustPackage {
   cargoTestFlags = [ "--lib" "--bins" "--test" "config_corpus" ];
 
   postInstall = ''
-    for u in dist/*.service; do
+    for u in dist/*.service dist/*.slice; do
       install -Dm0644 "$u" "$out/lib/systemd/system/$(basename "$u")"
       substituteInPlace "$out/lib/systemd/system/$(basename "$u")" \
         --replace-fail /usr/local/bin/townhall "$out/bin/townhall"

@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use checks::{chat as c, clis as cl, costs as co, devices as dv, files as fi, handoff as ho, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, retired as rt, rounds as r, signing as s, split as sp, turns as tu};
+use checks::{chat as c, clis as cl, costs as co, devices as dv, files as fi, handoff as ho, hoarding as hd, foundation as f, gathering as ga, grants as g, hardening as h, levelling as l, remote as rm, retired as rt, rounds as r, signing as s, split as sp, turns as tu};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
 
@@ -94,6 +94,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("signing::commits_verify_across_a_reset_and_a_rotation", s::commits_verify_across_a_reset_and_a_rotation),
     ("remote::ada_pushes_a_signed_branch_and_the_mayor_verifies_it", rm::ada_pushes_a_signed_branch_and_the_mayor_verifies_it),
     ("remote::the_room_hears_of_each_push_and_branches_lists_them", rm::the_room_hears_of_each_push_and_branches_lists_them),
+    ("hoarding::thousands_of_connections_from_ada_are_capped_and_vox_goes_on", hd::thousands_of_connections_from_ada_are_capped_and_vox_goes_on),
+    ("hoarding::abandoned_and_oversized_pushes_are_ended_and_leave_nothing", hd::abandoned_and_oversized_pushes_are_ended_and_leave_nothing),
     ("remote::the_mayor_fetches_and_verifies_over_ssh_from_another_machine", rm::the_mayor_fetches_and_verifies_over_ssh_from_another_machine),
 ];
 

@@ -13,10 +13,11 @@ use super::{Town, validate};
 pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
     let dir = &std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     let mut report = Report::default();
-    let mut raw_repos = Vec::new();
+    let (mut raw_repos, mut raw_push) = (Vec::new(), None);
     let town = read(dir, Path::new("town.toml"), &mut report).and_then(|src| {
         parse::<RawTown>(&src, &mut report).map(|mut raw| {
             raw_repos = std::mem::take(&mut raw.repos);
+            raw_push = raw.push.take();
             (src, raw)
         })
     });
@@ -34,14 +35,15 @@ pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
         Some((t, _)) => validate::residents(t, residents, &mut report),
         None => Vec::new(),
     };
-    let repos = match &resolved {
-        Some((_, src)) => super::repos::repos(src, raw_repos, &residents, &mut report),
-        None => Vec::new(),
+    let (repos, push) = match &resolved {
+        Some((_, src)) => (super::repos::repos(src, raw_repos, &residents, &mut report), super::repos::push(src, raw_push.unwrap_or_default(), &mut report)),
+        None => Default::default(),
     };
     report.finish()?;
     let (mut town, _) = resolved.expect("no diagnostics means town.toml parsed");
     town.residents = residents;
     town.repos = repos;
+    town.push = push;
     Ok(town)
 }
 

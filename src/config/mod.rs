@@ -38,6 +38,27 @@ pub struct Town {
     pub residents: Vec<Resident>,
     /// `[[repo]]`: the town remote's repositories.
     pub repos: Vec<Repo>,
+    /// `[push]`: what one push to the town remote may take.
+    pub push: PushLimits,
+}
+
+/// Bounds on each push to the town remote (its receive-pack runs as a unit of its own).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushLimits {
+    /// A pack larger than this is refused (git's receive.maxInputSize, and the relay).
+    pub max_size: u64,
+    /// A push that sends nothing for this long is ended.
+    pub idle: std::time::Duration,
+    /// No push runs longer.
+    pub time: std::time::Duration,
+    /// Pushes one resident may run at once; more are refused at once.
+    pub at_once: u32,
+}
+
+impl Default for PushLimits {
+    fn default() -> Self {
+        Self { max_size: 100 << 20, idle: std::time::Duration::from_secs(60), time: std::time::Duration::from_secs(600), at_once: 2 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -25,6 +25,22 @@ pub struct RawTown {
     pub matrix: RawTownMatrix,
     #[serde(default, rename = "repo")]
     pub repos: Vec<RawRepo>,
+    #[serde(default)]
+    pub push: Option<RawPush>,
+}
+
+/// `[push]`: what one push to the town remote may take.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPush {
+    #[serde(default)]
+    pub max_size: Option<S<String>>,
+    #[serde(default)]
+    pub idle: Option<S<String>>,
+    #[serde(default)]
+    pub time: Option<S<String>>,
+    #[serde(default)]
+    pub at_once: Option<S<i64>>,
 }
 
 /// `[[repo]]`: a repository on the town remote, and who may push to it.

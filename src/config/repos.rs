@@ -1,11 +1,12 @@
 //! `[[repo]]` in town.toml: the town remote's repositories, checked once the residents are
-//! known (a push list may name only residents).
+//! known (a push list may name only residents); and `[push]`, what one push may take.
 
 use std::collections::HashMap;
 
 use super::diagnostic::{Report, Source};
 use super::validate::Checker;
-use super::{Repo, Resident};
+use super::values as v;
+use super::{PushLimits, Repo, Resident};
 
 /// `[[repo]]` entries of town.toml, once the residents are known.
 pub fn repos(src: &Source, raw: Vec<super::raw::RawRepo>, residents: &[Resident], report: &mut Report) -> Vec<Repo> {
@@ -38,4 +39,29 @@ pub fn repos(src: &Source, raw: Vec<super::raw::RawRepo>, residents: &[Resident]
         out.push(Repo { name: name.clone(), push });
     }
     out
+}
+
+/// `[push]`, with the defaults for what is not written.
+pub fn push(src: &Source, raw: super::raw::RawPush, report: &mut Report) -> PushLimits {
+    let mut c = Checker { src, report };
+    let mut limits = PushLimits::default();
+    if let Some(s) = &raw.max_size
+        && let Some(n) = c.ok(s, v::memory(s.get_ref()), "write a size such as \"100M\" or \"1G\"")
+    {
+        limits.max_size = n;
+    }
+    for (at, slot) in [(&raw.idle, &mut limits.idle), (&raw.time, &mut limits.time)] {
+        if let Some(s) = at
+            && let Some(d) = c.ok(s, v::duration(s.get_ref()), "write a duration such as \"60s\" or \"10m\"")
+        {
+            *slot = d;
+        }
+    }
+    if let Some(n) = &raw.at_once {
+        match u32::try_from(*n.get_ref()) {
+            Ok(k) if (1..=64).contains(&k) => limits.at_once = k,
+            _ => c.err(n, format!("{} pushes at once is not a number townhall can hold to", n.get_ref()), "write a number from 1 to 64"),
+        }
+    }
+    limits
 }

@@ -120,6 +120,7 @@ pub fn town(dir: &Path, src: &Source, raw: RawTown, report: &mut Report) -> Town
         matrix: TownMatrix { homeserver, mayors },
         residents: Vec::new(),
         repos: Vec::new(),
+        push: PushLimits::default(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! One request line in, answer lines out, over a Unix socket: the plumbing shared by the
-//! control socket (root's CLI) and the hall (the chat process). The peer's uid is checked
-//! before a byte is read, the request line is bounded, and a peer that never finishes its
-//! line is dropped, so a caller can cost the daemon at most one small task.
+//! control socket (root's CLI), the hall (the chat process) and the approvals socket. The
+//! peer's uid is checked before a byte is read and holds at most its cap of connections
+//! (admit.rs), the request line is bounded, a peer that never finishes its line or stops
+//! reading its answers is dropped, so a caller can cost the daemon at most a few small
+//! tasks; and no accept error ends the listener.
 
 use std::io;
 use std::path::Path;
@@ -21,8 +23,12 @@ pub trait Answer: Serialize + Send + Sync + 'static {
 }
 
 pub struct Rules {
+    /// The socket, for the log.
+    pub name: &'static str,
     /// Whether a peer with this uid may ask at all.
     pub permit: Box<dyn Fn(u32) -> bool + Send + Sync>,
+    /// How many connections a peer with this uid may hold open at once.
+    pub per_uid: Box<dyn Fn(u32) -> usize + Send + Sync>,
     /// Said to a peer that may not.
     pub refused: &'static str,
     pub max_line: usize,
@@ -31,37 +37,43 @@ pub struct Rules {
     pub watch_peer: bool,
 }
 
-const REQUEST_WITHIN: Duration = Duration::from_secs(30);
+const REQUEST_WITHIN: Duration = Duration::from_secs(10);
+/// A peer that takes longer than this to read one answer line is dropped.
+const ANSWER_READ_WITHIN: Duration = Duration::from_secs(60);
 
-/// Answer connections until the listener fails. `handle` gets each parsed request, the
-/// peer's uid, and a sender for its answers; it runs in a task of its own, so a turn goes
-/// on when its asker goes away.
-pub async fn serve<Req, Resp, H, F>(listener: UnixListener, rules: Arc<Rules>, parse: fn(&str) -> Result<Req, String>, handle: H) -> io::Result<()>
+/// Answer connections for ever. `handle` gets each parsed request, the peer's uid, and a
+/// sender for its answers; it runs in a task of its own, so a turn goes on when its asker
+/// goes away.
+pub async fn serve<L, Req, Resp, H, F>(mut listener: L, rules: Arc<Rules>, parse: fn(&str) -> Result<Req, String>, handle: H) -> !
 where
+    L: super::admit::Listener<Stream = UnixStream>,
     Req: Send + 'static,
     Resp: Answer,
     H: Fn(Req, u32, mpsc::Sender<Resp>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
+    let slots = Arc::new(super::admit::Slots::default());
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = super::admit::next(&mut listener, rules.name).await;
+        let Ok(uid) = stream.peer_cred().map(|c| c.uid()) else { continue };
+        let Some(slot) = slots.take(uid, (rules.per_uid)(uid), rules.name) else { continue };
         let (rules, handle) = (rules.clone(), handle.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, &rules, parse, handle).await {
-                tracing::debug!("socket connection: {e}");
+            if let Err(e) = connection(stream, uid, &rules, parse, handle).await {
+                tracing::debug!("{}: {e}", rules.name);
             }
+            drop(slot);
         });
     }
 }
 
-async fn connection<Req, Resp, H, F>(stream: UnixStream, rules: &Rules, parse: fn(&str) -> Result<Req, String>, handle: H) -> io::Result<()>
+async fn connection<Req, Resp, H, F>(stream: UnixStream, uid: u32, rules: &Rules, parse: fn(&str) -> Result<Req, String>, handle: H) -> io::Result<()>
 where
     Req: Send + 'static,
     Resp: Answer,
     H: Fn(Req, u32, mpsc::Sender<Resp>) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
-    let uid = stream.peer_cred()?.uid();
     let (read, mut write) = stream.into_split();
     let (tx, mut rx) = mpsc::channel(64);
     let mut reader = BufReader::new(read);
@@ -104,7 +116,10 @@ async fn gone(reader: &mut BufReader<OwnedReadHalf>) {
 async fn send<T: Serialize>(write: &mut OwnedWriteHalf, answer: &T) -> io::Result<()> {
     let mut out = serde_json::to_vec(answer).map_err(io::Error::other)?;
     out.push(b'\n');
-    write.write_all(&out).await
+    match tokio::time::timeout(ANSWER_READ_WITHIN, write.write_all(&out)).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("the peer read no answer within {ANSWER_READ_WITHIN:?}"))),
+    }
 }
 
 /// One line of at most `max` bytes; None when the peer closed without one.
@@ -182,6 +197,68 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fails `fails` times with EMFILE, then hands out `streams`, then waits for ever.
+    struct Failing {
+        fails: u32,
+        streams: Vec<UnixStream>,
+    }
+
+    impl super::super::admit::Listener for Failing {
+        type Stream = UnixStream;
+        async fn accept(&mut self) -> io::Result<UnixStream> {
+            if self.fails > 0 {
+                self.fails -= 1;
+                return Err(io::Error::from_raw_os_error(libc::EMFILE));
+            }
+            match self.streams.pop() {
+                Some(s) => Ok(s),
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Echo(String);
+
+    impl Answer for Echo {
+        fn refusal(message: String) -> Self {
+            Echo(message)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listener_outlives_accept_errors_and_a_uid_holds_only_its_cap() {
+        let mine = nix::unistd::geteuid().as_raw();
+        let pairs: Vec<(UnixStream, UnixStream)> = (0..3).map(|_| UnixStream::pair().unwrap()).collect();
+        let (ours, theirs): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
+        let rules = Rules { name: "test", permit: Box::new(|_| true), per_uid: Box::new(|_| 2), refused: "", max_line: 100, watch_peer: true };
+        let parse = |l: &str| Ok(l.to_string());
+        let server = tokio::spawn(serve(Failing { fails: 5, streams: theirs }, Arc::new(rules), parse, move |req: String, uid, out: mpsc::Sender<Echo>| async move {
+            assert_eq!(uid, mine);
+            let _ = out.send(Echo(req)).await;
+            // Held open until the peer goes: each holds a place.
+            out.closed().await;
+        }));
+        let mut answered = 0;
+        let mut closed = 0;
+        for (i, mut s) in ours.into_iter().rev().enumerate() {
+            let mut line = String::new();
+            // The one over the cap is closed at once: writing to it may fail, reading ends.
+            let _ = s.write_all(format!("ask {i}\n").as_bytes()).await;
+            let n = tokio::time::timeout(Duration::from_secs(5), BufReader::new(&mut s).read_line(&mut line)).await.unwrap().unwrap_or(0);
+            if n == 0 {
+                closed += 1;
+            } else {
+                assert_eq!(serde_json::from_str::<Echo>(&line).unwrap(), Echo(format!("ask {i}")));
+                answered += 1;
+                std::mem::forget(s);
+            }
+        }
+        assert_eq!((answered, closed), (2, 1), "five EMFILEs later, two answered and the third over the cap closed");
+        assert!(!server.is_finished());
+        server.abort();
+    }
 
     #[tokio::test]
     async fn lines_are_bounded_and_must_be_utf8() {

@@ -21,7 +21,8 @@ impl lines::Answer for Response {
     }
 }
 
-/// Bind the socket (replacing a stale one) and answer requests until the task is dropped.
+/// Bind the socket (replacing a stale one) and answer requests until the task is dropped;
+/// only a failure to bind returns.
 pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
@@ -31,7 +32,9 @@ pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> std::io::Result<
     // Directory modes already keep others out; the uid check holds even if they are changed.
     let our_uid = nix::unistd::geteuid().as_raw();
     let rules = Rules {
+        name: "the control socket",
         permit: Box::new(move |uid| uid == 0 || uid == our_uid),
+        per_uid: Box::new(|_| 256),
         refused: "only root may use the control socket",
         max_line: 1 << 20,
         watch_peer: false,

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 pub use confine::{dropin, dropin_path, unenforced, write_dropins};
 pub use host::{HostPresence, reload_pid1};
 pub use settings::{Finding, Host, ThisHost, check_host};
-pub use sweep::sweep_owned;
+pub use sweep::{remove_tree_at, sweep_owned};
 
 use crate::os::{OsError, Recorder};
 

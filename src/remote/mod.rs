@@ -4,8 +4,10 @@
 //! mayor fetches from by path or over SSH.
 
 mod hook;
+mod leftovers;
 mod notice;
 mod pipe;
+mod receive;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +15,7 @@ use std::process::Command;
 pub use hook::{Rejection, check_ref, pre_receive};
 pub use notice::{branches, push_notices, refs_of};
 pub use pipe::{Pipe, push_client};
+pub use receive::SLICE;
 
 use crate::config::{Resident, Town};
 use crate::os::{OsContext, OsError};

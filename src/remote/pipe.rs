@@ -2,19 +2,23 @@
 //! hands its stdin, stdout and stderr to the daemon over /run/townhall-push.sock
 //! (SCM_RIGHTS) with the repository's name. The daemon knows the pusher from SO_PEERCRED,
 //! checks the repository lets it push, and runs stock `git receive-pack` as the remote's
-//! user on those descriptors, with townhall's hook deciding; the exit status goes back.
+//! user on those descriptors, with townhall's hook deciding (receive.rs); the exit status
+//! goes back. A resident runs at most `[push] at_once` pushes; more are refused at once,
+//! so no resident holds more of root's threads or sockets than that.
 
 use std::io::{IoSlice, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::process::Stdio;
+use std::sync::Arc;
 
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 
 use crate::config::Town;
+use crate::control::admit::{Slots, next_blocking};
 
-/// The client: `townhall push PATH`, run by git as the resident. Returns receive-pack's exit code.
+/// The client: `townhall push PATH`, run by git as the resident. Returns receive-pack's
+/// exit code; a refusal the daemon sends before receive-pack runs is printed.
 pub fn push_client(path: &Path) -> std::io::Result<i32> {
     let name = path.file_name().and_then(|n| n.to_str()).map(|n| n.trim_end_matches(".git").trim_end_matches('/')).unwrap_or("");
     let mut s = UnixStream::connect(super::pipe_socket())?;
@@ -23,6 +27,11 @@ pub fn push_client(path: &Path) -> std::io::Result<i32> {
     sendmsg::<()>(s.as_raw_fd(), &[IoSlice::new(line.as_bytes())], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)?;
     let mut status = [0u8; 1];
     s.read_exact(&mut status)?;
+    let mut why = String::new();
+    let _ = s.take(4096).read_to_string(&mut why);
+    if !why.trim().is_empty() {
+        eprintln!("townhall: {}", why.trim());
+    }
     Ok(i32::from(status[0]))
 }
 
@@ -30,6 +39,8 @@ pub fn push_client(path: &Path) -> std::io::Result<i32> {
 pub struct Pipe {
     listener: UnixListener,
 }
+
+type Pushed = dyn Fn(&str, Vec<crate::hall::Notice>) + Send + Sync;
 
 impl Pipe {
     pub fn bind() -> std::io::Result<Self> {
@@ -42,76 +53,84 @@ impl Pipe {
         Ok(Self { listener })
     }
 
-    /// Serve pushes forever (blocking: run on a thread of its own); `town` is re-read for
-    /// each push so reloads apply.
-    pub fn serve(self, town: impl Fn() -> std::sync::Arc<Town> + Send + Sync + 'static, pushed: impl Fn(&str, Vec<crate::hall::Notice>) + Send + Sync + 'static) {
-        let town = std::sync::Arc::new(town);
-        let pushed = std::sync::Arc::new(pushed);
-        for conn in self.listener.incoming().map_while(Result::ok) {
-            let (town, pushed) = (town.clone(), pushed.clone());
-            std::thread::spawn(move || {
-                if let Err(e) = one_push(conn, &town(), &*pushed) {
+    /// Serve pushes for ever (blocking: run on a thread of its own); `town` is re-read for
+    /// each push so reloads apply. Accept errors are retried, never the end of the pipe.
+    pub fn serve(self, town: impl Fn() -> Arc<Town> + Send + Sync + 'static, pushed: impl Fn(&str, Vec<crate::hall::Notice>) + Send + Sync + 'static) -> ! {
+        let town = Arc::new(town);
+        let pushed: Arc<Pushed> = Arc::new(pushed);
+        let slots = Arc::new(Slots::default());
+        let running = Arc::new(super::receive::Running::default());
+        loop {
+            let mut conn = next_blocking(&self.listener, "the push pipe");
+            let Ok(uid) = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials).map(|c| c.uid()) else { continue };
+            let t = town();
+            let at_once = if t.residents.iter().any(|r| r.uid == uid) { t.push.at_once as usize } else { 1 };
+            let Some(slot) = slots.take(uid, at_once, "the push pipe") else {
+                // Without reading the descriptors: the refusal goes on the connection.
+                let _ = conn.set_nonblocking(true);
+                let _ = conn.write_all(format!("\x01{at_once} of your pushes are running already: try again when one is done\n").as_bytes());
+                continue;
+            };
+            let (town, pushed, running) = (town.clone(), pushed.clone(), running.clone());
+            let spawned = std::thread::Builder::new().name("push".into()).spawn(move || {
+                if let Err(e) = one_push(conn, uid, &town(), &*pushed, &running) {
                     tracing::warn!("push: {e}");
                 }
+                drop(slot);
             });
-        }
-    }
-}
-
-fn refuse(conn: &mut UnixStream, stderr: Option<&OwnedFd>, why: &str) -> std::io::Result<()> {
-    if let Some(fd) = stderr {
-        let mut f = std::fs::File::from(fd.try_clone()?);
-        let _ = writeln!(f, "townhall: {why}");
-    }
-    conn.write_all(&[1])
-}
-
-fn one_push(mut conn: UnixStream, town: &Town, pushed: &dyn Fn(&str, Vec<crate::hall::Notice>)) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    let uid = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)?.uid();
-    let mut buf = [0u8; 256];
-    let mut space = nix::cmsg_space!([RawFd; 3]);
-    let (n, fds) = {
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
-        let mut fds = Vec::new();
-        for c in msg.cmsgs()? {
-            if let ControlMessageOwned::ScmRights(r) = c {
-                // SAFETY: the kernel just gave us these descriptors; we own them now.
-                fds.extend(r.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            if let Err(e) = spawned {
+                tracing::error!("push: no thread for it: {e}");
             }
         }
-        (msg.bytes, fds)
-    };
-    let name = String::from_utf8_lossy(&buf[..n]).trim().to_string();
-    let stderr = fds.get(2);
-    let Some(r) = town.residents.iter().find(|r| r.uid == uid) else {
-        return refuse(&mut conn, stderr, &format!("uid {uid} is not a resident: only residents push to the town remote"));
-    };
-    if fds.len() != 3 {
-        return refuse(&mut conn, stderr, "the push did not hand over stdin, stdout and stderr");
     }
+}
+
+/// Tell the pusher why on its stderr (when it handed one over) and fail the push.
+fn refuse(conn: &mut UnixStream, stderr: Option<&OwnedFd>, why: &str) -> std::io::Result<()> {
+    match stderr {
+        Some(fd) => {
+            let mut f = std::fs::File::from(fd.try_clone()?);
+            let _ = writeln!(f, "townhall: {why}");
+            conn.write_all(&[1])
+        }
+        None => conn.write_all(format!("\x01{why}\n").as_bytes()),
+    }
+}
+
+/// The descriptors and the repository's name the client sent.
+fn receive_request(conn: &UnixStream) -> std::io::Result<(String, Vec<OwnedFd>)> {
+    let mut buf = [0u8; 256];
+    let mut space = nix::cmsg_space!([RawFd; 3]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(r) = c {
+            // SAFETY: the kernel just gave us these descriptors; we own them now.
+            fds.extend(r.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    let n = msg.bytes;
+    Ok((String::from_utf8_lossy(&buf[..n]).trim().to_string(), fds))
+}
+
+fn one_push(mut conn: UnixStream, uid: u32, town: &Town, pushed: &Pushed, running: &super::receive::Running) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let (name, fds) = receive_request(&conn)?;
+    let Some(r) = town.residents.iter().find(|r| r.uid == uid) else {
+        return refuse(&mut conn, fds.get(2), &format!("uid {uid} is not a resident: only residents push to the town remote"));
+    };
+    let Ok([stdin, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
+        return refuse(&mut conn, None, "the push did not hand over stdin, stdout and stderr");
+    };
     let Some(repo) = town.repos.iter().find(|x| x.name == name) else {
-        return refuse(&mut conn, stderr, &format!("the town remote has no repository `{name}`"));
+        return refuse(&mut conn, Some(&stderr), &format!("the town remote has no repository `{name}`"));
     };
     if !repo.push.contains(&r.name) {
-        return refuse(&mut conn, stderr, &format!("{} may not push to `{name}` (town.toml [[repo]] push)", r.name));
+        return refuse(&mut conn, Some(&stderr), &format!("{} may not push to `{name}` (town.toml [[repo]] push)", r.name));
     }
-    let user = super::git_user().map_err(std::io::Error::other)?;
-    let path = super::repo_path(&repo.name);
     let before = super::refs_of(&repo.name, &r.name);
-    let fd = |i: usize| -> std::io::Result<Stdio> { Ok(Stdio::from(fds[i].try_clone()?)) };
-    let status = super::git_as(user.uid.as_raw(), user.gid.as_raw(), Path::new("/nonexistent"))
-        .arg("receive-pack")
-        .arg(&path)
-        .env("TOWNHALL_PUSHER", &r.name)
-        .env("TOWNHALL_CONFIG", &town.dir)
-        .stdin(fd(0)?)
-        .stdout(fd(1)?)
-        .stderr(fd(2)?)
-        .status()?;
-    drop(fds);
-    let code = status.code().unwrap_or(1).clamp(0, 255) as u8;
+    let code = super::receive::receive_pack(town, &r.name, &repo.name, running, [stdin, stdout, stderr])?;
     if code == 0 {
         let after = super::refs_of(&repo.name, &r.name);
         pushed(&r.name, super::push_notices(&repo.name, &r.name, &before, &after));

@@ -41,6 +41,10 @@ impl Approvals {
     }
 }
 
+/// Connections one uid may hold on the approvals socket: a turn's hook asks one call at a
+/// time, and a resident runs a few conversations at once.
+const APPROVALS_PER_UID: usize = 16;
+
 fn answer(allow: bool, reason: impl Into<String>) -> Answer {
     Answer { allow, reason: reason.into() }
 }
@@ -55,8 +59,15 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    pub(super) async fn serve_approvals(self: Arc<Self>, listener: tokio::net::UnixListener) -> std::io::Result<()> {
-        let rules = Rules { permit: Box::new(|_| true), refused: "", max_line: approve::MAX_ASK + 1024, watch_peer: true };
+    pub(super) async fn serve_approvals(self: Arc<Self>, listener: tokio::net::UnixListener) {
+        let rules = Rules {
+            name: "the approvals socket",
+            permit: Box::new(|_| true),
+            per_uid: Box::new(|_| APPROVALS_PER_UID),
+            refused: "",
+            max_line: approve::MAX_ASK + 1024,
+            watch_peer: true,
+        };
         lines::serve(listener, Arc::new(rules), parse, move |ask: approve::Ask, uid, out: mpsc::Sender<Answer>| {
             let daemon = self.clone();
             async move {

@@ -32,6 +32,10 @@ fn parse(line: &str) -> Result<Envelope, String> {
     serde_json::from_str(line).map_err(|e| e.to_string())
 }
 
+/// Connections the chat may hold at once: one per message waiting for its answer, per
+/// tail and per subscription, for every resident's rooms.
+const HALL_PER_CHAT: usize = 4096;
+
 /// Only the chat user (and root) may ask; resolved at each connection, so a chat user made
 /// after the daemon started is let in.
 fn permitted(uid: u32) -> bool {
@@ -56,10 +60,14 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    /// Answer the chat process on the hall socket until the listener fails.
-    pub(super) async fn serve_hall(self: Arc<Self>, listener: tokio::net::UnixListener) -> std::io::Result<()> {
+    /// Answer the chat process on the hall socket.
+    pub(super) async fn serve_hall(self: Arc<Self>, listener: tokio::net::UnixListener) {
         let rules = Rules {
+            name: "the hall",
             permit: Box::new(permitted),
+            // The chat holds one per asking message, tail and subscription; anyone else is
+            // refused, and needs no second connection to hear it.
+            per_uid: Box::new(|uid| if permitted(uid) { HALL_PER_CHAT } else { 2 }),
             refused: "only the townhall-chat user may use this socket",
             max_line: hall::MAX_LINE,
             watch_peer: true,

@@ -18,9 +18,15 @@ use ssh_key::{PrivateKey, Signature};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::control::admit::{Slot, Slots};
+
 /// Bytes one connection may send: SSHSIG requests are a few hundred bytes, and the
 /// protocol's own length prefix would otherwise let a client make root buffer 4 GiB.
-const MAX_CONNECTION_BYTES: usize = 1 << 20;
+const MAX_CONNECTION_BYTES: usize = 64 << 10;
+/// Connections the resident may hold open at once (git asks on one at a time).
+const MAX_CONNECTIONS: usize = 16;
+/// A connection that sends nothing for this long is closed.
+const IDLE: Duration = Duration::from_secs(10);
 /// Signatures per resident per minute.
 const MAX_PER_MINUTE: usize = 120;
 
@@ -65,11 +71,14 @@ impl SignPolicy {
     }
 }
 
-/// An accepted connection that stops reading after `MAX_CONNECTION_BYTES`.
+/// An accepted connection that stops reading after `MAX_CONNECTION_BYTES` or `IDLE`
+/// without a byte, and holds one of its uid's places while open.
 #[derive(Debug)]
 pub struct Capped {
     inner: UnixStream,
     left: usize,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    _slot: Slot,
 }
 
 impl AsyncRead for Capped {
@@ -80,7 +89,15 @@ impl AsyncRead for Capped {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
+        if r.is_pending() {
+            if self.idle.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle")));
+            }
+            return Poll::Pending;
+        }
         self.left = self.left.saturating_sub(n);
+        let again = tokio::time::Instant::now() + IDLE;
+        self.idle.as_mut().reset(again);
         r
     }
 }
@@ -97,15 +114,30 @@ impl AsyncWrite for Capped {
     }
 }
 
+/// The agent's listener: at most `MAX_CONNECTIONS` per uid, and accept errors retried.
 #[derive(Debug)]
-pub struct CappedListener(pub UnixListener);
+pub struct CappedListener {
+    listener: UnixListener,
+    slots: Arc<Slots>,
+}
+
+impl CappedListener {
+    pub fn new(listener: UnixListener) -> Self {
+        Self { listener, slots: Default::default() }
+    }
+}
 
 #[ssh_agent_lib::async_trait]
 impl ListeningSocket for CappedListener {
     type Stream = Capped;
     async fn accept(&mut self) -> io::Result<Capped> {
-        let (inner, _) = self.0.accept().await?;
-        Ok(Capped { inner, left: MAX_CONNECTION_BYTES })
+        loop {
+            let inner = crate::control::admit::next(&mut self.listener, "a signing agent").await;
+            let Ok(uid) = inner.peer_cred().map(|c| c.uid()) else { continue };
+            let Some(slot) = self.slots.take(uid, MAX_CONNECTIONS, "a signing agent") else { continue };
+            let idle = Box::pin(tokio::time::sleep(IDLE));
+            return Ok(Capped { inner, left: MAX_CONNECTION_BYTES, idle, _slot: slot });
+        }
     }
 }
 
@@ -195,7 +227,7 @@ impl Agents {
             match super::socket::bind(&name, agent.uid) {
                 Ok(listener) => {
                     let task = tokio::spawn(async move {
-                        if let Err(e) = ssh_agent_lib::agent::listen(CappedListener(listener), agent).await {
+                        if let Err(e) = ssh_agent_lib::agent::listen(CappedListener::new(listener), agent).await {
                             tracing::error!("signing agent: {e}");
                         }
                     });

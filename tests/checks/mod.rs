@@ -10,6 +10,7 @@ pub mod foundation;
 pub mod gathering;
 pub mod grants;
 pub mod handoff;
+pub mod hoarding;
 pub mod hardening;
 pub mod levelling;
 pub mod remote;

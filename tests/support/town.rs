@@ -17,7 +17,7 @@ fn script() -> PathBuf {
 
 /// The units and sysusers file a town is booted with: the ones dist/ ships.
 pub fn shipped_units() -> Vec<PathBuf> {
-    ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service"].map(|u| repo().join(u)).to_vec()
+    ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service", "dist/townhall-git.slice"].map(|u| repo().join(u)).to_vec()
 }
 
 pub fn binary() -> &'static str {

@@ -1,0 +1,223 @@
+//! receive-pack as a unit of its own. `systemd-run` starts stock `git receive-pack` as the
+//! remote's user in `townhall-git.slice`, with a memory, task and time limit of its own
+//! (`[push] time`), writing to the pusher's stdout and stderr. Its stdin comes through a
+//! relay here that counts the bytes (`[push] max_size`, beside git's own
+//! receive.maxInputSize) and the time without any (`[push] idle`), so a push that is too
+//! big, too slow or abandoned is ended: its unit is killed with everything it started,
+//! the pusher is told why, and what git had received is removed (leftovers.rs).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, poll};
+
+use crate::config::Town;
+
+/// The slice every push's unit runs in (dist/townhall-git.slice holds them together).
+pub const SLICE: &str = "townhall-git.slice";
+/// Memory and tasks one push's unit may use.
+const MEMORY_MAX: &str = "1G";
+const TASKS_MAX: &str = "64";
+/// What the relay holds at most between the pusher and receive-pack.
+const BUFFER: usize = 64 << 10;
+/// Commands and capabilities come before the pack: allowed beyond max_size.
+const SLACK: u64 = 1 << 20;
+
+/// Pushes running now, per repository, with when each began: a failed push may remove
+/// only what no running push could have made.
+#[derive(Default)]
+pub struct Running {
+    starts: Mutex<HashMap<String, Vec<(u64, SystemTime)>>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Running {
+    fn begin(&self, repo: &str) -> u64 {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.starts.lock().expect("lock").entry(repo.into()).or_default().push((id, SystemTime::now()));
+        id
+    }
+
+    /// Ends push `id`; when the oldest push still running on `repo` began (None: none runs).
+    fn end(&self, repo: &str, id: u64) -> Option<SystemTime> {
+        let mut starts = self.starts.lock().expect("lock");
+        let list = starts.entry(repo.into()).or_default();
+        list.retain(|(i, _)| *i != id);
+        list.iter().map(|(_, t)| *t).min()
+    }
+}
+
+/// Why the relay ended a push.
+enum Ended {
+    TooBig,
+    Idle,
+    TooLong,
+}
+
+/// Run receive-pack for `pusher` on `repo` with the pusher's three descriptors; its exit
+/// code (1 when the relay ended it).
+pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fds: [OwnedFd; 3]) -> std::io::Result<u8> {
+    let [stdin, stdout, stderr] = fds;
+    let limits = &town.push;
+    let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let unit = format!("townhall-push-{pusher}-{stamp}.service");
+    let path = super::repo_path(repo);
+    let (unit_in, relay_out) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    fcntl(&relay_out, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    let mut cmd = Command::new("systemd-run");
+    cmd.args(["--quiet", "--collect", "--wait", "--pipe", "--service-type=exec"])
+        .arg(format!("--unit={unit}"))
+        .arg(format!("--slice={SLICE}"))
+        .arg(format!("--description=townhall: a push by {pusher} to {repo}"))
+        .arg(format!("--uid={}", super::GIT_USER))
+        .arg(format!("--gid={}", super::GIT_USER));
+    for p in [
+        "UMask=0022".to_string(),
+        format!("RuntimeMaxSec={}", limits.time.as_secs().max(1)),
+        format!("MemoryMax={MEMORY_MAX}"),
+        format!("TasksMax={TASKS_MAX}"),
+        "NoNewPrivileges=yes".into(),
+        "PrivateTmp=yes".into(),
+        "PrivateDevices=yes".into(),
+        "PrivateNetwork=yes".into(),
+        "ProtectSystem=strict".into(),
+        format!("ReadWritePaths={}", path.display()),
+        "ProtectHome=yes".into(),
+        "KillMode=control-group".into(),
+    ] {
+        cmd.arg(format!("--property={p}"));
+    }
+    for (k, v) in [("TOWNHALL_PUSHER", pusher), ("HOME", "/nonexistent"), ("PATH", "/usr/local/bin:/usr/bin:/bin")] {
+        cmd.arg(format!("--setenv={k}={v}"));
+    }
+    cmd.arg(format!("--setenv=TOWNHALL_CONFIG={}", town.dir.display()));
+    cmd.args(["--", "git", "-c"]).arg(format!("receive.maxInputSize={}", limits.max_size)).arg("receive-pack").arg(&path);
+    let id = running.begin(repo);
+    let child = cmd.stdin(Stdio::from(unit_in)).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr.try_clone()?)).spawn();
+    let result = match child {
+        Ok(mut child) => {
+            let ended = relay(&stdin, relay_out, &mut child, limits);
+            if ended.is_some() {
+                kill(&unit);
+            }
+            let status = child.wait()?;
+            let code = match ended {
+                Some(why) => {
+                    let why = match why {
+                        Ended::TooBig => format!("the push is over the {} a push may be ([push] max_size): ended", crate::os::size(limits.max_size)),
+                        Ended::Idle => format!("the push sent nothing for {} ([push] idle): ended", humantime::format_duration(limits.idle)),
+                        Ended::TooLong => format!("the push took over {} ([push] time): ended", humantime::format_duration(limits.time)),
+                    };
+                    let _ = writeln!(std::fs::File::from(stderr), "townhall: {why}");
+                    tracing::warn!(%pusher, %repo, "{why}");
+                    1
+                }
+                None => status.code().unwrap_or(1).clamp(0, 255) as u8,
+            };
+            Ok(code)
+        }
+        Err(e) => Err(e),
+    };
+    let oldest = running.end(repo, id);
+    if !matches!(result, Ok(0)) {
+        match super::leftovers::remove(&path, oldest) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(%repo, "removed {n} quarantine(s) of failed pushes"),
+            Err(e) => tracing::warn!(%repo, "{e}"),
+        }
+    }
+    result
+}
+
+/// End a push's unit and everything in it.
+fn kill(unit: &str) {
+    let r = Command::new("systemctl").args(["kill", "--signal=SIGKILL", unit]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !r.is_ok_and(|s| s.success()) {
+        tracing::warn!("could not kill {unit}");
+    }
+}
+
+/// Copy the pusher's stdin to receive-pack until it ends, the pusher stops, or a limit is
+/// passed (returned).
+fn relay(from: &OwnedFd, to: OwnedFd, child: &mut std::process::Child, limits: &crate::config::PushLimits) -> Option<Ended> {
+    let start = Instant::now();
+    let mut last = start;
+    let mut to = Some(to);
+    let mut buf: Vec<u8> = Vec::with_capacity(BUFFER);
+    let (mut total, mut eof) = (0u64, false);
+    let mut chunk = vec![0u8; BUFFER];
+    loop {
+        if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
+            return None;
+        }
+        if total > limits.max_size + SLACK {
+            return Some(Ended::TooBig);
+        }
+        // After the pack, the pusher waits for the report: the time limit holds then.
+        if !eof && last.elapsed() > limits.idle {
+            return Some(Ended::Idle);
+        }
+        if start.elapsed() > limits.time {
+            return Some(Ended::TooLong);
+        }
+        if eof && buf.is_empty() {
+            to = None; // receive-pack sees the end of its input
+        }
+        let (mut fds, mut which) = (Vec::new(), Vec::new());
+        if !eof && buf.len() < BUFFER {
+            fds.push(PollFd::new(from.as_fd(), PollFlags::POLLIN));
+            which.push(0);
+        }
+        if let Some(t) = &to
+            && !buf.is_empty()
+        {
+            fds.push(PollFd::new(t.as_fd(), PollFlags::POLLOUT));
+            which.push(1);
+        }
+        match poll(&mut fds, 200u16) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+        let ready: Vec<(i32, PollFlags)> = fds.iter().zip(&which).map(|(f, w)| (*w, f.revents().unwrap_or(PollFlags::empty()))).collect();
+        drop(fds);
+        for (w, ev) in ready {
+            if ev.is_empty() {
+                continue;
+            }
+            if w == 0 {
+                let room = BUFFER - buf.len();
+                match nix::unistd::read(from, &mut chunk[..room]) {
+                    Ok(0) => eof = true,
+                    Ok(n) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        total += n as u64;
+                        last = Instant::now();
+                    }
+                    Err(Errno::EAGAIN | Errno::EINTR) => {}
+                    Err(_) => eof = true,
+                }
+            } else if let Some(t) = &to {
+                match nix::unistd::write(t, &buf) {
+                    Ok(n) => {
+                        buf.drain(..n);
+                        last = Instant::now();
+                    }
+                    Err(Errno::EAGAIN | Errno::EINTR) => {}
+                    // receive-pack stopped reading: it ends on its own, and the loop sees it.
+                    Err(_) => {
+                        to = None;
+                        buf.clear();
+                        eof = true;
+                    }
+                }
+            }
+        }
+    }
+}
