@@ -84,6 +84,9 @@ in
       "fs.protected_regular" = 2;
       "fs.protected_fifos" = 2;
     };
+    # One journal, the system's: a resident reads no journal file, so no line it logs in
+    # one round is there for it in the next (dist/townhall-journald.conf elsewhere).
+    services.journald.extraConfig = "SplitMode=none";
     # /proc with hidepid=invisible is left to the host: polkit and some desktop services
     # break without a gid= exemption (`townhall check --host` reports it).
   };

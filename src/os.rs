@@ -173,3 +173,30 @@ pub fn raise_nofile() {
         }
     }
 }
+
+/// Run `cmd` and return its stdout, killing it when it takes longer than `within`. For
+/// helpers run as a resident: they may be made to hang.
+pub fn output_within(cmd: &mut std::process::Command, within: std::time::Duration) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
+    let mut out = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = (&mut out).take(1 << 20).read_to_end(&mut buf);
+        buf
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if start.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {within:?}")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let out = reader.join().unwrap_or_default();
+    if status.success() { Ok(out) } else { Err(std::io::Error::other(format!("it failed ({status})"))) }
+}

@@ -72,6 +72,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("grants::removing_the_rule_revokes_only_townhalls_entry", g::removing_the_rule_revokes_only_townhalls_entry),
     ("grants::device_notices_reach_the_residents_rooms", c::device_notices_reach_the_residents_rooms),
     ("devices::a_mayor_lends_a_device_from_chat", dv::a_mayor_lends_a_device_from_chat),
+    ("devices::a_descriptor_opened_during_a_lease_fails_after_release", dv::a_descriptor_opened_during_a_lease_fails_after_release),
     ("files::files_go_both_ways_in_an_encrypted_dm", fi::files_go_both_ways_in_an_encrypted_dm),
     ("files::a_file_over_the_cap_is_refused_with_a_notice", fi::a_file_over_the_cap_is_refused_with_a_notice),
     ("devices::a_mayor_tails_a_serial_console_into_a_thread", dv::a_mayor_tails_a_serial_console_into_a_thread),

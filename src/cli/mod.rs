@@ -61,6 +61,14 @@ enum Command {
         #[arg(long)]
         gemini: bool,
     },
+    /// Run by the daemon as a resident whose device grant ended: the pids of the resident's
+    /// processes holding PATH open, and with --kill, ends them.
+    #[command(hide = true)]
+    Holders {
+        path: PathBuf,
+        #[arg(long)]
+        kill: bool,
+    },
     /// Make the daemon read the configuration again (same as `systemctl reload townhall`).
     Reload,
     /// Run a turn: `turn NAME PROMPT…` streams the answer; `turn stop NAME` ends it.
@@ -240,6 +248,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Check { json, host: false } => Ok(check(&cli.config, json)),
+        Command::Holders { path, kill } => {
+            for pid in townhall::grant::my_holders(&path)? {
+                if kill {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                }
+                println!("{pid}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::ApproveHook { gemini } => {
             townhall::approve::hook::run(&mut std::io::stdin().lock(), &mut std::io::stdout().lock(), gemini)?;
             Ok(ExitCode::SUCCESS)

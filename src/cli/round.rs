@@ -102,6 +102,7 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
         Ok(p) => p,
         Err(r) => return Ok(refused("reset", &r)),
     };
+    plan.shared = townhall::level::shared_dirs(town);
     if !dry_run {
         for p in townhall::sign::sign_plan(&mut plan, town) {
             let _ = writeln!(std::io::stderr(), "warning: {p}");
@@ -167,8 +168,9 @@ pub fn level(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
     // SAFETY: setting a signal's disposition to ignore is always sound.
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
     let mut reports = std::collections::BTreeMap::new();
+    let shared = townhall::level::shared_dirs(town);
     for r in &town.residents {
-        reports.insert(r.name.clone(), townhall::level::level(&townhall::level::HostPresence, r.uid));
+        reports.insert(r.name.clone(), townhall::level::level(&townhall::level::HostPresence, r.uid, &shared));
     }
     townhall::audit::append(&town.state, "level", &reports)?;
     if json {

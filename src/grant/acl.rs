@@ -16,6 +16,9 @@ pub trait Acls {
     fn grant(&self, path: &Path, uid: u32, perm: Permission) -> Result<(), OsError>;
     /// Remove the entry for `uid` only.
     fn revoke(&self, path: &Path, uid: u32) -> Result<(), OsError>;
+    /// End what `uid` still has open on `path` once its entry is gone (cut.rs); `others`
+    /// still hold grants on it.
+    fn cut_off(&self, path: &Path, uid: u32, others: &[u32]) -> Result<super::Cut, OsError>;
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +78,10 @@ impl Acls for PosixAcls {
     fn revoke(&self, path: &Path, uid: u32) -> Result<(), OsError> {
         self.edit(path, uid, None, "revoking")
     }
+
+    fn cut_off(&self, path: &Path, uid: u32, others: &[u32]) -> Result<super::Cut, OsError> {
+        super::cut::cut_off(path, uid, others)
+    }
 }
 
 /// ACLs in memory, per path; records every change. A uid in `failing` makes every grant
@@ -113,5 +120,10 @@ impl Acls for FakeAcls {
             e.remove(&uid);
         }
         Ok(())
+    }
+
+    fn cut_off(&self, path: &Path, uid: u32, others: &[u32]) -> Result<super::Cut, OsError> {
+        self.check(format!("cut {} {uid} beside {others:?}", path.display()), uid)?;
+        Ok(if others.is_empty() { super::Cut::HungUp } else { super::Cut::Ended(0) })
     }
 }

@@ -63,11 +63,17 @@ pub fn open(node: &Path, rate: Option<u32>) -> Result<std::fs::File, OsError> {
     Ok(file)
 }
 
+/// Times a tail opens its device again after a hangup (a resident's grant ended) before it
+/// takes the end of the device for its going away.
+const REOPENS: u32 = 3;
+
 /// Read until `stop` is set or the device goes away, sending each read's bytes; returns
-/// why it ended. Blocking: run it on a thread of its own.
-pub fn follow(mut file: impl Read + AsFd, stop: &AtomicBool, out: tokio::sync::mpsc::Sender<Vec<u8>>) -> String {
+/// why it ended. A hangup (end-of-file or EIO while the device is still there: `reopen`
+/// gives it again) is read through. Blocking: run it on a thread of its own.
+pub fn follow<F: Read + AsFd>(mut file: F, reopen: &dyn Fn() -> Option<F>, stop: &AtomicBool, out: tokio::sync::mpsc::Sender<Vec<u8>>) -> String {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut buf = [0u8; 4096];
+    let mut reopened = 0;
     while !stop.load(Ordering::Relaxed) {
         let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(200u16)) {
@@ -75,7 +81,18 @@ pub fn follow(mut file: impl Read + AsFd, stop: &AtomicBool, out: tokio::sync::m
             Ok(_) => {}
             Err(e) => return format!("polling the device failed: {e}"),
         }
-        match file.read(&mut buf) {
+        let r = file.read(&mut buf);
+        if matches!(&r, Ok(0)) || r.as_ref().is_err_and(|e| e.raw_os_error() == Some(libc::EIO)) {
+            match reopen() {
+                Some(f) if reopened < REOPENS => {
+                    file = f;
+                    reopened += 1;
+                    continue;
+                }
+                _ => return "the device went away".into(),
+            }
+        }
+        match r {
             Ok(0) => return "the device went away".into(),
             Ok(n) => {
                 if out.blocking_send(buf[..n].to_vec()).is_err() {
@@ -184,7 +201,7 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
         let stop = AtomicBool::new(false);
         let reader = std::thread::scope(|s| {
-            let h = s.spawn(|| follow(r, &stop, tx));
+            let h = s.spawn(|| follow(r, &|| None, &stop, tx));
             let mut w = w;
             std::io::Write::write_all(&mut w, b"hello").unwrap();
             assert_eq!(rx.blocking_recv().unwrap(), b"hello");

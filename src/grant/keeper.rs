@@ -114,6 +114,14 @@ impl<A: Acls> Keeper<A> {
                 continue;
             }
             mine.remove(&uid);
+            // The entry only stops new opens: what is open now is cut off too.
+            let others: Vec<u32> = wants.iter().map(|(w, _)| w.uid).collect();
+            match self.acls.cut_off(&node, uid, &others) {
+                Ok(super::Cut::HungUp) => tracing::info!(%resident, "hung up {} (its grant ended)", node.display()),
+                Ok(super::Cut::Ended(n)) if n > 0 => tracing::info!(%resident, "ended {n} process(es) holding {} open (its grant ended)", node.display()),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%resident, "{e}"),
+            }
             changes.push(Change::Revoked { devnode: node.clone(), resident, uid, leased });
         }
         if let Some(reason) = &refused {

@@ -3,6 +3,7 @@
 
 mod acl;
 pub mod console;
+mod cut;
 mod devices;
 mod keeper;
 pub mod lease;
@@ -11,6 +12,7 @@ mod rules;
 mod tests;
 
 pub use acl::{Acls, FakeAcls, PosixAcls};
+pub use cut::{Cut, my_holders};
 pub use devices::{Device, DeviceEvent, Devices, FakeDevices, Udev};
 pub use keeper::{Change, DeviceStatus, Held, Keeper};
 pub use lease::{Lease, Leases, duration};

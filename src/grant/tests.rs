@@ -197,6 +197,9 @@ fn a_lease_grants_beside_the_rules_and_its_end_revokes_only_it() {
     // Past its end: vox's entry goes, said as a lease's end; ada keeps her rule's.
     let c = keeper.all(&town, &[serial()], &at(101)).unwrap();
     assert!(matches!(&c[..], [Change::Revoked { resident, leased: true, .. }] if resident == "vox"), "{c:?}");
+    let calls = keeper_acls(&keeper).calls.calls();
+    let revoked = calls.iter().position(|c| c == "revoke /dev/ttyS0 1101").unwrap();
+    assert_eq!(calls[revoked + 1], "cut /dev/ttyS0 1101 beside [1100]", "what vox has open is cut off, and ada still holds it: {calls:?}");
     assert!(keeper.leases.all().is_empty(), "ended leases are forgotten");
     assert_eq!(keeper.status()[0].holders.iter().map(|h| h.resident.as_str()).collect::<Vec<_>>(), ["ada"]);
 }

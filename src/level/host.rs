@@ -218,6 +218,10 @@ impl Presence for HostPresence {
         }
     }
 
+    fn clear_journal(&self, uid: u32) -> Result<u32, OsError> {
+        super::journal::clear(uid)
+    }
+
     fn confine(&self, residents: &[(u32, crate::config::Limits)]) -> Result<(), OsError> {
         if !super::write_dropins(residents)? {
             return Ok(());

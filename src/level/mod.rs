@@ -4,7 +4,9 @@
 
 mod confine;
 mod host;
+mod journal;
 mod settings;
+mod shared;
 mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::sync::Mutex;
 pub use confine::{dropin, dropin_path, unenforced, write_dropins};
 pub use host::{HostPresence, reload_pid1};
 pub use settings::{Finding, Host, ThisHost, check_host};
+pub use shared::{dirs as shared_dirs, refresh as refresh_shared_dirs};
 pub use sweep::{remove_tree_at, sweep_owned};
 
 use crate::os::{OsError, Recorder};
@@ -59,6 +62,8 @@ pub trait Presence {
     fn remove_ipc(&self, uid: u32) -> Result<u32, OsError>;
     /// The uid's user, user-session and persistent keyrings.
     fn clear_keyrings(&self, uid: u32) -> Result<(), OsError>;
+    /// The uid's own journal files (which it may read); how many were removed.
+    fn clear_journal(&self, uid: u32) -> Result<u32, OsError>;
     /// Remove everything the uid owns under `dir`, never following a symlink or leaving
     /// the filesystem of `dir`. A missing `dir` is nothing to do.
     fn sweep(&self, uid: u32, dir: &Path) -> Result<u64, OsError>;
@@ -67,21 +72,15 @@ pub trait Presence {
     fn confine(&self, residents: &[(u32, crate::config::Limits)]) -> Result<(), OsError>;
 }
 
-/// The shared places a resident can write to outside its home. POSIX shm and message
-/// queues live in /dev/shm and /dev/mqueue; cron and at jobs in /var/spool/cron (wiped,
-/// not denied: a town does not assume cron is installed).
-pub fn swept_dirs(uid: u32) -> Vec<PathBuf> {
-    // /run/townhall-sign holds its agent socket's directory (a new one each round).
-    ["/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/var/spool/cron", "/var/spool/at", "/run/townhall-sign"]
-        .into_iter()
-        .map(PathBuf::from)
-        .chain([PathBuf::from(format!("/run/user/{uid}"))])
-        .collect()
+/// Where `uid`'s files are swept: the town's shared places (`shared_dirs`: every
+/// world-writable directory of the host, and the cron and at spools) and its runtime dir.
+pub fn swept_dirs(shared: &[PathBuf], uid: u32) -> Vec<PathBuf> {
+    shared.iter().cloned().chain([PathBuf::from(format!("/run/user/{uid}"))]).collect()
 }
 
 /// End everything of `uid`, in an order where nothing can come back: no linger and no
-/// manager first, then the processes, then what they leave (IPC, keys, files).
-pub fn level(presence: &impl Presence, uid: u32) -> LevelReport {
+/// manager first, then the processes, then what they leave (IPC, keys, files in `shared`).
+pub fn level(presence: &impl Presence, uid: u32, shared: &[PathBuf]) -> LevelReport {
     let mut r = LevelReport::default();
     let problem = |e: OsError, r: &mut LevelReport| r.problems.push(e.to_string());
     match presence.count(uid) {
@@ -102,7 +101,11 @@ pub fn level(presence: &impl Presence, uid: u32) -> LevelReport {
     if let Err(e) = presence.clear_keyrings(uid) {
         problem(e, &mut r);
     }
-    for dir in swept_dirs(uid) {
+    match presence.clear_journal(uid) {
+        Ok(n) => r.files_removed += u64::from(n),
+        Err(e) => problem(e, &mut r),
+    }
+    for dir in swept_dirs(shared, uid) {
         match presence.sweep(uid, &dir) {
             Ok(n) => r.files_removed += n,
             Err(e) => problem(e, &mut r),
@@ -147,6 +150,9 @@ impl Presence for FakePresence {
     fn clear_keyrings(&self, uid: u32) -> Result<(), OsError> {
         self.call("clear_keyrings", uid.to_string())
     }
+    fn clear_journal(&self, uid: u32) -> Result<u32, OsError> {
+        self.call("clear_journal", uid.to_string()).map(|()| 0)
+    }
     fn sweep(&self, uid: u32, dir: &Path) -> Result<u64, OsError> {
         self.call("sweep", format!("{uid} {}", dir.display())).map(|()| 1)
     }
@@ -162,15 +168,18 @@ mod tests {
     #[test]
     fn the_manager_ends_before_the_processes_and_the_files_after() {
         let p = FakePresence::default();
-        let r = level(&p, 1100);
+        let shared: Vec<PathBuf> = ["/tmp", "/dev/mqueue", "/run/lock"].map(PathBuf::from).to_vec();
+        let r = level(&p, 1100, &shared);
         let calls = p.calls.calls();
         let pos = |c: &str| calls.iter().position(|x| x.starts_with(c)).unwrap();
         assert!(pos("end_sessions") < pos("kill_all"));
         assert!(pos("kill_all") < pos("remove_ipc") && pos("kill_all") < pos("sweep"));
+        assert!(pos("kill_all") < pos("clear_journal"), "her processes could log again after");
         assert!(calls.contains(&"sweep 1100 /run/user/1100".to_string()));
         assert!(calls.contains(&"sweep 1100 /dev/mqueue".to_string()));
         assert!(r.clean());
-        assert_eq!((r.processes, r.ipc_removed, r.files_removed), (3, 1, 8));
+        assert!(calls.contains(&"sweep 1100 /run/lock".to_string()));
+        assert_eq!((r.processes, r.ipc_removed, r.files_removed), (3, 1, 4));
     }
 
     #[test]
@@ -178,7 +187,7 @@ mod tests {
         let p = FakePresence::default();
         p.fail.lock().unwrap().push("end_sessions");
         p.survivors.lock().unwrap().push(Survivor { pid: 42, state: "D (disk sleep)".into(), command: "sleep".into() });
-        let r = level(&p, 1100);
+        let r = level(&p, 1100, &[PathBuf::from("/tmp")]);
         assert!(!r.clean());
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
         assert_eq!(r.survivors[0].pid, 42);

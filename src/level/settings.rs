@@ -15,6 +15,8 @@ pub struct Finding {
 /// Where the readings come from, so the decisions are tested on made-up hosts.
 pub trait Host {
     fn read(&self, path: &str) -> Option<String>;
+    /// The names of the entries of a directory (none when it cannot be read).
+    fn names(&self, dir: &str) -> Vec<String>;
 }
 
 /// The machine itself.
@@ -24,6 +26,34 @@ impl Host for ThisHost {
     fn read(&self, path: &str) -> Option<String> {
         std::fs::read_to_string(Path::new(path)).ok()
     }
+
+    fn names(&self, dir: &str) -> Vec<String> {
+        std::fs::read_dir(dir).map(|d| d.flatten().filter_map(|e| e.file_name().into_string().ok()).collect()).unwrap_or_default()
+    }
+}
+
+/// Where journald reads its drop-ins from, lowest precedence first.
+const JOURNALD_DIRS: [&str; 4] = ["/usr/lib/systemd/journald.conf.d", "/usr/local/lib/systemd/journald.conf.d", "/run/systemd/journald.conf.d", "/etc/systemd/journald.conf.d"];
+
+/// journald's SplitMode as its files set it: the main file, then the drop-ins by name
+/// (of one name, the one in the directory that takes precedence), the last setting winning.
+fn split_mode(host: &impl Host) -> String {
+    let mut dropins: std::collections::BTreeMap<String, String> = Default::default();
+    for dir in JOURNALD_DIRS {
+        for name in host.names(dir).into_iter().filter(|n| n.ends_with(".conf")) {
+            dropins.insert(name.clone(), format!("{dir}/{name}"));
+        }
+    }
+    let files = std::iter::once("/etc/systemd/journald.conf".to_string()).chain(dropins.into_values());
+    let mut mode = "uid".to_string();
+    for text in files.filter_map(|f| host.read(&f)) {
+        for l in text.lines().map(str::trim) {
+            if let Some(v) = l.strip_prefix("SplitMode=") {
+                mode = v.trim().to_string();
+            }
+        }
+    }
+    mode
 }
 
 fn sysctl(host: &impl Host, name: &str, want: u32, why: &str, out: &mut Vec<Finding>) {
@@ -69,6 +99,15 @@ pub fn check_host(host: &impl Host) -> Vec<Finding> {
             fix: "mount -o remount,hidepid=invisible /proc, and `proc /proc proc hidepid=invisible 0 0` in /etc/fstab (systemd-logind needs gid= for its group if it reads /proc)".into(),
         }),
     }
+    let split = split_mode(host);
+    if split != "none" {
+        out.push(Finding {
+            setting: "journald SplitMode".into(),
+            found: split,
+            why: "a resident reads its own journal file: a line it logs in one round is there for it in the next (levelling removes such files at each reset, with the resident's log lines in them)".into(),
+            fix: "install dist/townhall-journald.conf as /etc/systemd/journald.conf.d/townhall.conf (SplitMode=none) and restart systemd-journald".into(),
+        });
+    }
     let controllers = host.read("/sys/fs/cgroup/cgroup.controllers");
     let missing: Vec<&str> = ["memory", "pids", "cpu"]
         .into_iter()
@@ -95,6 +134,9 @@ mod tests {
         fn read(&self, path: &str) -> Option<String> {
             self.0.get(path).map(|s| s.to_string())
         }
+        fn names(&self, dir: &str) -> Vec<String> {
+            self.0.keys().filter_map(|k| k.strip_prefix(dir)?.strip_prefix('/').map(String::from)).collect()
+        }
     }
 
     #[test]
@@ -106,12 +148,14 @@ mod tests {
             ("/proc/sys/fs/protected_fifos", "2\n"),
             ("/proc/self/mountinfo", "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw,hidepid=invisible\n"),
             ("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n"),
+            ("/usr/lib/systemd/journald.conf.d/10-vendor.conf", "[Journal]\nSplitMode=uid\n"),
+            ("/etc/systemd/journald.conf.d/townhall.conf", "[Journal]\nSplitMode=none\n"),
         ]));
         assert_eq!(check_host(&good), []);
         let bare = Made(HashMap::from([("/proc/sys/fs/protected_symlinks", "0\n")]));
         let f = check_host(&bare);
         let names: Vec<_> = f.iter().map(|f| f.setting.as_str()).collect();
-        assert_eq!(names, ["fs.protected_symlinks", "fs.protected_hardlinks", "fs.protected_regular", "fs.protected_fifos", "/proc hidepid", "cgroup v2 controllers"]);
+        assert_eq!(names, ["fs.protected_symlinks", "fs.protected_hardlinks", "fs.protected_regular", "fs.protected_fifos", "/proc hidepid", "journald SplitMode", "cgroup v2 controllers"]);
         assert!(f[0].fix.contains("sysctl -w fs.protected_symlinks=1"), "{:?}", f[0]);
         assert_eq!(f[0].found, "0");
     }

@@ -161,7 +161,7 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     }
     for h in &plan.homes {
         progress(&format!("levelling {}: sessions, processes, IPC, keyrings, files in /tmp and the like", h.name));
-        report.levelled.insert(h.name.clone(), crate::level::level(seams.presence, h.uid));
+        report.levelled.insert(h.name.clone(), crate::level::level(seams.presence, h.uid, &plan.shared));
     }
     pause("levelled", progress);
     for h in &plan.homes {

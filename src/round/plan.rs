@@ -112,6 +112,9 @@ pub struct ResetPlan {
     pub next: PathBuf,
     pub create_accounts: Vec<Account>,
     pub homes: Vec<HomePlan>,
+    /// Where levelling sweeps each resident's files (`level::shared_dirs`), besides its
+    /// runtime dir; filled in by the caller, which may walk the host for them.
+    pub shared: Vec<PathBuf>,
 }
 
 pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<HomePlan, Refusal> {
@@ -244,5 +247,5 @@ pub fn plan_reset(
     if !refusals.is_empty() {
         return Err(refusals);
     }
-    Ok(ResetPlan { live: town.live_path(), blank: town.blank_path(), next: next_path(town), create_accounts, homes })
+    Ok(ResetPlan { live: town.live_path(), blank: town.blank_path(), next: next_path(town), create_accounts, homes, shared: Vec::new() })
 }

@@ -47,8 +47,10 @@ where
         let (tx, mut rx) = mpsc::channel(16);
         let (done, ended) = oneshot::channel();
         let flag = stop.clone();
+        let again = node.clone();
         let spawned = std::thread::Builder::new().name("tail".into()).spawn(move || {
-            let _ = done.send(console::follow(file, &flag, tx));
+            let reopen = || again.exists().then(|| console::open(&again, rate).ok()).flatten();
+            let _ = done.send(console::follow(file, &reopen, &flag, tx));
         });
         if let Err(e) = spawned {
             self.tails.ended(&node, &stop);

@@ -28,6 +28,18 @@ where
         self.start_agents();
         self.clear_retired();
         let town = self.town();
+        // The next reset levels where this walk finds: new world-writable dirs included.
+        let t = town.clone();
+        let walk = std::thread::Builder::new().name("shared-dirs".into()).spawn(move || {
+            crate::os::lower_priority();
+            match crate::level::refresh_shared_dirs(&t) {
+                Ok(found) => tracing::info!("levelling sweeps {} world-writable dir(s) of the host", found.len()),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        });
+        if let Err(e) = walk {
+            tracing::warn!("no thread to walk for shared dirs: {e}");
+        }
         let state = crate::round::RoundState::new(&town.state);
         let Some(report) = state.last() else { return };
         let told = town.state.join("notified-round");

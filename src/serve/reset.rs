@@ -25,6 +25,7 @@ where
             }
             let mut plan = crate::round::plan_reset(&town, seams.subvolumes, seams.files, seams.accounts)
                 .map_err(|r| r.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n"))?;
+            plan.shared = crate::level::shared_dirs(&town);
             for p in crate::sign::sign_plan(&mut plan, &town) {
                 tracing::warn!("reset: {p}");
             }

@@ -99,3 +99,86 @@ pub fn a_mayor_tails_a_serial_console_into_a_thread(t: &Town) -> anyhow::Result<
         Ok(())
     })
 }
+
+const PROBES: &str = "/usr/local/lib/townhall-probes";
+
+/// Hold ttyS0 open as `who` in the background, writing; its log is /tmp/held-WHO.log.
+fn hold(t: &Town, who: &str) -> anyhow::Result<()> {
+    let log = format!("/tmp/held-{who}.log");
+    t.sh(&format!("rm -f {log}"))?;
+    let out = t.as_user(who, &format!("(perl {PROBES}/hold.pl {log} 40 &) >/dev/null 2>&1 </dev/null"));
+    ensure!(out.status.success(), "{who} could not start holding ttyS0");
+    held_says(t, who, "ok")
+}
+
+/// Wait (up to 10 s) for `who`'s holder to log a line starting with `what` after what it
+/// logged so far.
+fn held_says(t: &Town, who: &str, what: &str) -> anyhow::Result<()> {
+    let log = format!("/tmp/held-{who}.log");
+    let from = t.sh(&format!("wc -l < {log} 2>/dev/null || echo 0"))?.trim().parse::<usize>().unwrap_or(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = t.sh(&format!("cat {log} 2>/dev/null || true"))?;
+        if text.lines().skip(from).any(|l| l.starts_with(what)) {
+            return Ok(());
+        }
+        ensure!(std::time::Instant::now() < deadline, "{who}'s holder never said `{what}`:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// What `who`'s holder logged after its first failure: none of it may be a write that went through.
+fn dead_after_failing(t: &Town, who: &str) -> anyhow::Result<()> {
+    let text = t.sh(&format!("cat /tmp/held-{who}.log"))?;
+    let after: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("failed")).collect();
+    ensure!(after.iter().all(|l| l.starts_with("failed")), "{who} wrote again after the hangup:\n{text}");
+    Ok(())
+}
+
+/// The mayor lends ttyS0 to vox in `room`, vox opens it and writes, the mayor releases it.
+async fn lend_hold_release(t: &Town, mayor: &crate::support::mayor::Mayor, room: &matrix_sdk::ruma::OwnedRoomId) -> anyhow::Result<()> {
+    mayor.say(room, "!lease ttyS0 vox 2h").await?;
+    mayor.wait_for(room, ADA, "Leased /dev/ttyS0 to vox until").await?;
+    vox_can_write(t, true)?;
+    hold(t, "vox")?;
+    mayor.say(room, "!release ttyS0").await?;
+    mayor.wait_for(room, ADA, "Released /dev/ttyS0: the lease to vox ended").await?;
+    Ok(())
+}
+
+/// A descriptor opened while a lease held goes dead when the lease ends: with no one else
+/// holding the port open, vox is hung up (every later write fails); while ada, who holds it
+/// by rule, has it open too, vox's process holding it is ended and ada's writes go on.
+pub fn a_descriptor_opened_during_a_lease_fails_after_release(t: &Town) -> anyhow::Result<()> {
+    crate::checks::levelling::install_probes(t)?;
+    rule_declared(t)?;
+    t.sh("rm -f /var/lib/townhall/leases.json && systemctl restart townhall")?;
+    let r = block_on(async {
+        let (mayor, room) = room_with(t, "the cut", &[ADA], true).await?;
+        lend_hold_release(t, &mayor, &room).await?;
+        held_says(t, "vox", "failed")?;
+        held_says(t, "vox", "failed")?;
+        dead_after_failing(t, "vox")?;
+        vox_can_write(t, false)?;
+        ensure!(can_write(t, "ada"), "ada's rule grant went with vox's lease");
+
+        // ada has it open too: a hangup would cut her off, so vox's holder is ended.
+        // (A room of its own: its answers are this lease's.)
+        t.sh("pkill -f 'hold[.]pl' || true")?;
+        hold(t, "ada")?;
+        let (mayor, room) = room_with(t, "the cut beside ada", &[ADA], true).await?;
+        lend_hold_release(t, &mayor, &room).await?;
+        vox_can_write(t, false)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !t.sh("pgrep -u vox -f hold.pl || true")?.trim().is_empty() {
+            ensure!(std::time::Instant::now() < deadline, "vox's holder still runs after the release:\n{}", t.sh("cat /tmp/held-vox.log")?);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        held_says(t, "ada", "ok")?;
+        let ada = t.sh("cat /tmp/held-ada.log")?;
+        ensure!(!ada.contains("failed"), "ada's writes failed beside vox's release:\n{ada}");
+        Ok(())
+    });
+    let _ = t.sh("pkill -f 'hold[.]pl' || true");
+    r
+}

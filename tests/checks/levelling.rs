@@ -15,7 +15,7 @@ const PROBES: &str = "/usr/local/lib/townhall-probes";
 pub fn install_probes(t: &Town) -> anyhow::Result<()> {
     let dir = t.run.join(format!("root{PROBES}"));
     std::fs::create_dir_all(&dir)?;
-    for f in ["plant.sh", "check.sh", "hoard.pl"] {
+    for f in ["plant.sh", "check.sh", "hoard.pl", "hold.pl"] {
         std::fs::copy(repo().join("tests/town/probes").join(f), dir.join(f)).with_context(|| format!("installing {f}"))?;
     }
     crate::checks::turns::setup(t)

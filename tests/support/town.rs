@@ -17,7 +17,7 @@ fn script() -> PathBuf {
 
 /// The units and sysusers file a town is booted with: the ones dist/ ships.
 pub fn shipped_units() -> Vec<PathBuf> {
-    ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service", "dist/townhall-git.slice"].map(|u| repo().join(u)).to_vec()
+    ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service", "dist/townhall-git.slice", "dist/townhall-journald.conf"].map(|u| repo().join(u)).to_vec()
 }
 
 pub fn binary() -> &'static str {
@@ -59,7 +59,12 @@ impl Town {
         let mut args: Vec<String> =
             vec!["up".into(), "--config".into(), config.display().to_string(), "--binary".into(), binary().into()];
         for u in &opts.units {
-            let flag = if u.extension().is_some_and(|e| e == "sysusers") { "--sysusers" } else { "--unit" };
+            let name = u.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let flag = match name {
+                n if n.ends_with(".sysusers") => "--sysusers",
+                n if n.ends_with("-journald.conf") => "--journald",
+                _ => "--unit",
+            };
             args.extend([flag.into(), u.display().to_string()]);
         }
         for d in &opts.devices {

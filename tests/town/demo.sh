@@ -12,7 +12,7 @@ town=tests/town/town.sh
 export TOWN_RUN=${TOWN_RUN:-/var/tmp/townhall-demo} TOWN_MACHINE=${TOWN_MACHINE:-townhall-demo}
 
 bash "$town" down >/dev/null 2>&1 || true
-bash "$town" up --config "$PWD" --binary "$bin" --sysusers dist/townhall.sysusers --unit dist/townhall.service --unit dist/townhall-reset.service --unit dist/townhall-chat.service --unit dist/townhall-git.slice
+bash "$town" up --config "$PWD" --binary "$bin" --sysusers dist/townhall.sysusers --unit dist/townhall.service --unit dist/townhall-reset.service --unit dist/townhall-chat.service --unit dist/townhall-git.slice --journald dist/townhall-journald.conf
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "systemd runs the town (PID 1 inside the container)"

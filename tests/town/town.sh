@@ -2,7 +2,7 @@
 # town.sh — the town harness: boots a real test town (systemd in an nspawn container on an
 # overlay of a cached Debian rootfs, a btrfs volume, a Synapse on host loopback) for
 # townhall's integration tests and demo. Run as root. Usage: town.sh SUBCOMMAND [ARGS]
-#   prepare | up --config DIR --binary PATH [--unit FILE]... [--sysusers FILE]... [--device /dev/NODE]...
+#   prepare | up --config DIR --binary PATH [--unit FILE]... [--sysusers FILE]... [--journald FILE]... [--device /dev/NODE]...
 #   exec CMD... | as USER CMD... | journal [ARGS] | reboot | restart-synapse | down | leftovers | status
 # State lives in $TOWN_RUN (one town at a time); progress goes to stderr as "town: …".
 # Env: TOWNHALL_CACHE, TOWN_RUN, TOWN_MACHINE, TOWN_MAYOR_PASSWORD, TOWN_SYNAPSE_PIP,
@@ -278,6 +278,9 @@ install_town() {
     install -m 0644 "$u" "$r/etc/systemd/system/"
     out=$(systemctl --root="$r" enable "$(basename "$u")" 2>&1) || { echo "$out" >&2; die "enabling $u failed"; }
   done
+  for u in "${JOURNALD[@]}"; do
+    install -D -m 0644 "$u" "$r/etc/systemd/journald.conf.d/$(basename "${u%.conf}" | sed 's/-journald$//').conf"
+  done
   echo "$MACHINE" >"$r/etc/hostname"
   # The real agent CLIs (tests/town/agents.sh), when installed: on every resident's PATH.
   if [[ -n $AGENTS ]]; then
@@ -349,18 +352,19 @@ boot() {
 }
 
 cmd_up() {
-  CONFIG='' BINARY='' UNITS=() DEVICES=() SYSUSERS=()
+  CONFIG='' BINARY='' UNITS=() DEVICES=() SYSUSERS=() JOURNALD=()
   while (($#)); do
     case $1 in
     --config) CONFIG=$(readlink -f "$2"); shift 2 ;;
     --binary) BINARY=$(readlink -f "$2"); shift 2 ;;
     --unit) [[ -f $2 ]] || die "no unit file $2"; UNITS+=("$(readlink -f "$2")"); shift 2 ;;
     --sysusers) [[ -f $2 ]] || die "no sysusers file $2"; SYSUSERS+=("$(readlink -f "$2")"); shift 2 ;;
+    --journald) [[ -f $2 ]] || die "no journald drop-in $2"; JOURNALD+=("$(readlink -f "$2")"); shift 2 ;;
     --device) [[ -e $2 ]] || die "no device $2"; DEVICES+=("$2"); shift 2 ;;
     *) die "up: unknown argument $1" ;;
     esac
   done
-  [[ -d $CONFIG && -x $BINARY ]] || die "usage: up --config DIR --binary PATH [--unit FILE]... [--sysusers FILE]... [--device /dev/NODE]..."
+  [[ -d $CONFIG && -x $BINARY ]] || die "usage: up --config DIR --binary PATH [--unit FILE]... [--sysusers FILE]... [--journald FILE]... [--device /dev/NODE]..."
   [[ ! -e $RUN ]] || die "$RUN exists (a town is up or was not torn down): run '$SELF down' first"
   local t0=$SECONDS
   cmd_prepare

@@ -29,6 +29,10 @@ gone file_in_foreign_dir /tmp/probe-root-dir/ada-inside
 gone tmp_symlink /tmp/probe-link
 gone tmp_fifo /tmp/probe-fifo
 gone run_user_file /run/user/1100/probe-ada
+gone run_lock_file /run/lock/probe-ada
+! journalctl -q --no-pager 2>/dev/null | grep -q "probe-journal-${M}"; say journal_line $? "her line of last round is in the journal she reads"
+d=$(find /run -xdev -path "/run/user/$(id -u)" -prune -o -user "$(id -u)" -print 2>/dev/null | head -n 3 | tr '\n' ' ')
+[ -z "$d" ]; say run_owned_dirs $? "she owns $d on /run"
 gone posix_mqueue /dev/mqueue/probe-ada
 gone tmp_socket /tmp/probe-sock
 gone dev_shm_setuid /dev/shm/probe-suid

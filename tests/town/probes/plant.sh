@@ -39,6 +39,8 @@ echo x > /dev/shm/probe-ada && ok dev_shm_file
 ln -s /etc/shadow /tmp/probe-link && ok tmp_symlink
 mkfifo /tmp/probe-fifo && ok tmp_fifo
 echo x > /run/user/1100/probe-ada && ok run_user_file
+echo x > /run/lock/probe-ada && ok run_lock_file
+logger -t townhall-probe "probe-journal-${M}" && ok journal_line
 touch /dev/mqueue/probe-ada 2>/dev/null && ok posix_mqueue
 perl -e 'use Socket; socket(S, PF_UNIX, SOCK_STREAM, 0) && bind(S, pack_sockaddr_un("/tmp/probe-sock")) || exit 1' && ok tmp_socket
 echo x > /dev/shm/probe-suid && chmod 4755 /dev/shm/probe-suid && ok dev_shm_setuid
