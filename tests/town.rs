@@ -97,6 +97,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("remote::the_room_hears_of_each_push_and_branches_lists_them", rm::the_room_hears_of_each_push_and_branches_lists_them),
     ("hoarding::thousands_of_connections_from_ada_are_capped_and_vox_goes_on", hd::thousands_of_connections_from_ada_are_capped_and_vox_goes_on),
     ("hoarding::abandoned_and_oversized_pushes_are_ended_and_leave_nothing", hd::abandoned_and_oversized_pushes_are_ended_and_leave_nothing),
+    ("hoarding::twenty_questions_from_one_turn_hold_only_its_cap_and_vox_is_asked_at_once", hd::twenty_questions_from_one_turn_hold_only_its_cap_and_vox_is_asked_at_once),
     ("remote::the_mayor_fetches_and_verifies_over_ssh_from_another_machine", rm::the_mayor_fetches_and_verifies_over_ssh_from_another_machine),
 ];
 

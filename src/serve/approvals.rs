@@ -20,16 +20,58 @@ use crate::hall::{Reply, Said};
 use crate::resident::Accounts;
 use crate::units::UserManagers;
 
+/// Questions one turn may have waiting for a mayor at once, and one resident; and how many
+/// a resident may ask a minute. More are denied at once, so a turn that floods its room
+/// with questions only fills its own share (the chat's queue is per resident too).
+const OPEN_PER_TURN: usize = 3;
+const OPEN_PER_RESIDENT: usize = 6;
+const PER_MINUTE: usize = 20;
+
+/// A question waiting for a mayor.
+struct Open {
+    resident: String,
+    turn: String,
+    hook: oneshot::Sender<Answer>,
+}
+
 #[derive(Default)]
 pub struct Approvals {
     next: AtomicU64,
-    /// Asked and not yet decided: id → resident, and the waiting hook.
-    pending: Mutex<HashMap<u64, (String, oneshot::Sender<Answer>)>>,
+    /// Asked and not yet decided, by id.
+    pending: Mutex<HashMap<u64, Open>>,
+    /// When each resident asked, over the last minute.
+    asked: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
     /// Where each running conversation's answer goes, for its approvals.
     rooms: Mutex<HashMap<(String, String), Reply>>,
 }
 
 impl Approvals {
+    /// A new question of `resident`'s turn `turn`, within the caps; its id, or why not.
+    fn open(&self, resident: &str, turn: &str, hook: oneshot::Sender<Answer>) -> Result<u64, String> {
+        let mut pending = self.pending.lock().expect("lock");
+        let of_turn = pending.values().filter(|o| o.turn == turn).count();
+        if of_turn >= OPEN_PER_TURN {
+            return Err(format!("{of_turn} questions of this turn wait for a mayor already (at most {OPEN_PER_TURN}): ask again once one is answered"));
+        }
+        let of_resident = pending.values().filter(|o| o.resident == resident).count();
+        if of_resident >= OPEN_PER_RESIDENT {
+            return Err(format!("{of_resident} of {resident}'s questions wait for a mayor already (at most {OPEN_PER_RESIDENT})"));
+        }
+        let mut asked = self.asked.lock().expect("lock");
+        let recent = asked.entry(resident.to_string()).or_default();
+        let now = std::time::Instant::now();
+        while recent.front().is_some_and(|t| now.duration_since(*t) > std::time::Duration::from_secs(60)) {
+            recent.pop_front();
+        }
+        if recent.len() >= PER_MINUTE {
+            return Err(format!("{resident} asked {PER_MINUTE} questions in the last minute: ask again later"));
+        }
+        recent.push_back(now);
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        pending.insert(id, Open { resident: resident.to_string(), turn: turn.to_string(), hook });
+        Ok(id)
+    }
+
     /// While a conversation's turn runs from chat, its approvals are asked in `reply`'s room.
     pub fn room(&self, resident: &str, conversation: &str, reply: Option<Reply>) {
         let key = (resident.to_string(), conversation.to_string());
@@ -94,9 +136,14 @@ where
         let Some(reply) = reply else {
             return answer(false, format!("denied: {rule} needs a mayor's approval, and this turn has no room to ask in"));
         };
-        let id = self.approvals.next.fetch_add(1, Ordering::Relaxed) + 1;
         let (tx, rx) = oneshot::channel();
-        self.approvals.pending.lock().expect("lock").insert(id, (r.name.clone(), tx));
+        let id = match self.approvals.open(&r.name, &ask.turn, tx) {
+            Ok(id) => id,
+            Err(why) => {
+                tracing::warn!(resident = %r.name, "an approval denied at once: {why}");
+                return answer(false, format!("denied: {why}"));
+            }
+        };
         let subject = crate::turn::bounds::clip(&approve::subject(&ask.tool, &ask.input), 2000).to_string();
         let wait = r.agent.approve_timeout;
         let asked = Said::Approval { id, resident: r.name.clone(), room: reply.room, thread: reply.thread, tool: ask.tool.clone(), subject: subject.clone(), rule: rule.clone(), wait_secs: wait.as_secs() };
@@ -118,8 +165,8 @@ where
 
     /// A mayor's reaction, as the chat reports it (`by` is validated as a mayor).
     pub(super) fn decide(&self, id: u64, by: &str, allow: bool) -> Result<(), String> {
-        let (_, tx) = self.approvals.pending.lock().expect("lock").remove(&id).ok_or(format!("approval {id} is not waiting (decided, or timed out)"))?;
-        let _ = tx.send(answer(allow, format!("{} by {by}", if allow { "allowed" } else { "denied" })));
+        let open = self.approvals.pending.lock().expect("lock").remove(&id).ok_or(format!("approval {id} is not waiting (decided, or timed out)"))?;
+        let _ = open.hook.send(answer(allow, format!("{} by {by}", if allow { "allowed" } else { "denied" })));
         Ok(())
     }
 
@@ -128,5 +175,32 @@ where
         if let Err(e) = crate::audit::append(&self.town().state, event, &detail) {
             tracing::warn!("{e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_and_a_resident_hold_only_their_share_of_questions() {
+        let a = Approvals::default();
+        let ask = |who: &str, turn: &str| a.open(who, turn, oneshot::channel().0);
+        let ids: Vec<u64> = (0..OPEN_PER_TURN).map(|_| ask("ada", "t1").unwrap()).collect();
+        assert!(ask("ada", "t1").unwrap_err().contains("this turn"));
+        assert!(ask("vox", "t9").is_ok(), "another resident's question goes through");
+        for _ in OPEN_PER_TURN..OPEN_PER_RESIDENT {
+            ask("ada", "t2").unwrap();
+        }
+        assert!(ask("ada", "t3").unwrap_err().contains("ada's questions"));
+        a.pending.lock().unwrap().retain(|id, _| !ids.contains(id));
+        // The rate: what is left of the minute's 20.
+        let asked_so_far = OPEN_PER_RESIDENT;
+        a.pending.lock().unwrap().clear();
+        for _ in asked_so_far..PER_MINUTE {
+            let id = ask("ada", "t4").unwrap();
+            a.pending.lock().unwrap().remove(&id);
+        }
+        assert!(ask("ada", "t4").unwrap_err().contains("last minute"));
     }
 }

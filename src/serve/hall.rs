@@ -152,7 +152,7 @@ where
     /// The chat stays connected: say hello, what waited for it, and every unconfirmed answer.
     async fn subscribe(&self, out: mpsc::Sender<Said>) {
         let _ = out.send(Said::Welcome { version: hall::VERSION }).await;
-        self.subscribers.lock().expect("lock").push(out.clone());
+        self.outbox.open();
         let waiting: Vec<(String, Vec<hall::Notice>)> = self.pending.lock().expect("lock").drain().collect();
         for (resident, notices) in waiting {
             for notice in notices {
@@ -164,13 +164,8 @@ where
         }
         tracing::info!("the chat process subscribed");
         // Held until the chat goes: then status must not go on saying its bots sync.
-        out.closed().await;
-        let none_left = {
-            let mut subs = self.subscribers.lock().expect("lock");
-            subs.retain(|s| !s.is_closed());
-            subs.is_empty()
-        };
-        if none_left {
+        self.outbox.serve(&out).await;
+        if self.outbox.subscribed() == 0 {
             tracing::warn!("the chat process went away");
             for r in &self.town().residents {
                 self.chat_health(&r.name, "the chat process (townhall-chat) is not connected".into());
@@ -178,11 +173,10 @@ where
         }
     }
 
-    /// Hand `said` to every subscribed chat; false when none took it.
+    /// Hand `said` to the subscribed chat (outbox.rs); false when none is, or its
+    /// resident's queue is full.
     pub(super) fn broadcast(&self, said: Said) -> bool {
-        let mut subs = self.subscribers.lock().expect("lock");
-        subs.retain(|s| !s.is_closed());
-        subs.iter().filter(|s| s.try_send(said.clone()).is_ok()).count() > 0
+        self.outbox.push(said)
     }
 
     /// A message for a conversation: its turn runs now, or it waits for the running one to

@@ -11,6 +11,7 @@ mod files;
 mod gather;
 mod hall;
 mod notices;
+mod outbox;
 mod reset;
 mod retirement;
 
@@ -31,8 +32,8 @@ pub struct Daemon<A, M, G> {
     /// Per resident: how its Matrix sync loop is doing, and its last turn.
     chat_health: std::sync::Mutex<std::collections::HashMap<String, String>>,
     last_turn: std::sync::Mutex<std::collections::HashMap<String, crate::turn::Outcome>>,
-    /// The chat process's open subscriptions (one, normally), for notices and answers.
-    subscribers: std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<crate::hall::Said>>>,
+    /// What goes to the chat's subscription unasked, queued per resident.
+    outbox: outbox::Outbox,
     /// Answers the chat has not confirmed yet.
     deliveries: deliveries::Deliveries,
     /// Messages waiting for their conversation's next turn.
@@ -99,7 +100,7 @@ where
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),
             last_turn: Default::default(),
-            subscribers: Default::default(),
+            outbox: Default::default(),
             deliveries,
             gathering,
             pending: Default::default(),

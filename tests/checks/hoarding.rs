@@ -147,3 +147,65 @@ pub fn abandoned_and_oversized_pushes_are_ended_and_leave_nothing(t: &Town) -> a
     push_limits(t, None)?;
     r
 }
+
+/// ada and vox as claude (the stand-in) with an approval rule, for as long as this lives.
+struct Askers<'t>(&'t Town);
+
+impl<'t> Askers<'t> {
+    fn set(t: &'t Town) -> anyhow::Result<Self> {
+        t.sh(
+            r#"cd /etc/townhall/residents && cp ada.toml ada.toml.askers && cp vox.toml vox.toml.askers &&
+sed -i 's|^kind = "command"|kind = "claude"\napprove = ["Bash(echo guarded*)"]\napprove_timeout = "30s"|' ada.toml &&
+sed -i 's|^kind = "claude"|kind = "claude"\napprove = ["Bash(echo guarded*)"]\napprove_timeout = "30s"|' vox.toml &&
+townhall check >/dev/null && townhall reload >/dev/null"#,
+        )?;
+        Ok(Self(t))
+    }
+}
+
+impl Drop for Askers<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.sh("townhall turn stop ada >/dev/null 2>&1; cd /etc/townhall/residents && mv ada.toml.askers ada.toml && mv vox.toml.askers vox.toml && townhall reload >/dev/null");
+    }
+}
+
+/// Questions that were asked (not their edits) in `room`.
+async fn questions(mayor: &crate::support::mayor::Mayor, room: &matrix_sdk::ruma::OwnedRoomId, from: &str) -> anyhow::Result<usize> {
+    Ok(mayor.from(room, from).await?.iter().filter(|(b, edited)| !edited && b.contains("asks to run `")).count())
+}
+
+pub fn twenty_questions_from_one_turn_hold_only_its_cap_and_vox_is_asked_at_once(t: &Town) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
+    let _askers = Askers::set(t)?;
+    let ada = "@ada:town.test";
+    block_on(async {
+        let (mayor, ada_room) = room_with(t, "ada floods", &[ada], true).await?;
+        let (_, vox_room) = room_with(t, "vox asks once", &[VOX], true).await?;
+        mayor.say(&ada_room, "askmany 20").await?;
+        mayor.event_with(&ada_room, ada, "ada asks to run `").await?;
+        // Every one of ada's 20 hooks has its answer or waits: the denied ones answer at once.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let denied = loop {
+            let n: usize = t.sh("cat /agents/ada/asked-*.out 2>/dev/null | grep -c 'wait for a mayor already' || true")?.trim().parse().unwrap_or(0);
+            if n >= 17 || std::time::Instant::now() > deadline {
+                break n;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        };
+        // vox asks meanwhile: his question is in his room at once, and his ✅ lets it run.
+        mayor.say(&vox_room, "askmany 1").await?;
+        let asked = std::time::Instant::now();
+        let q = mayor.event_with(&vox_room, VOX, "vox asks to run `").await?;
+        ensure!(asked.elapsed() < std::time::Duration::from_secs(15), "vox's question took {:?} behind ada's flood", asked.elapsed());
+        mayor.react(&vox_room, &q, "✅").await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !t.sh("cat /agents/vox/asked-1.out 2>/dev/null || true")?.contains("allow") {
+            ensure!(std::time::Instant::now() < deadline, "vox's approved call got no allow: {}", t.sh("cat /agents/vox/asked-1.out 2>/dev/null || true")?);
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        let posted = questions(&mayor, &ada_room, ada).await?;
+        ensure!(posted <= 3, "{posted} of ada's questions were put to the mayor at once (the cap is 3)");
+        ensure!(denied >= 17, "only {denied} of ada's 20 questions were denied at once over the cap");
+        Ok(())
+    })
+}
