@@ -67,6 +67,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("split::killing_the_chat_mid_turn_loses_no_answer", sp::killing_the_chat_mid_turn_loses_no_answer),
     ("gathering::a_burst_is_kept_in_order_and_a_restart_loses_none", ga::a_burst_is_kept_in_order_and_a_restart_loses_none),
     ("grants::a_present_device_is_granted_at_start", g::a_present_device_is_granted_at_start),
+    ("grants::ready_means_a_present_device_is_granted", g::ready_means_a_present_device_is_granted),
     ("grants::an_add_event_grants_the_device", g::an_add_event_grants_the_device),
     ("grants::a_change_event_whose_rule_resets_the_mode_is_undone", g::a_change_event_whose_rule_resets_the_mode_is_undone),
     ("grants::removing_the_rule_revokes_only_townhalls_entry", g::removing_the_rule_revokes_only_townhalls_entry),

@@ -64,6 +64,7 @@ where
                 Ok(c) => self.record(&town, &c),
                 Err(e) => tracing::error!("reconciling device grants: {e}"),
             }
+            self.reconciled.send_replace(true);
             // The next lease's end is a reconcile like a reload: it drops out of the wants.
             let lease_ends = self.keeper.leases.next_end().map(|t| t.duration_since(SystemTime::now()).unwrap_or_default());
             let lease_ends = async {

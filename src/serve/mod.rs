@@ -27,6 +27,9 @@ use crate::resident::Accounts;
 use crate::turn::Desk;
 use crate::units::UserManagers;
 
+/// How long start-up waits for the device grants before it reports ready anyway.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub struct Daemon<A, M, G> {
     town: RwLock<Arc<Town>>,
     /// Per resident: how its Matrix sync loop is doing, and its last turn.
@@ -53,6 +56,8 @@ pub struct Daemon<A, M, G> {
     tails: crate::grant::console::Tails,
     /// Deletes retired rounds in the background, one at a time.
     retirement: Arc<retirement::Retirement>,
+    /// True once the device watcher has reconciled what is present: `Ready` waits for it.
+    reconciled: tokio::sync::watch::Sender<bool>,
     /// Woken on reload and when a lease begins or ends, so the device watcher reconciles.
     reloaded: Notify,
     /// Set at SIGTERM: the turns it stops are interrupted, to run again after the restart.
@@ -112,6 +117,7 @@ where
             received: Default::default(),
             approvals: Default::default(),
             retirement: Default::default(),
+            reconciled: tokio::sync::watch::Sender::new(false),
             reloaded: Notify::new(),
             stopping: Default::default(),
             started: Instant::now(),
@@ -300,6 +306,16 @@ where
         while !socket.exists() && !server.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        // Ready once status can answer and the present devices are granted: what
+        // `systemctl start townhall` returns to holds.
+        let watcher = tokio::spawn({
+            let daemon = daemon.clone();
+            async move { daemon.watch_devices(&crate::grant::Udev).await }
+        });
+        let mut reconciled = daemon.reconciled.subscribe();
+        if tokio::time::timeout(READY_WITHIN, reconciled.wait_for(|done| *done)).await.is_err() {
+            tracing::warn!("the device grants were not reconciled within {READY_WITHIN:?}: ready without them");
+        }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let town = daemon.town();
         daemon.settle(&town).await;
@@ -322,11 +338,6 @@ where
                 daemon.chat_health(&r.name, format!("no bot: {} is missing", r.matrix.password_file.display()));
             }
         }
-        let watcher = tokio::spawn({
-            let daemon = daemon.clone();
-            async move { daemon.watch_devices(&crate::grant::Udev).await }
-        });
-
         use tokio::signal::unix::{SignalKind, signal};
         let (mut term, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::hangup())?);
         let mut server = server;

@@ -133,3 +133,15 @@ pub fn removing_the_rule_revokes_only_townhalls_entry(t: &Town) -> anyhow::Resul
     t.sh("setfacl -x u:vox /dev/ttyS0")?;
     Ok(())
 }
+
+/// `systemctl start townhall` returns once the present devices are granted: ada's entry is
+/// on ttyS0 the moment it returns, without waiting (five starts: no luck of timing).
+pub fn ready_means_a_present_device_is_granted(t: &Town) -> anyhow::Result<()> {
+    rule_declared(t)?;
+    for i in 0..5 {
+        // (reset-failed: five starts in a row are not a unit failing to start.)
+        let acl = t.sh("systemctl stop townhall && systemctl reset-failed townhall && { setfacl -x u:ada /dev/ttyS0 2>/dev/null || true; } && systemctl start townhall && getfacl -p /dev/ttyS0")?;
+        ensure!(acl.contains("user:ada:rw-"), "start {i}: `systemctl start townhall` returned before ada's grant was in place:\n{acl}");
+    }
+    Ok(())
+}
