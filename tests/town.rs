@@ -83,6 +83,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("levelling::planted_persist_entries_are_quarantined_and_the_reset_completes", l::planted_persist_entries_are_quarantined_and_the_reset_completes),
     ("levelling::a_reset_killed_at_any_step_is_finished_by_the_next", l::a_reset_killed_at_any_step_is_finished_by_the_next),
     ("levelling::what_a_reset_moved_aside_is_told_in_adas_rooms", l::what_a_reset_moved_aside_is_told_in_adas_rooms),
+    ("levelling::what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards", l::what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards),
     ("chat::what_was_said_before_ada_joined_starts_no_turn", c::what_was_said_before_ada_joined_starts_no_turn),
     ("hardening::turns_run_hardened_inside_limits_pid1_holds", h::turns_run_hardened_inside_limits_pid1_holds),
     ("hardening::drop_ins_ada_writes_do_not_change_a_turn", h::drop_ins_ada_writes_do_not_change_a_turn),

@@ -145,6 +145,13 @@ pub fn notice(resident: &str, n: &Notice) -> String {
             let lines: Vec<String> = lines.iter().map(|l| format!("- {l}")).collect();
             format!("**Round {round} began**, and the reset reports for {resident}:\n{}", lines.join("\n"))
         }
+        Notice::RoundLost { round, lines } if lines.is_empty() => {
+            format!("_Round {round} of {resident} ended: nothing uncommitted, unpushed or unpersisted was lost._")
+        }
+        Notice::RoundLost { round, lines } => {
+            let lines: Vec<String> = lines.iter().map(|l| format!("- {l}")).collect();
+            format!("**Round {round} of {resident} ended**, and with it:\n{}", lines.join("\n"))
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 mod attach;
 mod bench;
 mod bench_chat;
+mod bench_town;
 mod hooks;
 mod keys;
 mod round;
@@ -60,6 +61,13 @@ enum Command {
         /// Answer in gemini's hook output, not claude's.
         #[arg(long)]
         gemini: bool,
+    },
+    /// Run by root in a unit of its own with a resident's home bound at /run/townhall-losses:
+    /// becomes the resident and prints what a reset loses of that home (JSON).
+    #[command(hide = true)]
+    Losses {
+        #[arg(long)]
+        resident: String,
     },
     /// Run by the daemon as a resident whose device grant ended: the pids of the resident's
     /// processes holding PATH open, and with --kill, ends them.
@@ -187,6 +195,19 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// In a running town (it ends rounds): `townhall reset --yes` end to end as one
+    /// resident's home grows, beside the walk of the home it no longer waits for.
+    ResetTown {
+        #[arg(long, default_value = "ada")]
+        resident: String,
+        /// Files in the home, one set of runs each.
+        #[arg(long, value_delimiter = ',', default_value = "1000,200000")]
+        files: Vec<usize>,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Reset time (ioctls) vs the btrfs CLI vs rm -rf, as homes grow.
     Reset {
         /// A directory on btrfs to work in (scratch subvolumes are made and removed there).
@@ -248,6 +269,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Check { json, host: false } => Ok(check(&cli.config, json)),
+        Command::Losses { resident } => {
+            let town = load(&cli.config)?;
+            let r = town.resident(&resident).with_context(|| format!("no resident named `{resident}`"))?;
+            if nix::unistd::geteuid().is_root() {
+                townhall::round::become_resident(r.uid).context("becoming the resident")?;
+            }
+            print_json(&townhall::round::examine(r, std::path::Path::new(townhall::round::BOUND_HOME)));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Holders { path, kill } => {
             for pid in townhall::grant::my_holders(&path)? {
                 if kill {
@@ -316,6 +346,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Grant { node, uid, count } } => round::bench_grant(&node, uid, count),
         Command::Bench { command: BenchCommand::Chat { mayor, other, resident, runs, json } } => bench_chat::run(&mayor, &other, &resident, runs, json),
+        Command::Bench { command: BenchCommand::ResetTown { resident, files, runs, json } } => {
+            let town = load(&cli.config)?;
+            let rows = bench_town::run(&town, &resident, &files, runs, &mut |m| eprintln!("bench: {m}"))?;
+            if json {
+                print_json(&rows);
+            } else {
+                let median = |v: &[f64]| {
+                    let mut s = v.to_vec();
+                    s.sort_by(f64::total_cmp);
+                    s.get(s.len() / 2).copied().unwrap_or_default()
+                };
+                println!("medians of {runs} run(s), ms; `townhall reset --yes` with the daemon running");
+                println!("{:>10} {:>14} {:>10} {:>26}", "files", "end to end", "reset", "walk it no longer waits for");
+                for r in rows {
+                    println!("{:>10} {:>14.1} {:>10.1} {:>26.1}", r.files, median(&r.end_to_end_ms), median(&r.reset_ms), median(&r.walk_ms));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { command: BenchCommand::Reset { dir, residents, files, cold, json } } => {
             round::bench(&dir, residents, &files, cold, json)
         }

@@ -77,12 +77,11 @@ fn confirmed() -> anyhow::Result<bool> {
 
 pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bool) -> anyhow::Result<ExitCode> {
     let s = seams();
-    // What would be lost, before anything is done (git as each resident, read-only).
-    if !json {
-        for l in town.residents.iter().map(|r| round::losses(town, r)) {
-            let lines = l.lines();
-            let _ = writeln!(std::io::stderr(), "{}: {}", l.resident, if lines.is_empty() { "nothing uncommitted, unpushed or unpersisted".to_string() } else { lines.join("\n    ") });
-        }
+    // What would be lost, before anything is done, for whoever is asked; a reset that is
+    // confirmed already (--yes, the boot's) does not wait for it: what the round lost is
+    // read from the retired round afterwards, by the daemon (or below, when none runs).
+    if !json && !yes {
+        say_losses(town, &|r| round::losses(town, r));
     }
     if !dry_run && !yes && !confirmed()? {
         eprintln!("error: the reset was not confirmed; nothing was changed\n  help: answer y at a terminal, or pass --yes");
@@ -142,10 +141,17 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
     for w in report.warnings() {
         let _ = writeln!(std::io::stderr(), "warning: {w}");
     }
-    // At boot the supervisor starts next and deletes it; elsewhere, with no daemon, we do.
-    if !tell_daemon() && report.by != "boot" {
-        // No daemon to delete the old round in the background: the new round is in place
-        // already, so this only keeps the terminal a little longer.
+    // At boot the supervisor starts next, tells the rooms what was lost and deletes the old
+    // round; elsewhere, with no daemon, we do (the new round is in place already, so this
+    // only keeps the terminal a little longer).
+    if tell_daemon() {
+        if !json {
+            out("  what the round lost goes to each resident's rooms once the daemon has read the old round");
+        }
+    } else if report.by != "boot" {
+        if let Some(old) = round::retired(town, s.subvolumes)?.last() {
+            say_losses(town, &|r| round::losses_in(town, r, &old.join(&r.name)));
+        }
         for (old, r) in round::delete_retired(town, s.subvolumes, &|_| false, &mut |m| progress(m))? {
             match r {
                 Ok(took) => progress(&format!("deleted {} in {} ms", old.display(), took.as_millis())),
@@ -156,6 +162,14 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each resident's losses, one block each, on stderr.
+fn say_losses(town: &Town, of: &dyn Fn(&townhall::config::Resident) -> round::Losses) {
+    for l in town.residents.iter().map(of) {
+        let lines = l.lines();
+        let _ = writeln!(std::io::stderr(), "{}: {}", l.resident, if lines.is_empty() { "nothing uncommitted, unpushed or unpersisted".to_string() } else { lines.join("\n    ") });
+    }
 }
 
 /// Let a running daemon tell the residents' rooms what this reset reported and delete the

@@ -141,6 +141,9 @@ pub enum Notice {
     Pushed { pusher: String, repo: String, path: String, refname: String, commits: String, stat: String },
     /// What the reset that began `round` could not do for the resident, one line each.
     RoundBegan { round: u64, lines: Vec<String> },
+    /// What round `round` held of the resident's that its end lost (read from the retired
+    /// round after a confirmed reset), one line each; none when nothing was lost.
+    RoundLost { round: u64, lines: Vec<String> },
 }
 
 /// One repository of the town remote the resident may push to, and its branches there.

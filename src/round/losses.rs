@@ -1,12 +1,16 @@
-//! What a reset would lose, per resident, for the mayor to read before confirming: each
-//! workspace repository's uncommitted changes and commits the town remote has not got,
-//! and the files outside the persisted paths (how many, how big, the largest). All of it
-//! is the resident's, so hostile: git runs as the resident with a deadline and a bounded
-//! output, and the walk never follows a symlink and stops at a bound.
+//! What a reset would lose, or lost, per resident: each workspace repository's
+//! uncommitted changes and commits the town remote has not got, and the files outside the
+//! persisted paths (how many, how big, the largest). All of it is the resident's, so
+//! hostile. It is read by `townhall losses`, run in a unit of its own in the resident's
+//! slice (with a time and memory limit): PID 1 binds the home read-only into the unit, and
+//! the helper becomes the resident (no longer dumpable, so none of the resident's processes
+//! can reach into it) before it looks. git's data is read with libgit2, which runs nothing
+//! of the repository's own config (no hooks, filters or fsmonitor); the walk never follows
+//! a symlink and stops at a bound. The same helper reads a live home before an interactive
+//! reset, and a retired round's after a confirmed one.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,11 +54,71 @@ pub struct Outside {
 
 const SHOWN: usize = 5;
 const WALK_MAX: u64 = 100_000;
-const GIT_DEADLINE: Duration = Duration::from_secs(5);
-const GIT_OUTPUT_MAX: u64 = 1 << 20;
+const REPOS_MAX: usize = 50;
+/// Where the home is bound in the helper's unit.
+pub const BOUND_HOME: &str = "/run/townhall-losses";
+/// How long the helper may take, and its output at most.
+const WITHIN: Duration = Duration::from_secs(60);
 
+/// What `r` would lose if its live home were levelled now (before an interactive reset).
 pub fn losses(town: &Town, r: &Resident) -> Losses {
-    let home = town.home(r);
+    losses_in(town, r, &town.home(r))
+}
+
+/// What the home at `home` (live, or in a retired round) holds that a reset loses, read by
+/// the helper as `r` in a unit of its own. What could not be read is a note.
+pub fn losses_in(town: &Town, r: &Resident, home: &Path) -> Losses {
+    let failed = |why: String| Losses { resident: r.name.clone(), notes: vec![format!("{}: {why}", home.display())], ..Default::default() };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return failed(format!("finding the townhall binary: {e}")),
+    };
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut cmd = std::process::Command::new("systemd-run");
+    cmd.args(["--quiet", "--collect", "--wait", "--pipe", "--service-type=exec"])
+        .arg(format!("--unit=townhall-losses-{}-{stamp}", r.name))
+        .arg(format!("--slice=user-{}.slice", r.uid))
+        .arg(format!("--description=townhall: what a reset loses of {}", r.name));
+    for p in [
+        format!("BindReadOnlyPaths={}:{BOUND_HOME}", home.display()),
+        format!("RuntimeMaxSec={}", WITHIN.as_secs()),
+        "MemoryMax=512M".into(),
+        "TasksMax=16".into(),
+        "CapabilityBoundingSet=CAP_SETUID CAP_SETGID".into(),
+        "NoNewPrivileges=yes".into(),
+        "PrivateNetwork=yes".into(),
+        "PrivateTmp=yes".into(),
+        "ProtectSystem=strict".into(),
+        "ProtectHome=yes".into(),
+    ] {
+        cmd.arg(format!("--property={p}"));
+    }
+    cmd.args(["--setenv=HOME=/nonexistent", "--setenv=GIT_CONFIG_NOSYSTEM=1", "--"]).arg(exe);
+    cmd.arg("--config").arg(&town.dir).args(["losses", "--resident", &r.name]);
+    cmd.stdin(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    match crate::os::output_within(&mut cmd, WITHIN + Duration::from_secs(10)) {
+        Ok(out) => serde_json::from_slice(&out).unwrap_or_else(|e| failed(format!("the helper's answer is unreadable ({e})"))),
+        Err(e) => failed(format!("not looked at: {e}")),
+    }
+}
+
+/// Become `uid` for good, as the helper must before it reads anything of the resident's:
+/// a changed uid also makes this process non-dumpable, so the resident cannot reach into
+/// it (its /proc entries, its mount namespace with the home bound in).
+pub fn become_resident(uid: u32) -> std::io::Result<()> {
+    let id = uid as libc::c_long;
+    // SAFETY: plain syscalls with integer arguments.
+    let r = unsafe {
+        libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
+            && libc::syscall(libc::SYS_setresgid, id, id, id) == 0
+            && libc::syscall(libc::SYS_setresuid, id, id, id) == 0
+            && libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    };
+    if r { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// Read what `r` loses from its home at `home` (inside the helper, as the resident).
+pub fn examine(r: &Resident, home: &Path) -> Losses {
     let kept: Vec<PathBuf> = r.persist.directories.iter().chain(&r.persist.files).cloned().collect();
     let persisted = |rel: &Path| kept.iter().any(|k| rel.starts_with(k));
     let mut out = Losses { resident: r.name.clone(), ..Default::default() };
@@ -63,11 +127,12 @@ pub fn losses(town: &Town, r: &Resident) -> Losses {
     if let Ok(entries) = std::fs::read_dir(home.join(workspace)) {
         let mut subs: Vec<PathBuf> = entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| workspace.join(e.file_name())).collect();
         subs.sort();
-        repos.extend(subs.into_iter().take(50));
+        repos.extend(subs.into_iter().take(REPOS_MAX));
     }
     for rel in repos.into_iter().filter(|rel| home.join(rel).join(".git").symlink_metadata().is_ok()) {
-        match repo_state(r.uid, &home, &rel) {
+        match repo_state(&home.join(&rel)) {
             Ok(mut s) => {
+                s.path = rel.display().to_string();
                 s.persisted = persisted(&rel);
                 if s.uncommitted_count + s.unpushed_count > 0 {
                     out.repos.push(s);
@@ -76,9 +141,10 @@ pub fn losses(town: &Town, r: &Resident) -> Losses {
             Err(e) => out.notes.push(format!("{}: {e}", rel.display())),
         }
     }
+    // What every round writes afresh is not lost.
     let mut skip: Vec<PathBuf> = r.secrets.iter().map(|s| s.target.clone()).collect();
-    skip.push(PathBuf::from(".gitconfig"));
-    out.files = outside(&home, &|rel: &Path| persisted(rel) || skip.iter().any(|s| s == rel));
+    skip.extend([".gitconfig", ".profile", ".config/environment.d/50-townhall.conf"].map(PathBuf::from));
+    out.files = outside(home, &|rel: &Path| persisted(rel) || skip.iter().any(|s| s == rel));
     out
 }
 
@@ -108,19 +174,57 @@ impl Losses {
     }
 }
 
-fn repo_state(uid: u32, home: &Path, rel: &Path) -> Result<RepoState, String> {
-    let dir = home.join(rel).display().to_string();
-    // No fsmonitor or pager: nothing of the repository's own config runs.
-    let git = |args: &[&str]| {
-        let mut all = vec!["-c", "core.fsmonitor=", "-c", "core.pager=cat", "-C", dir.as_str()];
-        all.extend_from_slice(args);
-        git_as(uid, home, &all)
+/// `git status`'s two letters for a file's state, from libgit2's flags.
+fn status_letters(s: git2::Status) -> String {
+    use git2::Status as S;
+    if s.contains(S::WT_NEW) {
+        return "??".into();
+    }
+    let index = if s.contains(S::INDEX_NEW) {
+        'A'
+    } else if s.contains(S::INDEX_MODIFIED) {
+        'M'
+    } else if s.contains(S::INDEX_DELETED) {
+        'D'
+    } else if s.contains(S::INDEX_RENAMED) {
+        'R'
+    } else {
+        ' '
     };
-    let status = git(&["status", "--porcelain", "--untracked-files=all"])?;
-    let log = git(&["log", "--oneline", "--branches", "--not", "--remotes=town", "--"])?;
-    let (status, log): (Vec<&str>, Vec<&str>) = (status.lines().collect(), log.lines().collect());
+    let tree = if s.contains(S::WT_MODIFIED) || s.contains(S::WT_TYPECHANGE) {
+        'M'
+    } else if s.contains(S::WT_DELETED) {
+        'D'
+    } else if s.contains(S::WT_RENAMED) {
+        'R'
+    } else {
+        ' '
+    };
+    format!("{index}{tree}")
+}
+
+/// A repository's uncommitted files and the commits of its branches that no `town`
+/// remote-tracking branch has, read with libgit2 (nothing of the repository's config runs).
+fn repo_state(dir: &Path) -> Result<RepoState, String> {
+    let repo = git2::Repository::open_ext(dir, git2::RepositoryOpenFlags::NO_SEARCH, std::iter::empty::<&std::ffi::OsStr>()).map_err(|e| e.message().to_string())?;
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
+    let statuses = repo.statuses(Some(&mut opts)).map_err(|e| e.message().to_string())?;
+    let status: Vec<String> = statuses
+        .iter()
+        .filter(|e| !e.status().is_empty() && !e.status().contains(git2::Status::IGNORED))
+        .map(|e| format!("{} {}", status_letters(e.status()), e.path().unwrap_or("?")))
+        .collect();
+    let mut log = Vec::new();
+    let mut walk = repo.revwalk().map_err(|e| e.message().to_string())?;
+    if walk.push_glob("refs/heads/*").is_ok() && walk.hide_glob("refs/remotes/town/*").is_ok() {
+        for oid in walk.flatten().take(10_000) {
+            let subject = repo.find_commit(oid).ok().and_then(|c| c.summary().ok().flatten().map(String::from)).unwrap_or_default();
+            log.push(format!("{} {subject}", &oid.to_string()[..7]));
+        }
+    }
     Ok(RepoState {
-        path: rel.display().to_string(),
+        path: String::new(),
         persisted: false,
         uncommitted: status.iter().take(SHOWN).map(|l| clip(l)).collect(),
         uncommitted_count: status.len(),
@@ -131,37 +235,6 @@ fn repo_state(uid: u32, home: &Path, rel: &Path) -> Result<RepoState, String> {
 
 fn clip(s: &str) -> String {
     s.chars().take(120).collect()
-}
-
-/// Stock git as the resident: stdout up to a bound, killed at the deadline.
-fn git_as(uid: u32, home: &Path, args: &[&str]) -> Result<String, String> {
-    let mut child = crate::git::as_user(uid, uid, home)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("git did not start: {e}"))?;
-    let stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.take(GIT_OUTPUT_MAX).read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + GIT_DEADLINE;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("git did not answer within {} s", GIT_DEADLINE.as_secs()));
-            }
-        }
-    };
-    let text = reader.join().unwrap_or_default();
-    if status.success() { Ok(text) } else { Err(format!("git {} failed ({status})", args.iter().rev().take(4).rev().cloned().collect::<Vec<_>>().join(" "))) }
 }
 
 /// Regular files under `home`, not descending into symlinks or what `kept` says stays.
@@ -216,6 +289,24 @@ mod tests {
     }
 
     #[test]
+    fn nothing_of_the_repositorys_own_config_runs() {
+        let home = tempfile::tempdir().unwrap();
+        let repo = home.path().join("work");
+        let ran = home.path().join("ran");
+        let git = |args: &[&str]| assert!(std::process::Command::new("git").arg("-C").arg(&repo).args(args).env("HOME", home.path()).status().unwrap().success());
+        std::fs::create_dir(&repo).unwrap();
+        git(&["init", "-q"]);
+        let touch = format!("touch {}", ran.display());
+        git(&["config", "core.fsmonitor", &touch]);
+        git(&["config", "filter.evil.clean", &touch]);
+        std::fs::write(repo.join(".gitattributes"), "* filter=evil\n").unwrap();
+        std::fs::write(repo.join("a"), b"a").unwrap();
+        let s = repo_state(&repo).unwrap();
+        assert!(s.uncommitted_count >= 2, "{s:?}");
+        assert!(!ran.exists(), "the repository's fsmonitor or filter ran");
+    }
+
+    #[test]
     fn a_repository_reports_uncommitted_files_and_commits_not_on_the_town_remote() {
         let home = tempfile::tempdir().unwrap();
         let repo = home.path().join("work");
@@ -226,7 +317,7 @@ mod tests {
         git(&["add", "a"]);
         git(&["-c", "user.name=a", "-c", "user.email=a@b", "-c", "commit.gpgsign=false", "commit", "-qm", "not pushed"]);
         std::fs::write(repo.join("loose.txt"), b"b").unwrap();
-        let s = repo_state(0, home.path(), Path::new("work")).unwrap();
+        let s = repo_state(&home.path().join("work")).unwrap();
         assert_eq!((s.uncommitted_count, s.unpushed_count), (1, 1), "{s:?}");
         assert!(s.uncommitted[0].contains("loose.txt") && s.unpushed[0].ends_with("not pushed"), "{s:?}");
     }

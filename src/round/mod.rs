@@ -16,7 +16,7 @@ mod tests;
 pub use apply::{Quarantined, ROUND_MARKER, ResetReport, RoundState, STEPS, Seams, apply_reset, build_home, now_rfc3339, run_reset};
 pub use files::{FakeFiles, Files, HostFiles, Kind, Node, Owner};
 pub use init::{InitRefusal, init};
-pub use losses::{Losses, Outside, RepoState, losses};
+pub use losses::{BOUND_HOME, Losses, Outside, RepoState, become_resident, examine, losses, losses_in};
 pub use plan::{HomePlan, Misfit, Refusal, ResetPlan, check_volume, misfits, next_path, plan_reset};
 pub use recover::{lock, recover};
 pub use retire::{delete_retired, retire, retired, retired_path};

@@ -208,7 +208,7 @@ mod tests {
         ];
         let mut got = vec![];
         for _ in 0..200 {
-            got = d.pending.lock().unwrap().get("ada").cloned().unwrap_or_default();
+            got = d.teller.pending_for("ada");
             if got.len() >= want.len() {
                 break;
             }

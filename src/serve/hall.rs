@@ -152,8 +152,8 @@ where
     /// The chat stays connected: say hello, what waited for it, and every unconfirmed answer.
     async fn subscribe(&self, out: mpsc::Sender<Said>) {
         let _ = out.send(Said::Welcome { version: hall::VERSION }).await;
-        self.outbox.open();
-        let waiting: Vec<(String, Vec<hall::Notice>)> = self.pending.lock().expect("lock").drain().collect();
+        self.teller.outbox.open();
+        let waiting = self.teller.take_pending();
         for (resident, notices) in waiting {
             for notice in notices {
                 let _ = out.send(Said::Notice { resident: resident.clone(), notice }).await;
@@ -164,8 +164,8 @@ where
         }
         tracing::info!("the chat process subscribed");
         // Held until the chat goes: then status must not go on saying its bots sync.
-        self.outbox.serve(&out).await;
-        if self.outbox.subscribed() == 0 {
+        self.teller.outbox.serve(&out).await;
+        if self.teller.outbox.subscribed() == 0 {
             tracing::warn!("the chat process went away");
             for r in &self.town().residents {
                 self.chat_health(&r.name, "the chat process (townhall-chat) is not connected".into());
@@ -176,7 +176,7 @@ where
     /// Hand `said` to the subscribed chat (outbox.rs); false when none is, or its
     /// resident's queue is full.
     pub(super) fn broadcast(&self, said: Said) -> bool {
-        self.outbox.push(said)
+        self.teller.outbox.push(said)
     }
 
     /// A message for a conversation: its turn runs now, or it waits for the running one to

@@ -9,6 +9,7 @@ mod deliveries;
 mod devices;
 mod files;
 mod gather;
+mod losses;
 mod hall;
 mod notices;
 mod outbox;
@@ -35,16 +36,15 @@ pub struct Daemon<A, M, G> {
     /// Per resident: how its Matrix sync loop is doing, and its last turn.
     chat_health: std::sync::Mutex<std::collections::HashMap<String, String>>,
     last_turn: std::sync::Mutex<std::collections::HashMap<String, crate::turn::Outcome>>,
-    /// What goes to the chat's subscription unasked, queued per resident.
-    outbox: outbox::Outbox,
+    /// What goes to the chat's subscription unasked (queued per resident), and notices
+    /// kept while no chat is subscribed.
+    teller: notices::Teller,
     /// Answers the chat has not confirmed yet.
     deliveries: deliveries::Deliveries,
     /// Messages waiting for their conversation's next turn.
     gathering: gather::Gathering,
     /// Each resident's signing agent.
     agents: crate::sign::Agents,
-    /// Notices kept while no chat process is subscribed.
-    pending: std::sync::Mutex<std::collections::HashMap<String, Vec<crate::hall::Notice>>>,
     accounts: A,
     desk: Desk<M>,
     keeper: Keeper<G>,
@@ -105,10 +105,9 @@ where
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),
             last_turn: Default::default(),
-            outbox: Default::default(),
+            teller: Default::default(),
             deliveries,
             gathering,
-            pending: Default::default(),
             agents: Default::default(),
             accounts,
             desk,
@@ -155,7 +154,9 @@ where
 
     /// Delete the retired rounds in the background: after each round and at start.
     pub(super) fn clear_retired(&self) {
-        self.retirement.start(self.town());
+        let teller = self.teller.clone();
+        let before: retirement::Before = Arc::new(move |town: &Town, retired: &std::path::Path| losses::tell(&teller, town, retired));
+        self.retirement.start(self.town(), before);
     }
 
     /// The town remote's repositories, and the pipe residents push through (a thread of

@@ -1,11 +1,44 @@
 //! Notices to a resident's declared rooms (device grants, what a reset moved aside or could
-//! not build): handed to the chat process, or kept until one subscribes.
+//! not build, what a round lost): handed to the chat process, or kept until one subscribes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::Daemon;
+use super::outbox::Outbox;
 use crate::hall::Notice;
 use crate::grant::Acls;
 use crate::resident::Accounts;
 use crate::units::UserManagers;
+
+/// Says notices: to the chat through the outbox, or kept until a chat subscribes. Cheap to
+/// clone, for threads that tell (the retired rounds' deleter).
+#[derive(Clone, Default)]
+pub struct Teller {
+    pub outbox: Arc<Outbox>,
+    pending: Arc<Mutex<HashMap<String, Vec<Notice>>>>,
+}
+
+impl Teller {
+    /// Say `notice` in every room `resident` declares (the chat process does); kept until a
+    /// chat subscribes when none is.
+    pub fn tell(&self, resident: &str, notice: Notice) {
+        let said = crate::hall::Said::Notice { resident: resident.to_string(), notice: notice.clone() };
+        if !self.outbox.push(said) {
+            self.pending.lock().expect("lock").entry(resident.to_string()).or_default().push(notice);
+        }
+    }
+
+    /// What waited for a chat, taken for the one subscribing now.
+    pub fn take_pending(&self) -> Vec<(String, Vec<Notice>)> {
+        self.pending.lock().expect("lock").drain().collect()
+    }
+
+    #[cfg(test)]
+    pub fn pending_for(&self, resident: &str) -> Vec<Notice> {
+        self.pending.lock().expect("lock").get(resident).cloned().unwrap_or_default()
+    }
+}
 
 impl<A, M, G> Daemon<A, M, G>
 where
@@ -13,13 +46,8 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    /// Say `text` in every room `resident` declares (the chat process does); kept until a
-    /// chat subscribes when none is.
     pub(super) fn tell(&self, resident: &str, notice: Notice) {
-        let said = crate::hall::Said::Notice { resident: resident.to_string(), notice: notice.clone() };
-        if !self.broadcast(said) {
-            self.pending.lock().expect("lock").entry(resident.to_string()).or_default().push(notice);
-        }
+        self.teller.tell(resident, notice);
     }
 
     /// A round began (here, through the CLI, or at boot): tell each resident's rooms what the

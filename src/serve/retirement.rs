@@ -1,9 +1,10 @@
 //! Deleting retired rounds in the background, at idle priority, on a thread of its own:
 //! after each round and at start (an interrupted deletion resumes). A round that cannot be
 //! deleted waits to be tried again, longer after each failure, while the others go on, and
-//! `townhall status` says why it is still there.
+//! `townhall status` says why it is still there. Before a round is first tried, `Before`
+//! reads what it held (the rooms hear what the round lost).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -13,6 +14,9 @@ use crate::round::{Btrfs, delete_retired, retired};
 
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LAST_RETRY: Duration = Duration::from_secs(300);
+
+/// Called with each retired round before it is first deleted.
+pub type Before = Arc<dyn Fn(&Town, &Path) + Send + Sync>;
 
 /// A round that could not be deleted, and when it is tried again.
 struct Waiting {
@@ -26,15 +30,18 @@ pub struct Retirement {
     waiting: Mutex<BTreeMap<PathBuf, Waiting>>,
     /// Whether the thread runs, and whether it was woken since it last looked.
     state: Mutex<(bool, bool)>,
-    /// The town as the last start saw it (a reload may move the volume).
-    town: Mutex<Option<Arc<Town>>>,
+    /// The town as the last start saw it (a reload may move the volume), and what to do
+    /// before a deletion.
+    town: Mutex<Option<(Arc<Town>, Before)>>,
+    /// Retired rounds `Before` has seen.
+    seen: Mutex<BTreeSet<PathBuf>>,
     wake: Condvar,
 }
 
 impl Retirement {
     /// Delete what is retired: start the thread, or wake it if it waits.
-    pub fn start(self: &Arc<Self>, town: Arc<Town>) {
-        *self.town.lock().expect("lock") = Some(town.clone());
+    pub fn start(self: &Arc<Self>, town: Arc<Town>, before: Before) {
+        *self.town.lock().expect("lock") = Some((town.clone(), before.clone()));
         let mut state = self.state.lock().expect("lock");
         state.1 = true;
         if state.0 {
@@ -45,7 +52,7 @@ impl Retirement {
         let me = self.clone();
         let spawned = std::thread::Builder::new().name("retired".into()).spawn(move || {
             crate::os::lower_priority();
-            me.run(town);
+            me.run(town, before);
         });
         if let Err(e) = spawned {
             state.0 = false;
@@ -53,11 +60,16 @@ impl Retirement {
         }
     }
 
-    fn run(&self, mut town: Arc<Town>) {
+    fn run(&self, mut town: Arc<Town>, mut before: Before) {
         loop {
             self.state.lock().expect("lock").1 = false;
-            if let Some(t) = self.town.lock().expect("lock").clone() {
-                town = t;
+            if let Some((t, b)) = self.town.lock().expect("lock").clone() {
+                (town, before) = (t, b);
+            }
+            for p in retired(&town, &Btrfs).unwrap_or_default() {
+                if self.seen.lock().expect("lock").insert(p.clone()) {
+                    before(&town, &p);
+                }
             }
             let now = Instant::now();
             let wait = |p: &Path| self.waiting.lock().expect("lock").get(p).is_some_and(|w| w.next > now);

@@ -1,0 +1,46 @@
+//! What a round lost, told in each resident's rooms after a confirmed reset. The reset
+//! itself walks nothing (its wall time must not grow with the residents' files): before
+//! the retired round is deleted, the helper reads each home in it (round::losses_in) and
+//! the rooms hear what went, once per round, across restarts.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use super::notices::Teller;
+use crate::config::Town;
+use crate::hall::Notice;
+
+/// The round a subvolume holds, from the marker root wrote at its top.
+fn round_of(subvolume: &Path) -> Option<u64> {
+    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(subvolume.join(crate::round::ROUND_MARKER)).ok()?;
+    let mut text = String::new();
+    f.by_ref().take(64).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Tell each resident's rooms what the retired round at `retired` held that is lost: only
+/// for a round that was lived in (older than the live one), and once.
+pub fn tell(teller: &Teller, town: &Town, retired: &Path) {
+    let (Some(round), Some(live)) = (round_of(retired), round_of(&town.live_path())) else { return };
+    if round >= live {
+        return; // a new round that was never put in place: nothing of it was used
+    }
+    let told_path = town.state.join("losses-told");
+    let told: u64 = std::fs::read_to_string(&told_path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    if round <= told {
+        return;
+    }
+    for r in &town.residents {
+        let home = retired.join(&r.name);
+        if !std::fs::symlink_metadata(&home).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let lost = crate::round::losses_in(town, r, &home);
+        tracing::info!(resident = %r.name, round, "what the round lost: {} line(s)", lost.lines().len());
+        teller.tell(&r.name, Notice::RoundLost { round, lines: lost.lines() });
+    }
+    if let Err(e) = crate::os::write_atomic(&told_path, format!("{round}\n").as_bytes()) {
+        tracing::warn!("{e}");
+    }
+}
