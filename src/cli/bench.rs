@@ -31,19 +31,22 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// N homes of M small files each (100 to a directory), inside the live subvolume.
-fn fill(live: &Path, residents: usize, files: usize) -> anyhow::Result<()> {
+/// M files of 1 KiB under `dir`, 100 to a directory.
+pub(super) fn fill_dir(dir: &Path, files: usize) -> anyhow::Result<()> {
     let data = [b'x'; 1024];
-    for r in 0..residents {
-        for f in 0..files {
-            let dir = live.join(format!("home{r}/d{}", f / 100));
-            if f % 100 == 0 {
-                std::fs::create_dir_all(&dir)?;
-            }
-            std::fs::write(dir.join(format!("f{f}")), data)?;
+    for f in 0..files {
+        let sub = dir.join(format!("d{}", f / 100));
+        if f % 100 == 0 {
+            std::fs::create_dir_all(&sub)?;
         }
+        std::fs::write(sub.join(format!("f{f}")), data)?;
     }
     Ok(())
+}
+
+/// N homes of M small files each, inside the live subvolume.
+fn fill(live: &Path, residents: usize, files: usize) -> anyhow::Result<()> {
+    (0..residents).try_for_each(|r| fill_dir(&live.join(format!("home{r}")), files))
 }
 
 fn timed(f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<Duration> {

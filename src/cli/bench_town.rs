@@ -3,7 +3,6 @@
 //! confirmed reset used to wait for before the new round began (`round::losses`, now read
 //! from the retired round afterwards). It ends rounds: a bench town only.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -23,19 +22,6 @@ pub struct TownRow {
 
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
-}
-
-/// M files of 1 KiB, 100 to a directory, in `home/bench-fill`.
-fn fill(home: &Path, files: usize) -> anyhow::Result<()> {
-    let data = [b'x'; 1024];
-    for f in 0..files {
-        let dir = home.join(format!("bench-fill/d{}", f / 100));
-        if f % 100 == 0 {
-            std::fs::create_dir_all(&dir)?;
-        }
-        std::fs::write(dir.join(format!("f{f}")), data)?;
-    }
-    Ok(())
 }
 
 /// Wait until the daemon has read and deleted every retired round (nothing of the last
@@ -58,7 +44,7 @@ pub fn run(town: &Town, resident: &str, files: &[usize], runs: usize, progress: 
         for i in 0..runs {
             settled(town)?;
             progress(&format!("{m} files in {resident}'s home, run {}: filling", i + 1));
-            fill(&town.home(r), m)?;
+            super::bench::fill_dir(&town.home(r).join("bench-fill"), m)?;
             Command::new("sync").status()?;
             let t = Instant::now();
             let lost = townhall::round::losses(town, r);
