@@ -93,6 +93,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("hardening::a_restarted_daemon_stops_the_turns_it_lost", h::a_restarted_daemon_stops_the_turns_it_lost),
     ("hardening::the_host_check_names_what_a_town_needs", h::the_host_check_names_what_a_town_needs),
     ("hardening::noisy_stderr_and_hostile_session_ids_stay_bounded", h::noisy_stderr_and_hostile_session_ids_stay_bounded),
+    ("hardening::a_turns_escapes_reach_roots_terminal_as_text", h::a_turns_escapes_reach_roots_terminal_as_text),
+    ("hardening::helpers_root_runs_as_ada_run_in_her_slice", h::helpers_root_runs_as_ada_run_in_her_slice),
     ("signing::ada_signs_with_a_key_she_cannot_read", s::ada_signs_with_a_key_she_cannot_read),
     ("signing::commits_verify_across_a_reset_and_a_rotation", s::commits_verify_across_a_reset_and_a_rotation),
     ("remote::ada_pushes_a_signed_branch_and_the_mayor_verifies_it", rm::ada_pushes_a_signed_branch_and_the_mayor_verifies_it),

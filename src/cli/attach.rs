@@ -39,14 +39,18 @@ pub fn run(town: &Town, name: &str, conversation: Option<&str>) -> anyhow::Resul
     // admits no one else), so systemd-run runs as the resident, but under `runuser --pty`:
     // runuser, as root, gives it a terminal of its own and copies to this one, so no
     // process of the resident ever holds this terminal (no TIOCSTI into root's shell).
+    // The resident's environment goes through runuser's environment and `--setenv=NAME`,
+    // never on a command line, which anyone may read in /proc.
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into());
     let mut cmd = Command::new("runuser");
-    cmd.args(["--pty", "-u", name, "--", "/usr/bin/env", "-i"])
-        .arg(format!("XDG_RUNTIME_DIR=/run/user/{}", r.uid))
-        .arg(format!("DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{}/bus", r.uid))
-        .arg(format!("TERM={term}"))
-        .args(["PATH=/usr/local/bin:/usr/bin:/bin", "systemd-run", "--quiet", "--user", "--pty", "--collect", "--service-type=exec"])
-        .arg(format!("--setenv=TERM={term}"))
+    cmd.env_clear()
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", format!("/run/user/{}", r.uid))
+        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path=/run/user/{}/bus", r.uid))
+        .env("TERM", &term)
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    cmd.args(["--preserve-environment", "--pty", "-u", name, "--", "systemd-run", "--quiet", "--user", "--pty", "--collect", "--service-type=exec"])
+        .arg("--setenv=TERM")
         .arg(format!("--unit=townhall-attach-{name}-{stamp}"))
         .arg(format!("--description=townhall attach ({:?})", r.agent.kind))
         .arg(format!("--working-directory={}", workspace.display()));
@@ -54,7 +58,7 @@ pub fn run(town: &Town, name: &str, conversation: Option<&str>) -> anyhow::Resul
         cmd.arg(format!("--property=EnvironmentFile={}", f.display()));
     }
     for (k, v) in &env {
-        cmd.arg(format!("--setenv={k}={v}"));
+        cmd.env(k, v).arg(format!("--setenv={k}"));
     }
     // The CLI, then a login shell in the same place.
     cmd.args(["--", "/bin/bash", "-c", "\"$@\"; cd \"$PWD\" && exec /bin/bash -l", "townhall-attach"]).args(&inv.argv);

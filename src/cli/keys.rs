@@ -37,7 +37,10 @@ pub fn rotate(town: &Town, name: &str) -> anyhow::Result<ExitCode> {
     // resident (never by root writing into its home).
     let _ = super::call_daemon(&Request::Reload, 10);
     let r = town.resident(name).context("checked by rotate")?;
-    let status = townhall::git::as_user(r.uid, r.uid, &town.home(r)).args(["config", "--global", "user.signingkey", &format!("key::{public}")]).status();
+    let within = std::time::Duration::from_secs(30);
+    let status = townhall::units::helper::as_resident(r.uid, r.uid, &town.home(r), &[], 0o022, within, "git")
+        .args(["config", "--global", "user.signingkey", &format!("key::{public}")])
+        .status();
     match status {
         Ok(s) if s.success() => {}
         other => eprintln!("warning: could not set user.signingkey in {}'s git config ({other:?}); the next reset does", r.name),

@@ -8,6 +8,7 @@ mod hooks;
 mod keys;
 mod round;
 mod show;
+mod shown;
 mod turn;
 
 use std::path::PathBuf;

@@ -168,7 +168,9 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
 fn say_losses(town: &Town, of: &dyn Fn(&townhall::config::Resident) -> round::Losses) {
     for l in town.residents.iter().map(of) {
         let lines = l.lines();
-        let _ = writeln!(std::io::stderr(), "{}: {}", l.resident, if lines.is_empty() { "nothing uncommitted, unpushed or unpersisted".to_string() } else { lines.join("\n    ") });
+        // File names and commit subjects are the resident's: shown, never sent raw.
+        let said = if lines.is_empty() { "nothing uncommitted, unpushed or unpersisted".to_string() } else { lines.join("\n    ") };
+        let _ = writeln!(std::io::stderr(), "{}: {}", l.resident, super::shown::shown(&said));
     }
 }
 

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use townhall::control::{Request, Response};
 use townhall::turn::{Outcome, TurnEvent};
 
+use super::shown::shown;
+
 fn describe(o: &Outcome) -> String {
     let secs = o.duration_ms as f64 / 1000.0;
     let mut s = match (o.stopped, o.timed_out, o.result.as_str()) {
@@ -17,7 +19,7 @@ fn describe(o: &Outcome) -> String {
     };
     if !o.stderr_tail.is_empty() && o.result != "success" {
         s.push_str("\nstderr (last lines):\n  ");
-        s.push_str(&o.stderr_tail.join("\n  "));
+        s.push_str(&shown(&o.stderr_tail.join("\n  ")));
     }
     s
 }
@@ -50,19 +52,19 @@ pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyh
                 TurnEvent::Text { text } => {
                     printed_text = true;
                     mid_line = !text.ends_with('\n');
-                    let _ = write!(out, "{text}");
+                    let _ = write!(out, "{}", shown(&text));
                     let _ = out.flush();
                 }
-                TurnEvent::Final { text } if !printed_text => println!("{text}"),
+                TurnEvent::Final { text } if !printed_text => println!("{}", shown(&text)),
                 TurnEvent::Final { .. } => {}
-                TurnEvent::Tool { summary } => eprintln!("[{summary}]"),
-                TurnEvent::Session { id } => eprintln!("[session {id}]"),
+                TurnEvent::Tool { summary } => eprintln!("[{}]", shown(&summary)),
+                TurnEvent::Session { id } => eprintln!("[session {}]", shown(&id)),
                 TurnEvent::Usage { input_tokens, output_tokens, cost_usd } => {
                     let cost = cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default();
                     eprintln!("[{input_tokens} tokens in, {output_tokens} out{cost}]");
                 }
-                TurnEvent::Error { message } => eprintln!("error: {message}"),
-                TurnEvent::Notice { text } => eprintln!("note: {text}"),
+                TurnEvent::Error { message } => eprintln!("error: {}", shown(&message)),
+                TurnEvent::Notice { text } => eprintln!("note: {}", shown(&text)),
                 TurnEvent::Queued { ahead } => eprintln!("[queued: {ahead} turn(s) ahead in this conversation]"),
             },
             Response::TurnDone(o) => {

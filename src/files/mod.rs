@@ -52,16 +52,14 @@ pub fn mimetype(name: &str) -> String {
     mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()
 }
 
-/// `sh -c script` as the resident: its uid and gid (no supplementary groups), a clean
-/// environment, a private umask.
+/// How long a hand-over as the resident may take.
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `sh -c script` as the resident (its uid and gid, no supplementary groups, a clean
+/// environment, a private umask), in a unit of its own in its slice (units::helper).
 fn sh(r: &Resident, script: &str, args: &[&str]) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut c = Command::new("/bin/sh");
-    c.arg("-c").arg(format!("umask 077; {script}")).arg("sh").args(args);
-    c.env_clear().env("HOME", &r.home).env("PATH", "/usr/local/bin:/usr/bin:/bin").current_dir("/");
-    if nix::unistd::geteuid().as_raw() == 0 {
-        c.uid(r.uid).gid(r.gid);
-    }
+    let mut c = crate::units::helper::as_resident(r.uid, r.gid, &r.home, &[], 0o077, WITHIN, "/bin/sh");
+    c.arg("-c").arg(script).arg("sh").args(args);
     c
 }
 

@@ -97,42 +97,65 @@ pub fn prepare(town: &Town) -> Result<Vec<String>, OsError> {
         for (k, v) in [("receive.denyNonFastForwards", "true"), ("receive.denyDeletes", "true"), ("receive.fsckObjects", "true"), ("core.sharedRepository", "umask")] {
             run(git_as(uid, gid, Path::new("/nonexistent")).arg("-C").arg(&path).args(["config", k, v]), || format!("configuring {}", path.display()))?;
         }
-        // The hook is root's: the git user runs it but cannot change it.
-        let hooks = path.join("hooks");
         let hook = format!("#!/bin/sh\n# townhall: who may push what (see `townhall hook --help`)\nexec {} hook pre-receive\n", exe.display());
-        if std::fs::read_to_string(hooks.join("pre-receive")).ok().as_deref() != Some(hook.as_str()) {
-            std::fs::create_dir_all(&hooks).os(|| format!("creating {}", hooks.display()))?;
-            crate::os::write_atomic_mode(&hooks.join("pre-receive"), hook.as_bytes(), 0o755)?;
-            nix::unistd::chown(&hooks, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0))).os(|| "owning the hooks dir".into())?;
-        }
+        install_hook(&path, hook.as_bytes()).os(|| format!("installing the pre-receive hook of {}", path.display()))?;
     }
     Ok(done)
 }
 
+/// The hook is root's: the git user runs it but cannot change it. Written by descriptor (the
+/// repository is the git user's): `hooks` opened without following a link and made root's
+/// before anything is written in it, the file written beside and renamed into place.
+fn install_hook(repo: &Path, text: &[u8]) -> nix::Result<()> {
+    use nix::fcntl::{OFlag, openat, renameat};
+    use nix::sys::stat::{Mode, fchmod, mkdirat};
+    let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let repo = nix::fcntl::open(repo, dir, Mode::empty())?;
+    match mkdirat(&repo, "hooks", Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    let hooks = openat(&repo, "hooks", dir, Mode::empty())?;
+    nix::unistd::fchown(&hooks, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0)))?;
+    fchmod(&hooks, Mode::from_bits_truncate(0o755))?;
+    let current = openat(&hooks, "pre-receive", OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).ok().map(|fd| {
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::fs::File::from(fd), &mut s);
+        s
+    });
+    if current.as_deref() == Some(text) {
+        return Ok(());
+    }
+    let _ = nix::unistd::unlinkat(&hooks, "pre-receive.new", nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let create = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(&hooks, "pre-receive.new", create, Mode::from_bits_truncate(0o755))?;
+    fchmod(&fd, Mode::from_bits_truncate(0o755))?;
+    std::io::Write::write_all(&mut std::fs::File::from(fd), text).map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    renameat(&hooks, "pre-receive.new", &hooks, "pre-receive")
+}
+
+/// How long setting up one repository as the resident may take.
+const SET_UP_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// In the resident's workspace, a repository per declared [[repo]] it may push to, with the
 /// remote `town` that pushes through townhall's pipe. Run as the resident (git never runs as
-/// root on a resident's tree); after every reset.
+/// root on a resident's tree), one unit per repository in its slice; after every reset.
 pub fn set_up_workspace(town: &Town, r: &Resident) -> Vec<String> {
     let mut problems = Vec::new();
     let home = town.home(r);
     let workspace = home.join(&r.agent.workspace);
+    // The home's gitconfig is new each round, so one --add per reset.
+    let script = r#"set -e
+git config --global --add safe.directory "$1" || { echo "trusting the town remote failed" >&2; exit 1; }
+git init -q "$2" || { echo "making the repository failed" >&2; exit 1; }
+git -C "$2" config remote.town.url "$1" && git -C "$2" config remote.town.receivepack "$3" &&
+  git -C "$2" config remote.town.fetch '+refs/heads/*:refs/remotes/town/*' || { echo "adding the remote town failed" >&2; exit 1; }"#;
     for repo in town.repos.iter().filter(|x| x.push.contains(&r.name)) {
-        let url = repo_path(&repo.name);
-        let dir = workspace.join(&repo.name);
-        let (url_s, dir_s) = (url.display().to_string(), dir.display().to_string());
-        // The home's gitconfig is new each round, so one --add per reset.
-        let steps: [(&str, Vec<&str>); 5] = [
-            ("trusting the town remote", vec!["config", "--global", "--add", "safe.directory", &url_s]),
-            ("making the repository", vec!["init", "-q", &dir_s]),
-            ("adding the remote `town`", vec!["-C", &dir_s, "config", "remote.town.url", &url_s]),
-            ("pushing `town` through townhall", vec!["-C", &dir_s, "config", "remote.town.receivepack", RECEIVE_PACK]),
-            ("fetching `town`", vec!["-C", &dir_s, "config", "remote.town.fetch", "+refs/heads/*:refs/remotes/town/*"]),
-        ];
-        for (what, args) in steps {
-            if let Err(e) = run(git_as(r.uid, r.uid, &home).args(args), || format!("{}: {what} ({dir_s})", r.name)) {
-                problems.push(e.to_string());
-                break;
-            }
+        let (url, dir) = (repo_path(&repo.name).display().to_string(), workspace.join(&repo.name).display().to_string());
+        let mut c = crate::units::helper::as_resident(r.uid, r.uid, &home, &[], 0o022, SET_UP_WITHIN, "/bin/sh");
+        c.args(["-c", script, "sh", &url, &dir, RECEIVE_PACK]);
+        if let Err(e) = run(&mut c, || format!("{}: setting up {dir} with the remote `town`", r.name)) {
+            problems.push(e.to_string());
         }
     }
     problems

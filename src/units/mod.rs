@@ -3,6 +3,7 @@
 //! the resident's manager, never in the system manager.
 
 mod connect;
+pub mod helper;
 mod manager;
 mod systemd;
 

@@ -35,13 +35,17 @@ pub fn a_conversation_is_picked_up_at_a_terminal(t: &Town) -> anyhow::Result<()>
     // At a terminal (script gives attach its tty): a line for the CLI, then leave the shell.
     // The line waits for the CLI to be up: systemd-run --pty flushes what was typed before.
     let before = t.sh("ls /agents/vox | grep -c standin-record || true")?;
-    let out = t.sh("cd / && (sleep 3; printf 'typed at the terminal\\n'; sleep 4; printf 'exit\\n') | timeout 60 script -qec 'townhall attach vox' /dev/null 2>&1; echo \"exit $?\"")?;
+    let out = t.sh("cd / && (sleep 3; ps -eo args > /tmp/attach-ps; printf 'typed at the terminal\\n'; sleep 4; printf 'exit\\n') | timeout 60 script -qec 'townhall attach vox' /dev/null 2>&1; echo \"exit $?\"")?;
+    // The resident's environment reached the CLI, and no command line carried it.
+    let ps = t.sh("cat /tmp/attach-ps")?;
+    ensure!(ps.contains("systemd-run") && !ps.lines().any(|l| l.contains("--setenv=") && l.split("--setenv=").skip(1).any(|v| v.split_whitespace().next().is_some_and(|v| v.contains('=')))), "a value on a command line during attach:\n{ps}");
     ensure!(out.contains("you said: typed at the terminal") && out.contains("exit 0"), "townhall attach said:\n{out}");
     ensure!(out.contains(&format!("session {id}")), "attach did not pick the conversation's session {id}:\n{out}");
     let after = t.sh("ls /agents/vox | grep -c standin-record || true")?;
     ensure!(after.trim().parse::<u32>()? > before.trim().parse::<u32>()?, "the CLI did not run as vox");
     let record = t.sh("cat \"$(ls -t /agents/vox/standin-record-* | head -n 1)\"")?;
     ensure!(record.contains("uid 1101 ") && record.contains(&format!("--resume {id}")), "the CLI at the terminal: {record}");
+    ensure!(record.contains("SSH_AUTH_SOCK=/run/townhall-sign/vox/agent.sock"), "attach's environment did not reach the CLI: {record}");
     // Its workspace, notes, is persisted: `pwd -P` sees where the link leads.
     let in_workspace = record.contains("cwd /agents/vox/notes\n") || record.contains("cwd /persist/vox/notes\n");
     ensure!(in_workspace && record.contains("user@1101.service") && record.contains("townhall-attach-vox"), "not in vox's workspace and manager: {record}");

@@ -196,3 +196,28 @@ pub fn noisy_stderr_and_hostile_session_ids_stay_bounded(t: &Town) -> anyhow::Re
     ensure!(!sessions.contains("evil session") && !sessions.contains("vox/evil"), "the id was kept: {sessions}");
     Ok(())
 }
+
+/// What a turn prints reaches root's terminal as text: the escapes in ada's output and in
+/// her stderr (shown when the turn fails) arrive written out, never as escape bytes.
+pub fn a_turns_escapes_reach_roots_terminal_as_text(t: &Town) -> anyhow::Result<()> {
+    install_probes(t)?;
+    let out = t.exec(&["sh", "-c", "townhall turn ada ansi"]);
+    let all = [&out.stdout[..], &out.stderr[..]].concat();
+    ensure!(String::from_utf8_lossy(&out.stdout).contains("done"), "the turn's answer: {}", String::from_utf8_lossy(&all));
+    ensure!(!all.contains(&0x1b) && !all.contains(&0x07), "escape bytes reached the terminal: {:?}", String::from_utf8_lossy(&all));
+    ensure!(String::from_utf8_lossy(&all).contains("\\u{1b}]0;owned"), "the escape is not shown as text: {}", String::from_utf8_lossy(&all));
+    Ok(())
+}
+
+/// What root runs as a resident after a reset (git in its workspace) runs as a unit of its
+/// own in the resident's slice, not in townhall.service's cgroup.
+pub fn helpers_root_runs_as_ada_run_in_her_slice(t: &Town) -> anyhow::Result<()> {
+    install_probes(t)?;
+    let since = t.sh("date '+%Y-%m-%d %H:%M:%S'")?;
+    t.sh("systemctl start townhall && townhall reset --yes --by helpers >/dev/null 2>&1")?;
+    let slices = t.sh(&format!("journalctl --since '{}' -u 'townhall-helper-1100-*' -o verbose --no-pager | grep -o '_SYSTEMD_SLICE=[^ ]*\\|UNIT=townhall-helper-1100-[^ ]*' | sort -u || true", since.trim()))?;
+    ensure!(slices.contains("UNIT=townhall-helper-1100-"), "no helper unit ran for ada after the reset:\n{slices}");
+    let ws = t.sh("git -c safe.directory='*' -C /agents/ada/work/work config remote.town.receivepack")?;
+    ensure!(ws.trim() == "townhall push", "the workspace was not set up: {ws}");
+    Ok(())
+}
