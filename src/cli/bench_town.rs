@@ -16,6 +16,8 @@ pub struct TownRow {
     pub end_to_end_ms: Vec<f64>,
     /// Of it, the reset itself (its report's `duration_ms`): levelling to the old round retired.
     pub reset_ms: Vec<f64>,
+    /// Of that, the critical path: snapshot the blank, exchange, retire the old round.
+    pub critical_ms: Vec<f64>,
     /// The walk of the home (git and files, by the helper) a confirmed reset no longer waits for.
     pub walk_ms: Vec<f64>,
 }
@@ -40,7 +42,7 @@ pub fn run(town: &Town, resident: &str, files: &[usize], runs: usize, progress: 
     let exe = std::env::current_exe()?;
     let mut rows = Vec::new();
     for &m in files {
-        let mut row = TownRow { files: m, end_to_end_ms: vec![], reset_ms: vec![], walk_ms: vec![] };
+        let mut row = TownRow { files: m, end_to_end_ms: vec![], reset_ms: vec![], critical_ms: vec![], walk_ms: vec![] };
         for i in 0..runs {
             settled(town)?;
             progress(&format!("{m} files in {resident}'s home, run {}: filling", i + 1));
@@ -58,6 +60,7 @@ pub fn run(town: &Town, resident: &str, files: &[usize], runs: usize, progress: 
             ensure!(out.status.success(), "townhall reset --yes: {}", String::from_utf8_lossy(&out.stderr));
             let report: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading the reset's report")?;
             row.reset_ms.push(report["duration_ms"].as_f64().unwrap_or_default());
+            row.critical_ms.push(report["critical_us"].as_f64().unwrap_or_default() / 1000.0);
         }
         rows.push(row);
     }

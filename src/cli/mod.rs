@@ -359,9 +359,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.get(s.len() / 2).copied().unwrap_or_default()
                 };
                 println!("medians of {runs} run(s), ms; `townhall reset --yes` with the daemon running");
-                println!("{:>10} {:>14} {:>10} {:>26}", "files", "end to end", "reset", "walk it no longer waits for");
+                println!("{:>10} {:>14} {:>10} {:>15} {:>28}", "files", "end to end", "reset", "critical path", "walk it no longer waits for");
                 for r in rows {
-                    println!("{:>10} {:>14.1} {:>10.1} {:>26.1}", r.files, median(&r.end_to_end_ms), median(&r.reset_ms), median(&r.walk_ms));
+                    println!("{:>10} {:>14.1} {:>10.1} {:>15.1} {:>28.1}", r.files, median(&r.end_to_end_ms), median(&r.reset_ms), median(&r.critical_ms), median(&r.walk_ms));
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -36,6 +36,10 @@ pub struct ResetReport {
     pub by: String,
     pub started: String,
     pub duration_ms: u64,
+    /// Of it, the btrfs steps a round waits on: snapshot the blank, exchange, retire the
+    /// old round (the critical path `townhall bench reset` times), in microseconds.
+    #[serde(default)]
+    pub critical_us: u64,
     pub created_accounts: Vec<String>,
     /// resident → the persisted paths linked back into its home.
     pub survived: BTreeMap<String, Vec<PathBuf>>,
@@ -191,7 +195,9 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         seams.subvolumes.delete_recursive(&plan.next)?;
     }
     progress(&format!("snapshotting {} to {}", plan.blank.display(), plan.next.display()));
+    let t = Instant::now();
     seams.subvolumes.snapshot(&plan.blank, &plan.next, false)?;
+    let mut critical = t.elapsed();
     pause("snapshotted", progress);
     for h in &plan.homes {
         if report.degraded.contains_key(&h.name) {
@@ -216,11 +222,14 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     seams.files.make_file(&plan.next, Path::new(ROUND_MARKER), marker.as_bytes(), Owner { uid: 0, gid: 0, mode: 0o644 })?;
     pause("built", progress);
     progress(&format!("exchanging {} with {}", plan.next.display(), plan.live.display()));
+    let t = Instant::now();
     seams.subvolumes.exchange(&plan.live, &plan.next)?;
     pause("exchanged", progress);
     // Renamed aside, not deleted: deleting takes as long as the residents' trees are big.
     // Sealed first: from now on no resident reaches any of it by path.
     let old = super::retire::retire(&plan.live, seams.subvolumes, &plan.next)?;
+    critical += t.elapsed();
+    report.critical_us = critical.as_micros() as u64;
     progress(&format!("the old round is retired to {}: it is deleted in the background", old.display()));
     pause("retired", progress);
     Ok((report, start.elapsed()))
