@@ -191,8 +191,10 @@ pub fn output_within(cmd: &mut std::process::Command, within: std::time::Duratio
             break s;
         }
         if start.elapsed() > within {
+            // A child running as a resident may not be ours to kill (no CAP_KILL): it is
+            // reaped on a thread of its own, never waited for here.
             let _ = child.kill();
-            let _ = child.wait();
+            let _ = std::thread::Builder::new().name("reaper".into()).spawn(move || child.wait());
             return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {within:?}")));
         }
         std::thread::sleep(std::time::Duration::from_millis(10));

@@ -16,9 +16,8 @@ pub trait Acls {
     fn grant(&self, path: &Path, uid: u32, perm: Permission) -> Result<(), OsError>;
     /// Remove the entry for `uid` only.
     fn revoke(&self, path: &Path, uid: u32) -> Result<(), OsError>;
-    /// End what `uid` still has open on `path` once its entry is gone (cut.rs); `others`
-    /// still hold grants on it.
-    fn cut_off(&self, path: &Path, uid: u32, others: &[u32]) -> Result<super::Cut, OsError>;
+    /// End what `uid` still has open on `path` once its entry is gone (cut.rs).
+    fn cut_off(&self, path: &Path, uid: u32) -> Result<super::Cut, OsError>;
 }
 
 #[derive(Debug, Default)]
@@ -79,8 +78,8 @@ impl Acls for PosixAcls {
         self.edit(path, uid, None, "revoking")
     }
 
-    fn cut_off(&self, path: &Path, uid: u32, others: &[u32]) -> Result<super::Cut, OsError> {
-        super::cut::cut_off(path, uid, others)
+    fn cut_off(&self, path: &Path, uid: u32) -> Result<super::Cut, OsError> {
+        super::cut::cut_off(path, uid)
     }
 }
 
@@ -122,8 +121,8 @@ impl Acls for FakeAcls {
         Ok(())
     }
 
-    fn cut_off(&self, path: &Path, uid: u32, others: &[u32]) -> Result<super::Cut, OsError> {
-        self.check(format!("cut {} {uid} beside {others:?}", path.display()), uid)?;
-        Ok(if others.is_empty() { super::Cut::HungUp } else { super::Cut::Ended(0) })
+    fn cut_off(&self, path: &Path, uid: u32) -> Result<super::Cut, OsError> {
+        self.check(format!("cut {} {uid}", path.display()), uid)?;
+        Ok(super::Cut::HungUp)
     }
 }

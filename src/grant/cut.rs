@@ -1,11 +1,14 @@
 //! Ending what a resident still has open on a device once its grant is gone. Removing an
 //! ACL entry only stops new opens: a descriptor opened during a lease would go on reading
 //! and writing, and the next holder would share the port with it. So a terminal is hung up
-//! (`TIOCVHANGUP`: every descriptor of it reads end-of-file and fails to write from then on)
-//! unless another holder has it open (a hangup would cut them off too); otherwise, and for
-//! any other device, the processes of the old holder that keep the node open are ended.
-//! Both are found by `townhall holders` running as that holder: root keeps neither
-//! `CAP_SYS_PTRACE` (to read another uid's descriptors) nor `CAP_KILL`.
+//! (`TIOCVHANGUP`: every descriptor of it reads end-of-file and fails to write from then on;
+//! whoever still holds a grant opens it again, and a `!tail` does so by itself). A hangup
+//! drops DTR, as closing the port would: a board that resets on DTR resets. Any other
+//! device cannot be hung up: the old holder's processes that keep its node open are ended,
+//! found by `townhall holders` running as that holder in a unit of its own with a time
+//! limit (root keeps neither `CAP_SYS_PTRACE`, to read another uid's descriptors, nor
+//! `CAP_KILL`). A process the holder made non-dumpable hides its descriptors from that
+//! search; docs/security.md says so.
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -52,39 +55,45 @@ pub fn my_holders(path: &Path) -> Result<Vec<i32>, OsError> {
         .collect())
 }
 
-/// `townhall holders PATH [--kill]` as `uid`: the pids it reports (and, with `kill`, ended).
+/// `townhall holders PATH [--kill]` as `uid`, in a unit of its own: the pids it reports
+/// (and, with `kill`, ended).
 fn holders_as(uid: u32, path: &Path, kill: bool) -> Result<Vec<i32>, OsError> {
-    use std::os::unix::process::CommandExt;
     let what = || format!("finding what uid {uid} holds open on {}", path.display());
     let exe = std::env::current_exe().os(what)?;
-    let mut cmd = std::process::Command::new(exe);
+    let mut cmd = crate::units::helper::as_resident(uid, uid, Path::new("/"), &[], 0o077, HELPER_WITHIN, &exe.display().to_string());
     cmd.arg("holders").arg(path);
     if kill {
         cmd.arg("--kill");
     }
-    cmd.env_clear().current_dir("/").uid(uid).gid(uid).stdin(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    let out = crate::os::output_within(&mut cmd, HELPER_WITHIN).os(what)?;
+    cmd.stdin(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let out = crate::os::output_within(&mut cmd, HELPER_WITHIN + std::time::Duration::from_secs(5)).os(what)?;
     Ok(String::from_utf8_lossy(&out).lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
 /// How long the helper that looks as a resident may take.
 const HELPER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Cut `uid` off `path`: hang the terminal up unless one of `others` (who still hold
-/// grants on it) has it open, else end the uid's processes that hold it open.
-pub fn cut_off(path: &Path, uid: u32, others: &[u32]) -> Result<Cut, OsError> {
+/// Whether `st` is a terminal, from sysfs (opening a serial port to ask would raise DTR).
+fn is_tty(st: &FileStat) -> bool {
+    if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFCHR {
+        return false;
+    }
+    let (major, minor) = (nix::sys::stat::major(st.st_rdev), nix::sys::stat::minor(st.st_rdev));
+    std::fs::read_link(format!("/sys/dev/char/{major}:{minor}/subsystem")).is_ok_and(|l| l.file_name().is_some_and(|n| n == "tty"))
+}
+
+/// Cut `uid` off `path`: hang a terminal up, else end the uid's processes holding it open.
+pub fn cut_off(path: &Path, uid: u32) -> Result<Cut, OsError> {
     let what = || format!("cutting uid {uid} off {}", path.display());
     let st = stat(path).os(what)?;
-    let is_char = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR;
-    let others_hold = others.iter().any(|o| holders_as(*o, path, false).map_or(true, |p| !p.is_empty()));
-    if is_char && !others_hold {
-        let fd = open(path, OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()).os(what)?;
-        if nix::sys::termios::tcgetattr(&fd).is_ok() {
+    if is_tty(&st) {
+        match open(path, OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()) {
             // SAFETY: TIOCVHANGUP takes no argument; fd is an open terminal.
-            match unsafe { tiocvhangup(fd.as_raw_fd()) } {
+            Ok(fd) => match unsafe { tiocvhangup(fd.as_raw_fd()) } {
                 Ok(_) => return Ok(Cut::HungUp),
                 Err(e) => tracing::warn!("{}: hanging up failed ({e}): ending the processes that hold it", what()),
-            }
+            },
+            Err(e) => tracing::warn!("{}: opening it to hang up failed ({e}): ending the processes that hold it", what()),
         }
     }
     let ended = holders_as(uid, path, true)?;

@@ -106,6 +106,7 @@ impl<A: Acls> Keeper<A> {
             }
         }
         let stale: Vec<u32> = mine.keys().filter(|uid| !wants.iter().any(|(w, _)| w.uid == **uid)).copied().collect();
+        let mut cut = Vec::new();
         for uid in stale {
             let (resident, leased) = (mine[&uid].resident.clone(), mine[&uid].until.is_some());
             if let Err(e) = self.acls.revoke(&node, uid) {
@@ -114,14 +115,7 @@ impl<A: Acls> Keeper<A> {
                 continue;
             }
             mine.remove(&uid);
-            // The entry only stops new opens: what is open now is cut off too.
-            let others: Vec<u32> = wants.iter().map(|(w, _)| w.uid).collect();
-            match self.acls.cut_off(&node, uid, &others) {
-                Ok(super::Cut::HungUp) => tracing::info!(%resident, "hung up {} (its grant ended)", node.display()),
-                Ok(super::Cut::Ended(n)) if n > 0 => tracing::info!(%resident, "ended {n} process(es) holding {} open (its grant ended)", node.display()),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(%resident, "{e}"),
-            }
+            cut.push((uid, resident.clone()));
             changes.push(Change::Revoked { devnode: node.clone(), resident, uid, leased });
         }
         if let Some(reason) = &refused {
@@ -132,13 +126,26 @@ impl<A: Acls> Keeper<A> {
             ledger.remove(&node);
         }
         self.save(&ledger)?;
-        let mut present = self.present.lock().expect("lock");
-        if holders.is_empty() && refused.is_none() {
-            present.remove(&node);
-        } else {
-            let baud = super::rules::baud(town, dev);
-            let status = DeviceStatus { devnode: node.clone(), subsystem: dev.subsystem.clone(), sysname: dev.sysname.clone(), holders, refused, baud };
-            present.insert(node, status);
+        drop(ledger);
+        {
+            let mut present = self.present.lock().expect("lock");
+            if holders.is_empty() && refused.is_none() {
+                present.remove(&node);
+            } else {
+                let baud = super::rules::baud(town, dev);
+                let status = DeviceStatus { devnode: node.clone(), subsystem: dev.subsystem.clone(), sysname: dev.sysname.clone(), holders, refused, baud };
+                present.insert(node.clone(), status);
+            }
+        }
+        // The entry only stops new opens: what is open now is cut off too (after the
+        // locks: finding holders runs a helper as the resident, bounded in time).
+        for (uid, resident) in cut {
+            match self.acls.cut_off(&node, uid) {
+                Ok(super::Cut::HungUp) => tracing::info!(%resident, "hung up {} (its grant ended)", node.display()),
+                Ok(super::Cut::Ended(n)) if n > 0 => tracing::info!(%resident, "ended {n} process(es) holding {} open (its grant ended)", node.display()),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%resident, "{e}"),
+            }
         }
         Ok(changes)
     }

@@ -42,6 +42,9 @@ struct Level {
 
 /// Times a directory is listed again for entries made while it was emptied.
 const RELISTS: u32 = 3;
+/// Levels of one tree removed at most (what root keeps per level is a name and the
+/// subdirectories left to visit): a deeper tree is left and reported.
+const MAX_DEPTH: usize = 100_000;
 
 /// Unlink every entry of `fd` that is not a directory; the names of those that are.
 fn empty_files(fd: &OwnedFd, dev: u64, n: &mut u64) -> nix::Result<Vec<CString>> {
@@ -68,10 +71,11 @@ fn empty_files(fd: &OwnedFd, dev: u64, n: &mut u64) -> nix::Result<Vec<CString>>
     Ok(dirs)
 }
 
-/// Open directory `name` in `dir` and check it is the inode `lstat` saw.
-fn enter(dir: &OwnedFd, name: &CStr, ino: u64) -> nix::Result<OwnedFd> {
+/// Open directory `name` in `dir` and check it is the inode `lstat` saw, on `dev`.
+fn enter(dir: &OwnedFd, name: &CStr, ino: u64, dev: u64) -> nix::Result<OwnedFd> {
     let fd = openat(dir, name, DIR, Mode::empty())?;
-    if fstat(&fd)?.st_ino != ino {
+    let st = fstat(&fd)?;
+    if st.st_ino != ino || st.st_dev != dev {
         return Err(Errno::ESTALE);
     }
     Ok(fd)
@@ -86,7 +90,7 @@ fn remove_tree(parent: &OwnedFd, name: &CStr, st: &FileStat, dev: u64) -> nix::R
         return Ok(1);
     }
     let mut n = 0;
-    let mut fd = enter(parent, name, st.st_ino)?;
+    let mut fd = enter(parent, name, st.st_ino, dev)?;
     let mut stack = vec![Level { name: name.to_owned(), ino: st.st_ino, subdirs: vec![], listed: 0 }];
     while let Some(top) = stack.last_mut() {
         if top.subdirs.is_empty() && top.listed < RELISTS && (top.listed == 0 || !names(&fd)?.is_empty()) {
@@ -95,10 +99,13 @@ fn remove_tree(parent: &OwnedFd, name: &CStr, st: &FileStat, dev: u64) -> nix::R
         }
         if let Some(sub) = top.subdirs.pop() {
             let cst = match fstatat(&fd, sub.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Ok(s) if is_dir(&s) => s,
+                Ok(s) if is_dir(&s) && s.st_dev == dev => s,
                 _ => continue,
             };
-            fd = enter(&fd, &sub, cst.st_ino)?;
+            if stack.len() >= MAX_DEPTH {
+                return Err(Errno::ELOOP);
+            }
+            fd = enter(&fd, &sub, cst.st_ino, dev)?;
             stack.push(Level { name: sub, ino: cst.st_ino, subdirs: vec![], listed: 0 });
             continue;
         }
@@ -110,7 +117,7 @@ fn remove_tree(parent: &OwnedFd, name: &CStr, st: &FileStat, dev: u64) -> nix::R
                 return Ok(n + 1);
             }
             Some(up) => {
-                fd = enter(&fd, c"..", up.ino)?;
+                fd = enter(&fd, c"..", up.ino, dev)?;
                 match unlinkat(&fd, done.name.as_c_str(), UnlinkatFlags::RemoveDir) {
                     Ok(()) | Err(Errno::ENOENT) => n += 1,
                     Err(e) => return Err(e),

@@ -89,8 +89,7 @@ impl Pipe {
 fn refuse(conn: &mut UnixStream, stderr: Option<&OwnedFd>, why: &str) -> std::io::Result<()> {
     match stderr {
         Some(fd) => {
-            let mut f = std::fs::File::from(fd.try_clone()?);
-            let _ = writeln!(f, "townhall: {why}");
+            super::receive::say(fd, why);
             conn.write_all(&[1])
         }
         None => conn.write_all(format!("\x01{why}\n").as_bytes()),

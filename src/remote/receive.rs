@@ -7,7 +7,6 @@
 //! the pusher is told why, and what git had received is removed (leftovers.rs).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -37,19 +36,43 @@ pub struct Running {
     next: std::sync::atomic::AtomicU64,
 }
 
+/// A push counted as running until dropped, whatever way its thread leaves.
+struct Counted<'a> {
+    running: &'a Running,
+    repo: String,
+    id: u64,
+}
+
 impl Running {
-    fn begin(&self, repo: &str) -> u64 {
+    fn begin(&self, repo: &str) -> Counted<'_> {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.starts.lock().expect("lock").entry(repo.into()).or_default().push((id, SystemTime::now()));
-        id
+        Counted { running: self, repo: repo.into(), id }
     }
 
-    /// Ends push `id`; when the oldest push still running on `repo` began (None: none runs).
-    fn end(&self, repo: &str, id: u64) -> Option<SystemTime> {
-        let mut starts = self.starts.lock().expect("lock");
-        let list = starts.entry(repo.into()).or_default();
-        list.retain(|(i, _)| *i != id);
-        list.iter().map(|(_, t)| *t).min()
+    /// When the oldest push still running on `repo` began, but `but` (None: none runs).
+    fn oldest(&self, repo: &str, but: u64) -> Option<SystemTime> {
+        let starts = self.starts.lock().expect("lock");
+        starts.get(repo)?.iter().filter(|(i, _)| *i != but).map(|(_, t)| *t).min()
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if let Some(list) = self.running.starts.lock().expect("lock").get_mut(&self.repo) {
+            list.retain(|(i, _)| *i != self.id);
+        }
+    }
+}
+
+/// Tell the pusher on its stderr, unless that would block (a pipe nobody reads): the
+/// descriptor is the pusher's, so it may never hold a thread of root's.
+pub fn say(stderr: &OwnedFd, text: &str) {
+    let mut fds = [PollFd::new(stderr.as_fd(), PollFlags::POLLOUT)];
+    if matches!(poll(&mut fds, 1000u16), Ok(1)) {
+        // Short enough for one write to a pipe with room (PIPE_BUF).
+        let line = format!("townhall: {text}\n");
+        let _ = nix::unistd::write(stderr, &line.as_bytes()[..line.len().min(4000)]);
     }
 }
 
@@ -70,6 +93,10 @@ pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fd
     let path = super::repo_path(repo);
     let (unit_in, relay_out) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     fcntl(&relay_out, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    // The pusher's stdin is read only after poll says so, but it may drain it between the
+    // two: non-blocking, a read never holds the relay (the pusher's client never reads it).
+    let flags = OFlag::from_bits_truncate(fcntl(&stdin, FcntlArg::F_GETFL)?);
+    fcntl(&stdin, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     let mut cmd = Command::new("systemd-run");
     cmd.args(["--quiet", "--collect", "--wait", "--pipe", "--service-type=exec"])
         .arg(format!("--unit={unit}"))
@@ -98,7 +125,7 @@ pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fd
     }
     cmd.arg(format!("--setenv=TOWNHALL_CONFIG={}", town.dir.display()));
     cmd.args(["--", "git", "-c"]).arg(format!("receive.maxInputSize={}", limits.max_size)).arg("receive-pack").arg(&path);
-    let id = running.begin(repo);
+    let counted = running.begin(repo);
     let child = cmd.stdin(Stdio::from(unit_in)).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr.try_clone()?)).spawn();
     let result = match child {
         Ok(mut child) => {
@@ -114,7 +141,7 @@ pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fd
                         Ended::Idle => format!("the push sent nothing for {} ([push] idle): ended", humantime::format_duration(limits.idle)),
                         Ended::TooLong => format!("the push took over {} ([push] time): ended", humantime::format_duration(limits.time)),
                     };
-                    let _ = writeln!(std::fs::File::from(stderr), "townhall: {why}");
+                    say(&stderr, &why);
                     tracing::warn!(%pusher, %repo, "{why}");
                     1
                 }
@@ -124,7 +151,8 @@ pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fd
         }
         Err(e) => Err(e),
     };
-    let oldest = running.end(repo, id);
+    let oldest = running.oldest(repo, counted.id);
+    drop(counted);
     if !matches!(result, Ok(0)) {
         match super::leftovers::remove(&path, oldest) {
             Ok(0) => {}

@@ -46,7 +46,19 @@ const SUBVOL_RDONLY: u64 = 1 << 1;
 /// Inode number of every subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID).
 const SUBVOL_ROOT_INO: u64 = 256;
 
+/// BTRFS_SUBVOL_SPEC_BY_ID: the subvolume to delete is named by its id.
+const SUBVOL_SPEC_BY_ID: u64 = 1 << 4;
+
 impl VolArgsV2 {
+    /// The arguments that delete subvolume `id` wherever it is (kernel 5.7 and later).
+    pub(super) fn by_id(id: u64) -> Box<Self> {
+        let mut args = zeroed::<VolArgsV2>();
+        args.flags = SUBVOL_SPEC_BY_ID;
+        // The id shares the name's place (a union in the kernel's struct).
+        args.name[..8].copy_from_slice(&id.to_ne_bytes());
+        args
+    }
+
     /// Set the name, which must fit (with its terminating zero).
     pub(super) fn set_name(&mut self, name: &[u8]) -> Result<(), String> {
         if name.len() >= self.name.len() || name.contains(&0) || name.contains(&b'/') {

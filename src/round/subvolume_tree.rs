@@ -236,6 +236,34 @@ fn destroy(dir: &OwnedFd, name: &CStr, id: u64) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Delete subvolume `id` by its id alone: no name is resolved, so nothing can be swapped
+/// in under one. The kernel still builds its path, and refuses one longer than PATH_MAX
+/// (ENAMETOOLONG); a kernel before 5.7 knows no ids here (EINVAL).
+fn destroy_by_id(any: &OwnedFd, id: u64) -> Result<(), Errno> {
+    let args = super::subvolume::VolArgsV2::by_id(id);
+    // SAFETY: fd open, args valid for the duration of the call.
+    unsafe { super::subvolume::snap_destroy_v2(any.as_raw_fd(), &*args) }?;
+    Ok(())
+}
+
+/// Delete nested subvolume `c` of subvolume `parent`: by id, or where the kernel cannot, by
+/// its name in its directory reached from `top` step by checked step; its parent made
+/// writable first if it is read-only.
+fn destroy_nested(top: &OwnedFd, top_id: u64, parent: u64, c: &Child) -> Result<(), Errno> {
+    let by_name = || destroy(&open_dir(top, top_id, parent, c.dir)?, &c.name, c.id);
+    let attempt = || match destroy_by_id(top, c.id) {
+        Err(Errno::ENAMETOOLONG | Errno::EINVAL | Errno::EOPNOTSUPP) => by_name(),
+        r => r,
+    };
+    match attempt() {
+        Err(Errno::EROFS | Errno::EPERM) => {
+            make_writable(&open_dir(top, top_id, parent, TOP_INO)?)?;
+            attempt()
+        }
+        r => r,
+    }
+}
+
 /// Delete the subvolume `name` in `parent` and every subvolume nested in it, deepest
 /// first; how many went. Errors name each subvolume left, by id.
 pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, String> {
@@ -246,6 +274,9 @@ pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, String
     if fstat(&top).map_err(|e| e.to_string())?.st_ino != TOP_INO {
         return Err("not a subvolume".into());
     }
+    // Sealed again, whoever retired it (an older townhall did not): root's alone from here.
+    nix::unistd::fchown(&top, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0))).map_err(|e| format!("sealing it: {e}"))?;
+    nix::sys::stat::fchmod(&top, Mode::from_bits_truncate(0o700)).map_err(|e| format!("sealing it: {e}"))?;
     let top_id = subvolume_id(&top).map_err(|e| format!("reading its id: {e}"))?;
     // Breadth first from the top: reversed, every subvolume comes before its parent.
     let mut found: Vec<(u64, Child)> = Vec::new();
@@ -258,17 +289,7 @@ pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, String
     let mut left = Vec::new();
     let mut gone = 0;
     for (p, c) in found.iter().rev() {
-        let attempt = || -> Result<(), Errno> {
-            let dir = open_dir(&top, top_id, *p, c.dir)?;
-            match destroy(&dir, &c.name, c.id) {
-                Err(Errno::EROFS | Errno::EPERM) => {
-                    make_writable(&open_dir(&top, top_id, *p, TOP_INO)?)?;
-                    destroy(&dir, &c.name, c.id)
-                }
-                r => r,
-            }
-        };
-        match attempt() {
+        match destroy_nested(&top, top_id, *p, c) {
             Ok(()) => gone += 1,
             // Gone already (another deleter, or with a parent that went first).
             Err(Errno::ENOENT) => {}

@@ -164,7 +164,8 @@ where
         }
         tracing::info!("the chat process subscribed");
         // Held until the chat goes: then status must not go on saying its bots sync.
-        self.teller.outbox.serve(&out).await;
+        let left = self.teller.outbox.serve(&out).await;
+        self.teller.keep(left);
         if self.teller.outbox.subscribed() == 0 {
             tracing::warn!("the chat process went away");
             for r in &self.town().residents {

@@ -29,6 +29,17 @@ impl Teller {
         }
     }
 
+    /// Keep the notices among `left` (what a subscription that ended could not hand over)
+    /// for the next chat.
+    pub fn keep(&self, left: Vec<crate::hall::Said>) {
+        let mut pending = self.pending.lock().expect("lock");
+        for said in left {
+            if let crate::hall::Said::Notice { resident, notice } = said {
+                pending.entry(resident).or_default().push(notice);
+            }
+        }
+    }
+
     /// What waited for a chat, taken for the one subscribing now.
     pub fn take_pending(&self) -> Vec<(String, Vec<Notice>)> {
         self.pending.lock().expect("lock").drain().collect()

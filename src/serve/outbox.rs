@@ -97,7 +97,9 @@ impl Outbox {
     }
 
     /// An opened subscription: hand everything over as the chat reads it, until it goes.
-    pub async fn serve(&self, out: &mpsc::Sender<Said>) {
+    /// When it was the last, what it could not hand over is returned (the caller keeps the
+    /// notices for the next chat).
+    pub async fn serve(&self, out: &mpsc::Sender<Said>) -> Vec<Said> {
         loop {
             let woken = self.ready.notified();
             tokio::pin!(woken);
@@ -118,12 +120,13 @@ impl Outbox {
         }
         let mut q = self.queues.lock().expect("lock");
         q.subscribed -= 1;
-        if q.subscribed == 0 {
-            // Nobody to hand it to: the callers keep what matters (notices wait as pending,
-            // answers as deliveries); approvals waiting here are denied by their timeout.
-            q.by.clear();
-            q.turn.clear();
+        if q.subscribed > 0 {
+            return vec![];
         }
+        // Nobody to hand it to: notices go back to the caller to keep, answers are kept as
+        // deliveries anyway, and approvals waiting here are denied by their timeout.
+        q.turn.clear();
+        std::mem::take(&mut q.by).into_values().flatten().collect()
     }
 }
 
@@ -160,6 +163,7 @@ mod tests {
         let vox_at = order.iter().position(|r| r == "vox").expect("vox's notice came early");
         assert!(vox_at <= 3, "vox waited behind {vox_at} of ada's: {order:?}");
         drop(rx);
-        serving.await.unwrap();
+        let left = serving.await.unwrap();
+        assert!(left.len() > 200, "what was not handed over comes back: {}", left.len());
     }
 }

@@ -66,7 +66,9 @@ impl Retirement {
             if let Some((t, b)) = self.town.lock().expect("lock").clone() {
                 (town, before) = (t, b);
             }
-            for p in retired(&town, &Btrfs).unwrap_or_default() {
+            let now_retired = retired(&town, &Btrfs).unwrap_or_default();
+            self.seen.lock().expect("lock").retain(|p| now_retired.contains(p));
+            for p in now_retired {
                 if self.seen.lock().expect("lock").insert(p.clone()) {
                     before(&town, &p);
                 }

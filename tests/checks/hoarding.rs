@@ -15,15 +15,18 @@ const VOX: &str = "@vox:town.test";
 const SOCKETS: [(&str, usize); 4] =
     [("/run/townhall-sign/ada/agent.sock", 16), ("/run/townhall-approve.sock", 16), ("/run/townhall-push.sock", 2), ("/run/townhall-hall.sock", 0)];
 
+/// A push as `who` in its login shell from a repository of its own in its home (gone at
+/// the next reset), so nothing of it ends up in what later checks push from the workspace.
+pub(crate) fn push_from_scratch(who: &str, branch: &str, make: &str) -> String {
+    format!(
+        "[ -r ~/.profile ] && . ~/.profile; rm -rf ~/scratch-{branch} && git init -q ~/scratch-{branch} && cd ~/scratch-{branch} && \
+         {make} && git push --receive-pack='townhall push' /srv/townhall/git/work.git HEAD:refs/heads/{who}/{branch} 2>&1"
+    )
+}
+
 /// As vox in his login shell: a signed commit pushed to his own branch on the town remote.
 fn vox_pushes(t: &Town, branch: &str) -> anyhow::Result<()> {
-    let out = t.as_user(
-        "vox",
-        &format!(
-            "[ -r ~/.profile ] && . ~/.profile; cd ~/notes/work && git checkout -q -B {branch} && date +%s%N > f && git add f && \
-             git commit -q -m 'while ada hoards' && git push town HEAD:refs/heads/vox/{branch} 2>&1"
-        ),
-    );
+    let out = t.as_user("vox", &push_from_scratch("vox", branch, "date +%s%N > f && git add f && git commit -q -m 'while ada hoards'"));
     ensure!(out.status.success(), "vox's push: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     Ok(())
 }
@@ -130,11 +133,7 @@ pub fn abandoned_and_oversized_pushes_are_ended_and_leave_nothing(t: &Town) -> a
         }
         // A pack over max_size: refused, no ref, nothing left of it in the repository.
         let before = t.sh("git -c safe.directory='*' -C /srv/townhall/git/work.git for-each-ref")?;
-        let out = t.as_user(
-            "ada",
-            "[ -r ~/.profile ] && . ~/.profile; cd ~/work/work && git checkout -q -B big && head -c 3000000 /dev/urandom > big.bin && \
-             git add big.bin && git commit -q -m big && git push town HEAD:refs/heads/ada/big 2>&1",
-        );
+        let out = t.as_user("ada", &push_from_scratch("ada", "big", "head -c 3000000 /dev/urandom > big.bin && git add big.bin && git commit -q -m big"));
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         ensure!(!out.status.success(), "a 3 MB push with max_size 1M was accepted: {said}");
         ensure!(said.contains("max_size") || said.contains("exceeds maximum allowed size"), "the refusal does not say why: {said}");

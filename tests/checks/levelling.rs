@@ -238,7 +238,9 @@ pub fn what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards(t: &Town) -> an
         t.sh("systemctl start townhall && townhall reset --yes --by losses >/dev/null 2>&1")?;
         let out = t.as_user(
             "ada",
-            &format!("[ -r ~/.profile ] && . ~/.profile; head -c 5000 /dev/zero > ~/lost-{nonce}.bin && cd ~/work/work && git commit -q --allow-empty -m unpushed-{nonce}"),
+            // A repository of its own in the (persisted) workspace, removed below: the
+            // commit must not end up in what later checks push.
+            &format!("[ -r ~/.profile ] && . ~/.profile; head -c 5000 /dev/zero > ~/lost-{nonce}.bin && git init -q ~/work/lost-{nonce} && cd ~/work/lost-{nonce} && git commit -q --allow-empty -m unpushed-{nonce}"),
         );
         ensure!(out.status.success(), "planting: {}", String::from_utf8_lossy(&out.stderr));
         let said = t.sh("townhall reset --yes --by losses 2>&1")?;
@@ -247,6 +249,7 @@ pub fn what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards(t: &Town) -> an
         let msgs = mayor.wait_for(&room, "@ada:town.test", &format!("lost-{nonce}.bin")).await?;
         let notice = msgs.iter().find(|(b, _)| b.contains(&format!("lost-{nonce}"))).map(|(b, _)| b.clone()).unwrap_or_default();
         ensure!(notice.contains("ended") && notice.contains(&format!("unpushed-{nonce}")), "the notice: {notice}");
+        t.sh(&format!("rm -rf /persist/ada/work/lost-{nonce}"))?;
         Ok(())
     })
 }
