@@ -10,6 +10,10 @@ pub fn append(state: &Path, event: &str, detail: &impl serde::Serialize) -> Resu
     let path = state.join("audit.log");
     let what = || format!("appending to {}", path.display());
     let line = serde_json::json!({ "time": crate::round::now_rfc3339(), "event": event, "detail": detail });
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).os(what)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .os(what)?;
     writeln!(f, "{line}").os(what)
 }

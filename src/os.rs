@@ -11,7 +11,10 @@ pub struct OsError {
 
 impl OsError {
     pub fn new(action: impl Into<String>, detail: impl Display) -> Self {
-        Self { action: action.into(), detail: detail.to_string() }
+        Self {
+            action: action.into(),
+            detail: detail.to_string(),
+        }
     }
 }
 
@@ -39,8 +42,15 @@ pub fn write_atomic_mode(path: &std::path::Path, bytes: &[u8], mode: u32) -> Res
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let what = || format!("saving {}", path.display());
     let tmp = path.with_extension("new");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp).os(what)?;
-    f.set_permissions(std::fs::Permissions::from_mode(mode)).os(what)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .os(what)?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .os(what)?;
     f.write_all(bytes).os(what)?;
     std::fs::rename(&tmp, path).os(what)
 }
@@ -93,7 +103,11 @@ pub fn wait_child(pid: libc::pid_t) -> std::io::Result<i32> {
         let mut status = 0;
         // SAFETY: waiting for our own child.
         if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
-            return Ok(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) });
+            return Ok(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            });
         }
         let e = std::io::Error::last_os_error();
         if e.kind() != std::io::ErrorKind::Interrupted {
@@ -103,8 +117,12 @@ pub fn wait_child(pid: libc::pid_t) -> std::io::Result<i32> {
 }
 
 /// Save a JSON state file (mode 0600, atomically): what `read_state` reads back.
-pub fn write_state<T: serde::Serialize + ?Sized>(path: &std::path::Path, value: &T) -> Result<(), OsError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| OsError::new(format!("encoding {}", path.display()), e))?;
+pub fn write_state<T: serde::Serialize + ?Sized>(
+    path: &std::path::Path,
+    value: &T,
+) -> Result<(), OsError> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| OsError::new(format!("encoding {}", path.display()), e))?;
     write_atomic(path, &bytes)
 }
 
@@ -125,15 +143,21 @@ pub fn write_if_changed(path: &std::path::Path, text: &str, mode: u32) -> Result
 /// is an error naming it and `what_to_do` — never silently empty: an empty grants ledger
 /// would forget which ACL entries townhall made, an empty key history would stop old commits
 /// from verifying.
-pub fn read_state<T: serde::de::DeserializeOwned>(path: &std::path::Path, what_to_do: &str) -> Result<Option<T>, OsError> {
+pub fn read_state<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    what_to_do: &str,
+) -> Result<Option<T>, OsError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(OsError::new(format!("reading {}", path.display()), e)),
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| OsError::new(format!("reading {}", path.display()), format!("it is not what townhall wrote ({e})\n  help: {what_to_do}")))
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        OsError::new(
+            format!("reading {}", path.display()),
+            format!("it is not what townhall wrote ({e})\n  help: {what_to_do}"),
+        )
+    })
 }
 
 /// A size in binary units, as the config writes them (`max_size = "10K"` is 10 KiB).
@@ -155,20 +179,31 @@ pub fn lower_priority() {
     unsafe {
         let tid = libc::gettid();
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
-        libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid as libc::c_long, IOPRIO_CLASS_IDLE << 13);
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            tid as libc::c_long,
+            IOPRIO_CLASS_IDLE << 13,
+        );
     }
 }
 
 /// Raise the open-files soft limit to the hard limit: each resident's Matrix stores and
 /// connections hold a score of descriptors, and 1024 runs out before fifty residents.
 pub fn raise_nofile() {
-    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
             l.rlim_cur = l.rlim_max;
             if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
-                tracing::warn!("could not raise the open-files limit: {}", std::io::Error::last_os_error());
+                tracing::warn!(
+                    "could not raise the open-files limit: {}",
+                    std::io::Error::last_os_error()
+                );
             }
         }
     }
@@ -176,7 +211,10 @@ pub fn raise_nofile() {
 
 /// Run `cmd` and return its stdout, killing it when it takes longer than `within`. For
 /// helpers run as a resident: they may be made to hang.
-pub fn output_within(cmd: &mut std::process::Command, within: std::time::Duration) -> std::io::Result<Vec<u8>> {
+pub fn output_within(
+    cmd: &mut std::process::Command,
+    within: std::time::Duration,
+) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
     let mut out = child.stdout.take().expect("piped");
@@ -194,11 +232,20 @@ pub fn output_within(cmd: &mut std::process::Command, within: std::time::Duratio
             // A child running as a resident may not be ours to kill (no CAP_KILL): it is
             // reaped on a thread of its own, never waited for here.
             let _ = child.kill();
-            let _ = std::thread::Builder::new().name("reaper".into()).spawn(move || child.wait());
-            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {within:?}")));
+            let _ = std::thread::Builder::new()
+                .name("reaper".into())
+                .spawn(move || child.wait());
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {within:?}"),
+            ));
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
     let out = reader.join().unwrap_or_default();
-    if status.success() { Ok(out) } else { Err(std::io::Error::other(format!("it failed ({status})"))) }
+    if status.success() {
+        Ok(out)
+    } else {
+        Err(std::io::Error::other(format!("it failed ({status})")))
+    }
 }

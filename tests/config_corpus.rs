@@ -27,12 +27,19 @@ fn parse(path: &Path) -> Case {
         let (name, body) = s.split_once('\n').unwrap_or((s, ""));
         match name.trim() {
             "expect" => expect = Some(body.trim_end().to_string()),
-            n if n.ends_with(" (absent)") => files.push((n.trim_end_matches(" (absent)").to_string(), None)),
+            n if n.ends_with(" (absent)") => {
+                files.push((n.trim_end_matches(" (absent)").to_string(), None))
+            }
             n => files.push((n.to_string(), Some(body.to_string()))),
         }
     }
     let expect = expect.unwrap_or_else(|| panic!("{}: no `--- expect` section", path.display()));
-    Case { path: path.to_owned(), header, files, expect }
+    Case {
+        path: path.to_owned(),
+        header,
+        files,
+        expect,
+    }
 }
 
 fn materialise(case: &Case, dir: &Path) {
@@ -55,16 +62,28 @@ fn materialise(case: &Case, dir: &Path) {
 }
 
 fn check(dir: &Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_townhall")).arg("check").arg("--config").arg(dir).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_townhall"))
+        .arg("check")
+        .arg("--config")
+        .arg(dir)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     // The last line names the temp dir; everything before it is the diagnostics.
-    let body: Vec<&str> = stderr.lines().filter(|l| !l.contains(" problem(s) in the config at ")).collect();
+    let body: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.contains(" problem(s) in the config at "))
+        .collect();
     (out.status.success(), body.join("\n"))
 }
 
 fn cases() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config-corpus");
-    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "case")).collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "case"))
+        .collect();
     v.sort();
     v
 }
@@ -88,16 +107,24 @@ fn every_bad_config_is_rejected_with_its_exact_diagnostics() {
         materialise(&case, tmp.path());
         let (ok, got) = check(tmp.path());
         if ok {
-            failures.push(format!("{}: accepted, but should be rejected", path.display()));
+            failures.push(format!(
+                "{}: accepted, but should be rejected",
+                path.display()
+            ));
             continue;
         }
         if got != case.expect {
             if bless {
                 let text = std::fs::read_to_string(&case.path).unwrap();
                 let cut = text.find("\n--- expect").unwrap();
-                std::fs::write(&case.path, format!("{}\n--- expect\n{got}\n", &text[..cut])).unwrap();
+                std::fs::write(&case.path, format!("{}\n--- expect\n{got}\n", &text[..cut]))
+                    .unwrap();
             } else {
-                failures.push(format!("{}:\n  expected:\n{}\n  got:\n{got}", path.display(), case.expect));
+                failures.push(format!(
+                    "{}:\n  expected:\n{}\n  got:\n{got}",
+                    path.display(),
+                    case.expect
+                ));
             }
         }
         let _ = &case.header;

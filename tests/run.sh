@@ -11,6 +11,10 @@ for f in nixos/*.nix; do nix-instantiate --parse "$f" >/dev/null || { echo "$f d
 if grep -n 'ExecStart' nixos/module.nix >&2; then echo "nixos/module.nix restates a unit: set it in dist/ instead" >&2; exit 1; fi
 grep -q 'systemd.packages = \[ cfg.package \]' nixos/module.nix || { echo "nixos/module.nix does not use the package's units" >&2; exit 1; }
 grep -q 'dist/\*.service' nixos/package.nix || { echo "nixos/package.nix does not ship dist/'s units" >&2; exit 1; }
+echo "== format and lints" >&2
+# rustfmt's default style (no rustfmt.toml) and clippy with every warning an error.
+cargo fmt --check || { echo "the code is not in rustfmt's default style: run cargo fmt" >&2; exit 1; }
+cargo clippy --locked --all-targets -- -D warnings
 echo "== unit tests" >&2
 cargo test --locked --lib --bins --test config_corpus
 echo "== town tests" >&2

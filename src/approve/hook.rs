@@ -19,18 +19,34 @@ pub fn decision(answer: &Answer, gemini: bool) -> String {
 }
 
 fn ask_root(turn: String, hook_input: &[u8]) -> Result<Answer, String> {
-    let v: Value = serde_json::from_slice(hook_input).map_err(|e| format!("claude's hook input is not JSON: {e}"))?;
-    let tool = v.get("tool_name").and_then(Value::as_str).ok_or("claude's hook input names no tool")?.to_string();
-    let ask = Ask { turn, tool, input: v.get("tool_input").cloned().unwrap_or(Value::Null) };
+    let v: Value = serde_json::from_slice(hook_input)
+        .map_err(|e| format!("claude's hook input is not JSON: {e}"))?;
+    let tool = v
+        .get("tool_name")
+        .and_then(Value::as_str)
+        .ok_or("claude's hook input names no tool")?
+        .to_string();
+    let ask = Ask {
+        turn,
+        tool,
+        input: v.get("tool_input").cloned().unwrap_or(Value::Null),
+    };
     let mut line = serde_json::to_vec(&ask).map_err(|e| e.to_string())?;
     if line.len() > MAX_ASK {
-        return Err(format!("the tool call is {} bytes, over the {MAX_ASK} an approval may describe", line.len()));
+        return Err(format!(
+            "the tool call is {} bytes, over the {MAX_ASK} an approval may describe",
+            line.len()
+        ));
     }
     line.push(b'\n');
-    let mut s = UnixStream::connect(SOCKET).map_err(|e| format!("townhall is not answering on {SOCKET}: {e}"))?;
+    let mut s = UnixStream::connect(SOCKET)
+        .map_err(|e| format!("townhall is not answering on {SOCKET}: {e}"))?;
     s.write_all(&line).map_err(|e| e.to_string())?;
     let mut answer = String::new();
-    BufReader::new(s).take(64 * 1024).read_line(&mut answer).map_err(|e| e.to_string())?;
+    BufReader::new(s)
+        .take(64 * 1024)
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
     serde_json::from_str(&answer).map_err(|e| format!("townhall's answer is unreadable: {e}"))
 }
 
@@ -39,8 +55,14 @@ pub fn run(stdin: &mut impl Read, stdout: &mut impl Write, gemini: bool) -> std:
     let mut input = Vec::new();
     stdin.take(MAX_ASK as u64 * 2).read_to_end(&mut input)?;
     let answer = match std::env::var(TURN_ENV) {
-        Ok(turn) => ask_root(turn, &input).unwrap_or_else(|why| Answer { allow: false, reason: format!("denied: {why}") }),
-        Err(_) => Answer { allow: false, reason: format!("denied: no {TURN_ENV} (not a townhall turn)") },
+        Ok(turn) => ask_root(turn, &input).unwrap_or_else(|why| Answer {
+            allow: false,
+            reason: format!("denied: {why}"),
+        }),
+        Err(_) => Answer {
+            allow: false,
+            reason: format!("denied: no {TURN_ENV} (not a townhall turn)"),
+        },
     };
     writeln!(stdout, "{}", decision(&answer, gemini))
 }
@@ -51,13 +73,34 @@ mod tests {
 
     #[test]
     fn the_decision_is_claudes_hook_output_and_failures_deny() {
-        let yes = Answer { allow: true, reason: "allowed by @mayor".into() };
+        let yes = Answer {
+            allow: true,
+            reason: "allowed by @mayor".into(),
+        };
         let d: Value = serde_json::from_str(&decision(&yes, false)).unwrap();
         assert_eq!(d["hookSpecificOutput"]["permissionDecision"], "allow");
-        let g: Value = serde_json::from_str(&decision(&Answer { allow: false, ..yes }, true)).unwrap();
-        assert_eq!((g["decision"].as_str(), g["reason"].as_str()), (Some("deny"), Some("allowed by @mayor")));
+        let g: Value = serde_json::from_str(&decision(
+            &Answer {
+                allow: false,
+                ..yes
+            },
+            true,
+        ))
+        .unwrap();
+        assert_eq!(
+            (g["decision"].as_str(), g["reason"].as_str()),
+            (Some("deny"), Some("allowed by @mayor"))
+        );
         assert_eq!(d["hookSpecificOutput"]["hookEventName"], "PreToolUse");
-        assert!(ask_root("t".into(), b"not json").unwrap_err().contains("not JSON"));
-        assert!(ask_root("t".into(), b"{}").unwrap_err().contains("names no tool"));
+        assert!(
+            ask_root("t".into(), b"not json")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        assert!(
+            ask_root("t".into(), b"{}")
+                .unwrap_err()
+                .contains("names no tool")
+        );
     }
 }

@@ -34,11 +34,15 @@ impl std::fmt::Display for Rule {
 }
 
 pub fn parse(text: &str) -> Result<Rule, String> {
-    let help = "write a tool and optionally a glob of its subject, e.g. \"Bash(git push*)\" or \"Write\"";
+    let help =
+        "write a tool and optionally a glob of its subject, e.g. \"Bash(git push*)\" or \"Write\"";
     let (tool, pattern) = match text.split_once('(') {
         Some((tool, rest)) => {
-            let p = rest.strip_suffix(')').ok_or_else(|| format!("`{text}` has no closing `)`; {help}"))?;
-            glob::Pattern::new(p).map_err(|e| format!("`{p}` is not a valid glob: {}; {help}", e.msg))?;
+            let p = rest
+                .strip_suffix(')')
+                .ok_or_else(|| format!("`{text}` has no closing `)`; {help}"))?;
+            glob::Pattern::new(p)
+                .map_err(|e| format!("`{p}` is not a valid glob: {}; {help}", e.msg))?;
             (tool, Some(p.to_string()))
         }
         None => (text, None),
@@ -46,15 +50,27 @@ pub fn parse(text: &str) -> Result<Rule, String> {
     if tool.is_empty() || !tool.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!("`{tool}` is not a tool name; {help}"));
     }
-    Ok(Rule { tool: tool.into(), pattern })
+    Ok(Rule {
+        tool: tool.into(),
+        pattern,
+    })
 }
 
 /// Rules name claude's tools; gemini's own names for the same ones.
-const GEMINI: [(&str, &str); 5] = [("Bash", "run_shell_command"), ("Write", "write_file"), ("Edit", "replace"), ("Read", "read_file"), ("WebFetch", "web_fetch")];
+const GEMINI: [(&str, &str); 5] = [
+    ("Bash", "run_shell_command"),
+    ("Write", "write_file"),
+    ("Edit", "replace"),
+    ("Read", "read_file"),
+    ("WebFetch", "web_fetch"),
+];
 
 /// The rule name of a tool as either CLI calls it.
 pub fn canonical(tool: &str) -> &str {
-    GEMINI.iter().find(|(_, g)| *g == tool).map_or(tool, |(c, _)| c)
+    GEMINI
+        .iter()
+        .find(|(_, g)| *g == tool)
+        .map_or(tool, |(c, _)| c)
 }
 
 /// What a rule's glob is matched against: a command, a file, a URL; else the input as JSON.
@@ -65,7 +81,10 @@ pub fn subject(tool: &str, input: &Value) -> String {
         "WebFetch" => &["url", "prompt"],
         _ => &[],
     };
-    match fields.iter().find_map(|f| input.get(*f).and_then(Value::as_str)) {
+    match fields
+        .iter()
+        .find_map(|f| input.get(*f).and_then(Value::as_str))
+    {
         Some(s) => s.to_string(),
         None => input.to_string(),
     }
@@ -75,13 +94,26 @@ pub fn subject(tool: &str, input: &Value) -> String {
 pub fn needs<'r>(rules: &'r [Rule], tool: &str, input: &Value) -> Option<&'r Rule> {
     let s = subject(tool, input);
     let tool = canonical(tool);
-    rules.iter().find(|r| r.tool == tool && r.pattern.as_ref().is_none_or(|p| glob::Pattern::new(p).is_ok_and(|g| g.matches(&s))))
+    rules.iter().find(|r| {
+        r.tool == tool
+            && r.pattern
+                .as_ref()
+                .is_none_or(|p| glob::Pattern::new(p).is_ok_and(|g| g.matches(&s)))
+    })
 }
 
 /// gemini's system settings (they override the resident's own): a `BeforeTool` hook on
 /// gemini's names for the tools the rules name.
 pub fn gemini_settings(rules: &[Rule], timeout: std::time::Duration, hook: &str) -> String {
-    let mut tools: Vec<&str> = rules.iter().map(|r| GEMINI.iter().find(|(c, _)| *c == r.tool).map_or(r.tool.as_str(), |(_, g)| g)).collect();
+    let mut tools: Vec<&str> = rules
+        .iter()
+        .map(|r| {
+            GEMINI
+                .iter()
+                .find(|(c, _)| *c == r.tool)
+                .map_or(r.tool.as_str(), |(_, g)| g)
+        })
+        .collect();
     tools.sort();
     tools.dedup();
     let ms = (timeout.as_secs() + 30) * 1000;
@@ -102,16 +134,28 @@ pub fn claude_settings(rules: &[Rule], timeout: std::time::Duration, hook: &str)
 /// Make the turn's CLI ask root before the calls the rules name: claude through
 /// `--settings`, gemini through a system settings file of the resident's (in the public
 /// directory: rules are no secret), both naming the turn in TURN_ENV.
-pub fn arm(inv: &mut crate::turn::Invocation, r: &crate::config::Resident, unit: &str) -> Result<(), crate::os::OsError> {
+pub fn arm(
+    inv: &mut crate::turn::Invocation,
+    r: &crate::config::Resident,
+    unit: &str,
+) -> Result<(), crate::os::OsError> {
     use crate::config::AgentKind;
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "townhall".into());
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "townhall".into());
     let (rules, wait) = (&r.agent.approve, r.agent.approve_timeout);
     match r.agent.kind {
-        AgentKind::Claude => inv.argv.extend(["--settings".to_string(), claude_settings(rules, wait, &exe)]),
+        AgentKind::Claude => inv
+            .argv
+            .extend(["--settings".to_string(), claude_settings(rules, wait, &exe)]),
         AgentKind::Gemini => {
-            let path = std::path::Path::new(crate::sign::PUBLIC_DIR).join(format!("gemini-approve-{}.json", r.name));
+            let path = std::path::Path::new(crate::sign::PUBLIC_DIR)
+                .join(format!("gemini-approve-{}.json", r.name));
             crate::os::write_if_changed(&path, &gemini_settings(rules, wait, &exe), 0o644)?;
-            inv.environment.push(("GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(), path.display().to_string()));
+            inv.environment.push((
+                "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
+                path.display().to_string(),
+            ));
         }
         AgentKind::Codex | AgentKind::Command => return Ok(()),
     }
@@ -136,7 +180,10 @@ pub struct Answer {
 
 impl crate::control::lines::Answer for Answer {
     fn refusal(message: String) -> Self {
-        Answer { allow: false, reason: message }
+        Answer {
+            allow: false,
+            reason: message,
+        }
     }
 }
 
@@ -147,10 +194,23 @@ mod tests {
 
     #[test]
     fn rules_match_a_tools_subject_by_glob() {
-        let rules: Vec<Rule> = ["Bash(git push*)", "Bash(rm *)", "Write"].iter().map(|r| parse(r).unwrap()).collect();
-        assert_eq!(needs(&rules, "Bash", &json!({"command": "git push origin main"})).map(|r| r.to_string()), Some("Bash(git push*)".into()));
-        assert_eq!(needs(&rules, "Bash", &json!({"command": "git status"})), None);
-        assert_eq!(needs(&rules, "Write", &json!({"file_path": "/x"})).map(|r| r.to_string()), Some("Write".into()));
+        let rules: Vec<Rule> = ["Bash(git push*)", "Bash(rm *)", "Write"]
+            .iter()
+            .map(|r| parse(r).unwrap())
+            .collect();
+        assert_eq!(
+            needs(&rules, "Bash", &json!({"command": "git push origin main"}))
+                .map(|r| r.to_string()),
+            Some("Bash(git push*)".into())
+        );
+        assert_eq!(
+            needs(&rules, "Bash", &json!({"command": "git status"})),
+            None
+        );
+        assert_eq!(
+            needs(&rules, "Write", &json!({"file_path": "/x"})).map(|r| r.to_string()),
+            Some("Write".into())
+        );
         assert_eq!(needs(&rules, "Read", &json!({"file_path": "/x"})), None);
         assert!(parse("Bash(git push*").unwrap_err().contains("closing"));
         assert!(parse("Ba sh").is_err() && parse("Bash([)").is_err());
@@ -158,22 +218,54 @@ mod tests {
 
     #[test]
     fn gemini_calls_the_same_tools_by_its_own_names() {
-        let rules: Vec<Rule> = ["Bash(git push*)", "Write"].iter().map(|r| parse(r).unwrap()).collect();
-        assert!(needs(&rules, "run_shell_command", &json!({"command": "git push", "description": "x"})).is_some());
+        let rules: Vec<Rule> = ["Bash(git push*)", "Write"]
+            .iter()
+            .map(|r| parse(r).unwrap())
+            .collect();
+        assert!(
+            needs(
+                &rules,
+                "run_shell_command",
+                &json!({"command": "git push", "description": "x"})
+            )
+            .is_some()
+        );
         assert!(needs(&rules, "write_file", &json!({"file_path": "/x"})).is_some());
-        let s: Value = serde_json::from_str(&gemini_settings(&rules, std::time::Duration::from_secs(60), "/t")).unwrap();
+        let s: Value = serde_json::from_str(&gemini_settings(
+            &rules,
+            std::time::Duration::from_secs(60),
+            "/t",
+        ))
+        .unwrap();
         let hook = &s["hooks"]["BeforeTool"][0];
         assert_eq!(hook["matcher"], "run_shell_command|write_file");
-        assert_eq!((hook["hooks"][0]["command"].as_str(), hook["hooks"][0]["timeout"].as_u64()), (Some("/t approve-hook --gemini"), Some(90_000)));
+        assert_eq!(
+            (
+                hook["hooks"][0]["command"].as_str(),
+                hook["hooks"][0]["timeout"].as_u64()
+            ),
+            (Some("/t approve-hook --gemini"), Some(90_000))
+        );
     }
 
     #[test]
     fn claude_gets_one_hook_on_the_named_tools() {
-        let rules: Vec<Rule> = ["Bash(git push*)", "Write", "Bash(rm *)"].iter().map(|r| parse(r).unwrap()).collect();
-        let s: Value = serde_json::from_str(&claude_settings(&rules, std::time::Duration::from_secs(60), "/usr/local/bin/townhall")).unwrap();
+        let rules: Vec<Rule> = ["Bash(git push*)", "Write", "Bash(rm *)"]
+            .iter()
+            .map(|r| parse(r).unwrap())
+            .collect();
+        let s: Value = serde_json::from_str(&claude_settings(
+            &rules,
+            std::time::Duration::from_secs(60),
+            "/usr/local/bin/townhall",
+        ))
+        .unwrap();
         let pre = &s["hooks"]["PreToolUse"][0];
         assert_eq!(pre["matcher"], "Bash|Write");
-        assert_eq!(pre["hooks"][0]["command"], "/usr/local/bin/townhall approve-hook");
+        assert_eq!(
+            pre["hooks"][0]["command"],
+            "/usr/local/bin/townhall approve-hook"
+        );
         assert_eq!(pre["hooks"][0]["timeout"], 90);
     }
 }

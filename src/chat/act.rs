@@ -13,7 +13,13 @@ use crate::turn::TurnEvent;
 
 /// Run what a message asked for, answering in its room.
 pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job, place: Place) {
-    let Job { sender, reply, conversation, command, file } = job;
+    let Job {
+        sender,
+        reply,
+        conversation,
+        command,
+        file,
+    } = job;
     let (sender, reply, conversation) = (sender.as_str(), &reply, conversation.as_str());
     let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
     let say = |text: String| async move {
@@ -37,25 +43,39 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
             Err(e) => say(format!("_Could not forget the session: {e}_")).await,
         },
         // First what would be lost; only `!reset yes` from the same mayor, here, in time, acts.
-        Command::Reset => match backend.reset_report(sender).await {
-            Ok(report) => {
-                super::confirm::asked(room, sender);
-                say(report).await
+        Command::Reset => {
+            match backend.reset_report(sender).await {
+                Ok(report) => {
+                    super::confirm::asked(room, sender);
+                    say(report).await
+                }
+                Err(e) => say(format!(
+                    "_Could not say what a reset would lose, so none is offered:_\n```\n{e}\n```"
+                ))
+                .await,
             }
-            Err(e) => say(format!("_Could not say what a reset would lose, so none is offered:_\n```\n{e}\n```")).await,
-        },
+        }
         Command::ResetYes if !super::confirm::confirmed(room, sender) => {
             let wait = super::confirm::WAIT.as_secs();
             say(format!("_No reset is waiting for your confirmation here (an offer lasts {wait} s): send `!reset` first. Nothing changed._")).await
         }
         Command::ResetYes => match backend.reset(sender).await {
             Ok(report) => say(report).await,
-            Err(e) => say(format!("_The reset was refused; nothing changed:_\n```\n{e}\n```")).await,
+            Err(e) => {
+                say(format!(
+                    "_The reset was refused; nothing changed:_\n```\n{e}\n```"
+                ))
+                .await
+            }
         },
         Command::Usage(how) => say(format!("_{how}_")).await,
         // A tail's batches go into a thread under the command, so the room stays readable.
         Command::Device(c) => {
-            let to = if matches!(c, DeviceCommand::Tail { .. }) { Some(thread.unwrap_or(reply.event.as_str())) } else { thread };
+            let to = if matches!(c, DeviceCommand::Tail { .. }) {
+                Some(thread.unwrap_or(reply.event.as_str()))
+            } else {
+                thread
+            };
             let (tx, mut rx) = mpsc::channel::<String>(8);
             let post = async {
                 while let Some(text) = rx.recv().await {
@@ -69,23 +89,42 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
         // Saved first; a caption is then a turn, told where the file is.
         Command::File { caption } => {
             let Some(file) = file else { return };
-            let saved = super::files::receive(backend, chat, name, sender, conversation, &file).await;
+            let saved =
+                super::files::receive(backend, chat, name, sender, conversation, &file).await;
             let ok = saved.is_ok();
             say(saved.unwrap_or_else(|e| format!("_Not saved: {e}_"))).await;
             if let (true, Some(prompt)) = (ok, caption) {
-                let ask = TurnAsk { resident: name.into(), sender: sender.into(), conversation: conversation.into(), prompt, reply: reply.clone(), place };
+                let ask = TurnAsk {
+                    resident: name.into(),
+                    sender: sender.into(),
+                    conversation: conversation.into(),
+                    prompt,
+                    reply: reply.clone(),
+                    place,
+                };
                 answer(backend, chat, ask).await
             }
         }
         Command::Turn(prompt) => {
-            let ask = TurnAsk { resident: name.into(), sender: sender.into(), conversation: conversation.into(), prompt, reply: reply.clone(), place };
+            let ask = TurnAsk {
+                resident: name.into(),
+                sender: sender.into(),
+                conversation: conversation.into(),
+                prompt,
+                reply: reply.clone(),
+                place,
+            };
             answer(backend, chat, ask).await
         }
     }
 }
 
 async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
-    let (reply, resident, conversation) = (ask.reply.clone(), ask.resident.clone(), ask.conversation.clone());
+    let (reply, resident, conversation) = (
+        ask.reply.clone(),
+        ask.resident.clone(),
+        ask.conversation.clone(),
+    );
     let (room, thread) = (reply.room.as_str(), reply.thread.as_deref());
     let typing = {
         let chat = chat.clone();
@@ -115,7 +154,9 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
                     Ok(())
                 }
                 // Seen, and kept for the next turn: a reaction, not a message per message.
-                TurnEvent::Queued { .. } => chat.react(room, &reply.event, super::words::KEPT).await,
+                TurnEvent::Queued { .. } => {
+                    chat.react(room, &reply.event, super::words::KEPT).await
+                }
                 _ => Ok(()),
             };
             if let Err(e) = r {
@@ -148,10 +189,19 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
     };
     // How it ended, its session, what it spent, the outbox files it could not send.
     let town = backend.town();
-    let mut lines: Vec<String> = super::words::footer(&outcome, &errors).into_iter().collect();
+    let mut lines: Vec<String> = super::words::footer(&outcome, &errors)
+        .into_iter()
+        .collect();
     if let Ok(o) = &outcome {
-        lines.extend(o.session.as_ref().map(|id| super::words::session(&resident, &conversation, id)));
-        lines.extend(town.resident(&resident).and_then(|r| super::words::spent_footer(o, &r.budget)));
+        lines.extend(
+            o.session
+                .as_ref()
+                .map(|id| super::words::session(&resident, &conversation, id)),
+        );
+        lines.extend(
+            town.resident(&resident)
+                .and_then(|r| super::words::spent_footer(o, &r.budget)),
+        );
         lines.extend(o.files_left.iter().map(|l| format!("_{l}_")));
     }
     let footer = (!lines.is_empty()).then(|| lines.join("\n"));

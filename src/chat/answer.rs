@@ -45,7 +45,11 @@ pub fn split(text: &str, max: usize) -> Vec<String> {
         }
         cur.push_str(l);
         if opens {
-            fence = if fence.is_some() { None } else { Some(line.trim_start().to_string()) };
+            fence = if fence.is_some() {
+                None
+            } else {
+                Some(line.trim_start().to_string())
+            };
         }
     }
     if !cur.is_empty() {
@@ -67,7 +71,15 @@ pub struct Streamer<'a, C> {
 
 impl<'a, C: Chat> Streamer<'a, C> {
     pub fn new(chat: &'a C, room: &str, thread: Option<&str>) -> Self {
-        Self { chat, room: room.into(), thread: thread.map(String::from), event: None, text: String::new(), last: Instant::now(), edits: 0 }
+        Self {
+            chat,
+            room: room.into(),
+            thread: thread.map(String::from),
+            event: None,
+            text: String::new(),
+            last: Instant::now(),
+            edits: 0,
+        }
     }
 
     pub fn text(&self) -> &str {
@@ -75,7 +87,10 @@ impl<'a, C: Chat> Streamer<'a, C> {
     }
 
     fn shown(&self) -> String {
-        let mut t = split(&self.text, MAX_MESSAGE).into_iter().next().unwrap_or_default();
+        let mut t = split(&self.text, MAX_MESSAGE)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         t.push_str(" …");
         t
     }
@@ -84,7 +99,10 @@ impl<'a, C: Chat> Streamer<'a, C> {
         self.text.push_str(more);
         match &self.event {
             None => {
-                let id = self.chat.send(&self.room, self.thread.as_deref(), &self.shown()).await?;
+                let id = self
+                    .chat
+                    .send(&self.room, self.thread.as_deref(), &self.shown())
+                    .await?;
                 self.event = Some(id);
                 self.last = Instant::now();
             }
@@ -115,11 +133,15 @@ impl<'a, C: Chat> Streamer<'a, C> {
         match &self.event {
             Some(id) => self.chat.edit(&self.room, id, &first).await?,
             None => {
-                self.chat.send(&self.room, self.thread.as_deref(), &first).await?;
+                self.chat
+                    .send(&self.room, self.thread.as_deref(), &first)
+                    .await?;
             }
         }
         for p in parts {
-            self.chat.send(&self.room, self.thread.as_deref(), &p).await?;
+            self.chat
+                .send(&self.room, self.thread.as_deref(), &p)
+                .await?;
         }
         Ok(())
     }
@@ -165,7 +187,10 @@ mod tests {
         let calls = chat.calls.calls();
         let edits = calls.iter().filter(|c| c.starts_with("edit")).count();
         assert!(edits as u32 <= MAX_EDITS, "{edits} edits");
-        assert!(calls.last().unwrap().ends_with(&full), "the last edit is the whole answer");
+        assert!(
+            calls.last().unwrap().ends_with(&full),
+            "the last edit is the whole answer"
+        );
         assert_eq!(calls.iter().filter(|c| c.starts_with("send")).count(), 1);
     }
 }

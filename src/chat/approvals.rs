@@ -31,7 +31,8 @@ pub fn question(resident: &str, tool: &str, subject: &str, rule: &str, wait_secs
 /// Whose bot an approval's question and end go through.
 pub fn resident(s: &crate::hall::Said) -> Option<&str> {
     match s {
-        crate::hall::Said::Approval { resident, .. } | crate::hall::Said::ApprovalEnded { resident, .. } => Some(resident),
+        crate::hall::Said::Approval { resident, .. }
+        | crate::hall::Said::ApprovalEnded { resident, .. } => Some(resident),
         _ => None,
     }
 }
@@ -40,20 +41,43 @@ impl Asked {
     /// An approval asked or ended, from the daemon's subscription.
     pub async fn heard<C: Chat>(&self, chat: &C, s: crate::hall::Said) {
         match s {
-            crate::hall::Said::Approval { id, resident, room, thread, tool, subject, rule, wait_secs } => {
+            crate::hall::Said::Approval {
+                id,
+                resident,
+                room,
+                thread,
+                tool,
+                subject,
+                rule,
+                wait_secs,
+            } => {
                 let text = question(&resident, &tool, &subject, &rule, wait_secs);
-                self.ask(chat, id, &resident, &room, thread.as_deref(), &text).await
+                self.ask(chat, id, &resident, &room, thread.as_deref(), &text)
+                    .await
             }
-            crate::hall::Said::ApprovalEnded { id, allow, reason, .. } => self.ended(chat, id, allow, &reason).await,
+            crate::hall::Said::ApprovalEnded {
+                id, allow, reason, ..
+            } => self.ended(chat, id, allow, &reason).await,
             _ => {}
         }
     }
 
     /// Post the question; remember it under its event.
-    pub async fn ask<C: Chat>(&self, chat: &C, id: u64, resident: &str, room: &str, thread: Option<&str>, text: &str) {
+    pub async fn ask<C: Chat>(
+        &self,
+        chat: &C,
+        id: u64,
+        resident: &str,
+        room: &str,
+        thread: Option<&str>,
+        text: &str,
+    ) {
         match chat.send(room, thread, text).await {
             Ok(event) => {
-                self.0.lock().expect("lock").insert(event, (id, room.to_string(), text.to_string()));
+                self.0
+                    .lock()
+                    .expect("lock")
+                    .insert(event, (id, room.to_string(), text.to_string()));
             }
             Err(e) => tracing::warn!(%resident, "asking for approval {id}: {e}"),
         }
@@ -61,19 +85,32 @@ impl Asked {
 
     /// The approval `target` asks for, if it is one of ours in `room`.
     pub fn of(&self, room: &str, target: &str) -> Option<u64> {
-        self.0.lock().expect("lock").get(target).filter(|(_, r, _)| r == room).map(|(id, _, _)| *id)
+        self.0
+            .lock()
+            .expect("lock")
+            .get(target)
+            .filter(|(_, r, _)| r == room)
+            .map(|(id, _, _)| *id)
     }
 
     /// Approval `id` ended: say how under the question.
     pub async fn ended<C: Chat>(&self, chat: &C, id: u64, allow: bool, reason: &str) {
         let found = {
             let mut m = self.0.lock().expect("lock");
-            let event = m.iter().find(|(_, (i, _, _))| *i == id).map(|(e, _)| e.clone());
+            let event = m
+                .iter()
+                .find(|(_, (i, _, _))| *i == id)
+                .map(|(e, _)| e.clone());
             event.and_then(|e| m.remove(&e).map(|(_, room, text)| (e, room, text)))
         };
-        let Some((event, room, text)) = found else { return };
+        let Some((event, room, text)) = found else {
+            return;
+        };
         let mark = if allow { "✅" } else { "❌" };
-        if let Err(e) = chat.edit(&room, &event, &format!("{text}\n\n**{mark} {reason}**")).await {
+        if let Err(e) = chat
+            .edit(&room, &event, &format!("{text}\n\n**{mark} {reason}**"))
+            .await
+        {
             tracing::warn!("closing approval {id}: {e}");
         }
     }
@@ -86,17 +123,41 @@ mod tests {
 
     #[tokio::test]
     async fn a_question_is_asked_once_answered_by_its_reactions_and_closed() {
-        assert_eq!((decision("✅"), decision("✅\u{fe0f}"), decision("👎"), decision("🎉")), (Some(true), Some(true), Some(false), None));
+        assert_eq!(
+            (
+                decision("✅"),
+                decision("✅\u{fe0f}"),
+                decision("👎"),
+                decision("🎉")
+            ),
+            (Some(true), Some(true), Some(false), None)
+        );
         let text = question("ada", "Bash", "git push ``` origin", "Bash(git push*)", 300);
-        assert!(text.contains("````\ngit push ``` origin\n````") && text.contains("within 5m"), "{text}");
+        assert!(
+            text.contains("````\ngit push ``` origin\n````") && text.contains("within 5m"),
+            "{text}"
+        );
         let (chat, asked) = (FakeChat::default(), Asked::default());
         asked.ask(&chat, 7, "ada", "!r", None, &text).await;
         let event = chat.calls.calls()[0].clone();
         assert!(event.starts_with("send !r **ada asks to run `Bash`**"));
         assert_eq!(asked.of("!r", "$event1"), Some(7));
-        assert_eq!(asked.of("!other", "$event1"), None, "a reaction in another room");
-        asked.ended(&chat, 7, false, "denied: no mayor answered within 5m").await;
-        assert!(chat.calls.calls()[1].starts_with("edit !r $event1 **ada asks") && chat.calls.calls()[1].ends_with("**❌ denied: no mayor answered within 5m**"));
-        assert_eq!(asked.of("!r", "$event1"), None, "ended: reactions no longer count");
+        assert_eq!(
+            asked.of("!other", "$event1"),
+            None,
+            "a reaction in another room"
+        );
+        asked
+            .ended(&chat, 7, false, "denied: no mayor answered within 5m")
+            .await;
+        assert!(
+            chat.calls.calls()[1].starts_with("edit !r $event1 **ada asks")
+                && chat.calls.calls()[1].ends_with("**❌ denied: no mayor answered within 5m**")
+        );
+        assert_eq!(
+            asked.of("!r", "$event1"),
+            None,
+            "ended: reactions no longer count"
+        );
     }
 }

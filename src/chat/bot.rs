@@ -22,7 +22,10 @@ pub const HOP_LIMIT: u32 = 4;
 /// How a turn asked for ended.
 pub enum Ended {
     /// Its answer is `delivery` until confirmed; `outcome` is Err when it could not run.
-    Answered { delivery: u64, outcome: Box<Result<Outcome, String>> },
+    Answered {
+        delivery: u64,
+        outcome: Box<Result<Outcome, String>>,
+    },
     /// The message waited and was answered together with an earlier one.
     Joined,
     /// The daemon went away after it took the message: the answer comes as a delivery.
@@ -36,17 +39,31 @@ pub trait Backend: Send + Sync + 'static {
     fn store(&self) -> std::path::PathBuf;
     /// Asks once the message's place says the conversation's earlier one was accepted, and
     /// lets the next one go once this one is.
-    fn turn(&self, ask: TurnAsk, events: mpsc::Sender<TurnEvent>) -> impl Future<Output = Result<Ended, String>> + Send;
+    fn turn(
+        &self,
+        ask: TurnAsk,
+        events: mpsc::Sender<TurnEvent>,
+    ) -> impl Future<Output = Result<Ended, String>> + Send;
     /// The answer reached its room.
     fn delivered(&self, delivery: u64) -> impl Future<Output = ()> + Send;
-    fn stop(&self, resident: &str, sender: &str) -> impl Future<Output = Result<u32, String>> + Send;
-    fn forget_session(&self, resident: &str, sender: &str, conversation: &str) -> impl Future<Output = Result<(), String>> + Send;
+    fn stop(
+        &self,
+        resident: &str,
+        sender: &str,
+    ) -> impl Future<Output = Result<u32, String>> + Send;
+    fn forget_session(
+        &self,
+        resident: &str,
+        sender: &str,
+        conversation: &str,
+    ) -> impl Future<Output = Result<(), String>> + Send;
     /// Markdown for `!status`.
     fn status_of(&self, resident: &str) -> impl Future<Output = String> + Send;
     /// Markdown for `!cost`, asked in `conversation`.
     fn cost_of(&self, resident: &str, conversation: &str) -> impl Future<Output = String> + Send;
     /// Markdown for `!session`, asked in `conversation`.
-    fn session_of(&self, resident: &str, conversation: &str) -> impl Future<Output = String> + Send;
+    fn session_of(&self, resident: &str, conversation: &str)
+    -> impl Future<Output = String> + Send;
     /// Markdown for `!log n`.
     fn log_of(&self, resident: &str, lines: usize) -> impl Future<Output = String> + Send;
     /// Markdown for `!branches`.
@@ -56,10 +73,22 @@ pub trait Backend: Send + Sync + 'static {
     /// End the round; markdown describing the result.
     fn reset(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
     /// Have root save a file `sender` sent into the resident's inbox; where it went.
-    fn file(&self, resident: &str, sender: &str, conversation: &str, file: &super::FileRef, bytes: Vec<u8>) -> impl Future<Output = Result<String, String>> + Send;
+    fn file(
+        &self,
+        resident: &str,
+        sender: &str,
+        conversation: &str,
+        file: &super::FileRef,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<String, String>> + Send;
     /// A device command (`!devices`, `!lease`, `!tail`…) asked by `by`: each markdown message
     /// it has to say goes to `said`, in order (a tail's go on until it ends).
-    fn device(&self, by: &str, command: DeviceCommand, said: mpsc::Sender<String>) -> impl Future<Output = ()> + Send;
+    fn device(
+        &self,
+        by: &str,
+        command: DeviceCommand,
+        said: mpsc::Sender<String>,
+    ) -> impl Future<Output = ()> + Send;
     /// A mayor reacted to `target` in `room` (an approval's ✅ or ❌, or nothing of ours).
     fn reacted(&self, room: &str, target: &str, key: &str, sender: &str);
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str);
@@ -111,7 +140,9 @@ pub async fn run<B: Backend>(backend: Arc<B>, name: String) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let town = backend.town();
-        let Some(r) = town.resident(&name).cloned() else { return };
+        let Some(r) = town.resident(&name).cloned() else {
+            return;
+        };
         match connect(&town, &r, &backend.store()).await {
             Ok(id) => {
                 backoff = Duration::from_secs(1);
@@ -146,11 +177,24 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
                 backend.chat_health(name, "syncing".into());
                 for h in heard {
                     if let Heard::Invite { room, inviter } = &h {
-                        let (b, c, n, room, inviter) = (backend.clone(), chat.clone(), name.to_string(), room.clone(), inviter.clone());
+                        let (b, c, n, room, inviter) = (
+                            backend.clone(),
+                            chat.clone(),
+                            name.to_string(),
+                            room.clone(),
+                            inviter.clone(),
+                        );
                         tokio::spawn(async move { invited(&*b, &c, &n, &room, &inviter).await });
                     } else if !skip_history && let Some(job) = bot.heard(h).await {
                         // Taken here, in the order the messages came.
-                        let place = if matches!(job.command, Command::Turn(_) | Command::File { caption: Some(_) }) { line.place(&job.conversation) } else { Place::default() };
+                        let place = if matches!(
+                            job.command,
+                            Command::Turn(_) | Command::File { caption: Some(_) }
+                        ) {
+                            line.place(&job.conversation)
+                        } else {
+                            Place::default()
+                        };
                         let (b, c, n) = (backend.clone(), chat.clone(), name.to_string());
                         tokio::spawn(async move { super::act::act(&*b, &c, &n, job, place).await });
                     }
@@ -162,7 +206,11 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
                 backend.chat_health(name, format!("sync failing: {e}"));
                 // The token is gone (or the resident was removed): reconnect from the top.
                 let town = backend.town();
-                let gone = town.resident(name).is_none_or(|r| !crate::chat::identity::store_dir(&backend.store(), r).join("session.json").exists());
+                let gone = town.resident(name).is_none_or(|r| {
+                    !crate::chat::identity::store_dir(&backend.store(), r)
+                        .join("session.json")
+                        .exists()
+                });
                 if gone {
                     return;
                 }
@@ -174,12 +222,25 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
 }
 
 /// Join a mayor's (or an allowed user's) invitation, retrying; leave anyone else's.
-pub async fn invited<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, room: &str, inviter: &str) {
+pub async fn invited<B: Backend, C: Chat>(
+    backend: &B,
+    chat: &C,
+    name: &str,
+    room: &str,
+    inviter: &str,
+) {
     let town = backend.town();
     let Some(r) = town.resident(name) else { return };
-    let allowed = town.matrix.mayors.iter().any(|m| m == inviter) || r.matrix.allow.iter().any(|a| a == inviter);
+    let allowed = town.matrix.mayors.iter().any(|m| m == inviter)
+        || r.matrix.allow.iter().any(|a| a == inviter);
     if !allowed {
-        backend.audit(name, Refused::InviteDeclined, inviter, room, "not a mayor and not in the resident's allow");
+        backend.audit(
+            name,
+            Refused::InviteDeclined,
+            inviter,
+            room,
+            "not a mayor and not in the resident's allow",
+        );
         if let Err(e) = chat.leave(room).await {
             tracing::warn!(resident = %name, "{e}");
         }
@@ -210,7 +271,13 @@ pub struct Bot<B, C> {
 
 impl<B: Backend, C: Chat> Bot<B, C> {
     pub fn new(backend: Arc<B>, chat: C, name: &str, hops: Hops) -> Self {
-        Self { backend, chat, name: name.into(), seen: VecDeque::new(), hops }
+        Self {
+            backend,
+            chat,
+            name: name.into(),
+            seen: VecDeque::new(),
+            hops,
+        }
     }
 
     fn first_time(&mut self, event: &str) -> bool {
@@ -232,10 +299,28 @@ impl<B: Backend, C: Chat> Bot<B, C> {
         let (room, event, sender, ts) = match &h {
             Heard::Invite { .. } => return None,
             Heard::Message(m) => (m.room.clone(), m.event.clone(), m.sender.clone(), m.ts),
-            Heard::Undecryptable { room, event, sender, ts } | Heard::Reaction { room, event, sender, ts, .. } => (room.clone(), event.clone(), sender.clone(), *ts),
+            Heard::Undecryptable {
+                room,
+                event,
+                sender,
+                ts,
+            }
+            | Heard::Reaction {
+                room,
+                event,
+                sender,
+                ts,
+                ..
+            } => (room.clone(), event.clone(), sender.clone(), *ts),
         };
         // Never act on what was said before this bot joined (history shown on join).
-        if self.chat.joined_at(&room).await.is_some_and(|joined| ts < joined) || !self.first_time(&event) {
+        if self
+            .chat
+            .joined_at(&room)
+            .await
+            .is_some_and(|joined| ts < joined)
+            || !self.first_time(&event)
+        {
             return None;
         }
         let allowed = town.matrix.mayors.contains(&sender) || r.matrix.allow.contains(&sender);
@@ -250,7 +335,12 @@ impl<B: Backend, C: Chat> Bot<B, C> {
         }
         let Heard::Message(m) = h else {
             if allowed && sender != r.matrix.user {
-                self.say(&room, None, "_I could not decrypt your last message. Please send it again._").await;
+                self.say(
+                    &room,
+                    None,
+                    "_I could not decrypt your last message. Please send it again._",
+                )
+                .await;
             }
             return None;
         };
@@ -263,10 +353,21 @@ impl<B: Backend, C: Chat> Bot<B, C> {
         }
     }
 
-    async fn message(&mut self, town: &Town, r: &crate::config::Resident, m: Message, allowed: bool) -> Option<Job> {
+    async fn message(
+        &mut self,
+        town: &Town,
+        r: &crate::config::Resident,
+        m: Message,
+        allowed: bool,
+    ) -> Option<Job> {
         let me = r.matrix.user.as_str();
         let from_resident = town.residents.iter().any(|x| x.matrix.user == m.sender);
-        let direct = self.chat.members(&m.room).await.map(|n| n <= 2).unwrap_or(false);
+        let direct = self
+            .chat
+            .members(&m.room)
+            .await
+            .map(|n| n <= 2)
+            .unwrap_or(false);
         let incoming = Incoming {
             sender: &m.sender,
             me,
@@ -296,7 +397,9 @@ impl<B: Backend, C: Chat> Bot<B, C> {
             };
             if n > HOP_LIMIT {
                 if n == HOP_LIMIT + 1 {
-                    let text = format!("_Stopping here: {HOP_LIMIT} resident-to-resident answers in a row. A human has to speak next._");
+                    let text = format!(
+                        "_Stopping here: {HOP_LIMIT} resident-to-resident answers in a row. A human has to speak next._"
+                    );
                     self.say(&m.room, m.thread.as_deref(), &text).await;
                 }
                 return None;
@@ -314,14 +417,35 @@ impl<B: Backend, C: Chat> Bot<B, C> {
             Decision::Pass => None,
             Decision::Refused(why) => {
                 tracing::info!(resident = %self.name, "ignored: {why}");
-                self.backend.audit(&self.name, Refused::MessageIgnored, &m.sender, &m.room, &format!("{}: {why}", m.event));
+                self.backend.audit(
+                    &self.name,
+                    Refused::MessageIgnored,
+                    &m.sender,
+                    &m.room,
+                    &format!("{}: {why}", m.event),
+                );
                 None
             }
             Decision::MayorsOnly(c) => {
-                self.say(&m.room, m.thread.as_deref(), &format!("_Only a mayor may {}._", c.mayors_only())).await;
+                self.say(
+                    &m.room,
+                    m.thread.as_deref(),
+                    &format!("_Only a mayor may {}._", c.mayors_only()),
+                )
+                .await;
                 None
             }
-            Decision::Act(command) => Some(Job { sender: m.sender, reply: Reply { room: m.room, thread: m.thread, event: m.event }, conversation, command, file: m.file }),
+            Decision::Act(command) => Some(Job {
+                sender: m.sender,
+                reply: Reply {
+                    room: m.room,
+                    thread: m.thread,
+                    event: m.event,
+                },
+                conversation,
+                command,
+                file: m.file,
+            }),
         }
     }
 }

@@ -24,7 +24,8 @@ pub fn confirmed(room: &str, who: &str) -> bool {
 }
 
 fn take(a: &mut Asked, room: &str, who: &str, now: Instant) -> bool {
-    a.remove(&(room.to_string(), who.to_string())).is_some_and(|at| now.duration_since(at) < WAIT)
+    a.remove(&(room.to_string(), who.to_string()))
+        .is_some_and(|at| now.duration_since(at) < WAIT)
 }
 
 #[cfg(test)]
@@ -36,10 +37,16 @@ mod tests {
         let mut a = Asked::new();
         let t0 = Instant::now();
         a.insert(("!r".into(), "@mayor".into()), t0);
-        assert!(!take(&mut a.clone(), "!other", "@mayor", t0), "another room");
+        assert!(
+            !take(&mut a.clone(), "!other", "@mayor", t0),
+            "another room"
+        );
         assert!(!take(&mut a.clone(), "!r", "@deputy", t0), "another mayor");
         assert!(!take(&mut a.clone(), "!r", "@mayor", t0 + WAIT), "too late");
         assert!(take(&mut a, "!r", "@mayor", t0 + Duration::from_secs(5)));
-        assert!(!take(&mut a, "!r", "@mayor", t0 + Duration::from_secs(6)), "used up");
+        assert!(
+            !take(&mut a, "!r", "@mayor", t0 + Duration::from_secs(6)),
+            "used up"
+        );
     }
 }

@@ -9,7 +9,10 @@ use crate::config::{Resident, Town};
 use crate::os::OsError;
 
 pub fn dropin_path() -> PathBuf {
-    PathBuf::from(format!("/run/systemd/system/{}.d/50-credentials.conf", crate::hall::CHAT_UNIT))
+    PathBuf::from(format!(
+        "/run/systemd/system/{}.d/50-credentials.conf",
+        crate::hall::CHAT_UNIT
+    ))
 }
 
 fn password_id(r: &Resident) -> String {
@@ -25,7 +28,10 @@ fn recovery_id(r: &Resident) -> String {
 pub fn dropin(town: &Town, exists: impl Fn(&Path) -> bool) -> String {
     let mut s = String::from("# Written by townhall from the residents' configs.\n[Service]\n");
     for r in &town.residents {
-        let files = [(password_id(r), Some(&r.matrix.password_file)), (recovery_id(r), r.matrix.recovery_file.as_ref())];
+        let files = [
+            (password_id(r), Some(&r.matrix.password_file)),
+            (recovery_id(r), r.matrix.recovery_file.as_ref()),
+        ];
         for (id, file) in files {
             if let Some(f) = file.filter(|f| exists(f)) {
                 s.push_str(&format!("LoadCredential={id}:{}\n", f.display()));
@@ -54,7 +60,10 @@ pub fn password(r: &Resident) -> PathBuf {
 }
 
 pub fn recovery(r: &Resident) -> Option<PathBuf> {
-    r.matrix.recovery_file.as_ref().map(|f| source(f, recovery_id(r)))
+    r.matrix
+        .recovery_file
+        .as_ref()
+        .map(|f| source(f, recovery_id(r)))
 }
 
 #[cfg(test)]
@@ -66,7 +75,10 @@ mod tests {
         let town = crate::testing::demo_town();
         let ada = town.resident("ada").unwrap().matrix.password_file.clone();
         let d = dropin(&town, |p| p == ada);
-        assert!(d.contains(&format!("LoadCredential=matrix-ada:{}\n", ada.display())), "{d}");
+        assert!(
+            d.contains(&format!("LoadCredential=matrix-ada:{}\n", ada.display())),
+            "{d}"
+        );
         assert!(!d.contains("matrix-vox"), "{d}");
     }
 }

@@ -13,14 +13,50 @@ pub async fn ask(counter: &Counter, by: &str, c: DeviceCommand, said: mpsc::Send
     let by = by.to_string();
     let (ask, device) = match c {
         DeviceCommand::List => (Ask::Devices, String::new()),
-        DeviceCommand::Lease { device, resident, secs } => (Ask::Lease { by, device: device.clone(), resident, secs }, device),
-        DeviceCommand::Release(device) => (Ask::Release { by, device: device.clone() }, device),
-        DeviceCommand::Tail { device, baud } => (Ask::Tail { by, device: device.clone(), baud }, device),
-        DeviceCommand::Untail(device) => (Ask::Untail { by, device: device.clone() }, device),
+        DeviceCommand::Lease {
+            device,
+            resident,
+            secs,
+        } => (
+            Ask::Lease {
+                by,
+                device: device.clone(),
+                resident,
+                secs,
+            },
+            device,
+        ),
+        DeviceCommand::Release(device) => (
+            Ask::Release {
+                by,
+                device: device.clone(),
+            },
+            device,
+        ),
+        DeviceCommand::Tail { device, baud } => (
+            Ask::Tail {
+                by,
+                device: device.clone(),
+                baud,
+            },
+            device,
+        ),
+        DeviceCommand::Untail(device) => (
+            Ask::Untail {
+                by,
+                device: device.clone(),
+            },
+            device,
+        ),
     };
     let mut replies = match counter.open(ask).await {
         Ok(r) => r,
-        Err(e) => return drop(said.send(format!("_The supervisor did not answer: {e}_")).await),
+        Err(e) => {
+            return drop(
+                said.send(format!("_The supervisor did not answer: {e}_"))
+                    .await,
+            );
+        }
     };
     loop {
         let text = match replies.next().await {
@@ -30,7 +66,9 @@ pub async fn ask(counter: &Counter, by: &str, c: DeviceCommand, said: mpsc::Send
             Ok(Some(Said::Done)) => format!("_Stopped tailing {device}._"),
             Ok(Some(Said::Tailing { devnode, baud })) => {
                 let rate = baud.map_or("its current rate".to_string(), |b| format!("{b} baud"));
-                format!("_Tailing {devnode} at {rate}, read-only; what it prints follows here. `!untail {device}` stops it._")
+                format!(
+                    "_Tailing {devnode} at {rate}, read-only; what it prints follows here. `!untail {device}` stops it._"
+                )
             }
             Ok(Some(Said::Serial { text })) => text,
             Ok(Some(Said::TailEnded { why })) => format!("_The tail of {device} ended: {why}._"),
@@ -59,7 +97,12 @@ pub fn list(devices: &[DeviceStatus]) -> String {
             .holders
             .iter()
             .map(|h| match &h.until {
-                Some(until) => format!("{} ({}, leased since {}, until {until})", h.resident, perm(h.perm), h.since),
+                Some(until) => format!(
+                    "{} ({}, leased since {}, until {until})",
+                    h.resident,
+                    perm(h.perm),
+                    h.since
+                ),
                 None => format!("{} ({}, since {})", h.resident, perm(h.perm), h.since),
             })
             .collect();
@@ -68,18 +111,31 @@ pub fn list(devices: &[DeviceStatus]) -> String {
             None if who.is_empty() => "nobody".into(),
             None => who.join(", "),
         };
-        out.push_str(&format!("\n- `{}` ({}): {who}", d.devnode.display(), d.subsystem));
+        out.push_str(&format!(
+            "\n- `{}` ({}): {who}",
+            d.devnode.display(),
+            d.subsystem
+        ));
     }
     out
 }
 
 fn leased(l: &Lease) -> String {
-    format!("_Leased {} to {} until {} (`!release {}` ends it sooner)._", l.devnode.display(), l.resident, l.until, l.devnode.display())
+    format!(
+        "_Leased {} to {} until {} (`!release {}` ends it sooner)._",
+        l.devnode.display(),
+        l.resident,
+        l.until,
+        l.devnode.display()
+    )
 }
 
 fn released(leases: &[Lease]) -> String {
     let who: Vec<&str> = leases.iter().map(|l| l.resident.as_str()).collect();
-    let node = leases.first().map(|l| l.devnode.display().to_string()).unwrap_or_default();
+    let node = leases
+        .first()
+        .map(|l| l.devnode.display().to_string())
+        .unwrap_or_default();
     format!("_Released {node}: the lease to {} ended._", who.join(", "))
 }
 
@@ -90,7 +146,12 @@ mod tests {
 
     #[test]
     fn the_list_says_who_holds_what_and_when_a_lease_ends() {
-        let held = |who: &str, until: Option<&str>| Held { resident: who.into(), perm: Permission::Rw, since: "2026-12-02T10:00:00Z".into(), until: until.map(String::from) };
+        let held = |who: &str, until: Option<&str>| Held {
+            resident: who.into(),
+            perm: Permission::Rw,
+            since: "2026-12-02T10:00:00Z".into(),
+            until: until.map(String::from),
+        };
         let d = DeviceStatus {
             devnode: "/dev/ttyS0".into(),
             subsystem: "tty".into(),

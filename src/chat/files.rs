@@ -10,10 +10,27 @@ use crate::files::Outgoing;
 use crate::os::size;
 
 /// Download `file` and have root put it in the inbox; the markdown to say.
-pub async fn receive<B: Backend, C: Chat>(backend: &B, chat: &C, resident: &str, sender: &str, conversation: &str, file: &FileRef) -> Result<String, String> {
+pub async fn receive<B: Backend, C: Chat>(
+    backend: &B,
+    chat: &C,
+    resident: &str,
+    sender: &str,
+    conversation: &str,
+    file: &FileRef,
+) -> Result<String, String> {
     let town = backend.town();
-    let max = town.resident(resident).map(|r| r.files.max_bytes).ok_or("no such resident")?;
-    let over = |n: u64| format!("{} is {}, over the {} {resident} takes: not saved. (`[files] max_size` in its config sets it.)", file.name, size(n), size(max));
+    let max = town
+        .resident(resident)
+        .map(|r| r.files.max_bytes)
+        .ok_or("no such resident")?;
+    let over = |n: u64| {
+        format!(
+            "{} is {}, over the {} {resident} takes: not saved. (`[files] max_size` in its config sets it.)",
+            file.name,
+            size(n),
+            size(max)
+        )
+    };
     if let Some(n) = file.size.filter(|n| *n > max) {
         return Err(over(n));
     }
@@ -21,16 +38,36 @@ pub async fn receive<B: Backend, C: Chat>(backend: &B, chat: &C, resident: &str,
     if bytes.len() as u64 > max {
         return Err(over(bytes.len() as u64));
     }
-    let path = backend.file(resident, sender, conversation, file, bytes).await?;
-    Ok(format!("_Saved as `{path}`; {resident}'s next turn here is told where it is._"))
+    let path = backend
+        .file(resident, sender, conversation, file, bytes)
+        .await?;
+    Ok(format!(
+        "_Saved as `{path}`; {resident}'s next turn here is told where it is._"
+    ))
 }
 
 /// Spool `bytes` and ask root to take them into `resident`'s inbox; where they went.
-pub async fn hand_over(counter: &crate::hall::Counter, store: &Path, [resident, sender, conversation]: [&str; 3], file: &FileRef, bytes: &[u8]) -> Result<String, String> {
+pub async fn hand_over(
+    counter: &crate::hall::Counter,
+    store: &Path,
+    [resident, sender, conversation]: [&str; 3],
+    file: &FileRef,
+    bytes: &[u8],
+) -> Result<String, String> {
     use crate::hall::{Ask, Said};
     let spooled = spool(store, bytes).map_err(|e| format!("spooling {}: {e}", file.name))?;
-    let mimetype = file.mimetype.clone().unwrap_or_else(|| crate::files::mimetype(&file.name));
-    let ask = Ask::File { resident: resident.into(), sender: sender.into(), conversation: conversation.into(), name: file.name.clone(), mimetype, spool: spooled.display().to_string() };
+    let mimetype = file
+        .mimetype
+        .clone()
+        .unwrap_or_else(|| crate::files::mimetype(&file.name));
+    let ask = Ask::File {
+        resident: resident.into(),
+        sender: sender.into(),
+        conversation: conversation.into(),
+        name: file.name.clone(),
+        mimetype,
+        spool: spooled.display().to_string(),
+    };
     let said = counter.call(ask).await;
     let _ = std::fs::remove_file(&spooled);
     match said {
@@ -45,16 +82,32 @@ pub fn spool(store: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = store.join("spool");
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let path = dir.join(format!("{stamp}-{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
     f.write_all(bytes)?;
     Ok(path)
 }
 
 /// Upload the answer's files into its room (and thread); a line for each that failed.
-pub async fn post<C: Chat>(chat: &C, room: &str, thread: Option<&str>, files: &[Outgoing], max: u64) -> Vec<String> {
+pub async fn post<C: Chat>(
+    chat: &C,
+    room: &str,
+    thread: Option<&str>,
+    files: &[Outgoing],
+    max: u64,
+) -> Vec<String> {
     let mut failed = Vec::new();
     for f in files {
         let sent = match crate::files::read_outgoing(f, max) {
@@ -79,10 +132,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0-plot.png");
         std::fs::write(&path, b"png").unwrap();
-        let f = Outgoing { name: "plot.png".into(), mimetype: "image/png".into(), bytes: 3, path };
+        let f = Outgoing {
+            name: "plot.png".into(),
+            mimetype: "image/png".into(),
+            bytes: 3,
+            path,
+        };
         let chat = FakeChat::default();
-        assert!(post(&chat, "!r", Some("$t"), std::slice::from_ref(&f), 100).await.is_empty());
-        assert_eq!(chat.calls.calls(), ["upload !r thread=$t plot.png image/png 3 bytes"]);
+        assert!(
+            post(&chat, "!r", Some("$t"), std::slice::from_ref(&f), 100)
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            chat.calls.calls(),
+            ["upload !r thread=$t plot.png image/png 3 bytes"]
+        );
         chat.fail("upload", 1);
         let failed = post(&chat, "!r", None, &[f], 100).await;
         assert!(failed[0].starts_with("plot.png was not sent"), "{failed:?}");

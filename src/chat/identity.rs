@@ -31,15 +31,22 @@ fn save(path: &Path, session: &MatrixSession) -> Result<(), OsError> {
 pub async fn connect(town: &Town, r: &Resident, root: &Path) -> Result<Identity, OsError> {
     let dir = store_dir(root, r);
     let what = || format!("starting the Matrix client of {}", r.name);
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).os(what)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .os(what)?;
     let session_path = dir.join("session.json");
-    let saved: Option<MatrixSession> = std::fs::read(&session_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let saved: Option<MatrixSession> = std::fs::read(&session_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
     if saved.is_none() {
         // A store without its session cannot be logged into again ("account in the store
         // doesn't match"): start it afresh.
         for entry in std::fs::read_dir(&dir).os(what)?.flatten() {
             if entry.file_name() != "session.json" {
-                let _ = std::fs::remove_file(entry.path()).or_else(|_| std::fs::remove_dir_all(entry.path()));
+                let _ = std::fs::remove_file(entry.path())
+                    .or_else(|_| std::fs::remove_dir_all(entry.path()));
             }
         }
     }
@@ -60,12 +67,22 @@ pub async fn connect(town: &Town, r: &Resident, root: &Path) -> Result<Identity,
         .os(what)?;
     let fresh = match saved {
         Some(s) => {
-            client.matrix_auth().restore_session(s, RoomLoadSettings::default()).await.os(what)?;
+            client
+                .matrix_auth()
+                .restore_session(s, RoomLoadSettings::default())
+                .await
+                .os(what)?;
             false
         }
         None => {
             let file = super::credentials::password(r);
-            let password = std::fs::read_to_string(&file).os(|| format!("reading the Matrix password of {} from {}", r.name, file.display()))?;
+            let password = std::fs::read_to_string(&file).os(|| {
+                format!(
+                    "reading the Matrix password of {} from {}",
+                    r.name,
+                    file.display()
+                )
+            })?;
             client
                 .matrix_auth()
                 .login_username(&r.matrix.user, password.trim_end_matches(['\n', '\r']))
@@ -74,11 +91,25 @@ pub async fn connect(town: &Town, r: &Resident, root: &Path) -> Result<Identity,
                 .send()
                 .await
                 .os(|| format!("logging in as {}", r.matrix.user))?;
-            let session = client.matrix_auth().session().ok_or_else(|| OsError::new(what(), "no session after login"))?;
+            let session = client
+                .matrix_auth()
+                .session()
+                .ok_or_else(|| OsError::new(what(), "no session after login"))?;
             save(&session_path, &session)?;
             // A profile change is slow on Synapse (it rewrites every membership): only when it differs.
-            if client.account().get_display_name().await.ok().flatten().as_deref() != Some(r.description.as_str()) {
-                let _ = client.account().set_display_name(Some(&r.description)).await;
+            if client
+                .account()
+                .get_display_name()
+                .await
+                .ok()
+                .flatten()
+                .as_deref()
+                != Some(r.description.as_str())
+            {
+                let _ = client
+                    .account()
+                    .set_display_name(Some(&r.description))
+                    .await;
             }
             if let Some(path) = super::credentials::recovery(r) {
                 recovery(&client, &path).await?;
@@ -94,12 +125,15 @@ pub async fn connect(town: &Town, r: &Resident, root: &Path) -> Result<Identity,
             match change {
                 SessionChange::TokensRefreshed => {
                     if let Some(s) = watch.matrix_auth().session()
-                        && let Err(e) = save(&session_path, &s) {
-                            tracing::warn!("{e}");
-                        }
+                        && let Err(e) = save(&session_path, &s)
+                    {
+                        tracing::warn!("{e}");
+                    }
                 }
                 SessionChange::UnknownToken(_) => {
-                    tracing::warn!("the homeserver forgot our token: logging in again at the next start");
+                    tracing::warn!(
+                        "the homeserver forgot our token: logging in again at the next start"
+                    );
                     let _ = std::fs::remove_file(&session_path);
                 }
             }
@@ -114,11 +148,18 @@ async fn recovery(client: &Client, path: &Path) -> Result<(), OsError> {
     let what = || format!("setting up recovery from {}", path.display());
     let passphrase = std::fs::read_to_string(path).os(what)?;
     let passphrase = passphrase.trim_end_matches(['\n', '\r']);
-    client.encryption().wait_for_e2ee_initialization_tasks().await;
+    client
+        .encryption()
+        .wait_for_e2ee_initialization_tasks()
+        .await;
     let recovery = client.encryption().recovery();
     match recovery.state() {
         RecoveryState::Disabled => {
-            recovery.enable().with_passphrase(passphrase).await.os(what)?;
+            recovery
+                .enable()
+                .with_passphrase(passphrase)
+                .await
+                .os(what)?;
         }
         RecoveryState::Enabled => {}
         _ => recovery.recover(passphrase).await.os(what)?,

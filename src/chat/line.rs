@@ -43,11 +43,15 @@ impl Line {
     /// A place behind the conversation's last message, taken in the order messages came.
     pub fn place(&mut self, conversation: &str) -> Place {
         if self.last.len() > REMEMBERED {
-            self.last.retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+            self.last
+                .retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
         }
         let (tx, rx) = oneshot::channel();
         let before = self.last.insert(conversation.to_string(), rx);
-        Place { before, accepted: Some(tx) }
+        Place {
+            before,
+            accepted: Some(tx),
+        }
     }
 }
 
@@ -63,8 +67,12 @@ mod tests {
         let mut elsewhere = line.place("d");
         elsewhere.wait().await; // another conversation waits for nothing
         first.wait().await;
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), second.wait()).await;
-        assert!(waiting.is_err(), "the second went before the first was accepted");
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(50), second.wait()).await;
+        assert!(
+            waiting.is_err(),
+            "the second went before the first was accepted"
+        );
         first.accepted();
         second.wait().await;
         let mut third = line.place("c");

@@ -6,8 +6,12 @@ use matrix_sdk::Client;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::deserialized_responses::TimelineEventKind;
 use matrix_sdk::ruma::events::relation::Thread;
-use matrix_sdk::ruma::events::room::message::{MessageType, Relation, ReplacementMetadata, RoomMessageEventContent};
-use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent};
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, Relation, ReplacementMetadata, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::events::{
+    AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent,
+};
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId};
 
 use super::{Chat, FileRef, Heard, Message};
@@ -32,15 +36,40 @@ impl MatrixChat {
 fn heard(room: &str, kind: TimelineEventKind) -> Option<Heard> {
     let undecryptable = matches!(kind, TimelineEventKind::UnableToDecrypt { .. });
     let event = kind.raw().deserialize().ok()?;
-    let (sender, id, ts) = (event.sender().to_string(), event.event_id().to_string(), u64::from(event.origin_server_ts().0));
+    let (sender, id, ts) = (
+        event.sender().to_string(),
+        event.event_id().to_string(),
+        u64::from(event.origin_server_ts().0),
+    );
     if undecryptable {
-        return Some(Heard::Undecryptable { room: room.into(), event: id, sender, ts });
+        return Some(Heard::Undecryptable {
+            room: room.into(),
+            event: id,
+            sender,
+            ts,
+        });
     }
-    if let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::Reaction(SyncMessageLikeEvent::Original(r))) = &event {
-        let (target, key) = (r.content.relates_to.event_id.to_string(), r.content.relates_to.key.clone());
-        return Some(Heard::Reaction { room: room.into(), event: id, sender, ts, target, key });
+    if let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::Reaction(
+        SyncMessageLikeEvent::Original(r),
+    )) = &event
+    {
+        let (target, key) = (
+            r.content.relates_to.event_id.to_string(),
+            r.content.relates_to.key.clone(),
+        );
+        return Some(Heard::Reaction {
+            room: room.into(),
+            event: id,
+            sender,
+            ts,
+            target,
+            key,
+        });
     }
-    let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(SyncMessageLikeEvent::Original(m))) = event else {
+    let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+        SyncMessageLikeEvent::Original(m),
+    )) = event
+    else {
         return None;
     };
     let thread = match &m.content.relates_to {
@@ -66,52 +95,106 @@ fn heard(room: &str, kind: TimelineEventKind) -> Option<Heard> {
         notice: matches!(m.content.msgtype, MessageType::Notice(_)),
         edit: matches!(m.content.relates_to, Some(Relation::Replacement(_))),
         thread,
-        mentions: m.content.mentions.as_ref().map(|mm| mm.user_ids.iter().map(|u| u.to_string()).collect()).unwrap_or_default(),
+        mentions: m
+            .content
+            .mentions
+            .as_ref()
+            .map(|mm| mm.user_ids.iter().map(|u| u.to_string()).collect())
+            .unwrap_or_default(),
     }))
 }
 
 /// The media an image, file, audio or video message carries.
 fn file(t: &MessageType) -> Option<FileRef> {
     let (source, name, mimetype, size) = match t {
-        MessageType::Image(c) => (&c.source, c.filename(), c.info.as_ref().and_then(|i| i.mimetype.clone()), c.info.as_ref().and_then(|i| i.size)),
-        MessageType::File(c) => (&c.source, c.filename(), c.info.as_ref().and_then(|i| i.mimetype.clone()), c.info.as_ref().and_then(|i| i.size)),
-        MessageType::Audio(c) => (&c.source, c.filename(), c.info.as_ref().and_then(|i| i.mimetype.clone()), c.info.as_ref().and_then(|i| i.size)),
-        MessageType::Video(c) => (&c.source, c.filename(), c.info.as_ref().and_then(|i| i.mimetype.clone()), c.info.as_ref().and_then(|i| i.size)),
+        MessageType::Image(c) => (
+            &c.source,
+            c.filename(),
+            c.info.as_ref().and_then(|i| i.mimetype.clone()),
+            c.info.as_ref().and_then(|i| i.size),
+        ),
+        MessageType::File(c) => (
+            &c.source,
+            c.filename(),
+            c.info.as_ref().and_then(|i| i.mimetype.clone()),
+            c.info.as_ref().and_then(|i| i.size),
+        ),
+        MessageType::Audio(c) => (
+            &c.source,
+            c.filename(),
+            c.info.as_ref().and_then(|i| i.mimetype.clone()),
+            c.info.as_ref().and_then(|i| i.size),
+        ),
+        MessageType::Video(c) => (
+            &c.source,
+            c.filename(),
+            c.info.as_ref().and_then(|i| i.mimetype.clone()),
+            c.info.as_ref().and_then(|i| i.size),
+        ),
         _ => return None,
     };
     let source = serde_json::to_string(source).ok()?;
-    Some(FileRef { source, name: name.to_string(), mimetype, size: size.map(u64::from) })
+    Some(FileRef {
+        source,
+        name: name.to_string(),
+        mimetype,
+        size: size.map(u64::from),
+    })
 }
 
 impl Chat for MatrixChat {
     async fn sync(&self, wait: Duration) -> Result<Vec<Heard>, OsError> {
         let settings = SyncSettings::default().timeout(wait);
-        let resp = self.client.sync_once(settings).await.os(|| "syncing".into())?;
+        let resp = self
+            .client
+            .sync_once(settings)
+            .await
+            .os(|| "syncing".into())?;
         let mut out = Vec::new();
         for room_id in resp.rooms.invited.keys() {
-            let Some(room) = self.client.get_room(room_id) else { continue };
+            let Some(room) = self.client.get_room(room_id) else {
+                continue;
+            };
             match room.invite_details().await {
-                Ok(d) => out.push(Heard::Invite { room: room_id.to_string(), inviter: d.inviter_id.to_string() }),
+                Ok(d) => out.push(Heard::Invite {
+                    room: room_id.to_string(),
+                    inviter: d.inviter_id.to_string(),
+                }),
                 Err(e) => tracing::warn!("reading the invite to {room_id}: {e}"),
             }
         }
         for (room_id, update) in resp.rooms.joined {
-            out.extend(update.timeline.events.into_iter().filter_map(|ev| heard(room_id.as_str(), ev.kind)));
+            out.extend(
+                update
+                    .timeline
+                    .events
+                    .into_iter()
+                    .filter_map(|ev| heard(room_id.as_str(), ev.kind)),
+            );
         }
         Ok(out)
     }
 
     async fn join(&self, room: &str) -> Result<(), OsError> {
-        self.room(room)?.join().await.os(|| format!("joining {room}"))
+        self.room(room)?
+            .join()
+            .await
+            .os(|| format!("joining {room}"))
     }
 
     async fn leave(&self, room: &str) -> Result<(), OsError> {
-        self.room(room)?.leave().await.os(|| format!("leaving {room}"))
+        self.room(room)?
+            .leave()
+            .await
+            .os(|| format!("leaving {room}"))
     }
 
     async fn members(&self, room: &str) -> Result<usize, OsError> {
         let r = self.room(room)?;
-        let m = r.members(matrix_sdk::RoomMemberships::JOIN | matrix_sdk::RoomMemberships::INVITE).await.os(|| format!("listing members of {room}"))?;
+        let m = r
+            .members(matrix_sdk::RoomMemberships::JOIN | matrix_sdk::RoomMemberships::INVITE)
+            .await
+            .os(|| format!("listing members of {room}"))?;
         Ok(m.len())
     }
 
@@ -121,7 +204,12 @@ impl Chat for MatrixChat {
         member.event().timestamp().map(u64::from)
     }
 
-    async fn send(&self, room: &str, thread: Option<&str>, markdown: &str) -> Result<String, OsError> {
+    async fn send(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        markdown: &str,
+    ) -> Result<String, OsError> {
         let r = self.room(room)?;
         let mut content = RoomMessageEventContent::text_markdown(markdown);
         if let Some(root) = thread {
@@ -138,7 +226,9 @@ impl Chat for MatrixChat {
         // make_replacement builds the edit locally; make_edit_event would fetch the original.
         let content = RoomMessageEventContent::text_markdown(markdown)
             .make_replacement(ReplacementMetadata::new(id, None));
-        r.send(content).await.os(|| format!("editing {event} in {room}"))?;
+        r.send(content)
+            .await
+            .os(|| format!("editing {event} in {room}"))?;
         Ok(())
     }
 
@@ -147,23 +237,42 @@ impl Chat for MatrixChat {
         use matrix_sdk::ruma::events::relation::Annotation;
         let r = self.room(room)?;
         let id = OwnedEventId::try_from(event).os(|| format!("parsing event id {event}"))?;
-        r.send(ReactionEventContent::new(Annotation::new(id, key.into()))).await.os(|| format!("reacting to {event} in {room}"))?;
+        r.send(ReactionEventContent::new(Annotation::new(id, key.into())))
+            .await
+            .os(|| format!("reacting to {event} in {room}"))?;
         Ok(())
     }
 
     async fn typing(&self, room: &str, on: bool) -> Result<(), OsError> {
-        self.room(room)?.typing_notice(on).await.os(|| format!("typing in {room}"))
+        self.room(room)?
+            .typing_notice(on)
+            .await
+            .os(|| format!("typing in {room}"))
     }
 
     async fn download(&self, file: &FileRef) -> Result<Vec<u8>, OsError> {
         use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
         let what = || format!("downloading {}", file.name);
         let source = serde_json::from_str(&file.source).os(what)?;
-        let request = MediaRequestParameters { source, format: MediaFormat::File };
-        self.client.media().get_media_content(&request, false).await.os(what)
+        let request = MediaRequestParameters {
+            source,
+            format: MediaFormat::File,
+        };
+        self.client
+            .media()
+            .get_media_content(&request, false)
+            .await
+            .os(what)
     }
 
-    async fn upload(&self, room: &str, thread: Option<&str>, name: &str, mimetype: &str, bytes: Vec<u8>) -> Result<String, OsError> {
+    async fn upload(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        name: &str,
+        mimetype: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, OsError> {
         use matrix_sdk::attachment::AttachmentConfig;
         let r = self.room(room)?;
         let mime: mime::Mime = mimetype.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
@@ -173,9 +282,16 @@ impl Chat for MatrixChat {
             use matrix_sdk::room::reply::{EnforceThread, Reply};
             use matrix_sdk::ruma::events::room::message::{AddMentions, ReplyWithinThread};
             // In the thread, not as a reply to its root.
-            config.reply = Some(Reply { event_id: root, enforce_thread: EnforceThread::Threaded(ReplyWithinThread::No), add_mentions: AddMentions::No });
+            config.reply = Some(Reply {
+                event_id: root,
+                enforce_thread: EnforceThread::Threaded(ReplyWithinThread::No),
+                add_mentions: AddMentions::No,
+            });
         }
-        let sent = r.send_attachment(name, &mime, bytes, config).await.os(|| format!("sending {name} to {room}"))?;
+        let sent = r
+            .send_attachment(name, &mime, bytes, config)
+            .await
+            .os(|| format!("sending {name} to {room}"))?;
         Ok(sent.event_id.to_string())
     }
 }

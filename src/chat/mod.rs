@@ -4,10 +4,10 @@
 
 pub mod act;
 pub mod answer;
+mod approvals;
 pub mod bot;
 mod confirm;
 pub mod credentials;
-mod approvals;
 mod devices;
 mod files;
 pub mod identity;
@@ -58,17 +58,35 @@ pub struct FileRef {
 /// What one sync brought that a bot acts on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Heard {
-    Invite { room: String, inviter: String },
+    Invite {
+        room: String,
+        inviter: String,
+    },
     Message(Message),
     /// A reaction (`key`, an emoji) to the event `target`.
-    Reaction { room: String, event: String, sender: String, ts: u64, target: String, key: String },
+    Reaction {
+        room: String,
+        event: String,
+        sender: String,
+        ts: u64,
+        target: String,
+        key: String,
+    },
     /// An event this device has no keys for (the room turned encrypted before it joined…).
-    Undecryptable { room: String, event: String, sender: String, ts: u64 },
+    Undecryptable {
+        room: String,
+        event: String,
+        sender: String,
+        ts: u64,
+    },
 }
 
 pub trait Chat: Clone + Send + Sync + 'static {
     /// What happened since the last sync, waiting up to `wait` for something to happen.
-    fn sync(&self, wait: std::time::Duration) -> impl Future<Output = Result<Vec<Heard>, OsError>> + Send;
+    fn sync(
+        &self,
+        wait: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<Heard>, OsError>> + Send;
     fn join(&self, room: &str) -> impl Future<Output = Result<(), OsError>> + Send;
     fn leave(&self, room: &str) -> impl Future<Output = Result<(), OsError>> + Send;
     /// Users joined or invited (from the member list: the sync summary lags behind joins).
@@ -76,17 +94,39 @@ pub trait Chat: Clone + Send + Sync + 'static {
     /// When this bot joined the room, ms since the epoch, if known.
     fn joined_at(&self, room: &str) -> impl Future<Output = Option<u64>> + Send;
     /// Send markdown to a room (in a thread when given its root); returns the event id.
-    fn send(&self, room: &str, thread: Option<&str>, markdown: &str) -> impl Future<Output = Result<String, OsError>> + Send;
+    fn send(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        markdown: &str,
+    ) -> impl Future<Output = Result<String, OsError>> + Send;
     /// Replace the text of an earlier message of ours.
-    fn edit(&self, room: &str, event: &str, markdown: &str) -> impl Future<Output = Result<(), OsError>> + Send;
+    fn edit(
+        &self,
+        room: &str,
+        event: &str,
+        markdown: &str,
+    ) -> impl Future<Output = Result<(), OsError>> + Send;
     fn typing(&self, room: &str, on: bool) -> impl Future<Output = Result<(), OsError>> + Send;
     /// React to a message (an annotation: `key` is an emoji).
-    fn react(&self, room: &str, event: &str, key: &str) -> impl Future<Output = Result<(), OsError>> + Send;
+    fn react(
+        &self,
+        room: &str,
+        event: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), OsError>> + Send;
     /// A file's bytes (decrypted where the room is encrypted). The homeserver's upload limit
     /// bounds them; the caller checks the resident's.
     fn download(&self, file: &FileRef) -> impl Future<Output = Result<Vec<u8>, OsError>> + Send;
     /// Send a file (encrypted where the room is): an image when `mimetype` says so.
-    fn upload(&self, room: &str, thread: Option<&str>, name: &str, mimetype: &str, bytes: Vec<u8>) -> impl Future<Output = Result<String, OsError>> + Send;
+    fn upload(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        name: &str,
+        mimetype: &str,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<String, OsError>> + Send;
 }
 
 /// A recording Chat: syncs hand out what `hear` queued; `fail("send", n)` makes the next n
@@ -115,11 +155,20 @@ impl FakeChat {
         self.syncs.lock().expect("lock").push_back(heard);
     }
     pub fn room(&self, room: &str, members: usize, joined_at: u64) {
-        self.members.lock().expect("lock").insert(room.into(), members);
-        self.joined.lock().expect("lock").insert(room.into(), joined_at);
+        self.members
+            .lock()
+            .expect("lock")
+            .insert(room.into(), members);
+        self.joined
+            .lock()
+            .expect("lock")
+            .insert(room.into(), joined_at);
     }
     pub fn fail(&self, op: &'static str, times: usize) {
-        self.failing.lock().expect("lock").extend(std::iter::repeat_n(op, times));
+        self.failing
+            .lock()
+            .expect("lock")
+            .extend(std::iter::repeat_n(op, times));
     }
     /// Every operation works again.
     pub fn heal(&self) {
@@ -141,7 +190,12 @@ impl FakeChat {
 impl Chat for FakeChat {
     async fn sync(&self, _wait: std::time::Duration) -> Result<Vec<Heard>, OsError> {
         self.check("sync", "sync".into())?;
-        Ok(self.syncs.lock().expect("lock").pop_front().unwrap_or_default())
+        Ok(self
+            .syncs
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .unwrap_or_default())
     }
 
     async fn join(&self, room: &str) -> Result<(), OsError> {
@@ -153,14 +207,25 @@ impl Chat for FakeChat {
     }
 
     async fn members(&self, room: &str) -> Result<usize, OsError> {
-        Ok(self.members.lock().expect("lock").get(room).copied().unwrap_or(2))
+        Ok(self
+            .members
+            .lock()
+            .expect("lock")
+            .get(room)
+            .copied()
+            .unwrap_or(2))
     }
 
     async fn joined_at(&self, room: &str) -> Option<u64> {
         self.joined.lock().expect("lock").get(room).copied()
     }
 
-    async fn send(&self, room: &str, thread: Option<&str>, markdown: &str) -> Result<String, OsError> {
+    async fn send(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        markdown: &str,
+    ) -> Result<String, OsError> {
         let thread = thread.map(|t| format!(" thread={t}")).unwrap_or_default();
         self.check("send", format!("send {room}{thread} {markdown}"))?;
         Ok(format!("$event{}", self.calls.calls().len()))
@@ -184,9 +249,22 @@ impl Chat for FakeChat {
         Ok(file.source.clone().into_bytes())
     }
 
-    async fn upload(&self, room: &str, thread: Option<&str>, name: &str, mimetype: &str, bytes: Vec<u8>) -> Result<String, OsError> {
+    async fn upload(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        name: &str,
+        mimetype: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, OsError> {
         let thread = thread.map(|t| format!(" thread={t}")).unwrap_or_default();
-        self.check("upload", format!("upload {room}{thread} {name} {mimetype} {} bytes", bytes.len()))?;
+        self.check(
+            "upload",
+            format!(
+                "upload {room}{thread} {name} {mimetype} {} bytes",
+                bytes.len()
+            ),
+        )?;
         Ok(format!("$event{}", self.calls.calls().len()))
     }
 }

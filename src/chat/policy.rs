@@ -41,7 +41,9 @@ pub enum Command {
     Branches,
     Device(DeviceCommand),
     /// Save the message's file to the inbox; a caption is then a turn's prompt.
-    File { caption: Option<String> },
+    File {
+        caption: Option<String>,
+    },
     /// A command written wrongly: how to write it.
     Usage(String),
 }
@@ -50,7 +52,9 @@ impl Command {
     /// What a mayors-only command does, for the refusal.
     pub fn mayors_only(&self) -> &'static str {
         match self {
-            Command::Device(DeviceCommand::Tail { .. } | DeviceCommand::Untail(_)) => "tail a serial console",
+            Command::Device(DeviceCommand::Tail { .. } | DeviceCommand::Untail(_)) => {
+                "tail a serial console"
+            }
             Command::Device(_) => "lend or release a device",
             _ => "end the round",
         }
@@ -61,9 +65,16 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceCommand {
     List,
-    Lease { device: String, resident: String, secs: u64 },
+    Lease {
+        device: String,
+        resident: String,
+        secs: u64,
+    },
     Release(String),
-    Tail { device: String, baud: Option<u32> },
+    Tail {
+        device: String,
+        baud: Option<u32>,
+    },
     Untail(String),
 }
 
@@ -76,16 +87,35 @@ fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> C
                 return usage("!lease DEVICE RESIDENT DURATION, e.g. !lease ttyUSB0 ada 2h");
             };
             match crate::grant::duration(&rest) {
-                Ok(d) => DeviceCommand::Lease { device: device.into(), resident: resident.into(), secs: d.as_secs() },
-                Err(e) => return Command::Usage(format!("{e}. Write it as `!lease DEVICE RESIDENT DURATION`, e.g. `!lease ttyUSB0 ada 2h`.")),
+                Ok(d) => DeviceCommand::Lease {
+                    device: device.into(),
+                    resident: resident.into(),
+                    secs: d.as_secs(),
+                },
+                Err(e) => {
+                    return Command::Usage(format!(
+                        "{e}. Write it as `!lease DEVICE RESIDENT DURATION`, e.g. `!lease ttyUSB0 ada 2h`."
+                    ));
+                }
             }
         }
         ("!release", Some(device)) => DeviceCommand::Release(device.into()),
         ("!untail", Some(device)) => DeviceCommand::Untail(device.into()),
         ("!tail", Some(device)) => match words.next().map(str::parse::<u32>) {
-            None => DeviceCommand::Tail { device: device.into(), baud: None },
-            Some(Ok(b)) if crate::grant::console::baud(b).is_some() => DeviceCommand::Tail { device: device.into(), baud: Some(b) },
-            Some(_) => return Command::Usage(format!("The baud rate is one of {}: `!tail DEVICE [BAUD]`.", crate::grant::console::RATES)),
+            None => DeviceCommand::Tail {
+                device: device.into(),
+                baud: None,
+            },
+            Some(Ok(b)) if crate::grant::console::baud(b).is_some() => DeviceCommand::Tail {
+                device: device.into(),
+                baud: Some(b),
+            },
+            Some(_) => {
+                return Command::Usage(format!(
+                    "The baud rate is one of {}: `!tail DEVICE [BAUD]`.",
+                    crate::grant::console::RATES
+                ));
+            }
         },
         ("!tail", None) => return usage("!tail DEVICE [BAUD], e.g. !tail ttyUSB0 115200"),
         (v, None) => return usage(&format!("{v} DEVICE, e.g. {v} ttyUSB0")),
@@ -111,9 +141,10 @@ fn addressed<'b>(body: &'b str, name: &str, me: &str) -> Option<&'b str> {
     let t = body.trim_start();
     for prefix in [me, name] {
         if let Some(rest) = t.strip_prefix(prefix)
-            && let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix(',')) {
-                return Some(rest.trim_start());
-            }
+            && let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix(','))
+        {
+            return Some(rest.trim_start());
+        }
     }
     None
 }
@@ -131,8 +162,16 @@ fn command(text: &str) -> Command {
         Some("!reset") if words.next() == Some("yes") => Command::ResetYes,
         Some("!reset") => Command::Reset,
         Some("!branches") => Command::Branches,
-        Some(verb @ ("!devices" | "!lease" | "!release" | "!tail" | "!untail")) => device_command(verb, words),
-        Some("!log") => Command::Log(words.next().and_then(|n| n.parse().ok()).unwrap_or(20).clamp(1, 200)),
+        Some(verb @ ("!devices" | "!lease" | "!release" | "!tail" | "!untail")) => {
+            device_command(verb, words)
+        }
+        Some("!log") => Command::Log(
+            words
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20)
+                .clamp(1, 200),
+        ),
         _ => Command::Turn(t.to_string()),
     }
 }
@@ -156,7 +195,10 @@ pub fn decide(m: &Incoming) -> Decision {
             return Decision::Pass;
         }
         if !m.allowed {
-            return Decision::Refused(format!("{} is a resident that {}'s allow does not name", m.sender, m.name));
+            return Decision::Refused(format!(
+                "{} is a resident that {}'s allow does not name",
+                m.sender, m.name
+            ));
         }
         return Decision::Act(Command::Turn(text.trim().to_string()));
     }
@@ -166,7 +208,9 @@ pub fn decide(m: &Incoming) -> Decision {
     match command(text) {
         Command::Turn(t) if t.is_empty() => Decision::Pass,
         c @ (Command::Reset | Command::ResetYes) if !m.is_mayor => Decision::MayorsOnly(c),
-        Command::Device(d) if d != DeviceCommand::List && !m.is_mayor => Decision::MayorsOnly(Command::Device(d)),
+        Command::Device(d) if d != DeviceCommand::List && !m.is_mayor => {
+            Decision::MayorsOnly(Command::Device(d))
+        }
         c => Decision::Act(c),
     }
 }
@@ -179,10 +223,15 @@ fn file(m: &Incoming) -> Decision {
         return Decision::Pass;
     }
     if !m.allowed {
-        return Decision::Refused(format!("{} is not allowed to send {} files", m.sender, m.name));
+        return Decision::Refused(format!(
+            "{} is not allowed to send {} files",
+            m.sender, m.name
+        ));
     }
     let caption = addressed.unwrap_or(m.body).trim();
-    Decision::Act(Command::File { caption: (!caption.is_empty()).then(|| caption.to_string()) })
+    Decision::Act(Command::File {
+        caption: (!caption.is_empty()).then(|| caption.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -208,37 +257,89 @@ mod tests {
 
     #[test]
     fn files_come_from_allowed_humans_in_a_dm_or_with_an_addressing_caption() {
-        let file = |sender, body, direct| Incoming { file: true, ..msg(sender, body, direct) };
-        assert_eq!(decide(&file("@mayor:town.test", "", true)), Decision::Act(Command::File { caption: None }));
-        assert_eq!(decide(&file("@mayor:town.test", "ada: what is this?", false)), Decision::Act(Command::File { caption: Some("what is this?".into()) }));
-        assert_eq!(decide(&file("@mayor:town.test", "", false)), Decision::Pass, "a shared room's file for nobody in particular");
-        assert!(matches!(decide(&file("@eve:town.test", "", true)), Decision::Refused(_)));
-        assert_eq!(decide(&file("@vox:town.test", "ada: take this", false)), Decision::Pass, "residents do not hand each other files");
+        let file = |sender, body, direct| Incoming {
+            file: true,
+            ..msg(sender, body, direct)
+        };
+        assert_eq!(
+            decide(&file("@mayor:town.test", "", true)),
+            Decision::Act(Command::File { caption: None })
+        );
+        assert_eq!(
+            decide(&file("@mayor:town.test", "ada: what is this?", false)),
+            Decision::Act(Command::File {
+                caption: Some("what is this?".into())
+            })
+        );
+        assert_eq!(
+            decide(&file("@mayor:town.test", "", false)),
+            Decision::Pass,
+            "a shared room's file for nobody in particular"
+        );
+        assert!(matches!(
+            decide(&file("@eve:town.test", "", true)),
+            Decision::Refused(_)
+        ));
+        assert_eq!(
+            decide(&file("@vox:town.test", "ada: take this", false)),
+            Decision::Pass,
+            "residents do not hand each other files"
+        );
     }
 
     #[test]
     fn in_a_dm_every_message_is_for_the_resident() {
-        assert_eq!(decide(&msg("@mayor:town.test", "fix the build", true)), Decision::Act(Command::Turn("fix the build".into())));
-        assert_eq!(decide(&msg("@mayor:town.test", "!stop", true)), Decision::Act(Command::Stop));
-        assert_eq!(decide(&msg("@mayor:town.test", "!log 5", true)), Decision::Act(Command::Log(5)));
-        assert_eq!(decide(&msg("@mayor:town.test", "!branches", true)), Decision::Act(Command::Branches));
+        assert_eq!(
+            decide(&msg("@mayor:town.test", "fix the build", true)),
+            Decision::Act(Command::Turn("fix the build".into()))
+        );
+        assert_eq!(
+            decide(&msg("@mayor:town.test", "!stop", true)),
+            Decision::Act(Command::Stop)
+        );
+        assert_eq!(
+            decide(&msg("@mayor:town.test", "!log 5", true)),
+            Decision::Act(Command::Log(5))
+        );
+        assert_eq!(
+            decide(&msg("@mayor:town.test", "!branches", true)),
+            Decision::Act(Command::Branches)
+        );
     }
 
     #[test]
     fn in_a_shared_room_only_when_addressed() {
-        assert_eq!(decide(&msg("@mayor:town.test", "vox: summarise this", false)), Decision::Pass);
-        assert_eq!(decide(&msg("@mayor:town.test", "ada: run the tests", false)), Decision::Act(Command::Turn("run the tests".into())));
-        assert_eq!(decide(&msg("@mayor:town.test", "@ada:town.test, hi", false)), Decision::Act(Command::Turn("hi".into())));
+        assert_eq!(
+            decide(&msg("@mayor:town.test", "vox: summarise this", false)),
+            Decision::Pass
+        );
+        assert_eq!(
+            decide(&msg("@mayor:town.test", "ada: run the tests", false)),
+            Decision::Act(Command::Turn("run the tests".into()))
+        );
+        assert_eq!(
+            decide(&msg("@mayor:town.test", "@ada:town.test, hi", false)),
+            Decision::Act(Command::Turn("hi".into()))
+        );
         let mut m = msg("@mayor:town.test", "what do you think?", false);
         m.mentioned = true;
-        assert_eq!(decide(&m), Decision::Act(Command::Turn("what do you think?".into())));
+        assert_eq!(
+            decide(&m),
+            Decision::Act(Command::Turn("what do you think?".into()))
+        );
     }
 
     #[test]
     fn strangers_never_start_turns_and_own_messages_notices_edits_pass() {
-        assert!(matches!(decide(&msg("@eve:town.test", "rm -rf /", true)), Decision::Refused(_)));
+        assert!(matches!(
+            decide(&msg("@eve:town.test", "rm -rf /", true)),
+            Decision::Refused(_)
+        ));
         // A display name that looks like the mayor's changes nothing: identity is the user ID.
-        assert!(matches!(decide(&msg("@mayor2:town.test", "hi", true)), Decision::Refused(_)));
+        assert!(matches!(
+            decide(&msg("@mayor2:town.test", "hi", true)),
+            Decision::Refused(_)
+        ));
         assert_eq!(decide(&msg("@ada:town.test", "hi", true)), Decision::Pass);
         let mut n = msg("@mayor:town.test", "hi", true);
         n.is_notice = true;
@@ -251,9 +352,15 @@ mod tests {
     #[test]
     fn residents_talk_to_each_other_only_by_addressing_and_when_allowed() {
         let mut m = msg("@vox:town.test", "ada: can you check?", false);
-        assert!(matches!(decide(&m), Decision::Refused(_)), "vox is not in ada's allow");
+        assert!(
+            matches!(decide(&m), Decision::Refused(_)),
+            "vox is not in ada's allow"
+        );
         m.allowed = true;
-        assert_eq!(decide(&m), Decision::Act(Command::Turn("can you check?".into())));
+        assert_eq!(
+            decide(&m),
+            Decision::Act(Command::Turn("can you check?".into()))
+        );
         let mut dm = msg("@vox:town.test", "I think so", true);
         dm.allowed = true;
         assert_eq!(decide(&dm), Decision::Pass);
@@ -268,7 +375,10 @@ mod tests {
         let mut m = msg("@friend:town.test", "!reset", true);
         m.allowed = true;
         assert_eq!(decide(&m), Decision::MayorsOnly(Command::Reset));
-        let yes = Incoming { body: "!reset yes", ..m.clone() };
+        let yes = Incoming {
+            body: "!reset yes",
+            ..m.clone()
+        };
         assert_eq!(decide(&yes), Decision::MayorsOnly(Command::ResetYes));
         let mayor = msg("@mayor:town.test", "!reset yes", true);
         assert_eq!(decide(&mayor), Decision::Act(Command::ResetYes));
@@ -277,17 +387,51 @@ mod tests {
     #[test]
     fn device_commands_read_their_words_and_lending_is_for_mayors() {
         let act = |body| decide(&msg("@mayor:town.test", body, true));
-        let lease = DeviceCommand::Lease { device: "ttyUSB0".into(), resident: "ada".into(), secs: 7200 };
-        assert_eq!(act("!lease ttyUSB0 ada 2h"), Decision::Act(Command::Device(lease.clone())));
-        assert_eq!(act("!tail ttyS0 9600"), Decision::Act(Command::Device(DeviceCommand::Tail { device: "ttyS0".into(), baud: Some(9600) })));
-        assert_eq!(act("!untail ttyS0"), Decision::Act(Command::Device(DeviceCommand::Untail("ttyS0".into()))));
-        for wrong in ["!lease ttyUSB0 ada", "!lease ttyUSB0 ada soon", "!tail ttyS0 123", "!release", "!tail"] {
-            assert!(matches!(act(wrong), Decision::Act(Command::Usage(_))), "{wrong}");
+        let lease = DeviceCommand::Lease {
+            device: "ttyUSB0".into(),
+            resident: "ada".into(),
+            secs: 7200,
+        };
+        assert_eq!(
+            act("!lease ttyUSB0 ada 2h"),
+            Decision::Act(Command::Device(lease.clone()))
+        );
+        assert_eq!(
+            act("!tail ttyS0 9600"),
+            Decision::Act(Command::Device(DeviceCommand::Tail {
+                device: "ttyS0".into(),
+                baud: Some(9600)
+            }))
+        );
+        assert_eq!(
+            act("!untail ttyS0"),
+            Decision::Act(Command::Device(DeviceCommand::Untail("ttyS0".into())))
+        );
+        for wrong in [
+            "!lease ttyUSB0 ada",
+            "!lease ttyUSB0 ada soon",
+            "!tail ttyS0 123",
+            "!release",
+            "!tail",
+        ] {
+            assert!(
+                matches!(act(wrong), Decision::Act(Command::Usage(_))),
+                "{wrong}"
+            );
         }
         let mut friend = msg("@friend:town.test", "!lease ttyUSB0 ada 2h", true);
         friend.allowed = true;
-        assert_eq!(decide(&friend), Decision::MayorsOnly(Command::Device(lease)));
-        let list = Incoming { body: "!devices", ..friend };
-        assert_eq!(decide(&list), Decision::Act(Command::Device(DeviceCommand::List)));
+        assert_eq!(
+            decide(&friend),
+            Decision::MayorsOnly(Command::Device(lease))
+        );
+        let list = Incoming {
+            body: "!devices",
+            ..friend
+        };
+        assert_eq!(
+            decide(&list),
+            Decision::Act(Command::Device(DeviceCommand::List))
+        );
     }
 }

@@ -39,7 +39,9 @@ pub struct Remote {
 
 /// The Matrix stores: the unit's state directory, else (run by hand) the town's.
 pub fn store_root(town: &Town) -> PathBuf {
-    std::env::var_os("STATE_DIRECTORY").map(PathBuf::from).unwrap_or_else(|| town.state.join("matrix"))
+    std::env::var_os("STATE_DIRECTORY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| town.state.join("matrix"))
 }
 
 impl Remote {
@@ -60,7 +62,11 @@ impl Remote {
 
     /// Send a request whose only answer is Done (or a refusal).
     async fn done(&self, ask: Ask) -> Result<(), String> {
-        self.counter.call(ask).await.map(|_| ()).map_err(|e| e.to_string())
+        self.counter
+            .call(ask)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Ask for a turn, and its first answer: Accepted or Gathered (the message is on the
@@ -69,7 +75,11 @@ impl Remote {
     async fn first_answer(&self, ask: &Ask) -> Result<(Replies, Said), String> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let mut said = self.counter.open(ask.clone()).await.map_err(|e| e.to_string())?;
+            let mut said = self
+                .counter
+                .open(ask.clone())
+                .await
+                .map_err(|e| e.to_string())?;
             match said.next().await {
                 Ok(Some(first)) => return Ok((said, first)),
                 Err(HallError::Refused(why)) => return Err(why),
@@ -77,7 +87,9 @@ impl Remote {
                     tracing::info!("the daemon went away before it took a message: asking again");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Ok(None) => return Err("the supervisor did not take the message; send it again".into()),
+                Ok(None) => {
+                    return Err("the supervisor did not take the message; send it again".into());
+                }
                 Err(e) => return Err(e.to_string()),
             }
         }
@@ -100,7 +112,10 @@ impl Remote {
             let password = super::credentials::password(r);
             if !password.exists() {
                 tracing::warn!(resident = %r.name, "no Matrix bot: {} is missing", password.display());
-                self.chat_health(&r.name, format!("no bot: {} is missing", password.display()));
+                self.chat_health(
+                    &r.name,
+                    format!("no bot: {} is missing", password.display()),
+                );
                 continue;
             }
             if self.bots.lock().expect("lock").insert(r.name.clone()) {
@@ -120,7 +135,9 @@ impl Remote {
                 tracing::info!("configuration reloaded");
                 self.start_bots();
             }
-            Err(e) => tracing::error!("the daemon reloaded, but this chat cannot read the configuration:\n{e}"),
+            Err(e) => tracing::error!(
+                "the daemon reloaded, but this chat cannot read the configuration:\n{e}"
+            ),
         }
     }
 
@@ -161,7 +178,11 @@ impl Remote {
             Said::Reloaded => self.reload(),
             // Time-bound: with no bot connected the timeout answers, not a later post.
             s @ (Said::Approval { .. } | Said::ApprovalEnded { .. }) => {
-                let Some(chat) = super::approvals::resident(&s).and_then(|r| self.chats.lock().expect("lock").get(r).cloned()) else { return };
+                let Some(chat) = super::approvals::resident(&s)
+                    .and_then(|r| self.chats.lock().expect("lock").get(r).cloned())
+                else {
+                    return;
+                };
                 let me = self.clone();
                 tokio::spawn(async move { me.asked.heard(&chat, s).await });
             }
@@ -172,7 +193,12 @@ impl Remote {
     /// Out through the resident's bot, or kept until it connects.
     fn hand(self: &Arc<Self>, resident: &str, what: Waiting) {
         let Some(chat) = self.chats.lock().expect("lock").get(resident).cloned() else {
-            self.waiting.lock().expect("lock").entry(resident.to_string()).or_default().push(what);
+            self.waiting
+                .lock()
+                .expect("lock")
+                .entry(resident.to_string())
+                .or_default()
+                .push(what);
             return;
         };
         let (me, resident) = (self.clone(), resident.to_string());
@@ -181,14 +207,25 @@ impl Remote {
                 Waiting::Notice(notice) => {
                     let text = words::notice(&resident, &notice);
                     let town = me.town();
-                    let rooms: Vec<String> = town.resident(&resident).map(|r| r.rooms.iter().filter(|x| x.starts_with('!')).cloned().collect()).unwrap_or_default();
+                    let rooms: Vec<String> = town
+                        .resident(&resident)
+                        .map(|r| {
+                            r.rooms
+                                .iter()
+                                .filter(|x| x.starts_with('!'))
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     for room in rooms {
                         if let Err(e) = chat.send(&room, None, &text).await {
                             tracing::warn!("notice to {room}: {e}");
                         }
                     }
                 }
-                Waiting::Answer(d) if me.posted.lock().expect("lock").contains(&d.id) => me.delivered(d.id).await,
+                Waiting::Answer(d) if me.posted.lock().expect("lock").contains(&d.id) => {
+                    me.delivered(d.id).await
+                }
                 Waiting::Answer(d) => me.post_late(&chat, *d).await,
             }
         });
@@ -197,15 +234,28 @@ impl Remote {
     /// An answer whose asker (an earlier chat process) went away mid-turn.
     async fn post_late(&self, chat: &MatrixChat, d: Delivery) {
         let mut s = Streamer::new(chat, &d.reply.room, d.reply.thread.as_deref());
-        let outcome = d.outcome.clone().ok_or_else(|| d.errors.first().cloned().unwrap_or_else(|| "the turn could not run".into()));
-        let footer = words::footer(&outcome, &d.errors).map_or(words::LATE.to_string(), |f| format!("{f}\n{}", words::LATE));
+        let outcome = d.outcome.clone().ok_or_else(|| {
+            d.errors
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "the turn could not run".into())
+        });
+        let footer = words::footer(&outcome, &d.errors)
+            .map_or(words::LATE.to_string(), |f| format!("{f}\n{}", words::LATE));
         let posted = async {
             s.push(&d.text).await?;
             s.finish(Some(&footer)).await
         };
         let posted = posted.await;
         if let (Some(o), Some(r)) = (&d.outcome, self.town().resident(&d.resident)) {
-            super::files::post(chat, &d.reply.room, d.reply.thread.as_deref(), &o.files, r.files.max_bytes).await;
+            super::files::post(
+                chat,
+                &d.reply.room,
+                d.reply.thread.as_deref(),
+                &o.files,
+                r.files.max_bytes,
+            )
+            .await;
         }
         match posted {
             Ok(()) => self.delivered(d.id).await,
@@ -224,8 +274,21 @@ impl Backend for Remote {
     }
 
     async fn turn(&self, t: TurnAsk, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
-        let TurnAsk { resident, sender, conversation, prompt, reply, mut place } = t;
-        let ask = Ask::Turn { resident, sender, conversation, prompt, reply };
+        let TurnAsk {
+            resident,
+            sender,
+            conversation,
+            prompt,
+            reply,
+            mut place,
+        } = t;
+        let ask = Ask::Turn {
+            resident,
+            sender,
+            conversation,
+            prompt,
+            reply,
+        };
         place.wait().await;
         let (mut said, first) = self.first_answer(&ask).await?;
         place.accepted();
@@ -245,12 +308,24 @@ impl Backend for Remote {
                 Said::Turn(ev) => {
                     let _ = events.send(ev).await;
                 }
-                Said::TurnDone { delivery, outcome, error } => {
-                    let outcome = outcome.ok_or_else(|| error.unwrap_or_else(|| "the turn could not run".into()));
-                    return Ok(Ended::Answered { delivery, outcome: Box::new(outcome) });
+                Said::TurnDone {
+                    delivery,
+                    outcome,
+                    error,
+                } => {
+                    let outcome = outcome
+                        .ok_or_else(|| error.unwrap_or_else(|| "the turn could not run".into()));
+                    return Ok(Ended::Answered {
+                        delivery,
+                        outcome: Box::new(outcome),
+                    });
                 }
                 Said::Gathered { waiting } => {
-                    let _ = events.send(TurnEvent::Queued { ahead: waiting as u32 }).await;
+                    let _ = events
+                        .send(TurnEvent::Queued {
+                            ahead: waiting as u32,
+                        })
+                        .await;
                 }
                 Said::Joined { .. } => return Ok(Ended::Joined),
                 other => tracing::debug!("unexpected during a turn: {other:?}"),
@@ -278,19 +353,42 @@ impl Backend for Remote {
     }
 
     async fn stop(&self, resident: &str, sender: &str) -> Result<u32, String> {
-        match self.counter.call(Ask::Stop { resident: resident.into(), sender: sender.into() }).await {
+        match self
+            .counter
+            .call(Ask::Stop {
+                resident: resident.into(),
+                sender: sender.into(),
+            })
+            .await
+        {
             Ok(Said::Stopped { turns }) => Ok(turns),
             Ok(other) => Err(format!("unexpected answer {other:?}")),
             Err(e) => Err(e.to_string()),
         }
     }
 
-    async fn forget_session(&self, resident: &str, sender: &str, conversation: &str) -> Result<(), String> {
-        self.done(Ask::Forget { resident: resident.into(), sender: sender.into(), conversation: conversation.into() }).await
+    async fn forget_session(
+        &self,
+        resident: &str,
+        sender: &str,
+        conversation: &str,
+    ) -> Result<(), String> {
+        self.done(Ask::Forget {
+            resident: resident.into(),
+            sender: sender.into(),
+            conversation: conversation.into(),
+        })
+        .await
     }
 
     async fn status_of(&self, resident: &str) -> String {
-        match self.counter.call(Ask::Status { resident: resident.into() }).await {
+        match self
+            .counter
+            .call(Ask::Status {
+                resident: resident.into(),
+            })
+            .await
+        {
             Ok(Said::Status(report)) => words::status(&report),
             Ok(other) => format!("_unexpected answer {other:?}_"),
             Err(e) => format!("_The supervisor did not answer: {e}_"),
@@ -298,7 +396,14 @@ impl Backend for Remote {
     }
 
     async fn cost_of(&self, resident: &str, conversation: &str) -> String {
-        match self.counter.call(Ask::Cost { resident: resident.into(), conversation: conversation.into() }).await {
+        match self
+            .counter
+            .call(Ask::Cost {
+                resident: resident.into(),
+                conversation: conversation.into(),
+            })
+            .await
+        {
             Ok(Said::Cost(report)) => words::cost(&report),
             Ok(other) => format!("_unexpected answer {other:?}_"),
             Err(e) => format!("_The supervisor did not answer: {e}_"),
@@ -306,16 +411,31 @@ impl Backend for Remote {
     }
 
     async fn session_of(&self, resident: &str, conversation: &str) -> String {
-        match self.counter.call(Ask::Session { resident: resident.into(), conversation: conversation.into() }).await {
+        match self
+            .counter
+            .call(Ask::Session {
+                resident: resident.into(),
+                conversation: conversation.into(),
+            })
+            .await
+        {
             Ok(Said::Session { id: Some(id) }) => words::session(resident, conversation, &id),
-            Ok(Said::Session { id: None }) => "_This conversation has no CLI session yet: the next message starts one._".into(),
+            Ok(Said::Session { id: None }) => {
+                "_This conversation has no CLI session yet: the next message starts one._".into()
+            }
             Ok(other) => format!("_unexpected answer {other:?}_"),
             Err(e) => format!("_The supervisor did not answer: {e}_"),
         }
     }
 
     async fn log_of(&self, resident: &str, lines: usize) -> String {
-        match self.counter.call(Ask::Log { resident: resident.into() }).await {
+        match self
+            .counter
+            .call(Ask::Log {
+                resident: resident.into(),
+            })
+            .await
+        {
             Ok(Said::LastTurn { outcome }) => words::last_turn(outcome.as_ref(), lines),
             Ok(other) => format!("_unexpected answer {other:?}_"),
             Err(e) => format!("_The supervisor did not answer: {e}_"),
@@ -323,21 +443,47 @@ impl Backend for Remote {
     }
 
     async fn branches_of(&self, resident: &str) -> String {
-        match self.counter.call(Ask::Branches { resident: resident.into() }).await {
+        match self
+            .counter
+            .call(Ask::Branches {
+                resident: resident.into(),
+            })
+            .await
+        {
             Ok(Said::Branches { repos }) => words::branches(resident, &repos),
             Ok(other) => format!("_unexpected answer {other:?}_"),
             Err(e) => format!("_The supervisor did not answer: {e}_"),
         }
     }
 
-    async fn file(&self, resident: &str, sender: &str, conversation: &str, file: &super::FileRef, bytes: Vec<u8>) -> Result<String, String> {
-        super::files::hand_over(&self.counter, &self.store, [resident, sender, conversation], file, &bytes).await
+    async fn file(
+        &self,
+        resident: &str,
+        sender: &str,
+        conversation: &str,
+        file: &super::FileRef,
+        bytes: Vec<u8>,
+    ) -> Result<String, String> {
+        super::files::hand_over(
+            &self.counter,
+            &self.store,
+            [resident, sender, conversation],
+            file,
+            &bytes,
+        )
+        .await
     }
 
     fn reacted(&self, room: &str, target: &str, key: &str, sender: &str) {
-        if let (Some(id), Some(allow)) = (self.asked.of(room, target), super::approvals::decision(key)) {
+        if let (Some(id), Some(allow)) =
+            (self.asked.of(room, target), super::approvals::decision(key))
+        {
             tracing::info!(%sender, id, allow, "a mayor answered an approval");
-            self.tell_daemon(Ask::Decide { id, by: sender.into(), allow });
+            self.tell_daemon(Ask::Decide {
+                id,
+                by: sender.into(),
+                allow,
+            });
         }
     }
 
@@ -347,7 +493,9 @@ impl Backend for Remote {
 
     async fn reset_report(&self, by: &str) -> Result<String, String> {
         match self.counter.call(Ask::ResetReport { by: by.into() }).await {
-            Ok(Said::Losses { residents }) => Ok(words::what_a_reset_loses(&self.town(), &residents)),
+            Ok(Said::Losses { residents }) => {
+                Ok(words::what_a_reset_loses(&self.town(), &residents))
+            }
             Ok(Said::Error { message }) => Err(message),
             Ok(other) => Err(format!("unexpected answer {other:?}")),
             Err(e) => Err(e.to_string()),
@@ -363,19 +511,42 @@ impl Backend for Remote {
     }
 
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str) {
-        self.tell_daemon(Ask::Audit { resident: resident.into(), what, from: from.into(), room: room.into(), why: why.into() });
+        self.tell_daemon(Ask::Audit {
+            resident: resident.into(),
+            what,
+            from: from.into(),
+            room: room.into(),
+            why: why.into(),
+        });
     }
 
     fn chat_health(&self, resident: &str, health: String) {
-        let changed = self.health.lock().expect("lock").insert(resident.to_string(), health.clone()).as_ref() != Some(&health);
+        let changed = self
+            .health
+            .lock()
+            .expect("lock")
+            .insert(resident.to_string(), health.clone())
+            .as_ref()
+            != Some(&health);
         if changed {
-            self.tell_daemon(Ask::Health { resident: resident.into(), health });
+            self.tell_daemon(Ask::Health {
+                resident: resident.into(),
+                health,
+            });
         }
     }
 
     fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat) {
-        self.chats.lock().expect("lock").insert(resident.to_string(), chat);
-        let waiting = self.waiting.lock().expect("lock").remove(resident).unwrap_or_default();
+        self.chats
+            .lock()
+            .expect("lock")
+            .insert(resident.to_string(), chat);
+        let waiting = self
+            .waiting
+            .lock()
+            .expect("lock")
+            .remove(resident)
+            .unwrap_or_default();
         for w in waiting {
             self.hand(resident, w);
         }

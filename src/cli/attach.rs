@@ -13,7 +13,9 @@ use townhall::config::Town;
 use townhall::turn::{Sessions, drivers};
 
 pub fn run(town: &Town, name: &str, conversation: Option<&str>) -> anyhow::Result<ExitCode> {
-    let r = town.resident(name).with_context(|| format!("no resident named `{name}`\n  help: `townhall resident list` shows them"))?;
+    let r = town.resident(name).with_context(|| {
+        format!("no resident named `{name}`\n  help: `townhall resident list` shows them")
+    })?;
     let sessions = Sessions::load(&town.state)?;
     let found = match conversation {
         Some(c) => sessions.get(name, c).map(|s| (c.to_string(), s)),
@@ -25,16 +27,33 @@ pub fn run(town: &Town, name: &str, conversation: Option<&str>) -> anyhow::Resul
     let workspace = home.join(&r.agent.workspace);
     let inv = drivers::interactive(&r.agent, found.as_ref().map(|(_, s)| s.id.as_str()), &home);
     match &found {
-        Some((c, s)) => eprintln!("{name}'s {:?} session {} (conversation {c}), in {}", r.agent.kind, s.id, workspace.display()),
-        None => eprintln!("{name} has no {:?} session{}: starting a fresh one in {}", r.agent.kind, conversation.map(|c| format!(" in {c}")).unwrap_or_default(), workspace.display()),
+        Some((c, s)) => eprintln!(
+            "{name}'s {:?} session {} (conversation {c}), in {}",
+            r.agent.kind,
+            s.id,
+            workspace.display()
+        ),
+        None => eprintln!(
+            "{name} has no {:?} session{}: starting a fresh one in {}",
+            r.agent.kind,
+            conversation.map(|c| format!(" in {c}")).unwrap_or_default(),
+            workspace.display()
+        ),
     }
     eprintln!("(leave the CLI for a shell as {name}; leave that to come back)");
     // Its manager must be up: the same linger a turn asks for.
-    let _ = Command::new("loginctl").args(["enable-linger", name]).status();
+    let _ = Command::new("loginctl")
+        .args(["enable-linger", name])
+        .status();
     let mut env: BTreeMap<String, String> = inv.environment.into_iter().collect();
     env.extend(r.agent.environment.clone());
-    env.insert("SSH_AUTH_SOCK".into(), townhall::sign::agent_socket(name).display().to_string());
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    env.insert(
+        "SSH_AUTH_SOCK".into(),
+        townhall::sign::agent_socket(name).display().to_string(),
+    );
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     // The resident's manager takes transient units from the resident (its session bus
     // admits no one else), so systemd-run runs as the resident, but under `runuser --pty`:
     // runuser, as root, gives it a terminal of its own and copies to this one, so no
@@ -46,14 +65,35 @@ pub fn run(town: &Town, name: &str, conversation: Option<&str>) -> anyhow::Resul
     cmd.env_clear()
         .env("HOME", &home)
         .env("XDG_RUNTIME_DIR", format!("/run/user/{}", r.uid))
-        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path=/run/user/{}/bus", r.uid))
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path=/run/user/{}/bus", r.uid),
+        )
         .env("TERM", &term)
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    cmd.args(["--preserve-environment", "--pty", "-u", name, "--", "systemd-run", "--quiet", "--user", "--pty", "--collect", "--service-type=exec"])
-        .arg("--setenv=TERM")
-        .arg(format!("--unit=townhall-attach-{name}-{stamp}"))
-        .arg(format!("--description=townhall attach ({:?})", r.agent.kind))
-        .arg(format!("--working-directory={}", workspace.display()));
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        );
+    cmd.args([
+        "--preserve-environment",
+        "--pty",
+        "-u",
+        name,
+        "--",
+        "systemd-run",
+        "--quiet",
+        "--user",
+        "--pty",
+        "--collect",
+        "--service-type=exec",
+    ])
+    .arg("--setenv=TERM")
+    .arg(format!("--unit=townhall-attach-{name}-{stamp}"))
+    .arg(format!(
+        "--description=townhall attach ({:?})",
+        r.agent.kind
+    ))
+    .arg(format!("--working-directory={}", workspace.display()));
     for f in &r.agent.environment_files {
         cmd.arg(format!("--property=EnvironmentFile={}", f.display()));
     }
@@ -61,7 +101,20 @@ pub fn run(town: &Town, name: &str, conversation: Option<&str>) -> anyhow::Resul
         cmd.env(k, v).arg(format!("--setenv={k}"));
     }
     // The CLI, then a login shell in the same place.
-    cmd.args(["--", "/bin/bash", "-c", "\"$@\"; cd \"$PWD\" && exec /bin/bash -l", "townhall-attach"]).args(&inv.argv);
-    let status = cmd.status().context("running runuser and systemd-run (util-linux and systemd)")?;
-    Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8) })
+    cmd.args([
+        "--",
+        "/bin/bash",
+        "-c",
+        "\"$@\"; cd \"$PWD\" && exec /bin/bash -l",
+        "townhall-attach",
+    ])
+    .args(&inv.argv);
+    let status = cmd
+        .status()
+        .context("running runuser and systemd-run (util-linux and systemd)")?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8)
+    })
 }

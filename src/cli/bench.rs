@@ -27,7 +27,11 @@ fn ms(d: Duration) -> f64 {
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let out = cmd.output()?;
-    anyhow::ensure!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    anyhow::ensure!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
     Ok(())
 }
 
@@ -114,14 +118,21 @@ pub fn reset(
         sync()?;
         progress("  btrfs CLI");
         let cli = timed(|| {
-            run(Command::new("btrfs").args(["-q", "subvolume", "delete"]).arg(&live))?;
-            run(Command::new("btrfs").args(["-q", "subvolume", "snapshot"]).arg(&blank).arg(&live))
+            run(Command::new("btrfs")
+                .args(["-q", "subvolume", "delete"])
+                .arg(&live))?;
+            run(Command::new("btrfs")
+                .args(["-q", "subvolume", "snapshot"])
+                .arg(&blank)
+                .arg(&live))
         })?;
 
         fill(&live, residents, m)?;
         sync()?;
         progress("  rm -rf");
-        let homes: Vec<PathBuf> = (0..residents).map(|r| live.join(format!("home{r}"))).collect();
+        let homes: Vec<PathBuf> = (0..residents)
+            .map(|r| live.join(format!("home{r}")))
+            .collect();
         let rm = timed(|| run(Command::new("rm").arg("-rf").args(&homes)))?;
         rows.push(BenchRow {
             cold,
@@ -141,27 +152,51 @@ pub fn reset(
 /// Milliseconds from a `change` uevent to a user ACL entry on `node`: townhall's grant
 /// path (libudev monitor → Keeper → libacl) against a udev rule with RUN+="setfacl",
 /// both driven by the same real uevents. Needs root and a running udevd.
-pub fn grant(node: &Path, uid: u32, count: usize, progress: &mut dyn FnMut(&str)) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+pub fn grant(
+    node: &Path,
+    uid: u32,
+    count: usize,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     use townhall::grant::{Acls, DeviceEvent, Devices, PosixAcls, Udev};
-    let sysname = node.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow::anyhow!("bad node"))?.to_string();
+    let sysname = node
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("bad node"))?
+        .to_string();
     let uevent = std::fs::read_dir("/sys/class")?
         .filter_map(|c| c.ok())
         .map(|c| c.path().join(&sysname).join("uevent"))
         .find(|p| p.exists())
         .ok_or_else(|| anyhow::anyhow!("no /sys/class/*/{sysname}/uevent"))?;
-    let subsystem = uevent.parent().and_then(|p| p.parent()).and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("").to_string();
+    let subsystem = uevent
+        .parent()
+        .and_then(|p| p.parent())
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_string();
     let acls = PosixAcls;
-    let has = || acls.users(node).map(|u| u.contains_key(&uid)).unwrap_or(false);
+    let has = || {
+        acls.users(node)
+            .map(|u| u.contains_key(&uid))
+            .unwrap_or(false)
+    };
     let wait_for = |t: Instant| -> anyhow::Result<f64> {
         while !has() {
-            anyhow::ensure!(t.elapsed() < Duration::from_secs(5), "no ACL entry after 5 s");
+            anyhow::ensure!(
+                t.elapsed() < Duration::from_secs(5),
+                "no ACL entry after 5 s"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
         Ok(t.elapsed().as_secs_f64() * 1e3)
     };
 
     progress("townhall: libudev monitor → ACL");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut ours = Vec::new();
     rt.block_on(async {
         let mut rx = Udev.watch(std::slice::from_ref(&subsystem), &[])?;
@@ -185,7 +220,12 @@ pub fn grant(node: &Path, uid: u32, count: usize, progress: &mut dyn FnMut(&str)
     progress("udev rule: RUN+=\"/usr/bin/setfacl …\"");
     let rule = Path::new("/run/udev/rules.d/99-townhall-bench.rules");
     std::fs::create_dir_all(rule.parent().expect("has a parent"))?;
-    std::fs::write(rule, format!("ACTION==\"change\", KERNEL==\"{sysname}\", RUN+=\"/usr/bin/setfacl -m u:{uid}:rw $env{{DEVNAME}}\"\n"))?;
+    std::fs::write(
+        rule,
+        format!(
+            "ACTION==\"change\", KERNEL==\"{sysname}\", RUN+=\"/usr/bin/setfacl -m u:{uid}:rw $env{{DEVNAME}}\"\n"
+        ),
+    )?;
     run(Command::new("udevadm").args(["control", "--reload"]))?;
     let mut theirs = Vec::new();
     let result = (|| {

@@ -13,7 +13,9 @@ use anyhow::Context;
 use matrix_sdk::Client;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoom;
-use matrix_sdk::ruma::events::room::message::{OriginalSyncRoomMessageEvent, RoomMessageEventContent};
+use matrix_sdk::ruma::events::room::message::{
+    OriginalSyncRoomMessageEvent, RoomMessageEventContent,
+};
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 
 #[derive(serde::Deserialize)]
@@ -33,20 +35,37 @@ pub struct Figures {
 }
 
 fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 async fn login(c: &Credentials) -> anyhow::Result<Client> {
-    let client = Client::builder().homeserver_url(&c.homeserver).build().await?;
-    client.matrix_auth().login_username(&c.user, &c.password).initial_device_display_name("townhall bench").send().await.with_context(|| format!("logging in as {}", c.user))?;
-    client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+    let client = Client::builder()
+        .homeserver_url(&c.homeserver)
+        .build()
+        .await?;
+    client
+        .matrix_auth()
+        .login_username(&c.user, &c.password)
+        .initial_device_display_name("townhall bench")
+        .send()
+        .await
+        .with_context(|| format!("logging in as {}", c.user))?;
+    client
+        .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+        .await?;
     Ok(client)
 }
 
 fn pct(v: &mut [f64]) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
-    ((at(0.5) * 10.0).round() / 10.0, (at(0.95) * 10.0).round() / 10.0)
+    (
+        (at(0.5) * 10.0).round() / 10.0,
+        (at(0.95) * 10.0).round() / 10.0,
+    )
 }
 
 /// Every message body the client's sync brings, with when it was seen.
@@ -56,7 +75,10 @@ fn watch(client: &Client) -> Arc<Mutex<HashMap<String, f64>>> {
     client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent| {
         let log = log.clone();
         async move {
-            log.lock().expect("lock").entry(ev.content.body().to_string()).or_insert_with(now);
+            log.lock()
+                .expect("lock")
+                .entry(ev.content.body().to_string())
+                .or_insert_with(now);
         }
     });
     let c = client.clone();
@@ -64,7 +86,10 @@ fn watch(client: &Client) -> Arc<Mutex<HashMap<String, f64>>> {
     // follows another within a second, which would add up to a second to what is measured.
     tokio::spawn(async move {
         loop {
-            if c.sync_once(SyncSettings::default().timeout(Duration::from_secs(30))).await.is_err() {
+            if c.sync_once(SyncSettings::default().timeout(Duration::from_secs(30)))
+                .await
+                .is_err()
+            {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -72,7 +97,10 @@ fn watch(client: &Client) -> Arc<Mutex<HashMap<String, f64>>> {
     seen
 }
 
-async fn seen(log: &Mutex<HashMap<String, f64>>, want: impl Fn(&str) -> bool) -> anyhow::Result<(String, f64)> {
+async fn seen(
+    log: &Mutex<HashMap<String, f64>>,
+    want: impl Fn(&str) -> bool,
+) -> anyhow::Result<(String, f64)> {
     let deadline = now() + 60.0;
     loop {
         if let Some((b, t)) = log.lock().expect("lock").iter().find(|(b, _)| want(b)) {
@@ -83,14 +111,24 @@ async fn seen(log: &Mutex<HashMap<String, f64>>, want: impl Fn(&str) -> bool) ->
     }
 }
 
-pub async fn chat(mayor: &Credentials, other: &Credentials, resident: &str, runs: usize, progress: &mut dyn FnMut(&str)) -> anyhow::Result<Figures> {
+pub async fn chat(
+    mayor: &Credentials,
+    other: &Credentials,
+    resident: &str,
+    runs: usize,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Figures> {
     let (m, o) = (login(mayor).await?, login(other).await?);
     let mut req = CreateRoom::new();
     req.name = Some("townhall bench chat".into());
-    req.invite = vec![OwnedUserId::try_from(resident)?, OwnedUserId::try_from(other.user.as_str())?];
+    req.invite = vec![
+        OwnedUserId::try_from(resident)?,
+        OwnedUserId::try_from(other.user.as_str())?,
+    ];
     let room: OwnedRoomId = m.create_room(req).await?.room_id().to_owned();
     progress("waiting for the resident and the other client to join");
-    o.sync_once(SyncSettings::default().timeout(Duration::from_secs(5))).await?;
+    o.sync_once(SyncSettings::default().timeout(Duration::from_secs(5)))
+        .await?;
     o.join_room_by_id(&room).await?;
     let log = watch(&m);
     let _other_sync = watch(&o);
@@ -98,11 +136,18 @@ pub async fn chat(mayor: &Credentials, other: &Credentials, resident: &str, runs
     let deadline = now() + 60.0;
     let mr = loop {
         if let Some(r) = m.get_room(&room)
-            && r.members(matrix_sdk::RoomMemberships::JOIN).await.map(|m| m.len()).unwrap_or(0) >= 3
+            && r.members(matrix_sdk::RoomMemberships::JOIN)
+                .await
+                .map(|m| m.len())
+                .unwrap_or(0)
+                >= 3
         {
             break r;
         }
-        anyhow::ensure!(now() < deadline, "the resident and the other client did not both join in 60 s");
+        anyhow::ensure!(
+            now() < deadline,
+            "the resident and the other client did not both join in 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let or = o.get_room(&room).context("the other client has no room")?;
@@ -122,30 +167,68 @@ pub async fn chat(mayor: &Credentials, other: &Credentials, resident: &str, runs
         quiet().await;
         // "resident: stamp N": the stand-in's first line is "stamp-reply N START PRINTED".
         let t1 = now();
-        mr.send(RoomMessageEventContent::text_plain(format!("{}: stamp {i}", resident.trim_start_matches('@').split(':').next().unwrap_or("")))).await?;
+        mr.send(RoomMessageEventContent::text_plain(format!(
+            "{}: stamp {i}",
+            resident
+                .trim_start_matches('@')
+                .split(':')
+                .next()
+                .unwrap_or("")
+        )))
+        .await?;
         let tag = format!("stamp-reply {i} ");
         let (body, t) = seen(&log, |x| x.starts_with(&tag)).await?;
-        let times: Vec<f64> = body[tag.len()..].split_whitespace().filter_map(|s| s.parse().ok()).collect();
-        let [started, printed] = times[..] else { anyhow::bail!("no start and print times in {body:?}") };
+        let times: Vec<f64> = body[tag.len()..]
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let [started, printed] = times[..] else {
+            anyhow::bail!("no start and print times in {body:?}")
+        };
         a.push((started - t1) * 1e3);
         b.push((t - printed) * 1e3);
     }
-    Ok(Figures { runs, send_to_cli_start: pct(&mut a), first_line_to_mayor: pct(&mut b), synapse_client_to_client: pct(&mut c) })
+    Ok(Figures {
+        runs,
+        send_to_cli_start: pct(&mut a),
+        first_line_to_mayor: pct(&mut b),
+        synapse_client_to_client: pct(&mut c),
+    })
 }
 
 /// `townhall bench chat`: run it, print the figures.
-pub fn run(mayor: &std::path::Path, other: &std::path::Path, resident: &str, runs: usize, json: bool) -> anyhow::Result<ExitCode> {
-    let read = |p: &std::path::Path| -> anyhow::Result<Credentials> { Ok(serde_json::from_slice(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)?) };
+pub fn run(
+    mayor: &std::path::Path,
+    other: &std::path::Path,
+    resident: &str,
+    runs: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let read = |p: &std::path::Path| -> anyhow::Result<Credentials> {
+        Ok(serde_json::from_slice(
+            &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+        )?)
+    };
     let (m, o) = (read(mayor)?, read(other)?);
-    let f = tokio::runtime::Runtime::new()?.block_on(chat(&m, &o, resident, runs, &mut |s| eprintln!("bench: {s}")))?;
+    let f = tokio::runtime::Runtime::new()?.block_on(chat(&m, &o, resident, runs, &mut |s| {
+        eprintln!("bench: {s}")
+    }))?;
     if json {
         super::print_json(&f);
     } else {
         println!("{} runs, ms             p50      p95", f.runs);
-        println!("(a) send → CLI started   {:>7.1}  {:>7.1}", f.send_to_cli_start.0, f.send_to_cli_start.1);
-        println!("(b) first line → mayor  {:>7.1}  {:>7.1}", f.first_line_to_mayor.0, f.first_line_to_mayor.1);
-        println!("(c) Synapse client→client {:>5.1}  {:>7.1}", f.synapse_client_to_client.0, f.synapse_client_to_client.1);
+        println!(
+            "(a) send → CLI started   {:>7.1}  {:>7.1}",
+            f.send_to_cli_start.0, f.send_to_cli_start.1
+        );
+        println!(
+            "(b) first line → mayor  {:>7.1}  {:>7.1}",
+            f.first_line_to_mayor.0, f.first_line_to_mayor.1
+        );
+        println!(
+            "(c) Synapse client→client {:>5.1}  {:>7.1}",
+            f.synapse_client_to_client.0, f.synapse_client_to_client.1
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
-

@@ -31,36 +31,72 @@ fn ms(d: Duration) -> f64 {
 fn settled(town: &Town) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     while !townhall::round::retired(town, &townhall::round::Btrfs)?.is_empty() {
-        ensure!(Instant::now() < deadline, "retired rounds are still there after 10 minutes");
+        ensure!(
+            Instant::now() < deadline,
+            "retired rounds are still there after 10 minutes"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     Ok(())
 }
 
-pub fn run(town: &Town, resident: &str, files: &[usize], runs: usize, progress: &mut dyn FnMut(&str)) -> anyhow::Result<Vec<TownRow>> {
-    let r = town.resident(resident).with_context(|| format!("no resident named `{resident}`"))?;
+pub fn run(
+    town: &Town,
+    resident: &str,
+    files: &[usize],
+    runs: usize,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Vec<TownRow>> {
+    let r = town
+        .resident(resident)
+        .with_context(|| format!("no resident named `{resident}`"))?;
     let exe = std::env::current_exe()?;
     let mut rows = Vec::new();
     for &m in files {
-        let mut row = TownRow { files: m, end_to_end_ms: vec![], reset_ms: vec![], critical_ms: vec![], walk_ms: vec![] };
+        let mut row = TownRow {
+            files: m,
+            end_to_end_ms: vec![],
+            reset_ms: vec![],
+            critical_ms: vec![],
+            walk_ms: vec![],
+        };
         for i in 0..runs {
             settled(town)?;
-            progress(&format!("{m} files in {resident}'s home, run {}: filling", i + 1));
+            progress(&format!(
+                "{m} files in {resident}'s home, run {}: filling",
+                i + 1
+            ));
             super::bench::fill_dir(&town.home(r).join("bench-fill"), m)?;
             Command::new("sync").status()?;
             let t = Instant::now();
             let lost = townhall::round::losses(town, r);
             row.walk_ms.push(ms(t.elapsed()));
-            ensure!(lost.files.count >= m as u64 || lost.files.partial, "the walk saw {} files of {m}: {:?}", lost.files.count, lost.notes);
+            ensure!(
+                lost.files.count >= m as u64 || lost.files.partial,
+                "the walk saw {} files of {m}: {:?}",
+                lost.files.count,
+                lost.notes
+            );
             Command::new("sync").status()?;
             progress("  townhall reset --yes");
             let t = Instant::now();
-            let out = Command::new(&exe).arg("--config").arg(&town.dir).args(["reset", "--yes", "--json", "--by", "bench"]).output()?;
+            let out = Command::new(&exe)
+                .arg("--config")
+                .arg(&town.dir)
+                .args(["reset", "--yes", "--json", "--by", "bench"])
+                .output()?;
             row.end_to_end_ms.push(ms(t.elapsed()));
-            ensure!(out.status.success(), "townhall reset --yes: {}", String::from_utf8_lossy(&out.stderr));
-            let report: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading the reset's report")?;
-            row.reset_ms.push(report["duration_ms"].as_f64().unwrap_or_default());
-            row.critical_ms.push(report["critical_us"].as_f64().unwrap_or_default() / 1000.0);
+            ensure!(
+                out.status.success(),
+                "townhall reset --yes: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).context("reading the reset's report")?;
+            row.reset_ms
+                .push(report["duration_ms"].as_f64().unwrap_or_default());
+            row.critical_ms
+                .push(report["critical_us"].as_f64().unwrap_or_default() / 1000.0);
         }
         rows.push(row);
     }

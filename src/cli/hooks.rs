@@ -8,9 +8,20 @@ use anyhow::Context;
 
 /// `townhall hook pre-receive`, run by receive-pack as the remote's user in the repository.
 pub fn pre_receive(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let town = super::load(&std::env::var_os("TOWNHALL_CONFIG").map(PathBuf::from).unwrap_or_else(|| dir.to_owned()))?;
-    let pusher = std::env::var("TOWNHALL_PUSHER").context("TOWNHALL_PUSHER is not set: pushes reach the town remote only through `townhall push`")?;
-    match townhall::remote::pre_receive(&town, &pusher, std::path::Path::new("."), std::io::stdin().lock()) {
+    let town = super::load(
+        &std::env::var_os("TOWNHALL_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.to_owned()),
+    )?;
+    let pusher = std::env::var("TOWNHALL_PUSHER").context(
+        "TOWNHALL_PUSHER is not set: pushes reach the town remote only through `townhall push`",
+    )?;
+    match townhall::remote::pre_receive(
+        &town,
+        &pusher,
+        std::path::Path::new("."),
+        std::io::stdin().lock(),
+    ) {
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(refused) => {
             for r in refused {

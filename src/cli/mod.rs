@@ -21,7 +21,11 @@ use townhall::config::{self, Town};
 use townhall::control::{self, ClientError, Request, Response};
 
 #[derive(Parser)]
-#[command(name = "townhall", version, about = "AI agents as real Unix users, reset between rounds")]
+#[command(
+    name = "townhall",
+    version,
+    about = "AI agents as real Unix users, reset between rounds"
+)]
 struct Cli {
     /// Directory holding town.toml and residents/.
     #[arg(long, global = true, env = "TOWNHALL_CONFIG", default_value = config::DEFAULT_CONFIG_DIR)]
@@ -266,30 +270,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { json, host: true } => {
             let findings = townhall::level::check_host(&townhall::level::ThisHost);
-            if json { print_json(&findings) } else { print!("{}", show::host_findings(&findings)) }
-            Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            if json {
+                print_json(&findings)
+            } else {
+                print!("{}", show::host_findings(&findings))
+            }
+            Ok(if findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Check { json, host: false } => Ok(check(&cli.config, json)),
         Command::Losses { resident } => {
             let town = load(&cli.config)?;
-            let r = town.resident(&resident).with_context(|| format!("no resident named `{resident}`"))?;
+            let r = town
+                .resident(&resident)
+                .with_context(|| format!("no resident named `{resident}`"))?;
             if nix::unistd::geteuid().is_root() {
                 townhall::round::become_resident(r.uid).context("becoming the resident")?;
             }
-            print_json(&townhall::round::examine(r, std::path::Path::new(townhall::round::BOUND_HOME)));
+            print_json(&townhall::round::examine(
+                r,
+                std::path::Path::new(townhall::round::BOUND_HOME),
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Holders { path, kill } => {
             for pid in townhall::grant::my_holders(&path)? {
                 if kill {
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::SIGKILL,
+                    );
                 }
                 println!("{pid}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::ApproveHook { gemini } => {
-            townhall::approve::hook::run(&mut std::io::stdin().lock(), &mut std::io::stdout().lock(), gemini)?;
+            townhall::approve::hook::run(
+                &mut std::io::stdin().lock(),
+                &mut std::io::stdout().lock(),
+                gemini,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {
@@ -300,7 +324,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.block_on(async {
                 let managers = townhall::units::SystemdUserManagers::connect().await?;
                 let acls = townhall::grant::PosixAcls;
-                townhall::serve::Daemon::new(town, townhall::resident::SystemAccounts, managers, acls)?.run().await
+                townhall::serve::Daemon::new(
+                    town,
+                    townhall::resident::SystemAccounts,
+                    managers,
+                    acls,
+                )?
+                .run()
+                .await
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -308,7 +339,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging();
             townhall::os::raise_nofile();
             let town = load(&cli.config)?;
-            tokio::runtime::Runtime::new()?.block_on(townhall::chat::remote::run(&cli.config, town))?;
+            tokio::runtime::Runtime::new()?
+                .block_on(townhall::chat::remote::run(&cli.config, town))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => status(json),
@@ -322,8 +354,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("reloaded: {residents} resident(s)");
             }
         }),
-        Command::Turn { args, conversation, new, json } => turn::run(&args, &conversation, new, json),
-        Command::Attach { name, conversation } => attach::run(&load(&cli.config)?, &name, conversation.as_deref()),
+        Command::Turn {
+            args,
+            conversation,
+            new,
+            json,
+        } => turn::run(&args, &conversation, new, json),
+        Command::Attach { name, conversation } => {
+            attach::run(&load(&cli.config)?, &name, conversation.as_deref())
+        }
         Command::Init { json } => {
             init_logging();
             round::init(&load(&cli.config)?, json)
@@ -335,21 +374,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => keys::show(&town, json),
             }
         }
-        Command::Push { path } => Ok(ExitCode::from(townhall::remote::push_client(&path).context("pushing through townhall (is the daemon running?)")? as u8)),
+        Command::Push { path } => Ok(ExitCode::from(
+            townhall::remote::push_client(&path)
+                .context("pushing through townhall (is the daemon running?)")? as u8,
+        )),
         Command::Hook { .. } => hooks::pre_receive(&cli.config),
         Command::Level { json } => {
             init_logging();
             round::level(&load(&cli.config)?, json)
         }
-        Command::Reset { dry_run, json, by, yes } => {
+        Command::Reset {
+            dry_run,
+            json,
+            by,
+            yes,
+        } => {
             init_logging();
             round::reset(&load(&cli.config)?, dry_run, json, by, yes)
         }
-        Command::Bench { command: BenchCommand::Grant { node, uid, count } } => round::bench_grant(&node, uid, count),
-        Command::Bench { command: BenchCommand::Chat { mayor, other, resident, runs, json } } => bench_chat::run(&mayor, &other, &resident, runs, json),
-        Command::Bench { command: BenchCommand::ResetTown { resident, files, runs, json } } => {
+        Command::Bench {
+            command: BenchCommand::Grant { node, uid, count },
+        } => round::bench_grant(&node, uid, count),
+        Command::Bench {
+            command:
+                BenchCommand::Chat {
+                    mayor,
+                    other,
+                    resident,
+                    runs,
+                    json,
+                },
+        } => bench_chat::run(&mayor, &other, &resident, runs, json),
+        Command::Bench {
+            command:
+                BenchCommand::ResetTown {
+                    resident,
+                    files,
+                    runs,
+                    json,
+                },
+        } => {
             let town = load(&cli.config)?;
-            let rows = bench_town::run(&town, &resident, &files, runs, &mut |m| eprintln!("bench: {m}"))?;
+            let rows = bench_town::run(&town, &resident, &files, runs, &mut |m| {
+                eprintln!("bench: {m}")
+            })?;
             if json {
                 print_json(&rows);
             } else {
@@ -358,17 +426,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.sort_by(f64::total_cmp);
                     s.get(s.len() / 2).copied().unwrap_or_default()
                 };
-                println!("medians of {runs} run(s), ms; `townhall reset --yes` with the daemon running");
-                println!("{:>10} {:>14} {:>10} {:>15} {:>28}", "files", "end to end", "reset", "critical path", "walk it no longer waits for");
+                println!(
+                    "medians of {runs} run(s), ms; `townhall reset --yes` with the daemon running"
+                );
+                println!(
+                    "{:>10} {:>14} {:>10} {:>15} {:>28}",
+                    "files", "end to end", "reset", "critical path", "walk it no longer waits for"
+                );
                 for r in rows {
-                    println!("{:>10} {:>14.1} {:>10.1} {:>15.1} {:>28.1}", r.files, median(&r.end_to_end_ms), median(&r.reset_ms), median(&r.critical_ms), median(&r.walk_ms));
+                    println!(
+                        "{:>10} {:>14.1} {:>10.1} {:>15.1} {:>28.1}",
+                        r.files,
+                        median(&r.end_to_end_ms),
+                        median(&r.reset_ms),
+                        median(&r.critical_ms),
+                        median(&r.walk_ms)
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { command: BenchCommand::Reset { dir, residents, files, cold, json } } => {
-            round::bench(&dir, residents, &files, cold, json)
-        }
+        Command::Bench {
+            command:
+                BenchCommand::Reset {
+                    dir,
+                    residents,
+                    files,
+                    cold,
+                    json,
+                },
+        } => round::bench(&dir, residents, &files, cold, json),
         Command::Resident { command } => {
             let town = load(&cli.config)?;
             match command {
@@ -376,10 +463,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ResidentCommand::List { .. } => print!("{}", show::resident_table(&town)),
                 ResidentCommand::Show { name, json } => {
                     let r = town.resident(&name).with_context(|| {
-                        let known: Vec<_> = town.residents.iter().map(|r| r.name.as_str()).collect();
-                        format!("no resident named `{name}` (residents: {})", known.join(", "))
+                        let known: Vec<_> =
+                            town.residents.iter().map(|r| r.name.as_str()).collect();
+                        format!(
+                            "no resident named `{name}` (residents: {})",
+                            known.join(", ")
+                        )
                     })?;
-                    if json { print_json(r) } else { print!("{}", show::resident(&town, r)) }
+                    if json {
+                        print_json(r)
+                    } else {
+                        print!("{}", show::resident(&town, r))
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -389,14 +484,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn load(dir: &std::path::Path) -> anyhow::Result<Town> {
     config::load(dir).map_err(|d| {
-        anyhow::anyhow!("{d}\n{} problem(s) in the config at {}: nothing was changed", d.0.len(), dir.display())
+        anyhow::anyhow!(
+            "{d}\n{} problem(s) in the config at {}: nothing was changed",
+            d.0.len(),
+            dir.display()
+        )
     })
 }
 
 fn check(dir: &std::path::Path, json: bool) -> ExitCode {
     match config::load(dir) {
         Ok(town) => {
-            if json { print_json(&town) } else { print!("{}", show::town(&town)) }
+            if json {
+                print_json(&town)
+            } else {
+                print!("{}", show::town(&town))
+            }
             ExitCode::SUCCESS
         }
         Err(d) => {
@@ -404,7 +507,11 @@ fn check(dir: &std::path::Path, json: bool) -> ExitCode {
                 print_json(&serde_json::json!({ "errors": d.0 }));
             } else {
                 eprintln!("{d}");
-                eprintln!("{} problem(s) in the config at {}", d.0.len(), dir.display());
+                eprintln!(
+                    "{} problem(s) in the config at {}",
+                    d.0.len(),
+                    dir.display()
+                );
             }
             ExitCode::FAILURE
         }
@@ -413,7 +520,9 @@ fn check(dir: &std::path::Path, json: bool) -> ExitCode {
 
 /// One request to the daemon; a daemon that is down is exit code 3 with how to start it.
 pub(crate) fn ask(req: &Request, each: impl FnMut(Response)) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     match rt.block_on(control::stream(Town::control_socket(), req, each)) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e @ ClientError::DaemonDown { .. }) => {
@@ -427,8 +536,18 @@ pub(crate) fn ask(req: &Request, each: impl FnMut(Response)) -> anyhow::Result<E
 /// One request to the daemon that waits at most `secs`: None when it did not answer in time
 /// (or no runtime could be made).
 pub(crate) fn call_daemon(req: &Request, secs: u64) -> Option<Result<Response, ClientError>> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-    rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(secs), control::call(Town::control_socket(), req)).await }).ok()
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(secs),
+            control::call(Town::control_socket(), req),
+        )
+        .await
+    })
+    .ok()
 }
 
 fn status(json: bool) -> anyhow::Result<ExitCode> {
@@ -440,7 +559,10 @@ fn status(json: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).expect("config and status serialise"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("config and status serialise")
+    );
 }
 
 /// journald when started by systemd (it sets JOURNAL_STREAM), the terminal otherwise.
@@ -451,9 +573,14 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     if std::env::var_os("JOURNAL_STREAM").is_some()
-        && let Ok(journald) = tracing_journald::layer() {
-            registry.with(journald.with_syslog_identifier("townhall".into())).init();
-            return;
-        }
-    registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).init();
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        registry
+            .with(journald.with_syslog_identifier("townhall".into()))
+            .init();
+        return;
+    }
+    registry
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
 }

@@ -40,16 +40,27 @@ pub fn init(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
 fn stop_turns() -> String {
     match super::call_daemon(&Request::StopTurns, 30) {
         Some(Ok(Response::Stopped { turns })) => format!("stopped {turns} running turn(s)"),
-        Some(Ok(other)) => format!("unexpected answer from the daemon ({other:?}): levelling ends the turns"),
-        Some(Err(ClientError::DaemonDown { .. })) => "the daemon is not running: no turn runs".into(),
-        Some(Err(e)) => format!("could not ask the daemon to stop the turns ({e}): levelling ends them"),
+        Some(Ok(other)) => {
+            format!("unexpected answer from the daemon ({other:?}): levelling ends the turns")
+        }
+        Some(Err(ClientError::DaemonDown { .. })) => {
+            "the daemon is not running: no turn runs".into()
+        }
+        Some(Err(e)) => {
+            format!("could not ask the daemon to stop the turns ({e}): levelling ends them")
+        }
         None => "the daemon did not answer within 30 s: levelling ends the turns".into(),
     }
 }
 
 fn who(by: Option<String>) -> String {
     by.or_else(|| std::env::var("SUDO_USER").ok())
-        .or_else(|| nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name))
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
         .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
 
@@ -75,7 +86,13 @@ fn confirmed() -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bool) -> anyhow::Result<ExitCode> {
+pub fn reset(
+    town: &Town,
+    dry_run: bool,
+    json: bool,
+    by: Option<String>,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
     let s = seams();
     // What would be lost, before anything is done, for whoever is asked; a reset that is
     // confirmed already (--yes, the boot's) does not wait for it: what the round lost is
@@ -84,10 +101,16 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
         say_losses(town, &|r| round::losses(town, r));
     }
     if !dry_run && !yes && !confirmed()? {
-        eprintln!("error: the reset was not confirmed; nothing was changed\n  help: answer y at a terminal, or pass --yes");
+        eprintln!(
+            "error: the reset was not confirmed; nothing was changed\n  help: answer y at a terminal, or pass --yes"
+        );
         return Ok(ExitCode::from(1));
     }
-    let _lock = if dry_run { None } else { Some(round::lock(&town.state)?) };
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(round::lock(&town.state)?)
+    };
     if !dry_run {
         // A closed terminal must not kill a reset half-way (it would be finished later, but
         // the round should begin now).
@@ -116,7 +139,11 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
         return Ok(ExitCode::SUCCESS);
     }
     let quiet = json;
-    let progress = |m: &str| if !quiet { say(m) };
+    let progress = |m: &str| {
+        if !quiet {
+            say(m)
+        }
+    };
     progress(&stop_turns());
     let report = round::run_reset(&plan, &s, &town.state, &who(by), &mut |m| progress(m))?;
     for p in townhall::remote::after_reset(town) {
@@ -125,13 +152,20 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
     if json {
         out(&serde_json::to_string_pretty(&report).expect("reports serialise"));
     } else {
-        out(&format!("round {} begins (reset by {} in {} ms)", report.round, report.by, report.duration_ms));
+        out(&format!(
+            "round {} begins (reset by {} in {} ms)",
+            report.round, report.by, report.duration_ms
+        ));
         for (name, kept) in &report.survived {
             let kept: Vec<_> = kept.iter().map(|p| p.display().to_string()).collect();
             let l = &report.levelled[name];
             out(&format!(
                 "  {name}: kept {}; ended {} process(es), removed {} file(s) and {} IPC object(s)",
-                if kept.is_empty() { "nothing".into() } else { kept.join(", ") },
+                if kept.is_empty() {
+                    "nothing".into()
+                } else {
+                    kept.join(", ")
+                },
                 l.processes,
                 l.files_removed,
                 l.ipc_removed
@@ -146,17 +180,27 @@ pub fn reset(town: &Town, dry_run: bool, json: bool, by: Option<String>, yes: bo
     // only keeps the terminal a little longer).
     if tell_daemon() {
         if !json {
-            out("  what the round lost goes to each resident's rooms once the daemon has read the old round");
+            out(
+                "  what the round lost goes to each resident's rooms once the daemon has read the old round",
+            );
         }
     } else if report.by != "boot" {
         if let Some(old) = round::retired(town, s.subvolumes)?.last() {
             say_losses(town, &|r| round::losses_in(town, r, &old.join(&r.name)));
         }
-        for (old, r) in round::delete_retired(town, s.subvolumes, &|_| false, &mut |m| progress(m))? {
+        for (old, r) in round::delete_retired(town, s.subvolumes, &|_| false, &mut |m| progress(m))?
+        {
             match r {
-                Ok(took) => progress(&format!("deleted {} in {} ms", old.display(), took.as_millis())),
+                Ok(took) => progress(&format!(
+                    "deleted {} in {} ms",
+                    old.display(),
+                    took.as_millis()
+                )),
                 Err(e) => {
-                    let _ = writeln!(std::io::stderr(), "warning: {e}\n  help: the next reset, or the daemon when it starts, tries again");
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: {e}\n  help: the next reset, or the daemon when it starts, tries again"
+                    );
                 }
             }
         }
@@ -169,8 +213,17 @@ fn say_losses(town: &Town, of: &dyn Fn(&townhall::config::Resident) -> round::Lo
     for l in town.residents.iter().map(of) {
         let lines = l.lines();
         // File names and commit subjects are the resident's: shown, never sent raw.
-        let said = if lines.is_empty() { "nothing uncommitted, unpushed or unpersisted".to_string() } else { lines.join("\n    ") };
-        let _ = writeln!(std::io::stderr(), "{}: {}", l.resident, super::shown::shown(&said));
+        let said = if lines.is_empty() {
+            "nothing uncommitted, unpushed or unpersisted".to_string()
+        } else {
+            lines.join("\n    ")
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}: {}",
+            l.resident,
+            super::shown::shown(&said)
+        );
     }
 }
 
@@ -186,16 +239,25 @@ pub fn level(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
     let mut reports = std::collections::BTreeMap::new();
     let shared = townhall::level::shared_dirs(town);
     for r in &town.residents {
-        reports.insert(r.name.clone(), townhall::level::level(&townhall::level::HostPresence, r.uid, &shared));
+        reports.insert(
+            r.name.clone(),
+            townhall::level::level(&townhall::level::HostPresence, r.uid, &shared),
+        );
     }
     townhall::audit::append(&town.state, "level", &reports)?;
     if json {
         out(&serde_json::to_string_pretty(&reports).expect("reports serialise"));
     } else {
         for (name, l) in &reports {
-            out(&format!("{name}: ended {} process(es), removed {} file(s) and {} IPC object(s)", l.processes, l.files_removed, l.ipc_removed));
+            out(&format!(
+                "{name}: ended {} process(es), removed {} file(s) and {} IPC object(s)",
+                l.processes, l.files_removed, l.ipc_removed
+            ));
             for s in &l.survivors {
-                out(&format!("  warning: process {} ({}) outlived SIGKILL: {}", s.pid, s.command, s.state));
+                out(&format!(
+                    "  warning: process {} ({}) outlived SIGKILL: {}",
+                    s.pid, s.command, s.state
+                ));
             }
             for p in &l.problems {
                 out(&format!("  warning: {p}"));
@@ -205,20 +267,45 @@ pub fn level(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn bench(dir: &Path, residents: usize, files: &[usize], cold: bool, json: bool) -> anyhow::Result<ExitCode> {
-    let rows = super::bench::reset(dir, residents, files, cold, &mut |m| eprintln!("bench: {m}"))?;
+pub fn bench(
+    dir: &Path,
+    residents: usize,
+    files: &[usize],
+    cold: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let rows = super::bench::reset(dir, residents, files, cold, &mut |m| {
+        eprintln!("bench: {m}")
+    })?;
     if json {
         super::print_json(&rows);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("caches: {}", if cold { "dropped before each run (as after a reboot)" } else { "warm (as a reset on command)" });
-    println!("townhall's critical path: snapshot the blank beside the live round, exchange, rename the old round aside");
+    println!(
+        "caches: {}",
+        if cold {
+            "dropped before each run (as after a reboot)"
+        } else {
+            "warm (as a reset on command)"
+        }
+    );
+    println!(
+        "townhall's critical path: snapshot the blank beside the live round, exchange, rename the old round aside"
+    );
     println!("its background deletion: the retired round, after the new one is in place");
-    println!("{:>9} {:>11} {:>15} {:>17} {:>14} {:>12}", "residents", "files/home", "critical ms", "background ms", "btrfs CLI ms", "rm -rf ms");
+    println!(
+        "{:>9} {:>11} {:>15} {:>17} {:>14} {:>12}",
+        "residents", "files/home", "critical ms", "background ms", "btrfs CLI ms", "rm -rf ms"
+    );
     for r in rows {
         println!(
             "{:>9} {:>11} {:>15.1} {:>17.1} {:>14.1} {:>12.1}",
-            r.residents, r.files_per_home, r.critical_ms, r.background_ms, r.btrfs_cli_ms, r.rm_rf_ms
+            r.residents,
+            r.files_per_home,
+            r.critical_ms,
+            r.background_ms,
+            r.btrfs_cli_ms,
+            r.rm_rf_ms
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -231,9 +318,15 @@ pub fn bench_grant(node: &Path, uid: u32, count: usize) -> anyhow::Result<ExitCo
         s.sort_by(f64::total_cmp);
         (s[s.len() / 2], s[s.len() * 9 / 10], s[s.len() - 1])
     };
-    println!("uevent → ACL entry on {} ({count} runs each), ms", node.display());
+    println!(
+        "uevent → ACL entry on {} ({count} runs each), ms",
+        node.display()
+    );
     println!("{:<28} {:>8} {:>8} {:>8}", "", "median", "p90", "max");
-    for (name, v) in [("townhall (libudev monitor)", &ours), ("udev RUN+=\"setfacl\"", &theirs)] {
+    for (name, v) in [
+        ("townhall (libudev monitor)", &ours),
+        ("udev RUN+=\"setfacl\"", &theirs),
+    ] {
         let (m, p90, max) = stats(v);
         println!("{name:<28} {m:>8.2} {p90:>8.2} {max:>8.2}");
     }

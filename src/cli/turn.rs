@@ -14,8 +14,14 @@ fn describe(o: &Outcome) -> String {
         (true, _, _) => format!("turn stopped after {secs:.1} s"),
         (_, true, _) => format!("turn timed out after {secs:.1} s and was stopped"),
         (_, _, "success") => format!("turn done in {secs:.1} s"),
-        (_, _, "signal") => format!("turn failed: killed by signal {} after {secs:.1} s", o.status),
-        (_, _, r) => format!("turn failed ({r}): exit status {} after {secs:.1} s", o.status),
+        (_, _, "signal") => format!(
+            "turn failed: killed by signal {} after {secs:.1} s",
+            o.status
+        ),
+        (_, _, r) => format!(
+            "turn failed ({r}): exit status {} after {secs:.1} s",
+            o.status
+        ),
     };
     if !o.stderr_tail.is_empty() && o.result != "success" {
         s.push_str("\nstderr (last lines):\n  ");
@@ -24,9 +30,16 @@ fn describe(o: &Outcome) -> String {
     s
 }
 
-pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: &[String],
+    conversation: &str,
+    fresh: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let req = match args {
-        [stop, name] if stop == "stop" => Request::Stop { resident: name.clone() },
+        [stop, name] if stop == "stop" => Request::Stop {
+            resident: name.clone(),
+        },
         [name, prompt @ ..] if !prompt.is_empty() => Request::Turn {
             resident: name.clone(),
             conversation: conversation.into(),
@@ -44,7 +57,10 @@ pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyh
         }
         let mut out = std::io::stdout();
         // A note on stderr starts on a line of its own, not after half a line of answer.
-        if std::mem::take(&mut mid_line) && !matches!(r, Response::Event(TurnEvent::Text { .. })) && !json {
+        if std::mem::take(&mut mid_line)
+            && !matches!(r, Response::Event(TurnEvent::Text { .. }))
+            && !json
+        {
             println!();
         }
         match r {
@@ -59,13 +75,19 @@ pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyh
                 TurnEvent::Final { .. } => {}
                 TurnEvent::Tool { summary } => eprintln!("[{}]", shown(&summary)),
                 TurnEvent::Session { id } => eprintln!("[session {}]", shown(&id)),
-                TurnEvent::Usage { input_tokens, output_tokens, cost_usd } => {
+                TurnEvent::Usage {
+                    input_tokens,
+                    output_tokens,
+                    cost_usd,
+                } => {
                     let cost = cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default();
                     eprintln!("[{input_tokens} tokens in, {output_tokens} out{cost}]");
                 }
                 TurnEvent::Error { message } => eprintln!("error: {}", shown(&message)),
                 TurnEvent::Notice { text } => eprintln!("note: {}", shown(&text)),
-                TurnEvent::Queued { ahead } => eprintln!("[queued: {ahead} turn(s) ahead in this conversation]"),
+                TurnEvent::Queued { ahead } => {
+                    eprintln!("[queued: {ahead} turn(s) ahead in this conversation]")
+                }
             },
             Response::TurnDone(o) => {
                 ok = o.result == "success" && !o.stopped;
@@ -83,5 +105,9 @@ pub fn run(args: &[String], conversation: &str, fresh: bool, json: bool) -> anyh
         }
     })?;
     // The daemon answered; a turn that did not succeed is a failure of this command.
-    Ok(if code == ExitCode::SUCCESS && !ok { ExitCode::FAILURE } else { code })
+    Ok(if code == ExitCode::SUCCESS && !ok {
+        ExitCode::FAILURE
+    } else {
+        code
+    })
 }

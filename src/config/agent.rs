@@ -11,14 +11,21 @@ use super::{Agent, Budget};
 pub(super) fn budget(c: &mut Checker, raw: &super::raw::RawBudget) -> Budget {
     let usd = |c: &mut Checker, v: &Option<toml::Spanned<f64>>| {
         v.as_ref().and_then(|u| {
-            let ok = Some(*u.get_ref()).filter(|x| x.is_finite() && *x >= 0.0).ok_or(format!("{} is not an amount of dollars", u.get_ref()));
+            let ok = Some(*u.get_ref())
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or(format!("{} is not an amount of dollars", u.get_ref()));
             c.ok(u, ok, "write a number of US dollars, e.g. 5.0")
         })
     };
     let tokens = |c: &mut Checker, v: &Option<toml::Spanned<i64>>| {
         v.as_ref().and_then(|t| {
-            let ok = u64::try_from(*t.get_ref()).map_err(|_| format!("{} is not a number of tokens", t.get_ref()));
-            c.ok(t, ok, "write a number of tokens (input and output together), e.g. 2000000")
+            let ok = u64::try_from(*t.get_ref())
+                .map_err(|_| format!("{} is not a number of tokens", t.get_ref()));
+            c.ok(
+                t,
+                ok,
+                "write a number of tokens (input and output together), e.g. 2000000",
+            )
         })
     };
     let d = Budget::default();
@@ -34,12 +41,20 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
     let kind = *raw.kind.get_ref();
     let argv = match (&raw.argv, kind) {
         (Some(a), _) if a.get_ref().first().is_none_or(|p| p.is_empty()) => {
-            c.err(a, "argv is empty", "write the program and its fixed arguments, e.g. [\"/usr/local/bin/my-agent\"]");
+            c.err(
+                a,
+                "argv is empty",
+                "write the program and its fixed arguments, e.g. [\"/usr/local/bin/my-agent\"]",
+            );
             Vec::new()
         }
         (Some(a), _) => a.get_ref().clone(),
         (None, AgentKind::Command) => {
-            c.err(&raw.kind, "a `command` agent needs `argv`", "add argv = [\"/path/to/program\", …]");
+            c.err(
+                &raw.kind,
+                "a `command` agent needs `argv`",
+                "add argv = [\"/path/to/program\", …]",
+            );
             Vec::new()
         }
         (None, AgentKind::Claude) => vec!["claude".into()],
@@ -47,30 +62,67 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
         (None, AgentKind::Gemini) => vec!["gemini".into()],
     };
     let workspace = match &raw.workspace {
-        Some(w) => c.ok(w, v::home_relative(w.get_ref()), "write a path relative to the home, e.g. work").unwrap_or_default(),
+        Some(w) => c
+            .ok(
+                w,
+                v::home_relative(w.get_ref()),
+                "write a path relative to the home, e.g. work",
+            )
+            .unwrap_or_default(),
         None => PathBuf::from("work"),
     };
     let mut environment = BTreeMap::new();
     for (k, val) in raw.environment {
-        if c.ok(&k, v::env_name(k.get_ref()), "use letters, digits and `_`, not starting with a digit").is_some() {
+        if c.ok(
+            &k,
+            v::env_name(k.get_ref()),
+            "use letters, digits and `_`, not starting with a digit",
+        )
+        .is_some()
+        {
             environment.insert(k.into_inner(), val);
         }
     }
     let environment_files = raw
         .environment_files
         .iter()
-        .filter_map(|f| c.ok(f, v::absolute(f.get_ref()), "write an absolute path the resident can read"))
+        .filter_map(|f| {
+            c.ok(
+                f,
+                v::absolute(f.get_ref()),
+                "write an absolute path the resident can read",
+            )
+        })
         .collect();
     let defaults = raw.defaults.as_ref().is_none_or(|d| *d.get_ref());
     let base_url = raw.base_url.as_ref().and_then(|u| {
-        c.ok(u, v::base_url(u.get_ref()).map(|_| u.get_ref().trim_end_matches('/').to_string()), "write an http:// or https:// URL, e.g. \"http://127.0.0.1:8080\"")
+        c.ok(
+            u,
+            v::base_url(u.get_ref()).map(|_| u.get_ref().trim_end_matches('/').to_string()),
+            "write an http:// or https:// URL, e.g. \"http://127.0.0.1:8080\"",
+        )
     });
-    if base_url.is_some() && kind == AgentKind::Command
+    if base_url.is_some()
+        && kind == AgentKind::Command
         && let Some(u) = &raw.base_url
     {
-        c.err(u, "a `command` agent has no model API for townhall to point", "set the URL in its environment instead");
+        c.err(
+            u,
+            "a `command` agent has no model API for townhall to point",
+            "set the URL in its environment instead",
+        );
     }
-    let approve: Vec<crate::approve::Rule> = raw.approve.iter().filter_map(|r| c.ok(r, crate::approve::parse(r.get_ref()), "see docs/config.md, [agent] approve")).collect();
+    let approve: Vec<crate::approve::Rule> = raw
+        .approve
+        .iter()
+        .filter_map(|r| {
+            c.ok(
+                r,
+                crate::approve::parse(r.get_ref()),
+                "see docs/config.md, [agent] approve",
+            )
+        })
+        .collect();
     if !matches!(kind, AgentKind::Claude | AgentKind::Gemini)
         && let Some(first) = raw.approve.first()
     {
@@ -80,7 +132,23 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
     let approve_timeout = raw
         .approve_timeout
         .as_ref()
-        .and_then(|t| c.ok(t, v::duration(t.get_ref()), "write a duration such as \"5m\""))
+        .and_then(|t| {
+            c.ok(
+                t,
+                v::duration(t.get_ref()),
+                "write a duration such as \"5m\"",
+            )
+        })
         .unwrap_or(super::DEFAULT_APPROVE_TIMEOUT);
-    Agent { kind, argv, workspace, environment, environment_files, defaults, base_url, approve, approve_timeout }
+    Agent {
+        kind,
+        argv,
+        workspace,
+        environment,
+        environment_files,
+        defaults,
+        base_url,
+        approve,
+        approve_timeout,
+    }
 }

@@ -65,7 +65,12 @@ impl Source {
         (line, column)
     }
 
-    pub fn diag(&self, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+    pub fn diag(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Diagnostic {
         let (line, column) = self.position(span.start);
         Diagnostic {
             file: self.file.clone(),
@@ -105,7 +110,10 @@ mod tests {
 
     #[test]
     fn positions_are_one_based_and_count_characters() {
-        let s = Source { file: "x.toml".into(), text: "a = 1\nné = \"b\"\n".into() };
+        let s = Source {
+            file: "x.toml".into(),
+            text: "a = 1\nné = \"b\"\n".into(),
+        };
         assert_eq!(s.position(0), (1, 1));
         assert_eq!(s.position(6), (2, 1));
         // "né" is three bytes; the '=' after it is the 4th character.

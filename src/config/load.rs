@@ -25,9 +25,10 @@ pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
     let mut residents = Vec::new();
     for rel in resident_files(dir, &mut report) {
         if let Some(src) = read(dir, &rel, &mut report)
-            && let Some(raw) = parse::<RawResident>(&src, &mut report) {
-                residents.push((src, raw));
-            }
+            && let Some(raw) = parse::<RawResident>(&src, &mut report)
+        {
+            residents.push((src, raw));
+        }
     }
 
     let resolved = town.map(|(src, raw)| (validate::town(dir, &src, raw, &mut report), src));
@@ -36,7 +37,10 @@ pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
         None => Vec::new(),
     };
     let (repos, push) = match &resolved {
-        Some((_, src)) => (super::repos::repos(src, raw_repos, &residents, &mut report), super::repos::push(src, raw_push.unwrap_or_default(), &mut report)),
+        Some((_, src)) => (
+            super::repos::repos(src, raw_repos, &residents, &mut report),
+            super::repos::push(src, raw_push.unwrap_or_default(), &mut report),
+        ),
         None => Default::default(),
     };
     report.finish()?;
@@ -48,13 +52,22 @@ pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
 }
 
 fn whole_file(file: &Path, message: String, help: &str) -> Diagnostic {
-    Diagnostic { file: file.to_owned(), line: 0, column: 0, message, help: help.into() }
+    Diagnostic {
+        file: file.to_owned(),
+        line: 0,
+        column: 0,
+        message,
+        help: help.into(),
+    }
 }
 
 fn read(dir: &Path, rel: &Path, report: &mut Report) -> Option<Source> {
     // The summary line names the dir; diagnostics stay relative to it.
     match std::fs::read_to_string(dir.join(rel)) {
-        Ok(text) => Some(Source { file: rel.to_owned(), text }),
+        Ok(text) => Some(Source {
+            file: rel.to_owned(),
+            text,
+        }),
         Err(e) => {
             let help = "create it, or point --config at the directory that holds town.toml";
             report.push(whole_file(rel, format!("cannot read this file: {e}"), help));
@@ -70,7 +83,11 @@ fn resident_files(dir: &Path, report: &mut Report) -> Vec<PathBuf> {
         Ok(e) => e,
         Err(e) => {
             let help = "create residents/ with one NAME.toml per resident (see residents/ada.toml)";
-            report.push(whole_file(rel, format!("cannot read this directory: {e}"), help));
+            report.push(whole_file(
+                rel,
+                format!("cannot read this directory: {e}"),
+                help,
+            ));
             return Vec::new();
         }
     };
@@ -119,7 +136,10 @@ fn explain(msg: &str) -> (String, String) {
     if let Some(rest) = msg.strip_prefix("unknown variant `") {
         let (value, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let allowed = backticked(expected);
-        return (format!("unknown value `{value}`"), format!("use one of {}", list(&allowed)));
+        return (
+            format!("unknown value `{value}`"),
+            format!("use one of {}", list(&allowed)),
+        );
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let field = rest.trim_end_matches('`');
@@ -131,7 +151,10 @@ fn explain(msg: &str) -> (String, String) {
         return (format!("missing field `{field}`"), help);
     }
     if msg.starts_with("invalid type") {
-        return (msg.to_string(), "write a value of the expected type (see docs/config.md)".into());
+        return (
+            msg.to_string(),
+            "write a value of the expected type (see docs/config.md)".into(),
+        );
     }
     if msg.starts_with("duplicate key") {
         return (msg.to_string(), "keep only one of them".into());
@@ -147,7 +170,11 @@ fn backticked(s: &str) -> Vec<&str> {
 }
 
 fn list(items: &[&str]) -> String {
-    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
@@ -183,7 +210,9 @@ mod defaults {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("residents")).unwrap();
         // A town of vox alone: its [[repo]] may name only vox.
-        let town = std::fs::read_to_string(root.join("town.toml")).unwrap().replace("push = [\"ada\", \"vox\"]", "push = [\"vox\"]");
+        let town = std::fs::read_to_string(root.join("town.toml"))
+            .unwrap()
+            .replace("push = [\"ada\", \"vox\"]", "push = [\"vox\"]");
         std::fs::write(dir.path().join("town.toml"), town).unwrap();
         let vox = edit(std::fs::read_to_string(root.join("residents/vox.toml")).unwrap());
         std::fs::write(dir.path().join("residents/vox.toml"), vox).unwrap();
@@ -193,18 +222,46 @@ mod defaults {
     #[test]
     fn each_kind_keeps_its_sessions_dir_unless_defaults_are_off() {
         let dirs = |t: Town| t.resident("vox").unwrap().persist.directories.clone();
-        assert_eq!(dirs(vox_as(|v| v).unwrap()), [PathBuf::from("notes"), PathBuf::from(".gemini")]);
-        assert_eq!(dirs(vox_as(|v| v.replace("\"gemini\"", "\"claude\"")).unwrap()), [PathBuf::from("notes"), PathBuf::from(".claude")]);
-        let off = vox_as(|v| v.replace("kind = \"gemini\"", "kind = \"codex\"\ndefaults = false")).unwrap();
+        assert_eq!(
+            dirs(vox_as(|v| v).unwrap()),
+            [PathBuf::from("notes"), PathBuf::from(".gemini")]
+        );
+        assert_eq!(
+            dirs(vox_as(|v| v.replace("\"gemini\"", "\"claude\"")).unwrap()),
+            [PathBuf::from("notes"), PathBuf::from(".claude")]
+        );
+        let off = vox_as(|v| v.replace("kind = \"gemini\"", "kind = \"codex\"\ndefaults = false"))
+            .unwrap();
         assert!(!off.resident("vox").unwrap().agent.defaults);
         assert_eq!(dirs(off), [PathBuf::from("notes")]);
     }
 
     #[test]
     fn a_base_url_must_be_http_and_is_located_when_wrong() {
-        let ok = vox_as(|v| v.replace("kind = \"gemini\"", "kind = \"gemini\"\nbase_url = \"http://127.0.0.1:9/\"")).unwrap();
-        assert_eq!(ok.resident("vox").unwrap().agent.base_url.as_deref(), Some("http://127.0.0.1:9"));
-        let err = vox_as(|v| v.replace("kind = \"gemini\"", "kind = \"gemini\"\nbase_url = \"127.0.0.1:9\" ")).unwrap_err().to_string();
-        assert!(err.contains("vox.toml:") && err.contains("not an http:// or https:// URL") && err.contains("write an http://"), "{err}");
+        let ok = vox_as(|v| {
+            v.replace(
+                "kind = \"gemini\"",
+                "kind = \"gemini\"\nbase_url = \"http://127.0.0.1:9/\"",
+            )
+        })
+        .unwrap();
+        assert_eq!(
+            ok.resident("vox").unwrap().agent.base_url.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        let err = vox_as(|v| {
+            v.replace(
+                "kind = \"gemini\"",
+                "kind = \"gemini\"\nbase_url = \"127.0.0.1:9\" ",
+            )
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("vox.toml:")
+                && err.contains("not an http:// or https:// URL")
+                && err.contains("write an http://"),
+            "{err}"
+        );
     }
 }

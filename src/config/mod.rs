@@ -57,7 +57,12 @@ pub struct PushLimits {
 
 impl Default for PushLimits {
     fn default() -> Self {
-        Self { max_size: 100 << 20, idle: std::time::Duration::from_secs(60), time: std::time::Duration::from_secs(600), at_once: 2 }
+        Self {
+            max_size: 100 << 20,
+            idle: std::time::Duration::from_secs(60),
+            time: std::time::Duration::from_secs(600),
+            at_once: 2,
+        }
     }
 }
 
@@ -108,7 +113,9 @@ pub struct Files {
 
 impl Default for Files {
     fn default() -> Self {
-        Self { max_bytes: 20 << 20 }
+        Self {
+            max_bytes: 20 << 20,
+        }
     }
 }
 
@@ -196,7 +203,12 @@ pub struct Budget {
 
 impl Default for Budget {
     fn default() -> Self {
-        Self { usd: None, tokens: None, show_from_usd: 0.05, show_from_tokens: 50_000 }
+        Self {
+            usd: None,
+            tokens: None,
+            show_from_usd: 0.05,
+            show_from_tokens: 50_000,
+        }
     }
 }
 

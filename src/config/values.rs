@@ -5,7 +5,10 @@ use std::time::Duration;
 
 /// A Unix user name that `useradd` accepts on every distro we target.
 pub fn unix_name(s: &str) -> Result<(), String> {
-    let ok_first = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let ok_first = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
     let ok_rest = s
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
@@ -33,10 +36,17 @@ pub fn matrix_user(s: &str) -> Result<&str, String> {
 /// A room ID (`!opaque:server`, or just `!opaque` from room version 12 on) or an alias
 /// (`#name:server`).
 pub fn room_ref(s: &str) -> Result<(), String> {
-    let alias = s.starts_with('#') && s[1..].split_once(':').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
+    let alias = s.starts_with('#')
+        && s[1..]
+            .split_once(':')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
     let id = s.starts_with('!') && s.len() > 1 && !s[1..].starts_with(':');
     let ok = (alias || id) && !s.contains(char::is_whitespace);
-    if ok { Ok(()) } else { Err(format!("`{s}` is not a Matrix room ID or alias")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{s}` is not a Matrix room ID or alias"))
+    }
 }
 
 /// A path relative to a resident's home that cannot leave it.
@@ -50,10 +60,16 @@ pub fn home_relative(p: &Path) -> Result<PathBuf, String> {
             Component::Normal(n) => out.push(n),
             Component::CurDir => {}
             Component::ParentDir => {
-                return Err(format!("`{}` climbs out of the home with `..`", p.display()));
+                return Err(format!(
+                    "`{}` climbs out of the home with `..`",
+                    p.display()
+                ));
             }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(format!("`{}` is absolute; it must be relative to the home", p.display()));
+                return Err(format!(
+                    "`{}` is absolute; it must be relative to the home",
+                    p.display()
+                ));
             }
         }
     }
@@ -118,18 +134,37 @@ pub fn file_mode(s: &str) -> Result<u32, String> {
 }
 
 pub fn env_name(s: &str) -> Result<(), String> {
-    let ok = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ok = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok { Ok(()) } else { Err(format!("`{s}` is not a valid environment variable name")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{s}` is not a valid environment variable name"))
+    }
 }
 
 /// A model API's URL: it ends up in a TOML string on codex's command line, so nothing
 /// that could end the string or the argument.
 pub fn base_url(s: &str) -> Result<(), String> {
-    let rest = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
     match rest {
-        Some(r) if !r.is_empty() && s.len() <= 2000 && !s.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'\\".contains(c)) => Ok(()),
-        _ => Err(format!("`{s}` is not an http:// or https:// URL without spaces or quotes")),
+        Some(r)
+            if !r.is_empty()
+                && s.len() <= 2000
+                && !s
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "\"'\\".contains(c)) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "`{s}` is not an http:// or https:// URL without spaces or quotes"
+        )),
     }
 }
 
@@ -140,7 +175,14 @@ mod tests {
     #[test]
     fn names() {
         assert!(base_url("http://127.0.0.1:8080/v1").is_ok() && base_url("https://x").is_ok());
-        for bad in ["ftp://x", "http://", "http://a\"b", "http://a b", "http://a\\b", "127.0.0.1"] {
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://a\"b",
+            "http://a b",
+            "http://a\\b",
+            "127.0.0.1",
+        ] {
             assert!(base_url(bad).is_err(), "{bad}");
         }
         assert!(unix_name("ada").is_ok());
@@ -156,14 +198,22 @@ mod tests {
         for bad in ["ada:town.test", "@ada", "@:x", "@Ada:x", "@a:"] {
             assert!(matrix_user(bad).is_err(), "{bad}");
         }
-        assert!(room_ref("!abc:x").is_ok() && room_ref("#lab:x").is_ok() && room_ref("lab").is_err());
-        assert!(room_ref("!C-96Sczz1vaFPecOlxtS-TNq83_A5KRkq_m7GFd6v3U").is_ok(), "room v12 IDs have no server");
+        assert!(
+            room_ref("!abc:x").is_ok() && room_ref("#lab:x").is_ok() && room_ref("lab").is_err()
+        );
+        assert!(
+            room_ref("!C-96Sczz1vaFPecOlxtS-TNq83_A5KRkq_m7GFd6v3U").is_ok(),
+            "room v12 IDs have no server"
+        );
         assert!(room_ref("#lab").is_err() && room_ref("!").is_err());
     }
 
     #[test]
     fn relative_paths_stay_home() {
-        assert_eq!(home_relative(Path::new("./work/src")), Ok(PathBuf::from("work/src")));
+        assert_eq!(
+            home_relative(Path::new("./work/src")),
+            Ok(PathBuf::from("work/src"))
+        );
         assert!(home_relative(Path::new("../vox")).is_err());
         assert!(home_relative(Path::new("a/../../b")).is_err());
         assert!(home_relative(Path::new("/etc")).is_err());

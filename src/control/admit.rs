@@ -37,17 +37,28 @@ impl Slots {
             let mut said = self.said.lock().expect("lock");
             if said.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 *said = Some(Instant::now());
-                tracing::warn!(uid, "{socket}: uid {uid} already holds {max} connections; closing its newest (said once per 10 s)");
+                tracing::warn!(
+                    uid,
+                    "{socket}: uid {uid} already holds {max} connections; closing its newest (said once per 10 s)"
+                );
             }
             return None;
         }
         *n += 1;
-        Some(Slot { slots: self.clone(), uid })
+        Some(Slot {
+            slots: self.clone(),
+            uid,
+        })
     }
 
     /// Connections `uid` holds now.
     pub fn held(&self, uid: u32) -> usize {
-        self.open.lock().expect("lock").get(&uid).copied().unwrap_or(0)
+        self.open
+            .lock()
+            .expect("lock")
+            .get(&uid)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -81,7 +92,9 @@ fn failed(failures: &mut u32, socket: &str, e: &io::Error) -> Duration {
     *failures += 1;
     let pause = crate::backoff::delay(*failures, FIRST_PAUSE, LAST_PAUSE);
     if failures.is_power_of_two() {
-        tracing::error!("{socket}: accepting a connection failed ({e}), {failures} time(s) in a row; trying again in {pause:?}");
+        tracing::error!(
+            "{socket}: accepting a connection failed ({e}), {failures} time(s) in a row; trying again in {pause:?}"
+        );
     }
     pause
 }
@@ -98,7 +111,10 @@ pub async fn next<L: Listener>(listener: &mut L, socket: &str) -> L::Stream {
 }
 
 /// `next` for a blocking listener (the push pipe's thread).
-pub fn next_blocking(listener: &std::os::unix::net::UnixListener, socket: &str) -> std::os::unix::net::UnixStream {
+pub fn next_blocking(
+    listener: &std::os::unix::net::UnixListener,
+    socket: &str,
+) -> std::os::unix::net::UnixStream {
     let mut failures = 0;
     loop {
         match listener.accept() {
@@ -118,7 +134,10 @@ mod tests {
         let held: Vec<Slot> = (0..3).filter_map(|_| slots.take(1100, 3, "test")).collect();
         assert_eq!(held.len(), 3);
         assert!(slots.take(1100, 3, "test").is_none(), "over the cap");
-        assert!(slots.take(1101, 3, "test").is_some(), "another uid is not held up");
+        assert!(
+            slots.take(1101, 3, "test").is_some(),
+            "another uid is not held up"
+        );
         drop(held);
         assert_eq!(slots.held(1100), 0);
         assert!(slots.take(1100, 3, "test").is_some());

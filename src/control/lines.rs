@@ -44,7 +44,12 @@ const ANSWER_READ_WITHIN: Duration = Duration::from_secs(60);
 /// Answer connections for ever. `handle` gets each parsed request, the peer's uid, and a
 /// sender for its answers; it runs in a task of its own, so a turn goes on when its asker
 /// goes away.
-pub async fn serve<L, Req, Resp, H, F>(mut listener: L, rules: Arc<Rules>, parse: fn(&str) -> Result<Req, String>, handle: H) -> !
+pub async fn serve<L, Req, Resp, H, F>(
+    mut listener: L,
+    rules: Arc<Rules>,
+    parse: fn(&str) -> Result<Req, String>,
+    handle: H,
+) -> !
 where
     L: super::admit::Listener<Stream = UnixStream>,
     Req: Send + 'static,
@@ -55,8 +60,12 @@ where
     let slots = Arc::new(super::admit::Slots::default());
     loop {
         let stream = super::admit::next(&mut listener, rules.name).await;
-        let Ok(uid) = stream.peer_cred().map(|c| c.uid()) else { continue };
-        let Some(slot) = slots.take(uid, (rules.per_uid)(uid), rules.name) else { continue };
+        let Ok(uid) = stream.peer_cred().map(|c| c.uid()) else {
+            continue;
+        };
+        let Some(slot) = slots.take(uid, (rules.per_uid)(uid), rules.name) else {
+            continue;
+        };
         let (rules, handle) = (rules.clone(), handle.clone());
         tokio::spawn(async move {
             if let Err(e) = connection(stream, uid, &rules, parse, handle).await {
@@ -67,7 +76,13 @@ where
     }
 }
 
-async fn connection<Req, Resp, H, F>(stream: UnixStream, uid: u32, rules: &Rules, parse: fn(&str) -> Result<Req, String>, handle: H) -> io::Result<()>
+async fn connection<Req, Resp, H, F>(
+    stream: UnixStream,
+    uid: u32,
+    rules: &Rules,
+    parse: fn(&str) -> Result<Req, String>,
+    handle: H,
+) -> io::Result<()>
 where
     Req: Send + 'static,
     Resp: Answer,
@@ -82,7 +97,13 @@ where
         return send(&mut write, &Resp::refusal(rules.refused.into())).await;
     }
     match tokio::time::timeout(REQUEST_WITHIN, read_line(&mut reader, rules.max_line)).await {
-        Err(_) => return send(&mut write, &Resp::refusal(format!("no request line within {REQUEST_WITHIN:?}"))).await,
+        Err(_) => {
+            return send(
+                &mut write,
+                &Resp::refusal(format!("no request line within {REQUEST_WITHIN:?}")),
+            )
+            .await;
+        }
         Ok(Ok(None)) => return Ok(()),
         Ok(Err(e)) => {
             tracing::warn!(uid, "bad request: {e}");
@@ -118,12 +139,18 @@ async fn send<T: Serialize>(write: &mut OwnedWriteHalf, answer: &T) -> io::Resul
     out.push(b'\n');
     match tokio::time::timeout(ANSWER_READ_WITHIN, write.write_all(&out)).await {
         Ok(r) => r,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("the peer read no answer within {ANSWER_READ_WITHIN:?}"))),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the peer read no answer within {ANSWER_READ_WITHIN:?}"),
+        )),
     }
 }
 
 /// One line of at most `max` bytes; None when the peer closed without one.
-pub async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> Result<Option<String>, String> {
+pub async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<Option<String>, String> {
     let mut buf = Vec::new();
     loop {
         let chunk = r.fill_buf().await.map_err(|e| e.to_string())?;
@@ -146,7 +173,9 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> Result
             break;
         }
     }
-    String::from_utf8(buf).map(Some).map_err(|_| "the request is not UTF-8".into())
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| "the request is not UTF-8".into())
 }
 
 /// Bind `path` with `mode`, replacing a stale socket.
@@ -181,15 +210,22 @@ pub async fn ask<Req: Serialize>(path: &Path, req: &Req, stay: bool) -> io::Resu
         write.shutdown().await?;
         None
     };
-    Ok(Answers { lines: BufReader::new(read).lines(), _write: write })
+    Ok(Answers {
+        lines: BufReader::new(read).lines(),
+        _write: write,
+    })
 }
 
 impl Answers {
     /// The next answer; None once the server is done. Err(text) for a line that does not parse.
-    pub async fn next<Resp: DeserializeOwned>(&mut self) -> io::Result<Result<Option<Resp>, String>> {
+    pub async fn next<Resp: DeserializeOwned>(
+        &mut self,
+    ) -> io::Result<Result<Option<Resp>, String>> {
         Ok(match self.lines.next_line().await? {
             None => Ok(None),
-            Some(l) => serde_json::from_str(&l).map(Some).map_err(|e| format!("{e}: {l:.200?}")),
+            Some(l) => serde_json::from_str(&l)
+                .map(Some)
+                .map_err(|e| format!("{e}: {l:.200?}")),
         })
     }
 }
@@ -230,32 +266,61 @@ mod tests {
     #[tokio::test]
     async fn a_listener_outlives_accept_errors_and_a_uid_holds_only_its_cap() {
         let mine = nix::unistd::geteuid().as_raw();
-        let pairs: Vec<(UnixStream, UnixStream)> = (0..3).map(|_| UnixStream::pair().unwrap()).collect();
+        let pairs: Vec<(UnixStream, UnixStream)> =
+            (0..3).map(|_| UnixStream::pair().unwrap()).collect();
         let (ours, theirs): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
-        let rules = Rules { name: "test", permit: Box::new(|_| true), per_uid: Box::new(|_| 2), refused: "", max_line: 100, watch_peer: true };
+        let rules = Rules {
+            name: "test",
+            permit: Box::new(|_| true),
+            per_uid: Box::new(|_| 2),
+            refused: "",
+            max_line: 100,
+            watch_peer: true,
+        };
         let parse = |l: &str| Ok(l.to_string());
-        let server = tokio::spawn(serve(Failing { fails: 5, streams: theirs }, Arc::new(rules), parse, move |req: String, uid, out: mpsc::Sender<Echo>| async move {
-            assert_eq!(uid, mine);
-            let _ = out.send(Echo(req)).await;
-            // Held open until the peer goes: each holds a place.
-            out.closed().await;
-        }));
+        let server = tokio::spawn(serve(
+            Failing {
+                fails: 5,
+                streams: theirs,
+            },
+            Arc::new(rules),
+            parse,
+            move |req: String, uid, out: mpsc::Sender<Echo>| async move {
+                assert_eq!(uid, mine);
+                let _ = out.send(Echo(req)).await;
+                // Held open until the peer goes: each holds a place.
+                out.closed().await;
+            },
+        ));
         let mut answered = 0;
         let mut closed = 0;
         for (i, mut s) in ours.into_iter().rev().enumerate() {
             let mut line = String::new();
             // The one over the cap is closed at once: writing to it may fail, reading ends.
             let _ = s.write_all(format!("ask {i}\n").as_bytes()).await;
-            let n = tokio::time::timeout(Duration::from_secs(5), BufReader::new(&mut s).read_line(&mut line)).await.unwrap().unwrap_or(0);
+            let n = tokio::time::timeout(
+                Duration::from_secs(5),
+                BufReader::new(&mut s).read_line(&mut line),
+            )
+            .await
+            .unwrap()
+            .unwrap_or(0);
             if n == 0 {
                 closed += 1;
             } else {
-                assert_eq!(serde_json::from_str::<Echo>(&line).unwrap(), Echo(format!("ask {i}")));
+                assert_eq!(
+                    serde_json::from_str::<Echo>(&line).unwrap(),
+                    Echo(format!("ask {i}"))
+                );
                 answered += 1;
                 std::mem::forget(s);
             }
         }
-        assert_eq!((answered, closed), (2, 1), "five EMFILEs later, two answered and the third over the cap closed");
+        assert_eq!(
+            (answered, closed),
+            (2, 1),
+            "five EMFILEs later, two answered and the third over the cap closed"
+        );
         assert!(!server.is_finished());
         server.abort();
     }
@@ -267,7 +332,16 @@ mod tests {
         assert_eq!(read_line(&mut ok, 10).await, Ok(Some("two".into())));
         assert_eq!(read_line(&mut ok, 10).await, Ok(None));
         let long = [b'x'; 100];
-        assert!(read_line(&mut BufReader::with_capacity(8, &long[..]), 50).await.unwrap_err().contains("over 50"));
-        assert!(read_line(&mut BufReader::new(&b"\xff\xfe\n"[..]), 50).await.is_err());
+        assert!(
+            read_line(&mut BufReader::with_capacity(8, &long[..]), 50)
+                .await
+                .unwrap_err()
+                .contains("over 50")
+        );
+        assert!(
+            read_line(&mut BufReader::new(&b"\xff\xfe\n"[..]), 50)
+                .await
+                .is_err()
+        );
     }
 }

@@ -21,9 +21,16 @@ pub enum Request {
     /// Stop every running turn (a reset is about to level the homes).
     StopTurns,
     /// Run a turn; answered by `Event`s as output arrives, then `TurnDone`.
-    Turn { resident: String, conversation: String, prompt: String, fresh: bool },
+    Turn {
+        resident: String,
+        conversation: String,
+        prompt: String,
+        fresh: bool,
+    },
     /// Stop the running turns of one resident.
-    Stop { resident: String },
+    Stop {
+        resident: String,
+    },
     /// Present devices that match a rule, and who holds them.
     Devices,
     /// Read the configuration again (also on SIGHUP).
@@ -36,13 +43,21 @@ pub enum Request {
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
     Status(StatusReport),
-    Stopped { turns: u32 },
+    Stopped {
+        turns: u32,
+    },
     Event(crate::turn::TurnEvent),
     TurnDone(crate::turn::Outcome),
-    Devices { devices: Vec<crate::grant::DeviceStatus> },
-    Reloaded { residents: u32 },
+    Devices {
+        devices: Vec<crate::grant::DeviceStatus>,
+    },
+    Reloaded {
+        residents: u32,
+    },
     Done,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -91,7 +106,9 @@ pub enum ClientError {
         "the townhall daemon is not running (no one answers on {path})\n  help: start it with `systemctl start townhall`, or run `townhall serve`"
     )]
     DaemonDown { path: PathBuf },
-    #[error("only root may talk to the townhall daemon ({path}: permission denied)\n  help: run this as root, e.g. with sudo")]
+    #[error(
+        "only root may talk to the townhall daemon ({path}: permission denied)\n  help: run this as root, e.g. with sudo"
+    )]
     NotRoot { path: PathBuf },
     #[error("talking to the townhall daemon on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
@@ -109,14 +126,32 @@ pub async fn call(path: &Path, req: &Request) -> Result<Response, ClientError> {
 }
 
 /// Send one request and hand each response line to `each` until the daemon closes.
-pub async fn stream(path: &Path, req: &Request, mut each: impl FnMut(Response)) -> Result<(), ClientError> {
-    let io_err = |source: io::Error| ClientError::Io { path: path.to_owned(), source };
-    let mut answers = lines::ask(path, req, false).await.map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => ClientError::DaemonDown { path: path.to_owned() },
-        io::ErrorKind::PermissionDenied => ClientError::NotRoot { path: path.to_owned() },
-        _ => io_err(e),
-    })?;
-    while let Some(answer) = answers.next::<Response>().await.map_err(io_err)?.map_err(ClientError::Protocol)? {
+pub async fn stream(
+    path: &Path,
+    req: &Request,
+    mut each: impl FnMut(Response),
+) -> Result<(), ClientError> {
+    let io_err = |source: io::Error| ClientError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut answers = lines::ask(path, req, false)
+        .await
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => ClientError::DaemonDown {
+                path: path.to_owned(),
+            },
+            io::ErrorKind::PermissionDenied => ClientError::NotRoot {
+                path: path.to_owned(),
+            },
+            _ => io_err(e),
+        })?;
+    while let Some(answer) = answers
+        .next::<Response>()
+        .await
+        .map_err(io_err)?
+        .map_err(ClientError::Protocol)?
+    {
         match answer {
             Response::Error { message } => return Err(ClientError::Refused(message)),
             r => each(r),

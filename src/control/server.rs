@@ -25,7 +25,10 @@ impl lines::Answer for Response {
 /// only a failure to bind returns.
 pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     let listener = lines::bind(path, 0o600)?;
@@ -93,8 +96,13 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let mut got = Vec::new();
-        crate::control::stream(&path, &Request::Status, |r| got.push(r)).await.unwrap();
-        assert!(matches!(&got[..], [Response::Stopped { turns: 7 }, Response::Status(s)] if s.town == "t"), "{got:?}");
+        crate::control::stream(&path, &Request::Status, |r| got.push(r))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&got[..], [Response::Stopped { turns: 7 }, Response::Status(s)] if s.town == "t"),
+            "{got:?}"
+        );
         server.abort();
     }
 }
@@ -111,7 +119,9 @@ mod shapes {
             Response::Stopped { turns: 1 },
             Response::Reloaded { residents: 2 },
             Response::Event(crate::turn::TurnEvent::Queued { ahead: 1 }),
-            Response::Error { message: "x".into() },
+            Response::Error {
+                message: "x".into(),
+            },
         ];
         for r in all {
             let s = serde_json::to_string(&r).unwrap();

@@ -40,16 +40,32 @@ pub struct Outgoing {
 /// become `_`), not hidden, at most 100 bytes.
 pub fn safe_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let mut s: String = base.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    let mut s: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     while s.starts_with('.') {
         s.remove(0);
     }
     s.truncate(100);
-    if s.trim_matches(['.', '_']).is_empty() { "file".into() } else { s }
+    if s.trim_matches(['.', '_']).is_empty() {
+        "file".into()
+    } else {
+        s
+    }
 }
 
 pub fn mimetype(name: &str) -> String {
-    mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()
+    mime_guess::from_path(name)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string()
 }
 
 /// How long a hand-over as the resident may take.
@@ -58,7 +74,8 @@ const WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
 /// `sh -c script` as the resident (its uid and gid, no supplementary groups, a clean
 /// environment, a private umask), in a unit of its own in its slice (units::helper).
 fn sh(r: &Resident, script: &str, args: &[&str]) -> Command {
-    let mut c = crate::units::helper::as_resident(r.uid, r.gid, &r.home, &[], 0o077, WITHIN, "/bin/sh");
+    let mut c =
+        crate::units::helper::as_resident(r.uid, r.gid, &r.home, &[], 0o077, WITHIN, "/bin/sh");
     c.arg("-c").arg(script).arg("sh").args(args);
     c
 }
@@ -66,7 +83,10 @@ fn sh(r: &Resident, script: &str, args: &[&str]) -> Command {
 fn run(mut c: Command, what: &str) -> Result<String, OsError> {
     let out = c.stderr(Stdio::piped()).output().os(|| what.to_string())?;
     if !out.status.success() {
-        return Err(OsError::new(what.to_string(), String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(OsError::new(
+            what.to_string(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -81,7 +101,10 @@ set -C; cat > "$d/$n"; printf %s "$n""#;
     let ws = r.workspace.display().to_string();
     let mut c = sh(r, script, &[&ws, &name]);
     c.stdin(Stdio::from(from)).stdout(Stdio::piped());
-    let got = run(c, &format!("saving {name} in {}", r.workspace.join(INBOX).display()))?;
+    let got = run(
+        c,
+        &format!("saving {name} in {}", r.workspace.join(INBOX).display()),
+    )?;
     Ok(r.workspace.join(INBOX).join(got.trim()))
 }
 
@@ -89,27 +112,51 @@ set -C; cat > "$d/$n"; printf %s "$n""#;
 /// `reader_gid`, and move it to `outbox/sent/`; what was taken, and a line for each file
 /// left behind (over `max` bytes, or past PER_TURN).
 /// `dir` is made only when there is something to copy.
-pub fn take(r: &Resident, max: u64, dir: impl FnOnce() -> Result<PathBuf, String>, reader_gid: u32) -> (Vec<Outgoing>, Vec<String>) {
+pub fn take(
+    r: &Resident,
+    max: u64,
+    dir: impl FnOnce() -> Result<PathBuf, String>,
+    reader_gid: u32,
+) -> (Vec<Outgoing>, Vec<String>) {
     let ws = r.workspace.display().to_string();
-    let mut list = sh(r, r#"[ -d "$1/outbox" ] || exit 0; find "$1/outbox" -mindepth 1 -maxdepth 1 -type f -printf '%s %f\0'"#, &[&ws]);
+    let mut list = sh(
+        r,
+        r#"[ -d "$1/outbox" ] || exit 0; find "$1/outbox" -mindepth 1 -maxdepth 1 -type f -printf '%s %f\0'"#,
+        &[&ws],
+    );
     list.stdout(Stdio::piped());
     let listed = match run(list, "listing the outbox") {
         Ok(l) => l,
         Err(e) => return (vec![], vec![e.to_string()]),
     };
     let (mut taken, mut notes) = (Vec::new(), Vec::new());
-    let entries: Vec<(u64, String)> = listed.split('\0').filter_map(|e| e.split_once(' ')).filter_map(|(n, name)| Some((n.parse::<u64>().ok()?, name.to_string()))).collect();
-    let dir = match entries.iter().any(|(size, _)| *size <= max).then(dir).transpose() {
+    let entries: Vec<(u64, String)> = listed
+        .split('\0')
+        .filter_map(|e| e.split_once(' '))
+        .filter_map(|(n, name)| Some((n.parse::<u64>().ok()?, name.to_string())))
+        .collect();
+    let dir = match entries
+        .iter()
+        .any(|(size, _)| *size <= max)
+        .then(dir)
+        .transpose()
+    {
         Ok(d) => d.unwrap_or_default(),
         Err(e) => return (vec![], vec![format!("the outbox was not sent: {e}")]),
     };
     for (i, (size, name)) in entries.into_iter().enumerate() {
         if i >= PER_TURN {
-            notes.push(format!("outbox/{name} waits for the next answer (at most {PER_TURN} files go with one)"));
+            notes.push(format!(
+                "outbox/{name} waits for the next answer (at most {PER_TURN} files go with one)"
+            ));
             continue;
         }
         if size > max {
-            notes.push(format!("outbox/{name} is {}, over the {} a file may be: not sent, still in the outbox", crate::os::size(size), crate::os::size(max)));
+            notes.push(format!(
+                "outbox/{name} is {}, over the {} a file may be: not sent, still in the outbox",
+                crate::os::size(size),
+                crate::os::size(max)
+            ));
             continue;
         }
         match copy_out(r, &name, max, &dir, i, reader_gid) {
@@ -120,11 +167,24 @@ pub fn take(r: &Resident, max: u64, dir: impl FnOnce() -> Result<PathBuf, String
     (taken, notes)
 }
 
-fn copy_out(r: &Resident, name: &str, max: u64, dir: &Path, i: usize, reader_gid: u32) -> Result<Outgoing, OsError> {
+fn copy_out(
+    r: &Resident,
+    name: &str,
+    max: u64,
+    dir: &Path,
+    i: usize,
+    reader_gid: u32,
+) -> Result<Outgoing, OsError> {
     let path = dir.join(format!("{i}-{}", safe_name(name)));
     let what = || format!("copying outbox/{name} to {}", path.display());
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(&path).os(what)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o640)).os(what)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .os(what)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o640))
+        .os(what)?;
     nix::unistd::fchown(&file, None, Some(nix::unistd::Gid::from_raw(reader_gid))).os(what)?;
     // `head` bounds what a file growing under us can make root store.
     let ws = r.workspace.display().to_string();
@@ -133,27 +193,58 @@ fn copy_out(r: &Resident, name: &str, max: u64, dir: &Path, i: usize, reader_gid
     c.stdout(Stdio::from(file));
     let done = run(c, &what());
     let bytes = std::fs::metadata(&path).map(|m| m.size()).unwrap_or(0);
-    if let Err(e) = done.and_then(|_| if bytes > max { Err(OsError::new(what(), "it grew past the limit while copied")) } else { Ok(String::new()) }) {
+    if let Err(e) = done.and_then(|_| {
+        if bytes > max {
+            Err(OsError::new(what(), "it grew past the limit while copied"))
+        } else {
+            Ok(String::new())
+        }
+    }) {
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }
-    Ok(Outgoing { name: safe_name(name), mimetype: mimetype(name), bytes, path })
+    Ok(Outgoing {
+        name: safe_name(name),
+        mimetype: mimetype(name),
+        bytes,
+        path,
+    })
 }
 
 /// Open a file the chat process left in its spool: a regular file directly in `spool`,
 /// not a symlink, owned by `owner` (so a planted link or hard link to root's files is not
 /// taken), at most `max` bytes.
-pub fn open_spooled(path: &Path, spool: &Path, owner: u32, max: u64) -> Result<std::fs::File, String> {
+pub fn open_spooled(
+    path: &Path,
+    spool: &Path,
+    owner: u32,
+    max: u64,
+) -> Result<std::fs::File, String> {
     if path.parent() != Some(spool) {
-        return Err(format!("{} is not in the chat's spool {}", path.display(), spool.display()));
+        return Err(format!(
+            "{} is not in the chat's spool {}",
+            path.display(),
+            spool.display()
+        ));
     }
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
     let m = f.metadata().map_err(|e| e.to_string())?;
     if !m.is_file() || m.uid() != owner || m.nlink() != 1 {
-        return Err(format!("{} is not a plain file of the chat's own", path.display()));
+        return Err(format!(
+            "{} is not a plain file of the chat's own",
+            path.display()
+        ));
     }
     if m.len() > max {
-        return Err(format!("the file is {}, over the {} allowed", crate::os::size(m.len()), crate::os::size(max)));
+        return Err(format!(
+            "the file is {}, over the {} allowed",
+            crate::os::size(m.len()),
+            crate::os::size(max)
+        ));
     }
     Ok(f)
 }
@@ -161,7 +252,11 @@ pub fn open_spooled(path: &Path, spool: &Path, owner: u32, max: u64) -> Result<s
 /// Read at most `max` bytes of a file root prepared for the chat.
 pub fn read_outgoing(o: &Outgoing, max: u64) -> Result<Vec<u8>, OsError> {
     let mut bytes = Vec::new();
-    std::fs::File::open(&o.path).os(|| format!("reading {}", o.path.display()))?.take(max).read_to_end(&mut bytes).os(|| format!("reading {}", o.path.display()))?;
+    std::fs::File::open(&o.path)
+        .os(|| format!("reading {}", o.path.display()))?
+        .take(max)
+        .read_to_end(&mut bytes)
+        .os(|| format!("reading {}", o.path.display()))?;
     Ok(bytes)
 }
 

@@ -5,8 +5,16 @@ use std::os::unix::fs::MetadataExt;
 use super::*;
 
 fn me(dir: &Path) -> Resident {
-    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-    Resident { uid, gid, home: dir.into(), workspace: dir.join("work") }
+    let (uid, gid) = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    Resident {
+        uid,
+        gid,
+        home: dir.into(),
+        workspace: dir.join("work"),
+    }
 }
 
 #[test]
@@ -54,16 +62,35 @@ fn the_outbox_is_taken_once_with_what_is_left_said() {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     std::fs::create_dir(&spool).unwrap();
     let (taken, notes) = take(&r, 1000, || Ok(spool.clone()), r.gid);
-    assert_eq!(taken.len(), 1, "only the plain file within the cap: {taken:?} {notes:?}");
-    assert_eq!((taken[0].name.as_str(), taken[0].mimetype.as_str(), taken[0].bytes), ("plot.png", "image/png", 9));
+    assert_eq!(
+        taken.len(),
+        1,
+        "only the plain file within the cap: {taken:?} {notes:?}"
+    );
+    assert_eq!(
+        (
+            taken[0].name.as_str(),
+            taken[0].mimetype.as_str(),
+            taken[0].bytes
+        ),
+        ("plot.png", "image/png", 9)
+    );
     assert_eq!(read_outgoing(&taken[0], 1000).unwrap(), b"\x89PNG fake");
-    assert!(notes.iter().any(|n| n.contains("outbox/big.bin is 2.0 KiB, over the 1000 bytes")), "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("outbox/big.bin is 2.0 KiB, over the 1000 bytes")),
+        "{notes:?}"
+    );
     assert!(out.join("sent/plot.png").exists() && out.join("big.bin").exists());
     let (again, _) = take(&r, 1000, || Ok(spool.clone()), r.gid);
     assert!(again.is_empty(), "a sent file is not sent twice");
     // No outbox at all is no error.
     std::fs::remove_dir_all(&r.workspace).unwrap();
-    assert_eq!(take(&r, 1000, || Ok(spool.clone()), r.gid), (vec![], vec![]));
+    assert_eq!(
+        take(&r, 1000, || Ok(spool.clone()), r.gid),
+        (vec![], vec![])
+    );
 }
 
 #[test]
@@ -73,9 +100,20 @@ fn only_the_chats_own_plain_files_are_taken_from_its_spool() {
     let me = nix::unistd::getuid().as_raw();
     std::fs::write(spool.join("ok"), b"hi").unwrap();
     assert!(open_spooled(&spool.join("ok"), spool, me, 10).is_ok());
-    assert!(open_spooled(&spool.join("ok"), spool, me, 1).unwrap_err().contains("over the"));
-    assert!(open_spooled(&spool.join("ok"), spool, me + 1, 10).is_err(), "someone else's file");
+    assert!(
+        open_spooled(&spool.join("ok"), spool, me, 1)
+            .unwrap_err()
+            .contains("over the")
+    );
+    assert!(
+        open_spooled(&spool.join("ok"), spool, me + 1, 10).is_err(),
+        "someone else's file"
+    );
     std::os::unix::fs::symlink("/etc/hostname", spool.join("link")).unwrap();
     assert!(open_spooled(&spool.join("link"), spool, me, 10).is_err());
-    assert!(open_spooled(Path::new("/etc/hostname"), spool, me, 10).unwrap_err().contains("not in the chat's spool"));
+    assert!(
+        open_spooled(Path::new("/etc/hostname"), spool, me, 10)
+            .unwrap_err()
+            .contains("not in the chat's spool")
+    );
 }

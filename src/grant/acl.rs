@@ -32,22 +32,39 @@ fn perms(p: Permission) -> Perm {
 
 /// libacl names a user entry by user name when it can: map either form back to the uid.
 fn entry_uid(name: &str) -> Option<u32> {
-    name.parse().ok().or_else(|| nix::unistd::User::from_name(name).ok().flatten().map(|u| u.uid.as_raw()))
+    name.parse().ok().or_else(|| {
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw())
+    })
 }
 
 impl PosixAcls {
-    fn edit(&self, path: &Path, uid: u32, perm: Option<Permission>, what: &str) -> Result<(), OsError> {
+    fn edit(
+        &self,
+        path: &Path,
+        uid: u32,
+        perm: Option<Permission>,
+        what: &str,
+    ) -> Result<(), OsError> {
         let action = || format!("{what} uid {uid} on {}", path.display());
         let mut entries = exacl::getfacl(path, None).os(action)?;
         let name = uid.to_string();
-        entries.retain(|e| !(e.kind == AclEntryKind::User && entry_uid(&e.name) == Some(uid)) && e.kind != AclEntryKind::Mask);
+        entries.retain(|e| {
+            !(e.kind == AclEntryKind::User && entry_uid(&e.name) == Some(uid))
+                && e.kind != AclEntryKind::Mask
+        });
         if let Some(p) = perm {
             entries.push(AclEntry::allow_user(&name, perms(p), None));
         }
         // The mask caps named entries: it must cover every one of them (and the owning group).
         let mask = entries
             .iter()
-            .filter(|e| e.kind == AclEntryKind::Group || (e.kind == AclEntryKind::User && !e.name.is_empty()))
+            .filter(|e| {
+                e.kind == AclEntryKind::Group
+                    || (e.kind == AclEntryKind::User && !e.name.is_empty())
+            })
             .fold(Perm::empty(), |m, e| m | e.perms);
         let named = entries.iter().any(|e| !e.name.is_empty());
         if named {
@@ -59,12 +76,17 @@ impl PosixAcls {
 
 impl Acls for PosixAcls {
     fn users(&self, path: &Path) -> Result<BTreeMap<u32, Permission>, OsError> {
-        let entries = exacl::getfacl(path, None).os(|| format!("reading the ACL of {}", path.display()))?;
+        let entries =
+            exacl::getfacl(path, None).os(|| format!("reading the ACL of {}", path.display()))?;
         Ok(entries
             .into_iter()
             .filter(|e| e.kind == AclEntryKind::User && !e.name.is_empty())
             .filter_map(|e| {
-                let p = if e.perms.contains(Perm::WRITE) { Permission::Rw } else { Permission::R };
+                let p = if e.perms.contains(Perm::WRITE) {
+                    Permission::Rw
+                } else {
+                    Permission::R
+                };
                 entry_uid(&e.name).map(|uid| (uid, p))
             })
             .collect())
@@ -104,12 +126,23 @@ impl FakeAcls {
 
 impl Acls for FakeAcls {
     fn users(&self, path: &Path) -> Result<BTreeMap<u32, Permission>, OsError> {
-        Ok(self.entries.lock().expect("lock").get(path).cloned().unwrap_or_default())
+        Ok(self
+            .entries
+            .lock()
+            .expect("lock")
+            .get(path)
+            .cloned()
+            .unwrap_or_default())
     }
 
     fn grant(&self, path: &Path, uid: u32, perm: Permission) -> Result<(), OsError> {
         self.check(format!("grant {} {uid} {perm:?}", path.display()), uid)?;
-        self.entries.lock().expect("lock").entry(path.to_owned()).or_default().insert(uid, perm);
+        self.entries
+            .lock()
+            .expect("lock")
+            .entry(path.to_owned())
+            .or_default()
+            .insert(uid, perm);
         Ok(())
     }
 

@@ -52,11 +52,17 @@ pub fn open(node: &Path, rate: Option<u32>) -> Result<std::fs::File, OsError> {
         .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(node)
         .map_err(|e| OsError::new(what(), e))?;
-    let mut t = termios::tcgetattr(file.as_fd()).map_err(|e| OsError::new(what(), format!("not a terminal device ({e})")))?;
+    let mut t = termios::tcgetattr(file.as_fd())
+        .map_err(|e| OsError::new(what(), format!("not a terminal device ({e})")))?;
     termios::cfmakeraw(&mut t);
     t.control_flags |= ControlFlags::CLOCAL | ControlFlags::CREAD;
     if let Some(r) = rate {
-        let b = baud(r).ok_or_else(|| OsError::new(what(), format!("{r} is not a baud rate townhall sets; use {RATES}")))?;
+        let b = baud(r).ok_or_else(|| {
+            OsError::new(
+                what(),
+                format!("{r} is not a baud rate townhall sets; use {RATES}"),
+            )
+        })?;
         termios::cfsetspeed(&mut t, b).map_err(|e| OsError::new(what(), e))?;
     }
     termios::tcsetattr(file.as_fd(), SetArg::TCSANOW, &t).map_err(|e| OsError::new(what(), e))?;
@@ -70,7 +76,12 @@ const REOPENS: u32 = 3;
 /// Read until `stop` is set or the device goes away, sending each read's bytes; returns
 /// why it ended. A hangup (end-of-file or EIO while the device is still there: `reopen`
 /// gives it again) is read through. Blocking: run it on a thread of its own.
-pub fn follow<F: Read + AsFd>(mut file: F, reopen: &dyn Fn() -> Option<F>, stop: &AtomicBool, out: tokio::sync::mpsc::Sender<Vec<u8>>) -> String {
+pub fn follow<F: Read + AsFd>(
+    mut file: F,
+    reopen: &dyn Fn() -> Option<F>,
+    stop: &AtomicBool,
+    out: tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> String {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut buf = [0u8; 4096];
     let mut reopened = 0;
@@ -82,7 +93,10 @@ pub fn follow<F: Read + AsFd>(mut file: F, reopen: &dyn Fn() -> Option<F>, stop:
             Err(e) => return format!("polling the device failed: {e}"),
         }
         let r = file.read(&mut buf);
-        if matches!(&r, Ok(0)) || r.as_ref().is_err_and(|e| e.raw_os_error() == Some(libc::EIO)) {
+        if matches!(&r, Ok(0))
+            || r.as_ref()
+                .is_err_and(|e| e.raw_os_error() == Some(libc::EIO))
+        {
             match reopen() {
                 Some(f) if reopened < REOPENS => {
                     file = f;
@@ -99,7 +113,9 @@ pub fn follow<F: Read + AsFd>(mut file: F, reopen: &dyn Fn() -> Option<F>, stop:
                     return "nobody is listening".into();
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if e.raw_os_error() == Some(libc::EIO) => return "the device went away".into(),
             Err(e) => return format!("reading the device failed: {e}"),
         }
@@ -138,7 +154,11 @@ impl Batch {
         }
         let mut msg = crate::turn::bounds::fenced(&std::mem::take(&mut self.text));
         if self.dropped > 0 {
-            msg.push_str(&format!("\n_({} bytes dropped: more than {MAX_BATCH} in {} s)_", self.dropped, EVERY.as_secs()));
+            msg.push_str(&format!(
+                "\n_({} bytes dropped: more than {MAX_BATCH} in {} s)_",
+                self.dropped,
+                EVERY.as_secs()
+            ));
             self.dropped = 0;
         }
         Some(msg)
@@ -164,7 +184,11 @@ impl Tails {
 
     /// Stop the tail of `node`; whether one ran.
     pub fn stop(&self, node: &Path) -> bool {
-        self.0.lock().expect("lock").remove(node).is_some_and(|s| !s.swap(true, Ordering::Relaxed))
+        self.0
+            .lock()
+            .expect("lock")
+            .remove(node)
+            .is_some_and(|s| !s.swap(true, Ordering::Relaxed))
     }
 
     /// The tail ended on its own: forget it, unless a new one took its place.
@@ -191,7 +215,10 @@ mod tests {
         assert!(m.starts_with("`````\n") && m.ends_with("\n`````"), "{m}");
         b.push(&vec![b'x'; MAX_BATCH + 500]);
         let m = b.take().unwrap();
-        assert!(m.ends_with("_(500 bytes dropped: more than 3000 in 2 s)_"), "{m:.80}");
+        assert!(
+            m.ends_with("_(500 bytes dropped: more than 3000 in 2 s)_"),
+            "{m:.80}"
+        );
         assert_eq!(b.take(), None, "the count is said once");
     }
 
@@ -217,7 +244,10 @@ mod tests {
         assert!(!tails.stop(node));
         let again = tails.start(node).unwrap();
         tails.ended(node, &flag);
-        assert!(tails.start(node).is_none(), "an old tail's end does not forget the new one");
+        assert!(
+            tails.start(node).is_none(),
+            "an old tail's end does not forget the new one"
+        );
         tails.ended(node, &again);
         assert!(tails.start(node).is_some());
     }

@@ -31,8 +31,15 @@ pub enum Cut {
 /// Whether `o` is the same device node (or, for a plain file, the same inode) as `st`.
 fn same(st: &FileStat, o: &FileStat) -> bool {
     let kind = |m: u32| m & SFlag::S_IFMT.bits();
-    let device = matches!(SFlag::from_bits_truncate(kind(st.st_mode)), SFlag::S_IFCHR | SFlag::S_IFBLK);
-    if device { kind(o.st_mode) == kind(st.st_mode) && o.st_rdev == st.st_rdev } else { o.st_dev == st.st_dev && o.st_ino == st.st_ino }
+    let device = matches!(
+        SFlag::from_bits_truncate(kind(st.st_mode)),
+        SFlag::S_IFCHR | SFlag::S_IFBLK
+    );
+    if device {
+        kind(o.st_mode) == kind(st.st_mode) && o.st_rdev == st.st_rdev
+    } else {
+        o.st_dev == st.st_dev && o.st_ino == st.st_ino
+    }
 }
 
 /// The calling uid's processes (but this one) that hold `path` open. Run as the uid
@@ -42,15 +49,25 @@ pub fn my_holders(path: &Path) -> Result<Vec<i32>, OsError> {
     let st = stat(path).os(|| format!("looking at {}", path.display()))?;
     let me = nix::unistd::getuid().as_raw();
     let this = std::process::id() as i32;
-    let Ok(procs) = std::fs::read_dir("/proc") else { return Ok(vec![]) };
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Ok(vec![]);
+    };
     Ok(procs
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| *pid != this)
         .filter(|pid| {
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let mine = status.lines().find_map(|l| l.strip_prefix("Uid:")).is_some_and(|u| u.split_whitespace().next().and_then(|x| x.parse().ok()) == Some(me));
-            mine && std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| fds.flatten().any(|fd| stat(&fd.path()).is_ok_and(|o| same(&st, &o))))
+            let mine = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .is_some_and(|u| {
+                    u.split_whitespace().next().and_then(|x| x.parse().ok()) == Some(me)
+                });
+            mine && std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+                fds.flatten()
+                    .any(|fd| stat(&fd.path()).is_ok_and(|o| same(&st, &o)))
+            })
         })
         .collect())
 }
@@ -60,14 +77,27 @@ pub fn my_holders(path: &Path) -> Result<Vec<i32>, OsError> {
 fn holders_as(uid: u32, path: &Path, kill: bool) -> Result<Vec<i32>, OsError> {
     let what = || format!("finding what uid {uid} holds open on {}", path.display());
     let exe = std::env::current_exe().os(what)?;
-    let mut cmd = crate::units::helper::as_resident(uid, uid, Path::new("/"), &[], 0o077, HELPER_WITHIN, &exe.display().to_string());
+    let mut cmd = crate::units::helper::as_resident(
+        uid,
+        uid,
+        Path::new("/"),
+        &[],
+        0o077,
+        HELPER_WITHIN,
+        &exe.display().to_string(),
+    );
     cmd.arg("holders").arg(path);
     if kill {
         cmd.arg("--kill");
     }
-    cmd.stdin(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    let out = crate::os::output_within(&mut cmd, HELPER_WITHIN + std::time::Duration::from_secs(5)).os(what)?;
-    Ok(String::from_utf8_lossy(&out).lines().filter_map(|l| l.trim().parse().ok()).collect())
+    cmd.stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let out = crate::os::output_within(&mut cmd, HELPER_WITHIN + std::time::Duration::from_secs(5))
+        .os(what)?;
+    Ok(String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect())
 }
 
 /// How long the helper that looks as a resident may take.
@@ -78,8 +108,12 @@ fn is_tty(st: &FileStat) -> bool {
     if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFCHR {
         return false;
     }
-    let (major, minor) = (nix::sys::stat::major(st.st_rdev), nix::sys::stat::minor(st.st_rdev));
-    std::fs::read_link(format!("/sys/dev/char/{major}:{minor}/subsystem")).is_ok_and(|l| l.file_name().is_some_and(|n| n == "tty"))
+    let (major, minor) = (
+        nix::sys::stat::major(st.st_rdev),
+        nix::sys::stat::minor(st.st_rdev),
+    );
+    std::fs::read_link(format!("/sys/dev/char/{major}:{minor}/subsystem"))
+        .is_ok_and(|l| l.file_name().is_some_and(|n| n == "tty"))
 }
 
 /// Cut `uid` off `path`: hang a terminal up, else end the uid's processes holding it open.
@@ -87,13 +121,23 @@ pub fn cut_off(path: &Path, uid: u32) -> Result<Cut, OsError> {
     let what = || format!("cutting uid {uid} off {}", path.display());
     let st = stat(path).os(what)?;
     if is_tty(&st) {
-        match open(path, OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty()) {
+        match open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
             // SAFETY: TIOCVHANGUP takes no argument; fd is an open terminal.
             Ok(fd) => match unsafe { tiocvhangup(fd.as_raw_fd()) } {
                 Ok(_) => return Ok(Cut::HungUp),
-                Err(e) => tracing::warn!("{}: hanging up failed ({e}): ending the processes that hold it", what()),
+                Err(e) => tracing::warn!(
+                    "{}: hanging up failed ({e}): ending the processes that hold it",
+                    what()
+                ),
             },
-            Err(e) => tracing::warn!("{}: opening it to hang up failed ({e}): ending the processes that hold it", what()),
+            Err(e) => tracing::warn!(
+                "{}: opening it to hang up failed ({e}): ending the processes that hold it",
+                what()
+            ),
         }
     }
     let ended = holders_as(uid, path, true)?;

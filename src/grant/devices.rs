@@ -33,20 +33,30 @@ pub trait Devices {
     /// Devices present now in `subsystems`, with the named attributes read up the tree.
     fn present(&self, subsystems: &[String], attrs: &[String]) -> Result<Vec<Device>, OsError>;
     /// A stream of events for `subsystems`, read on its own thread.
-    fn watch(&self, subsystems: &[String], attrs: &[String]) -> Result<mpsc::Receiver<DeviceEvent>, OsError>;
+    fn watch(
+        &self,
+        subsystems: &[String],
+        attrs: &[String],
+    ) -> Result<mpsc::Receiver<DeviceEvent>, OsError>;
 }
 
 #[derive(Debug, Default)]
 pub struct Udev;
 
 fn describe(d: &udev::Device, attrs: &[String]) -> Device {
-    let s = |o: Option<&std::ffi::OsStr>| o.map(|v| v.to_string_lossy().into_owned()).unwrap_or_default();
+    let s = |o: Option<&std::ffi::OsStr>| {
+        o.map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     let mut chain = Vec::new();
     let mut cur = Some(d.clone());
     while let Some(dev) = cur {
         let found = attrs
             .iter()
-            .filter_map(|a| dev.attribute_value(a).map(|v| (a.clone(), s(Some(v)).trim_end().to_string())))
+            .filter_map(|a| {
+                dev.attribute_value(a)
+                    .map(|v| (a.clone(), s(Some(v)).trim_end().to_string()))
+            })
             .collect();
         chain.push(found);
         cur = dev.parent();
@@ -56,11 +66,20 @@ fn describe(d: &udev::Device, attrs: &[String]) -> Device {
         devnode: d.devnode().map(|p| p.to_owned()),
         subsystem: s(d.subsystem()),
         sysname: s(Some(d.sysname())),
-        properties: d.properties().map(|p| (s(Some(p.name())), s(Some(p.value())))).collect(),
+        properties: d
+            .properties()
+            .map(|p| (s(Some(p.name())), s(Some(p.value()))))
+            .collect(),
         tags: d
             .property_value("CURRENT_TAGS")
             .or_else(|| d.property_value("TAGS"))
-            .map(|t| s(Some(t)).split(':').filter(|t| !t.is_empty()).map(String::from).collect())
+            .map(|t| {
+                s(Some(t))
+                    .split(':')
+                    .filter(|t| !t.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default(),
         attrs: chain,
     }
@@ -78,7 +97,11 @@ impl Devices for Udev {
         Ok(out)
     }
 
-    fn watch(&self, subsystems: &[String], attrs: &[String]) -> Result<mpsc::Receiver<DeviceEvent>, OsError> {
+    fn watch(
+        &self,
+        subsystems: &[String],
+        attrs: &[String],
+    ) -> Result<mpsc::Receiver<DeviceEvent>, OsError> {
         let what = || "watching udev events".to_string();
         let (tx, rx) = mpsc::channel(256);
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
@@ -149,11 +172,24 @@ pub struct FakeDevices {
 impl Devices for FakeDevices {
     fn present(&self, subsystems: &[String], _attrs: &[String]) -> Result<Vec<Device>, OsError> {
         self.calls.record(format!("present {subsystems:?}"));
-        Ok(self.devices.iter().filter(|d| subsystems.contains(&d.subsystem)).cloned().collect())
+        Ok(self
+            .devices
+            .iter()
+            .filter(|d| subsystems.contains(&d.subsystem))
+            .cloned()
+            .collect())
     }
 
-    fn watch(&self, subsystems: &[String], _attrs: &[String]) -> Result<mpsc::Receiver<DeviceEvent>, OsError> {
+    fn watch(
+        &self,
+        subsystems: &[String],
+        _attrs: &[String],
+    ) -> Result<mpsc::Receiver<DeviceEvent>, OsError> {
         self.calls.record(format!("watch {subsystems:?}"));
-        self.events.lock().expect("lock").take().ok_or_else(|| OsError::new("watching", "already watched"))
+        self.events
+            .lock()
+            .expect("lock")
+            .take()
+            .ok_or_else(|| OsError::new("watching", "already watched"))
     }
 }

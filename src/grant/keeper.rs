@@ -38,13 +38,33 @@ pub struct DeviceStatus {
 /// What changed, for the audit log and the residents' rooms.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Change {
-    Granted { devnode: PathBuf, resident: String, uid: u32, perm: Permission },
+    Granted {
+        devnode: PathBuf,
+        resident: String,
+        uid: u32,
+        perm: Permission,
+    },
     /// `leased`: it was held by a lease, which ended.
-    Revoked { devnode: PathBuf, resident: String, uid: u32, leased: bool },
-    Gone { devnode: PathBuf, resident: String },
-    Refused { devnode: PathBuf, reason: String },
+    Revoked {
+        devnode: PathBuf,
+        resident: String,
+        uid: u32,
+        leased: bool,
+    },
+    Gone {
+        devnode: PathBuf,
+        resident: String,
+    },
+    Refused {
+        devnode: PathBuf,
+        reason: String,
+    },
     /// The ACL could not be changed: retried at the next event or reconcile.
-    Failed { devnode: PathBuf, resident: String, why: String },
+    Failed {
+        devnode: PathBuf,
+        resident: String,
+        why: String,
+    },
 }
 
 pub struct Keeper<A> {
@@ -63,7 +83,13 @@ impl<A: Acls> Keeper<A> {
         let help = "it lists the ACL entries townhall made; fix it, or move it away and remove townhall's entries by hand (getfacl shows them)";
         let ledger = crate::os::read_state(&ledger_path, help)?.unwrap_or_default();
         let leases = Leases::new(state)?;
-        Ok(Self { acls, ledger_path, ledger: Mutex::new(ledger), present: Default::default(), leases })
+        Ok(Self {
+            acls,
+            ledger_path,
+            ledger: Mutex::new(ledger),
+            present: Default::default(),
+            leases,
+        })
     }
 
     fn save(&self, ledger: &BTreeMap<PathBuf, BTreeMap<u32, Held>>) -> Result<(), OsError> {
@@ -72,8 +98,16 @@ impl<A: Acls> Keeper<A> {
 
     /// Bring one present device in line with the rules. `reapply` grants again even when
     /// the entry looks right: after a `change` event udev's MODE may have reset the mask.
-    pub fn device(&self, town: &Town, dev: &Device, reapply: bool, now: &str) -> Result<Vec<Change>, OsError> {
-        let Some(node) = dev.devnode.clone() else { return Ok(vec![]) };
+    pub fn device(
+        &self,
+        town: &Town,
+        dev: &Device,
+        reapply: bool,
+        now: &str,
+    ) -> Result<Vec<Change>, OsError> {
+        let Some(node) = dev.devnode.clone() else {
+            return Ok(vec![]);
+        };
         let (wants, refused): (Vec<Want>, Option<String>) = match wanted(town, dev) {
             Ok(w) => (w, None),
             Err(reason) => (vec![], Some(reason)),
@@ -95,31 +129,64 @@ impl<A: Acls> Keeper<A> {
             if (fresh || reapply || current.get(&w.uid) != Some(&w.perm))
                 && let Err(e) = self.acls.grant(&node, w.uid, w.perm)
             {
-                changes.push(Change::Failed { devnode: node.clone(), resident: w.resident.clone(), why: e.to_string() });
+                changes.push(Change::Failed {
+                    devnode: node.clone(),
+                    resident: w.resident.clone(),
+                    why: e.to_string(),
+                });
                 continue;
             }
             if fresh {
-                mine.insert(w.uid, Held { resident: w.resident.clone(), perm: w.perm, since: now.into(), until: until.clone() });
-                changes.push(Change::Granted { devnode: node.clone(), resident: w.resident.clone(), uid: w.uid, perm: w.perm });
+                mine.insert(
+                    w.uid,
+                    Held {
+                        resident: w.resident.clone(),
+                        perm: w.perm,
+                        since: now.into(),
+                        until: until.clone(),
+                    },
+                );
+                changes.push(Change::Granted {
+                    devnode: node.clone(),
+                    resident: w.resident.clone(),
+                    uid: w.uid,
+                    perm: w.perm,
+                });
             } else if let Some(h) = mine.get_mut(&w.uid) {
                 h.until = until.clone();
             }
         }
-        let stale: Vec<u32> = mine.keys().filter(|uid| !wants.iter().any(|(w, _)| w.uid == **uid)).copied().collect();
+        let stale: Vec<u32> = mine
+            .keys()
+            .filter(|uid| !wants.iter().any(|(w, _)| w.uid == **uid))
+            .copied()
+            .collect();
         let mut cut = Vec::new();
         for uid in stale {
             let (resident, leased) = (mine[&uid].resident.clone(), mine[&uid].until.is_some());
             if let Err(e) = self.acls.revoke(&node, uid) {
                 // Still ours: kept in the ledger, so the next reconcile revokes it.
-                changes.push(Change::Failed { devnode: node.clone(), resident, why: e.to_string() });
+                changes.push(Change::Failed {
+                    devnode: node.clone(),
+                    resident,
+                    why: e.to_string(),
+                });
                 continue;
             }
             mine.remove(&uid);
             cut.push((uid, resident.clone()));
-            changes.push(Change::Revoked { devnode: node.clone(), resident, uid, leased });
+            changes.push(Change::Revoked {
+                devnode: node.clone(),
+                resident,
+                uid,
+                leased,
+            });
         }
         if let Some(reason) = &refused {
-            changes.push(Change::Refused { devnode: node.clone(), reason: reason.clone() });
+            changes.push(Change::Refused {
+                devnode: node.clone(),
+                reason: reason.clone(),
+            });
         }
         let holders: Vec<Held> = mine.values().cloned().collect();
         if mine.is_empty() {
@@ -133,7 +200,14 @@ impl<A: Acls> Keeper<A> {
                 present.remove(&node);
             } else {
                 let baud = super::rules::baud(town, dev);
-                let status = DeviceStatus { devnode: node.clone(), subsystem: dev.subsystem.clone(), sysname: dev.sysname.clone(), holders, refused, baud };
+                let status = DeviceStatus {
+                    devnode: node.clone(),
+                    subsystem: dev.subsystem.clone(),
+                    sysname: dev.sysname.clone(),
+                    holders,
+                    refused,
+                    baud,
+                };
                 present.insert(node.clone(), status);
             }
         }
@@ -141,8 +215,12 @@ impl<A: Acls> Keeper<A> {
         // locks: finding holders runs a helper as the resident, bounded in time).
         for (uid, resident) in cut {
             match self.acls.cut_off(&node, uid) {
-                Ok(super::Cut::HungUp) => tracing::info!(%resident, "hung up {} (its grant ended)", node.display()),
-                Ok(super::Cut::Ended(n)) if n > 0 => tracing::info!(%resident, "ended {n} process(es) holding {} open (its grant ended)", node.display()),
+                Ok(super::Cut::HungUp) => {
+                    tracing::info!(%resident, "hung up {} (its grant ended)", node.display())
+                }
+                Ok(super::Cut::Ended(n)) if n > 0 => {
+                    tracing::info!(%resident, "ended {n} process(es) holding {} open (its grant ended)", node.display())
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(%resident, "{e}"),
             }
@@ -152,17 +230,33 @@ impl<A: Acls> Keeper<A> {
 
     /// The rules' wants, then what the device's active leases add (read-write; a rule's
     /// grant stays as it is, without an end). None on a device the rules refuse.
-    fn with_leases(&self, town: &Town, node: &Path, wants: Vec<Want>, refused: bool, now: &str) -> Vec<(Want, Option<String>)> {
+    fn with_leases(
+        &self,
+        town: &Town,
+        node: &Path,
+        wants: Vec<Want>,
+        refused: bool,
+        now: &str,
+    ) -> Vec<(Want, Option<String>)> {
         let mut out: Vec<(Want, Option<String>)> = wants.into_iter().map(|w| (w, None)).collect();
         if refused {
             return out;
         }
         let now = humantime::parse_rfc3339(now).unwrap_or_else(|_| std::time::SystemTime::now());
         for l in self.leases.on(node, now) {
-            let Some(r) = town.resident(&l.resident) else { continue };
+            let Some(r) = town.resident(&l.resident) else {
+                continue;
+            };
             // One lease per device and resident (Leases::add): only a rule can be there first.
             if !out.iter().any(|(w, _)| w.uid == r.uid) {
-                out.push((Want { resident: r.name.clone(), uid: r.uid, perm: Permission::Rw }, Some(l.until.clone())));
+                out.push((
+                    Want {
+                        resident: r.name.clone(),
+                        uid: r.uid,
+                        perm: Permission::Rw,
+                    },
+                    Some(l.until.clone()),
+                ));
             }
         }
         out
@@ -170,12 +264,20 @@ impl<A: Acls> Keeper<A> {
 
     /// The device went away: its node (and our entries on it) are gone with it.
     pub fn removed(&self, dev: &Device) -> Result<Vec<Change>, OsError> {
-        let Some(node) = dev.devnode.clone() else { return Ok(vec![]) };
+        let Some(node) = dev.devnode.clone() else {
+            return Ok(vec![]);
+        };
         self.present.lock().expect("lock").remove(&node);
         let mut ledger = self.ledger.lock().expect("lock");
         let gone = ledger.remove(&node).unwrap_or_default();
         self.save(&ledger)?;
-        Ok(gone.into_values().map(|h| Change::Gone { devnode: node.clone(), resident: h.resident }).collect())
+        Ok(gone
+            .into_values()
+            .map(|h| Change::Gone {
+                devnode: node.clone(),
+                resident: h.resident,
+            })
+            .collect())
     }
 
     /// Reconcile everything present (at start and after a reload), and revoke what townhall
@@ -194,7 +296,14 @@ impl<A: Acls> Keeper<A> {
             }
         }
         let seen: Vec<&PathBuf> = devices.iter().filter_map(|d| d.devnode.as_ref()).collect();
-        let orphans: Vec<PathBuf> = self.ledger.lock().expect("lock").keys().filter(|p| !seen.contains(p)).cloned().collect();
+        let orphans: Vec<PathBuf> = self
+            .ledger
+            .lock()
+            .expect("lock")
+            .keys()
+            .filter(|p| !seen.contains(p))
+            .cloned()
+            .collect();
         for node in orphans {
             let orphan = Device {
                 syspath: PathBuf::new(),
@@ -219,6 +328,11 @@ impl<A: Acls> Keeper<A> {
     }
 
     pub fn status(&self) -> Vec<DeviceStatus> {
-        self.present.lock().expect("lock").values().cloned().collect()
+        self.present
+            .lock()
+            .expect("lock")
+            .values()
+            .cloned()
+            .collect()
     }
 }

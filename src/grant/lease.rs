@@ -36,9 +36,13 @@ impl Lease {
 
 /// "2h", "90m", "1d 12h": how long, within SHORTEST and LONGEST.
 pub fn duration(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e}); write it like 30m, 2h or 1d"))?;
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write it like 30m, 2h or 1d"))?;
     if !(SHORTEST..=LONGEST).contains(&d) {
-        return Err(format!("a lease lasts from 1 minute to 30 days, not {}", humantime::format_duration(d)));
+        return Err(format!(
+            "a lease lasts from 1 minute to 30 days, not {}",
+            humantime::format_duration(d)
+        ));
     }
     Ok(d)
 }
@@ -51,8 +55,15 @@ pub struct Leases {
 impl Leases {
     pub fn new(state: &Path) -> Result<Self, OsError> {
         let path = state.join("leases.json");
-        let list = crate::os::read_state(&path, "it lists the device leases mayors made; move it away to end them all")?.unwrap_or_default();
-        Ok(Self { path, list: Mutex::new(list) })
+        let list = crate::os::read_state(
+            &path,
+            "it lists the device leases mayors made; move it away to end them all",
+        )?
+        .unwrap_or_default();
+        Ok(Self {
+            path,
+            list: Mutex::new(list),
+        })
     }
 
     fn save(&self, list: &[Lease]) -> Result<(), OsError> {
@@ -62,7 +73,11 @@ impl Leases {
     /// Lend: one lease per device and resident, so leasing again moves its end.
     pub fn add(&self, lease: Lease) -> Result<(), OsError> {
         let mut list = self.list.lock().expect("lock");
-        let mut next: Vec<Lease> = list.iter().filter(|l| !(l.devnode == lease.devnode && l.resident == lease.resident)).cloned().collect();
+        let mut next: Vec<Lease> = list
+            .iter()
+            .filter(|l| !(l.devnode == lease.devnode && l.resident == lease.resident))
+            .cloned()
+            .collect();
         next.push(lease);
         self.save(&next)?;
         *list = next;
@@ -72,7 +87,10 @@ impl Leases {
     /// End every lease on `devnode` (for `resident` only, when named); what ended.
     pub fn release(&self, devnode: &Path, resident: Option<&str>) -> Result<Vec<Lease>, OsError> {
         let mut list = self.list.lock().expect("lock");
-        let (ended, kept): (Vec<Lease>, Vec<Lease>) = list.iter().cloned().partition(|l| l.devnode == devnode && resident.is_none_or(|r| r == l.resident));
+        let (ended, kept): (Vec<Lease>, Vec<Lease>) = list
+            .iter()
+            .cloned()
+            .partition(|l| l.devnode == devnode && resident.is_none_or(|r| r == l.resident));
         if !ended.is_empty() {
             self.save(&kept)?;
             *list = kept;
@@ -83,7 +101,8 @@ impl Leases {
     /// Forget the leases that ended by `now`; what ended.
     pub fn expire(&self, now: SystemTime) -> Result<Vec<Lease>, OsError> {
         let mut list = self.list.lock().expect("lock");
-        let (kept, ended): (Vec<Lease>, Vec<Lease>) = list.iter().cloned().partition(|l| l.active(now));
+        let (kept, ended): (Vec<Lease>, Vec<Lease>) =
+            list.iter().cloned().partition(|l| l.active(now));
         if !ended.is_empty() {
             self.save(&kept)?;
             *list = kept;
@@ -92,7 +111,13 @@ impl Leases {
     }
 
     pub fn on(&self, devnode: &Path, now: SystemTime) -> Vec<Lease> {
-        self.list.lock().expect("lock").iter().filter(|l| l.devnode == devnode && l.active(now)).cloned().collect()
+        self.list
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|l| l.devnode == devnode && l.active(now))
+            .cloned()
+            .collect()
     }
 
     pub fn all(&self) -> Vec<Lease> {
@@ -101,7 +126,12 @@ impl Leases {
 
     /// When the next lease ends, for the watcher's timer.
     pub fn next_end(&self) -> Option<SystemTime> {
-        self.list.lock().expect("lock").iter().map(Lease::ends).min()
+        self.list
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(Lease::ends)
+            .min()
     }
 }
 
@@ -111,15 +141,29 @@ mod tests {
 
     fn lease(node: &str, who: &str, until: SystemTime) -> Lease {
         let t = |t| humantime::format_rfc3339_seconds(t).to_string();
-        Lease { devnode: node.into(), resident: who.into(), by: "@mayor:town.test".into(), since: t(SystemTime::now()), until: t(until) }
+        Lease {
+            devnode: node.into(),
+            resident: who.into(),
+            by: "@mayor:town.test".into(),
+            since: t(SystemTime::now()),
+            until: t(until),
+        }
     }
 
     #[test]
     fn durations_are_bounded_and_say_how_to_write_them() {
         assert_eq!(duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(duration("1d 12h"), Ok(Duration::from_secs(36 * 3600)));
-        assert!(duration("2 fortnights").unwrap_err().contains("like 30m, 2h or 1d"));
-        assert!(duration("10s").unwrap_err().contains("from 1 minute to 30 days"));
+        assert!(
+            duration("2 fortnights")
+                .unwrap_err()
+                .contains("like 30m, 2h or 1d")
+        );
+        assert!(
+            duration("10s")
+                .unwrap_err()
+                .contains("from 1 minute to 30 days")
+        );
         assert!(duration("365d").is_err());
     }
 
@@ -130,16 +174,37 @@ mod tests {
         let hour = Duration::from_secs(3600);
         let leases = Leases::new(state.path()).unwrap();
         leases.add(lease("/dev/ttyS0", "vox", now + hour)).unwrap();
-        leases.add(lease("/dev/ttyS0", "vox", now + 2 * hour)).unwrap();
-        leases.add(lease("/dev/ttyUSB0", "ada", now + hour)).unwrap();
+        leases
+            .add(lease("/dev/ttyS0", "vox", now + 2 * hour))
+            .unwrap();
+        leases
+            .add(lease("/dev/ttyUSB0", "ada", now + hour))
+            .unwrap();
         let again = Leases::new(state.path()).unwrap();
         assert_eq!(again.all().len(), 2, "leasing again moves the end");
         assert_eq!(again.on(Path::new("/dev/ttyS0"), now).len(), 1);
         assert!(again.on(Path::new("/dev/ttyS0"), now + 3 * hour).is_empty());
-        assert_eq!(humantime::format_rfc3339_seconds(again.next_end().unwrap()).to_string(), again.all().iter().find(|l| l.resident == "ada").unwrap().until);
+        assert_eq!(
+            humantime::format_rfc3339_seconds(again.next_end().unwrap()).to_string(),
+            again
+                .all()
+                .iter()
+                .find(|l| l.resident == "ada")
+                .unwrap()
+                .until
+        );
         let ended = again.expire(now + hour + Duration::from_secs(1)).unwrap();
-        assert_eq!(ended.iter().map(|l| l.resident.as_str()).collect::<Vec<_>>(), ["ada"]);
-        assert_eq!(again.release(Path::new("/dev/ttyS0"), None).unwrap().len(), 1);
+        assert_eq!(
+            ended
+                .iter()
+                .map(|l| l.resident.as_str())
+                .collect::<Vec<_>>(),
+            ["ada"]
+        );
+        assert_eq!(
+            again.release(Path::new("/dev/ttyS0"), None).unwrap().len(),
+            1
+        );
         assert!(Leases::new(state.path()).unwrap().all().is_empty());
     }
 }

@@ -22,13 +22,22 @@ pub fn matches(rule: &DeviceRule, dev: &Device) -> bool {
         return false;
     }
     if let Some(k) = &rule.kernel
-        && !glob::Pattern::new(k).is_ok_and(|p| p.matches(&dev.sysname)) {
-            return false;
-        }
-    if !rule.properties.iter().all(|(k, v)| dev.properties.get(k) == Some(v)) {
+        && !glob::Pattern::new(k).is_ok_and(|p| p.matches(&dev.sysname))
+    {
         return false;
     }
-    rule.attrs.is_empty() || dev.attrs.iter().any(|level| rule.attrs.iter().all(|(k, v)| level.get(k) == Some(v)))
+    if !rule
+        .properties
+        .iter()
+        .all(|(k, v)| dev.properties.get(k) == Some(v))
+    {
+        return false;
+    }
+    rule.attrs.is_empty()
+        || dev
+            .attrs
+            .iter()
+            .any(|level| rule.attrs.iter().all(|(k, v)| level.get(k) == Some(v)))
 }
 
 /// Who should hold `dev`, strongest permission per resident; Err when it matches a rule
@@ -37,14 +46,21 @@ pub fn wanted(town: &Town, dev: &Device) -> Result<Vec<Want>, String> {
     let mut by_uid: BTreeMap<u32, Want> = BTreeMap::new();
     for r in &town.residents {
         for rule in r.devices.iter().filter(|rule| matches(rule, dev)) {
-            let w = by_uid.entry(r.uid).or_insert(Want { resident: r.name.clone(), uid: r.uid, perm: rule.permission });
+            let w = by_uid.entry(r.uid).or_insert(Want {
+                resident: r.name.clone(),
+                uid: r.uid,
+                perm: rule.permission,
+            });
             if rule.permission == Permission::Rw {
                 w.perm = Permission::Rw;
             }
         }
     }
     if !by_uid.is_empty() && dev.tags.iter().any(|t| t == UACCESS) {
-        let node = dev.devnode.as_ref().map_or(dev.sysname.clone(), |p| p.display().to_string());
+        let node = dev
+            .devnode
+            .as_ref()
+            .map_or(dev.sysname.clone(), |p| p.display().to_string());
         let who: Vec<_> = by_uid.values().map(|w| w.resident.as_str()).collect();
         return Err(format!(
             "{node} carries udev's `uaccess` tag, so logind would flush any grant to {}; not granted. \
@@ -57,7 +73,11 @@ pub fn wanted(town: &Town, dev: &Device) -> Result<Vec<Want>, String> {
 
 /// The baud rate the first matching rule that names one gives, for `!tail`.
 pub fn baud(town: &Town, dev: &Device) -> Option<u32> {
-    town.residents.iter().flat_map(|r| &r.devices).filter(|rule| matches(rule, dev)).find_map(|rule| rule.baud)
+    town.residents
+        .iter()
+        .flat_map(|r| &r.devices)
+        .filter(|rule| matches(rule, dev))
+        .find_map(|rule| rule.baud)
 }
 
 /// Subsystems to watch and the sysfs attributes to read, from every rule in the town.

@@ -8,7 +8,10 @@ use crate::config::{DeviceRule, Permission, Town};
 use crate::testing::demo_town;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// An FTDI serial adapter as udev records it: ttyUSB0 → interface → USB device (ATTRS).
@@ -23,8 +26,17 @@ fn ftdi() -> Device {
         attrs: vec![
             map(&[]),
             map(&[("bInterfaceNumber", "00")]),
-            map(&[("idVendor", "0403"), ("idProduct", "6001"), ("product", "FT232R USB UART"), ("serial", "A10K3XYZ")]),
-            map(&[("idVendor", "1d6b"), ("idProduct", "0002"), ("product", "xHCI Host Controller")]),
+            map(&[
+                ("idVendor", "0403"),
+                ("idProduct", "6001"),
+                ("product", "FT232R USB UART"),
+                ("serial", "A10K3XYZ"),
+            ]),
+            map(&[
+                ("idVendor", "1d6b"),
+                ("idProduct", "0002"),
+                ("product", "xHCI Host Controller"),
+            ]),
         ],
     }
 }
@@ -38,7 +50,11 @@ fn stm32_dfu(tags: &[&str]) -> Device {
         sysname: "1-3".into(),
         properties: map(&[("DEVTYPE", "usb_device")]),
         tags: tags.iter().map(|t| t.to_string()).collect(),
-        attrs: vec![map(&[("idVendor", "0483"), ("idProduct", "df11"), ("product", "STM32  BOOTLOADER")])],
+        attrs: vec![map(&[
+            ("idVendor", "0483"),
+            ("idProduct", "df11"),
+            ("product", "STM32  BOOTLOADER"),
+        ])],
     }
 }
 
@@ -56,19 +72,48 @@ fn rule(sub: &str, kernel: Option<&str>, attrs: &[(&str, &str)]) -> DeviceRule {
 #[test]
 fn parent_attributes_match_like_udev_attrs() {
     let d = ftdi();
-    assert!(matches(&rule("tty", Some("ttyUSB*"), &[("idVendor", "0403"), ("idProduct", "6001")]), &d));
+    assert!(matches(
+        &rule(
+            "tty",
+            Some("ttyUSB*"),
+            &[("idVendor", "0403"), ("idProduct", "6001")]
+        ),
+        &d
+    ));
     assert!(matches(&rule("tty", None, &[("serial", "A10K3XYZ")]), &d));
-    assert!(!matches(&rule("tty", None, &[("idVendor", "0483")]), &d), "another vendor");
-    assert!(!matches(&rule("hidraw", None, &[("idVendor", "0403")]), &d), "another subsystem");
-    assert!(!matches(&rule("tty", Some("ttyACM*"), &[]), &d), "another kernel name");
+    assert!(
+        !matches(&rule("tty", None, &[("idVendor", "0483")]), &d),
+        "another vendor"
+    );
+    assert!(
+        !matches(&rule("hidraw", None, &[("idVendor", "0403")]), &d),
+        "another subsystem"
+    );
+    assert!(
+        !matches(&rule("tty", Some("ttyACM*"), &[]), &d),
+        "another kernel name"
+    );
     // udev's ATTRS must all hold on one device: vendor of the adapter, product of the hub.
-    assert!(!matches(&rule("tty", None, &[("idVendor", "0403"), ("product", "xHCI Host Controller")]), &d));
+    assert!(!matches(
+        &rule(
+            "tty",
+            None,
+            &[("idVendor", "0403"), ("product", "xHCI Host Controller")]
+        ),
+        &d
+    ));
 }
 
 #[test]
 fn the_shipped_rules_grant_ada_the_adapter_and_the_dfu_bootloader() {
     let town = demo_town();
-    let ada = |d: &Device| wanted(&town, d).unwrap().iter().map(|w| (w.resident.clone(), w.perm)).collect::<Vec<_>>();
+    let ada = |d: &Device| {
+        wanted(&town, d)
+            .unwrap()
+            .iter()
+            .map(|w| (w.resident.clone(), w.perm))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ada(&ftdi()), [("ada".to_string(), Permission::Rw)]);
     assert_eq!(ada(&stm32_dfu(&[])), [("ada".to_string(), Permission::Rw)]);
 }
@@ -82,7 +127,13 @@ fn a_device_with_uaccess_is_refused() {
 fn town_with_tty_rule(perm: Option<Permission>) -> Town {
     let mut town = demo_town();
     let ada = town.residents.iter_mut().find(|r| r.name == "ada").unwrap();
-    ada.devices = perm.map(|p| DeviceRule { permission: p, ..rule("tty", Some("ttyS0"), &[]) }).into_iter().collect();
+    ada.devices = perm
+        .map(|p| DeviceRule {
+            permission: p,
+            ..rule("tty", Some("ttyS0"), &[])
+        })
+        .into_iter()
+        .collect();
     town
 }
 
@@ -102,24 +153,41 @@ fn serial() -> Device {
 fn grants_reapply_on_change_and_revoke_only_their_own_entries() {
     let state = tempfile::tempdir().unwrap();
     let acls = FakeAcls::default();
-    acls.grant(Path::new("/dev/ttyS0"), 4242, Permission::R).unwrap(); // someone else's entry
+    acls.grant(Path::new("/dev/ttyS0"), 4242, Permission::R)
+        .unwrap(); // someone else's entry
     let keeper = Keeper::new(acls, state.path()).unwrap();
     let town = town_with_tty_rule(Some(Permission::Rw));
     let node = PathBuf::from("/dev/ttyS0");
 
     let c = keeper.device(&town, &serial(), false, "t1").unwrap();
-    assert!(matches!(&c[..], [Change::Granted { resident, perm: Permission::Rw, .. }] if resident == "ada"), "{c:?}");
+    assert!(
+        matches!(&c[..], [Change::Granted { resident, perm: Permission::Rw, .. }] if resident == "ada"),
+        "{c:?}"
+    );
     // A change event: nothing new to say, but the entry is written again (MODE= reset the mask).
     let calls_before = keeper_calls(&keeper);
-    assert!(keeper.device(&town, &serial(), true, "t2").unwrap().is_empty());
+    assert!(
+        keeper
+            .device(&town, &serial(), true, "t2")
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(keeper_calls(&keeper) - calls_before, 1);
     assert_eq!(keeper.status()[0].holders[0].since, "t1");
 
     // The rule is removed and the town reloaded: ada's entry goes, the other stays.
-    let c = keeper.all(&town_with_tty_rule(None), &[serial()], "t3").unwrap();
-    assert!(matches!(&c[..], [Change::Revoked { resident, .. }] if resident == "ada"), "{c:?}");
+    let c = keeper
+        .all(&town_with_tty_rule(None), &[serial()], "t3")
+        .unwrap();
+    assert!(
+        matches!(&c[..], [Change::Revoked { resident, .. }] if resident == "ada"),
+        "{c:?}"
+    );
     let left = keeper_acls(&keeper).users(&node).unwrap();
-    assert_eq!(left.into_iter().collect::<Vec<_>>(), [(4242, Permission::R)]);
+    assert_eq!(
+        left.into_iter().collect::<Vec<_>>(),
+        [(4242, Permission::R)]
+    );
     assert!(keeper.status().is_empty());
 }
 
@@ -127,11 +195,23 @@ fn grants_reapply_on_change_and_revoke_only_their_own_entries() {
 fn the_ledger_survives_a_restart_so_stale_grants_are_still_revoked() {
     let state = tempfile::tempdir().unwrap();
     let keeper = Keeper::new(FakeAcls::default(), state.path()).unwrap();
-    keeper.device(&town_with_tty_rule(Some(Permission::R)), &serial(), false, "t1").unwrap();
+    keeper
+        .device(
+            &town_with_tty_rule(Some(Permission::R)),
+            &serial(),
+            false,
+            "t1",
+        )
+        .unwrap();
     drop(keeper);
     let again = Keeper::new(FakeAcls::default(), state.path()).unwrap();
-    let c = again.all(&town_with_tty_rule(None), &[serial()], "t2").unwrap();
-    assert!(matches!(&c[..], [Change::Revoked { uid: 1100, .. }]), "{c:?}");
+    let c = again
+        .all(&town_with_tty_rule(None), &[serial()], "t2")
+        .unwrap();
+    assert!(
+        matches!(&c[..], [Change::Revoked { uid: 1100, .. }]),
+        "{c:?}"
+    );
 }
 
 fn keeper_acls<A: Acls>(k: &Keeper<A>) -> &A {
@@ -139,14 +219,21 @@ fn keeper_acls<A: Acls>(k: &Keeper<A>) -> &A {
 }
 
 fn keeper_calls(k: &Keeper<FakeAcls>) -> usize {
-    k.acls().calls.calls().iter().filter(|c| c.starts_with("grant")).count()
+    k.acls()
+        .calls
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("grant"))
+        .count()
 }
 
 #[test]
 fn a_corrupt_ledger_is_an_error_that_names_the_file() {
     let state = tempfile::tempdir().unwrap();
     std::fs::write(state.path().join("grants.json"), "{ not json").unwrap();
-    let Err(e) = Keeper::new(FakeAcls::default(), state.path()) else { panic!("a corrupt ledger was taken as empty") };
+    let Err(e) = Keeper::new(FakeAcls::default(), state.path()) else {
+        panic!("a corrupt ledger was taken as empty")
+    };
     let e = e.to_string();
     assert!(e.contains("grants.json") && e.contains("help:"), "{e}");
 }
@@ -157,24 +244,50 @@ fn a_grant_failing_mid_reconcile_leaves_the_others_and_a_true_ledger() {
     // Both residents want the serial port; vox's entry cannot be written.
     let mut town = town_with_tty_rule(Some(Permission::Rw));
     let ada_rule = town.resident("ada").unwrap().devices.clone();
-    town.residents.iter_mut().find(|r| r.name == "vox").unwrap().devices = ada_rule;
+    town.residents
+        .iter_mut()
+        .find(|r| r.name == "vox")
+        .unwrap()
+        .devices = ada_rule;
     let vox = town.resident("vox").unwrap().uid;
     let acls = FakeAcls::default();
     acls.failing.lock().unwrap().push(vox);
     let keeper = Keeper::new(acls, state.path()).unwrap();
     let c = keeper.all(&town, &[serial()], "t1").unwrap();
-    assert!(c.iter().any(|c| matches!(c, Change::Granted { resident, .. } if resident == "ada")), "{c:?}");
-    assert!(c.iter().any(|c| matches!(c, Change::Failed { resident, .. } if resident == "vox")), "{c:?}");
+    assert!(
+        c.iter()
+            .any(|c| matches!(c, Change::Granted { resident, .. } if resident == "ada")),
+        "{c:?}"
+    );
+    assert!(
+        c.iter()
+            .any(|c| matches!(c, Change::Failed { resident, .. } if resident == "vox")),
+        "{c:?}"
+    );
     // The ledger on disk names ada's entry, and only it.
     let again = Keeper::new(FakeAcls::default(), state.path()).unwrap();
-    let revoked = again.all(&town_with_tty_rule(None), &[serial()], "t2").unwrap();
-    let mut who: Vec<_> = revoked.iter().filter_map(|c| if let Change::Revoked { resident, .. } = c { Some(resident.as_str()) } else { None }).collect();
+    let revoked = again
+        .all(&town_with_tty_rule(None), &[serial()], "t2")
+        .unwrap();
+    let mut who: Vec<_> = revoked
+        .iter()
+        .filter_map(|c| {
+            if let Change::Revoked { resident, .. } = c {
+                Some(resident.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
     who.sort();
     assert_eq!(who, ["ada"], "{revoked:?}");
     // Once the ACL store works again, the next reconcile grants what failed.
     keeper_acls(&keeper).failing.lock().unwrap().clear();
     let c = keeper.all(&town, &[serial()], "t3").unwrap();
-    assert!(matches!(&c[..], [Change::Granted { resident, .. }] if resident == "vox"), "{c:?}");
+    assert!(
+        matches!(&c[..], [Change::Granted { resident, .. }] if resident == "vox"),
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -182,8 +295,19 @@ fn a_lease_grants_beside_the_rules_and_its_end_revokes_only_it() {
     let state = tempfile::tempdir().unwrap();
     let keeper = Keeper::new(FakeAcls::default(), state.path()).unwrap();
     let town = town_with_tty_rule(Some(Permission::R));
-    let at = |secs: u64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string();
-    let lease = |who: &str, until: u64| Lease { devnode: "/dev/ttyS0".into(), resident: who.into(), by: "@mayor:town.test".into(), since: at(0), until: at(until) };
+    let at = |secs: u64| {
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+        )
+        .to_string()
+    };
+    let lease = |who: &str, until: u64| Lease {
+        devnode: "/dev/ttyS0".into(),
+        resident: who.into(),
+        by: "@mayor:town.test".into(),
+        since: at(0),
+        until: at(until),
+    };
     keeper.leases.add(lease("vox", 100)).unwrap();
     keeper.leases.add(lease("ada", 100)).unwrap();
     let c = keeper.all(&town, &[serial()], &at(10)).unwrap();
@@ -191,15 +315,40 @@ fn a_lease_grants_beside_the_rules_and_its_end_revokes_only_it() {
     assert_eq!(granted.len(), 2, "{granted:?}");
     let holders = &keeper.status()[0].holders;
     let vox = holders.iter().find(|h| h.resident == "vox").unwrap();
-    assert_eq!((vox.perm, vox.until.as_deref()), (Permission::Rw, Some(at(100).as_str())), "a lease lends read-write, until its end");
+    assert_eq!(
+        (vox.perm, vox.until.as_deref()),
+        (Permission::Rw, Some(at(100).as_str())),
+        "a lease lends read-write, until its end"
+    );
     let ada = holders.iter().find(|h| h.resident == "ada").unwrap();
-    assert_eq!((ada.perm, ada.until.as_deref()), (Permission::R, None), "a rule's grant is not turned into a lease");
+    assert_eq!(
+        (ada.perm, ada.until.as_deref()),
+        (Permission::R, None),
+        "a rule's grant is not turned into a lease"
+    );
     // Past its end: vox's entry goes, said as a lease's end; ada keeps her rule's.
     let c = keeper.all(&town, &[serial()], &at(101)).unwrap();
-    assert!(matches!(&c[..], [Change::Revoked { resident, leased: true, .. }] if resident == "vox"), "{c:?}");
+    assert!(
+        matches!(&c[..], [Change::Revoked { resident, leased: true, .. }] if resident == "vox"),
+        "{c:?}"
+    );
     let calls = keeper_acls(&keeper).calls.calls();
-    let revoked = calls.iter().position(|c| c == "revoke /dev/ttyS0 1101").unwrap();
-    assert_eq!(calls[revoked + 1..], ["cut /dev/ttyS0 1101"], "what vox has open is cut off, once the ledger is saved: {calls:?}");
+    let revoked = calls
+        .iter()
+        .position(|c| c == "revoke /dev/ttyS0 1101")
+        .unwrap();
+    assert_eq!(
+        calls[revoked + 1..],
+        ["cut /dev/ttyS0 1101"],
+        "what vox has open is cut off, once the ledger is saved: {calls:?}"
+    );
     assert!(keeper.leases.all().is_empty(), "ended leases are forgotten");
-    assert_eq!(keeper.status()[0].holders.iter().map(|h| h.resident.as_str()).collect::<Vec<_>>(), ["ada"]);
+    assert_eq!(
+        keeper.status()[0]
+            .holders
+            .iter()
+            .map(|h| h.resident.as_str())
+            .collect::<Vec<_>>(),
+        ["ada"]
+    );
 }

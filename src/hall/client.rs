@@ -8,7 +8,9 @@ use crate::control::lines::{self, Answers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HallError {
-    #[error("the townhall daemon is not answering on {path} ({source})\n  help: is townhall.service running? `systemctl status townhall`")]
+    #[error(
+        "the townhall daemon is not answering on {path} ({source})\n  help: is townhall.service running? `systemctl status townhall`"
+    )]
     Down { path: PathBuf, source: io::Error },
     #[error("talking to the townhall daemon on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
@@ -35,7 +37,12 @@ impl Replies {
     /// The next answer, None once the daemon is done; a refusal is an error.
     pub async fn next(&mut self) -> Result<Option<Said>, HallError> {
         let path = self.path.clone();
-        match self.answers.next::<Said>().await.map_err(|source| HallError::Io { path, source })? {
+        match self
+            .answers
+            .next::<Said>()
+            .await
+            .map_err(|source| HallError::Io { path, source })?
+        {
             Err(e) => Err(HallError::Protocol(e)),
             Ok(Some(Said::Error { message })) => Err(HallError::Refused(message)),
             Ok(s) => Ok(s),
@@ -45,7 +52,9 @@ impl Replies {
 
 impl Counter {
     pub fn new() -> Self {
-        Self { path: super::socket().to_path_buf() }
+        Self {
+            path: super::socket().to_path_buf(),
+        }
     }
 
     /// Ask, and keep the connection open while the answers come (the daemon sees us leave).
@@ -57,12 +66,27 @@ impl Counter {
         let mut pause = std::time::Duration::from_millis(100);
         loop {
             match lines::ask(&self.path, &envelope, true).await {
-                Ok(answers) => return Ok(Replies { answers, path: self.path.clone() }),
-                Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) && std::time::Instant::now() < deadline => {
+                Ok(answers) => {
+                    return Ok(Replies {
+                        answers,
+                        path: self.path.clone(),
+                    });
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                    ) && std::time::Instant::now() < deadline =>
+                {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(std::time::Duration::from_secs(2));
                 }
-                Err(source) => return Err(HallError::Down { path: self.path.clone(), source }),
+                Err(source) => {
+                    return Err(HallError::Down {
+                        path: self.path.clone(),
+                        source,
+                    });
+                }
             }
         }
     }

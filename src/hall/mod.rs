@@ -44,42 +44,108 @@ pub enum Ask {
     /// Stay connected for notices, answers whose requester went away, and reloads.
     Subscribe,
     /// A turn for `resident`, asked by `sender` (a mayor or someone its allow names).
-    Turn { resident: String, sender: String, conversation: String, prompt: String, reply: Reply },
-    Stop { resident: String, sender: String },
+    Turn {
+        resident: String,
+        sender: String,
+        conversation: String,
+        prompt: String,
+        reply: Reply,
+    },
+    Stop {
+        resident: String,
+        sender: String,
+    },
     /// Forget the conversation's CLI session (`!new`).
-    Forget { resident: String, sender: String, conversation: String },
-    Status { resident: String },
+    Forget {
+        resident: String,
+        sender: String,
+        conversation: String,
+    },
+    Status {
+        resident: String,
+    },
     /// What the resident spent: this round, this conversation, earlier rounds (`!cost`).
-    Cost { resident: String, conversation: String },
+    Cost {
+        resident: String,
+        conversation: String,
+    },
     /// The conversation's CLI session id (`!session`).
-    Session { resident: String, conversation: String },
-    Log { resident: String },
-    Branches { resident: String },
+    Session {
+        resident: String,
+        conversation: String,
+    },
+    Log {
+        resident: String,
+    },
+    Branches {
+        resident: String,
+    },
     /// What ending the round would lose, per resident; `by` must be a mayor.
-    ResetReport { by: String },
+    ResetReport {
+        by: String,
+    },
     /// End the round; `by` must be a mayor.
-    Reset { by: String },
+    Reset {
+        by: String,
+    },
     /// A mayor's ✅ (allow) or ❌ on approval `id`.
-    Decide { id: u64, by: String, allow: bool },
+    Decide {
+        id: u64,
+        by: String,
+        allow: bool,
+    },
     /// Present devices the rules match, their holders and leases (`!devices`).
     Devices,
     /// Lend `device` (as `!devices` names it) to `resident` for `secs`; `by`: a mayor.
-    Lease { by: String, device: String, resident: String, secs: u64 },
+    Lease {
+        by: String,
+        device: String,
+        resident: String,
+        secs: u64,
+    },
     /// End the leases on `device`; `by`: a mayor.
-    Release { by: String, device: String },
+    Release {
+        by: String,
+        device: String,
+    },
     /// Stream the serial console's output here until Untail or the device goes; `by`: a
     /// mayor. `baud` overrides the rule's.
-    Tail { by: String, device: String, baud: Option<u32> },
-    Untail { by: String, device: String },
+    Tail {
+        by: String,
+        device: String,
+        baud: Option<u32>,
+    },
+    Untail {
+        by: String,
+        device: String,
+    },
     /// A file `sender` sent, spooled by the chat at `spool`: into the resident's inbox, and
     /// named in the conversation's next prompt.
-    File { resident: String, sender: String, conversation: String, name: String, mimetype: String, spool: String },
+    File {
+        resident: String,
+        sender: String,
+        conversation: String,
+        name: String,
+        mimetype: String,
+        spool: String,
+    },
     /// The answer with this id reached its room: forget it.
-    Delivered { id: u64 },
+    Delivered {
+        id: u64,
+    },
     /// How the resident's Matrix sync is doing, for `townhall status`.
-    Health { resident: String, health: String },
+    Health {
+        resident: String,
+        health: String,
+    },
     /// Something the chat refused, for the audit log.
-    Audit { resident: String, what: Refused, from: String, room: String, why: String },
+    Audit {
+        resident: String,
+        what: Refused,
+        from: String,
+        room: String,
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -129,8 +195,13 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
-    DeviceGranted { devnode: String, read_write: bool },
-    DeviceGone { devnode: String },
+    DeviceGranted {
+        devnode: String,
+        read_write: bool,
+    },
+    DeviceGone {
+        devnode: String,
+    },
     /// `lease_ended`: it was lent, and the lease is over.
     DeviceRevoked {
         devnode: String,
@@ -138,12 +209,25 @@ pub enum Notice {
         lease_ended: bool,
     },
     /// An accepted push: one per ref it changed.
-    Pushed { pusher: String, repo: String, path: String, refname: String, commits: String, stat: String },
+    Pushed {
+        pusher: String,
+        repo: String,
+        path: String,
+        refname: String,
+        commits: String,
+        stat: String,
+    },
     /// What the reset that began `round` could not do for the resident, one line each.
-    RoundBegan { round: u64, lines: Vec<String> },
+    RoundBegan {
+        round: u64,
+        lines: Vec<String>,
+    },
     /// What round `round` held of the resident's that its end lost (read from the retired
     /// round after a confirmed reset), one line each; none when nothing was lost.
-    RoundLost { round: u64, lines: Vec<String> },
+    RoundLost {
+        round: u64,
+        lines: Vec<String>,
+    },
 }
 
 /// One repository of the town remote the resident may push to, and its branches there.
@@ -211,9 +295,14 @@ pub struct ResetSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "said", rename_all = "snake_case")]
 pub enum Said {
-    Welcome { version: u32 },
+    Welcome {
+        version: u32,
+    },
     /// Say `text` in the resident's declared rooms (device grants, pushes, reset reports).
-    Notice { resident: String, notice: Notice },
+    Notice {
+        resident: String,
+        notice: Notice,
+    },
     /// An answer whose requester went away (the chat restarted): post it.
     Deliver(Delivery),
     /// The configuration changed: read it again.
@@ -224,36 +313,83 @@ pub enum Said {
     Accepted,
     /// The conversation is busy: this message waits (`waiting` do, itself included) and
     /// goes into its next turn with the others. On disk, like Accepted.
-    Gathered { waiting: usize },
+    Gathered {
+        waiting: usize,
+    },
     /// Answered together with the earlier message `into`: nothing more comes here.
-    Joined { into: String },
+    Joined {
+        into: String,
+    },
     /// The turn ended (or could not run: `error`); its answer is `delivery` until the
     /// chat says Delivered.
-    TurnDone { delivery: u64, outcome: Option<crate::turn::Outcome>, error: Option<String> },
-    Stopped { turns: u32 },
+    TurnDone {
+        delivery: u64,
+        outcome: Option<crate::turn::Outcome>,
+        error: Option<String>,
+    },
+    Stopped {
+        turns: u32,
+    },
     Status(ResidentReport),
     Cost(CostReport),
-    Session { id: Option<String> },
-    LastTurn { outcome: Option<crate::turn::Outcome> },
-    Branches { repos: Vec<RepoBranches> },
-    Losses { residents: Vec<crate::round::Losses> },
+    Session {
+        id: Option<String>,
+    },
+    LastTurn {
+        outcome: Option<crate::turn::Outcome>,
+    },
+    Branches {
+        repos: Vec<RepoBranches>,
+    },
+    Losses {
+        residents: Vec<crate::round::Losses>,
+    },
     /// Where a sent file was saved.
-    Filed { path: String },
+    Filed {
+        path: String,
+    },
     ResetDone(ResetSummary),
-    Devices { devices: Vec<crate::grant::DeviceStatus> },
+    Devices {
+        devices: Vec<crate::grant::DeviceStatus>,
+    },
     Leased(crate::grant::Lease),
-    Released { leases: Vec<crate::grant::Lease> },
+    Released {
+        leases: Vec<crate::grant::Lease>,
+    },
     /// A tail began: `Serial` batches follow, then `TailEnded`.
-    Tailing { devnode: String, baud: Option<u32> },
+    Tailing {
+        devnode: String,
+        baud: Option<u32>,
+    },
     /// Markdown: a code block of what the console printed.
-    Serial { text: String },
-    TailEnded { why: String },
+    Serial {
+        text: String,
+    },
+    TailEnded {
+        why: String,
+    },
     /// A tool call waits for a mayor: ask in `room` (and `thread`), for `wait_secs`.
-    Approval { id: u64, resident: String, room: String, thread: Option<String>, tool: String, subject: String, rule: String, wait_secs: u64 },
+    Approval {
+        id: u64,
+        resident: String,
+        room: String,
+        thread: Option<String>,
+        tool: String,
+        subject: String,
+        rule: String,
+        wait_secs: u64,
+    },
     /// How approval `id` ended (a mayor's decision, or the timeout's no).
-    ApprovalEnded { id: u64, resident: String, allow: bool, reason: String },
+    ApprovalEnded {
+        id: u64,
+        resident: String,
+        allow: bool,
+        reason: String,
+    },
     Done,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 #[cfg(test)]
@@ -262,16 +398,39 @@ mod tests {
 
     #[test]
     fn requests_carry_their_version_beside_the_tag() {
-        let line = serde_json::to_string(&Envelope::new(Ask::Stop { resident: "ada".into(), sender: "@mayor:town.test".into() })).unwrap();
-        assert_eq!(line, r#"{"v":1,"request":"stop","resident":"ada","sender":"@mayor:town.test"}"#);
+        let line = serde_json::to_string(&Envelope::new(Ask::Stop {
+            resident: "ada".into(),
+            sender: "@mayor:town.test".into(),
+        }))
+        .unwrap();
+        assert_eq!(
+            line,
+            r#"{"v":1,"request":"stop","resident":"ada","sender":"@mayor:town.test"}"#
+        );
         let back: Envelope = serde_json::from_str(&line).unwrap();
         for r in [Refused::InviteDeclined, Refused::MessageIgnored] {
-            assert_eq!(serde_json::to_value(r).unwrap(), r.event(), "one name on the wire and in the audit log");
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                r.event(),
+                "one name on the wire and in the audit log"
+            );
         }
-        assert_eq!(back.ask, Ask::Stop { resident: "ada".into(), sender: "@mayor:town.test".into() });
+        assert_eq!(
+            back.ask,
+            Ask::Stop {
+                resident: "ada".into(),
+                sender: "@mayor:town.test".into()
+            }
+        );
         assert!(serde_json::from_str::<Envelope>(r#"{"v":1,"request":"format_disk"}"#).is_err());
         // Every answer must survive the round trip, a turn's events inside too.
-        let said = [Said::Turn(crate::turn::TurnEvent::Text { text: "hi".into() }), Said::Stopped { turns: 1 }, Said::Error { message: "x".into() }];
+        let said = [
+            Said::Turn(crate::turn::TurnEvent::Text { text: "hi".into() }),
+            Said::Stopped { turns: 1 },
+            Said::Error {
+                message: "x".into(),
+            },
+        ];
         for s in said {
             let back: Said = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
             assert_eq!(back, s);

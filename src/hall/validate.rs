@@ -20,15 +20,23 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, Refusal> {
 
 /// An identifier: `sigil` first, printable, no spaces, bounded.
 fn id(what: &str, s: &str, sigil: char) -> Result<(), Refusal> {
-    if !s.starts_with(sigil) || s.len() > MAX_ID || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return refuse(format!("{what} {s:.80?} is not a Matrix identifier starting with {sigil:?}"));
+    if !s.starts_with(sigil)
+        || s.len() > MAX_ID
+        || s.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return refuse(format!(
+            "{what} {s:.80?} is not a Matrix identifier starting with {sigil:?}"
+        ));
     }
     Ok(())
 }
 
 fn text(what: &str, s: &str, max: usize) -> Result<(), Refusal> {
     if s.len() > max {
-        return refuse(format!("{what} is {} bytes, over the {max} allowed", s.len()));
+        return refuse(format!(
+            "{what} is {} bytes, over the {max} allowed",
+            s.len()
+        ));
     }
     if s.contains('\0') {
         return refuse(format!("{what} contains a NUL byte"));
@@ -37,7 +45,8 @@ fn text(what: &str, s: &str, max: usize) -> Result<(), Refusal> {
 }
 
 fn resident<'t>(town: &'t Town, name: &str) -> Result<&'t crate::config::Resident, Refusal> {
-    town.resident(name).ok_or_else(|| Refusal(format!("no resident named {name:.40?}")))
+    town.resident(name)
+        .ok_or_else(|| Refusal(format!("no resident named {name:.40?}")))
 }
 
 /// A human the resident takes commands from: a mayor, or a user its `allow` names that is
@@ -45,7 +54,9 @@ fn resident<'t>(town: &'t Town, name: &str) -> Result<&'t crate::config::Residen
 fn commander(town: &Town, r: &crate::config::Resident, sender: &str) -> Result<(), Refusal> {
     id("sender", sender, '@')?;
     let is_resident = town.residents.iter().any(|x| x.matrix.user == sender);
-    if town.matrix.mayors.iter().any(|m| m == sender) || (r.matrix.allow.iter().any(|a| a == sender) && !is_resident) {
+    if town.matrix.mayors.iter().any(|m| m == sender)
+        || (r.matrix.allow.iter().any(|a| a == sender) && !is_resident)
+    {
         return Ok(());
     }
     refuse(format!("{sender} may not command {}", r.name))
@@ -76,7 +87,13 @@ fn reply(r: &Reply) -> Result<(), Refusal> {
 pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
     match ask {
         Ask::Subscribe => Ok(()),
-        Ask::Turn { resident: name, sender, conversation, prompt, reply: to } => {
+        Ask::Turn {
+            resident: name,
+            sender,
+            conversation,
+            prompt,
+            reply: to,
+        } => {
             let r = resident(town, name)?;
             reply(to)?;
             text("the prompt", prompt, MAX_PROMPT)?;
@@ -85,41 +102,73 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             }
             text("the conversation", conversation, MAX_CONVERSATION)?;
             if !conversation.starts_with(&to.room) || conversation.chars().any(char::is_control) {
-                return refuse(format!("conversation {conversation:.80?} does not belong to room {}", to.room));
+                return refuse(format!(
+                    "conversation {conversation:.80?} does not belong to room {}",
+                    to.room
+                ));
             }
             let from_resident = town.residents.iter().any(|x| x.matrix.user == *sender);
             if from_resident {
                 // Allowed only when named in `allow`, and never in a human's conversation.
                 id("sender", sender, '@')?;
                 if !r.matrix.allow.iter().any(|a| a == sender) {
-                    return refuse(format!("{sender} is a resident that {}'s allow does not name", r.name));
+                    return refuse(format!(
+                        "{sender} is a resident that {}'s allow does not name",
+                        r.name
+                    ));
                 }
                 if !conversation.ends_with(&format!("/from:{sender}")) {
-                    return refuse(format!("a turn asked by resident {sender} must run in its own conversation"));
+                    return refuse(format!(
+                        "a turn asked by resident {sender} must run in its own conversation"
+                    ));
                 }
                 return Ok(());
             }
             commander(town, r, sender)
         }
-        Ask::Stop { resident: name, sender } => commander(town, resident(town, name)?, sender),
-        Ask::Forget { resident: name, sender, conversation } => {
+        Ask::Stop {
+            resident: name,
+            sender,
+        } => commander(town, resident(town, name)?, sender),
+        Ask::Forget {
+            resident: name,
+            sender,
+            conversation,
+        } => {
             text("the conversation", conversation, MAX_CONVERSATION)?;
             commander(town, resident(town, name)?, sender)
         }
-        Ask::Status { resident: name } | Ask::Log { resident: name } | Ask::Branches { resident: name } => resident(town, name).map(|_| ()),
-        Ask::Cost { resident: name, conversation } | Ask::Session { resident: name, conversation } => {
+        Ask::Status { resident: name }
+        | Ask::Log { resident: name }
+        | Ask::Branches { resident: name } => resident(town, name).map(|_| ()),
+        Ask::Cost {
+            resident: name,
+            conversation,
+        }
+        | Ask::Session {
+            resident: name,
+            conversation,
+        } => {
             text("the conversation", conversation, MAX_CONVERSATION)?;
             resident(town, name).map(|_| ())
         }
         Ask::Reset { by } | Ask::ResetReport { by } => mayor(town, by, "end the round"),
         Ask::Devices => Ok(()),
         Ask::Decide { by, .. } => mayor(town, by, "approve or deny a tool call"),
-        Ask::Lease { by, device: d, resident: name, secs } => {
+        Ask::Lease {
+            by,
+            device: d,
+            resident: name,
+            secs,
+        } => {
             resident(town, name)?;
             device(d)?;
-            let range = crate::grant::lease::SHORTEST.as_secs()..=crate::grant::lease::LONGEST.as_secs();
+            let range =
+                crate::grant::lease::SHORTEST.as_secs()..=crate::grant::lease::LONGEST.as_secs();
             if !range.contains(secs) {
-                return refuse(format!("a lease lasts from 1 minute to 30 days, not {secs} s"));
+                return refuse(format!(
+                    "a lease lasts from 1 minute to 30 days, not {secs} s"
+                ));
             }
             mayor(town, by, "lease a device")
         }
@@ -127,32 +176,61 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             device(d)?;
             mayor(town, by, "release or untail a device")
         }
-        Ask::Tail { by, device: d, baud } => {
+        Ask::Tail {
+            by,
+            device: d,
+            baud,
+        } => {
             device(d)?;
             if let Some(b) = baud
                 && crate::grant::console::baud(*b).is_none()
             {
-                return refuse(format!("{b} is not a baud rate townhall sets; use {}", crate::grant::console::RATES));
+                return refuse(format!(
+                    "{b} is not a baud rate townhall sets; use {}",
+                    crate::grant::console::RATES
+                ));
             }
             mayor(town, by, "tail a serial console")
         }
-        Ask::File { resident: name, sender, conversation, name: file, mimetype, spool } => {
+        Ask::File {
+            resident: name,
+            sender,
+            conversation,
+            name: file,
+            mimetype,
+            spool,
+        } => {
             text("the conversation", conversation, MAX_CONVERSATION)?;
-            for (what, s) in [("the file name", file), ("the type", mimetype), ("the spool path", spool)] {
+            for (what, s) in [
+                ("the file name", file),
+                ("the type", mimetype),
+                ("the spool path", spool),
+            ] {
                 text(what, s, MAX_ID)?;
             }
             let r = resident(town, name)?;
             if town.residents.iter().any(|x| x.matrix.user == *sender) {
-                return refuse(format!("{sender} is a resident: residents do not send each other files"));
+                return refuse(format!(
+                    "{sender} is a resident: residents do not send each other files"
+                ));
             }
             commander(town, r, sender)
         }
         Ask::Delivered { .. } => Ok(()),
-        Ask::Health { resident: name, health } => {
+        Ask::Health {
+            resident: name,
+            health,
+        } => {
             resident(town, name)?;
             text("the health", health, MAX_TEXT)
         }
-        Ask::Audit { resident: name, from, room, why, .. } => {
+        Ask::Audit {
+            resident: name,
+            from,
+            room,
+            why,
+            ..
+        } => {
             resident(town, name)?;
             for (what, s) in [("from", from), ("room", room), ("why", why)] {
                 text(what, s, MAX_TEXT)?;
@@ -167,46 +245,112 @@ mod tests {
     use super::*;
 
     fn turn(sender: &str, conversation: &str, prompt: &str) -> Ask {
-        let reply = Reply { room: "!r:town.test".into(), thread: None, event: "$e".into() };
-        Ask::Turn { resident: "ada".into(), sender: sender.into(), conversation: conversation.into(), prompt: prompt.into(), reply }
+        let reply = Reply {
+            room: "!r:town.test".into(),
+            thread: None,
+            event: "$e".into(),
+        };
+        Ask::Turn {
+            resident: "ada".into(),
+            sender: sender.into(),
+            conversation: conversation.into(),
+            prompt: prompt.into(),
+            reply,
+        }
     }
 
     #[test]
     fn a_mayors_turn_passes_and_strangers_do_not() {
         let town = crate::testing::demo_town();
-        assert_eq!(validate(&town, &turn("@mayor:town.test", "!r:town.test", "hi")), Ok(()));
+        assert_eq!(
+            validate(&town, &turn("@mayor:town.test", "!r:town.test", "hi")),
+            Ok(())
+        );
         assert!(validate(&town, &turn("@eve:town.test", "!r:town.test", "hi")).is_err());
-        assert!(validate(&town, &turn("@mayor:town.test", "!other:town.test", "hi")).is_err(), "conversation of another room");
+        assert!(
+            validate(&town, &turn("@mayor:town.test", "!other:town.test", "hi")).is_err(),
+            "conversation of another room"
+        );
         let mut ghost = turn("@mayor:town.test", "!r:town.test", "hi");
         if let Ask::Turn { resident, .. } = &mut ghost {
             *resident = "../root".into();
         }
-        assert!(validate(&town, &ghost).unwrap_err().0.contains("no resident"));
+        assert!(
+            validate(&town, &ghost)
+                .unwrap_err()
+                .0
+                .contains("no resident")
+        );
     }
 
     #[test]
     fn sizes_and_characters_are_bounded() {
         let town = crate::testing::demo_town();
         let big = "x".repeat(MAX_PROMPT + 1);
-        assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test", &big)).unwrap_err().0.contains("over the"));
+        assert!(
+            validate(&town, &turn("@mayor:town.test", "!r:town.test", &big))
+                .unwrap_err()
+                .0
+                .contains("over the")
+        );
         assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test", "a\0b")).is_err());
         assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test", "  ")).is_err());
         assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test\n", "hi")).is_err());
-        let health = Ask::Health { resident: "ada".into(), health: "y".repeat(5000) };
+        let health = Ask::Health {
+            resident: "ada".into(),
+            health: "y".repeat(5000),
+        };
         assert!(validate(&town, &health).is_err());
     }
 
     #[test]
     fn reset_names_a_mayor_and_residents_only_ask_for_turns_of_their_own() {
         let town = crate::testing::demo_town();
-        assert_eq!(validate(&town, &Ask::Reset { by: "@mayor:town.test".into() }), Ok(()));
+        assert_eq!(
+            validate(
+                &town,
+                &Ask::Reset {
+                    by: "@mayor:town.test".into()
+                }
+            ),
+            Ok(())
+        );
         assert!(validate(&town, &Ask::Reset { by: "boot".into() }).is_err());
-        assert!(validate(&town, &Ask::Reset { by: "@ada:town.test".into() }).is_err());
+        assert!(
+            validate(
+                &town,
+                &Ask::Reset {
+                    by: "@ada:town.test".into()
+                }
+            )
+            .is_err()
+        );
         let vox = "@vox:town.test";
-        let allowed = town.resident("ada").unwrap().matrix.allow.iter().any(|a| a == vox);
+        let allowed = town
+            .resident("ada")
+            .unwrap()
+            .matrix
+            .allow
+            .iter()
+            .any(|a| a == vox);
         let own = format!("!r:town.test/from:{vox}");
-        assert_eq!(validate(&town, &turn(vox, &own, "check this")).is_ok(), allowed);
-        assert!(validate(&town, &turn(vox, "!r:town.test", "check this")).is_err(), "a resident in the mayor's conversation");
-        assert!(validate(&town, &Ask::Stop { resident: "ada".into(), sender: vox.into() }).is_err());
+        assert_eq!(
+            validate(&town, &turn(vox, &own, "check this")).is_ok(),
+            allowed
+        );
+        assert!(
+            validate(&town, &turn(vox, "!r:town.test", "check this")).is_err(),
+            "a resident in the mayor's conversation"
+        );
+        assert!(
+            validate(
+                &town,
+                &Ask::Stop {
+                    resident: "ada".into(),
+                    sender: vox.into()
+                }
+            )
+            .is_err()
+        );
     }
 }

@@ -12,7 +12,9 @@ use crate::os::OsError;
 /// Where the drop-in for one resident's manager lives (runtime: rewritten from the config
 /// at every reset, boot and daemon start).
 pub fn dropin_path(uid: u32) -> PathBuf {
-    PathBuf::from(format!("/run/systemd/system/user@{uid}.service.d/50-townhall.conf"))
+    PathBuf::from(format!(
+        "/run/systemd/system/user@{uid}.service.d/50-townhall.conf"
+    ))
 }
 
 /// The drop-in's text for a resident with these limits.
@@ -48,9 +50,13 @@ pub fn write_dropins(residents: &[(u32, Limits)]) -> Result<bool, OsError> {
 /// Declared limits the resident's user manager cannot enforce, because its cgroup does not
 /// delegate the controller (read from cgroup v2's subtree_control).
 pub fn unenforced(uid: u32, limits: &crate::config::Limits) -> Vec<String> {
-    let path = format!("/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.subtree_control");
+    let path = format!(
+        "/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.subtree_control"
+    );
     let Ok(delegated) = std::fs::read_to_string(&path) else {
-        return vec![format!("no cgroup for uid {uid} yet ({path}): limits hold once its user manager runs")];
+        return vec![format!(
+            "no cgroup for uid {uid} yet ({path}): limits hold once its user manager runs"
+        )];
     };
     let wanted = [
         ("memory", limits.memory_bytes.is_some(), "memory"),
@@ -73,9 +79,19 @@ mod tests {
         let town = crate::testing::demo_town();
         let ada = town.resident("ada").unwrap();
         let d = dropin(&ada.limits);
-        for want in ["NoNewPrivileges=yes", "RestrictSUIDSGID=yes", "UMask=0077", "MemoryMax=4294967296", "CPUQuota=200%", "TasksMax=512"] {
+        for want in [
+            "NoNewPrivileges=yes",
+            "RestrictSUIDSGID=yes",
+            "UMask=0077",
+            "MemoryMax=4294967296",
+            "CPUQuota=200%",
+            "TasksMax=512",
+        ] {
             assert!(d.contains(want), "missing {want} in\n{d}");
         }
-        assert_eq!(dropin_path(1100), PathBuf::from("/run/systemd/system/user@1100.service.d/50-townhall.conf"));
+        assert_eq!(
+            dropin_path(1100),
+            PathBuf::from("/run/systemd/system/user@1100.service.d/50-townhall.conf")
+        );
     }
 }

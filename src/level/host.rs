@@ -21,13 +21,22 @@ pub struct HostPresence;
 /// from the daemon's blocking pool alike.
 fn block<T: Send>(f: impl Future<Output = T> + Send) -> T {
     std::thread::scope(|s| {
-        s.spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(f))
-            .join()
-            .expect("the levelling thread panicked")
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(f)
+        })
+        .join()
+        .expect("the levelling thread panicked")
     })
 }
 
-async fn timed<T, E: std::fmt::Display>(what: &str, f: impl Future<Output = Result<T, E>>) -> Result<T, String> {
+async fn timed<T, E: std::fmt::Display>(
+    what: &str,
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
     match tokio::time::timeout(BUS_TIMEOUT, f).await {
         Ok(r) => r.map_err(|e| format!("{what}: {e}")),
         Err(_) => Err(format!("{what}: no answer within {BUS_TIMEOUT:?}")),
@@ -52,7 +61,10 @@ fn kill_everything_i_may() -> i32 {
         // SAFETY: raw syscalls with integer arguments.
         unsafe {
             libc::kill(-1, libc::SIGKILL);
-            let pause = libc::timespec { tv_sec: 0, tv_nsec: 10_000_000 };
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 10_000_000,
+            };
             libc::nanosleep(&pause, std::ptr::null_mut());
         }
     }
@@ -64,11 +76,18 @@ fn clear_my_keyrings() -> i32 {
     const KEYCTL_CLEAR: libc::c_long = 7;
     const KEYCTL_GET_PERSISTENT: libc::c_long = 22;
     // SAFETY: keyctl(2) with integer arguments only.
-    let keyctl = |op: libc::c_long, a: libc::c_long, b: libc::c_long| unsafe { libc::syscall(libc::SYS_keyctl, op, a, b) };
+    let keyctl = |op: libc::c_long, a: libc::c_long, b: libc::c_long| unsafe {
+        libc::syscall(libc::SYS_keyctl, op, a, b)
+    };
     // No keyrings at all (a kernel without them, or a seccomp filter such as
     // systemd-nspawn's that refuses the calls) is nothing to clear, not a failure.
     // SAFETY: reading this thread's errno.
-    let real_failure = || !matches!(unsafe { *libc::__errno_location() }, libc::ENOSYS | libc::EOPNOTSUPP | libc::EPERM | libc::ENOKEY);
+    let real_failure = || {
+        !matches!(
+            unsafe { *libc::__errno_location() },
+            libc::ENOSYS | libc::EOPNOTSUPP | libc::EPERM | libc::ENOKEY
+        )
+    };
     let mut failed = 0;
     // KEY_SPEC_USER_KEYRING (-4), KEY_SPEC_USER_SESSION_KEYRING (-5)
     for (bit, ring) in [(1, -4), (2, -5)] {
@@ -86,17 +105,32 @@ fn clear_my_keyrings() -> i32 {
 
 /// Processes whose real, effective, saved or filesystem uid is `uid` (zombies excluded).
 fn processes_of(uid: u32) -> Vec<Survivor> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return vec![] };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
     let me = std::process::id();
     dir.filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != me)
         .filter_map(|pid| {
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).map(str::trim).unwrap_or("").to_string();
-            let ours = field("Uid:").split_whitespace().any(|u| u.parse() == Ok(uid));
+            let field = |k: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .map(str::trim)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let ours = field("Uid:")
+                .split_whitespace()
+                .any(|u| u.parse() == Ok(uid));
             let state = field("State:");
-            (ours && !state.starts_with('Z')).then(|| Survivor { pid, state, command: field("Name:") })
+            (ours && !state.starts_with('Z')).then(|| Survivor {
+                pid,
+                state,
+                command: field("Name:"),
+            })
         })
         .collect()
 }
@@ -105,11 +139,15 @@ fn processes_of(uid: u32) -> Vec<Survivor> {
 fn ipc_of(uid: u32) -> Vec<(&'static str, i32)> {
     let mut out = Vec::new();
     for (kind, id_col) in [("shm", "shmid"), ("msg", "msqid"), ("sem", "semid")] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/sysvipc/{kind}")) else { continue };
+        let Ok(text) = std::fs::read_to_string(format!("/proc/sysvipc/{kind}")) else {
+            continue;
+        };
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
         let col = |name: &str| header.iter().position(|h| *h == name);
-        let (Some(id), Some(u), Some(cu)) = (col(id_col), col("uid"), col("cuid")) else { continue };
+        let (Some(id), Some(u), Some(cu)) = (col(id_col), col("uid"), col("cuid")) else {
+            continue;
+        };
         for l in lines {
             let f: Vec<&str> = l.split_whitespace().collect();
             let is = |i: usize| f.get(i).and_then(|v| v.parse::<u32>().ok()) == Some(uid);
@@ -128,39 +166,57 @@ impl Presence for HostPresence {
         let what = || format!("ending the sessions and user manager of uid {uid}");
         // Nothing to end (as at boot, where this runs before logind and maybe before D-Bus):
         // skip the bus rather than wait for services ordered after the reset.
-        let known = Path::new(&format!("/run/systemd/users/{uid}")).exists() || Path::new(&format!("/run/user/{uid}")).exists();
+        let known = Path::new(&format!("/run/systemd/users/{uid}")).exists()
+            || Path::new(&format!("/run/user/{uid}")).exists();
         if !known && processes_of(uid).is_empty() {
             return Ok(());
         }
         let problems = block(async move {
             let mut problems = Vec::new();
-            let conn = match timed("connecting to the system bus", zbus::Connection::system()).await {
+            let conn = match timed("connecting to the system bus", zbus::Connection::system()).await
+            {
                 Ok(c) => c,
                 Err(e) => return vec![e],
             };
-            if let Ok(login) = timed("logind", zbus_systemd::login1::ManagerProxy::new(&conn)).await {
+            if let Ok(login) = timed("logind", zbus_systemd::login1::ManagerProxy::new(&conn)).await
+            {
                 // No linger first, so logind does not start the manager again.
-                if let Err(e) = timed("SetUserLinger", login.set_user_linger(uid, false, false)).await {
+                if let Err(e) =
+                    timed("SetUserLinger", login.set_user_linger(uid, false, false)).await
+                {
                     problems.push(e);
                 }
                 match timed("TerminateUser", login.terminate_user(uid)).await {
-                    Err(e) if !e.contains("NoSuchUser") && !e.contains("not logged in") => problems.push(e),
+                    Err(e) if !e.contains("NoSuchUser") && !e.contains("not logged in") => {
+                        problems.push(e)
+                    }
                     _ => {}
                 }
             }
-            if let Ok(pid1) = timed("PID 1", zbus_systemd::systemd1::ManagerProxy::new(&conn)).await {
+            if let Ok(pid1) = timed("PID 1", zbus_systemd::systemd1::ManagerProxy::new(&conn)).await
+            {
                 for unit in [format!("user@{uid}.service"), format!("user-{uid}.slice")] {
                     // KillUnit first: a manager wedged by its resident still dies; then stop.
-                    let _ = timed("KillUnit", pid1.kill_unit(unit.clone(), "all".into(), libc::SIGKILL)).await;
+                    let _ = timed(
+                        "KillUnit",
+                        pid1.kill_unit(unit.clone(), "all".into(), libc::SIGKILL),
+                    )
+                    .await;
                     match timed("StopUnit", pid1.stop_unit(unit.clone(), "replace".into())).await {
-                        Err(e) if !e.contains("NoSuchUnit") && !e.contains("not loaded") => problems.push(e),
+                        Err(e) if !e.contains("NoSuchUnit") && !e.contains("not loaded") => {
+                            problems.push(e)
+                        }
                         _ => {}
                     }
                 }
             }
             problems
         });
-        if problems.is_empty() { Ok(()) } else { Err(OsError::new(what(), problems.join("; "))) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(OsError::new(what(), problems.join("; ")))
+        }
     }
 
     fn count(&self, uid: u32) -> Result<u32, OsError> {
@@ -183,7 +239,10 @@ impl Presence for HostPresence {
                 return Ok(left);
             }
             for p in &left {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid as i32), nix::sys::signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p.pid as i32),
+                    nix::sys::signal::SIGKILL,
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -201,12 +260,19 @@ impl Presence for HostPresence {
                     _ => libc::semctl(id, 0, libc::IPC_RMID),
                 }
             };
-            if rc == 0 { removed += 1 } else { failed.push(format!("{kind} {id}: {}", std::io::Error::last_os_error())) }
+            if rc == 0 {
+                removed += 1
+            } else {
+                failed.push(format!("{kind} {id}: {}", std::io::Error::last_os_error()))
+            }
         }
         if failed.is_empty() {
             Ok(removed)
         } else {
-            Err(OsError::new(format!("removing the IPC objects of uid {uid}"), failed.join(", ")))
+            Err(OsError::new(
+                format!("removing the IPC objects of uid {uid}"),
+                failed.join(", "),
+            ))
         }
     }
 
@@ -214,7 +280,10 @@ impl Presence for HostPresence {
         let what = || format!("clearing the keyrings of uid {uid}");
         match in_child_as(uid, clear_my_keyrings).os(what)? {
             0 => Ok(()),
-            f => Err(OsError::new(what(), format!("keyctl failed (flags {f}: 1 user, 2 user-session, 4 persistent)"))),
+            f => Err(OsError::new(
+                what(),
+                format!("keyctl failed (flags {f}: 1 user, 2 user-session, 4 persistent)"),
+            )),
         }
     }
 
@@ -231,7 +300,10 @@ impl Presence for HostPresence {
 
     fn sweep(&self, uid: u32, dir: &Path) -> Result<u64, OsError> {
         if uid == 0 {
-            return Err(OsError::new(format!("sweeping {}", dir.display()), "refusing to remove root's files"));
+            return Err(OsError::new(
+                format!("sweeping {}", dir.display()),
+                "refusing to remove root's files",
+            ));
         }
         super::sweep_owned(uid, dir)
     }
@@ -243,9 +315,16 @@ pub fn reload_pid1(restart: &[&str]) -> Result<(), OsError> {
     let r: Result<(), String> = block(async {
         let conn = timed("connecting to the system bus", zbus::Connection::system()).await?;
         let pid1 = timed("PID 1", zbus_systemd::systemd1::ManagerProxy::new(&conn)).await?;
-        tokio::time::timeout(Duration::from_secs(60), pid1.reload()).await.map_err(|_| "Reload: no answer in 60 s".to_string())?.map_err(|e| format!("Reload: {e}"))?;
+        tokio::time::timeout(Duration::from_secs(60), pid1.reload())
+            .await
+            .map_err(|_| "Reload: no answer in 60 s".to_string())?
+            .map_err(|e| format!("Reload: {e}"))?;
         for unit in restart {
-            timed(&format!("restarting {unit}"), pid1.try_restart_unit(unit.to_string(), "replace".into())).await?;
+            timed(
+                &format!("restarting {unit}"),
+                pid1.try_restart_unit(unit.to_string(), "replace".into()),
+            )
+            .await?;
         }
         Ok(())
     });

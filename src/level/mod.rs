@@ -75,7 +75,11 @@ pub trait Presence {
 /// Where `uid`'s files are swept: the town's shared places (`shared_dirs`: every
 /// world-writable directory of the host, and the cron and at spools) and its runtime dir.
 pub fn swept_dirs(shared: &[PathBuf], uid: u32) -> Vec<PathBuf> {
-    shared.iter().cloned().chain([PathBuf::from(format!("/run/user/{uid}"))]).collect()
+    shared
+        .iter()
+        .cloned()
+        .chain([PathBuf::from(format!("/run/user/{uid}"))])
+        .collect()
 }
 
 /// End everything of `uid`, in an order where nothing can come back: no linger and no
@@ -154,10 +158,18 @@ impl Presence for FakePresence {
         self.call("clear_journal", uid.to_string()).map(|()| 0)
     }
     fn sweep(&self, uid: u32, dir: &Path) -> Result<u64, OsError> {
-        self.call("sweep", format!("{uid} {}", dir.display())).map(|()| 1)
+        self.call("sweep", format!("{uid} {}", dir.display()))
+            .map(|()| 1)
     }
     fn confine(&self, residents: &[(u32, crate::config::Limits)]) -> Result<(), OsError> {
-        self.call("confine", residents.iter().map(|(u, _)| u.to_string()).collect::<Vec<_>>().join(","))
+        self.call(
+            "confine",
+            residents
+                .iter()
+                .map(|(u, _)| u.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     }
 }
 
@@ -168,13 +180,18 @@ mod tests {
     #[test]
     fn the_manager_ends_before_the_processes_and_the_files_after() {
         let p = FakePresence::default();
-        let shared: Vec<PathBuf> = ["/tmp", "/dev/mqueue", "/run/lock"].map(PathBuf::from).to_vec();
+        let shared: Vec<PathBuf> = ["/tmp", "/dev/mqueue", "/run/lock"]
+            .map(PathBuf::from)
+            .to_vec();
         let r = level(&p, 1100, &shared);
         let calls = p.calls.calls();
         let pos = |c: &str| calls.iter().position(|x| x.starts_with(c)).unwrap();
         assert!(pos("end_sessions") < pos("kill_all"));
         assert!(pos("kill_all") < pos("remove_ipc") && pos("kill_all") < pos("sweep"));
-        assert!(pos("kill_all") < pos("clear_journal"), "her processes could log again after");
+        assert!(
+            pos("kill_all") < pos("clear_journal"),
+            "her processes could log again after"
+        );
         assert!(calls.contains(&"sweep 1100 /run/user/1100".to_string()));
         assert!(calls.contains(&"sweep 1100 /dev/mqueue".to_string()));
         assert!(r.clean());
@@ -186,11 +203,18 @@ mod tests {
     fn a_failing_step_is_reported_and_the_others_still_run() {
         let p = FakePresence::default();
         p.fail.lock().unwrap().push("end_sessions");
-        p.survivors.lock().unwrap().push(Survivor { pid: 42, state: "D (disk sleep)".into(), command: "sleep".into() });
+        p.survivors.lock().unwrap().push(Survivor {
+            pid: 42,
+            state: "D (disk sleep)".into(),
+            command: "sleep".into(),
+        });
         let r = level(&p, 1100, &[PathBuf::from("/tmp")]);
         assert!(!r.clean());
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
         assert_eq!(r.survivors[0].pid, 42);
-        assert!(p.calls.calls().iter().any(|c| c.starts_with("sweep")), "sweeping was skipped");
+        assert!(
+            p.calls.calls().iter().any(|c| c.starts_with("sweep")),
+            "sweeping was skipped"
+        );
     }
 }

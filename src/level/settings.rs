@@ -28,12 +28,23 @@ impl Host for ThisHost {
     }
 
     fn names(&self, dir: &str) -> Vec<String> {
-        std::fs::read_dir(dir).map(|d| d.flatten().filter_map(|e| e.file_name().into_string().ok()).collect()).unwrap_or_default()
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
 /// Where journald reads its drop-ins from, lowest precedence first.
-const JOURNALD_DIRS: [&str; 4] = ["/usr/lib/systemd/journald.conf.d", "/usr/local/lib/systemd/journald.conf.d", "/run/systemd/journald.conf.d", "/etc/systemd/journald.conf.d"];
+const JOURNALD_DIRS: [&str; 4] = [
+    "/usr/lib/systemd/journald.conf.d",
+    "/usr/local/lib/systemd/journald.conf.d",
+    "/run/systemd/journald.conf.d",
+    "/etc/systemd/journald.conf.d",
+];
 
 /// journald's SplitMode as its files set it: the main file, then the drop-ins by name
 /// (of one name, the one in the directory that takes precedence), the last setting winning.
@@ -44,7 +55,8 @@ fn split_mode(host: &impl Host) -> String {
             dropins.insert(name.clone(), format!("{dir}/{name}"));
         }
     }
-    let files = std::iter::once("/etc/systemd/journald.conf".to_string()).chain(dropins.into_values());
+    let files =
+        std::iter::once("/etc/systemd/journald.conf".to_string()).chain(dropins.into_values());
     let mut mode = "uid".to_string();
     for text in files.filter_map(|f| host.read(&f)) {
         for l in text.lines().map(str::trim) {
@@ -59,14 +71,20 @@ fn split_mode(host: &impl Host) -> String {
 fn sysctl(host: &impl Host, name: &str, want: u32, why: &str, out: &mut Vec<Finding>) {
     let path = format!("/proc/sys/{}", name.replace('.', "/"));
     let found = host.read(&path).map(|v| v.trim().to_string());
-    if found.as_deref().and_then(|v| v.parse::<u32>().ok()).is_some_and(|v| v >= want) {
+    if found
+        .as_deref()
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|v| v >= want)
+    {
         return;
     }
     out.push(Finding {
         setting: name.into(),
         found: found.unwrap_or_else(|| "unreadable".into()),
         why: why.into(),
-        fix: format!("sysctl -w {name}={want}, and `{name} = {want}` in /etc/sysctl.d/50-townhall.conf"),
+        fix: format!(
+            "sysctl -w {name}={want}, and `{name} = {want}` in /etc/sysctl.d/50-townhall.conf"
+        ),
     });
 }
 
@@ -78,7 +96,11 @@ fn proc_options(host: &impl Host) -> Option<String> {
         (f.get(4) == Some(&"/proc")).then(|| {
             // per-mount options, then after " - " the superblock's (where hidepid shows)
             let sep = f.iter().position(|x| *x == "-").unwrap_or(f.len());
-            format!("{},{}", f.get(5).unwrap_or(&""), f.get(sep + 3).unwrap_or(&""))
+            format!(
+                "{},{}",
+                f.get(5).unwrap_or(&""),
+                f.get(sep + 3).unwrap_or(&"")
+            )
         })
     })
 }
@@ -86,10 +108,34 @@ fn proc_options(host: &impl Host) -> Option<String> {
 /// Everything a town needs from its host that is missing here.
 pub fn check_host(host: &impl Host) -> Vec<Finding> {
     let mut out = Vec::new();
-    sysctl(host, "fs.protected_symlinks", 1, "root must never follow a symlink a resident planted in /tmp or its own dirs", &mut out);
-    sysctl(host, "fs.protected_hardlinks", 1, "a resident must not hard-link files it does not own (/etc/shadow into /persist)", &mut out);
-    sysctl(host, "fs.protected_regular", 2, "root must not open a resident's regular file in a sticky dir by name", &mut out);
-    sysctl(host, "fs.protected_fifos", 2, "root must not write into a fifo a resident planted in /tmp", &mut out);
+    sysctl(
+        host,
+        "fs.protected_symlinks",
+        1,
+        "root must never follow a symlink a resident planted in /tmp or its own dirs",
+        &mut out,
+    );
+    sysctl(
+        host,
+        "fs.protected_hardlinks",
+        1,
+        "a resident must not hard-link files it does not own (/etc/shadow into /persist)",
+        &mut out,
+    );
+    sysctl(
+        host,
+        "fs.protected_regular",
+        2,
+        "root must not open a resident's regular file in a sticky dir by name",
+        &mut out,
+    );
+    sysctl(
+        host,
+        "fs.protected_fifos",
+        2,
+        "root must not write into a fifo a resident planted in /tmp",
+        &mut out,
+    );
     match proc_options(host) {
         Some(o) if o.split(',').any(|x| x == "hidepid=2" || x == "hidepid=invisible") => {}
         found => out.push(Finding {
@@ -111,7 +157,13 @@ pub fn check_host(host: &impl Host) -> Vec<Finding> {
     let controllers = host.read("/sys/fs/cgroup/cgroup.controllers");
     let missing: Vec<&str> = ["memory", "pids", "cpu"]
         .into_iter()
-        .filter(|c| !controllers.as_deref().unwrap_or("").split_whitespace().any(|x| x == *c))
+        .filter(|c| {
+            !controllers
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .any(|x| x == *c)
+        })
         .collect();
     if !missing.is_empty() {
         out.push(Finding {
@@ -135,7 +187,10 @@ mod tests {
             self.0.get(path).map(|s| s.to_string())
         }
         fn names(&self, dir: &str) -> Vec<String> {
-            self.0.keys().filter_map(|k| k.strip_prefix(dir)?.strip_prefix('/').map(String::from)).collect()
+            self.0
+                .keys()
+                .filter_map(|k| k.strip_prefix(dir)?.strip_prefix('/').map(String::from))
+                .collect()
         }
     }
 
@@ -146,17 +201,44 @@ mod tests {
             ("/proc/sys/fs/protected_hardlinks", "1\n"),
             ("/proc/sys/fs/protected_regular", "2\n"),
             ("/proc/sys/fs/protected_fifos", "2\n"),
-            ("/proc/self/mountinfo", "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw,hidepid=invisible\n"),
-            ("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n"),
-            ("/usr/lib/systemd/journald.conf.d/10-vendor.conf", "[Journal]\nSplitMode=uid\n"),
-            ("/etc/systemd/journald.conf.d/townhall.conf", "[Journal]\nSplitMode=none\n"),
+            (
+                "/proc/self/mountinfo",
+                "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw,hidepid=invisible\n",
+            ),
+            (
+                "/sys/fs/cgroup/cgroup.controllers",
+                "cpuset cpu io memory pids\n",
+            ),
+            (
+                "/usr/lib/systemd/journald.conf.d/10-vendor.conf",
+                "[Journal]\nSplitMode=uid\n",
+            ),
+            (
+                "/etc/systemd/journald.conf.d/townhall.conf",
+                "[Journal]\nSplitMode=none\n",
+            ),
         ]));
         assert_eq!(check_host(&good), []);
         let bare = Made(HashMap::from([("/proc/sys/fs/protected_symlinks", "0\n")]));
         let f = check_host(&bare);
         let names: Vec<_> = f.iter().map(|f| f.setting.as_str()).collect();
-        assert_eq!(names, ["fs.protected_symlinks", "fs.protected_hardlinks", "fs.protected_regular", "fs.protected_fifos", "/proc hidepid", "journald SplitMode", "cgroup v2 controllers"]);
-        assert!(f[0].fix.contains("sysctl -w fs.protected_symlinks=1"), "{:?}", f[0]);
+        assert_eq!(
+            names,
+            [
+                "fs.protected_symlinks",
+                "fs.protected_hardlinks",
+                "fs.protected_regular",
+                "fs.protected_fifos",
+                "/proc hidepid",
+                "journald SplitMode",
+                "cgroup v2 controllers"
+            ]
+        );
+        assert!(
+            f[0].fix.contains("sysctl -w fs.protected_symlinks=1"),
+            "{:?}",
+            f[0]
+        );
         assert_eq!(f[0].found, "0");
     }
 }

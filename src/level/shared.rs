@@ -15,8 +15,23 @@ use crate::os::OsError;
 /// Kernel and virtual filesystems: nothing a resident writes lives there, or it is not
 /// files (cgroups, /proc, /sys, pty nodes).
 const VIRTUAL: [&str; 17] = [
-    "proc", "sysfs", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs", "bpf", "configfs", "fusectl", "pstore", "efivarfs", "devpts",
-    "autofs", "binfmt_misc", "nsfs", "rpc_pipefs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "bpf",
+    "configfs",
+    "fusectl",
+    "pstore",
+    "efivarfs",
+    "devpts",
+    "autofs",
+    "binfmt_misc",
+    "nsfs",
+    "rpc_pipefs",
 ];
 /// Bounds on one walk: the deepest it goes and the most entries it reads.
 const DEPTH: usize = 24;
@@ -44,7 +59,10 @@ pub fn mounts(mountinfo: &str) -> Vec<Mount> {
             let point = unescape(f.get(4)?);
             let ro = f.get(5)?.split(',').any(|o| o == "ro");
             let fstype = f.get(sep + 1)?;
-            Some(Mount { point: PathBuf::from(point), skip: ro || VIRTUAL.contains(fstype) })
+            Some(Mount {
+                point: PathBuf::from(point),
+                skip: ro || VIRTUAL.contains(fstype),
+            })
         })
         .collect()
 }
@@ -55,7 +73,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -73,7 +94,9 @@ pub fn world_writable(root: &Path, skip: &dyn Fn(&Path) -> bool) -> Vec<PathBuf>
     let mut queue = VecDeque::from([(root.to_path_buf(), 0usize)]);
     let mut read = 0;
     while let Some((dir, depth)) = queue.pop_front() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             read += 1;
             if read > ENTRIES {
@@ -82,7 +105,9 @@ pub fn world_writable(root: &Path, skip: &dyn Fn(&Path) -> bool) -> Vec<PathBuf>
             }
             let path = e.path();
             // Never through a symlink: lstat, and only real directories.
-            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
             if !meta.is_dir() || skip(&path) {
                 continue;
             }
@@ -100,9 +125,18 @@ pub fn world_writable(root: &Path, skip: &dyn Fn(&Path) -> bool) -> Vec<PathBuf>
 
 /// Walk the host for its world-writable directories, leaving out the town's own trees.
 pub fn discover(town: &crate::config::Town) -> Vec<PathBuf> {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").map(|t| mounts(&t)).unwrap_or_default();
-    let own = [town.agents.clone(), town.persist.clone(), town.state.clone(), town.btrfs.volume.clone(), PathBuf::from("/run/user")];
-    let skip = |p: &Path| own.iter().any(|o| p == o) || table.iter().any(|m| m.skip && m.point == p);
+    let table = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|t| mounts(&t))
+        .unwrap_or_default();
+    let own = [
+        town.agents.clone(),
+        town.persist.clone(),
+        town.state.clone(),
+        town.btrfs.volume.clone(),
+        PathBuf::from("/run/user"),
+    ];
+    let skip =
+        |p: &Path| own.iter().any(|o| p == o) || table.iter().any(|m| m.skip && m.point == p);
     world_writable(Path::new("/"), &skip)
 }
 
@@ -128,7 +162,10 @@ pub fn dirs(town: &crate::config::Town) -> Vec<PathBuf> {
             discover(town)
         }
     };
-    let mut all: Vec<PathBuf> = ww.into_iter().chain(SPOOLS.iter().map(PathBuf::from)).collect();
+    let mut all: Vec<PathBuf> = ww
+        .into_iter()
+        .chain(SPOOLS.iter().map(PathBuf::from))
+        .collect();
     all.sort();
     all.dedup();
     all
@@ -146,8 +183,20 @@ mod tests {
                     25 22 0:24 / /run/lock rw,nosuid - tmpfs tmpfs rw\n\
                     26 22 0:25 / /mnt/with\\040space rw - tmpfs tmpfs rw\n";
         let m = mounts(info);
-        let skip: Vec<(&str, bool)> = m.iter().map(|m| (m.point.to_str().unwrap(), m.skip)).collect();
-        assert_eq!(skip, [("/", false), ("/proc", true), ("/usr", true), ("/run/lock", false), ("/mnt/with space", false)]);
+        let skip: Vec<(&str, bool)> = m
+            .iter()
+            .map(|m| (m.point.to_str().unwrap(), m.skip))
+            .collect();
+        assert_eq!(
+            skip,
+            [
+                ("/", false),
+                ("/proc", true),
+                ("/usr", true),
+                ("/run/lock", false),
+                ("/mnt/with space", false)
+            ]
+        );
     }
 
     #[test]
@@ -163,13 +212,24 @@ mod tests {
         mk("run/lock/inner", 0o777);
         mk("var/lib/php/sessions", 0o1733);
         mk("var/lib/secret/open", 0o777);
-        std::fs::set_permissions(r.join("var/lib/secret"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(
+            r.join("var/lib/secret"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
         mk("town/agents/ada", 0o777);
         mk("elsewhere", 0o777);
         std::os::unix::fs::symlink(r.join("elsewhere"), r.join("run/link")).unwrap();
         let skip = |p: &Path| p == r.join("town");
         let found = world_writable(r, &skip);
-        let rel: Vec<String> = found.iter().map(|p| p.strip_prefix(r).unwrap().display().to_string()).collect();
-        assert_eq!(rel, ["elsewhere", "run/lock", "var/lib/php/sessions"], "not below one found, not where no one may search, not the town's, not through a link");
+        let rel: Vec<String> = found
+            .iter()
+            .map(|p| p.strip_prefix(r).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            ["elsewhere", "run/lock", "var/lib/php/sessions"],
+            "not below one found, not where no one may search, not the town's, not through a link"
+        );
     }
 }

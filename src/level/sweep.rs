@@ -14,7 +14,10 @@ use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use crate::os::{OsContext, OsError};
 
-const DIR: OFlag = OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
+const DIR: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
 /// Below this depth foreign directories are not searched for the uid's files.
 const SEARCH_DEPTH: u32 = 32;
 
@@ -91,9 +94,17 @@ fn remove_tree(parent: &OwnedFd, name: &CStr, st: &FileStat, dev: u64) -> nix::R
     }
     let mut n = 0;
     let mut fd = enter(parent, name, st.st_ino, dev)?;
-    let mut stack = vec![Level { name: name.to_owned(), ino: st.st_ino, subdirs: vec![], listed: 0 }];
+    let mut stack = vec![Level {
+        name: name.to_owned(),
+        ino: st.st_ino,
+        subdirs: vec![],
+        listed: 0,
+    }];
     while let Some(top) = stack.last_mut() {
-        if top.subdirs.is_empty() && top.listed < RELISTS && (top.listed == 0 || !names(&fd)?.is_empty()) {
+        if top.subdirs.is_empty()
+            && top.listed < RELISTS
+            && (top.listed == 0 || !names(&fd)?.is_empty())
+        {
             top.subdirs = empty_files(&fd, dev, &mut n)?;
             top.listed += 1;
         }
@@ -106,7 +117,12 @@ fn remove_tree(parent: &OwnedFd, name: &CStr, st: &FileStat, dev: u64) -> nix::R
                 return Err(Errno::ELOOP);
             }
             fd = enter(&fd, &sub, cst.st_ino, dev)?;
-            stack.push(Level { name: sub, ino: cst.st_ino, subdirs: vec![], listed: 0 });
+            stack.push(Level {
+                name: sub,
+                ino: cst.st_ino,
+                subdirs: vec![],
+                listed: 0,
+            });
             continue;
         }
         let done = stack.pop().expect("a level");
@@ -139,11 +155,19 @@ pub fn remove_tree_at(dir: &OwnedFd, name: &CStr) -> nix::Result<u64> {
     remove_tree(dir, name, &st, dev)
 }
 
-fn search(fd: &OwnedFd, uid: u32, dev: u64, depth: u32, errors: &mut Vec<String>, here: &Path) -> u64 {
+fn search(
+    fd: &OwnedFd,
+    uid: u32,
+    dev: u64,
+    depth: u32,
+    errors: &mut Vec<String>,
+    here: &Path,
+) -> u64 {
     let mut removed = 0;
     let Ok(entries) = names(fd) else { return 0 };
     for name in entries {
-        let path = here.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.as_bytes()));
+        let path = here
+            .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.as_bytes()));
         let st = match fstatat(fd, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(s) if s.st_dev == dev => s,
             _ => continue,
@@ -154,7 +178,8 @@ fn search(fd: &OwnedFd, uid: u32, dev: u64, depth: u32, errors: &mut Vec<String>
                 Err(Errno::ENOENT) => {}
                 Err(e) => errors.push(format!("{}: {e}", path.display())),
             }
-        } else if is_dir(&st) && depth < SEARCH_DEPTH
+        } else if is_dir(&st)
+            && depth < SEARCH_DEPTH
             && let Ok(child) = openat(fd, name.as_c_str(), DIR, Mode::empty())
         {
             removed += search(&child, uid, dev, depth + 1, errors, &path);
@@ -174,7 +199,14 @@ pub fn sweep_owned(uid: u32, dir: &Path) -> Result<u64, OsError> {
     let dev = fstat(&fd).os(what)?.st_dev;
     let mut errors = Vec::new();
     let n = search(&fd, uid, dev, 0, &mut errors, dir);
-    if errors.is_empty() { Ok(n) } else { Err(OsError::new(what(), format!("{n} removed, left: {}", errors.join(", ")))) }
+    if errors.is_empty() {
+        Ok(n)
+    } else {
+        Err(OsError::new(
+            what(),
+            format!("{n} removed, left: {}", errors.join(", ")),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -198,7 +230,10 @@ mod tests {
         let n = sweep_owned(me, &shared).unwrap();
         assert_eq!(n, 4, "deep, er, mine and the link");
         assert!(shared.exists() && std::fs::read_dir(&shared).unwrap().next().is_none());
-        assert_eq!(std::fs::read(outside.path().join("precious")).unwrap(), b"x");
+        assert_eq!(
+            std::fs::read(outside.path().join("precious")).unwrap(),
+            b"x"
+        );
         assert_eq!(std::fs::metadata(outside.path()).unwrap().uid(), me);
     }
 
@@ -219,27 +254,46 @@ mod tests {
             nix::sys::stat::mkdirat(&fd, "d", Mode::from_bits_truncate(0o700)).unwrap();
             fd = openat(&fd, "d", DIR, Mode::empty()).unwrap();
             if i % 1000 == 0 {
-                std::fs::write(format!("/proc/self/fd/{}/f", std::os::fd::AsRawFd::as_raw_fd(&fd)), b"x").unwrap();
+                std::fs::write(
+                    format!("/proc/self/fd/{}/f", std::os::fd::AsRawFd::as_raw_fd(&fd)),
+                    b"x",
+                )
+                .unwrap();
             }
         }
         drop(fd);
         use std::os::unix::process::CommandExt;
         let mut child = std::process::Command::new(std::env::current_exe().unwrap());
         child.args(["--exact", "level::sweep::tests::a_tree_deeper_than_path_max_and_the_descriptors_goes_with_one_open_at_a_time"]);
-        child.env("TOWNHALL_TEST_DEEP_TREE", &shared).stdout(std::process::Stdio::null());
+        child
+            .env("TOWNHALL_TEST_DEEP_TREE", &shared)
+            .stdout(std::process::Stdio::null());
         // SAFETY: setrlimit is async-signal-safe and touches nothing else.
         unsafe {
             child.pre_exec(|| {
-                let l = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &l) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+                let l = libc::rlimit {
+                    rlim_cur: 64,
+                    rlim_max: 64,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &l) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
             });
         }
-        assert!(child.status().unwrap().success(), "the sweep failed with 64 descriptors for 3000 levels");
+        assert!(
+            child.status().unwrap().success(),
+            "the sweep failed with 64 descriptors for 3000 levels"
+        );
         assert!(std::fs::read_dir(&shared).unwrap().next().is_none());
     }
 
     #[test]
     fn a_missing_dir_is_nothing_to_do() {
-        assert_eq!(sweep_owned(1, Path::new("/nonexistent/townhall")).unwrap(), 0);
+        assert_eq!(
+            sweep_owned(1, Path::new("/nonexistent/townhall")).unwrap(),
+            0
+        );
     }
 }

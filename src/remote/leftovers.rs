@@ -16,18 +16,32 @@ use nix::sys::stat::Mode;
 
 use crate::os::{OsContext, OsError};
 
-const DIR: OFlag = OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
+const DIR: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
 
 /// When `name` in `dir` was made, where the filesystem records it.
 fn born(dir: &OwnedFd, name: &CString) -> Option<SystemTime> {
     // SAFETY: an all-zero statx is a valid buffer for the kernel to fill.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: dir is open, name is NUL-terminated, stx is a valid out-pointer.
-    let r = unsafe { libc::statx(dir.as_raw_fd(), name.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, libc::STATX_BTIME, &mut stx) };
+    let r = unsafe {
+        libc::statx(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_BTIME,
+            &mut stx,
+        )
+    };
     if r != 0 || stx.stx_mask & libc::STATX_BTIME == 0 {
         return None;
     }
-    let since = Duration::new(u64::try_from(stx.stx_btime.tv_sec).ok()?, stx.stx_btime.tv_nsec);
+    let since = Duration::new(
+        u64::try_from(stx.stx_btime.tv_sec).ok()?,
+        stx.stx_btime.tv_nsec,
+    );
     SystemTime::UNIX_EPOCH.checked_add(since)
 }
 
@@ -78,9 +92,18 @@ mod tests {
         let n = remove(repo.path(), Some(running_since)).unwrap();
         if birth_times {
             assert_eq!(n, 1);
-            assert!(!objects.join("incoming-old").exists() && objects.join("incoming-new").exists());
+            assert!(
+                !objects.join("incoming-old").exists() && objects.join("incoming-new").exists()
+            );
         }
-        assert_eq!(remove(repo.path(), None).unwrap() + n, 2, "with no push running, all go");
-        assert!(objects.join("pack").exists(), "never the repository's own objects");
+        assert_eq!(
+            remove(repo.path(), None).unwrap() + n,
+            2,
+            "with no push running, all go"
+        );
+        assert!(
+            objects.join("pack").exists(),
+            "never the repository's own objects"
+        );
     }
 }

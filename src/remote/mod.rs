@@ -44,11 +44,20 @@ fn run(cmd: &mut Command, what: impl Fn() -> String) -> Result<(), OsError> {
     if out.status.success() {
         return Ok(());
     }
-    Err(OsError::new(what(), format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim())))
+    Err(OsError::new(
+        what(),
+        format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    ))
 }
 
 fn git_user() -> Result<nix::unistd::User, OsError> {
-    nix::unistd::User::from_name(GIT_USER).os(|| format!("looking up {GIT_USER}"))?.ok_or_else(|| OsError::new(format!("looking up {GIT_USER}"), "no such user"))
+    nix::unistd::User::from_name(GIT_USER)
+        .os(|| format!("looking up {GIT_USER}"))?
+        .ok_or_else(|| OsError::new(format!("looking up {GIT_USER}"), "no such user"))
 }
 
 /// git as the remote's user with umask 022: the repositories are world-readable (the mayor
@@ -74,9 +83,21 @@ pub fn prepare(town: &Town) -> Result<Vec<String>, OsError> {
     if town.repos.is_empty() {
         return Ok(done);
     }
-    if nix::unistd::User::from_name(GIT_USER).ok().flatten().is_none() {
+    if nix::unistd::User::from_name(GIT_USER)
+        .ok()
+        .flatten()
+        .is_none()
+    {
         run(
-            Command::new("useradd").args(["--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", GIT_USER]),
+            Command::new("useradd").args([
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                GIT_USER,
+            ]),
             || format!("creating the system user {GIT_USER}"),
         )?;
         done.push(format!("created the system user {GIT_USER}"));
@@ -90,15 +111,36 @@ pub fn prepare(town: &Town) -> Result<Vec<String>, OsError> {
         let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
         if !path.exists() {
             std::fs::create_dir(&path).os(|| format!("creating {}", path.display()))?;
-            nix::unistd::chown(&path, Some(user.uid), Some(user.gid)).os(|| format!("handing {} to {GIT_USER}", path.display()))?;
-            run(git_as(uid, gid, Path::new("/nonexistent")).args(["init", "-q", "--bare"]).arg(&path), || format!("creating {}", path.display()))?;
+            nix::unistd::chown(&path, Some(user.uid), Some(user.gid))
+                .os(|| format!("handing {} to {GIT_USER}", path.display()))?;
+            run(
+                git_as(uid, gid, Path::new("/nonexistent"))
+                    .args(["init", "-q", "--bare"])
+                    .arg(&path),
+                || format!("creating {}", path.display()),
+            )?;
             done.push(format!("created the repository {}", path.display()));
         }
-        for (k, v) in [("receive.denyNonFastForwards", "true"), ("receive.denyDeletes", "true"), ("receive.fsckObjects", "true"), ("core.sharedRepository", "umask")] {
-            run(git_as(uid, gid, Path::new("/nonexistent")).arg("-C").arg(&path).args(["config", k, v]), || format!("configuring {}", path.display()))?;
+        for (k, v) in [
+            ("receive.denyNonFastForwards", "true"),
+            ("receive.denyDeletes", "true"),
+            ("receive.fsckObjects", "true"),
+            ("core.sharedRepository", "umask"),
+        ] {
+            run(
+                git_as(uid, gid, Path::new("/nonexistent"))
+                    .arg("-C")
+                    .arg(&path)
+                    .args(["config", k, v]),
+                || format!("configuring {}", path.display()),
+            )?;
         }
-        let hook = format!("#!/bin/sh\n# townhall: who may push what (see `townhall hook --help`)\nexec {} hook pre-receive\n", exe.display());
-        install_hook(&path, hook.as_bytes()).os(|| format!("installing the pre-receive hook of {}", path.display()))?;
+        let hook = format!(
+            "#!/bin/sh\n# townhall: who may push what (see `townhall hook --help`)\nexec {} hook pre-receive\n",
+            exe.display()
+        );
+        install_hook(&path, hook.as_bytes())
+            .os(|| format!("installing the pre-receive hook of {}", path.display()))?;
     }
     Ok(done)
 }
@@ -116,9 +158,20 @@ fn install_hook(repo: &Path, text: &[u8]) -> nix::Result<()> {
         Err(e) => return Err(e),
     }
     let hooks = openat(&repo, "hooks", dir, Mode::empty())?;
-    nix::unistd::fchown(&hooks, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0)))?;
+    nix::unistd::fchown(
+        &hooks,
+        Some(nix::unistd::Uid::from_raw(0)),
+        Some(nix::unistd::Gid::from_raw(0)),
+    )?;
     fchmod(&hooks, Mode::from_bits_truncate(0o755))?;
-    let current = openat(&hooks, "pre-receive", OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).ok().map(|fd| {
+    let current = openat(
+        &hooks,
+        "pre-receive",
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+    .map(|fd| {
         let mut s = Vec::new();
         let _ = std::io::Read::read_to_end(&mut std::fs::File::from(fd), &mut s);
         s
@@ -126,11 +179,22 @@ fn install_hook(repo: &Path, text: &[u8]) -> nix::Result<()> {
     if current.as_deref() == Some(text) {
         return Ok(());
     }
-    let _ = nix::unistd::unlinkat(&hooks, "pre-receive.new", nix::unistd::UnlinkatFlags::NoRemoveDir);
-    let create = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = openat(&hooks, "pre-receive.new", create, Mode::from_bits_truncate(0o755))?;
+    let _ = nix::unistd::unlinkat(
+        &hooks,
+        "pre-receive.new",
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    );
+    let create =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(
+        &hooks,
+        "pre-receive.new",
+        create,
+        Mode::from_bits_truncate(0o755),
+    )?;
     fchmod(&fd, Mode::from_bits_truncate(0o755))?;
-    std::io::Write::write_all(&mut std::fs::File::from(fd), text).map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    std::io::Write::write_all(&mut std::fs::File::from(fd), text)
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
     renameat(&hooks, "pre-receive.new", &hooks, "pre-receive")
 }
 
@@ -151,10 +215,23 @@ git init -q "$2" || { echo "making the repository failed" >&2; exit 1; }
 git -C "$2" config remote.town.url "$1" && git -C "$2" config remote.town.receivepack "$3" &&
   git -C "$2" config remote.town.fetch '+refs/heads/*:refs/remotes/town/*' || { echo "adding the remote town failed" >&2; exit 1; }"#;
     for repo in town.repos.iter().filter(|x| x.push.contains(&r.name)) {
-        let (url, dir) = (repo_path(&repo.name).display().to_string(), workspace.join(&repo.name).display().to_string());
-        let mut c = crate::units::helper::as_resident(r.uid, r.uid, &home, &[], 0o022, SET_UP_WITHIN, "/bin/sh");
+        let (url, dir) = (
+            repo_path(&repo.name).display().to_string(),
+            workspace.join(&repo.name).display().to_string(),
+        );
+        let mut c = crate::units::helper::as_resident(
+            r.uid,
+            r.uid,
+            &home,
+            &[],
+            0o022,
+            SET_UP_WITHIN,
+            "/bin/sh",
+        );
         c.args(["-c", script, "sh", &url, &dir, RECEIVE_PACK]);
-        if let Err(e) = run(&mut c, || format!("{}: setting up {dir} with the remote `town`", r.name)) {
+        if let Err(e) = run(&mut c, || {
+            format!("{}: setting up {dir} with the remote `town`", r.name)
+        }) {
             problems.push(e.to_string());
         }
     }

@@ -15,19 +15,47 @@ const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
 fn git_out(repo: &Path, args: &[&str]) -> Option<String> {
     let user = git_user().ok()?;
-    let out = git_as(user.uid.as_raw(), user.gid.as_raw(), Path::new("/nonexistent")).arg("-C").arg(repo).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = git_as(
+        user.uid.as_raw(),
+        user.gid.as_raw(),
+        Path::new("/nonexistent"),
+    )
+    .arg("-C")
+    .arg(repo)
+    .args(args)
+    .output()
+    .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The pusher's refs in `repo`: name → commit.
 pub fn refs_of(repo: &str, pusher: &str) -> BTreeMap<String, String> {
     let path = repo_path(repo);
-    let list = git_out(&path, &["for-each-ref", "--format=%(refname) %(objectname)", &format!("refs/heads/{pusher}/"), &format!("refs/tags/{pusher}/")]).unwrap_or_default();
-    list.lines().filter_map(|l| l.split_once(' ')).map(|(r, c)| (r.to_string(), c.to_string())).collect()
+    let list = git_out(
+        &path,
+        &[
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            &format!("refs/heads/{pusher}/"),
+            &format!("refs/tags/{pusher}/"),
+        ],
+    )
+    .unwrap_or_default();
+    list.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(r, c)| (r.to_string(), c.to_string()))
+        .collect()
 }
 
 /// One notice per ref the push changed.
-pub fn push_notices(repo: &str, pusher: &str, before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<Notice> {
+pub fn push_notices(
+    repo: &str,
+    pusher: &str,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<Notice> {
     let path = repo_path(repo);
     let mut out = Vec::new();
     for (refname, new) in after {
@@ -36,7 +64,9 @@ pub fn push_notices(repo: &str, pusher: &str, before: &BTreeMap<String, String>,
             continue;
         }
         let range: Vec<String> = if old == ZERO {
-            std::iter::once(new.clone()).chain(before.values().map(|c| format!("^{c}"))).collect()
+            std::iter::once(new.clone())
+                .chain(before.values().map(|c| format!("^{c}")))
+                .collect()
         } else {
             vec![new.clone(), format!("^{old}")]
         };
@@ -46,9 +76,12 @@ pub fn push_notices(repo: &str, pusher: &str, before: &BTreeMap<String, String>,
         let base = if old != ZERO {
             old.to_string()
         } else {
-            git_out(&path, &["rev-parse", "--verify", "-q", &format!("{new}^")]).unwrap_or_else(|| EMPTY_TREE.into())
+            git_out(&path, &["rev-parse", "--verify", "-q", &format!("{new}^")])
+                .unwrap_or_else(|| EMPTY_TREE.into())
         };
-        let stat = git_out(&path, &["diff", "--shortstat", &base, new]).filter(|s| !s.is_empty()).unwrap_or_else(|| "no file changes".into());
+        let stat = git_out(&path, &["diff", "--shortstat", &base, new])
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "no file changes".into());
         out.push(Notice::Pushed {
             pusher: pusher.into(),
             repo: repo.into(),
@@ -63,21 +96,42 @@ pub fn push_notices(repo: &str, pusher: &str, before: &BTreeMap<String, String>,
 
 /// `!branches`: the resident's branches on each repository it may push to, newest first.
 pub fn branches(town: &Town, resident: &str) -> Vec<RepoBranches> {
-    let fields = "--format=%(refname:short)%1f%(objectname:short)%1f%(committerdate:relative)%1f%(subject)";
+    let fields =
+        "--format=%(refname:short)%1f%(objectname:short)%1f%(committerdate:relative)%1f%(subject)";
     town.repos
         .iter()
         .filter(|r| r.push.iter().any(|p| p == resident))
         .map(|repo| {
-            let list = git_out(&repo_path(&repo.name), &["for-each-ref", "--sort=-committerdate", fields, &format!("refs/heads/{resident}/")]).unwrap_or_default();
+            let list = git_out(
+                &repo_path(&repo.name),
+                &[
+                    "for-each-ref",
+                    "--sort=-committerdate",
+                    fields,
+                    &format!("refs/heads/{resident}/"),
+                ],
+            )
+            .unwrap_or_default();
             let branches = list
                 .lines()
                 .filter_map(|l| {
                     let f: Vec<&str> = l.splitn(4, '\x1f').collect();
-                    let [name, commit, when, subject] = f[..] else { return None };
-                    Some(Branch { name: name.into(), commit: commit.into(), when: when.into(), subject: subject.into() })
+                    let [name, commit, when, subject] = f[..] else {
+                        return None;
+                    };
+                    Some(Branch {
+                        name: name.into(),
+                        commit: commit.into(),
+                        when: when.into(),
+                        subject: subject.into(),
+                    })
                 })
                 .collect();
-            RepoBranches { repo: repo.name.clone(), path: repo_path(&repo.name).display().to_string(), branches }
+            RepoBranches {
+                repo: repo.name.clone(),
+                path: repo_path(&repo.name).display().to_string(),
+                branches,
+            }
         })
         .collect()
 }

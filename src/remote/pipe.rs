@@ -20,11 +20,21 @@ use crate::control::admit::{Slots, next_blocking};
 /// The client: `townhall push PATH`, run by git as the resident. Returns receive-pack's
 /// exit code; a refusal the daemon sends before receive-pack runs is printed.
 pub fn push_client(path: &Path) -> std::io::Result<i32> {
-    let name = path.file_name().and_then(|n| n.to_str()).map(|n| n.trim_end_matches(".git").trim_end_matches('/')).unwrap_or("");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(|n| n.trim_end_matches(".git").trim_end_matches('/'))
+        .unwrap_or("");
     let mut s = UnixStream::connect(super::pipe_socket())?;
     let fds: [RawFd; 3] = [0, 1, 2];
     let line = format!("{name}\n");
-    sendmsg::<()>(s.as_raw_fd(), &[IoSlice::new(line.as_bytes())], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)?;
+    sendmsg::<()>(
+        s.as_raw_fd(),
+        &[IoSlice::new(line.as_bytes())],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )?;
     let mut status = [0u8; 1];
     s.read_exact(&mut status)?;
     let mut why = String::new();
@@ -55,16 +65,29 @@ impl Pipe {
 
     /// Serve pushes for ever (blocking: run on a thread of its own); `town` is re-read for
     /// each push so reloads apply. Accept errors are retried, never the end of the pipe.
-    pub fn serve(self, town: impl Fn() -> Arc<Town> + Send + Sync + 'static, pushed: impl Fn(&str, Vec<crate::hall::Notice>) + Send + Sync + 'static) -> ! {
+    pub fn serve(
+        self,
+        town: impl Fn() -> Arc<Town> + Send + Sync + 'static,
+        pushed: impl Fn(&str, Vec<crate::hall::Notice>) + Send + Sync + 'static,
+    ) -> ! {
         let town = Arc::new(town);
         let pushed: Arc<Pushed> = Arc::new(pushed);
         let slots = Arc::new(Slots::default());
         let running = Arc::new(super::receive::Running::default());
         loop {
             let mut conn = next_blocking(&self.listener, "the push pipe");
-            let Ok(uid) = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials).map(|c| c.uid()) else { continue };
+            let Ok(uid) =
+                nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
+                    .map(|c| c.uid())
+            else {
+                continue;
+            };
             let t = town();
-            let at_once = if t.residents.iter().any(|r| r.uid == uid) { t.push.at_once as usize } else { 1 };
+            let at_once = if t.residents.iter().any(|r| r.uid == uid) {
+                t.push.at_once as usize
+            } else {
+                1
+            };
             let Some(slot) = slots.take(uid, at_once, "the push pipe") else {
                 // Without reading the descriptors: the refusal goes on the connection.
                 let _ = conn.set_nonblocking(true);
@@ -72,12 +95,14 @@ impl Pipe {
                 continue;
             };
             let (town, pushed, running) = (town.clone(), pushed.clone(), running.clone());
-            let spawned = std::thread::Builder::new().name("push".into()).spawn(move || {
-                if let Err(e) = one_push(conn, uid, &town(), &*pushed, &running) {
-                    tracing::warn!("push: {e}");
-                }
-                drop(slot);
-            });
+            let spawned = std::thread::Builder::new()
+                .name("push".into())
+                .spawn(move || {
+                    if let Err(e) = one_push(conn, uid, &town(), &*pushed, &running) {
+                        tracing::warn!("push: {e}");
+                    }
+                    drop(slot);
+                });
             if let Err(e) = spawned {
                 tracing::error!("push: no thread for it: {e}");
             }
@@ -101,7 +126,12 @@ fn receive_request(conn: &UnixStream) -> std::io::Result<(String, Vec<OwnedFd>)>
     let mut buf = [0u8; 256];
     let mut space = nix::cmsg_space!([RawFd; 3]);
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
     let mut fds = Vec::new();
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(r) = c {
@@ -113,26 +143,55 @@ fn receive_request(conn: &UnixStream) -> std::io::Result<(String, Vec<OwnedFd>)>
     Ok((String::from_utf8_lossy(&buf[..n]).trim().to_string(), fds))
 }
 
-fn one_push(mut conn: UnixStream, uid: u32, town: &Town, pushed: &Pushed, running: &super::receive::Running) -> std::io::Result<()> {
+fn one_push(
+    mut conn: UnixStream,
+    uid: u32,
+    town: &Town,
+    pushed: &Pushed,
+    running: &super::receive::Running,
+) -> std::io::Result<()> {
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let (name, fds) = receive_request(&conn)?;
     let Some(r) = town.residents.iter().find(|r| r.uid == uid) else {
-        return refuse(&mut conn, fds.get(2), &format!("uid {uid} is not a resident: only residents push to the town remote"));
+        return refuse(
+            &mut conn,
+            fds.get(2),
+            &format!("uid {uid} is not a resident: only residents push to the town remote"),
+        );
     };
     let Ok([stdin, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
-        return refuse(&mut conn, None, "the push did not hand over stdin, stdout and stderr");
+        return refuse(
+            &mut conn,
+            None,
+            "the push did not hand over stdin, stdout and stderr",
+        );
     };
     let Some(repo) = town.repos.iter().find(|x| x.name == name) else {
-        return refuse(&mut conn, Some(&stderr), &format!("the town remote has no repository `{name}`"));
+        return refuse(
+            &mut conn,
+            Some(&stderr),
+            &format!("the town remote has no repository `{name}`"),
+        );
     };
     if !repo.push.contains(&r.name) {
-        return refuse(&mut conn, Some(&stderr), &format!("{} may not push to `{name}` (town.toml [[repo]] push)", r.name));
+        return refuse(
+            &mut conn,
+            Some(&stderr),
+            &format!(
+                "{} may not push to `{name}` (town.toml [[repo]] push)",
+                r.name
+            ),
+        );
     }
     let before = super::refs_of(&repo.name, &r.name);
-    let code = super::receive::receive_pack(town, &r.name, &repo.name, running, [stdin, stdout, stderr])?;
+    let code =
+        super::receive::receive_pack(town, &r.name, &repo.name, running, [stdin, stdout, stderr])?;
     if code == 0 {
         let after = super::refs_of(&repo.name, &r.name);
-        pushed(&r.name, super::push_notices(&repo.name, &r.name, &before, &after));
+        pushed(
+            &r.name,
+            super::push_notices(&repo.name, &r.name, &before, &after),
+        );
     }
     tracing::info!(resident = %r.name, repo = %repo.name, code, "push");
     conn.write_all(&[code])

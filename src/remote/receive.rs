@@ -46,20 +46,40 @@ struct Counted<'a> {
 impl Running {
     fn begin(&self, repo: &str) -> Counted<'_> {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.starts.lock().expect("lock").entry(repo.into()).or_default().push((id, SystemTime::now()));
-        Counted { running: self, repo: repo.into(), id }
+        self.starts
+            .lock()
+            .expect("lock")
+            .entry(repo.into())
+            .or_default()
+            .push((id, SystemTime::now()));
+        Counted {
+            running: self,
+            repo: repo.into(),
+            id,
+        }
     }
 
     /// When the oldest push still running on `repo` began, but `but` (None: none runs).
     fn oldest(&self, repo: &str, but: u64) -> Option<SystemTime> {
         let starts = self.starts.lock().expect("lock");
-        starts.get(repo)?.iter().filter(|(i, _)| *i != but).map(|(_, t)| *t).min()
+        starts
+            .get(repo)?
+            .iter()
+            .filter(|(i, _)| *i != but)
+            .map(|(_, t)| *t)
+            .min()
     }
 }
 
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        if let Some(list) = self.running.starts.lock().expect("lock").get_mut(&self.repo) {
+        if let Some(list) = self
+            .running
+            .starts
+            .lock()
+            .expect("lock")
+            .get_mut(&self.repo)
+        {
             list.retain(|(i, _)| *i != self.id);
         }
     }
@@ -85,10 +105,18 @@ enum Ended {
 
 /// Run receive-pack for `pusher` on `repo` with the pusher's three descriptors; its exit
 /// code (1 when the relay ended it).
-pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fds: [OwnedFd; 3]) -> std::io::Result<u8> {
+pub fn receive_pack(
+    town: &Town,
+    pusher: &str,
+    repo: &str,
+    running: &Running,
+    fds: [OwnedFd; 3],
+) -> std::io::Result<u8> {
     let [stdin, stdout, stderr] = fds;
     let limits = &town.push;
-    let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let stamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let unit = format!("townhall-push-{pusher}-{stamp}.service");
     let path = super::repo_path(repo);
     let (unit_in, relay_out) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
@@ -98,12 +126,20 @@ pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fd
     let flags = OFlag::from_bits_truncate(fcntl(&stdin, FcntlArg::F_GETFL)?);
     fcntl(&stdin, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     let mut cmd = Command::new("systemd-run");
-    cmd.args(["--quiet", "--collect", "--wait", "--pipe", "--service-type=exec"])
-        .arg(format!("--unit={unit}"))
-        .arg(format!("--slice={SLICE}"))
-        .arg(format!("--description=townhall: a push by {pusher} to {repo}"))
-        .arg(format!("--uid={}", super::GIT_USER))
-        .arg(format!("--gid={}", super::GIT_USER));
+    cmd.args([
+        "--quiet",
+        "--collect",
+        "--wait",
+        "--pipe",
+        "--service-type=exec",
+    ])
+    .arg(format!("--unit={unit}"))
+    .arg(format!("--slice={SLICE}"))
+    .arg(format!(
+        "--description=townhall: a push by {pusher} to {repo}"
+    ))
+    .arg(format!("--uid={}", super::GIT_USER))
+    .arg(format!("--gid={}", super::GIT_USER));
     for p in [
         "UMask=0022".to_string(),
         format!("RuntimeMaxSec={}", limits.time.as_secs().max(1)),
@@ -120,13 +156,24 @@ pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fd
     ] {
         cmd.arg(format!("--property={p}"));
     }
-    for (k, v) in [("TOWNHALL_PUSHER", pusher), ("HOME", "/nonexistent"), ("PATH", "/usr/local/bin:/usr/bin:/bin")] {
+    for (k, v) in [
+        ("TOWNHALL_PUSHER", pusher),
+        ("HOME", "/nonexistent"),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    ] {
         cmd.arg(format!("--setenv={k}={v}"));
     }
     cmd.arg(format!("--setenv=TOWNHALL_CONFIG={}", town.dir.display()));
-    cmd.args(["--", "git", "-c"]).arg(format!("receive.maxInputSize={}", limits.max_size)).arg("receive-pack").arg(&path);
+    cmd.args(["--", "git", "-c"])
+        .arg(format!("receive.maxInputSize={}", limits.max_size))
+        .arg("receive-pack")
+        .arg(&path);
     let counted = running.begin(repo);
-    let child = cmd.stdin(Stdio::from(unit_in)).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr.try_clone()?)).spawn();
+    let child = cmd
+        .stdin(Stdio::from(unit_in))
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr.try_clone()?))
+        .spawn();
     let result = match child {
         Ok(mut child) => {
             let ended = relay(&stdin, relay_out, &mut child, limits);
@@ -137,9 +184,18 @@ pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fd
             let code = match ended {
                 Some(why) => {
                     let why = match why {
-                        Ended::TooBig => format!("the push is over the {} a push may be ([push] max_size): ended", crate::os::size(limits.max_size)),
-                        Ended::Idle => format!("the push sent nothing for {} ([push] idle): ended", humantime::format_duration(limits.idle)),
-                        Ended::TooLong => format!("the push took over {} ([push] time): ended", humantime::format_duration(limits.time)),
+                        Ended::TooBig => format!(
+                            "the push is over the {} a push may be ([push] max_size): ended",
+                            crate::os::size(limits.max_size)
+                        ),
+                        Ended::Idle => format!(
+                            "the push sent nothing for {} ([push] idle): ended",
+                            humantime::format_duration(limits.idle)
+                        ),
+                        Ended::TooLong => format!(
+                            "the push took over {} ([push] time): ended",
+                            humantime::format_duration(limits.time)
+                        ),
                     };
                     say(&stderr, &why);
                     tracing::warn!(%pusher, %repo, "{why}");
@@ -165,7 +221,11 @@ pub fn receive_pack(town: &Town, pusher: &str, repo: &str, running: &Running, fd
 
 /// End a push's unit and everything in it.
 fn kill(unit: &str) {
-    let r = Command::new("systemctl").args(["kill", "--signal=SIGKILL", unit]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let r = Command::new("systemctl")
+        .args(["kill", "--signal=SIGKILL", unit])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     if !r.is_ok_and(|s| s.success()) {
         tracing::warn!("could not kill {unit}");
     }
@@ -173,7 +233,12 @@ fn kill(unit: &str) {
 
 /// Copy the pusher's stdin to receive-pack until it ends, the pusher stops, or a limit is
 /// passed (returned).
-fn relay(from: &OwnedFd, to: OwnedFd, child: &mut std::process::Child, limits: &crate::config::PushLimits) -> Option<Ended> {
+fn relay(
+    from: &OwnedFd,
+    to: OwnedFd,
+    child: &mut std::process::Child,
+    limits: &crate::config::PushLimits,
+) -> Option<Ended> {
     let start = Instant::now();
     let mut last = start;
     let mut to = Some(to);
@@ -213,7 +278,11 @@ fn relay(from: &OwnedFd, to: OwnedFd, child: &mut std::process::Child, limits: &
             Ok(_) => {}
             Err(_) => return None,
         }
-        let ready: Vec<(i32, PollFlags)> = fds.iter().zip(&which).map(|(f, w)| (*w, f.revents().unwrap_or(PollFlags::empty()))).collect();
+        let ready: Vec<(i32, PollFlags)> = fds
+            .iter()
+            .zip(&which)
+            .map(|(f, w)| (*w, f.revents().unwrap_or(PollFlags::empty())))
+            .collect();
         drop(fds);
         for (w, ev) in ready {
             if ev.is_empty() {

@@ -25,7 +25,13 @@ pub trait Accounts {
 }
 
 fn from_user(u: User) -> Account {
-    Account { name: u.name, uid: u.uid.as_raw(), gid: u.gid.as_raw(), home: u.dir, shell: u.shell }
+    Account {
+        name: u.name,
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+        home: u.dir,
+        shell: u.shell,
+    }
 }
 
 /// The host's accounts.
@@ -34,7 +40,9 @@ pub struct SystemAccounts;
 
 impl Accounts for SystemAccounts {
     fn by_name(&self, name: &str) -> Result<Option<Account>, OsError> {
-        User::from_name(name).map(|u| u.map(from_user)).os(|| format!("looking up user {name}"))
+        User::from_name(name)
+            .map(|u| u.map(from_user))
+            .os(|| format!("looking up user {name}"))
     }
 
     fn by_uid(&self, uid: u32) -> Result<Option<Account>, OsError> {
@@ -64,7 +72,11 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{cmd:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "{cmd:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -77,11 +89,19 @@ pub struct FakeAccounts {
 
 impl FakeAccounts {
     pub fn with(accounts: Vec<Account>) -> Self {
-        Self { accounts: Mutex::new(accounts), calls: Recorder::default() }
+        Self {
+            accounts: Mutex::new(accounts),
+            calls: Recorder::default(),
+        }
     }
 
     fn find(&self, f: impl Fn(&Account) -> bool) -> Option<Account> {
-        self.accounts.lock().expect("lock").iter().find(|a| f(a)).cloned()
+        self.accounts
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|a| f(a))
+            .cloned()
     }
 }
 

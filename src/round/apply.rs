@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::Subvolumes;
 use super::files::{Files, Owner};
 use super::plan::{HomePlan, ResetPlan};
-use super::Subvolumes;
-use crate::level::Presence;
 use crate::git::Git;
+use crate::level::Presence;
 use crate::os::OsError;
 use crate::resident::Accounts;
 
@@ -57,13 +57,27 @@ impl ResetReport {
     /// One line per thing a person should look at: homes not built, quarantined entries,
     /// processes that outlived the kill, levelling steps that failed.
     pub fn warnings(&self) -> Vec<String> {
-        let mut w: Vec<String> = self.degraded.iter().map(|(r, why)| format!("{r}: home not built: {why}")).collect();
+        let mut w: Vec<String> = self
+            .degraded
+            .iter()
+            .map(|(r, why)| format!("{r}: home not built: {why}"))
+            .collect();
         for q in &self.quarantined {
-            w.push(format!("{}: /persist/{}/{} was {}: moved to {}", q.resident, q.resident, q.path.display(), q.found, q.moved_to.display()));
+            w.push(format!(
+                "{}: /persist/{}/{} was {}: moved to {}",
+                q.resident,
+                q.resident,
+                q.path.display(),
+                q.found,
+                q.moved_to.display()
+            ));
         }
         for (r, l) in &self.levelled {
             for s in &l.survivors {
-                w.push(format!("{r}: process {} ({}) outlived SIGKILL: {}", s.pid, s.command, s.state));
+                w.push(format!(
+                    "{r}: process {} ({}) outlived SIGKILL: {}",
+                    s.pid, s.command, s.state
+                ));
             }
             for p in &l.problems {
                 w.push(format!("{r}: {p}"));
@@ -74,7 +88,14 @@ impl ResetReport {
 }
 
 /// The steps of a reset, in order; the name of each is what `TOWNHALL_RESET_PAUSE` takes.
-pub const STEPS: [&str; 6] = ["levelled", "quarantined", "snapshotted", "built", "exchanged", "retired"];
+pub const STEPS: [&str; 6] = [
+    "levelled",
+    "quarantined",
+    "snapshotted",
+    "built",
+    "exchanged",
+    "retired",
+];
 
 /// Test hook: with TOWNHALL_RESET_PAUSE=STEP the reset stops after that step and waits to be
 /// killed, so the town tests can prove a kill at any step leaves a consistent town.
@@ -88,15 +109,32 @@ fn pause(step: &str, progress: &mut dyn FnMut(&str)) {
 const HOME_MODE: u32 = 0o700;
 
 fn owner(uid: u32, mode: u32) -> Owner {
-    Owner { uid, gid: uid, mode }
+    Owner {
+        uid,
+        gid: uid,
+        mode,
+    }
 }
 
 /// Build one home inside `live` (a fresh snapshot of the blank). The home stays root-only
 /// until the last step, so its resident cannot race the supervisor while it is built.
-pub fn build_home<F: Files, G: Git>(live: &Path, h: &HomePlan, files: &F, git: &G) -> Result<Vec<PathBuf>, OsError> {
+pub fn build_home<F: Files, G: Git>(
+    live: &Path,
+    h: &HomePlan,
+    files: &F,
+    git: &G,
+) -> Result<Vec<PathBuf>, OsError> {
     let home_rel = Path::new(&h.name);
     let home = live.join(home_rel);
-    files.make_dir(live, home_rel, Owner { uid: 0, gid: 0, mode: HOME_MODE })?;
+    files.make_dir(
+        live,
+        home_rel,
+        Owner {
+            uid: 0,
+            gid: 0,
+            mode: HOME_MODE,
+        },
+    )?;
     let base = h.persist.parent().unwrap_or(Path::new("/"));
     let persist_rel = Path::new(h.persist.file_name().unwrap_or_default());
     files.make_dir(base, persist_rel, owner(h.uid, HOME_MODE))?;
@@ -127,21 +165,48 @@ pub fn build_home<F: Files, G: Git>(live: &Path, h: &HomePlan, files: &F, git: &
         if let Some(p) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             files.make_dir(&home, p, mine)?;
         }
-        files.make_file(&home, target, &data, Owner { uid: *uid, gid: h.uid, mode: *mode })?;
+        files.make_file(
+            &home,
+            target,
+            &data,
+            Owner {
+                uid: *uid,
+                gid: h.uid,
+                mode: *mode,
+            },
+        )?;
     }
     if !kept.iter().any(|k| h.workspace.starts_with(k)) {
         files.make_dir(&home, &h.workspace, mine)?;
     }
     let gitconfig = git.identity(&h.git.0, &h.git.1, h.signing_key.as_deref())?;
-    files.make_file(&home, Path::new(".gitconfig"), &gitconfig, owner(h.uid, 0o644))?;
+    files.make_file(
+        &home,
+        Path::new(".gitconfig"),
+        &gitconfig,
+        owner(h.uid, 0o644),
+    )?;
     if h.signing_key.is_some() {
         // SSH_AUTH_SOCK for the user manager (every turn and unit) and for login shells.
         let sock = crate::sign::agent_socket(&h.name);
         files.make_dir(&home, Path::new(".config/environment.d"), mine)?;
         let env = format!("SSH_AUTH_SOCK={}\n", sock.display());
-        files.make_file(&home, Path::new(".config/environment.d/50-townhall.conf"), env.as_bytes(), owner(h.uid, 0o644))?;
-        let profile = format!("# townhall: git signs commits through the supervisor's agent\nexport SSH_AUTH_SOCK={}\n", sock.display());
-        files.make_file(&home, Path::new(".profile"), profile.as_bytes(), owner(h.uid, 0o644))?;
+        files.make_file(
+            &home,
+            Path::new(".config/environment.d/50-townhall.conf"),
+            env.as_bytes(),
+            owner(h.uid, 0o644),
+        )?;
+        let profile = format!(
+            "# townhall: git signs commits through the supervisor's agent\nexport SSH_AUTH_SOCK={}\n",
+            sock.display()
+        );
+        files.make_file(
+            &home,
+            Path::new(".profile"),
+            profile.as_bytes(),
+            owner(h.uid, 0o644),
+        )?;
     }
     files.set_owner(live, home_rel, mine)?;
     Ok(kept)
@@ -158,14 +223,23 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     progress: &mut dyn FnMut(&str),
 ) -> Result<(ResetReport, Duration), OsError> {
     let start = Instant::now();
-    let mut report = ResetReport { round, ..ResetReport::default() };
+    let mut report = ResetReport {
+        round,
+        ..ResetReport::default()
+    };
     for a in &plan.create_accounts {
         progress(&format!("creating user {} (uid {})", a.name, a.uid));
         seams.accounts.create(a)?;
     }
     for h in &plan.homes {
-        progress(&format!("levelling {}: sessions, processes, IPC, keyrings, files in /tmp and the like", h.name));
-        report.levelled.insert(h.name.clone(), crate::level::level(seams.presence, h.uid, &plan.shared));
+        progress(&format!(
+            "levelling {}: sessions, processes, IPC, keyrings, files in /tmp and the like",
+            h.name
+        ));
+        report.levelled.insert(
+            h.name.clone(),
+            crate::level::level(seams.presence, h.uid, &plan.shared),
+        );
     }
     pause("levelled", progress);
     for h in &plan.homes {
@@ -175,14 +249,27 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
             continue;
         }
         for m in &found {
-            progress(&format!("moving /persist/{}/{} aside: it is {}", h.name, m.path.display(), m.found));
+            progress(&format!(
+                "moving /persist/{}/{} aside: it is {}",
+                h.name,
+                m.path.display(),
+                m.found
+            ));
         }
         let into = format!(".quarantine-round-{round}");
         let rels: Vec<PathBuf> = found.iter().map(|m| m.path.clone()).collect();
-        match seams.files.move_aside(&h.persist, &rels, &into, owner(h.uid, HOME_MODE)) {
+        match seams
+            .files
+            .move_aside(&h.persist, &rels, &into, owner(h.uid, HOME_MODE))
+        {
             Ok(moved) => {
                 for (m, to) in found.iter().zip(moved) {
-                    report.quarantined.push(Quarantined { resident: h.name.clone(), path: m.path.clone(), found: m.found.clone(), moved_to: to });
+                    report.quarantined.push(Quarantined {
+                        resident: h.name.clone(),
+                        path: m.path.clone(),
+                        found: m.found.clone(),
+                        moved_to: to,
+                    });
                 }
             }
             Err(e) => {
@@ -194,7 +281,11 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     if seams.subvolumes.is_subvolume(&plan.next)? {
         seams.subvolumes.delete_recursive(&plan.next)?;
     }
-    progress(&format!("snapshotting {} to {}", plan.blank.display(), plan.next.display()));
+    progress(&format!(
+        "snapshotting {} to {}",
+        plan.blank.display(),
+        plan.next.display()
+    ));
     let t = Instant::now();
     seams.subvolumes.snapshot(&plan.blank, &plan.next, false)?;
     let mut critical = t.elapsed();
@@ -215,13 +306,32 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         }
     }
     // The managers start again only after the exchange; they start confined.
-    if let Err(e) = seams.presence.confine(&plan.homes.iter().map(|h| (h.uid, h.limits.clone())).collect::<Vec<_>>()) {
+    if let Err(e) = seams.presence.confine(
+        &plan
+            .homes
+            .iter()
+            .map(|h| (h.uid, h.limits.clone()))
+            .collect::<Vec<_>>(),
+    ) {
         tracing::error!("{e}");
     }
     let marker = format!("{round}\n");
-    seams.files.make_file(&plan.next, Path::new(ROUND_MARKER), marker.as_bytes(), Owner { uid: 0, gid: 0, mode: 0o644 })?;
+    seams.files.make_file(
+        &plan.next,
+        Path::new(ROUND_MARKER),
+        marker.as_bytes(),
+        Owner {
+            uid: 0,
+            gid: 0,
+            mode: 0o644,
+        },
+    )?;
     pause("built", progress);
-    progress(&format!("exchanging {} with {}", plan.next.display(), plan.live.display()));
+    progress(&format!(
+        "exchanging {} with {}",
+        plan.next.display(),
+        plan.live.display()
+    ));
     let t = Instant::now();
     seams.subvolumes.exchange(&plan.live, &plan.next)?;
     pause("exchanged", progress);
@@ -230,7 +340,10 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     let old = super::retire::retire(&plan.live, seams.subvolumes, &plan.next)?;
     critical += t.elapsed();
     report.critical_us = critical.as_micros() as u64;
-    progress(&format!("the old round is retired to {}: it is deleted in the background", old.display()));
+    progress(&format!(
+        "the old round is retired to {}: it is deleted in the background",
+        old.display()
+    ));
     pause("retired", progress);
     Ok((report, start.elapsed()))
 }
@@ -253,7 +366,11 @@ pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     report.by = by.to_string();
     report.started = started;
     report.duration_ms = took.as_millis() as u64;
-    report.created_accounts = plan.create_accounts.iter().map(|a| a.name.clone()).collect();
+    report.created_accounts = plan
+        .create_accounts
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
     state.record(&report)?;
     tracing::info!(round = report.round, by = %report.by, ms = report.duration_ms, "round reset");
     for w in report.warnings() {
@@ -269,18 +386,24 @@ pub struct RoundState {
 
 impl RoundState {
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_owned() }
+        Self {
+            dir: dir.to_owned(),
+        }
     }
 
     pub fn round(&self) -> u64 {
-        std::fs::read_to_string(self.dir.join("round")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+        std::fs::read_to_string(self.dir.join("round"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Write the new round number, keep the report as last-reset.json, and append it to
     /// audit.log (one JSON object a line).
     pub fn record(&self, report: &ResetReport) -> Result<(), OsError> {
         self.set_round(report.round)?;
-        let json = serde_json::to_vec_pretty(report).map_err(|e| OsError::new("encoding the reset report", e))?;
+        let json = serde_json::to_vec_pretty(report)
+            .map_err(|e| OsError::new("encoding the reset report", e))?;
         crate::os::write_atomic(&self.dir.join("last-reset.json"), &json)?;
         crate::audit::append(&self.dir, "reset", report)
     }

@@ -49,7 +49,13 @@ pub trait Files {
     /// they are. Returns whether the last component was created.
     fn make_dir(&self, base: &Path, rel: &Path, owner: Owner) -> Result<bool, OsError>;
     /// Create the file `base/rel` with `contents` unless it exists; returns whether it did.
-    fn make_file(&self, base: &Path, rel: &Path, contents: &[u8], owner: Owner) -> Result<bool, OsError>;
+    fn make_file(
+        &self,
+        base: &Path,
+        rel: &Path,
+        contents: &[u8],
+        owner: Owner,
+    ) -> Result<bool, OsError>;
     /// `base/rel` → `target`, owned by `owner` (parents must exist).
     fn symlink(&self, base: &Path, rel: &Path, target: &Path, owner: Owner) -> Result<(), OsError>;
     /// Set the owner and mode of `base/rel` (which must not be a symlink).
@@ -58,12 +64,21 @@ pub trait Files {
     fn read(&self, path: &Path) -> Result<Vec<u8>, OsError>;
     /// Move each `base/rel` (never followed) into one new directory `base/<into>` owned by
     /// `owner` (a suffix is added when a resident took that name first); returns where each went.
-    fn move_aside(&self, base: &Path, rels: &[PathBuf], into: &str, owner: Owner) -> Result<Vec<PathBuf>, OsError>;
+    fn move_aside(
+        &self,
+        base: &Path,
+        rels: &[PathBuf],
+        into: &str,
+        owner: Owner,
+    ) -> Result<Vec<PathBuf>, OsError>;
 }
 
 /// `a/b/c` → `a_b_c`: one entry name for a quarantined path.
 pub fn flat_name(rel: &Path) -> String {
-    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("_")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 /// The real filesystem.
@@ -79,7 +94,9 @@ fn names(rel: &Path) -> Result<Vec<&std::ffi::OsStr>, String> {
         .collect()
 }
 
-const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY.union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
+const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
 
 fn open_base(base: &Path) -> Result<OwnedFd, String> {
     // The base (a home's parent, /persist/NAME) is trusted: only root can change it.
@@ -88,14 +105,21 @@ fn open_base(base: &Path) -> Result<OwnedFd, String> {
 }
 
 /// Open (creating when missing) each directory along `names`, never following a symlink.
-fn walk(base: &Path, names: &[&std::ffi::OsStr], owner: Option<Owner>) -> Result<(OwnedFd, bool), String> {
+fn walk(
+    base: &Path,
+    names: &[&std::ffi::OsStr],
+    owner: Option<Owner>,
+) -> Result<(OwnedFd, bool), String> {
     let mut fd = open_base(base)?;
     let mut created = false;
     let mut here = base.to_path_buf();
     for name in names {
         here.push(name);
         let refuse = |e: Errno| match e {
-            Errno::ELOOP | Errno::ENOTDIR => format!("refusing {}: it is a symlink or not a directory", here.display()),
+            Errno::ELOOP | Errno::ENOTDIR => format!(
+                "refusing {}: it is a symlink or not a directory",
+                here.display()
+            ),
             e => format!("opening {}: {e}", here.display()),
         };
         created = false;
@@ -104,7 +128,8 @@ fn walk(base: &Path, names: &[&std::ffi::OsStr], owner: Option<Owner>) -> Result
                 let o = owner.expect("checked");
                 mkdirat(&fd, *name, Mode::from_bits_truncate(o.mode)).map_err(refuse)?;
                 let new = openat(&fd, *name, DIR_FLAGS, Mode::empty()).map_err(refuse)?;
-                fchown(&new, Some(Uid::from_raw(o.uid)), Some(Gid::from_raw(o.gid))).map_err(refuse)?;
+                fchown(&new, Some(Uid::from_raw(o.uid)), Some(Gid::from_raw(o.gid)))
+                    .map_err(refuse)?;
                 fchmod(&new, Mode::from_bits_truncate(o.mode)).map_err(refuse)?;
                 created = true;
                 new
@@ -123,7 +148,9 @@ fn split(rel: &Path) -> Result<(Vec<&std::ffi::OsStr>, &std::ffi::OsStr), String
 }
 
 fn dangling_target(path: &Path) -> PathBuf {
-    let Ok(target) = std::fs::read_link(path) else { return path.to_owned() };
+    let Ok(target) = std::fs::read_link(path) else {
+        return path.to_owned();
+    };
     let parent = path.parent().unwrap_or(Path::new("/"));
     let parent = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_owned());
     parent.join(target)
@@ -150,36 +177,65 @@ impl Files for HostFiles {
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| dangling_target(path));
         let uid = meta.uid();
         let target = std::fs::metadata(path).unwrap_or(meta);
-        Ok(Some(Node { kind, canonical, dev: target.dev(), ino: target.ino(), uid }))
+        Ok(Some(Node {
+            kind,
+            canonical,
+            dev: target.dev(),
+            ino: target.ino(),
+            uid,
+        }))
     }
 
     fn make_dir(&self, base: &Path, rel: &Path, owner: Owner) -> Result<bool, OsError> {
         let what = || format!("creating {}", base.join(rel).display());
         let n = names(rel).os(what)?;
-        walk(base, &n, Some(owner)).map(|(_, created)| created).os(what)
+        walk(base, &n, Some(owner))
+            .map(|(_, created)| created)
+            .os(what)
     }
 
-    fn make_file(&self, base: &Path, rel: &Path, contents: &[u8], owner: Owner) -> Result<bool, OsError> {
+    fn make_file(
+        &self,
+        base: &Path,
+        rel: &Path,
+        contents: &[u8],
+        owner: Owner,
+    ) -> Result<bool, OsError> {
         let what = || format!("creating {}", base.join(rel).display());
         let (parents, last) = split(rel).os(what)?;
         let (dir, _) = walk(base, &parents, None).os(what)?;
-        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = match openat(&dir, last, flags, Mode::from_bits_truncate(owner.mode)) {
             Err(Errno::EEXIST) => return Ok(false),
             r => r.os(what)?,
         };
-        fchown(&fd, Some(Uid::from_raw(owner.uid)), Some(Gid::from_raw(owner.gid))).os(what)?;
+        fchown(
+            &fd,
+            Some(Uid::from_raw(owner.uid)),
+            Some(Gid::from_raw(owner.gid)),
+        )
+        .os(what)?;
         fchmod(&fd, Mode::from_bits_truncate(owner.mode)).os(what)?;
         std::fs::File::from(fd).write_all(contents).os(what)?;
         Ok(true)
     }
 
     fn symlink(&self, base: &Path, rel: &Path, target: &Path, owner: Owner) -> Result<(), OsError> {
-        let what = || format!("linking {} to {}", base.join(rel).display(), target.display());
+        let what = || {
+            format!(
+                "linking {} to {}",
+                base.join(rel).display(),
+                target.display()
+            )
+        };
         let (parents, last) = split(rel).os(what)?;
         let (dir, _) = walk(base, &parents, None).os(what)?;
         symlinkat(target, &dir, last).os(what)?;
-        let (uid, gid) = (Some(Uid::from_raw(owner.uid)), Some(Gid::from_raw(owner.gid)));
+        let (uid, gid) = (
+            Some(Uid::from_raw(owner.uid)),
+            Some(Gid::from_raw(owner.gid)),
+        );
         fchownat(&dir, last, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW).os(what)
     }
 
@@ -187,7 +243,12 @@ impl Files for HostFiles {
         let what = || format!("setting the owner of {}", base.join(rel).display());
         let n = names(rel).os(what)?;
         let (fd, _) = walk(base, &n, None).os(what)?;
-        fchown(fd.as_fd(), Some(Uid::from_raw(owner.uid)), Some(Gid::from_raw(owner.gid))).os(what)?;
+        fchown(
+            fd.as_fd(),
+            Some(Uid::from_raw(owner.uid)),
+            Some(Gid::from_raw(owner.gid)),
+        )
+        .os(what)?;
         fchmod(fd.as_fd(), Mode::from_bits_truncate(owner.mode)).os(what)
     }
 
@@ -199,7 +260,13 @@ impl Files for HostFiles {
         Ok(buf)
     }
 
-    fn move_aside(&self, base: &Path, rels: &[PathBuf], into: &str, owner: Owner) -> Result<Vec<PathBuf>, OsError> {
+    fn move_aside(
+        &self,
+        base: &Path,
+        rels: &[PathBuf],
+        into: &str,
+        owner: Owner,
+    ) -> Result<Vec<PathBuf>, OsError> {
         let what = || format!("moving entries of {} aside into {into}", base.display());
         let top = open_base(base).os(what)?;
         let mut name = into.to_string();
@@ -220,7 +287,12 @@ impl Files for HostFiles {
             nix::fcntl::renameat(&from, last, &dir, flat.as_str()).os(what)?;
             moved.push(base.join(&name).join(flat));
         }
-        fchown(&dir, Some(Uid::from_raw(owner.uid)), Some(Gid::from_raw(owner.gid))).os(what)?;
+        fchown(
+            &dir,
+            Some(Uid::from_raw(owner.uid)),
+            Some(Gid::from_raw(owner.gid)),
+        )
+        .os(what)?;
         fchmod(&dir, Mode::from_bits_truncate(owner.mode)).os(what)?;
         Ok(moved)
     }
@@ -239,19 +311,32 @@ pub struct FakeFiles {
 
 impl FakeFiles {
     pub fn add(&self, path: &str, kind: Kind, contents: &[u8]) {
-        self.nodes.lock().expect("lock").insert(PathBuf::from(path), (kind, None, contents.to_vec()));
+        self.nodes
+            .lock()
+            .expect("lock")
+            .insert(PathBuf::from(path), (kind, None, contents.to_vec()));
     }
 
     fn refuse(&self, p: &Path) -> Result<(), OsError> {
         match &*self.fail_under.lock().expect("lock") {
-            Some(f) if p.starts_with(f) => Err(OsError::new(format!("creating {}", p.display()), "told to fail")),
+            Some(f) if p.starts_with(f) => Err(OsError::new(
+                format!("creating {}", p.display()),
+                "told to fail",
+            )),
             _ => Ok(()),
         }
     }
 
     pub fn add_owned(&self, path: &str, kind: Kind, uid: u32) {
-        let owner = Owner { uid, gid: uid, mode: 0o700 };
-        self.nodes.lock().expect("lock").insert(PathBuf::from(path), (kind, Some(owner), vec![]));
+        let owner = Owner {
+            uid,
+            gid: uid,
+            mode: 0o700,
+        };
+        self.nodes
+            .lock()
+            .expect("lock")
+            .insert(PathBuf::from(path), (kind, Some(owner), vec![]));
     }
 }
 
@@ -263,7 +348,13 @@ impl Files for FakeFiles {
                 Kind::Symlink => PathBuf::from(String::from_utf8_lossy(data).into_owned()),
                 _ => path.to_owned(),
             };
-            Node { kind: *kind, canonical, dev: 1, ino: path.as_os_str().len() as u64, uid: owner.map_or(0, |o| o.uid) }
+            Node {
+                kind: *kind,
+                canonical,
+                dev: 1,
+                ino: path.as_os_str().len() as u64,
+                uid: owner.map_or(0, |o| o.uid),
+            }
         }))
     }
 
@@ -274,34 +365,62 @@ impl Files for FakeFiles {
         if nodes.contains_key(&p) {
             return Ok(false);
         }
-        self.calls.record(format!("mkdir {} {}:{} {:o}", p.display(), owner.uid, owner.gid, owner.mode));
+        self.calls.record(format!(
+            "mkdir {} {}:{} {:o}",
+            p.display(),
+            owner.uid,
+            owner.gid,
+            owner.mode
+        ));
         nodes.insert(p, (Kind::Dir, Some(owner), vec![]));
         Ok(true)
     }
 
-    fn make_file(&self, base: &Path, rel: &Path, contents: &[u8], owner: Owner) -> Result<bool, OsError> {
+    fn make_file(
+        &self,
+        base: &Path,
+        rel: &Path,
+        contents: &[u8],
+        owner: Owner,
+    ) -> Result<bool, OsError> {
         let p = base.join(rel);
         self.refuse(&p)?;
         let mut nodes = self.nodes.lock().expect("lock");
         if nodes.contains_key(&p) {
             return Ok(false);
         }
-        self.calls.record(format!("file {} {}:{} {:o}", p.display(), owner.uid, owner.gid, owner.mode));
+        self.calls.record(format!(
+            "file {} {}:{} {:o}",
+            p.display(),
+            owner.uid,
+            owner.gid,
+            owner.mode
+        ));
         nodes.insert(p, (Kind::File, Some(owner), contents.to_vec()));
         Ok(true)
     }
 
     fn symlink(&self, base: &Path, rel: &Path, target: &Path, owner: Owner) -> Result<(), OsError> {
         let p = base.join(rel);
-        self.calls.record(format!("link {} -> {}", p.display(), target.display()));
+        self.calls
+            .record(format!("link {} -> {}", p.display(), target.display()));
         let data = target.as_os_str().as_encoded_bytes().to_vec();
-        self.nodes.lock().expect("lock").insert(p, (Kind::Symlink, Some(owner), data));
+        self.nodes
+            .lock()
+            .expect("lock")
+            .insert(p, (Kind::Symlink, Some(owner), data));
         Ok(())
     }
 
     fn set_owner(&self, base: &Path, rel: &Path, owner: Owner) -> Result<(), OsError> {
         let p = base.join(rel);
-        self.calls.record(format!("own {} {}:{} {:o}", p.display(), owner.uid, owner.gid, owner.mode));
+        self.calls.record(format!(
+            "own {} {}:{} {:o}",
+            p.display(),
+            owner.uid,
+            owner.gid,
+            owner.mode
+        ));
         if let Some(n) = self.nodes.lock().expect("lock").get_mut(&p) {
             n.1 = Some(owner);
         }
@@ -310,20 +429,33 @@ impl Files for FakeFiles {
 
     fn read(&self, path: &Path) -> Result<Vec<u8>, OsError> {
         let nodes = self.nodes.lock().expect("lock");
-        nodes
-            .get(path)
-            .map(|n| n.2.clone())
-            .ok_or_else(|| OsError::new(format!("reading {}", path.display()), "No such file or directory"))
+        nodes.get(path).map(|n| n.2.clone()).ok_or_else(|| {
+            OsError::new(
+                format!("reading {}", path.display()),
+                "No such file or directory",
+            )
+        })
     }
 
-    fn move_aside(&self, base: &Path, rels: &[PathBuf], into: &str, owner: Owner) -> Result<Vec<PathBuf>, OsError> {
+    fn move_aside(
+        &self,
+        base: &Path,
+        rels: &[PathBuf],
+        into: &str,
+        owner: Owner,
+    ) -> Result<Vec<PathBuf>, OsError> {
         let mut nodes = self.nodes.lock().expect("lock");
         let mut out = Vec::new();
         for rel in rels {
             let from = base.join(rel);
             let to = base.join(into).join(flat_name(rel));
-            self.calls.record(format!("move {} -> {}", from.display(), to.display()));
-            let moved: Vec<PathBuf> = nodes.keys().filter(|p| p.starts_with(&from)).cloned().collect();
+            self.calls
+                .record(format!("move {} -> {}", from.display(), to.display()));
+            let moved: Vec<PathBuf> = nodes
+                .keys()
+                .filter(|p| p.starts_with(&from))
+                .cloned()
+                .collect();
             for p in moved {
                 let n = nodes.remove(&p).expect("listed");
                 nodes.insert(to.join(p.strip_prefix(&from).expect("prefix")), n);

@@ -2,31 +2,44 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Subvolumes;
 use super::apply::{Seams, build_home};
 use super::files::{Files, Kind, Owner};
 use super::plan::{Refusal, home_plan};
-use super::Subvolumes;
 use crate::config::Town;
 use crate::git::Git;
 use crate::resident::{Accounts, plan_accounts};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InitRefusal {
-    #[error("{path} is not the mount point of a btrfs volume\n  help: mount the btrfs volume's top level there (e.g. `mount -o subvolid=5 DEV {path}`)")]
+    #[error(
+        "{path} is not the mount point of a btrfs volume\n  help: mount the btrfs volume's top level there (e.g. `mount -o subvolid=5 DEV {path}`)"
+    )]
     NotBtrfs { path: PathBuf },
-    #[error("{path} exists but is not a btrfs subvolume\n  help: move it away; townhall creates the subvolume itself")]
+    #[error(
+        "{path} exists but is not a btrfs subvolume\n  help: move it away; townhall creates the subvolume itself"
+    )]
     NotSubvolume { path: PathBuf },
-    #[error("{path} exists and is not a symlink to {live}\n  help: move it away, or set agents in town.toml to the live subvolume's path")]
+    #[error(
+        "{path} exists and is not a symlink to {live}\n  help: move it away, or set agents in town.toml to the live subvolume's path"
+    )]
     AgentsInTheWay { path: PathBuf, live: PathBuf },
     #[error(transparent)]
     Refused(#[from] Refusal),
 }
 
 fn split(p: &Path) -> (&Path, &Path) {
-    (p.parent().unwrap_or(Path::new("/")), Path::new(p.file_name().unwrap_or_default()))
+    (
+        p.parent().unwrap_or(Path::new("/")),
+        Path::new(p.file_name().unwrap_or_default()),
+    )
 }
 
-const ROOT_DIR: Owner = Owner { uid: 0, gid: 0, mode: 0o755 };
+const ROOT_DIR: Owner = Owner {
+    uid: 0,
+    gid: 0,
+    mode: 0o755,
+};
 
 /// Returns the steps it took (empty when the host was already prepared).
 pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git, P>(
@@ -41,7 +54,9 @@ pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git, P>(
     // Look first.
     let mut refusals = Vec::new();
     if !sv.is_subvolume(&town.btrfs.volume).map_err(os)? {
-        refusals.push(InitRefusal::NotBtrfs { path: town.btrfs.volume.clone() });
+        refusals.push(InitRefusal::NotBtrfs {
+            path: town.btrfs.volume.clone(),
+        });
     }
     for p in [&blank, &live] {
         if files.inspect(p).map_err(os)?.is_some() && !sv.is_subvolume(p).map_err(os)? {
@@ -49,16 +64,24 @@ pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git, P>(
         }
     }
     if sv.is_subvolume(&blank).map_err(os)? && !sv.is_readonly(&blank).map_err(os)? {
-        refusals.push(Refusal::BlankWritable { path: blank.clone() }.into());
+        refusals.push(
+            Refusal::BlankWritable {
+                path: blank.clone(),
+            }
+            .into(),
+        );
     }
     let agents_link = town.agents != live;
-    if agents_link
-        && let Some(n) = files.inspect(&town.agents).map_err(os)? {
-            let resolves = files.inspect(&live).map_err(os)?.map(|l| l.canonical);
-            if n.kind != Kind::Symlink || Some(&n.canonical) != resolves.as_ref() && n.canonical != live {
-                refusals.push(InitRefusal::AgentsInTheWay { path: town.agents.clone(), live: live.clone() });
-            }
+    if agents_link && let Some(n) = files.inspect(&town.agents).map_err(os)? {
+        let resolves = files.inspect(&live).map_err(os)?.map(|l| l.canonical);
+        if n.kind != Kind::Symlink || Some(&n.canonical) != resolves.as_ref() && n.canonical != live
+        {
+            refusals.push(InitRefusal::AgentsInTheWay {
+                path: town.agents.clone(),
+                live: live.clone(),
+            });
         }
+    }
     let create = plan_accounts(town, seams.accounts).unwrap_or_else(|p| {
         refusals.extend(p.into_iter().map(|p| InitRefusal::from(Refusal::from(p))));
         Vec::new()
@@ -79,7 +102,10 @@ pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git, P>(
         sv.create(&staging).map_err(os)?;
         sv.snapshot(&staging, &blank, true).map_err(os)?;
         sv.delete_recursive(&staging).map_err(os)?;
-        done.push(format!("created the blank subvolume {} (read-only)", blank.display()));
+        done.push(format!(
+            "created the blank subvolume {} (read-only)",
+            blank.display()
+        ));
     }
     if !sv.is_subvolume(&live).map_err(os)? {
         sv.snapshot(&blank, &live, false).map_err(os)?;
@@ -88,14 +114,28 @@ pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git, P>(
     if agents_link && files.inspect(&town.agents).map_err(os)?.is_none() {
         let (parent, name) = split(&town.agents);
         files.symlink(parent, name, &live, ROOT_DIR).map_err(os)?;
-        done.push(format!("linked {} to {}", town.agents.display(), live.display()));
+        done.push(format!(
+            "linked {} to {}",
+            town.agents.display(),
+            live.display()
+        ));
     }
     let (parent, name) = split(&town.persist);
     if files.make_dir(parent, name, ROOT_DIR).map_err(os)? {
         done.push(format!("created {}", town.persist.display()));
     }
     let (parent, name) = split(&town.state);
-    if files.make_dir(parent, name, Owner { mode: 0o700, ..ROOT_DIR }).map_err(os)? {
+    if files
+        .make_dir(
+            parent,
+            name,
+            Owner {
+                mode: 0o700,
+                ..ROOT_DIR
+            },
+        )
+        .map_err(os)?
+    {
         done.push(format!("created {} (root only)", town.state.display()));
     }
     for r in &town.residents {

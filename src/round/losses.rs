@@ -68,17 +68,32 @@ pub fn losses(town: &Town, r: &Resident) -> Losses {
 /// What the home at `home` (live, or in a retired round) holds that a reset loses, read by
 /// the helper as `r` in a unit of its own. What could not be read is a note.
 pub fn losses_in(town: &Town, r: &Resident, home: &Path) -> Losses {
-    let failed = |why: String| Losses { resident: r.name.clone(), notes: vec![format!("{}: {why}", home.display())], ..Default::default() };
+    let failed = |why: String| Losses {
+        resident: r.name.clone(),
+        notes: vec![format!("{}: {why}", home.display())],
+        ..Default::default()
+    };
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => return failed(format!("finding the townhall binary: {e}")),
     };
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let mut cmd = std::process::Command::new("systemd-run");
-    cmd.args(["--quiet", "--collect", "--wait", "--pipe", "--service-type=exec"])
-        .arg(format!("--unit=townhall-losses-{}-{stamp}", r.name))
-        .arg(format!("--slice=user-{}.slice", r.uid))
-        .arg(format!("--description=townhall: what a reset loses of {}", r.name));
+    cmd.args([
+        "--quiet",
+        "--collect",
+        "--wait",
+        "--pipe",
+        "--service-type=exec",
+    ])
+    .arg(format!("--unit=townhall-losses-{}-{stamp}", r.name))
+    .arg(format!("--slice=user-{}.slice", r.uid))
+    .arg(format!(
+        "--description=townhall: what a reset loses of {}",
+        r.name
+    ));
     for p in [
         format!("BindReadOnlyPaths={}:{BOUND_HOME}", home.display()),
         format!("RuntimeMaxSec={}", WITHIN.as_secs()),
@@ -93,11 +108,20 @@ pub fn losses_in(town: &Town, r: &Resident, home: &Path) -> Losses {
     ] {
         cmd.arg(format!("--property={p}"));
     }
-    cmd.args(["--setenv=HOME=/nonexistent", "--setenv=GIT_CONFIG_NOSYSTEM=1", "--"]).arg(exe);
-    cmd.arg("--config").arg(&town.dir).args(["losses", "--resident", &r.name]);
-    cmd.stdin(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    cmd.args([
+        "--setenv=HOME=/nonexistent",
+        "--setenv=GIT_CONFIG_NOSYSTEM=1",
+        "--",
+    ])
+    .arg(exe);
+    cmd.arg("--config")
+        .arg(&town.dir)
+        .args(["losses", "--resident", &r.name]);
+    cmd.stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     match crate::os::output_within(&mut cmd, WITHIN + Duration::from_secs(10)) {
-        Ok(out) => serde_json::from_slice(&out).unwrap_or_else(|e| failed(format!("the helper's answer is unreadable ({e})"))),
+        Ok(out) => serde_json::from_slice(&out)
+            .unwrap_or_else(|e| failed(format!("the helper's answer is unreadable ({e})"))),
         Err(e) => failed(format!("not looked at: {e}")),
     }
 }
@@ -114,22 +138,42 @@ pub fn become_resident(uid: u32) -> std::io::Result<()> {
             && libc::syscall(libc::SYS_setresuid, id, id, id) == 0
             && libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
     };
-    if r { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if r {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Read what `r` loses from its home at `home` (inside the helper, as the resident).
 pub fn examine(r: &Resident, home: &Path) -> Losses {
-    let kept: Vec<PathBuf> = r.persist.directories.iter().chain(&r.persist.files).cloned().collect();
+    let kept: Vec<PathBuf> = r
+        .persist
+        .directories
+        .iter()
+        .chain(&r.persist.files)
+        .cloned()
+        .collect();
     let persisted = |rel: &Path| kept.iter().any(|k| rel.starts_with(k));
-    let mut out = Losses { resident: r.name.clone(), ..Default::default() };
+    let mut out = Losses {
+        resident: r.name.clone(),
+        ..Default::default()
+    };
     let workspace = &r.agent.workspace;
     let mut repos = vec![workspace.clone()];
     if let Ok(entries) = std::fs::read_dir(home.join(workspace)) {
-        let mut subs: Vec<PathBuf> = entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| workspace.join(e.file_name())).collect();
+        let mut subs: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| workspace.join(e.file_name()))
+            .collect();
         subs.sort();
         repos.extend(subs.into_iter().take(REPOS_MAX));
     }
-    for rel in repos.into_iter().filter(|rel| home.join(rel).join(".git").symlink_metadata().is_ok()) {
+    for rel in repos
+        .into_iter()
+        .filter(|rel| home.join(rel).join(".git").symlink_metadata().is_ok())
+    {
         match repo_state(&home.join(&rel)) {
             Ok(mut s) => {
                 s.path = rel.display().to_string();
@@ -143,8 +187,17 @@ pub fn examine(r: &Resident, home: &Path) -> Losses {
     }
     // What every round writes afresh is not lost.
     let mut skip: Vec<PathBuf> = r.secrets.iter().map(|s| s.target.clone()).collect();
-    skip.extend([".gitconfig", ".profile", ".config/environment.d/50-townhall.conf"].map(PathBuf::from));
-    out.files = outside(home, &|rel: &Path| persisted(rel) || skip.iter().any(|s| s == rel));
+    skip.extend(
+        [
+            ".gitconfig",
+            ".profile",
+            ".config/environment.d/50-townhall.conf",
+        ]
+        .map(PathBuf::from),
+    );
+    out.files = outside(home, &|rel: &Path| {
+        persisted(rel) || skip.iter().any(|s| s == rel)
+    });
     out
 }
 
@@ -155,19 +208,44 @@ impl Losses {
         for r in &self.repos {
             let mut parts = Vec::new();
             if r.uncommitted_count > 0 {
-                parts.push(format!("{} uncommitted change(s): {}", r.uncommitted_count, r.uncommitted.join(", ")));
+                parts.push(format!(
+                    "{} uncommitted change(s): {}",
+                    r.uncommitted_count,
+                    r.uncommitted.join(", ")
+                ));
             }
             if r.unpushed_count > 0 {
-                parts.push(format!("{} commit(s) not on the town remote: {}", r.unpushed_count, r.unpushed.join(", ")));
+                parts.push(format!(
+                    "{} commit(s) not on the town remote: {}",
+                    r.unpushed_count,
+                    r.unpushed.join(", ")
+                ));
             }
-            let kept = if r.persisted { " (persisted: the files stay, the commits stay unfetchable)" } else { "" };
+            let kept = if r.persisted {
+                " (persisted: the files stay, the commits stay unfetchable)"
+            } else {
+                ""
+            };
             out.push(format!("{}: {}{kept}", r.path, parts.join("; ")));
         }
         let f = &self.files;
         if f.count > 0 {
-            let largest: Vec<String> = f.largest.iter().map(|(p, n)| format!("{p} ({})", crate::os::size(*n))).collect();
-            let more = if f.partial { " (at least: the count stopped)" } else { "" };
-            out.push(format!("{} file(s), {}, outside the persisted paths{more}; largest: {}", f.count, crate::os::size(f.bytes), largest.join(", ")));
+            let largest: Vec<String> = f
+                .largest
+                .iter()
+                .map(|(p, n)| format!("{p} ({})", crate::os::size(*n)))
+                .collect();
+            let more = if f.partial {
+                " (at least: the count stopped)"
+            } else {
+                ""
+            };
+            out.push(format!(
+                "{} file(s), {}, outside the persisted paths{more}; largest: {}",
+                f.count,
+                crate::os::size(f.bytes),
+                largest.join(", ")
+            ));
         }
         out.extend(self.notes.iter().map(|n| format!("not looked at: {n}")));
         out
@@ -206,10 +284,19 @@ fn status_letters(s: git2::Status) -> String {
 /// A repository's uncommitted files and the commits of its branches that no `town`
 /// remote-tracking branch has, read with libgit2 (nothing of the repository's config runs).
 fn repo_state(dir: &Path) -> Result<RepoState, String> {
-    let repo = git2::Repository::open_ext(dir, git2::RepositoryOpenFlags::NO_SEARCH, std::iter::empty::<&std::ffi::OsStr>()).map_err(|e| e.message().to_string())?;
+    let repo = git2::Repository::open_ext(
+        dir,
+        git2::RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+    .map_err(|e| e.message().to_string())?;
     let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
-    let statuses = repo.statuses(Some(&mut opts)).map_err(|e| e.message().to_string())?;
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(|e| e.message().to_string())?;
     let status: Vec<String> = statuses
         .iter()
         .filter(|e| !e.status().is_empty() && !e.status().contains(git2::Status::IGNORED))
@@ -219,7 +306,11 @@ fn repo_state(dir: &Path) -> Result<RepoState, String> {
     let mut walk = repo.revwalk().map_err(|e| e.message().to_string())?;
     if walk.push_glob("refs/heads/*").is_ok() && walk.hide_glob("refs/remotes/town/*").is_ok() {
         for oid in walk.flatten().take(10_000) {
-            let subject = repo.find_commit(oid).ok().and_then(|c| c.summary().ok().flatten().map(String::from)).unwrap_or_default();
+            let subject = repo
+                .find_commit(oid)
+                .ok()
+                .and_then(|c| c.summary().ok().flatten().map(String::from))
+                .unwrap_or_default();
             log.push(format!("{} {subject}", &oid.to_string()[..7]));
         }
     }
@@ -243,7 +334,9 @@ fn outside(home: &Path, kept: &dyn Fn(&Path) -> bool) -> Outside {
     let mut stack = vec![PathBuf::new()];
     let mut seen = 0u64;
     while let Some(rel) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(home.join(&rel)) else { continue };
+        let Ok(entries) = std::fs::read_dir(home.join(&rel)) else {
+            continue;
+        };
         for e in entries.flatten() {
             seen += 1;
             if seen > WALK_MAX {
@@ -254,14 +347,17 @@ fn outside(home: &Path, kept: &dyn Fn(&Path) -> bool) -> Outside {
             if kept(&path) {
                 continue;
             }
-            let Ok(meta) = e.path().symlink_metadata() else { continue };
+            let Ok(meta) = e.path().symlink_metadata() else {
+                continue;
+            };
             if meta.is_dir() {
                 stack.push(path);
             } else if meta.is_file() {
                 out.count += 1;
                 out.bytes = out.bytes.saturating_add(meta.len());
                 out.largest.push((path.display().to_string(), meta.len()));
-                out.largest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                out.largest
+                    .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
                 out.largest.truncate(SHOWN);
             }
         }
@@ -293,7 +389,18 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let repo = home.path().join("work");
         let ran = home.path().join("ran");
-        let git = |args: &[&str]| assert!(std::process::Command::new("git").arg("-C").arg(&repo).args(args).env("HOME", home.path()).status().unwrap().success());
+        let git = |args: &[&str]| {
+            assert!(
+                std::process::Command::new("git")
+                    .arg("-C")
+                    .arg(&repo)
+                    .args(args)
+                    .env("HOME", home.path())
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        };
         std::fs::create_dir(&repo).unwrap();
         git(&["init", "-q"]);
         let touch = format!("touch {}", ran.display());
@@ -310,15 +417,39 @@ mod tests {
     fn a_repository_reports_uncommitted_files_and_commits_not_on_the_town_remote() {
         let home = tempfile::tempdir().unwrap();
         let repo = home.path().join("work");
-        let git = |args: &[&str]| assert!(std::process::Command::new("git").arg("-C").arg(&repo).args(args).env("HOME", home.path()).status().unwrap().success());
+        let git = |args: &[&str]| {
+            assert!(
+                std::process::Command::new("git")
+                    .arg("-C")
+                    .arg(&repo)
+                    .args(args)
+                    .env("HOME", home.path())
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        };
         std::fs::create_dir(&repo).unwrap();
         git(&["init", "-q"]);
         std::fs::write(repo.join("a"), b"a").unwrap();
         git(&["add", "a"]);
-        git(&["-c", "user.name=a", "-c", "user.email=a@b", "-c", "commit.gpgsign=false", "commit", "-qm", "not pushed"]);
+        git(&[
+            "-c",
+            "user.name=a",
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-qm",
+            "not pushed",
+        ]);
         std::fs::write(repo.join("loose.txt"), b"b").unwrap();
         let s = repo_state(&home.path().join("work")).unwrap();
         assert_eq!((s.uncommitted_count, s.unpushed_count), (1, 1), "{s:?}");
-        assert!(s.uncommitted[0].contains("loose.txt") && s.unpushed[0].ends_with("not pushed"), "{s:?}");
+        assert!(
+            s.uncommitted[0].contains("loose.txt") && s.unpushed[0].ends_with("not pushed"),
+            "{s:?}"
+        );
     }
 }

@@ -13,19 +13,39 @@ mod subvolume_tree;
 #[cfg(test)]
 mod tests;
 
-pub use apply::{Quarantined, ROUND_MARKER, ResetReport, RoundState, STEPS, Seams, apply_reset, build_home, now_rfc3339, run_reset};
+pub use apply::{
+    Quarantined, ROUND_MARKER, ResetReport, RoundState, STEPS, Seams, apply_reset, build_home,
+    now_rfc3339, run_reset,
+};
 pub use files::{FakeFiles, Files, HostFiles, Kind, Node, Owner};
 pub use init::{InitRefusal, init};
-pub use losses::{BOUND_HOME, Losses, Outside, RepoState, become_resident, examine, losses, losses_in};
-pub use plan::{HomePlan, Misfit, Refusal, ResetPlan, check_volume, misfits, next_path, plan_reset};
+pub use losses::{
+    BOUND_HOME, Losses, Outside, RepoState, become_resident, examine, losses, losses_in,
+};
+pub use plan::{
+    HomePlan, Misfit, Refusal, ResetPlan, check_volume, misfits, next_path, plan_reset,
+};
 pub use recover::{lock, recover};
 pub use retire::{delete_retired, retire, retired, retired_path};
 pub use subvolume::{Btrfs, FakeSubvolumes, Subvolumes};
 
-pub type HostSeams = Seams<'static, Btrfs, HostFiles, crate::resident::SystemAccounts, crate::git::Git2, crate::level::HostPresence>;
+pub type HostSeams = Seams<
+    'static,
+    Btrfs,
+    HostFiles,
+    crate::resident::SystemAccounts,
+    crate::git::Git2,
+    crate::level::HostPresence,
+>;
 
 /// The real adapters a round acts through.
 pub fn host_seams() -> HostSeams {
     let presence = &crate::level::HostPresence;
-    Seams { subvolumes: &Btrfs, files: &HostFiles, accounts: &crate::resident::SystemAccounts, git: &crate::git::Git2, presence }
+    Seams {
+        subvolumes: &Btrfs,
+        files: &HostFiles,
+        accounts: &crate::resident::SystemAccounts,
+        git: &crate::git::Git2,
+        presence,
+    }
 }

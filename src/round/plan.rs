@@ -10,26 +10,60 @@ use crate::resident::{Account, AccountProblem, Accounts, plan_accounts};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("the live path {path} is not a btrfs subvolume\n  help: check [btrfs] volume and live in town.toml; `townhall init` creates the subvolumes")]
+    #[error(
+        "the live path {path} is not a btrfs subvolume\n  help: check [btrfs] volume and live in town.toml; `townhall init` creates the subvolumes"
+    )]
     LiveNotSubvolume { path: PathBuf },
-    #[error("the live path {path} resolves to /, the root filesystem\n  help: point [btrfs] live at the agents subvolume, never at /")]
+    #[error(
+        "the live path {path} resolves to /, the root filesystem\n  help: point [btrfs] live at the agents subvolume, never at /"
+    )]
     LiveIsRoot { path: PathBuf },
-    #[error("the live path {path} resolves to {resolved}, not a subvolume directly on the volume {volume}\n  help: remove the symlink; live must be a subvolume directly under the volume")]
-    LiveNotOnVolume { path: PathBuf, resolved: PathBuf, volume: PathBuf },
+    #[error(
+        "the live path {path} resolves to {resolved}, not a subvolume directly on the volume {volume}\n  help: remove the symlink; live must be a subvolume directly under the volume"
+    )]
+    LiveNotOnVolume {
+        path: PathBuf,
+        resolved: PathBuf,
+        volume: PathBuf,
+    },
     #[error("the blank subvolume {path} does not exist\n  help: run `townhall init` to create it")]
     BlankMissing { path: PathBuf },
-    #[error("the blank subvolume {path} is writable, so it may not be blank any more\n  help: check it is empty, then `btrfs property set -ts {path} ro true`")]
+    #[error(
+        "the blank subvolume {path} is writable, so it may not be blank any more\n  help: check it is empty, then `btrfs property set -ts {path} ro true`"
+    )]
     BlankWritable { path: PathBuf },
-    #[error("the persist dir {persist} resolves to {resolved}, inside the live subvolume {live}\n  help: keep persist outside the agents subvolume, or everything in it is deleted")]
-    PersistInsideLive { persist: PathBuf, resolved: PathBuf, live: PathBuf },
-    #[error("the persist dir {path} is missing or not a directory\n  help: run `townhall init` to create it, or fix persist in town.toml")]
+    #[error(
+        "the persist dir {persist} resolves to {resolved}, inside the live subvolume {live}\n  help: keep persist outside the agents subvolume, or everything in it is deleted"
+    )]
+    PersistInsideLive {
+        persist: PathBuf,
+        resolved: PathBuf,
+        live: PathBuf,
+    },
+    #[error(
+        "the persist dir {path} is missing or not a directory\n  help: run `townhall init` to create it, or fix persist in town.toml"
+    )]
     PersistMissing { path: PathBuf },
-    #[error("{path} is not a directory owned by {resident}\n  help: move it away; the reset recreates it")]
+    #[error(
+        "{path} is not a directory owned by {resident}\n  help: move it away; the reset recreates it"
+    )]
     PersistDirWrong { resident: String, path: PathBuf },
-    #[error("the agents dir {agents} resolves to {resolved}, not the live subvolume {live}\n  help: make {agents} the live subvolume or a symlink to it (`townhall init` does)")]
-    AgentsElsewhere { agents: PathBuf, resolved: PathBuf, live: PathBuf },
-    #[error("secret {source_path} of {resident} cannot be read: {detail}\n  help: deploy it (e.g. sops-nix) or remove the [[secret]] from residents/{resident}.toml")]
-    SecretMissing { resident: String, source_path: PathBuf, detail: String },
+    #[error(
+        "the agents dir {agents} resolves to {resolved}, not the live subvolume {live}\n  help: make {agents} the live subvolume or a symlink to it (`townhall init` does)"
+    )]
+    AgentsElsewhere {
+        agents: PathBuf,
+        resolved: PathBuf,
+        live: PathBuf,
+    },
+    #[error(
+        "secret {source_path} of {resident} cannot be read: {detail}\n  help: deploy it (e.g. sops-nix) or remove the [[secret]] from residents/{resident}.toml"
+    )]
+    SecretMissing {
+        resident: String,
+        source_path: PathBuf,
+        detail: String,
+    },
     #[error(transparent)]
     Account(#[from] AccountProblem),
     #[error(transparent)]
@@ -57,9 +91,18 @@ fn describe(n: &Node, uid: u32) -> String {
 
 /// Check every declared persisted path and each of its parents with lstat, top down; the
 /// first wrong entry on a path is a misfit (what is below it goes with it).
-pub fn misfits(files: &impl Files, persist: &Path, uid: u32, dirs: &[PathBuf], plain: &[PathBuf]) -> Result<Vec<Misfit>, OsError> {
+pub fn misfits(
+    files: &impl Files,
+    persist: &Path,
+    uid: u32,
+    dirs: &[PathBuf],
+    plain: &[PathBuf],
+) -> Result<Vec<Misfit>, OsError> {
     let mut out: Vec<Misfit> = Vec::new();
-    let declared = dirs.iter().map(|d| (d, Kind::Dir)).chain(plain.iter().map(|f| (f, Kind::File)));
+    let declared = dirs
+        .iter()
+        .map(|d| (d, Kind::Dir))
+        .chain(plain.iter().map(|f| (f, Kind::File)));
     'paths: for (rel, last) in declared {
         let n = rel.components().count();
         let mut prefix = PathBuf::new();
@@ -73,7 +116,10 @@ pub fn misfits(files: &impl Files, persist: &Path, uid: u32, dirs: &[PathBuf], p
                 None => continue 'paths,
                 Some(node) if node.kind == want && node.uid == uid => {}
                 Some(node) => {
-                    out.push(Misfit { path: prefix.clone(), found: describe(&node, uid) });
+                    out.push(Misfit {
+                        path: prefix.clone(),
+                        found: describe(&node, uid),
+                    });
                     continue 'paths;
                 }
             }
@@ -133,7 +179,14 @@ pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<
         secrets: r
             .secrets
             .iter()
-            .map(|s| Ok((s.source.clone(), s.target.clone(), owner_uid(&s.owner)?, s.mode)))
+            .map(|s| {
+                Ok((
+                    s.source.clone(),
+                    s.target.clone(),
+                    owner_uid(&s.owner)?,
+                    s.mode,
+                ))
+            })
             .collect::<Result<_, Refusal>>()?,
         git: (r.git.name.clone(), r.git.email.clone()),
         workspace: r.agent.workspace.clone(),
@@ -168,7 +221,11 @@ pub fn check_volume(town: &Town, subvols: &impl Subvolumes, files: &impl Files) 
             }
             if n.kind == Kind::Symlink {
                 let volume = town.btrfs.volume.clone();
-                return Err(Refusal::LiveNotOnVolume { path: live.clone(), resolved: n.canonical.clone(), volume });
+                return Err(Refusal::LiveNotOnVolume {
+                    path: live.clone(),
+                    resolved: n.canonical.clone(),
+                    volume,
+                });
             }
         }
         if !subvols.is_subvolume(&live)? {
@@ -178,26 +235,47 @@ pub fn check_volume(town: &Town, subvols: &impl Subvolumes, files: &impl Files) 
     })());
     push((|| {
         if !subvols.is_subvolume(&blank)? {
-            return Err(Refusal::BlankMissing { path: blank.clone() });
+            return Err(Refusal::BlankMissing {
+                path: blank.clone(),
+            });
         }
         if !subvols.is_readonly(&blank)? {
-            return Err(Refusal::BlankWritable { path: blank.clone() });
+            return Err(Refusal::BlankWritable {
+                path: blank.clone(),
+            });
         }
         Ok(())
     })());
     push((|| {
         let live_real = files.inspect(&live)?.map_or(live.clone(), |n| n.canonical);
-        let persist_real = files.inspect(&town.persist)?.map_or(town.persist.clone(), |n| n.canonical);
+        let persist_real = files
+            .inspect(&town.persist)?
+            .map_or(town.persist.clone(), |n| n.canonical);
         if persist_real.starts_with(&live_real) {
-            return Err(Refusal::PersistInsideLive { persist: town.persist.clone(), resolved: persist_real, live });
+            return Err(Refusal::PersistInsideLive {
+                persist: town.persist.clone(),
+                resolved: persist_real,
+                live,
+            });
         }
-        if !files.inspect(&persist_real)?.is_some_and(|n| n.kind == Kind::Dir) {
-            return Err(Refusal::PersistMissing { path: town.persist.clone() });
+        if !files
+            .inspect(&persist_real)?
+            .is_some_and(|n| n.kind == Kind::Dir)
+        {
+            return Err(Refusal::PersistMissing {
+                path: town.persist.clone(),
+            });
         }
         if town.agents != town.live_path() {
-            let agents_real = files.inspect(&town.agents)?.map_or(town.agents.clone(), |n| n.canonical);
+            let agents_real = files
+                .inspect(&town.agents)?
+                .map_or(town.agents.clone(), |n| n.canonical);
             if agents_real != live_real {
-                return Err(Refusal::AgentsElsewhere { agents: town.agents.clone(), resolved: agents_real, live });
+                return Err(Refusal::AgentsElsewhere {
+                    agents: town.agents.clone(),
+                    resolved: agents_real,
+                    live,
+                });
             }
         }
         Ok(())
@@ -222,7 +300,10 @@ pub fn plan_reset(
         let mine = town.persist_dir(r);
         match files.inspect(&mine) {
             Ok(Some(n)) if n.kind != Kind::Dir => {
-                refusals.push(Refusal::PersistDirWrong { resident: r.name.clone(), path: mine.clone() });
+                refusals.push(Refusal::PersistDirWrong {
+                    resident: r.name.clone(),
+                    path: mine.clone(),
+                });
             }
             Ok(_) => {}
             Err(e) => refusals.push(e.into()),
@@ -230,11 +311,21 @@ pub fn plan_reset(
         for s in &r.secrets {
             if let Err(e) = files.read(&s.source) {
                 let detail = e.detail;
-                refusals.push(Refusal::SecretMissing { resident: r.name.clone(), source_path: s.source.clone(), detail });
+                refusals.push(Refusal::SecretMissing {
+                    resident: r.name.clone(),
+                    source_path: s.source.clone(),
+                    detail,
+                });
             }
         }
         match home_plan(town, r, accounts) {
-            Ok(mut h) => match misfits(files, &mine, r.uid, &r.persist.directories, &r.persist.files) {
+            Ok(mut h) => match misfits(
+                files,
+                &mine,
+                r.uid,
+                &r.persist.directories,
+                &r.persist.files,
+            ) {
                 Ok(m) => {
                     h.misfits = m;
                     homes.push(h);
@@ -247,5 +338,12 @@ pub fn plan_reset(
     if !refusals.is_empty() {
         return Err(refusals);
     }
-    Ok(ResetPlan { live: town.live_path(), blank: town.blank_path(), next: next_path(town), create_accounts, homes, shared: Vec::new() })
+    Ok(ResetPlan {
+        live: town.live_path(),
+        blank: town.blank_path(),
+        next: next_path(town),
+        create_accounts,
+        homes,
+        shared: Vec::new(),
+    })
 }

@@ -18,13 +18,24 @@ fn marker(files: &impl Files, subvolume: &Path) -> Option<u64> {
 }
 
 /// What was found and done, one line each (empty when the last reset finished).
-pub fn recover(town: &Town, subvolumes: &impl Subvolumes, files: &impl Files) -> Result<Vec<String>, OsError> {
+pub fn recover(
+    town: &Town,
+    subvolumes: &impl Subvolumes,
+    files: &impl Files,
+) -> Result<Vec<String>, OsError> {
     let (live, next) = (town.live_path(), next_path(town));
     let mut done = Vec::new();
-    if !subvolumes.is_subvolume(&live)? && subvolumes.is_subvolume(&next)? && files.inspect(&live)?.is_none() {
+    if !subvolumes.is_subvolume(&live)?
+        && subvolumes.is_subvolume(&next)?
+        && files.inspect(&live)?.is_none()
+    {
         // Only an older townhall (delete, then snapshot) could leave no live subvolume.
         subvolumes.rename(&next, &live)?;
-        done.push(format!("{} was missing: put {} in its place", live.display(), next.display()));
+        done.push(format!(
+            "{} was missing: put {} in its place",
+            live.display(),
+            next.display()
+        ));
     }
     if subvolumes.is_subvolume(&next)? {
         let which = match (marker(files, &next), marker(files, &live)) {
@@ -32,15 +43,25 @@ pub fn recover(town: &Town, subvolumes: &impl Subvolumes, files: &impl Files) ->
             _ => "a new round that was never put in place",
         };
         let to = super::retire::retire(&live, subvolumes, &next)?;
-        done.push(format!("retired {} left by an interrupted reset ({which}) to {}", next.display(), to.display()));
+        done.push(format!(
+            "retired {} left by an interrupted reset ({which}) to {}",
+            next.display(),
+            to.display()
+        ));
     }
     let state = RoundState::new(&town.state);
     if let Some(live_round) = marker(files, &live)
         && live_round > state.round()
     {
         state.set_round(live_round)?;
-        crate::audit::append(&town.state, "reset-recovered", &serde_json::json!({ "round": live_round, "done": done }))?;
-        done.push(format!("round {live_round} was in place but not recorded: recorded it"));
+        crate::audit::append(
+            &town.state,
+            "reset-recovered",
+            &serde_json::json!({ "round": live_round, "done": done }),
+        )?;
+        done.push(format!(
+            "round {live_round} was in place but not recorded: recorded it"
+        ));
     }
     Ok(done)
 }

@@ -14,12 +14,20 @@ use crate::config::Town;
 use crate::os::OsError;
 
 fn prefix(live: &Path) -> String {
-    format!("{}.retired-", live.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
+    format!(
+        "{}.retired-",
+        live.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    )
 }
 
 /// A fresh name beside the live subvolume; names sort in the order rounds were retired.
 pub fn retired_path(live: &Path) -> PathBuf {
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     live.with_file_name(format!("{}{stamp:020}", prefix(live)))
 }
 
@@ -47,7 +55,14 @@ pub fn retired(town: &Town, subvolumes: &impl Subvolumes) -> Result<Vec<PathBuf>
     let live = town.live_path();
     let prefix = prefix(&live);
     let all = subvolumes.list(live.parent().unwrap_or(Path::new("/")))?;
-    Ok(all.into_iter().filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix))).collect())
+    Ok(all
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect())
 }
 
 /// What became of one retired round: deleted (in how long) or not, and why.
@@ -56,7 +71,12 @@ pub type Deleted = (PathBuf, Result<Duration, OsError>);
 /// Delete every retired round, oldest first, each on its own: one that cannot be deleted
 /// never keeps the others. `wait` holds back the rounds that wait to be tried again.
 /// Another deleter getting there first is not an error.
-pub fn delete_retired(town: &Town, subvolumes: &impl Subvolumes, wait: &dyn Fn(&Path) -> bool, progress: &mut dyn FnMut(&str)) -> Result<Vec<Deleted>, OsError> {
+pub fn delete_retired(
+    town: &Town,
+    subvolumes: &impl Subvolumes,
+    wait: &dyn Fn(&Path) -> bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Deleted>, OsError> {
     let mut done = Vec::new();
     for old in retired(town, subvolumes)? {
         if wait(&old) || !subvolumes.is_subvolume(&old)? {
@@ -80,27 +100,58 @@ mod tests {
         let town = crate::testing::demo_town();
         let sv = FakeSubvolumes::default();
         let next = crate::round::next_path(&town);
-        sv.subvolumes.lock().unwrap().extend([(town.live_path(), false), (next.clone(), false), (next.join("ada/nested"), false)]);
+        sv.subvolumes.lock().unwrap().extend([
+            (town.live_path(), false),
+            (next.clone(), false),
+            (next.join("ada/nested"), false),
+        ]);
         let to = retire(&town.live_path(), &sv, &next).unwrap();
         assert_eq!(retired(&town, &sv).unwrap(), std::slice::from_ref(&to));
-        assert!(sv.is_subvolume(&to.join("ada/nested")).unwrap(), "nested subvolumes go with it");
+        assert!(
+            sv.is_subvolume(&to.join("ada/nested")).unwrap(),
+            "nested subvolumes go with it"
+        );
         let mut said = vec![];
-        let gone = delete_retired(&town, &sv, &|_| false, &mut |m| said.push(m.to_string())).unwrap();
+        let gone =
+            delete_retired(&town, &sv, &|_| false, &mut |m| said.push(m.to_string())).unwrap();
         assert_eq!(gone.len(), 1);
         assert!(gone[0].1.is_ok());
         assert!(retired(&town, &sv).unwrap().is_empty());
-        assert_eq!(sv.subvolumes.lock().unwrap().iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), [town.live_path()]);
+        assert_eq!(
+            sv.subvolumes
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect::<Vec<_>>(),
+            [town.live_path()]
+        );
     }
 
     #[test]
     fn a_round_that_cannot_be_deleted_keeps_no_other_and_a_waiting_one_is_skipped() {
         let town = crate::testing::demo_town();
         let sv = FakeSubvolumes::default();
-        let (a, b, c) = (town.live_path().with_extension("retired-1"), town.live_path().with_extension("retired-2"), town.live_path().with_extension("retired-3"));
-        sv.subvolumes.lock().unwrap().extend([(a.clone(), false), (b.clone(), false), (c.clone(), false)]);
+        let (a, b, c) = (
+            town.live_path().with_extension("retired-1"),
+            town.live_path().with_extension("retired-2"),
+            town.live_path().with_extension("retired-3"),
+        );
+        sv.subvolumes.lock().unwrap().extend([
+            (a.clone(), false),
+            (b.clone(), false),
+            (c.clone(), false),
+        ]);
         sv.fail.lock().unwrap().push("delete");
         let tried = delete_retired(&town, &sv, &|p| p == c, &mut |_| {}).unwrap();
-        assert_eq!(tried.iter().map(|(p, r)| (p.clone(), r.is_err())).collect::<Vec<_>>(), [(a.clone(), true), (b.clone(), true)], "both tried, c waits");
+        assert_eq!(
+            tried
+                .iter()
+                .map(|(p, r)| (p.clone(), r.is_err()))
+                .collect::<Vec<_>>(),
+            [(a.clone(), true), (b.clone(), true)],
+            "both tried, c waits"
+        );
         sv.fail.lock().unwrap().clear();
         let tried = delete_retired(&town, &sv, &|_| false, &mut |_| {}).unwrap();
         assert_eq!(tried.len(), 3);
@@ -115,7 +166,10 @@ mod tests {
         sv.subvolumes.lock().unwrap().push((next.clone(), false));
         retire(&town.live_path(), &sv, &next).unwrap();
         let calls = sv.calls.calls();
-        assert!(calls[0].starts_with("seal ") && calls[1].starts_with("rename "), "{calls:?}");
+        assert!(
+            calls[0].starts_with("seal ") && calls[1].starts_with("rename "),
+            "{calls:?}"
+        );
     }
 
     #[test]

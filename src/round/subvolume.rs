@@ -62,7 +62,10 @@ impl VolArgsV2 {
     /// Set the name, which must fit (with its terminating zero).
     pub(super) fn set_name(&mut self, name: &[u8]) -> Result<(), String> {
         if name.len() >= self.name.len() || name.contains(&0) || name.contains(&b'/') {
-            return Err(format!("bad subvolume name {:?}", String::from_utf8_lossy(name)));
+            return Err(format!(
+                "bad subvolume name {:?}",
+                String::from_utf8_lossy(name)
+            ));
         }
         self.name[..name.len()].copy_from_slice(name);
         Ok(())
@@ -92,9 +95,16 @@ fn vol_args(name: &str) -> Result<Box<VolArgsV2>, String> {
 /// Open the parent directory of `path` and return it with the last component.
 fn parent_and_name(path: &Path) -> Result<(File, String), String> {
     let parent = path.parent().ok_or("no parent directory")?;
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or("no usable file name")?;
-    let dir = File::open(if parent.as_os_str().is_empty() { Path::new(".") } else { parent })
-        .map_err(|e| format!("opening {}: {e}", parent.display()))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("no usable file name")?;
+    let dir = File::open(if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    })
+    .map_err(|e| format!("opening {}: {e}", parent.display()))?;
     Ok((dir, name.to_string()))
 }
 
@@ -155,7 +165,12 @@ impl Subvolumes for Btrfs {
         let (parent, name) = parent_and_name(path).os(what)?;
         let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = nix::fcntl::openat(&parent, name.as_str(), dir, Mode::empty()).os(what)?;
-        nix::unistd::fchown(&fd, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0))).os(what)?;
+        nix::unistd::fchown(
+            &fd,
+            Some(nix::unistd::Uid::from_raw(0)),
+            Some(nix::unistd::Gid::from_raw(0)),
+        )
+        .os(what)?;
         nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o700)).os(what)
     }
 
@@ -197,7 +212,12 @@ pub struct FakeSubvolumes {
 
 impl FakeSubvolumes {
     fn find(&self, path: &Path) -> Option<bool> {
-        self.subvolumes.lock().expect("lock").iter().find(|(p, _)| p == path).map(|(_, ro)| *ro)
+        self.subvolumes
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, ro)| *ro)
     }
 
     fn act(&self, op: &'static str, call: String) -> Result<(), OsError> {
@@ -212,7 +232,10 @@ impl FakeSubvolumes {
         let mut s = self.subvolumes.lock().expect("lock");
         let (moving, stay): (Vec<_>, Vec<_>) = s.drain(..).partition(|(p, _)| p.starts_with(from));
         *s = stay;
-        moving.into_iter().map(|(p, ro)| (to.join(p.strip_prefix(from).expect("prefix")), ro)).collect()
+        moving
+            .into_iter()
+            .map(|(p, ro)| (to.join(p.strip_prefix(from).expect("prefix")), ro))
+            .collect()
     }
 }
 
@@ -222,18 +245,36 @@ impl Subvolumes for FakeSubvolumes {
     }
 
     fn is_readonly(&self, path: &Path) -> Result<bool, OsError> {
-        self.find(path).ok_or_else(|| OsError::new(format!("reading the flags of {}", path.display()), "not a subvolume"))
+        self.find(path).ok_or_else(|| {
+            OsError::new(
+                format!("reading the flags of {}", path.display()),
+                "not a subvolume",
+            )
+        })
     }
 
     fn create(&self, path: &Path) -> Result<(), OsError> {
         self.act("create", format!("create {}", path.display()))?;
-        self.subvolumes.lock().expect("lock").push((path.to_owned(), false));
+        self.subvolumes
+            .lock()
+            .expect("lock")
+            .push((path.to_owned(), false));
         Ok(())
     }
 
     fn snapshot(&self, source: &Path, dest: &Path, readonly: bool) -> Result<(), OsError> {
-        self.act("snapshot", format!("snapshot {} {} ro={readonly}", source.display(), dest.display()))?;
-        self.subvolumes.lock().expect("lock").push((dest.to_owned(), readonly));
+        self.act(
+            "snapshot",
+            format!(
+                "snapshot {} {} ro={readonly}",
+                source.display(),
+                dest.display()
+            ),
+        )?;
+        self.subvolumes
+            .lock()
+            .expect("lock")
+            .push((dest.to_owned(), readonly));
         Ok(())
     }
 
@@ -243,26 +284,45 @@ impl Subvolumes for FakeSubvolumes {
 
     fn delete_recursive(&self, path: &Path) -> Result<(), OsError> {
         self.act("delete", format!("delete {}", path.display()))?;
-        self.subvolumes.lock().expect("lock").retain(|(p, _)| !p.starts_with(path));
+        self.subvolumes
+            .lock()
+            .expect("lock")
+            .retain(|(p, _)| !p.starts_with(path));
         Ok(())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> Result<(), OsError> {
-        self.act("rename", format!("rename {} {}", from.display(), to.display()))?;
+        self.act(
+            "rename",
+            format!("rename {} {}", from.display(), to.display()),
+        )?;
         let moved = self.moved(from, to);
         self.subvolumes.lock().expect("lock").extend(moved);
         Ok(())
     }
 
     fn exchange(&self, a: &Path, b: &Path) -> Result<(), OsError> {
-        self.act("exchange", format!("exchange {} {}", a.display(), b.display()))?;
+        self.act(
+            "exchange",
+            format!("exchange {} {}", a.display(), b.display()),
+        )?;
         let (to_b, to_a) = (self.moved(a, b), self.moved(b, a));
-        self.subvolumes.lock().expect("lock").extend(to_b.into_iter().chain(to_a));
+        self.subvolumes
+            .lock()
+            .expect("lock")
+            .extend(to_b.into_iter().chain(to_a));
         Ok(())
     }
 
     fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, OsError> {
-        let mut out: Vec<PathBuf> = self.subvolumes.lock().expect("lock").iter().map(|(p, _)| p.clone()).filter(|p| p.parent() == Some(dir)).collect();
+        let mut out: Vec<PathBuf> = self
+            .subvolumes
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(p, _)| p.clone())
+            .filter(|p| p.parent() == Some(dir))
+            .collect();
         out.sort();
         Ok(out)
     }

@@ -66,7 +66,10 @@ const ROOT_REF_KEY: u32 = 156;
 /// The inode number of every subvolume's top directory.
 const TOP_INO: u64 = 256;
 const SUBVOL_RDONLY: u64 = 1 << 1;
-const DIR: OFlag = OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
+const DIR: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
 
 fn zeroed<T>() -> Box<T> {
     // SAFETY: only used for the plain-old-data ioctl structs above, for which all-zero is valid.
@@ -112,9 +115,15 @@ fn items(fd: &OwnedFd, tree: u64, objectid: u64, kind: u32) -> Result<Vec<Item>,
             let (item_objectid, offset) = (word(8), word(16));
             let item_kind = u32::from_ne_bytes(header[24..28].try_into().expect("4 bytes"));
             let len = u32::from_ne_bytes(header[28..32].try_into().expect("4 bytes")) as usize;
-            let data = args.buf.get(at + 32..at + 32 + len).ok_or(Errno::EOVERFLOW)?;
+            let data = args
+                .buf
+                .get(at + 32..at + 32 + len)
+                .ok_or(Errno::EOVERFLOW)?;
             if item_objectid == objectid && item_kind == kind {
-                out.push(Item { offset, data: data.to_vec() });
+                out.push(Item {
+                    offset,
+                    data: data.to_vec(),
+                });
             }
             last = Some(offset);
             at += 32 + len;
@@ -152,20 +161,32 @@ fn root_ref(id: u64, data: &[u8]) -> Result<Child, Errno> {
 
 /// The subvolumes directly inside subvolume `parent`.
 fn children(fd: &OwnedFd, parent: u64) -> Result<Vec<Child>, Errno> {
-    items(fd, ROOT_TREE, parent, ROOT_REF_KEY)?.into_iter().map(|i| root_ref(i.offset, &i.data)).collect()
+    items(fd, ROOT_TREE, parent, ROOT_REF_KEY)?
+        .into_iter()
+        .map(|i| root_ref(i.offset, &i.data))
+        .collect()
 }
 
 /// Where subvolume `id` sits: its parent subvolume, the directory there, its name.
 fn parent_of(fd: &OwnedFd, id: u64) -> Result<(u64, Child), Errno> {
-    let item = items(fd, ROOT_TREE, id, ROOT_BACKREF_KEY)?.into_iter().next().ok_or(Errno::ENOENT)?;
+    let item = items(fd, ROOT_TREE, id, ROOT_BACKREF_KEY)?
+        .into_iter()
+        .next()
+        .ok_or(Errno::ENOENT)?;
     Ok((item.offset, root_ref(id, &item.data)?))
 }
 
 /// The directory holding inode `ino` of subvolume `tree`, and its name there
 /// (`struct btrfs_inode_ref`: index (u64), name_len (u16), then the name).
 fn inode_parent(fd: &OwnedFd, tree: u64, ino: u64) -> Result<(u64, CString), Errno> {
-    let item = items(fd, tree, ino, INODE_REF_KEY)?.into_iter().next().ok_or(Errno::ENOENT)?;
-    Ok((item.offset, name_in(&item.data, 8, 10).ok_or(Errno::EUCLEAN)?))
+    let item = items(fd, tree, ino, INODE_REF_KEY)?
+        .into_iter()
+        .next()
+        .ok_or(Errno::ENOENT)?;
+    Ok((
+        item.offset,
+        name_in(&item.data, 8, 10).ok_or(Errno::EUCLEAN)?,
+    ))
 }
 
 /// The id of the subvolume `fd` is in.
@@ -230,7 +251,8 @@ fn make_writable(fd: &OwnedFd) -> Result<(), Errno> {
 fn destroy(dir: &OwnedFd, name: &CStr, id: u64) -> Result<(), Errno> {
     step(dir, name, TOP_INO, id)?;
     let mut args = zeroed::<super::subvolume::VolArgsV2>();
-    args.set_name(name.to_bytes()).map_err(|_| Errno::ENAMETOOLONG)?;
+    args.set_name(name.to_bytes())
+        .map_err(|_| Errno::ENAMETOOLONG)?;
     // SAFETY: fd open, args valid for the duration of the call.
     unsafe { super::subvolume::snap_destroy_v2(dir.as_raw_fd(), &*args) }?;
     Ok(())
@@ -275,14 +297,21 @@ pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, String
         return Err("not a subvolume".into());
     }
     // Sealed again, whoever retired it (an older townhall did not): root's alone from here.
-    nix::unistd::fchown(&top, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(0))).map_err(|e| format!("sealing it: {e}"))?;
-    nix::sys::stat::fchmod(&top, Mode::from_bits_truncate(0o700)).map_err(|e| format!("sealing it: {e}"))?;
+    nix::unistd::fchown(
+        &top,
+        Some(nix::unistd::Uid::from_raw(0)),
+        Some(nix::unistd::Gid::from_raw(0)),
+    )
+    .map_err(|e| format!("sealing it: {e}"))?;
+    nix::sys::stat::fchmod(&top, Mode::from_bits_truncate(0o700))
+        .map_err(|e| format!("sealing it: {e}"))?;
     let top_id = subvolume_id(&top).map_err(|e| format!("reading its id: {e}"))?;
     // Breadth first from the top: reversed, every subvolume comes before its parent.
     let mut found: Vec<(u64, Child)> = Vec::new();
     let mut queue = VecDeque::from([top_id]);
     while let Some(p) = queue.pop_front() {
-        let kids = children(&top, p).map_err(|e| format!("listing the subvolumes in subvolume {p}: {e}"))?;
+        let kids = children(&top, p)
+            .map_err(|e| format!("listing the subvolumes in subvolume {p}: {e}"))?;
         queue.extend(kids.iter().map(|c| c.id));
         found.extend(kids.into_iter().map(|c| (p, c)));
     }
@@ -297,7 +326,11 @@ pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, String
         }
     }
     if !left.is_empty() {
-        return Err(format!("{} nested subvolume(s) left: {}", left.len(), left.join("; ")));
+        return Err(format!(
+            "{} nested subvolume(s) left: {}",
+            left.len(),
+            left.join("; ")
+        ));
     }
     drop(top);
     destroy(parent, name, top_id).map_err(|e| format!("deleting it: {e}"))?;
@@ -323,11 +356,13 @@ mod tests {
         root.extend(b"abc");
         let c = root_ref(42, &root).unwrap();
         assert_eq!((c.id, c.dir, c.name.to_bytes()), (42, 300, &b"abc"[..]));
-        assert!(root_ref(42, &root[..19]).is_err(), "a name running past the item");
+        assert!(
+            root_ref(42, &root[..19]).is_err(),
+            "a name running past the item"
+        );
         let mut inode = 9u64.to_le_bytes().to_vec();
         inode.extend(2u16.to_le_bytes());
         inode.extend(b"xy");
         assert_eq!(name_in(&inode, 8, 10).unwrap().to_bytes(), b"xy");
     }
 }
-

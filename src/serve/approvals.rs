@@ -47,28 +47,49 @@ pub struct Approvals {
 
 impl Approvals {
     /// A new question of `resident`'s turn `turn`, within the caps; its id, or why not.
-    fn open(&self, resident: &str, turn: &str, hook: oneshot::Sender<Answer>) -> Result<u64, String> {
+    fn open(
+        &self,
+        resident: &str,
+        turn: &str,
+        hook: oneshot::Sender<Answer>,
+    ) -> Result<u64, String> {
         let mut pending = self.pending.lock().expect("lock");
         let of_turn = pending.values().filter(|o| o.turn == turn).count();
         if of_turn >= OPEN_PER_TURN {
-            return Err(format!("{of_turn} questions of this turn wait for a mayor already (at most {OPEN_PER_TURN}): ask again once one is answered"));
+            return Err(format!(
+                "{of_turn} questions of this turn wait for a mayor already (at most {OPEN_PER_TURN}): ask again once one is answered"
+            ));
         }
         let of_resident = pending.values().filter(|o| o.resident == resident).count();
         if of_resident >= OPEN_PER_RESIDENT {
-            return Err(format!("{of_resident} of {resident}'s questions wait for a mayor already (at most {OPEN_PER_RESIDENT})"));
+            return Err(format!(
+                "{of_resident} of {resident}'s questions wait for a mayor already (at most {OPEN_PER_RESIDENT})"
+            ));
         }
         let mut asked = self.asked.lock().expect("lock");
         let recent = asked.entry(resident.to_string()).or_default();
         let now = std::time::Instant::now();
-        while recent.front().is_some_and(|t| now.duration_since(*t) > std::time::Duration::from_secs(60)) {
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > std::time::Duration::from_secs(60))
+        {
             recent.pop_front();
         }
         if recent.len() >= PER_MINUTE {
-            return Err(format!("{resident} asked {PER_MINUTE} questions in the last minute: ask again later"));
+            return Err(format!(
+                "{resident} asked {PER_MINUTE} questions in the last minute: ask again later"
+            ));
         }
         recent.push_back(now);
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        pending.insert(id, Open { resident: resident.to_string(), turn: turn.to_string(), hook });
+        pending.insert(
+            id,
+            Open {
+                resident: resident.to_string(),
+                turn: turn.to_string(),
+                hook,
+            },
+        );
         Ok(id)
     }
 
@@ -88,7 +109,10 @@ impl Approvals {
 const APPROVALS_PER_UID: usize = 16;
 
 fn answer(allow: bool, reason: impl Into<String>) -> Answer {
-    Answer { allow, reason: reason.into() }
+    Answer {
+        allow,
+        reason: reason.into(),
+    }
 }
 
 fn parse(line: &str) -> Result<approve::Ask, String> {
@@ -110,13 +134,18 @@ where
             max_line: approve::MAX_ASK + 1024,
             watch_peer: true,
         };
-        lines::serve(listener, Arc::new(rules), parse, move |ask: approve::Ask, uid, out: mpsc::Sender<Answer>| {
-            let daemon = self.clone();
-            async move {
-                let a = daemon.approval(ask, uid, &out).await;
-                let _ = out.send(a).await;
-            }
-        })
+        lines::serve(
+            listener,
+            Arc::new(rules),
+            parse,
+            move |ask: approve::Ask, uid, out: mpsc::Sender<Answer>| {
+                let daemon = self.clone();
+                async move {
+                    let a = daemon.approval(ask, uid, &out).await;
+                    let _ = out.send(a).await;
+                }
+            },
+        )
         .await
     }
 
@@ -125,16 +154,35 @@ where
         let Some(r) = town.residents.iter().find(|r| r.uid == uid) else {
             return answer(false, format!("denied: uid {uid} is not a resident"));
         };
-        let Some(turn) = self.desk.running().into_iter().find(|t| t.resident == r.name && t.unit == ask.turn) else {
-            return answer(false, format!("denied: {} has no running turn {:.80}", r.name, ask.turn));
+        let Some(turn) = self
+            .desk
+            .running()
+            .into_iter()
+            .find(|t| t.resident == r.name && t.unit == ask.turn)
+        else {
+            return answer(
+                false,
+                format!("denied: {} has no running turn {:.80}", r.name, ask.turn),
+            );
         };
         let Some(rule) = approve::needs(&r.agent.approve, &ask.tool, &ask.input) else {
             return answer(true, "no approval rule names this call");
         };
         let rule = rule.to_string();
-        let reply = self.approvals.rooms.lock().expect("lock").get(&(r.name.clone(), turn.conversation.clone())).cloned();
+        let reply = self
+            .approvals
+            .rooms
+            .lock()
+            .expect("lock")
+            .get(&(r.name.clone(), turn.conversation.clone()))
+            .cloned();
         let Some(reply) = reply else {
-            return answer(false, format!("denied: {rule} needs a mayor's approval, and this turn has no room to ask in"));
+            return answer(
+                false,
+                format!(
+                    "denied: {rule} needs a mayor's approval, and this turn has no room to ask in"
+                ),
+            );
         };
         let (tx, rx) = oneshot::channel();
         let id = match self.approvals.open(&r.name, &ask.turn, tx) {
@@ -144,33 +192,77 @@ where
                 return answer(false, format!("denied: {why}"));
             }
         };
-        let subject = crate::turn::bounds::clip(&approve::subject(&ask.tool, &ask.input), 2000).to_string();
+        let subject =
+            crate::turn::bounds::clip(&approve::subject(&ask.tool, &ask.input), 2000).to_string();
         let wait = r.agent.approve_timeout;
-        let asked = Said::Approval { id, resident: r.name.clone(), room: reply.room, thread: reply.thread, tool: ask.tool.clone(), subject: subject.clone(), rule: rule.clone(), wait_secs: wait.as_secs() };
+        let asked = Said::Approval {
+            id,
+            resident: r.name.clone(),
+            room: reply.room,
+            thread: reply.thread,
+            tool: ask.tool.clone(),
+            subject: subject.clone(),
+            rule: rule.clone(),
+            wait_secs: wait.as_secs(),
+        };
         self.audit_approval("approval-asked", &r.name, &ask.tool, &subject, None);
         if !self.broadcast(asked) {
             self.approvals.pending.lock().expect("lock").remove(&id);
-            return answer(false, format!("denied: {rule} needs a mayor's approval, and the chat is not connected"));
+            return answer(
+                false,
+                format!("denied: {rule} needs a mayor's approval, and the chat is not connected"),
+            );
         }
         let decided = tokio::select! {
             d = tokio::time::timeout(wait, rx) => d.ok().and_then(Result::ok),
             () = hook.closed() => None,
         };
         self.approvals.pending.lock().expect("lock").remove(&id);
-        let a = decided.unwrap_or_else(|| answer(false, format!("denied: no mayor answered within {}", humantime::format_duration(wait))));
+        let a = decided.unwrap_or_else(|| {
+            answer(
+                false,
+                format!(
+                    "denied: no mayor answered within {}",
+                    humantime::format_duration(wait)
+                ),
+            )
+        });
         self.audit_approval("approval-decided", &r.name, &ask.tool, &subject, Some(&a));
-        self.broadcast(Said::ApprovalEnded { id, resident: r.name.clone(), allow: a.allow, reason: a.reason.clone() });
+        self.broadcast(Said::ApprovalEnded {
+            id,
+            resident: r.name.clone(),
+            allow: a.allow,
+            reason: a.reason.clone(),
+        });
         a
     }
 
     /// A mayor's reaction, as the chat reports it (`by` is validated as a mayor).
     pub(super) fn decide(&self, id: u64, by: &str, allow: bool) -> Result<(), String> {
-        let open = self.approvals.pending.lock().expect("lock").remove(&id).ok_or(format!("approval {id} is not waiting (decided, or timed out)"))?;
-        let _ = open.hook.send(answer(allow, format!("{} by {by}", if allow { "allowed" } else { "denied" })));
+        let open = self
+            .approvals
+            .pending
+            .lock()
+            .expect("lock")
+            .remove(&id)
+            .ok_or(format!(
+                "approval {id} is not waiting (decided, or timed out)"
+            ))?;
+        let _ = open.hook.send(answer(
+            allow,
+            format!("{} by {by}", if allow { "allowed" } else { "denied" }),
+        ));
         Ok(())
     }
 
-    fn audit_approval(&self, event: &str, resident: &str, tool: &str, subject: &str, a: Option<&Answer>) {
+    fn audit_approval(
+        &self,
+        event: &str,
+        resident: &str,
+        tool: &str,
+        subject: &str,
+        a: Option<&Answer>,
+    ) {
         let detail = serde_json::json!({ "resident": resident, "tool": tool, "subject": subject, "allow": a.map(|a| a.allow), "reason": a.map(|a| &a.reason) });
         if let Err(e) = crate::audit::append(&self.town().state, event, &detail) {
             tracing::warn!("{e}");
@@ -186,9 +278,14 @@ mod tests {
     fn a_turn_and_a_resident_hold_only_their_share_of_questions() {
         let a = Approvals::default();
         let ask = |who: &str, turn: &str| a.open(who, turn, oneshot::channel().0);
-        let ids: Vec<u64> = (0..OPEN_PER_TURN).map(|_| ask("ada", "t1").unwrap()).collect();
+        let ids: Vec<u64> = (0..OPEN_PER_TURN)
+            .map(|_| ask("ada", "t1").unwrap())
+            .collect();
         assert!(ask("ada", "t1").unwrap_err().contains("this turn"));
-        assert!(ask("vox", "t9").is_ok(), "another resident's question goes through");
+        assert!(
+            ask("vox", "t9").is_ok(),
+            "another resident's question goes through"
+        );
         for _ in OPEN_PER_TURN..OPEN_PER_RESIDENT {
             ask("ada", "t2").unwrap();
         }

@@ -19,7 +19,13 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    pub(super) async fn tail(&self, device: &str, baud: Option<u32>, by: &str, out: mpsc::Sender<Said>) {
+    pub(super) async fn tail(
+        &self,
+        device: &str,
+        baud: Option<u32>,
+        by: &str,
+        out: mpsc::Sender<Said>,
+    ) {
         let refuse = |message: String| async {
             let _ = out.send(Said::Error { message }).await;
         };
@@ -29,7 +35,11 @@ where
         };
         let node = dev.devnode.clone();
         let Some(stop) = self.tails.start(&node) else {
-            return refuse(format!("{} is tailed already; `!untail {device}` first", node.display())).await;
+            return refuse(format!(
+                "{} is tailed already; `!untail {device}` first",
+                node.display()
+            ))
+            .await;
         };
         let rate = baud.or(dev.baud);
         let file = match console::open(&node, rate) {
@@ -40,18 +50,34 @@ where
             }
         };
         tracing::info!(%by, ?rate, "tailing {}", node.display());
-        if let Err(e) = crate::audit::append(&self.town().state, "tail", &serde_json::json!({ "devnode": node, "by": by, "baud": rate })) {
+        if let Err(e) = crate::audit::append(
+            &self.town().state,
+            "tail",
+            &serde_json::json!({ "devnode": node, "by": by, "baud": rate }),
+        ) {
             tracing::warn!("{e}");
         }
-        let _ = out.send(Said::Tailing { devnode: node.display().to_string(), baud: rate }).await;
+        let _ = out
+            .send(Said::Tailing {
+                devnode: node.display().to_string(),
+                baud: rate,
+            })
+            .await;
         let (tx, mut rx) = mpsc::channel(16);
         let (done, ended) = oneshot::channel();
         let flag = stop.clone();
         let again = node.clone();
-        let spawned = std::thread::Builder::new().name("tail".into()).spawn(move || {
-            let reopen = || again.exists().then(|| console::open(&again, rate).ok()).flatten();
-            let _ = done.send(console::follow(file, &reopen, &flag, tx));
-        });
+        let spawned = std::thread::Builder::new()
+            .name("tail".into())
+            .spawn(move || {
+                let reopen = || {
+                    again
+                        .exists()
+                        .then(|| console::open(&again, rate).ok())
+                        .flatten()
+                };
+                let _ = done.send(console::follow(file, &reopen, &flag, tx));
+            });
         if let Err(e) = spawned {
             self.tails.ended(&node, &stop);
             return refuse(format!("could not start reading {}: {e}", node.display())).await;
@@ -92,6 +118,10 @@ where
 
     pub(super) fn untail(&self, device: &str) -> Result<(), String> {
         let dev = self.present(device)?;
-        if self.tails.stop(&dev.devnode) { Ok(()) } else { Err(format!("{} is not tailed", dev.devnode.display())) }
+        if self.tails.stop(&dev.devnode) {
+            Ok(())
+        } else {
+            Err(format!("{} is not tailed", dev.devnode.display()))
+        }
     }
 }

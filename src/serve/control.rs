@@ -16,11 +16,24 @@ where
     G: Acls + Send + Sync + 'static,
 {
     /// Every turn, from the CLI or the chat, runs here.
-    pub(super) async fn turn(&self, resident: &str, conversation: &str, prompt: &str, fresh: bool, events: mpsc::Sender<TurnEvent>) -> Result<Outcome, TurnError> {
+    pub(super) async fn turn(
+        &self,
+        resident: &str,
+        conversation: &str,
+        prompt: &str,
+        fresh: bool,
+        events: mpsc::Sender<TurnEvent>,
+    ) -> Result<Outcome, TurnError> {
         let town = self.town();
-        let outcome = self.desk.turn(&town, resident, conversation, prompt, fresh, events).await?;
+        let outcome = self
+            .desk
+            .turn(&town, resident, conversation, prompt, fresh, events)
+            .await?;
         tracing::info!(%resident, result = %outcome.result, status = outcome.status, "turn ended");
-        self.last_turn.lock().expect("lock").insert(resident.to_string(), outcome.clone());
+        self.last_turn
+            .lock()
+            .expect("lock")
+            .insert(resident.to_string(), outcome.clone());
         Ok(outcome)
     }
 }
@@ -32,13 +45,21 @@ where
     G: Acls + Send + Sync + 'static,
 {
     async fn handle(&self, req: Request, out: mpsc::Sender<Response>) {
-        let error = |e: &dyn std::fmt::Display| Response::Error { message: e.to_string() };
+        let error = |e: &dyn std::fmt::Display| Response::Error {
+            message: e.to_string(),
+        };
         let answer = match req {
             Request::Status => Response::Status(self.status()),
-            Request::Devices => Response::Devices { devices: self.keeper.status() },
+            Request::Devices => Response::Devices {
+                devices: self.keeper.status(),
+            },
             Request::Reload => match self.reload() {
-                Ok(town) => Response::Reloaded { residents: town.residents.len() as u32 },
-                Err(e) => Response::Error { message: format!("reload refused, the running configuration stays:\n{e}") },
+                Ok(town) => Response::Reloaded {
+                    residents: town.residents.len() as u32,
+                },
+                Err(e) => Response::Error {
+                    message: format!("reload refused, the running configuration stays:\n{e}"),
+                },
             },
             Request::RoundBegan => {
                 self.round_began();
@@ -49,20 +70,30 @@ where
                 Err(e) => error(&e),
             },
             Request::Stop { resident } => match self.town().resident(&resident).map(|r| r.uid) {
-                None => Response::Error { message: format!("no resident named `{resident}`") },
+                None => Response::Error {
+                    message: format!("no resident named `{resident}`"),
+                },
                 Some(uid) => match self.desk.stop_resident(&resident, uid).await {
                     Ok(turns) => Response::Stopped { turns },
                     Err(e) => error(&e),
                 },
             },
-            Request::Turn { resident, conversation, prompt, fresh } => {
+            Request::Turn {
+                resident,
+                conversation,
+                prompt,
+                fresh,
+            } => {
                 let (tx, mut rx) = mpsc::channel(64);
                 let forward = async {
                     while let Some(ev) = rx.recv().await {
                         let _ = out.send(Response::Event(ev)).await;
                     }
                 };
-                let (result, ()) = tokio::join!(self.turn(&resident, &conversation, &prompt, fresh, tx), forward);
+                let (result, ()) = tokio::join!(
+                    self.turn(&resident, &conversation, &prompt, fresh, tx),
+                    forward
+                );
                 match result {
                     Ok(outcome) => Response::TurnDone(outcome),
                     Err(e) => error(&e),

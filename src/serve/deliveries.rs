@@ -22,7 +22,10 @@ impl Deliveries {
         let path = state.join("deliveries.json");
         let help = "it holds answers not yet posted; move it away and those answers are lost";
         let kept = crate::os::read_state(&path, help)?.unwrap_or_default();
-        Ok(Self { path, kept: Mutex::new(kept) })
+        Ok(Self {
+            path,
+            kept: Mutex::new(kept),
+        })
     }
 
     fn save(&self, kept: &[Delivery]) {
@@ -34,7 +37,10 @@ impl Deliveries {
     /// Keep `d` under a fresh id (unique across restarts: never below the clock in ms).
     pub fn add(&self, mut d: Delivery) -> Delivery {
         let mut kept = self.kept.lock().expect("lock");
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.as_millis() as u64).unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|t| t.as_millis() as u64)
+            .unwrap_or(0);
         d.id = kept.iter().map(|k| k.id + 1).max().unwrap_or(0).max(now);
         kept.push(d.clone());
         let over = kept.len().saturating_sub(KEEP);
@@ -63,8 +69,19 @@ mod tests {
     use crate::hall::Reply;
 
     fn answer(text: &str) -> Delivery {
-        let reply = Reply { room: "!r:t".into(), thread: None, event: "$e".into() };
-        Delivery { id: 0, resident: "ada".into(), reply, text: text.into(), errors: vec![], outcome: None }
+        let reply = Reply {
+            room: "!r:t".into(),
+            thread: None,
+            event: "$e".into(),
+        };
+        Delivery {
+            id: 0,
+            resident: "ada".into(),
+            reply,
+            text: text.into(),
+            errors: vec![],
+            outcome: None,
+        }
     }
 
     #[test]
@@ -76,9 +93,18 @@ mod tests {
         assert!(b.id > a.id);
         d.remove(a.id);
         let again = Deliveries::new(dir.path()).unwrap();
-        assert_eq!(again.all().iter().map(|x| x.text.as_str()).collect::<Vec<_>>(), ["two"]);
+        assert_eq!(
+            again
+                .all()
+                .iter()
+                .map(|x| x.text.as_str())
+                .collect::<Vec<_>>(),
+            ["two"]
+        );
         std::fs::write(dir.path().join("deliveries.json"), "{").unwrap();
-        let e = Deliveries::new(dir.path()).err().expect("a corrupt file is an error");
+        let e = Deliveries::new(dir.path())
+            .err()
+            .expect("a corrupt file is an error");
         assert!(e.to_string().contains("deliveries.json"), "{e}");
     }
 }

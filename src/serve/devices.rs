@@ -30,11 +30,42 @@ where
     fn notify(&self, change: &Change) {
         let node = |p: &std::path::Path| p.display().to_string();
         let (resident, notice) = match change {
-            Change::Granted { devnode, resident, perm, .. } => (resident, Notice::DeviceGranted { devnode: node(devnode), read_write: *perm == crate::config::Permission::Rw }),
-            Change::Gone { devnode, resident } => (resident, Notice::DeviceGone { devnode: node(devnode) }),
-            Change::Revoked { devnode, resident, leased, .. } => (resident, Notice::DeviceRevoked { devnode: node(devnode), lease_ended: *leased }),
+            Change::Granted {
+                devnode,
+                resident,
+                perm,
+                ..
+            } => (
+                resident,
+                Notice::DeviceGranted {
+                    devnode: node(devnode),
+                    read_write: *perm == crate::config::Permission::Rw,
+                },
+            ),
+            Change::Gone { devnode, resident } => (
+                resident,
+                Notice::DeviceGone {
+                    devnode: node(devnode),
+                },
+            ),
+            Change::Revoked {
+                devnode,
+                resident,
+                leased,
+                ..
+            } => (
+                resident,
+                Notice::DeviceRevoked {
+                    devnode: node(devnode),
+                    lease_ended: *leased,
+                },
+            ),
             Change::Refused { .. } => return,
-            Change::Failed { devnode, resident, why } => {
+            Change::Failed {
+                devnode,
+                resident,
+                why,
+            } => {
                 tracing::error!(%resident, "device grant on {}: {why}", devnode.display());
                 return;
             }
@@ -60,13 +91,20 @@ where
                 tracing::error!("{e}");
                 vec![]
             });
-            match self.keeper.all(&town, &present, &crate::round::now_rfc3339()) {
+            match self
+                .keeper
+                .all(&town, &present, &crate::round::now_rfc3339())
+            {
                 Ok(c) => self.record(&town, &c),
                 Err(e) => tracing::error!("reconciling device grants: {e}"),
             }
             self.reconciled.send_replace(true);
             // The next lease's end is a reconcile like a reload: it drops out of the wants.
-            let lease_ends = self.keeper.leases.next_end().map(|t| t.duration_since(SystemTime::now()).unwrap_or_default());
+            let lease_ends = self
+                .keeper
+                .leases
+                .next_end()
+                .map(|t| t.duration_since(SystemTime::now()).unwrap_or_default());
             let lease_ends = async {
                 match lease_ends {
                     Some(d) => tokio::time::sleep(d + Duration::from_millis(10)).await,
@@ -127,15 +165,30 @@ where
     }
 
     /// Lend a matching device: the watcher grants it (and later revokes it) like a rule's.
-    pub(super) fn lease(&self, device: &str, resident: &str, secs: u64, by: &str) -> Result<Lease, String> {
+    pub(super) fn lease(
+        &self,
+        device: &str,
+        resident: &str,
+        secs: u64,
+        by: &str,
+    ) -> Result<Lease, String> {
         let dev = self.present(device)?;
         if let Some(why) = dev.refused {
             return Err(why);
         }
         let now = SystemTime::now();
         let at = |t| humantime::format_rfc3339_seconds(t).to_string();
-        let lease = Lease { devnode: dev.devnode, resident: resident.into(), by: by.into(), since: at(now), until: at(now + Duration::from_secs(secs)) };
-        self.keeper.leases.add(lease.clone()).map_err(|e| e.to_string())?;
+        let lease = Lease {
+            devnode: dev.devnode,
+            resident: resident.into(),
+            by: by.into(),
+            since: at(now),
+            until: at(now + Duration::from_secs(secs)),
+        };
+        self.keeper
+            .leases
+            .add(lease.clone())
+            .map_err(|e| e.to_string())?;
         self.audit_lease("lease", &lease);
         self.reloaded.notify_waiters();
         Ok(lease)
@@ -144,9 +197,16 @@ where
     /// End the leases on a device now; what ended.
     pub(super) fn release(&self, device: &str, by: &str) -> Result<Vec<Lease>, String> {
         let dev = self.present(device)?;
-        let ended = self.keeper.leases.release(&dev.devnode, None).map_err(|e| e.to_string())?;
+        let ended = self
+            .keeper
+            .leases
+            .release(&dev.devnode, None)
+            .map_err(|e| e.to_string())?;
         if ended.is_empty() {
-            return Err(format!("{} is not leased; `!devices` shows who holds it and why", dev.devnode.display()));
+            return Err(format!(
+                "{} is not leased; `!devices` shows who holds it and why",
+                dev.devnode.display()
+            ));
         }
         for l in &ended {
             tracing::info!(%by, resident = %l.resident, "released {}", l.devnode.display());
@@ -175,7 +235,10 @@ mod tests {
 
     /// An FTDI adapter as ada's shipped rule wants it.
     fn adapter(node: &str) -> Device {
-        let usb: BTreeMap<String, String> = [("idVendor", "0403"), ("idProduct", "6001")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let usb: BTreeMap<String, String> = [("idVendor", "0403"), ("idProduct", "6001")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Device {
             syspath: format!("/sys/devices/usb1/1-2/1-2:1.0{node}").into(),
             devnode: Some(node.into()),
@@ -193,18 +256,42 @@ mod tests {
         let mut town = crate::testing::demo_town();
         town.state = state.path().into();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let devices = FakeDevices { devices: vec![adapter("/dev/ttyUSB0")], events: Mutex::new(Some(rx)), ..Default::default() };
-        let d = Arc::new(Daemon::new(town, FakeAccounts::with(vec![]), FakeUserManagers::default(), FakeAcls::default()).unwrap());
+        let devices = FakeDevices {
+            devices: vec![adapter("/dev/ttyUSB0")],
+            events: Mutex::new(Some(rx)),
+            ..Default::default()
+        };
+        let d = Arc::new(
+            Daemon::new(
+                town,
+                FakeAccounts::with(vec![]),
+                FakeUserManagers::default(),
+                FakeAcls::default(),
+            )
+            .unwrap(),
+        );
         let watcher = tokio::spawn({
             let d = d.clone();
             async move { d.watch_devices(&devices).await }
         });
-        tx.send(DeviceEvent::Add(adapter("/dev/ttyUSB1"))).await.unwrap();
-        tx.send(DeviceEvent::Remove(adapter("/dev/ttyUSB0"))).await.unwrap();
+        tx.send(DeviceEvent::Add(adapter("/dev/ttyUSB1")))
+            .await
+            .unwrap();
+        tx.send(DeviceEvent::Remove(adapter("/dev/ttyUSB0")))
+            .await
+            .unwrap();
         let want = [
-            Notice::DeviceGranted { devnode: "/dev/ttyUSB0".into(), read_write: true },
-            Notice::DeviceGranted { devnode: "/dev/ttyUSB1".into(), read_write: true },
-            Notice::DeviceGone { devnode: "/dev/ttyUSB0".into() },
+            Notice::DeviceGranted {
+                devnode: "/dev/ttyUSB0".into(),
+                read_write: true,
+            },
+            Notice::DeviceGranted {
+                devnode: "/dev/ttyUSB1".into(),
+                read_write: true,
+            },
+            Notice::DeviceGone {
+                devnode: "/dev/ttyUSB0".into(),
+            },
         ];
         let mut got = vec![];
         for _ in 0..200 {
@@ -217,7 +304,17 @@ mod tests {
         watcher.abort();
         assert_eq!(got, want, "no chat subscribed: the notices wait for one");
         let grants: Vec<_> = d.keeper.acls().calls.calls();
-        assert_eq!(grants, ["grant /dev/ttyUSB0 1100 Rw", "grant /dev/ttyUSB1 1100 Rw"]);
-        assert_eq!(d.keeper.status().iter().map(|s| s.devnode.display().to_string()).collect::<Vec<_>>(), ["/dev/ttyUSB1"]);
+        assert_eq!(
+            grants,
+            ["grant /dev/ttyUSB0 1100 Rw", "grant /dev/ttyUSB1 1100 Rw"]
+        );
+        assert_eq!(
+            d.keeper
+                .status()
+                .iter()
+                .map(|s| s.devnode.display().to_string())
+                .collect::<Vec<_>>(),
+            ["/dev/ttyUSB1"]
+        );
     }
 }

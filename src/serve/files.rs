@@ -24,21 +24,38 @@ pub struct Received(Mutex<HashMap<(String, String), Vec<String>>>);
 
 impl Received {
     pub fn add(&self, resident: &str, conversation: &str, line: String) {
-        self.0.lock().expect("lock").entry((resident.into(), conversation.into())).or_default().push(line);
+        self.0
+            .lock()
+            .expect("lock")
+            .entry((resident.into(), conversation.into()))
+            .or_default()
+            .push(line);
     }
 
     pub fn take(&self, resident: &str, conversation: &str) -> Vec<String> {
-        self.0.lock().expect("lock").remove(&(resident.to_string(), conversation.to_string())).unwrap_or_default()
+        self.0
+            .lock()
+            .expect("lock")
+            .remove(&(resident.to_string(), conversation.to_string()))
+            .unwrap_or_default()
     }
 }
 
 fn who(town: &Town, r: &crate::config::Resident) -> files::Resident {
     let home = town.home(r);
-    files::Resident { uid: r.uid, gid: r.uid, workspace: home.join(&r.agent.workspace), home }
+    files::Resident {
+        uid: r.uid,
+        gid: r.uid,
+        workspace: home.join(&r.agent.workspace),
+        home,
+    }
 }
 
 fn chat_ids() -> Option<(u32, u32)> {
-    nix::unistd::User::from_name(crate::hall::CHAT_USER).ok().flatten().map(|u| (u.uid.as_raw(), u.gid.as_raw()))
+    nix::unistd::User::from_name(crate::hall::CHAT_USER)
+        .ok()
+        .flatten()
+        .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
 }
 
 impl<A, M, G> Daemon<A, M, G>
@@ -48,40 +65,73 @@ where
     G: Acls + Send + Sync + 'static,
 {
     /// Take a spooled file into `resident`'s inbox; the path it got there.
-    pub(super) async fn file_in(&self, resident: &str, sender: &str, conversation: &str, name: &str, mimetype: &str, spool: &str) -> Result<String, String> {
+    pub(super) async fn file_in(
+        &self,
+        resident: &str,
+        sender: &str,
+        conversation: &str,
+        name: &str,
+        mimetype: &str,
+        spool: &str,
+    ) -> Result<String, String> {
         let town = self.town();
         let r = town.resident(resident).ok_or("no such resident")?;
         // The chat's own spool (a file of its uid), or root's when the chat runs as root.
         let spool = PathBuf::from(spool);
         let chat_uid = chat_ids().map(|(u, _)| u);
-        let homes = [(PathBuf::from(CHAT_SPOOL), chat_uid), (crate::chat::remote::store_root(&town).join("spool"), Some(0))];
-        let Some((dir, Some(owner))) = homes.into_iter().find(|(d, _)| spool.parent() == Some(d.as_path())) else {
-            return Err(format!("{} is not in a spool of the chat's", spool.display()));
+        let homes = [
+            (PathBuf::from(CHAT_SPOOL), chat_uid),
+            (
+                crate::chat::remote::store_root(&town).join("spool"),
+                Some(0),
+            ),
+        ];
+        let Some((dir, Some(owner))) = homes
+            .into_iter()
+            .find(|(d, _)| spool.parent() == Some(d.as_path()))
+        else {
+            return Err(format!(
+                "{} is not in a spool of the chat's",
+                spool.display()
+            ));
         };
         let file = files::open_spooled(&spool, &dir, owner, r.files.max_bytes)?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         let (w, n) = (who(&town, r), name.to_string());
-        let saved = tokio::task::spawn_blocking(move || files::deliver(&w, &n, file)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        let saved = tokio::task::spawn_blocking(move || files::deliver(&w, &n, file))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         let path = saved.display().to_string();
         tracing::info!(%resident, %sender, "saved a file at {path}");
         let detail = serde_json::json!({ "resident": resident, "sender": sender, "path": path, "bytes": bytes });
         if let Err(e) = crate::audit::append(&town.state, "file-received", &detail) {
             tracing::warn!("{e}");
         }
-        self.received.add(resident, conversation, format!("[{sender} sent a file, saved at {path} ({mimetype}, {})]", crate::os::size(bytes)));
+        self.received.add(
+            resident,
+            conversation,
+            format!(
+                "[{sender} sent a file, saved at {path} ({mimetype}, {})]",
+                crate::os::size(bytes)
+            ),
+        );
         Ok(path)
     }
 
     /// The outbox of `resident` after a turn, copied into a fresh hand-over directory.
     pub(super) async fn files_out(&self, resident: &str) -> (Vec<Outgoing>, Vec<String>) {
         let town = self.town();
-        let Some(r) = town.resident(resident) else { return (vec![], vec![]) };
+        let Some(r) = town.resident(resident) else {
+            return (vec![], vec![]);
+        };
         let (w, max) = (who(&town, r), r.files.max_bytes);
         let name = resident.to_string();
-        let r = tokio::task::spawn_blocking(move || -> Result<(Vec<Outgoing>, Vec<String>), String> {
-            let gid = chat_ids().map_or(0, |(_, g)| g);
-            Ok(files::take(&w, max, || handover_dir(&name, gid), gid))
-        });
+        let r =
+            tokio::task::spawn_blocking(move || -> Result<(Vec<Outgoing>, Vec<String>), String> {
+                let gid = chat_ids().map_or(0, |(_, g)| g);
+                Ok(files::take(&w, max, || handover_dir(&name, gid), gid))
+            });
         match r.await {
             Ok(Ok(got)) => got,
             Ok(Err(e)) => (vec![], vec![e]),
@@ -94,15 +144,24 @@ where
 fn handover_dir(resident: &str, gid: u32) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o750)).map_err(|e| format!("{}: {e}", p.display()))?;
-        nix::unistd::chown(p, Some(nix::unistd::Uid::from_raw(0)), Some(nix::unistd::Gid::from_raw(gid))).map_err(|e| format!("{}: {e}", p.display()))
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o750))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+        nix::unistd::chown(
+            p,
+            Some(nix::unistd::Uid::from_raw(0)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        )
+        .map_err(|e| format!("{}: {e}", p.display()))
     };
     let root = Path::new(HANDOVER);
     if !root.is_dir() {
         std::fs::create_dir(root).map_err(|e| format!("{HANDOVER}: {e}"))?;
     }
     mode(root)?;
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let dir = root.join(format!("{resident}-{stamp}"));
     std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     mode(&dir)?;

@@ -75,10 +75,16 @@ pub enum Arrival {
 
 /// The prompt of a batch: the messages in order, a blank line apart.
 pub fn prompt(batch: &[Asked]) -> String {
-    let text = batch.iter().map(|(w, _)| w.prompt.trim_end()).collect::<Vec<_>>().join("\n\n");
+    let text = batch
+        .iter()
+        .map(|(w, _)| w.prompt.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n\n");
     match batch.iter().filter(|(w, _)| w.again).count() {
         0 => text,
-        n => format!("(townhall restarted while your turn on the first {n} message(s) below ran; they are given again)\n\n{text}"),
+        n => format!(
+            "(townhall restarted while your turn on the first {n} message(s) below ran; they are given again)\n\n{text}"
+        ),
     }
 }
 
@@ -89,7 +95,15 @@ impl Gathering {
         let saved = match crate::os::read_state::<OnDisk>(&path, help)? {
             None => vec![],
             Some(OnDisk::Now(s)) => s,
-            Some(OnDisk::Before(s)) => s.into_iter().map(|(resident, conversation, waiting)| Saved { resident, conversation, running: vec![], waiting }).collect(),
+            Some(OnDisk::Before(s)) => s
+                .into_iter()
+                .map(|(resident, conversation, waiting)| Saved {
+                    resident,
+                    conversation,
+                    running: vec![],
+                    waiting,
+                })
+                .collect(),
         };
         // Each saved conversation stays busy until `leftover` drains it: a message arriving
         // before then waits behind the saved ones.
@@ -98,17 +112,32 @@ impl Gathering {
             .map(|s| {
                 let again = s.running.into_iter().map(|w| Waiting { again: true, ..w });
                 let waiting = again.chain(s.waiting).map(|w| (w, None)).collect();
-                ((s.resident, s.conversation), Lane { running: true, taken: vec![], waiting })
+                (
+                    (s.resident, s.conversation),
+                    Lane {
+                        running: true,
+                        taken: vec![],
+                        waiting,
+                    },
+                )
             })
             .collect();
-        Ok(Self { path, lanes: Mutex::new(lanes) })
+        Ok(Self {
+            path,
+            lanes: Mutex::new(lanes),
+        })
     }
 
     fn save(&self, lanes: &BTreeMap<Key, Lane>) {
         let saved: Vec<Saved> = lanes
             .iter()
             .filter(|(_, l)| !l.waiting.is_empty() || !l.taken.is_empty())
-            .map(|((r, c), l)| Saved { resident: r.clone(), conversation: c.clone(), running: l.taken.clone(), waiting: l.waiting.iter().map(|(w, _)| w.clone()).collect() })
+            .map(|((r, c), l)| Saved {
+                resident: r.clone(),
+                conversation: c.clone(),
+                running: l.taken.clone(),
+                waiting: l.waiting.iter().map(|(w, _)| w.clone()).collect(),
+            })
             .collect();
         if let Err(e) = crate::os::write_state(&self.path, &saved) {
             tracing::warn!("{e}");
@@ -118,17 +147,30 @@ impl Gathering {
     /// A message for a conversation: run now, kept behind the running turn (with `out`,
     /// where its answer goes should it lead the next batch), or refused (Err: the notice).
     /// Either way it is on disk before this returns.
-    pub fn arrive(&self, resident: &str, conversation: &str, w: Waiting, out: mpsc::Sender<Said>) -> Result<Arrival, (String, mpsc::Sender<Said>)> {
+    pub fn arrive(
+        &self,
+        resident: &str,
+        conversation: &str,
+        w: Waiting,
+        out: mpsc::Sender<Said>,
+    ) -> Result<Arrival, (String, mpsc::Sender<Said>)> {
         let mut lanes = self.lanes.lock().expect("lock");
-        let lane = lanes.entry((resident.into(), conversation.into())).or_default();
+        let lane = lanes
+            .entry((resident.into(), conversation.into()))
+            .or_default();
         if !lane.running {
             lane.running = true;
             lane.taken = vec![w];
             self.save(&lanes);
             return Ok(Arrival::RunNow);
         }
-        let chars: usize = lane.waiting.iter().map(|(w, _)| w.prompt.chars().count()).sum();
-        if lane.waiting.len() >= MAX_WAITING || chars + w.prompt.chars().count() > MAX_WAITING_CHARS {
+        let chars: usize = lane
+            .waiting
+            .iter()
+            .map(|(w, _)| w.prompt.chars().count())
+            .sum();
+        if lane.waiting.len() >= MAX_WAITING || chars + w.prompt.chars().count() > MAX_WAITING_CHARS
+        {
             let notice = format!(
                 "{} message(s) ({chars} characters) already wait for {resident} in this conversation, the most it keeps: this one was not kept. Send it again once the answer is here.",
                 lane.waiting.len()
@@ -161,12 +203,22 @@ impl Gathering {
     /// Conversations saved across a restart, not yet drained: whoever asked runs them.
     pub fn leftover(&self) -> Vec<Key> {
         let lanes = self.lanes.lock().expect("lock");
-        lanes.iter().filter(|(_, l)| l.running && l.taken.is_empty() && !l.waiting.is_empty()).map(|(k, _)| k.clone()).collect()
+        lanes
+            .iter()
+            .filter(|(_, l)| l.running && l.taken.is_empty() && !l.waiting.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// How many messages wait, per resident (for status).
     pub fn waiting(&self, resident: &str) -> usize {
-        self.lanes.lock().expect("lock").iter().filter(|((r, _), _)| r == resident).map(|(_, l)| l.waiting.len()).sum()
+        self.lanes
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|((r, _), _)| r == resident)
+            .map(|(_, l)| l.waiting.len())
+            .sum()
     }
 }
 
@@ -175,7 +227,16 @@ mod tests {
     use super::*;
 
     fn msg(text: &str) -> Waiting {
-        Waiting { sender: "@mayor:t".into(), prompt: text.into(), reply: Reply { room: "!r:t".into(), thread: None, event: format!("${text}") }, again: false }
+        Waiting {
+            sender: "@mayor:t".into(),
+            prompt: text.into(),
+            reply: Reply {
+                room: "!r:t".into(),
+                thread: None,
+                event: format!("${text}"),
+            },
+            again: false,
+        }
     }
 
     #[test]
@@ -183,17 +244,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let g = Gathering::new(dir.path()).unwrap();
         let (tx, _rx) = mpsc::channel(4);
-        assert!(matches!(g.arrive("ada", "!r:t", msg("first"), tx.clone()), Ok(Arrival::RunNow)));
-        assert!(matches!(g.arrive("ada", "!r:t", msg("second"), tx.clone()), Ok(Arrival::Kept(1))));
-        assert!(matches!(g.arrive("ada", "!r:t", msg("third"), tx.clone()), Ok(Arrival::Kept(2))));
-        assert!(matches!(g.arrive("ada", "!other:t", msg("elsewhere"), tx.clone()), Ok(Arrival::RunNow)), "another conversation runs");
+        assert!(matches!(
+            g.arrive("ada", "!r:t", msg("first"), tx.clone()),
+            Ok(Arrival::RunNow)
+        ));
+        assert!(matches!(
+            g.arrive("ada", "!r:t", msg("second"), tx.clone()),
+            Ok(Arrival::Kept(1))
+        ));
+        assert!(matches!(
+            g.arrive("ada", "!r:t", msg("third"), tx.clone()),
+            Ok(Arrival::Kept(2))
+        ));
+        assert!(
+            matches!(
+                g.arrive("ada", "!other:t", msg("elsewhere"), tx.clone()),
+                Ok(Arrival::RunNow)
+            ),
+            "another conversation runs"
+        );
         let batch = g.next("ada", "!r:t").unwrap();
         assert_eq!(prompt(&batch), "second\n\nthird");
         assert!(g.next("ada", "!r:t").is_none(), "then the lane is idle");
         assert!(g.next("ada", "!other:t").is_none());
-        assert!(matches!(g.arrive("ada", "!r:t", msg("later"), tx), Ok(Arrival::RunNow)));
+        assert!(matches!(
+            g.arrive("ada", "!r:t", msg("later"), tx),
+            Ok(Arrival::RunNow)
+        ));
         assert!(g.next("ada", "!r:t").is_none());
-        assert!(Gathering::new(dir.path()).unwrap().leftover().is_empty(), "nothing is left on disk");
+        assert!(
+            Gathering::new(dir.path()).unwrap().leftover().is_empty(),
+            "nothing is left on disk"
+        );
     }
 
     #[test]
@@ -201,22 +283,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let g = Gathering::new(dir.path()).unwrap();
         let (tx, _rx) = mpsc::channel(4);
-        assert!(matches!(g.arrive("ada", "c", msg("first"), tx.clone()), Ok(Arrival::RunNow)));
-        assert!(matches!(g.arrive("ada", "c", msg("second"), tx.clone()), Ok(Arrival::Kept(1))));
+        assert!(matches!(
+            g.arrive("ada", "c", msg("first"), tx.clone()),
+            Ok(Arrival::RunNow)
+        ));
+        assert!(matches!(
+            g.arrive("ada", "c", msg("second"), tx.clone()),
+            Ok(Arrival::Kept(1))
+        ));
         drop(g); // the daemon stops while "first" runs
         let g = Gathering::new(dir.path()).unwrap();
         // A message that comes before the saved ones are drained waits behind them.
-        assert!(matches!(g.arrive("ada", "c", msg("third"), tx.clone()), Ok(Arrival::Kept(3))));
+        assert!(matches!(
+            g.arrive("ada", "c", msg("third"), tx.clone()),
+            Ok(Arrival::Kept(3))
+        ));
         assert_eq!(g.leftover(), [("ada".to_string(), "c".to_string())]);
         let batch = g.next("ada", "c").unwrap();
         assert!(g.leftover().is_empty(), "drained once");
         let p = prompt(&batch);
-        assert!(p.starts_with("(townhall restarted while your turn on the first 1 message(s)"), "{p}");
+        assert!(
+            p.starts_with("(townhall restarted while your turn on the first 1 message(s)"),
+            "{p}"
+        );
         assert!(p.ends_with("first\n\nsecond\n\nthird"), "{p}");
         // Stopped again mid-turn: the same three are given again.
         let g = Gathering::new(dir.path()).unwrap();
         let again = g.next("ada", "c").unwrap();
-        assert_eq!(again.iter().map(|(w, _)| (w.prompt.as_str(), w.again)).collect::<Vec<_>>(), [("first", true), ("second", true), ("third", true)]);
+        assert_eq!(
+            again
+                .iter()
+                .map(|(w, _)| (w.prompt.as_str(), w.again))
+                .collect::<Vec<_>>(),
+            [("first", true), ("second", true), ("third", true)]
+        );
     }
 
     #[test]
@@ -233,15 +333,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let g = Gathering::new(dir.path()).unwrap();
         let (tx, _rx) = mpsc::channel(4);
-        assert!(matches!(g.arrive("ada", "c", msg("run"), tx.clone()), Ok(Arrival::RunNow)));
+        assert!(matches!(
+            g.arrive("ada", "c", msg("run"), tx.clone()),
+            Ok(Arrival::RunNow)
+        ));
         for i in 0..MAX_WAITING {
-            assert!(g.arrive("ada", "c", msg(&i.to_string()), tx.clone()).is_ok());
+            assert!(
+                g.arrive("ada", "c", msg(&i.to_string()), tx.clone())
+                    .is_ok()
+            );
         }
-        let Err((notice, _)) = g.arrive("ada", "c", msg("one too many"), tx.clone()) else { panic!("kept past the cap") };
+        let Err((notice, _)) = g.arrive("ada", "c", msg("one too many"), tx.clone()) else {
+            panic!("kept past the cap")
+        };
         assert!(notice.contains("not kept"), "{notice}");
         let g = Gathering::new(tempfile::tempdir().unwrap().path()).unwrap();
-        assert!(matches!(g.arrive("ada", "c", msg("run"), tx.clone()), Ok(Arrival::RunNow)));
+        assert!(matches!(
+            g.arrive("ada", "c", msg("run"), tx.clone()),
+            Ok(Arrival::RunNow)
+        ));
         let big = "x".repeat(MAX_WAITING_CHARS + 1);
-        assert!(g.arrive("ada", "c", msg(&big), tx).is_err(), "too many characters");
+        assert!(
+            g.arrive("ada", "c", msg(&big), tx).is_err(),
+            "too many characters"
+        );
     }
 }

@@ -25,9 +25,14 @@ fn parse(line: &str) -> Result<Envelope, String> {
     struct Version {
         v: u32,
     }
-    let v = serde_json::from_str::<Version>(line).map_err(|e| format!("no protocol version: {e}"))?.v;
+    let v = serde_json::from_str::<Version>(line)
+        .map_err(|e| format!("no protocol version: {e}"))?
+        .v;
     if v != hall::VERSION {
-        return Err(format!("protocol version {v}, this daemon speaks {}: restart townhall-chat with the same townhall", hall::VERSION));
+        return Err(format!(
+            "protocol version {v}, this daemon speaks {}: restart townhall-chat with the same townhall",
+            hall::VERSION
+        ));
     }
     serde_json::from_str(line).map_err(|e| e.to_string())
 }
@@ -39,16 +44,27 @@ const HALL_PER_CHAT: usize = 4096;
 /// Only the chat user (and root) may ask; resolved at each connection, so a chat user made
 /// after the daemon started is let in.
 fn permitted(uid: u32) -> bool {
-    uid == 0 || nix::unistd::User::from_name(hall::CHAT_USER).ok().flatten().is_some_and(|u| u.uid.as_raw() == uid)
+    uid == 0
+        || nix::unistd::User::from_name(hall::CHAT_USER)
+            .ok()
+            .flatten()
+            .is_some_and(|u| u.uid.as_raw() == uid)
 }
 
 /// Memory and CPU time of a uid's processes, as sysinfo sees them.
 fn usage(uid: u32) -> (usize, u64, u64) {
     use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
     let mut sys = System::new();
-    let what = ProcessRefreshKind::nothing().with_memory().with_cpu().with_user(UpdateKind::Always);
+    let what = ProcessRefreshKind::nothing()
+        .with_memory()
+        .with_cpu()
+        .with_user(UpdateKind::Always);
     sys.refresh_processes_specifics(ProcessesToUpdate::All, true, what);
-    let mine: Vec<_> = sys.processes().values().filter(|p| p.user_id().is_some_and(|u| **u == uid)).collect();
+    let mine: Vec<_> = sys
+        .processes()
+        .values()
+        .filter(|p| p.user_id().is_some_and(|u| **u == uid))
+        .collect();
     let memory = mine.iter().map(|p| p.memory()).sum();
     let cpu_ms = mine.iter().map(|p| p.accumulated_cpu_time()).sum();
     (mine.len(), memory, cpu_ms)
@@ -72,10 +88,15 @@ where
             max_line: hall::MAX_LINE,
             watch_peer: true,
         };
-        lines::serve(listener, Arc::new(rules), parse, move |req: Envelope, uid, out| {
-            let daemon = self.clone();
-            async move { daemon.hall(req.ask, uid, out).await }
-        })
+        lines::serve(
+            listener,
+            Arc::new(rules),
+            parse,
+            move |req: Envelope, uid, out| {
+                let daemon = self.clone();
+                async move { daemon.hall(req.ask, uid, out).await }
+            },
+        )
         .await
     }
 
@@ -88,43 +109,106 @@ where
         }
         let answer = match ask {
             Ask::Subscribe => return self.subscribe(out).await,
-            Ask::Turn { resident, sender, conversation, prompt, reply } => return self.hall_turn(resident, sender, conversation, prompt, reply, out).await,
+            Ask::Turn {
+                resident,
+                sender,
+                conversation,
+                prompt,
+                reply,
+            } => {
+                return self
+                    .hall_turn(resident, sender, conversation, prompt, reply, out)
+                    .await;
+            }
             Ask::Stop { resident, sender } => {
                 let uid = town.resident(&resident).map(|r| r.uid).expect("validated");
                 tracing::info!(%resident, %sender, "stop asked in chat");
                 match self.desk.stop_resident(&resident, uid).await {
                     Ok(turns) => Said::Stopped { turns },
-                    Err(e) => Said::Error { message: e.to_string() },
+                    Err(e) => Said::Error {
+                        message: e.to_string(),
+                    },
                 }
             }
-            Ask::Forget { resident, conversation, .. } => match self.desk.forget(&resident, &conversation) {
+            Ask::Forget {
+                resident,
+                conversation,
+                ..
+            } => match self.desk.forget(&resident, &conversation) {
                 Ok(()) => Said::Done,
-                Err(e) => Said::Error { message: e.to_string() },
+                Err(e) => Said::Error {
+                    message: e.to_string(),
+                },
             },
             Ask::Status { resident } => Said::Status(self.report(&resident)),
-            Ask::Cost { resident, conversation } => Said::Cost(self.cost(&resident, &conversation)),
-            Ask::Session { resident, conversation } => Said::Session { id: self.desk.session(&resident, &conversation) },
-            Ask::Log { resident } => Said::LastTurn { outcome: self.last_turn.lock().expect("lock").get(&resident).cloned() },
-            Ask::Branches { resident } => Said::Branches { repos: crate::remote::branches(&town, &resident) },
+            Ask::Cost {
+                resident,
+                conversation,
+            } => Said::Cost(self.cost(&resident, &conversation)),
+            Ask::Session {
+                resident,
+                conversation,
+            } => Said::Session {
+                id: self.desk.session(&resident, &conversation),
+            },
+            Ask::Log { resident } => Said::LastTurn {
+                outcome: self.last_turn.lock().expect("lock").get(&resident).cloned(),
+            },
+            Ask::Branches { resident } => Said::Branches {
+                repos: crate::remote::branches(&town, &resident),
+            },
             Ask::ResetReport { .. } => {
                 let t = town.clone();
-                let losses = tokio::task::spawn_blocking(move || t.residents.iter().map(|r| crate::round::losses(&t, r)).collect());
+                let losses = tokio::task::spawn_blocking(move || {
+                    t.residents
+                        .iter()
+                        .map(|r| crate::round::losses(&t, r))
+                        .collect()
+                });
                 match losses.await {
                     Ok(residents) => Said::Losses { residents },
-                    Err(e) => Said::Error { message: e.to_string() },
+                    Err(e) => Said::Error {
+                        message: e.to_string(),
+                    },
                 }
             }
             Ask::Reset { by } => match self.reset(&by).await {
                 Ok(summary) => Said::ResetDone(summary),
                 Err(e) => Said::Error { message: e },
             },
-            Ask::Decide { id, by, allow } => self.decide(id, &by, allow).map_or_else(|message| Said::Error { message }, |()| Said::Done),
-            Ask::Devices => Said::Devices { devices: self.keeper.status() },
-            Ask::Lease { by, device, resident, secs } => self.lease(&device, &resident, secs, &by).map_or_else(|message| Said::Error { message }, Said::Leased),
-            Ask::Release { by, device } => self.release(&device, &by).map_or_else(|message| Said::Error { message }, |leases| Said::Released { leases }),
+            Ask::Decide { id, by, allow } => self
+                .decide(id, &by, allow)
+                .map_or_else(|message| Said::Error { message }, |()| Said::Done),
+            Ask::Devices => Said::Devices {
+                devices: self.keeper.status(),
+            },
+            Ask::Lease {
+                by,
+                device,
+                resident,
+                secs,
+            } => self
+                .lease(&device, &resident, secs, &by)
+                .map_or_else(|message| Said::Error { message }, Said::Leased),
+            Ask::Release { by, device } => self.release(&device, &by).map_or_else(
+                |message| Said::Error { message },
+                |leases| Said::Released { leases },
+            ),
             Ask::Tail { by, device, baud } => return self.tail(&device, baud, &by, out).await,
-            Ask::Untail { device, .. } => self.untail(&device).map_or_else(|message| Said::Error { message }, |()| Said::Done),
-            Ask::File { resident, sender, conversation, name, mimetype, spool } => match self.file_in(&resident, &sender, &conversation, &name, &mimetype, &spool).await {
+            Ask::Untail { device, .. } => self
+                .untail(&device)
+                .map_or_else(|message| Said::Error { message }, |()| Said::Done),
+            Ask::File {
+                resident,
+                sender,
+                conversation,
+                name,
+                mimetype,
+                spool,
+            } => match self
+                .file_in(&resident, &sender, &conversation, &name, &mimetype, &spool)
+                .await
+            {
                 Ok(path) => Said::Filed { path },
                 Err(message) => Said::Error { message },
             },
@@ -138,7 +222,13 @@ where
                 self.chat_health(&resident, health);
                 Said::Done
             }
-            Ask::Audit { resident, what, from, room, why } => {
+            Ask::Audit {
+                resident,
+                what,
+                from,
+                room,
+                why,
+            } => {
                 let detail = serde_json::json!({ "resident": resident, "from": from, "room": room, "why": why });
                 if let Err(e) = crate::audit::append(&town.state, what.event(), &detail) {
                     tracing::warn!("{e}");
@@ -151,12 +241,21 @@ where
 
     /// The chat stays connected: say hello, what waited for it, and every unconfirmed answer.
     async fn subscribe(&self, out: mpsc::Sender<Said>) {
-        let _ = out.send(Said::Welcome { version: hall::VERSION }).await;
+        let _ = out
+            .send(Said::Welcome {
+                version: hall::VERSION,
+            })
+            .await;
         self.teller.outbox.open();
         let waiting = self.teller.take_pending();
         for (resident, notices) in waiting {
             for notice in notices {
-                let _ = out.send(Said::Notice { resident: resident.clone(), notice }).await;
+                let _ = out
+                    .send(Said::Notice {
+                        resident: resident.clone(),
+                        notice,
+                    })
+                    .await;
             }
         }
         for d in self.deliveries.all() {
@@ -169,7 +268,10 @@ where
         if self.teller.outbox.subscribed() == 0 {
             tracing::warn!("the chat process went away");
             for r in &self.town().residents {
-                self.chat_health(&r.name, "the chat process (townhall-chat) is not connected".into());
+                self.chat_health(
+                    &r.name,
+                    "the chat process (townhall-chat) is not connected".into(),
+                );
             }
         }
     }
@@ -182,10 +284,26 @@ where
 
     /// A message for a conversation: its turn runs now, or it waits for the running one to
     /// end and goes into the next with whatever else waited (gather.rs).
-    async fn hall_turn(&self, resident: String, sender: String, conversation: String, prompt: String, reply: Reply, out: mpsc::Sender<Said>) {
+    async fn hall_turn(
+        &self,
+        resident: String,
+        sender: String,
+        conversation: String,
+        prompt: String,
+        reply: Reply,
+        out: mpsc::Sender<Said>,
+    ) {
         tracing::info!(%resident, %sender, %conversation, "turn asked in chat");
-        let w = Waiting { sender, prompt, reply, again: false };
-        match self.gathering.arrive(&resident, &conversation, w.clone(), out.clone()) {
+        let w = Waiting {
+            sender,
+            prompt,
+            reply,
+            again: false,
+        };
+        match self
+            .gathering
+            .arrive(&resident, &conversation, w.clone(), out.clone())
+        {
             Err((notice, out)) => {
                 let _ = out.send(Said::Error { message: notice }).await;
             }
@@ -194,7 +312,8 @@ where
             }
             Ok(Arrival::RunNow) => {
                 let _ = out.send(Said::Accepted).await;
-                self.run_lane(&resident, &conversation, vec![(w, Some(out))]).await
+                self.run_lane(&resident, &conversation, vec![(w, Some(out))])
+                    .await
             }
         }
     }
@@ -223,14 +342,21 @@ where
             prompt = format!("{}\n\n{prompt}", received.join("\n"));
         }
         // The first asker still connected leads (else the first message, answered by delivery).
-        let lead = batch.iter().position(|(_, a)| a.as_ref().is_some_and(|o| !o.is_closed())).unwrap_or(0);
+        let lead = batch
+            .iter()
+            .position(|(_, a)| a.as_ref().is_some_and(|o| !o.is_closed()))
+            .unwrap_or(0);
         let reply = batch[lead].0.reply.clone();
         let mut out = None;
         for (i, (_, asker)) in batch.into_iter().enumerate() {
             match asker {
                 Some(o) if i == lead => out = Some(o),
                 Some(o) => {
-                    let _ = o.send(Said::Joined { into: reply.event.clone() }).await;
+                    let _ = o
+                        .send(Said::Joined {
+                            into: reply.event.clone(),
+                        })
+                        .await;
                 }
                 None => {}
             }
@@ -242,17 +368,27 @@ where
                 match &ev {
                     TurnEvent::Text { text: t } => text.push_str(t),
                     TurnEvent::Final { text: t } => last = Some(t.clone()),
-                    TurnEvent::Error { message: note } | TurnEvent::Notice { text: note } => errors.push(note.clone()),
+                    TurnEvent::Error { message: note } | TurnEvent::Notice { text: note } => {
+                        errors.push(note.clone())
+                    }
                     _ => {}
                 }
                 if let Some(o) = &out {
                     let _ = o.send(Said::Turn(ev)).await;
                 }
             }
-            if text.trim().is_empty() { (last.unwrap_or_default(), errors) } else { (text, errors) }
+            if text.trim().is_empty() {
+                (last.unwrap_or_default(), errors)
+            } else {
+                (text, errors)
+            }
         };
-        self.approvals.room(resident, conversation, Some(reply.clone()));
-        let (result, (text, mut errors)) = tokio::join!(self.turn(resident, conversation, &prompt, false, tx), forward);
+        self.approvals
+            .room(resident, conversation, Some(reply.clone()));
+        let (result, (text, mut errors)) = tokio::join!(
+            self.turn(resident, conversation, &prompt, false, tx),
+            forward
+        );
         self.approvals.room(resident, conversation, None);
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             tracing::info!(%resident, %conversation, "a turn interrupted by the daemon stopping: it runs again after the restart");
@@ -266,14 +402,31 @@ where
             Err(e) => (None, Some(e.to_string())),
         };
         errors.extend(error.clone());
-        let kept = self.deliveries.add(Delivery { id: 0, resident: resident.into(), reply, text, errors, outcome: outcome.clone() });
+        let kept = self.deliveries.add(Delivery {
+            id: 0,
+            resident: resident.into(),
+            reply,
+            text,
+            errors,
+            outcome: outcome.clone(),
+        });
         let told = match &out {
-            Some(o) if !o.is_closed() => o.send(Said::TurnDone { delivery: kept.id, outcome, error }).await.is_ok(),
+            Some(o) if !o.is_closed() => o
+                .send(Said::TurnDone {
+                    delivery: kept.id,
+                    outcome,
+                    error,
+                })
+                .await
+                .is_ok(),
             _ => false,
         };
         // The asker went away (the chat restarted): the chat that subscribes posts it.
         if !told {
-            tracing::info!(delivery = kept.id, "no chat waits for this answer: kept for it");
+            tracing::info!(
+                delivery = kept.id,
+                "no chat waits for this answer: kept for it"
+            );
             self.broadcast(Said::Deliver(kept));
         }
         true
@@ -281,18 +434,31 @@ where
 
     fn report(&self, resident: &str) -> ResidentReport {
         let town = self.town();
-        let Some(r) = town.resident(resident) else { return ResidentReport::default() };
+        let Some(r) = town.resident(resident) else {
+            return ResidentReport::default();
+        };
         let rounds = crate::round::RoundState::new(&town.state);
         let (processes, memory_bytes, cpu_ms) = usage(r.uid);
         ResidentReport {
             resident: resident.into(),
             round: rounds.round(),
             uptime_secs: self.started.elapsed().as_secs(),
-            turns: self.desk.running().into_iter().filter(|t| t.resident == resident).collect(),
+            turns: self
+                .desk
+                .running()
+                .into_iter()
+                .filter(|t| t.resident == resident)
+                .collect(),
             processes,
             memory_bytes,
             cpu_ms,
-            chat: self.chat_health.lock().expect("lock").get(resident).cloned().unwrap_or_default(),
+            chat: self
+                .chat_health
+                .lock()
+                .expect("lock")
+                .get(resident)
+                .cloned()
+                .unwrap_or_default(),
             last_reset: super::last_reset_notes(&rounds.last().unwrap_or_default(), resident),
             waiting: self.gathering.waiting(resident),
             spent: self.desk.spent(rounds.round(), resident).total,
@@ -303,15 +469,26 @@ where
 
     fn cost(&self, resident: &str, conversation: &str) -> hall::CostReport {
         let town = self.town();
-        let Some(r) = town.resident(resident) else { return hall::CostReport::default() };
+        let Some(r) = town.resident(resident) else {
+            return hall::CostReport::default();
+        };
         let round = crate::round::RoundState::new(&town.state).round();
         let now = self.desk.spent(round, resident);
         hall::CostReport {
             resident: resident.into(),
             round,
             spent: now.total,
-            conversation: now.conversations.get(conversation).copied().unwrap_or_default(),
-            rounds: self.desk.spent_by_round(resident).into_iter().filter(|(n, _)| *n != round).collect(),
+            conversation: now
+                .conversations
+                .get(conversation)
+                .copied()
+                .unwrap_or_default(),
+            rounds: self
+                .desk
+                .spent_by_round(resident)
+                .into_iter()
+                .filter(|(n, _)| *n != round)
+                .collect(),
             budget_usd: r.budget.usd,
             budget_tokens: r.budget.tokens,
         }
@@ -325,8 +502,16 @@ mod tests {
     #[test]
     fn requests_of_another_version_or_shape_are_refused_with_why() {
         assert!(parse(r#"{"v":1,"request":"status","resident":"ada"}"#).is_ok());
-        assert!(parse(r#"{"v":2,"request":"status","resident":"ada"}"#).unwrap_err().contains("version 2"));
-        assert!(parse(r#"{"request":"status","resident":"ada"}"#).unwrap_err().contains("no protocol version"));
+        assert!(
+            parse(r#"{"v":2,"request":"status","resident":"ada"}"#)
+                .unwrap_err()
+                .contains("version 2")
+        );
+        assert!(
+            parse(r#"{"request":"status","resident":"ada"}"#)
+                .unwrap_err()
+                .contains("no protocol version")
+        );
         assert!(parse(r#"{"v":1,"request":"turn","resident":"ada"}"#).is_err());
         assert!(parse("not json").is_err());
     }

@@ -13,7 +13,11 @@ use crate::hall::Notice;
 
 /// The round a subvolume holds, from the marker root wrote at its top.
 fn round_of(subvolume: &Path) -> Option<u64> {
-    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(subvolume.join(crate::round::ROUND_MARKER)).ok()?;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(subvolume.join(crate::round::ROUND_MARKER))
+        .ok()?;
     let mut text = String::new();
     f.by_ref().take(64).read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
@@ -22,12 +26,17 @@ fn round_of(subvolume: &Path) -> Option<u64> {
 /// Tell each resident's rooms what the retired round at `retired` held that is lost: only
 /// for a round that was lived in (older than the live one), and once.
 pub fn tell(teller: &Teller, town: &Town, retired: &Path) {
-    let (Some(round), Some(live)) = (round_of(retired), round_of(&town.live_path())) else { return };
+    let (Some(round), Some(live)) = (round_of(retired), round_of(&town.live_path())) else {
+        return;
+    };
     if round >= live {
         return; // a new round that was never put in place: nothing of it was used
     }
     let told_path = town.state.join("losses-told");
-    let told: u64 = std::fs::read_to_string(&told_path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let told: u64 = std::fs::read_to_string(&told_path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
     if round <= told {
         return;
     }
@@ -38,7 +47,13 @@ pub fn tell(teller: &Teller, town: &Town, retired: &Path) {
         }
         let lost = crate::round::losses_in(town, r, &home);
         tracing::info!(resident = %r.name, round, "what the round lost: {} line(s)", lost.lines().len());
-        teller.tell(&r.name, Notice::RoundLost { round, lines: lost.lines() });
+        teller.tell(
+            &r.name,
+            Notice::RoundLost {
+                round,
+                lines: lost.lines(),
+            },
+        );
     }
     if let Err(e) = crate::os::write_atomic(&told_path, format!("{round}\n").as_bytes()) {
         tracing::warn!("{e}");

@@ -9,8 +9,8 @@ mod deliveries;
 mod devices;
 mod files;
 mod gather;
-mod losses;
 mod hall;
+mod losses;
 mod notices;
 mod outbox;
 mod reset;
@@ -69,14 +69,21 @@ pub struct Daemon<A, M, G> {
 /// processes that outlived it), one line each.
 fn last_reset_notes(last: &crate::round::ResetReport, name: &str) -> Vec<String> {
     let prefix = format!("{name}: ");
-    last.warnings().into_iter().filter_map(|w| w.strip_prefix(&prefix).map(String::from)).collect()
+    last.warnings()
+        .into_iter()
+        .filter_map(|w| w.strip_prefix(&prefix).map(String::from))
+        .collect()
 }
 
 /// Make PID 1 hold each resident's user manager to its declared limits (a blocking call:
 /// it writes drop-ins and may reload PID 1).
 fn confine(town: &Town) -> Result<(), crate::os::OsError> {
     use crate::level::Presence;
-    let residents: Vec<_> = town.residents.iter().map(|r| (r.uid, r.limits.clone())).collect();
+    let residents: Vec<_> = town
+        .residents
+        .iter()
+        .map(|r| (r.uid, r.limits.clone()))
+        .collect();
     crate::level::HostPresence.confine(&residents)
 }
 
@@ -128,7 +135,10 @@ where
     }
 
     pub fn chat_health(&self, resident: &str, health: String) {
-        self.chat_health.lock().expect("lock").insert(resident.to_string(), health);
+        self.chat_health
+            .lock()
+            .expect("lock")
+            .insert(resident.to_string(), health);
     }
 
     /// At start: finish or roll back a reset that was killed, hold each resident's manager to
@@ -138,7 +148,9 @@ where
         let r = tokio::task::spawn_blocking(move || -> Result<Vec<String>, crate::os::OsError> {
             let seams = crate::round::host_seams();
             // A reset running right now (the CLI's) holds the lock and tidies up itself.
-            let Ok(_lock) = crate::round::lock(&t.state) else { return Ok(vec![]) };
+            let Ok(_lock) = crate::round::lock(&t.state) else {
+                return Ok(vec![]);
+            };
             let done = crate::round::recover(&t, seams.subvolumes, seams.files)?;
             confine(&t)?;
             Ok(done)
@@ -155,7 +167,9 @@ where
     /// Delete the retired rounds in the background: after each round and at start.
     pub(super) fn clear_retired(&self) {
         let teller = self.teller.clone();
-        let before: retirement::Before = Arc::new(move |town: &Town, retired: &std::path::Path| losses::tell(&teller, town, retired));
+        let before: retirement::Before = Arc::new(move |town: &Town, retired: &std::path::Path| {
+            losses::tell(&teller, town, retired)
+        });
         self.retirement.start(self.town(), before);
     }
 
@@ -180,7 +194,10 @@ where
                 };
                 std::thread::spawn(move || pipe.serve(move || d.town(), pushed));
             }
-            Err(e) => tracing::error!("no push pipe at {}: {e}", crate::remote::pipe_socket().display()),
+            Err(e) => tracing::error!(
+                "no push pipe at {}: {e}",
+                crate::remote::pipe_socket().display()
+            ),
         }
     }
 
@@ -194,16 +211,22 @@ where
         }
         // Beside it, the settings every gemini resident's CLI starts from.
         let gemini = crate::turn::drivers::gemini_defaults();
-        if let Err(e) = crate::os::write_atomic_mode(&gemini, crate::turn::drivers::GEMINI_DEFAULTS.as_bytes(), 0o644) {
+        if let Err(e) = crate::os::write_atomic_mode(
+            &gemini,
+            crate::turn::drivers::GEMINI_DEFAULTS.as_bytes(),
+            0o644,
+        ) {
             tracing::error!("{e}");
         }
         let state = town.state.clone();
-        let audit: crate::sign::Audit = std::sync::Arc::new(move |resident: &str, namespace: &str, sha256: &str| {
-            let line = serde_json::json!({ "resident": resident, "namespace": namespace, "sha256": sha256 });
-            if let Err(e) = crate::audit::append(&state, "sign", &line) {
-                tracing::warn!("{e}");
-            }
-        });
+        let audit: crate::sign::Audit = std::sync::Arc::new(
+            move |resident: &str, namespace: &str, sha256: &str| {
+                let line = serde_json::json!({ "resident": resident, "namespace": namespace, "sha256": sha256 });
+                if let Err(e) = crate::audit::append(&state, "sign", &line) {
+                    tracing::warn!("{e}");
+                }
+            },
+        );
         let agents = town
             .residents
             .iter()
@@ -239,13 +262,19 @@ where
             }
         });
         self.broadcast(crate::hall::Said::Reloaded);
-        tracing::info!(residents = town.residents.len(), "configuration reloaded from {}", dir.display());
+        tracing::info!(
+            residents = town.residents.len(),
+            "configuration reloaded from {}",
+            dir.display()
+        );
         Ok(town)
     }
 
     pub fn status(&self) -> StatusReport {
         let town = self.town();
-        let last = crate::round::RoundState::new(&town.state).last().unwrap_or_default();
+        let last = crate::round::RoundState::new(&town.state)
+            .last()
+            .unwrap_or_default();
         let degraded = |name: &str| last_reset_notes(&last, name);
         let round = crate::round::RoundState::new(&town.state).round();
         StatusReport {
@@ -296,10 +325,16 @@ where
                 None
             }
         };
-        let approvals = match crate::control::lines::bind(std::path::Path::new(crate::approve::SOCKET), 0o666) {
+        let approvals = match crate::control::lines::bind(
+            std::path::Path::new(crate::approve::SOCKET),
+            0o666,
+        ) {
             Ok(listener) => Some(tokio::spawn(daemon.clone().serve_approvals(listener))),
             Err(e) => {
-                tracing::error!("no approvals (every call a rule names is denied): cannot bind {}: {e}", crate::approve::SOCKET);
+                tracing::error!(
+                    "no approvals (every call a rule names is denied): cannot bind {}: {e}",
+                    crate::approve::SOCKET
+                );
                 None
             }
         };
@@ -314,8 +349,13 @@ where
             async move { daemon.watch_devices(&crate::grant::Udev).await }
         });
         let mut reconciled = daemon.reconciled.subscribe();
-        if tokio::time::timeout(READY_WITHIN, reconciled.wait_for(|done| *done)).await.is_err() {
-            tracing::warn!("the device grants were not reconciled within {READY_WITHIN:?}: ready without them");
+        if tokio::time::timeout(READY_WITHIN, reconciled.wait_for(|done| *done))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the device grants were not reconciled within {READY_WITHIN:?}: ready without them"
+            );
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let town = daemon.town();
@@ -336,11 +376,17 @@ where
         for r in &town.residents {
             if !r.matrix.password_file.exists() {
                 tracing::warn!(resident = %r.name, "no Matrix bot: {} is missing", r.matrix.password_file.display());
-                daemon.chat_health(&r.name, format!("no bot: {} is missing", r.matrix.password_file.display()));
+                daemon.chat_health(
+                    &r.name,
+                    format!("no bot: {} is missing", r.matrix.password_file.display()),
+                );
             }
         }
         use tokio::signal::unix::{SignalKind, signal};
-        let (mut term, mut hup) = (signal(SignalKind::terminate())?, signal(SignalKind::hangup())?);
+        let (mut term, mut hup) = (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        );
         let mut server = server;
         loop {
             tokio::select! {
@@ -359,7 +405,9 @@ where
             h.abort();
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-        daemon.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        daemon
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = daemon.desk.stop(None).await;
         let _ = std::fs::remove_file(socket);
         let _ = std::fs::remove_file(hall_socket);
@@ -376,14 +424,29 @@ mod tests {
 
     #[test]
     fn status_reports_which_accounts_exist() {
-        let ada = Account { name: "ada".into(), uid: 1100, gid: 1100, home: "/agents/ada".into(), shell: "/bin/bash".into() };
+        let ada = Account {
+            name: "ada".into(),
+            uid: 1100,
+            gid: 1100,
+            home: "/agents/ada".into(),
+            shell: "/bin/bash".into(),
+        };
         let mut town = crate::testing::demo_town();
         town.state = std::env::temp_dir();
-        let d = Daemon::new(town, FakeAccounts::with(vec![ada]), FakeUserManagers::default(), crate::grant::FakeAcls::default()).unwrap();
+        let d = Daemon::new(
+            town,
+            FakeAccounts::with(vec![ada]),
+            FakeUserManagers::default(),
+            crate::grant::FakeAcls::default(),
+        )
+        .unwrap();
         let s = d.status();
         assert_eq!(s.town, "demo");
-        let accounts: Vec<_> = s.residents.iter().map(|r| (r.name.as_str(), r.account)).collect();
+        let accounts: Vec<_> = s
+            .residents
+            .iter()
+            .map(|r| (r.name.as_str(), r.account))
+            .collect();
         assert_eq!(accounts, [("ada", true), ("vox", false)]);
     }
 }
-

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use super::Daemon;
 use super::outbox::Outbox;
-use crate::hall::Notice;
 use crate::grant::Acls;
+use crate::hall::Notice;
 use crate::resident::Accounts;
 use crate::units::UserManagers;
 
@@ -23,9 +23,17 @@ impl Teller {
     /// Say `notice` in every room `resident` declares (the chat process does); kept until a
     /// chat subscribes when none is.
     pub fn tell(&self, resident: &str, notice: Notice) {
-        let said = crate::hall::Said::Notice { resident: resident.to_string(), notice: notice.clone() };
+        let said = crate::hall::Said::Notice {
+            resident: resident.to_string(),
+            notice: notice.clone(),
+        };
         if !self.outbox.push(said) {
-            self.pending.lock().expect("lock").entry(resident.to_string()).or_default().push(notice);
+            self.pending
+                .lock()
+                .expect("lock")
+                .entry(resident.to_string())
+                .or_default()
+                .push(notice);
         }
     }
 
@@ -47,7 +55,12 @@ impl Teller {
 
     #[cfg(test)]
     pub fn pending_for(&self, resident: &str) -> Vec<Notice> {
-        self.pending.lock().expect("lock").get(resident).cloned().unwrap_or_default()
+        self.pending
+            .lock()
+            .expect("lock")
+            .get(resident)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -69,28 +82,46 @@ where
         let town = self.town();
         // The next reset levels where this walk finds: new world-writable dirs included.
         let t = town.clone();
-        let walk = std::thread::Builder::new().name("shared-dirs".into()).spawn(move || {
-            crate::os::lower_priority();
-            match crate::level::refresh_shared_dirs(&t) {
-                Ok(found) => tracing::info!("levelling sweeps {} world-writable dir(s) of the host", found.len()),
-                Err(e) => tracing::warn!("{e}"),
-            }
-        });
+        let walk = std::thread::Builder::new()
+            .name("shared-dirs".into())
+            .spawn(move || {
+                crate::os::lower_priority();
+                match crate::level::refresh_shared_dirs(&t) {
+                    Ok(found) => tracing::info!(
+                        "levelling sweeps {} world-writable dir(s) of the host",
+                        found.len()
+                    ),
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            });
         if let Err(e) = walk {
             tracing::warn!("no thread to walk for shared dirs: {e}");
         }
         let state = crate::round::RoundState::new(&town.state);
         let Some(report) = state.last() else { return };
         let told = town.state.join("notified-round");
-        let last_told: u64 = std::fs::read_to_string(&told).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        let last_told: u64 = std::fs::read_to_string(&told)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
         if report.round <= last_told {
             return;
         }
         for r in &town.residents {
             let prefix = format!("{}: ", r.name);
-            let lines: Vec<String> = report.warnings().iter().filter_map(|w| w.strip_prefix(&prefix).map(String::from)).collect();
+            let lines: Vec<String> = report
+                .warnings()
+                .iter()
+                .filter_map(|w| w.strip_prefix(&prefix).map(String::from))
+                .collect();
             if !lines.is_empty() {
-                self.tell(&r.name, Notice::RoundBegan { round: report.round, lines });
+                self.tell(
+                    &r.name,
+                    Notice::RoundBegan {
+                        round: report.round,
+                        lines,
+                    },
+                );
             }
         }
         if let Err(e) = crate::os::write_atomic(&told, format!("{}\n", report.round).as_bytes()) {

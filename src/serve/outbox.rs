@@ -31,7 +31,9 @@ pub struct Outbox {
 /// Whose queue a message goes in ("" for the town's own, a reload).
 fn whose(said: &Said) -> &str {
     match said {
-        Said::Notice { resident, .. } | Said::Approval { resident, .. } | Said::ApprovalEnded { resident, .. } => resident,
+        Said::Notice { resident, .. }
+        | Said::Approval { resident, .. }
+        | Said::ApprovalEnded { resident, .. } => resident,
         Said::Deliver(d) => &d.resident,
         _ => "",
     }
@@ -136,7 +138,13 @@ mod tests {
     use crate::hall::Notice;
 
     fn notice(resident: &str, n: u64) -> Said {
-        Said::Notice { resident: resident.into(), notice: Notice::RoundBegan { round: n, lines: vec![] } }
+        Said::Notice {
+            resident: resident.into(),
+            notice: Notice::RoundBegan {
+                round: n,
+                lines: vec![],
+            },
+        }
     }
 
     #[tokio::test]
@@ -160,10 +168,20 @@ mod tests {
                 order.push(resident);
             }
         }
-        let vox_at = order.iter().position(|r| r == "vox").expect("vox's notice came early");
-        assert!(vox_at <= 3, "vox waited behind {vox_at} of ada's: {order:?}");
+        let vox_at = order
+            .iter()
+            .position(|r| r == "vox")
+            .expect("vox's notice came early");
+        assert!(
+            vox_at <= 3,
+            "vox waited behind {vox_at} of ada's: {order:?}"
+        );
         drop(rx);
         let left = serving.await.unwrap();
-        assert!(left.len() > 200, "what was not handed over comes back: {}", left.len());
+        assert!(
+            left.len() > 200,
+            "what was not handed over comes back: {}",
+            left.len()
+        );
     }
 }

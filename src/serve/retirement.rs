@@ -50,10 +50,12 @@ impl Retirement {
         }
         state.0 = true;
         let me = self.clone();
-        let spawned = std::thread::Builder::new().name("retired".into()).spawn(move || {
-            crate::os::lower_priority();
-            me.run(town, before);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("retired".into())
+            .spawn(move || {
+                crate::os::lower_priority();
+                me.run(town, before);
+            });
         if let Err(e) = spawned {
             state.0 = false;
             tracing::error!("no thread to delete retired rounds: {e}");
@@ -67,14 +69,23 @@ impl Retirement {
                 (town, before) = (t, b);
             }
             let now_retired = retired(&town, &Btrfs).unwrap_or_default();
-            self.seen.lock().expect("lock").retain(|p| now_retired.contains(p));
+            self.seen
+                .lock()
+                .expect("lock")
+                .retain(|p| now_retired.contains(p));
             for p in now_retired {
                 if self.seen.lock().expect("lock").insert(p.clone()) {
                     before(&town, &p);
                 }
             }
             let now = Instant::now();
-            let wait = |p: &Path| self.waiting.lock().expect("lock").get(p).is_some_and(|w| w.next > now);
+            let wait = |p: &Path| {
+                self.waiting
+                    .lock()
+                    .expect("lock")
+                    .get(p)
+                    .is_some_and(|w| w.next > now)
+            };
             match delete_retired(&town, &Btrfs, &wait, &mut |m| tracing::info!("{m}")) {
                 Ok(done) => done.into_iter().for_each(|(p, r)| self.tried(p, r)),
                 Err(e) => tracing::error!("listing the retired rounds: {e}"),
@@ -83,7 +94,9 @@ impl Retirement {
             let next = {
                 let mut waiting = self.waiting.lock().expect("lock");
                 waiting.retain(|p, _| left.contains(p));
-                left.iter().map(|p| waiting.get(p).map_or(now, |w| w.next)).min()
+                left.iter()
+                    .map(|p| waiting.get(p).map_or(now, |w| w.next))
+                    .min()
             };
             let mut state = self.state.lock().expect("lock");
             let Some(next) = next else {
@@ -95,7 +108,11 @@ impl Retirement {
             };
             let pause = next.saturating_duration_since(Instant::now());
             if !state.1 && !pause.is_zero() {
-                drop(self.wake.wait_timeout_while(state, pause, |s| !s.1).expect("lock"));
+                drop(
+                    self.wake
+                        .wait_timeout_while(state, pause, |s| !s.1)
+                        .expect("lock"),
+                );
             }
         }
     }
@@ -105,15 +122,28 @@ impl Retirement {
         match r {
             Ok(took) => {
                 waiting.remove(&path);
-                tracing::info!("deleted the retired round {} in {} ms", path.display(), took.as_millis());
+                tracing::info!(
+                    "deleted the retired round {} in {} ms",
+                    path.display(),
+                    took.as_millis()
+                );
             }
             Err(e) => {
-                let w = waiting.entry(path).or_insert(Waiting { failures: 0, error: String::new(), next: Instant::now() });
+                let w = waiting.entry(path).or_insert(Waiting {
+                    failures: 0,
+                    error: String::new(),
+                    next: Instant::now(),
+                });
                 w.failures += 1;
                 w.error = e.to_string();
                 let pause = crate::backoff::delay(w.failures, FIRST_RETRY, LAST_RETRY);
                 w.next = Instant::now() + pause;
-                tracing::error!("{} (failure {}; tried again in {} s)", w.error, w.failures, pause.as_secs());
+                tracing::error!(
+                    "{} (failure {}; tried again in {} s)",
+                    w.error,
+                    w.failures,
+                    pause.as_secs()
+                );
             }
         }
     }

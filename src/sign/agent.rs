@@ -32,13 +32,20 @@ const MAX_PER_MINUTE: usize = 120;
 
 /// Why a sign request's data is refused, or the namespace and hash it carries.
 pub fn check_request(data: &[u8]) -> Result<(String, Vec<u8>), String> {
-    let rest = data.strip_prefix(b"SSHSIG").ok_or("not an SSHSIG request (raw SSH authentication is never signed)")?;
+    let rest = data
+        .strip_prefix(b"SSHSIG")
+        .ok_or("not an SSHSIG request (raw SSH authentication is never signed)")?;
     let mut fields = Vec::new();
     let mut r = rest;
     for _ in 0..4 {
-        let (len, tail) = r.split_first_chunk::<4>().ok_or("a truncated SSHSIG request")?;
+        let (len, tail) = r
+            .split_first_chunk::<4>()
+            .ok_or("a truncated SSHSIG request")?;
         let len = u32::from_be_bytes(*len) as usize;
-        let (field, tail) = (tail.get(..len).ok_or("a truncated SSHSIG request")?, &tail[len..]);
+        let (field, tail) = (
+            tail.get(..len).ok_or("a truncated SSHSIG request")?,
+            &tail[len..],
+        );
         fields.push(field);
         r = tail;
     }
@@ -47,7 +54,9 @@ pub fn check_request(data: &[u8]) -> Result<(String, Vec<u8>), String> {
     }
     let namespace = String::from_utf8_lossy(fields[0]).into_owned();
     if namespace != "git" {
-        return Err(format!("namespace {namespace:?} refused: only \"git\" is signed"));
+        return Err(format!(
+            "namespace {namespace:?} refused: only \"git\" is signed"
+        ));
     }
     Ok((namespace, fields[3].to_vec()))
 }
@@ -60,7 +69,11 @@ pub struct SignPolicy {
 
 impl SignPolicy {
     pub fn allow(&mut self, now: Instant) -> bool {
-        while self.recent.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
+        {
             self.recent.pop_front();
         }
         if self.recent.len() >= MAX_PER_MINUTE {
@@ -82,16 +95,25 @@ pub struct Capped {
 }
 
 impl AsyncRead for Capped {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.left == 0 {
-            return Poll::Ready(Err(io::Error::other("the connection sent more than an agent request needs")));
+            return Poll::Ready(Err(io::Error::other(
+                "the connection sent more than an agent request needs",
+            )));
         }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
         if r.is_pending() {
             if self.idle.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle")));
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the connection was idle",
+                )));
             }
             return Poll::Pending;
         }
@@ -103,7 +125,11 @@ impl AsyncRead for Capped {
 }
 
 impl AsyncWrite for Capped {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        b: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, b)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -123,7 +149,10 @@ pub struct CappedListener {
 
 impl CappedListener {
     pub fn new(listener: UnixListener) -> Self {
-        Self { listener, slots: Default::default() }
+        Self {
+            listener,
+            slots: Default::default(),
+        }
     }
 }
 
@@ -133,10 +162,19 @@ impl ListeningSocket for CappedListener {
     async fn accept(&mut self) -> io::Result<Capped> {
         loop {
             let inner = crate::control::admit::next(&mut self.listener, "a signing agent").await;
-            let Ok(uid) = inner.peer_cred().map(|c| c.uid()) else { continue };
-            let Some(slot) = self.slots.take(uid, MAX_CONNECTIONS, "a signing agent") else { continue };
+            let Ok(uid) = inner.peer_cred().map(|c| c.uid()) else {
+                continue;
+            };
+            let Some(slot) = self.slots.take(uid, MAX_CONNECTIONS, "a signing agent") else {
+                continue;
+            };
             let idle = Box::pin(tokio::time::sleep(IDLE));
-            return Ok(Capped { inner, left: MAX_CONNECTION_BYTES, idle, _slot: slot });
+            return Ok(Capped {
+                inner,
+                left: MAX_CONNECTION_BYTES,
+                idle,
+                _slot: slot,
+            });
         }
     }
 }
@@ -171,7 +209,10 @@ impl Agent<CappedListener> for ResidentAgent {
         if !allowed {
             tracing::warn!(resident = %self.resident, ?peer, "refused a connection to the signing agent from another uid");
         }
-        SignSession { agent: self.clone(), allowed }
+        SignSession {
+            agent: self.clone(),
+            allowed,
+        }
     }
 }
 
@@ -182,7 +223,10 @@ impl Session for SignSession {
             return Err(refuse("not this resident's agent"));
         }
         let public = self.agent.key.public_key();
-        Ok(vec![Identity { credential: PublicCredential::Key(public.key_data().clone()), comment: public.comment().to_string() }])
+        Ok(vec![Identity {
+            credential: PublicCredential::Key(public.key_data().clone()),
+            comment: public.comment().to_string(),
+        }])
     }
 
     async fn sign(&mut self, request: SignRequest) -> Result<Signature, AgentError> {
@@ -201,7 +245,10 @@ impl Session for SignSession {
             tracing::warn!(resident = %a.resident, "refused a signature: over {MAX_PER_MINUTE} a minute");
             return Err(refuse("rate limit"));
         }
-        let signature = a.key.try_sign(&request.data).map_err(|e| refuse(e.to_string()))?;
+        let signature = a
+            .key
+            .try_sign(&request.data)
+            .map_err(|e| refuse(e.to_string()))?;
         let digest = <ssh_key::sha2::Sha256 as ssh_key::sha2::Digest>::digest(&request.data);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         (a.audit)(&a.resident, &namespace, &hex);
@@ -227,7 +274,9 @@ impl Agents {
             match super::socket::bind(&name, agent.uid) {
                 Ok(listener) => {
                     let task = tokio::spawn(async move {
-                        if let Err(e) = ssh_agent_lib::agent::listen(CappedListener::new(listener), agent).await {
+                        if let Err(e) =
+                            ssh_agent_lib::agent::listen(CappedListener::new(listener), agent).await
+                        {
                             tracing::error!("signing agent: {e}");
                         }
                     });
@@ -256,8 +305,16 @@ mod tests {
     fn only_git_sshsig_requests_are_signed() {
         let (ns, hash) = check_request(&sshsig("git")).unwrap();
         assert_eq!((ns.as_str(), hash.len()), ("git", 64));
-        assert!(check_request(&sshsig("file")).unwrap_err().contains("namespace \"file\" refused"));
-        assert!(check_request(b"\x00\x00\x00\x20session-id-of-an-ssh-login").unwrap_err().contains("not an SSHSIG"));
+        assert!(
+            check_request(&sshsig("file"))
+                .unwrap_err()
+                .contains("namespace \"file\" refused")
+        );
+        assert!(
+            check_request(b"\x00\x00\x00\x20session-id-of-an-ssh-login")
+                .unwrap_err()
+                .contains("not an SSHSIG")
+        );
         let mut t = sshsig("git");
         t.truncate(20);
         assert!(check_request(&t).is_err());

@@ -13,7 +13,9 @@ use crate::os::{OsContext, OsError};
 pub enum KeyError {
     #[error("no resident named `{0}`\n  help: `townhall resident list` shows them")]
     NoResident(String),
-    #[error("the signing key {path} is not a valid OpenSSH Ed25519 private key: {detail}\n  help: move it away; `townhall keys` makes a new one (commits signed with the old one will not verify)")]
+    #[error(
+        "the signing key {path} is not a valid OpenSSH Ed25519 private key: {detail}\n  help: move it away; `townhall keys` makes a new one (commits signed with the old one will not verify)"
+    )]
     Corrupt { path: PathBuf, detail: String },
     #[error(transparent)]
     Os(#[from] OsError),
@@ -34,18 +36,28 @@ pub struct Keys {
 
 fn stamp(t: std::time::SystemTime) -> String {
     // RFC 3339 seconds (2026-12-01T18:15:00Z) → 20261201181500Z
-    humantime::format_rfc3339_seconds(t).to_string().chars().filter(|c| c.is_ascii_digit()).collect::<String>() + "Z"
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect::<String>()
+        + "Z"
 }
 
 fn bare(public: &PublicKey) -> Result<String, KeyError> {
     let mut p = public.clone();
     p.set_comment("");
-    Ok(p.to_openssh().map_err(|e| OsError::new("encoding a public key", e))?.trim().to_string())
+    Ok(p.to_openssh()
+        .map_err(|e| OsError::new("encoding a public key", e))?
+        .trim()
+        .to_string())
 }
 
 impl Keys {
     pub fn new(state: &Path) -> Self {
-        Self { dir: state.join("keys") }
+        Self {
+            dir: state.join("keys"),
+        }
     }
 
     fn current_path(&self, resident: &str) -> PathBuf {
@@ -61,9 +73,16 @@ impl Keys {
         let path = self.current_path(resident);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let key = PrivateKey::from_openssh(text.as_bytes()).map_err(|e| KeyError::Corrupt { path: path.clone(), detail: e.to_string() })?;
+                let key =
+                    PrivateKey::from_openssh(text.as_bytes()).map_err(|e| KeyError::Corrupt {
+                        path: path.clone(),
+                        detail: e.to_string(),
+                    })?;
                 if key.algorithm() != Algorithm::Ed25519 {
-                    return Err(KeyError::Corrupt { path, detail: format!("it is {}", key.algorithm()) });
+                    return Err(KeyError::Corrupt {
+                        path,
+                        detail: format!("it is {}", key.algorithm()),
+                    });
                 }
                 Ok(key)
             }
@@ -75,11 +94,16 @@ impl Keys {
     fn make(&self, resident: &str) -> Result<PrivateKey, KeyError> {
         let path = self.current_path(resident);
         let what = || format!("making the signing key {}", path.display());
-        let mut key = PrivateKey::random(&mut ssh_key::rand_core::OsRng, Algorithm::Ed25519).os(what)?;
+        let mut key =
+            PrivateKey::random(&mut ssh_key::rand_core::OsRng, Algorithm::Ed25519).os(what)?;
         key.set_comment(format!("townhall signing key for {resident}"));
         let pem = key.to_openssh(LineEnding::LF).os(what)?;
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path.parent().expect("has a parent")).os(what)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path.parent().expect("has a parent"))
+            .os(what)?;
         crate::os::write_atomic(&path, pem.as_bytes())?;
         tracing::info!(%resident, "made a signing key: {}", key.public_key().fingerprint(Default::default()));
         Ok(key)
@@ -98,25 +122,40 @@ impl Keys {
 
     /// A new key for `resident`; the old one stays verifiable for commits made before now.
     pub fn rotate(&self, town: &Town, resident: &str) -> Result<String, KeyError> {
-        town.resident(resident).ok_or_else(|| KeyError::NoResident(resident.into()))?;
+        town.resident(resident)
+            .ok_or_else(|| KeyError::NoResident(resident.into()))?;
         let old = self.public(resident)?;
         let mut retired = self.retired(resident)?;
-        retired.push(Retired { public: old, valid_before: stamp(std::time::SystemTime::now()) });
-        let json = serde_json::to_vec_pretty(&retired).map_err(|e| OsError::new("encoding retired keys", e))?;
+        retired.push(Retired {
+            public: old,
+            valid_before: stamp(std::time::SystemTime::now()),
+        });
+        let json = serde_json::to_vec_pretty(&retired)
+            .map_err(|e| OsError::new("encoding retired keys", e))?;
         crate::os::write_atomic(&self.retired_path(resident), &json)?;
-        std::fs::remove_file(self.current_path(resident)).os(|| format!("retiring {}", self.current_path(resident).display()))?;
+        std::fs::remove_file(self.current_path(resident))
+            .os(|| format!("retiring {}", self.current_path(resident).display()))?;
         self.public(resident)
     }
 
     /// allowed_signers for the whole town: principal = the resident's git email, only for
     /// the `git` namespace; retired keys only for signatures made before they were retired.
     pub fn allowed_signers(&self, town: &Town) -> Result<String, KeyError> {
-        let mut out = String::from("# townhall: the residents' commit signing keys (principal = git email)\n");
+        let mut out = String::from(
+            "# townhall: the residents' commit signing keys (principal = git email)\n",
+        );
         for r in &town.residents {
             for old in self.retired(&r.name)? {
-                out.push_str(&format!("{} namespaces=\"git\",valid-before=\"{}\" {}\n", r.git.email, old.valid_before, old.public));
+                out.push_str(&format!(
+                    "{} namespaces=\"git\",valid-before=\"{}\" {}\n",
+                    r.git.email, old.valid_before, old.public
+                ));
             }
-            out.push_str(&format!("{} namespaces=\"git\" {}\n", r.git.email, self.public(&r.name)?));
+            out.push_str(&format!(
+                "{} namespaces=\"git\" {}\n",
+                r.git.email,
+                self.public(&r.name)?
+            ));
         }
         Ok(out)
     }
@@ -144,18 +183,35 @@ mod tests {
         let keys = Keys::new(state.path());
         let first = keys.public("ada").unwrap();
         assert!(first.starts_with("ssh-ed25519 AAAA"), "{first}");
-        assert_eq!(keys.public("ada").unwrap(), first, "a second call made a new key");
+        assert_eq!(
+            keys.public("ada").unwrap(),
+            first,
+            "a second call made a new key"
+        );
         use std::os::unix::fs::MetadataExt;
-        let mode = std::fs::metadata(state.path().join("keys/ada/current")).unwrap().mode() & 0o777;
+        let mode = std::fs::metadata(state.path().join("keys/ada/current"))
+            .unwrap()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let second = keys.rotate(&town, "ada").unwrap();
         assert_ne!(second, first);
         let signers = keys.allowed_signers(&town).unwrap();
-        let ada: Vec<&str> = signers.lines().filter(|l| l.starts_with("ada@town.test")).collect();
+        let ada: Vec<&str> = signers
+            .lines()
+            .filter(|l| l.starts_with("ada@town.test"))
+            .collect();
         assert_eq!(ada.len(), 2, "{signers}");
-        assert!(ada[0].contains("valid-before=\"") && ada[0].ends_with(&first), "{}", ada[0]);
+        assert!(
+            ada[0].contains("valid-before=\"") && ada[0].ends_with(&first),
+            "{}",
+            ada[0]
+        );
         assert_eq!(ada[1], format!("ada@town.test namespaces=\"git\" {second}"));
-        assert!(matches!(keys.rotate(&town, "eve"), Err(KeyError::NoResident(_))));
+        assert!(matches!(
+            keys.rotate(&town, "eve"),
+            Err(KeyError::NoResident(_))
+        ));
     }
 
     #[test]
@@ -163,6 +219,9 @@ mod tests {
         let state = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(state.path().join("keys/ada")).unwrap();
         std::fs::write(state.path().join("keys/ada/current"), "garbage").unwrap();
-        assert!(matches!(Keys::new(state.path()).get("ada"), Err(KeyError::Corrupt { .. })));
+        assert!(matches!(
+            Keys::new(state.path()).get("ada"),
+            Err(KeyError::Corrupt { .. })
+        ));
     }
 }

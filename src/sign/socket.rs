@@ -5,7 +5,6 @@
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 
-
 use super::{agent_dir, agent_socket};
 
 /// `dir` as root's, mode 0700, searchable by `uid` alone (a named ACL entry, not a group:
@@ -17,8 +16,13 @@ fn root_dir_for(dir: &std::path::Path, uid: u32) -> std::io::Result<()> {
         Ok(_) => {
             // An older townhall's (the resident's own), or something planted: removed by
             // descriptor, never followed.
-            let top = nix::fcntl::open(dir.parent().expect("a parent"), nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW, nix::sys::stat::Mode::empty())?;
-            let name = std::ffi::CString::new(dir.file_name().expect("a name").as_encoded_bytes()).map_err(std::io::Error::other)?;
+            let top = nix::fcntl::open(
+                dir.parent().expect("a parent"),
+                nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW,
+                nix::sys::stat::Mode::empty(),
+            )?;
+            let name = std::ffi::CString::new(dir.file_name().expect("a name").as_encoded_bytes())
+                .map_err(std::io::Error::other)?;
             crate::level::remove_tree_at(&top, &name)?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -41,7 +45,10 @@ fn root_dir_for(dir: &std::path::Path, uid: u32) -> std::io::Result<()> {
 pub fn bind(resident: &str, uid: u32) -> std::io::Result<tokio::net::UnixListener> {
     let dir = agent_dir(resident);
     let top = dir.parent().expect("agent dirs have a parent");
-    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(top)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(top)?;
     std::fs::set_permissions(top, std::fs::Permissions::from_mode(0o755))?;
     root_dir_for(&dir, uid)?;
     let staging = top.join(format!(".{resident}.sock"));

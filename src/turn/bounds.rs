@@ -29,7 +29,12 @@ pub struct Line {
 
 impl<R: AsyncBufRead + Unpin> BoundedLines<R> {
     pub fn new(r: R, max: usize) -> Self {
-        Self { r, max, buf: Vec::new(), skipping: false }
+        Self {
+            r,
+            max,
+            buf: Vec::new(),
+            skipping: false,
+        }
     }
 
     fn take(&mut self, cut: bool) -> Line {
@@ -72,7 +77,10 @@ impl<R: AsyncBufRead + Unpin> BoundedLines<R> {
 
 /// A CLI session id townhall stores and passes back on the next command line.
 pub fn session_id_ok(id: &str) -> bool {
-    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
@@ -116,14 +124,31 @@ mod tests {
         let got = lines(&input, 16).await;
         assert_eq!(got.len(), 3, "{got:?}");
         assert_eq!((got[0].text.len(), got[0].cut), (16, true));
-        assert_eq!(got[1], Line { text: "short".into(), cut: false });
-        assert_eq!(got[2], Line { text: "last".into(), cut: false });
+        assert_eq!(
+            got[1],
+            Line {
+                text: "short".into(),
+                cut: false
+            }
+        );
+        assert_eq!(
+            got[2],
+            Line {
+                text: "last".into(),
+                cut: false
+            }
+        );
     }
 
     #[tokio::test]
     async fn a_line_as_long_as_the_bound_is_not_cut() {
         let got = lines(b"0123456789abcdef\nnext\n", 16).await;
-        assert_eq!(got.iter().map(|l| (l.text.as_str(), l.cut)).collect::<Vec<_>>(), [("0123456789abcdef", false), ("next", false)]);
+        assert_eq!(
+            got.iter()
+                .map(|l| (l.text.as_str(), l.cut))
+                .collect::<Vec<_>>(),
+            [("0123456789abcdef", false), ("next", false)]
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@ use std::time::Instant;
 use tokio::sync::{Mutex, mpsc};
 
 use super::sessions::Session;
-use super::{Ledger, Outcome, RoundSpent, Sessions, Spent, TurnEvent, TurnSpec, invocation, run_turn, unit_name};
+use super::{
+    Ledger, Outcome, RoundSpent, Sessions, Spent, TurnEvent, TurnSpec, invocation, run_turn,
+    unit_name,
+};
 use crate::config::Town;
 use crate::os::OsError;
 use crate::units::UserManagers;
@@ -21,10 +24,18 @@ pub const QUEUE_MAX: usize = 8;
 pub enum TurnError {
     #[error("no resident named `{0}`")]
     NoResident(String),
-    #[error("{resident} already has {QUEUE_MAX} messages waiting in this conversation: queue full, try again later")]
+    #[error(
+        "{resident} already has {QUEUE_MAX} messages waiting in this conversation: queue full, try again later"
+    )]
     QueueFull { resident: String },
-    #[error("{resident} has spent {spent} of this round's budget of {budget}: no new turns until the next round (`!reset`), or raise [budget] in residents/{resident}.toml")]
-    OverBudget { resident: String, spent: String, budget: String },
+    #[error(
+        "{resident} has spent {spent} of this round's budget of {budget}: no new turns until the next round (`!reset`), or raise [budget] in residents/{resident}.toml"
+    )]
+    OverBudget {
+        resident: String,
+        spent: String,
+        budget: String,
+    },
     #[error(transparent)]
     Os(#[from] OsError),
 }
@@ -101,19 +112,30 @@ impl<M: UserManagers + Sync> Desk<M> {
         fresh: bool,
         events: mpsc::Sender<TurnEvent>,
     ) -> Result<Outcome, TurnError> {
-        let r = town.resident(resident).ok_or_else(|| TurnError::NoResident(resident.into()))?;
+        let r = town
+            .resident(resident)
+            .ok_or_else(|| TurnError::NoResident(resident.into()))?;
         let lane = {
             let mut lanes = self.lanes.lock().expect("lock");
-            lanes.entry((resident.into(), conversation.into())).or_default().clone()
+            lanes
+                .entry((resident.into(), conversation.into()))
+                .or_default()
+                .clone()
         };
         let ahead = lane.waiting.fetch_add(1, Ordering::SeqCst);
         // `ahead` counts the running turn too: QUEUE_MAX may wait behind it.
         if ahead > QUEUE_MAX {
             lane.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(TurnError::QueueFull { resident: resident.into() });
+            return Err(TurnError::QueueFull {
+                resident: resident.into(),
+            });
         }
         if ahead > 0 {
-            let _ = events.send(TurnEvent::Queued { ahead: ahead as u32 }).await;
+            let _ = events
+                .send(TurnEvent::Queued {
+                    ahead: ahead as u32,
+                })
+                .await;
         }
         // tokio's Mutex is fair: turns of one conversation run in the order they came.
         let _turn = lane.turn.lock().await;
@@ -127,8 +149,14 @@ impl<M: UserManagers + Sync> Desk<M> {
         let _leave = Leave(&lane.waiting);
 
         let round = crate::round::RoundState::new(&town.state).round();
-        if let Some((spent, budget)) = over_budget(&r.budget, &self.ledger.round(round, resident).total) {
-            return Err(TurnError::OverBudget { resident: resident.into(), spent, budget });
+        if let Some((spent, budget)) =
+            over_budget(&r.budget, &self.ledger.round(round, resident).total)
+        {
+            return Err(TurnError::OverBudget {
+                resident: resident.into(),
+                spent,
+                budget,
+            });
         }
         self.managers.linger(r.uid).await?;
         if fresh {
@@ -137,33 +165,59 @@ impl<M: UserManagers + Sync> Desk<M> {
         let mut session = self.sessions.get(resident, conversation);
         let kind = r.agent.kind;
         if let Some(s) = session.take_if(|s| s.kind.is_some_and(|k| k != kind)) {
-            let text = format!("this conversation's earlier session was {:?}'s, which {kind:?} cannot resume: a fresh session started", s.kind.unwrap_or(kind));
+            let text = format!(
+                "this conversation's earlier session was {:?}'s, which {kind:?} cannot resume: a fresh session started",
+                s.kind.unwrap_or(kind)
+            );
             let _ = events.send(TurnEvent::Notice { text }).await;
         }
-        let mut run = self.run_once(town, r, conversation, prompt, session.as_ref(), &events).await;
+        let mut run = self
+            .run_once(town, r, conversation, prompt, session.as_ref(), &events)
+            .await;
         // Its state went away (a reset without it persisted, or deleted): once more, afresh.
         if let (Some(s), Ok((o, _))) = (&session, &run)
             && o.lost_session
         {
             let lost = o.spent;
-            tracing::info!(resident, conversation, "{kind:?} no longer has session {}; starting afresh", s.id);
-            let text = format!("{kind:?} could not resume this conversation's session {} (its state is gone): a fresh session started", s.id);
+            tracing::info!(
+                resident,
+                conversation,
+                "{kind:?} no longer has session {}; starting afresh",
+                s.id
+            );
+            let text = format!(
+                "{kind:?} could not resume this conversation's session {} (its state is gone): a fresh session started",
+                s.id
+            );
             let _ = events.send(TurnEvent::Notice { text }).await;
             self.sessions.set(resident, conversation, None)?;
-            run = self.run_once(town, r, conversation, prompt, None, &events).await;
+            run = self
+                .run_once(town, r, conversation, prompt, None, &events)
+                .await;
             if let Ok((ran, _)) = &mut run {
                 ran.spent.add(&lost);
             }
         }
         let (ran, last) = run?;
-        let (mut outcome, spent) = (ran.outcome, Spent { turns: 1, ..ran.spent });
+        let (mut outcome, spent) = (
+            ran.outcome,
+            Spent {
+                turns: 1,
+                ..ran.spent
+            },
+        );
         if let Some(s) = last {
             outcome.session = Some(s.id.clone());
             self.sessions.set(resident, conversation, Some(s))?;
         }
         self.ledger.record(round, resident, conversation, &spent)?;
         outcome.spent = Some(spent);
-        outcome.conversation_spent = self.ledger.round(round, resident).conversations.get(conversation).copied();
+        outcome.conversation_spent = self
+            .ledger
+            .round(round, resident)
+            .conversations
+            .get(conversation)
+            .copied();
         Ok(outcome)
     }
 
@@ -210,22 +264,32 @@ impl<M: UserManagers + Sync> Desk<M> {
         if !r.agent.approve.is_empty()
             && let Err(e) = crate::approve::arm(&mut invocation, r, &unit)
         {
-            self.running.lock().expect("lock").retain(|x| x.unit != unit);
+            self.running
+                .lock()
+                .expect("lock")
+                .retain(|x| x.unit != unit);
             return Err(e.into());
         }
         // The kind's defaults, then the resident's own (its environment files, read by
         // systemd, override both). Its agent signs its commits (set last, in case the
         // resident changed its manager's environment).
-        let mut environment: std::collections::BTreeMap<String, String> = invocation.environment.iter().cloned().collect();
+        let mut environment: std::collections::BTreeMap<String, String> =
+            invocation.environment.iter().cloned().collect();
         environment.extend(r.agent.environment.clone());
-        environment.insert("SSH_AUTH_SOCK".into(), crate::sign::agent_socket(resident).display().to_string());
+        environment.insert(
+            "SSH_AUTH_SOCK".into(),
+            crate::sign::agent_socket(resident).display().to_string(),
+        );
         let spec = TurnSpec {
             uid: r.uid,
             unit: unit.clone(),
             kind,
             invocation,
             workdir: home.join(&r.agent.workspace),
-            environment: environment.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            environment: environment
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
             environment_files: r.agent.environment_files.clone(),
             limits: r.limits.clone(),
         };
@@ -234,31 +298,61 @@ impl<M: UserManagers + Sync> Desk<M> {
         let (tx, mut rx) = mpsc::channel(64);
         let before = session.map_or([0, 0], |s| s.tokens);
         let forward = async {
-            let (mut last, mut tokens, mut held, mut errors) = (None, before, Some(Vec::new()).filter(|_| session.is_some()), Vec::new());
+            let (mut last, mut tokens, mut held, mut errors) = (
+                None,
+                before,
+                Some(Vec::new()).filter(|_| session.is_some()),
+                Vec::new(),
+            );
             let mut spent = Spent::default();
             while let Some(mut ev) = rx.recv().await {
                 match &mut ev {
-                    TurnEvent::Session { id } if super::bounds::session_id_ok(id) => last = Some(id.clone()),
+                    TurnEvent::Session { id } if super::bounds::session_id_ok(id) => {
+                        last = Some(id.clone())
+                    }
                     TurnEvent::Session { id } => {
                         let shown = super::bounds::clip(id, 40).escape_debug().to_string();
-                        ev = TurnEvent::Error { message: format!("ignored a session id that is not 1-128 of [A-Za-z0-9._-]: \"{shown}…\"") };
+                        ev = TurnEvent::Error {
+                            message: format!(
+                                "ignored a session id that is not 1-128 of [A-Za-z0-9._-]: \"{shown}…\""
+                            ),
+                        };
                     }
                     // codex counts the whole thread: this turn's share is the growth.
-                    TurnEvent::Usage { input_tokens, output_tokens, .. } if super::drivers::usage_is_running_total(kind) => {
+                    TurnEvent::Usage {
+                        input_tokens,
+                        output_tokens,
+                        ..
+                    } if super::drivers::usage_is_running_total(kind) => {
                         tokens = [*input_tokens, *output_tokens];
                         *input_tokens = input_tokens.saturating_sub(before[0]);
                         *output_tokens = output_tokens.saturating_sub(before[1]);
                     }
                     _ => {}
                 }
-                if let TurnEvent::Usage { input_tokens, output_tokens, cost_usd } = &ev {
-                    spent.add(&Spent { turns: 0, input_tokens: *input_tokens, output_tokens: *output_tokens, cost_usd: cost_usd.unwrap_or(0.0) });
+                if let TurnEvent::Usage {
+                    input_tokens,
+                    output_tokens,
+                    cost_usd,
+                } = &ev
+                {
+                    spent.add(&Spent {
+                        turns: 0,
+                        input_tokens: *input_tokens,
+                        output_tokens: *output_tokens,
+                        cost_usd: cost_usd.unwrap_or(0.0),
+                    });
                 }
                 if let TurnEvent::Error { message } = &ev {
                     errors.push(message.clone());
                 }
                 match (&mut held, &ev) {
-                    (Some(h), TurnEvent::Error { .. } | TurnEvent::Usage { .. } | TurnEvent::Session { .. }) => h.push(ev),
+                    (
+                        Some(h),
+                        TurnEvent::Error { .. }
+                        | TurnEvent::Usage { .. }
+                        | TurnEvent::Session { .. },
+                    ) => h.push(ev),
                     (h, _) => {
                         for e in h.take().into_iter().flatten() {
                             let _ = events.send(e).await;
@@ -269,21 +363,44 @@ impl<M: UserManagers + Sync> Desk<M> {
             }
             (last, tokens, held, errors, spent)
         };
-        let (outcome, (last, tokens, held, errors, spent)) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
-        self.running.lock().expect("lock").retain(|x| x.unit != unit);
+        let (outcome, (last, tokens, held, errors, spent)) =
+            tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
+        self.running
+            .lock()
+            .expect("lock")
+            .retain(|x| x.unit != unit);
         let outcome = outcome?;
         // (Not only on failure: claude can exit 0 after saying it has no such session.)
-        let lost = held.is_some() && super::drivers::lost_session(kind, outcome.status, &outcome.stderr_tail, &errors);
+        let lost = held.is_some()
+            && super::drivers::lost_session(kind, outcome.status, &outcome.stderr_tail, &errors);
         if !lost {
             for e in held.into_iter().flatten() {
                 let _ = events.send(e).await;
             }
         }
         // A new session's total starts from nothing; the same one's grows.
-        let tokens = if last.as_deref() == session.map(|s| s.id.as_str()) || session.is_none() { tokens } else { [0, 0] };
-        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let saved = last.map(|id| Session { id, kind: Some(kind), tokens, at });
-        Ok((Ran { outcome, lost_session: lost, spent }, saved.filter(|_| !lost)))
+        let tokens = if last.as_deref() == session.map(|s| s.id.as_str()) || session.is_none() {
+            tokens
+        } else {
+            [0, 0]
+        };
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let saved = last.map(|id| Session {
+            id,
+            kind: Some(kind),
+            tokens,
+            at,
+        });
+        Ok((
+            Ran {
+                outcome,
+                lost_session: lost,
+                spent,
+            },
+            saved.filter(|_| !lost),
+        ))
     }
 
     /// The next turn of this conversation starts a fresh CLI session.
@@ -306,7 +423,9 @@ impl<M: UserManagers + Sync> Desk<M> {
         };
         // All at once: one resident whose manager does not answer must not keep the others
         // running (or the daemon's stop past its unit's stop timeout).
-        let stops = targets.iter().map(|(uid, unit)| self.managers.stop(*uid, unit));
+        let stops = targets
+            .iter()
+            .map(|(uid, unit)| self.managers.stop(*uid, unit));
         let mut failed = None;
         for r in futures_util::future::join_all(stops).await {
             if let Err(e) = r {
@@ -330,7 +449,13 @@ impl<M: UserManagers + Sync> Desk<M> {
         });
         // Let the stopped turns report their end first (a few seconds at most).
         for _ in 0..50 {
-            if !self.running.lock().expect("lock").iter().any(|r| r.resident == resident) {
+            if !self
+                .running
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|r| r.resident == resident)
+            {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -344,9 +469,17 @@ impl<M: UserManagers + Sync> Desk<M> {
     /// is in `running` before its unit starts, so a unit listed is either known or a stray.
     pub async fn stop_strays(&self, town: &Town) {
         for r in &town.residents {
-            let ours = |unit: &str| self.running.lock().expect("lock").iter().any(|x| x.unit == unit);
+            let ours = |unit: &str| {
+                self.running
+                    .lock()
+                    .expect("lock")
+                    .iter()
+                    .any(|x| x.unit == unit)
+            };
             match self.managers.stop_strays(r.uid, &ours).await {
-                Ok(units) if !units.is_empty() => tracing::warn!(resident = %r.name, "stopped turn units an earlier daemon left running: {}", units.join(", ")),
+                Ok(units) if !units.is_empty() => {
+                    tracing::warn!(resident = %r.name, "stopped turn units an earlier daemon left running: {}", units.join(", "))
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(resident = %r.name, "{e}"),
             }
@@ -359,10 +492,15 @@ fn over_budget(b: &crate::config::Budget, spent: &Spent) -> Option<(String, Stri
     if let Some(usd) = b.usd
         && spent.cost_usd >= usd
     {
-        return Some((super::ledger::dollars(spent.cost_usd), super::ledger::dollars(usd)));
+        return Some((
+            super::ledger::dollars(spent.cost_usd),
+            super::ledger::dollars(usd),
+        ));
     }
     match b.tokens {
-        Some(t) if spent.tokens() >= t => Some((format!("{} tokens", spent.tokens()), format!("{t} tokens"))),
+        Some(t) if spent.tokens() >= t => {
+            Some((format!("{} tokens", spent.tokens()), format!("{t} tokens")))
+        }
         _ => None,
     }
 }

@@ -8,7 +8,6 @@ use std::sync::Mutex;
 
 use crate::os::OsError;
 
-
 /// Spending summed over turns. Cost is what the CLI reported (claude does; codex and gemini
 /// report tokens only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -38,7 +37,11 @@ impl Spent {
 
 /// An amount as the mayor reads it: cents, or the first digits of a fraction of a cent.
 pub fn dollars(usd: f64) -> String {
-    if usd >= 0.01 || usd == 0.0 { format!("${usd:.2}") } else { format!("${usd:.6}").trim_end_matches('0').to_string() }
+    if usd >= 0.01 || usd == 0.0 {
+        format!("${usd:.2}")
+    } else {
+        format!("${usd:.6}").trim_end_matches('0').to_string()
+    }
 }
 
 /// One resident's spending in one round.
@@ -66,16 +69,38 @@ impl Ledger {
         let path = state.join("spent.json");
         let help = "it holds what each round's turns spent; move it away and the counts (and budgets) start from zero";
         let book = crate::os::read_state(&path, help)?.unwrap_or_default();
-        Ok(Self { path, book: Mutex::new(book) })
+        Ok(Self {
+            path,
+            book: Mutex::new(book),
+        })
     }
 
     /// Add one turn's usage to the round's totals.
-    pub fn record(&self, round: u64, resident: &str, conversation: &str, turn: &Spent) -> Result<(), OsError> {
+    pub fn record(
+        &self,
+        round: u64,
+        resident: &str,
+        conversation: &str,
+        turn: &Spent,
+    ) -> Result<(), OsError> {
         let mut book = self.book.lock().expect("lock");
-        let r = book.entry(round).or_default().entry(resident.to_string()).or_default();
+        let r = book
+            .entry(round)
+            .or_default()
+            .entry(resident.to_string())
+            .or_default();
         r.total.add(turn);
-        let key = if r.conversations.len() < CONVERSATIONS_KEPT || r.conversations.contains_key(conversation) { conversation } else { OTHERS };
-        r.conversations.entry(key.to_string()).or_default().add(turn);
+        let key = if r.conversations.len() < CONVERSATIONS_KEPT
+            || r.conversations.contains_key(conversation)
+        {
+            conversation
+        } else {
+            OTHERS
+        };
+        r.conversations
+            .entry(key.to_string())
+            .or_default()
+            .add(turn);
         while book.len() > ROUNDS_KEPT {
             book.pop_first();
         }
@@ -83,13 +108,22 @@ impl Ledger {
     }
 
     pub fn round(&self, round: u64, resident: &str) -> RoundSpent {
-        self.book.lock().expect("lock").get(&round).and_then(|r| r.get(resident)).cloned().unwrap_or_default()
+        self.book
+            .lock()
+            .expect("lock")
+            .get(&round)
+            .and_then(|r| r.get(resident))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The resident's totals of every round kept, newest first.
     pub fn rounds(&self, resident: &str) -> Vec<(u64, Spent)> {
         let book = self.book.lock().expect("lock");
-        book.iter().rev().filter_map(|(n, r)| r.get(resident).map(|s| (*n, s.total))).collect()
+        book.iter()
+            .rev()
+            .filter_map(|(n, r)| r.get(resident).map(|s| (*n, s.total)))
+            .collect()
     }
 }
 
@@ -98,7 +132,12 @@ mod tests {
     use super::*;
 
     fn turn(tokens: u64, cost: f64) -> Spent {
-        Spent { turns: 1, input_tokens: tokens, output_tokens: 1, cost_usd: cost }
+        Spent {
+            turns: 1,
+            input_tokens: tokens,
+            output_tokens: 1,
+            cost_usd: cost,
+        }
     }
 
     #[test]
@@ -110,15 +149,32 @@ mod tests {
         l.record(4, "ada", "!a", &turn(5, 0.0)).unwrap();
         let l = Ledger::load(dir.path()).unwrap();
         let r3 = l.round(3, "ada");
-        assert_eq!((r3.total.turns, r3.total.input_tokens, r3.total.cost_usd), (2, 30, 0.75));
+        assert_eq!(
+            (r3.total.turns, r3.total.input_tokens, r3.total.cost_usd),
+            (2, 30, 0.75)
+        );
         assert_eq!(r3.conversations["!b"].cost_usd, 0.25);
-        assert_eq!(l.rounds("ada").iter().map(|(n, s)| (*n, s.turns)).collect::<Vec<_>>(), [(4, 1), (3, 2)]);
+        assert_eq!(
+            l.rounds("ada")
+                .iter()
+                .map(|(n, s)| (*n, s.turns))
+                .collect::<Vec<_>>(),
+            [(4, 1), (3, 2)]
+        );
         assert_eq!(l.round(4, "vox"), RoundSpent::default());
     }
 
     #[test]
     fn amounts_read_as_dollars() {
-        assert_eq!([dollars(0.0), dollars(1.5), dollars(0.000288), dollars(0.012)], ["$0.00", "$1.50", "$0.000288", "$0.01"]);
+        assert_eq!(
+            [
+                dollars(0.0),
+                dollars(1.5),
+                dollars(0.000288),
+                dollars(0.012)
+            ],
+            ["$0.00", "$1.50", "$0.000288", "$0.01"]
+        );
     }
 
     #[test]

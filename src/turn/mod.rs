@@ -8,10 +8,10 @@ mod ledger;
 mod run;
 mod sessions;
 
-pub use drivers::{Invocation, Reader, invocation};
-pub use run::{Outcome, TurnSpec, run_turn, unit_name};
 pub use desk::{Desk, QUEUE_MAX, RunningTurn, TurnError};
+pub use drivers::{Invocation, Reader, invocation};
 pub use ledger::{Ledger, RoundSpent, Spent, dollars};
+pub use run::{Outcome, TurnSpec, run_turn, unit_name};
 pub use sessions::{Session, Sessions};
 
 /// What a driver makes of the CLI's output.
@@ -26,7 +26,11 @@ pub enum TurnEvent {
     Final { text: String },
     /// The CLI's own session id, to continue the conversation next turn.
     Session { id: String },
-    Usage { input_tokens: u64, output_tokens: u64, cost_usd: Option<f64> },
+    Usage {
+        input_tokens: u64,
+        output_tokens: u64,
+        cost_usd: Option<f64>,
+    },
     /// An error the CLI reported, or one in running it.
     Error { message: String },
     /// Something the mayor should know that is not an error (a tool not run, a session

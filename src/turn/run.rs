@@ -77,7 +77,8 @@ pub async fn run_turn<M: UserManagers>(
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (verified_tx, verified_rx) = tokio::sync::oneshot::channel();
-    let verified = futures_util::future::FutureExt::shared(async move { verified_rx.await.is_ok() });
+    let verified =
+        futures_util::future::FutureExt::shared(async move { verified_rx.await.is_ok() });
     let unit = TurnUnit {
         name: spec.unit.clone(),
         description: format!("townhall turn ({:?})", spec.kind),
@@ -116,7 +117,14 @@ pub async fn run_turn<M: UserManagers>(
             if let Some(line) = &read
                 && line.cut
             {
-                let _ = events.send(TurnEvent::Error { message: format!("an output line longer than {} KiB was cut", MAX_LINE >> 10) }).await;
+                let _ = events
+                    .send(TurnEvent::Error {
+                        message: format!(
+                            "an output line longer than {} KiB was cut",
+                            MAX_LINE >> 10
+                        ),
+                    })
+                    .await;
             }
             let evs = match &read {
                 Some(line) => reader.line(&line.text),
@@ -129,7 +137,11 @@ pub async fn run_turn<M: UserManagers>(
                         let room = MAX_ANSWER.saturating_sub(answered);
                         answered = MAX_ANSWER;
                         if !std::mem::replace(&mut cut_told, true) {
-                            let _ = events.send(TurnEvent::Text { text: clip(&text, room).to_string() }).await;
+                            let _ = events
+                                .send(TurnEvent::Text {
+                                    text: clip(&text, room).to_string(),
+                                })
+                                .await;
                             let message = format!("the answer was cut at {} KiB", MAX_ANSWER >> 10);
                             let _ = events.send(TurnEvent::Error { message }).await;
                         }
@@ -180,7 +192,10 @@ pub async fn run_turn<M: UserManagers>(
     let end = match end {
         Err(e) if stopped.load(Ordering::SeqCst) => {
             tracing::info!("a stopped turn's manager went away: {e}");
-            crate::units::UnitEnd { result: "stopped".into(), status: 0 }
+            crate::units::UnitEnd {
+                result: "stopped".into(),
+                status: 0,
+            }
         }
         r => r?,
     };
@@ -203,6 +218,9 @@ pub async fn run_turn<M: UserManagers>(
 pub fn unit_name(resident: &str) -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis();
     format!("townhall-turn-{resident}-{t}-{n}.service")
 }

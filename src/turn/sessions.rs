@@ -45,13 +45,26 @@ impl Sessions {
         let path = state.join("sessions.json");
         let help = "it maps conversations to CLI session ids; move it away and every conversation starts a fresh session";
         let map = crate::os::read_state(&path, help)?.unwrap_or_default();
-        Ok(Self { path, map: Mutex::new(map) })
+        Ok(Self {
+            path,
+            map: Mutex::new(map),
+        })
     }
 
     pub fn get(&self, resident: &str, conversation: &str) -> Option<Session> {
-        match self.map.lock().expect("lock").get(&key(resident, conversation))? {
+        match self
+            .map
+            .lock()
+            .expect("lock")
+            .get(&key(resident, conversation))?
+        {
             Saved::Session(s) => Some(s.clone()),
-            Saved::Id(id) => Some(Session { id: id.clone(), kind: None, tokens: [0, 0], at: 0 }),
+            Saved::Id(id) => Some(Session {
+                id: id.clone(),
+                kind: None,
+                tokens: [0, 0],
+                at: 0,
+            }),
         }
     }
 
@@ -59,15 +72,30 @@ impl Sessions {
     pub fn latest(&self, resident: &str) -> Option<(String, Session)> {
         let prefix = format!("{resident}/");
         let map = self.map.lock().expect("lock");
-        let found = map.iter().filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v)));
+        let found = map
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v)));
         let all = found.map(|(c, v)| match v {
             Saved::Session(s) => (c.to_string(), s.clone()),
-            Saved::Id(id) => (c.to_string(), Session { id: id.clone(), kind: None, tokens: [0, 0], at: 0 }),
+            Saved::Id(id) => (
+                c.to_string(),
+                Session {
+                    id: id.clone(),
+                    kind: None,
+                    tokens: [0, 0],
+                    at: 0,
+                },
+            ),
         });
         all.max_by_key(|(_, s)| s.at)
     }
 
-    pub fn set(&self, resident: &str, conversation: &str, session: Option<Session>) -> Result<(), OsError> {
+    pub fn set(
+        &self,
+        resident: &str,
+        conversation: &str,
+        session: Option<Session>,
+    ) -> Result<(), OsError> {
         let mut map = self.map.lock().expect("lock");
         match session {
             Some(s) => map.insert(key(resident, conversation), Saved::Session(s)),
@@ -86,11 +114,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("sessions.json"), r#"{"ada/!r:t":"5b9a"}"#).unwrap();
         let s = Sessions::load(dir.path()).unwrap();
-        assert_eq!(s.get("ada", "!r:t"), Some(Session { id: "5b9a".into(), kind: None, tokens: [0, 0], at: 0 }));
-        let codex = Session { id: "t1".into(), kind: Some(AgentKind::Codex), tokens: [222, 44], at: 7 };
+        assert_eq!(
+            s.get("ada", "!r:t"),
+            Some(Session {
+                id: "5b9a".into(),
+                kind: None,
+                tokens: [0, 0],
+                at: 0
+            })
+        );
+        let codex = Session {
+            id: "t1".into(),
+            kind: Some(AgentKind::Codex),
+            tokens: [222, 44],
+            at: 7,
+        };
         s.set("ada", "!r:t", Some(codex.clone())).unwrap();
-        assert_eq!(Sessions::load(dir.path()).unwrap().get("ada", "!r:t"), Some(codex.clone()));
-        s.set("ada", "!older:t", Some(Session { at: 3, ..codex.clone() })).unwrap();
+        assert_eq!(
+            Sessions::load(dir.path()).unwrap().get("ada", "!r:t"),
+            Some(codex.clone())
+        );
+        s.set(
+            "ada",
+            "!older:t",
+            Some(Session {
+                at: 3,
+                ..codex.clone()
+            }),
+        )
+        .unwrap();
         assert_eq!(s.latest("ada").map(|(c, _)| c), Some("!r:t".into()));
         assert_eq!(s.latest("vox"), None);
     }

@@ -23,7 +23,10 @@ pub fn connect_as(uid: u32, path: &Path) -> io::Result<UnixStream> {
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let bytes = path.as_os_str().as_bytes();
     if bytes.len() >= addr.sun_path.len() {
-        return Err(io::Error::other(format!("{} is too long for a socket path", path.display())));
+        return Err(io::Error::other(format!(
+            "{} is too long for a socket path",
+            path.display()
+        )));
     }
     for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
         *d = *s as libc::c_char;
@@ -31,9 +34,13 @@ pub fn connect_as(uid: u32, path: &Path) -> io::Result<UnixStream> {
     let (ours, theirs) = UnixStream::pair()?;
     ours.set_read_timeout(Some(CONNECT))?;
     // SAFETY: CMSG_SPACE is a size computation.
-    let mut cmsg = vec![0u8; unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize];
+    let mut cmsg =
+        vec![0u8; unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize];
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
     // SAFETY: msghdr is plain old data; the pointers set below outlive every use of it.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -58,7 +65,11 @@ pub fn connect_as(uid: u32, path: &Path) -> io::Result<UnixStream> {
             (*c).cmsg_type = libc::SCM_RIGHTS;
             (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), fd);
-            if libc::sendmsg(their_fd, msg_ptr, 0) == 1 { 0 } else { 2 }
+            if libc::sendmsg(their_fd, msg_ptr, 0) == 1 {
+                0
+            } else {
+                2
+            }
         })
     };
     drop(theirs);
@@ -76,23 +87,34 @@ fn receive(ours: &UnixStream, msg: &mut libc::msghdr) -> io::Result<UnixStream> 
     let n = unsafe { libc::recvmsg(ours.as_raw_fd(), msg, libc::MSG_CMSG_CLOEXEC) };
     if n < 0 {
         let e = io::Error::last_os_error();
-        if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, format!("connecting took longer than {} s", CONNECT.as_secs())));
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connecting took longer than {} s", CONNECT.as_secs()),
+            ));
         }
         return Err(e);
     }
     // SAFETY: reading the control message the kernel filled in, if any.
     unsafe {
         let c = libc::CMSG_FIRSTHDR(msg);
-        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS
+        {
             let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
             return Ok(UnixStream::from(OwnedFd::from_raw_fd(fd)));
         }
         if n == 1 {
-            return Err(io::Error::from_raw_os_error(i32::from(*(*msg.msg_iov).iov_base.cast::<u8>())));
+            return Err(io::Error::from_raw_os_error(i32::from(
+                *(*msg.msg_iov).iov_base.cast::<u8>(),
+            )));
         }
     }
-    Err(io::Error::other("the connecting child ended without a socket"))
+    Err(io::Error::other(
+        "the connecting child ended without a socket",
+    ))
 }
 
 #[cfg(test)]
@@ -107,7 +129,9 @@ mod tests {
         let me = nix::unistd::geteuid().as_raw();
         let stream = connect_as(me, &path).unwrap();
         let (server, _) = listener.accept().unwrap();
-        let cred = nix::sys::socket::getsockopt(&server, nix::sys::socket::sockopt::PeerCredentials).unwrap();
+        let cred =
+            nix::sys::socket::getsockopt(&server, nix::sys::socket::sockopt::PeerCredentials)
+                .unwrap();
         assert_eq!(cred.uid(), me);
         drop(stream);
         let gone = dir.path().join("missing");

@@ -15,21 +15,44 @@ pub const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// `program` as `uid`/`gid` with `HOME=home`, a clean environment plus `env`, in `/`,
 /// with `umask` and at most `within`; append its arguments to the returned command.
-pub fn as_resident(uid: u32, gid: u32, home: &Path, env: &[(&str, &str)], umask: u32, within: Duration, program: &str) -> Command {
+pub fn as_resident(
+    uid: u32,
+    gid: u32,
+    home: &Path,
+    env: &[(&str, &str)],
+    umask: u32,
+    within: Duration,
+    program: &str,
+) -> Command {
     let root = nix::unistd::geteuid().is_root();
     if root && Path::new("/run/systemd/system").exists() {
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let mut c = Command::new("systemd-run");
-        c.args(["--quiet", "--collect", "--wait", "--pipe", "--service-type=exec", "--working-directory=/"])
-            .arg(format!("--unit=townhall-helper-{uid}-{stamp}"))
-            .arg(format!("--slice=user-{uid}.slice"))
-            .arg(format!("--uid={uid}"))
-            .arg(format!("--gid={gid}"))
-            .arg(format!("--property=RuntimeMaxSec={}", within.as_secs().max(1)))
-            .arg(format!("--property=UMask={umask:04o}"))
-            .args(["--property=NoNewPrivileges=yes", "--property=KillMode=control-group"])
-            .arg(format!("--setenv=HOME={}", home.display()))
-            .arg(format!("--setenv=PATH={PATH}"));
+        c.args([
+            "--quiet",
+            "--collect",
+            "--wait",
+            "--pipe",
+            "--service-type=exec",
+            "--working-directory=/",
+        ])
+        .arg(format!("--unit=townhall-helper-{uid}-{stamp}"))
+        .arg(format!("--slice=user-{uid}.slice"))
+        .arg(format!("--uid={uid}"))
+        .arg(format!("--gid={gid}"))
+        .arg(format!(
+            "--property=RuntimeMaxSec={}",
+            within.as_secs().max(1)
+        ))
+        .arg(format!("--property=UMask={umask:04o}"))
+        .args([
+            "--property=NoNewPrivileges=yes",
+            "--property=KillMode=control-group",
+        ])
+        .arg(format!("--setenv=HOME={}", home.display()))
+        .arg(format!("--setenv=PATH={PATH}"));
         for (k, v) in env {
             c.arg(format!("--setenv={k}={v}"));
         }
@@ -38,7 +61,11 @@ pub fn as_resident(uid: u32, gid: u32, home: &Path, env: &[(&str, &str)], umask:
     }
     use std::os::unix::process::CommandExt;
     let mut c = Command::new(program);
-    c.env_clear().env("HOME", home).env("PATH", PATH).envs(env.iter().copied()).current_dir("/");
+    c.env_clear()
+        .env("HOME", home)
+        .env("PATH", PATH)
+        .envs(env.iter().copied())
+        .current_dir("/");
     if root {
         c.uid(uid).gid(gid);
     }

@@ -43,7 +43,11 @@ pub trait UserManagers {
     /// Make the resident's user manager run without a login, and wait until it answers.
     fn linger(&self, uid: u32) -> impl Future<Output = Result<(), OsError>> + Send;
     /// Start the unit in the resident's manager and wait until it has ended.
-    fn run(&self, uid: u32, unit: TurnUnit) -> impl Future<Output = Result<UnitEnd, OsError>> + Send;
+    fn run(
+        &self,
+        uid: u32,
+        unit: TurnUnit,
+    ) -> impl Future<Output = Result<UnitEnd, OsError>> + Send;
     /// Stop one unit; when the resident's manager does not answer, end the manager.
     fn stop(&self, uid: u32, unit: &str) -> impl Future<Output = Result<(), OsError>> + Send;
     /// End the resident's user manager and everything running in it, through PID 1 (what
@@ -51,7 +55,11 @@ pub trait UserManagers {
     fn end_manager(&self, uid: u32) -> impl Future<Output = Result<(), OsError>> + Send;
     /// Stop the turn units an earlier daemon left running (all but those `ours` says this
     /// daemon runs, asked after listing them); returns their names.
-    fn stop_strays(&self, uid: u32, ours: &(dyn Fn(&str) -> bool + Send + Sync)) -> impl Future<Output = Result<Vec<String>, OsError>> + Send;
+    fn stop_strays(
+        &self,
+        uid: u32,
+        ours: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> impl Future<Output = Result<Vec<String>, OsError>> + Send;
 }
 
 /// Records what would have been started and stopped. Told `runs`, each turn in order
@@ -76,12 +84,16 @@ impl UserManagers for FakeUserManagers {
     }
 
     async fn run(&self, uid: u32, mut unit: TurnUnit) -> Result<UnitEnd, OsError> {
-        self.calls.record(format!("run {uid} {} {:?}", unit.name, unit.argv));
+        self.calls
+            .record(format!("run {uid} {} {:?}", unit.name, unit.argv));
         if let Some(v) = unit.verified.take() {
             let _ = v.send(());
         }
         let Some(run) = self.runs.lock().expect("lock").pop_front() else {
-            return Ok(UnitEnd { result: "success".into(), status: 0 });
+            return Ok(UnitEnd {
+                result: "success".into(),
+                status: 0,
+            });
         };
         // Written off the runtime (a pipe blocks when full), then closed: the CLI exited.
         let (out, err) = (unit.stdout.take(), unit.stderr.take());
@@ -107,7 +119,11 @@ impl UserManagers for FakeUserManagers {
         Ok(())
     }
 
-    async fn stop_strays(&self, uid: u32, _ours: &(dyn Fn(&str) -> bool + Send + Sync)) -> Result<Vec<String>, OsError> {
+    async fn stop_strays(
+        &self,
+        uid: u32,
+        _ours: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<Vec<String>, OsError> {
         self.calls.record(format!("stop_strays {uid}"));
         Ok(vec![])
     }

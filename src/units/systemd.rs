@@ -35,10 +35,16 @@ fn manager_unit(uid: u32) -> String {
 }
 
 /// Await `f` for at most `CALL`; both failing and hanging are an `OsError` saying `what`.
-async fn timed<T, E: std::fmt::Display>(what: impl FnOnce() -> String, f: impl Future<Output = Result<T, E>>) -> Result<T, OsError> {
+async fn timed<T, E: std::fmt::Display>(
+    what: impl FnOnce() -> String,
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, OsError> {
     match tokio::time::timeout(CALL, f).await {
         Ok(r) => r.os(what),
-        Err(_) => Err(OsError::new(what(), format!("no answer within {} s", CALL.as_secs()))),
+        Err(_) => Err(OsError::new(
+            what(),
+            format!("no answer within {} s", CALL.as_secs()),
+        )),
     }
 }
 
@@ -46,13 +52,21 @@ async fn timed<T, E: std::fmt::Display>(what: impl FnOnce() -> String, f: impl F
 /// hold. That is all it can prove: the resident controls that cgroup, so nothing taken from
 /// this peer is trusted beyond the resident's own turns.
 fn check_peer(uid: u32, stream: &std::os::unix::net::UnixStream) -> Result<(), String> {
-    let cred = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials).map_err(|e| e.to_string())?;
+    let cred = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
+        .map_err(|e| e.to_string())?;
     if cred.uid() != uid {
-        return Err(format!("the socket's peer runs as uid {}, not {uid}", cred.uid()));
+        return Err(format!(
+            "the socket's peer runs as uid {}, not {uid}",
+            cred.uid()
+        ));
     }
-    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", cred.pid())).unwrap_or_default();
+    let cgroup =
+        std::fs::read_to_string(format!("/proc/{}/cgroup", cred.pid())).unwrap_or_default();
     if !cgroup.contains(&format!("/user@{uid}.service/")) {
-        return Err(format!("the socket's peer (pid {}) is not inside user@{uid}.service", cred.pid()));
+        return Err(format!(
+            "the socket's peer (pid {}) is not inside user@{uid}.service",
+            cred.pid()
+        ));
     }
     Ok(())
 }
@@ -63,12 +77,23 @@ fn value<'a>(v: impl Into<Value<'a>>) -> Result<OwnedValue, OsError> {
 
 impl SystemdUserManagers {
     pub async fn connect() -> Result<Self, OsError> {
-        let system = timed(|| "connecting to the system bus".into(), zbus::Connection::system()).await?;
-        Ok(Self { system, answered: Default::default() })
+        let system = timed(
+            || "connecting to the system bus".into(),
+            zbus::Connection::system(),
+        )
+        .await?;
+        Ok(Self {
+            system,
+            answered: Default::default(),
+        })
     }
 
     async fn pid1(&self) -> Result<zbus_systemd::systemd1::ManagerProxy<'static>, OsError> {
-        timed(|| "PID 1 on the system bus".into(), zbus_systemd::systemd1::ManagerProxy::new(&self.system)).await
+        timed(
+            || "PID 1 on the system bus".into(),
+            zbus_systemd::systemd1::ManagerProxy::new(&self.system),
+        )
+        .await
     }
 
     /// The resident's own session bus, where its user manager is `org.freedesktop.systemd1`,
@@ -77,20 +102,41 @@ impl SystemdUserManagers {
     /// sender.)
     async fn user_bus(&self, uid: u32) -> Result<zbus::Connection, OsError> {
         let path = bus_socket(uid);
-        let what = move || format!("connecting to the session bus of uid {uid} at /run/user/{uid}/bus");
+        let what =
+            move || format!("connecting to the session bus of uid {uid} at /run/user/{uid}/bus");
         let connect = async move {
-            let stream = tokio::task::spawn_blocking(move || connect_as(uid, &path)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            let stream = tokio::task::spawn_blocking(move || connect_as(uid, &path))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
             check_peer(uid, &stream)?;
             stream.set_nonblocking(true).map_err(|e| e.to_string())?;
             let stream = tokio::net::UnixStream::from_std(stream).map_err(|e| e.to_string())?;
-            zbus::connection::Builder::unix_stream(stream).user_id(uid).build().await.map_err(|e| e.to_string())
+            zbus::connection::Builder::unix_stream(stream)
+                .user_id(uid)
+                .build()
+                .await
+                .map_err(|e| e.to_string())
         };
         timed(what, connect).await
     }
 
-    async fn manager(&self, uid: u32) -> Result<(zbus::Connection, zbus_systemd::systemd1::ManagerProxy<'static>), OsError> {
+    async fn manager(
+        &self,
+        uid: u32,
+    ) -> Result<
+        (
+            zbus::Connection,
+            zbus_systemd::systemd1::ManagerProxy<'static>,
+        ),
+        OsError,
+    > {
         let conn = self.user_bus(uid).await?;
-        let m = timed(|| format!("the user manager of uid {uid}"), zbus_systemd::systemd1::ManagerProxy::new(&conn)).await?;
+        let m = timed(
+            || format!("the user manager of uid {uid}"),
+            zbus_systemd::systemd1::ManagerProxy::new(&conn),
+        )
+        .await?;
         Ok((conn, m))
     }
 
@@ -98,10 +144,19 @@ impl SystemdUserManagers {
         let program = unit.argv.first().cloned().unwrap_or_default();
         let mut p = vec![
             ("Description".to_string(), value(unit.description)?),
-            ("ExecStart".into(), value(vec![(program, unit.argv, false)])?),
-            ("WorkingDirectory".into(), value(unit.workdir.display().to_string())?),
+            (
+                "ExecStart".into(),
+                value(vec![(program, unit.argv, false)])?,
+            ),
+            (
+                "WorkingDirectory".into(),
+                value(unit.workdir.display().to_string())?,
+            ),
             ("Environment".into(), value(unit.environment)?),
-            ("RuntimeMaxUSec".into(), value(unit.runtime_max.as_micros() as u64)?),
+            (
+                "RuntimeMaxUSec".into(),
+                value(unit.runtime_max.as_micros() as u64)?,
+            ),
             ("CollectMode".into(), value("inactive-or-failed")?),
             // Keeps the unit (and its exit status) until this connection lets go of it.
             ("AddRef".into(), value(true)?),
@@ -114,17 +169,29 @@ impl SystemdUserManagers {
             ("LockPersonality".into(), value(true)?),
             ("RestrictRealtime".into(), value(true)?),
         ];
-        let files: Vec<(String, bool)> =
-            unit.environment_files.iter().map(|f| (f.display().to_string(), false)).collect();
+        let files: Vec<(String, bool)> = unit
+            .environment_files
+            .iter()
+            .map(|f| (f.display().to_string(), false))
+            .collect();
         p.push(("EnvironmentFiles".into(), value(files)?));
         if let Some(fd) = unit.stdin {
-            p.push(("StandardInputFileDescriptor".into(), value(zbus::zvariant::Fd::from(fd))?));
+            p.push((
+                "StandardInputFileDescriptor".into(),
+                value(zbus::zvariant::Fd::from(fd))?,
+            ));
         }
         if let Some(fd) = unit.stdout {
-            p.push(("StandardOutputFileDescriptor".into(), value(zbus::zvariant::Fd::from(fd))?));
+            p.push((
+                "StandardOutputFileDescriptor".into(),
+                value(zbus::zvariant::Fd::from(fd))?,
+            ));
         }
         match unit.stderr {
-            Some(fd) => p.push(("StandardErrorFileDescriptor".into(), value(zbus::zvariant::Fd::from(fd))?)),
+            Some(fd) => p.push((
+                "StandardErrorFileDescriptor".into(),
+                value(zbus::zvariant::Fd::from(fd))?,
+            )),
             None => p.push(("StandardError".into(), value("journal")?)),
         }
         if let Some(m) = unit.memory_max {
@@ -141,15 +208,42 @@ impl SystemdUserManagers {
 
     /// Wait for the unit to end: PropertiesChanged on ActiveState, with a slow re-read
     /// guarding against a change that raced the subscription.
-    async fn wait_end(&self, conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &(impl Fn() -> String + Sync)) -> Result<UnitEnd, OsError> {
+    async fn wait_end(
+        &self,
+        conn: &zbus::Connection,
+        path: zbus::zvariant::OwnedObjectPath,
+        what: &(impl Fn() -> String + Sync),
+    ) -> Result<UnitEnd, OsError> {
         use zbus::proxy::CacheProperties;
         use zbus_systemd::systemd1::{ServiceProxy, UnitProxy};
         // No proxy caches properties: filling a cache is a GetAll of some 200 properties, which
         // the manager computes while the turn's process waits to start. Changes come as the
         // raw PropertiesChanged signal; reads go to the manager every time.
-        let props = timed(what, async { zbus::fdo::PropertiesProxy::builder(conn).destination("org.freedesktop.systemd1")?.path(path.clone())?.cache_properties(CacheProperties::No).build().await }).await?;
-        let fresh = timed(what, async { UnitProxy::builder(conn).path(path.clone())?.cache_properties(CacheProperties::No).build().await }).await?;
-        let service = timed(what, async { ServiceProxy::builder(conn).path(path)?.cache_properties(CacheProperties::No).build().await }).await?;
+        let props = timed(what, async {
+            zbus::fdo::PropertiesProxy::builder(conn)
+                .destination("org.freedesktop.systemd1")?
+                .path(path.clone())?
+                .cache_properties(CacheProperties::No)
+                .build()
+                .await
+        })
+        .await?;
+        let fresh = timed(what, async {
+            UnitProxy::builder(conn)
+                .path(path.clone())?
+                .cache_properties(CacheProperties::No)
+                .build()
+                .await
+        })
+        .await?;
+        let service = timed(what, async {
+            ServiceProxy::builder(conn)
+                .path(path)?
+                .cache_properties(CacheProperties::No)
+                .build()
+                .await
+        })
+        .await?;
         let mut changes = timed(what, props.receive_properties_changed()).await?;
         loop {
             let state = timed(what, fresh.active_state()).await?;
@@ -163,15 +257,30 @@ impl SystemdUserManagers {
                 _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             }
         }
-        let end = UnitEnd { result: timed(what, service.result()).await?, status: timed(what, service.exec_main_status()).await? };
+        let end = UnitEnd {
+            result: timed(what, service.result()).await?,
+            status: timed(what, service.exec_main_status()).await?,
+        };
         let _ = tokio::time::timeout(CALL, fresh.unref()).await; // now collect-mode removes it
         Ok(end)
     }
 
     /// Drop-ins the resident wrote for names that match our turn units (townhall-turn-.service.d,
     /// service.d, …) could replace what the turn runs: refuse such a turn.
-    async fn refuse_dropins(&self, conn: &zbus::Connection, path: zbus::zvariant::OwnedObjectPath, what: &(impl Fn() -> String + Sync)) -> Result<(), OsError> {
-        let unit = timed(what, async { zbus_systemd::systemd1::UnitProxy::builder(conn).path(path)?.cache_properties(zbus::proxy::CacheProperties::No).build().await }).await?;
+    async fn refuse_dropins(
+        &self,
+        conn: &zbus::Connection,
+        path: zbus::zvariant::OwnedObjectPath,
+        what: &(impl Fn() -> String + Sync),
+    ) -> Result<(), OsError> {
+        let unit = timed(what, async {
+            zbus_systemd::systemd1::UnitProxy::builder(conn)
+                .path(path)?
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .await
+        })
+        .await?;
         let dropins = timed(what, unit.drop_in_paths()).await?;
         if dropins.is_empty() {
             return Ok(());
@@ -179,7 +288,10 @@ impl SystemdUserManagers {
         let _ = tokio::time::timeout(CALL, unit.kill("all".into(), libc::SIGKILL)).await;
         Err(OsError::new(
             what(),
-            format!("refused: drop-ins apply to townhall's turn units ({}); remove them (the next reset does)", dropins.join(", ")),
+            format!(
+                "refused: drop-ins apply to townhall's turn units ({}); remove them (the next reset does)",
+                dropins.join(", ")
+            ),
         ))
     }
 }
@@ -219,7 +331,10 @@ impl UserManagers for SystemdUserManagers {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(OsError::new(what(), format!("the user manager did not answer within 30 s ({last})")))
+        Err(OsError::new(
+            what(),
+            format!("the user manager did not answer within 30 s ({last})"),
+        ))
     }
 
     async fn run(&self, uid: u32, mut unit: TurnUnit) -> Result<UnitEnd, OsError> {
@@ -243,7 +358,11 @@ impl UserManagers for SystemdUserManagers {
         let connected = ms();
         // Ask the manager for its signals before the unit exists, so no change is missed.
         timed(what, manager.subscribe()).await?;
-        timed(what, manager.start_transient_unit(name.clone(), "fail".into(), props, vec![])).await?;
+        timed(
+            what,
+            manager.start_transient_unit(name.clone(), "fail".into(), props, vec![]),
+        )
+        .await?;
         let started = ms();
         let path = timed(what, manager.get_unit(name.clone())).await?;
         self.refuse_dropins(&conn, path.clone(), &what).await?;
@@ -257,7 +376,10 @@ impl UserManagers for SystemdUserManagers {
             Err(_) => {
                 tracing::warn!(%name, uid, "still running {} s after its timeout: ending it", GRACE.as_secs());
                 self.stop(uid, &name).await?;
-                Ok(UnitEnd { result: "timeout".into(), status: 0 })
+                Ok(UnitEnd {
+                    result: "timeout".into(),
+                    status: 0,
+                })
             }
         }
     }
@@ -280,20 +402,32 @@ impl UserManagers for SystemdUserManagers {
         let what = || format!("ending user@{uid}.service through PID 1");
         let pid1 = self.pid1().await?;
         // SIGKILL first: a manager its resident wedged still dies; then the stop job.
-        let _ = timed(what, pid1.kill_unit(manager_unit(uid), "all".into(), libc::SIGKILL)).await;
+        let _ = timed(
+            what,
+            pid1.kill_unit(manager_unit(uid), "all".into(), libc::SIGKILL),
+        )
+        .await;
         match timed(what, pid1.stop_unit(manager_unit(uid), "replace".into())).await {
             Err(e) if e.detail.contains("not loaded") || e.detail.contains("NoSuchUnit") => Ok(()),
             r => r.map(|_| ()),
         }
     }
 
-    async fn stop_strays(&self, uid: u32, ours: &(dyn Fn(&str) -> bool + Send + Sync)) -> Result<Vec<String>, OsError> {
+    async fn stop_strays(
+        &self,
+        uid: u32,
+        ours: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<Vec<String>, OsError> {
         if !bus_socket(uid).exists() {
             return Ok(vec![]);
         }
         let what = || format!("looking for turn units left in the manager of uid {uid}");
         let (_conn, manager) = self.manager(uid).await?;
-        let units = timed(what, manager.list_units_by_patterns(vec![], vec!["townhall-turn-*".into()])).await?;
+        let units = timed(
+            what,
+            manager.list_units_by_patterns(vec![], vec!["townhall-turn-*".into()]),
+        )
+        .await?;
         let mut stopped = Vec::new();
         for u in units.into_iter().filter(|u| !ours(&u.0)) {
             let name = u.0;

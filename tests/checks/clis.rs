@@ -13,23 +13,52 @@ use crate::support::town::{Town, repo};
 /// The pinned version of each CLI, from the same file the installer reads.
 fn pins() -> anyhow::Result<Vec<(&'static str, String)>> {
     let text = std::fs::read_to_string(repo().join("tests/town/agents/package.json"))?;
-    let deps: serde_json::Value = serde_json::from_str::<serde_json::Value>(&text)?["dependencies"].clone();
-    [("claude", "@anthropic-ai/claude-code"), ("codex", "@openai/codex"), ("gemini", "@google/gemini-cli")]
-        .into_iter()
-        .map(|(cli, package)| Ok((cli, deps[package].as_str().with_context(|| format!("{package} is not pinned"))?.to_string())))
-        .collect()
+    let deps: serde_json::Value =
+        serde_json::from_str::<serde_json::Value>(&text)?["dependencies"].clone();
+    [
+        ("claude", "@anthropic-ai/claude-code"),
+        ("codex", "@openai/codex"),
+        ("gemini", "@google/gemini-cli"),
+    ]
+    .into_iter()
+    .map(|(cli, package)| {
+        Ok((
+            cli,
+            deps[package]
+                .as_str()
+                .with_context(|| format!("{package} is not pinned"))?
+                .to_string(),
+        ))
+    })
+    .collect()
 }
 
 pub fn the_pinned_agent_clis_run_as_a_resident(t: &Town) -> anyhow::Result<()> {
     for (cli, version) in pins()? {
         let out = t.as_user("ada", &format!("cd && {cli} --version"));
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        ensure!(out.status.success(), "`{cli} --version` as ada failed ({}): {stdout}{stderr}", out.status);
-        ensure!(stdout.contains(&version), "`{cli} --version` as ada says {stdout:?}, not the pinned {version}");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        ensure!(
+            out.status.success(),
+            "`{cli} --version` as ada failed ({}): {stdout}{stderr}",
+            out.status
+        );
+        ensure!(
+            stdout.contains(&version),
+            "`{cli} --version` as ada says {stdout:?}, not the pinned {version}"
+        );
     }
     // Read-only for residents: a resident cannot change the CLI another one runs.
-    let out = t.as_user("ada", "touch /opt/townhall-agents/node_modules/.bin/planted");
-    ensure!(!out.status.success(), "ada could write into the shared agent CLIs");
+    let out = t.as_user(
+        "ada",
+        "touch /opt/townhall-agents/node_modules/.bin/planted",
+    );
+    ensure!(
+        !out.status.success(),
+        "ada could write into the shared agent CLIs"
+    );
     Ok(())
 }
 
@@ -45,11 +74,27 @@ struct OnCli<'a> {
 }
 
 impl<'a> OnCli<'a> {
-    fn set(t: &'a Town, name: &'a str, toml: &str, env_file: &str, env: &str, proof: String) -> anyhow::Result<Self> {
-        let path = t.run.join(format!("root/etc/townhall/residents/{name}.toml"));
+    fn set(
+        t: &'a Town,
+        name: &'a str,
+        toml: &str,
+        env_file: &str,
+        env: &str,
+        proof: String,
+    ) -> anyhow::Result<Self> {
+        let path = t
+            .run
+            .join(format!("root/etc/townhall/residents/{name}.toml"));
         let before = std::fs::read_to_string(&path)?;
         let env_before = t.sh(&format!("cat {env_file} 2>/dev/null || true"))?;
-        let guard = Self { t, name, toml: before, env_file: env_file.into(), env: Some(env_before).filter(|e| !e.is_empty()), proof };
+        let guard = Self {
+            t,
+            name,
+            toml: before,
+            env_file: env_file.into(),
+            env: Some(env_before).filter(|e| !e.is_empty()),
+            proof,
+        };
         std::fs::write(&path, toml)?;
         let env = env.replace('\'', "");
         t.sh(&format!("printf '%s' '{env}' > {env_file} && chown {name} {env_file} && chmod 0400 {env_file} && townhall reload"))?;
@@ -59,12 +104,19 @@ impl<'a> OnCli<'a> {
 
 impl Drop for OnCli<'_> {
     fn drop(&mut self) {
-        let _ = std::fs::write(self.t.run.join(format!("root/etc/townhall/residents/{}.toml", self.name)), &self.toml);
+        let _ = std::fs::write(
+            self.t
+                .run
+                .join(format!("root/etc/townhall/residents/{}.toml", self.name)),
+            &self.toml,
+        );
         let env = match &self.env {
             Some(e) => format!("printf '%s' '{}' > {}", e.replace('\'', ""), self.env_file),
             None => format!("rm -f {}", self.env_file),
         };
-        let _ = self.t.sh(&format!("{env}; rm -rf {}; townhall reload", self.proof));
+        let _ = self
+            .t
+            .sh(&format!("{env}; rm -rf {}; townhall reload", self.proof));
     }
 }
 
@@ -87,45 +139,99 @@ fn prove(t: &Town, case: Case) -> anyhow::Result<()> {
     let (who, home) = (case.resident, format!("/agents/{}", case.resident));
     let proof = format!("{home}/{}/{}", case.workspace, case.api.proof_dir());
     let toml = case.toml.replace("{port}", &api.port.to_string());
-    let _on = OnCli::set(t, who, &toml, case.env_file, &case.env.replace("{port}", &api.port.to_string()), proof.clone())?;
+    let _on = OnCli::set(
+        t,
+        who,
+        &toml,
+        case.env_file,
+        &case.env.replace("{port}", &api.port.to_string()),
+        proof.clone(),
+    )?;
     // Paths newly persisted (its CLI's state dir) are kept from the next round on.
     t.sh("townhall reset --yes --by test >/dev/null")?;
     let mxid = format!("@{who}:town.test");
     let explain = |e: anyhow::Error| {
         let log = t.journal(&["-u", "townhall", "-n", "40", "--no-pager"]);
-        anyhow::anyhow!("{e}\nthe stand-in was asked:\n{}\ntownhall's journal:\n{log}", api.summary())
+        anyhow::anyhow!(
+            "{e}\nthe stand-in was asked:\n{}\ntownhall's journal:\n{log}",
+            api.summary()
+        )
     };
     block_on(async {
-        let (mayor, room) = room_with(t, &format!("{who} on {:?}", case.api), &[&mxid], true).await?;
+        let (mayor, room) =
+            room_with(t, &format!("{who} on {:?}", case.api), &[&mxid], true).await?;
         mayor.say(&room, ASK_COMMIT).await?;
-        let said = mayor.wait_for(&room, &mxid, "committed-").await.map_err(explain)?;
-        ensure!(said.iter().all(|(b, _)| !b.contains("cannot read") && !b.contains("not run")), "a line was not understood or a tool not run: {said:?}");
+        let said = mayor
+            .wait_for(&room, &mxid, "committed-")
+            .await
+            .map_err(explain)?;
+        ensure!(
+            said.iter()
+                .all(|(b, _)| !b.contains("cannot read") && !b.contains("not run")),
+            "a line was not understood or a tool not run: {said:?}"
+        );
         // Its text before the tool call and after are two paragraphs of one answer.
-        ensure!(said.iter().any(|(b, _)| b.contains(&format!("{BEFORE_TOOL}\n\ndone: "))), "the answer's blocks ran together: {said:?}");
+        ensure!(
+            said.iter()
+                .any(|(b, _)| b.contains(&format!("{BEFORE_TOOL}\n\ndone: "))),
+            "the answer's blocks ran together: {said:?}"
+        );
         // The tool ran as the resident, in its workspace, and git signed with its key.
         let owner = t.sh(&format!("stat -c %U {proof}/f"))?;
         let log = t.as_user(who, &format!("git -C {proof} log -1 --format='%s %G?'"));
         let log = String::from_utf8_lossy(&log.stdout);
-        ensure!(owner.trim() == who, "the tool's file is {owner:?}'s, not {who}'s");
-        ensure!(log.trim() == format!("from {} G", case.api.proof_dir()), "the tool's commit: {log:?} (want its message and a good signature)");
+        ensure!(
+            owner.trim() == who,
+            "the tool's file is {owner:?}'s, not {who}'s"
+        );
+        ensure!(
+            log.trim() == format!("from {} G", case.api.proof_dir()),
+            "the tool's commit: {log:?} (want its message and a good signature)"
+        );
 
         mayor.say(&room, "and now?").await?;
-        mayor.wait_for(&room, &mxid, "you said: and now?").await.map_err(explain)?;
-        ensure!(api.resumed(ASK_COMMIT, "and now?"), "no request held both messages: the session was not resumed");
+        mayor
+            .wait_for(&room, &mxid, "you said: and now?")
+            .await
+            .map_err(explain)?;
+        ensure!(
+            api.resumed(ASK_COMMIT, "and now?"),
+            "no request held both messages: the session was not resumed"
+        );
 
         // A new round: the CLI's state dir is persisted by default, so it resumes.
         t.sh("townhall reset --yes --by test >/dev/null")?;
         mayor.say(&room, "after the reset?").await?;
-        mayor.wait_for(&room, &mxid, "you said: after the reset?").await.map_err(explain)?;
-        ensure!(api.resumed(ASK_COMMIT, "after the reset?"), "after the reset the session was not resumed");
+        mayor
+            .wait_for(&room, &mxid, "you said: after the reset?")
+            .await
+            .map_err(explain)?;
+        ensure!(
+            api.resumed(ASK_COMMIT, "after the reset?"),
+            "after the reset the session was not resumed"
+        );
 
         // The resident deletes its CLI's sessions: the next turn starts afresh, and says so.
         let out = t.as_user(who, &format!("rm -rf ~/{}", case.sessions));
-        ensure!(out.status.success(), "{who} could not delete ~/{}", case.sessions);
+        ensure!(
+            out.status.success(),
+            "{who} could not delete ~/{}",
+            case.sessions
+        );
         mayor.say(&room, "once more").await?;
-        let said = mayor.wait_for(&room, &mxid, "could not resume").await.map_err(explain)?;
-        ensure!(said.iter().any(|(b, _)| b.contains("you said: once more") && b.contains("could not resume")), "no notice of the fresh session: {said:?}");
-        ensure!(!api.resumed(ASK_COMMIT, "once more"), "the lost session was resumed after all");
+        let said = mayor
+            .wait_for(&room, &mxid, "could not resume")
+            .await
+            .map_err(explain)?;
+        ensure!(
+            said.iter()
+                .any(|(b, _)| b.contains("you said: once more") && b.contains("could not resume")),
+            "no notice of the fresh session: {said:?}"
+        );
+        ensure!(
+            !api.resumed(ASK_COMMIT, "once more"),
+            "the lost session was resumed after all"
+        );
         anyhow::Ok(())
     })
 }
@@ -133,8 +239,17 @@ fn prove(t: &Town, case: Case) -> anyhow::Result<()> {
 /// ada on the real claude, with her shipped residents/ada.toml byte for byte.
 pub fn claude_answers_in_matrix_runs_its_tool_and_resumes(t: &Town) -> anyhow::Result<()> {
     let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?;
-    let env = "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n";
-    let case = Case { api: Api::Anthropic, resident: "ada", workspace: "work", toml, env_file: "/run/secrets/townhall/ada-anthropic.env", env, sessions: ".claude/projects" };
+    let env =
+        "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n";
+    let case = Case {
+        api: Api::Anthropic,
+        resident: "ada",
+        workspace: "work",
+        toml,
+        env_file: "/run/secrets/townhall/ada-anthropic.env",
+        env,
+        sessions: ".claude/projects",
+    };
     prove(t, case)
 }
 
@@ -142,7 +257,15 @@ pub fn claude_answers_in_matrix_runs_its_tool_and_resumes(t: &Town) -> anyhow::R
 pub fn gemini_answers_in_matrix_runs_its_tool_and_resumes(t: &Town) -> anyhow::Result<()> {
     let toml = std::fs::read_to_string(repo().join("residents/vox.toml"))?;
     let env = "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port}\nGEMINI_API_KEY=stand-in-not-a-key\n";
-    let case = Case { api: Api::Gemini, resident: "vox", workspace: "notes", toml, env_file: "/run/secrets/townhall/vox-gemini.env", env, sessions: ".gemini/tmp" };
+    let case = Case {
+        api: Api::Gemini,
+        resident: "vox",
+        workspace: "notes",
+        toml,
+        env_file: "/run/secrets/townhall/vox-gemini.env",
+        env,
+        sessions: ".gemini/tmp",
+    };
     prove(t, case)
 }
 
@@ -154,22 +277,46 @@ pub fn codex_answers_in_matrix_runs_its_tool_and_resumes(t: &Town) -> anyhow::Re
         .lines()
         .filter(|l| !l.starts_with("argv = "))
         .map(|l| match l {
-            "kind = \"claude\"" => "kind = \"codex\"\nbase_url = \"http://127.0.0.1:{port}/v1\"".to_string(),
-            l if l.starts_with("environment_files = ") => "environment_files = [\"/run/secrets/townhall/ada-codex.env\"]".into(),
+            "kind = \"claude\"" => {
+                "kind = \"codex\"\nbase_url = \"http://127.0.0.1:{port}/v1\"".to_string()
+            }
+            l if l.starts_with("environment_files = ") => {
+                "environment_files = [\"/run/secrets/townhall/ada-codex.env\"]".into()
+            }
             l => l.to_string(),
         })
         .collect::<Vec<_>>()
         .join("\n");
-    ensure!(toml.contains("kind = \"codex\"") && toml.contains("ada-codex.env"), "ada.toml changed shape: {toml}");
-    let case = Case { api: Api::OpenAi, resident: "ada", workspace: "work", toml, env_file: "/run/secrets/townhall/ada-codex.env", env: "CODEX_API_KEY=sk-stand-in-not-a-key\n", sessions: ".codex/sessions" };
+    ensure!(
+        toml.contains("kind = \"codex\"") && toml.contains("ada-codex.env"),
+        "ada.toml changed shape: {toml}"
+    );
+    let case = Case {
+        api: Api::OpenAi,
+        resident: "ada",
+        workspace: "work",
+        toml,
+        env_file: "/run/secrets/townhall/ada-codex.env",
+        env: "CODEX_API_KEY=sk-stand-in-not-a-key\n",
+        sessions: ".codex/sessions",
+    };
     prove(t, case)
 }
 
 /// ada on the real claude with an approval rule: a call the rule names waits for the mayor.
 pub fn claude_waits_for_a_mayors_approval(t: &Town) -> anyhow::Result<()> {
-    let env = "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n";
+    let env =
+        "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n";
     let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?;
-    let case = Case { api: Api::Anthropic, resident: "ada", workspace: "work", toml, env_file: "/run/secrets/townhall/ada-anthropic.env", env, sessions: "" };
+    let case = Case {
+        api: Api::Anthropic,
+        resident: "ada",
+        workspace: "work",
+        toml,
+        env_file: "/run/secrets/townhall/ada-anthropic.env",
+        env,
+        sessions: "",
+    };
     waits_for_approval(t, case, "kind = \"claude\"\n")
 }
 
@@ -177,19 +324,40 @@ pub fn claude_waits_for_a_mayors_approval(t: &Town) -> anyhow::Result<()> {
 pub fn gemini_waits_for_a_mayors_approval(t: &Town) -> anyhow::Result<()> {
     let env = "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port}\nGEMINI_API_KEY=stand-in-not-a-key\n";
     let toml = std::fs::read_to_string(repo().join("residents/vox.toml"))?;
-    let case = Case { api: Api::Gemini, resident: "vox", workspace: "notes", toml, env_file: "/run/secrets/townhall/vox-gemini.env", env, sessions: "" };
+    let case = Case {
+        api: Api::Gemini,
+        resident: "vox",
+        workspace: "notes",
+        toml,
+        env_file: "/run/secrets/townhall/vox-gemini.env",
+        env,
+        sessions: "",
+    };
     waits_for_approval(t, case, "kind = \"gemini\"\n")
 }
 
 /// Wait until `n` turns have ended: each turn's last edit names its session.
-async fn turns_ended(mayor: &crate::support::mayor::Mayor, room: &matrix_sdk::ruma::OwnedRoomId, from: &str, n: usize) -> anyhow::Result<()> {
+async fn turns_ended(
+    mayor: &crate::support::mayor::Mayor,
+    room: &matrix_sdk::ruma::OwnedRoomId,
+    from: &str,
+    n: usize,
+) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let said = mayor.from(room, from).await?;
-        if said.iter().filter(|(b, _)| b.contains("_session `")).count() >= n {
+        if said
+            .iter()
+            .filter(|(b, _)| b.contains("_session `"))
+            .count()
+            >= n
+        {
             return Ok(());
         }
-        ensure!(std::time::Instant::now() < deadline, "turn {n} did not end: {said:?}");
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "turn {n} did not end: {said:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
@@ -202,9 +370,13 @@ fn waits_for_approval(t: &Town, case: Case, kind_line: &str) -> anyhow::Result<(
     use crate::support::standin::{ASK_GUARDED, GUARDED};
     crate::checks::turns::setup(t)?;
     let api = StandIn::start(case.api)?;
-    let rules = format!("{kind_line}approve = [\"Bash(echo guarded*)\"]\napprove_timeout = \"8s\"\n");
+    let rules =
+        format!("{kind_line}approve = [\"Bash(echo guarded*)\"]\napprove_timeout = \"8s\"\n");
     let toml = case.toml.replacen(kind_line, &rules, 1);
-    ensure!(toml != case.toml, "the resident's file has no {kind_line:?} line");
+    ensure!(
+        toml != case.toml,
+        "the resident's file has no {kind_line:?} line"
+    );
     let env = case.env.replace("{port}", &api.port.to_string());
     let (who, mxid) = (case.resident, format!("@{}:town.test", case.resident));
     let ran = format!("/agents/{who}/{}/guarded-ran", case.workspace);

@@ -28,14 +28,22 @@ impl<'a> VoxAs<'a> {
 
 impl Drop for VoxAs<'_> {
     fn drop(&mut self) {
-        let _ = std::fs::write(self.t.run.join("root/etc/townhall/residents/vox.toml"), &self.toml);
+        let _ = std::fs::write(
+            self.t.run.join("root/etc/townhall/residents/vox.toml"),
+            &self.toml,
+        );
         let _ = self.t.sh("townhall reload");
     }
 }
 
 fn vox_spent(t: &Town) -> anyhow::Result<serde_json::Value> {
     let status: serde_json::Value = serde_json::from_str(&t.sh("townhall status --json")?)?;
-    let vox = status["residents"].as_array().into_iter().flatten().find(|r| r["name"] == "vox").cloned();
+    let vox = status["residents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"] == "vox")
+        .cloned();
     Ok(vox.map(|v| v["spent"].clone()).unwrap_or_default())
 }
 
@@ -45,7 +53,13 @@ fn vox_on(t: &Town, kind: &str, budget: &str) -> anyhow::Result<String> {
     let toml: String = toml
         .lines()
         .filter(|l| !l.starts_with("argv = "))
-        .map(|l| if l.starts_with("kind = ") { format!("kind = \"{kind}\"\nargv = [\"/usr/local/bin/standin\"]\n") } else { format!("{l}\n") })
+        .map(|l| {
+            if l.starts_with("kind = ") {
+                format!("kind = \"{kind}\"\nargv = [\"/usr/local/bin/standin\"]\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
         .collect();
     Ok(format!("{toml}\n[budget]\n{budget}\n"))
 }
@@ -61,37 +75,88 @@ pub fn what_turns_spend_is_shown_and_a_spent_budget_stops_turns(t: &Town) -> any
     // Whatever vox spent before this check, plus room for two of claude's recorded turns
     // ($0.000288 each) and not a third.
     let before = vox_spent(t)?["cost_usd"].as_f64().unwrap_or(0.0);
-    let claude = vox_on(t, "claude", &format!("usd = {}\nshow_from_usd = 0.0", before + 0.0005))?;
+    let claude = vox_on(
+        t,
+        "claude",
+        &format!("usd = {}\nshow_from_usd = 0.0", before + 0.0005),
+    )?;
     block_on(async {
         let vox = VoxAs::set(t, &claude)?;
         let (mayor, room) = room_with(t, "vox spends", &[VOX], true).await?;
         // Its real result line: $0.000288, 22 tokens in, 10 out, under the answer.
         mayor.say(&room, "replay claude-2.1.332-tool").await?;
-        mayor.wait_for(&room, VOX, "this turn: $0.000288 · 22 in / 10 out tokens · 1 turn(s)").await?;
-        mayor.say(&room, "replay claude-2.1.332-tool-refused").await?;
-        mayor.wait_for(&room, VOX, "this conversation this round: $0.000576 · 44 in / 20 out tokens · 2 turn(s)").await?;
+        mayor
+            .wait_for(
+                &room,
+                VOX,
+                "this turn: $0.000288 · 22 in / 10 out tokens · 1 turn(s)",
+            )
+            .await?;
+        mayor
+            .say(&room, "replay claude-2.1.332-tool-refused")
+            .await?;
+        mayor
+            .wait_for(
+                &room,
+                VOX,
+                "this conversation this round: $0.000576 · 44 in / 20 out tokens · 2 turn(s)",
+            )
+            .await?;
         mayor.say(&room, "!cost").await?;
-        let said = mayor.wait_for(&room, VOX, "this conversation: $0.000576 · 44 in / 20 out tokens · 2 turn(s)").await?;
-        ensure!(said.iter().any(|(b, _)| b.contains("(budget $")), "!cost does not name the budget: {said:?}");
+        let said = mayor
+            .wait_for(
+                &room,
+                VOX,
+                "this conversation: $0.000576 · 44 in / 20 out tokens · 2 turn(s)",
+            )
+            .await?;
+        ensure!(
+            said.iter().any(|(b, _)| b.contains("(budget $")),
+            "!cost does not name the budget: {said:?}"
+        );
         mayor.say(&room, "!status").await?;
         mayor.wait_for(&room, VOX, "- spent this round: $").await?;
         let spent = vox_spent(t)?;
         let now = spent["cost_usd"].as_f64().unwrap_or(0.0);
-        ensure!((now - before - 0.000576).abs() < 1e-9, "townhall status --json says vox spent {spent} (from {before})");
+        ensure!(
+            (now - before - 0.000576).abs() < 1e-9,
+            "townhall status --json says vox spent {spent} (from {before})"
+        );
         // The budget is spent: the next message runs no turn and says why.
         mayor.say(&room, "replay claude-2.1.332-first").await?;
         let said = mayor.wait_for(&room, VOX, "of this round's budget").await?;
-        ensure!(!said.iter().any(|(b, _)| b.contains("hello from the stand-in")), "the over-budget turn ran: {said:?}");
+        ensure!(
+            !said
+                .iter()
+                .any(|(b, _)| b.contains("hello from the stand-in")),
+            "the over-budget turn ran: {said:?}"
+        );
         drop(vox);
 
         // Token-only CLIs: codex's thread total and gemini's stats, per turn.
-        for (kind, lines, figures) in [("codex", "codex-0.171.0-tool", "222 in / 44 out tokens · 1 turn(s)"), ("gemini", "gemini-0.61.0-tool", "69 in / 15 out tokens · 1 turn(s)")] {
+        for (kind, lines, figures) in [
+            (
+                "codex",
+                "codex-0.171.0-tool",
+                "222 in / 44 out tokens · 1 turn(s)",
+            ),
+            (
+                "gemini",
+                "gemini-0.61.0-tool",
+                "69 in / 15 out tokens · 1 turn(s)",
+            ),
+        ] {
             let _vox = VoxAs::set(t, &vox_on(t, kind, "show_from_tokens = 1")?)?;
-            let (mayor, room) = room_with(t, &format!("vox spends on {kind}"), &[VOX], true).await?;
+            let (mayor, room) =
+                room_with(t, &format!("vox spends on {kind}"), &[VOX], true).await?;
             mayor.say(&room, &format!("replay {lines}")).await?;
-            mayor.wait_for(&room, VOX, &format!("this turn: {figures}")).await?;
+            mayor
+                .wait_for(&room, VOX, &format!("this turn: {figures}"))
+                .await?;
             mayor.say(&room, "!cost").await?;
-            mayor.wait_for(&room, VOX, &format!("this conversation: {figures}")).await?;
+            mayor
+                .wait_for(&room, VOX, &format!("this conversation: {figures}"))
+                .await?;
         }
         anyhow::Ok(())
     })

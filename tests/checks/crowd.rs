@@ -27,8 +27,19 @@ fn crowd(run: &Path, config: &Path) -> anyhow::Result<Town> {
         .arg(r#"["/usr/local/bin/standin"]"#)
         .status()?;
     ensure!(made.success(), "tests/town/crowd.sh failed");
-    let t = Town::up(run, Options { config: Some(config), units: shipped_units(), ..Options::default() })?;
-    std::fs::copy(repo().join("tests/town/standin/standin"), t.run.join("root/usr/local/bin/standin")).context("installing the stand-in")?;
+    let t = Town::up(
+        run,
+        Options {
+            config: Some(config),
+            units: shipped_units(),
+            ..Options::default()
+        },
+    )?;
+    std::fs::copy(
+        repo().join("tests/town/standin/standin"),
+        t.run.join("root/usr/local/bin/standin"),
+    )
+    .context("installing the stand-in")?;
     Ok(t)
 }
 
@@ -37,12 +48,17 @@ fn all_online(t: &Town) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         let status: serde_json::Value = serde_json::from_str(&t.sh("townhall status --json")?)?;
-        let residents = status["residents"].as_array().context("no residents in status")?;
+        let residents = status["residents"]
+            .as_array()
+            .context("no residents in status")?;
         let online = residents.iter().filter(|r| r["chat"] == "syncing").count();
         if online == RESIDENTS {
             return Ok(());
         }
-        ensure!(std::time::Instant::now() < deadline, "only {online} of {RESIDENTS} bots online after 120 s");
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "only {online} of {RESIDENTS} bots online after 120 s"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -51,19 +67,26 @@ fn all_online(t: &Town) -> anyhow::Result<()> {
 /// its last edit left it (what the mayor reads once an answer is done).
 async fn all_said(mayor: &Mayor, room: &OwnedRoomId, from: &str) -> anyhow::Result<Vec<String>> {
     use matrix_sdk::ruma::events::room::message::Relation;
-    let r = mayor.client.get_room(room).context("room not known to the client")?;
+    let r = mayor
+        .client
+        .get_room(room)
+        .context("room not known to the client")?;
     let (mut events, mut token) = (Vec::new(), None);
     loop {
         let mut opts = MessagesOptions::backward().from(token.as_deref());
         opts.limit = 100u32.into();
         let batch = r.messages(opts).await?;
         for ev in &batch.chunk {
-            if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) = ev.raw().deserialize()
+            if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) =
+                ev.raw().deserialize()
                 && m.sender().as_str() == from
                 && let Some(o) = m.as_original()
             {
                 let edit = match &o.content.relates_to {
-                    Some(Relation::Replacement(re)) => Some((re.event_id.to_string(), re.new_content.msgtype.body().to_string())),
+                    Some(Relation::Replacement(re)) => Some((
+                        re.event_id.to_string(),
+                        re.new_content.msgtype.body().to_string(),
+                    )),
                     _ => None,
                 };
                 events.push((o.event_id.to_string(), o.content.body().to_string(), edit));
@@ -97,13 +120,21 @@ fn in_order(said: &[String], tag: &str) -> anyhow::Result<()> {
     let mut rest = text.as_str();
     while let Some(i) = rest.find(tag) {
         rest = &rest[i + tag.len()..];
-        let n: usize = rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0);
+        let n: usize = rest
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or(0);
         ensure!(n <= next, "message {n} came before message {next}:\n{text}");
         if n == next {
             next += 1;
         }
     }
-    ensure!(next == MESSAGES + 1, "message {next} never reached a turn:\n{text}");
+    ensure!(
+        next == MESSAGES + 1,
+        "message {next} never reached a turn:\n{text}"
+    );
     Ok(())
 }
 
@@ -111,12 +142,16 @@ pub fn a_burst_to_ten_residents_loses_none_across_a_restart(run: &Path) -> anyho
     let config = tempfile::tempdir()?;
     let t = crowd(run, config.path())?;
     all_online(&t)?;
-    let names: Vec<String> = (1..=RESIDENTS).map(|i| format!("@r{i:02}:town.test")).collect();
+    let names: Vec<String> = (1..=RESIDENTS)
+        .map(|i| format!("@r{i:02}:town.test"))
+        .collect();
     block_on(async {
         let mayor = Mayor::login(&t.mayor()?).await?;
         let mut rooms = Vec::new();
         for n in &names {
-            let room = mayor.create(&format!("crowd {n}"), &[n.as_str()], true, false).await?;
+            let room = mayor
+                .create(&format!("crowd {n}"), &[n.as_str()], true, false)
+                .await?;
             rooms.push(room);
         }
         for (room, n) in rooms.iter().zip(&names) {
@@ -136,27 +171,56 @@ pub fn a_burst_to_ten_residents_loses_none_across_a_restart(run: &Path) -> anyho
         let restart = {
             let run = t.run.clone();
             let script = "until townhall status --json | grep -q '\"running_secs\"'; do sleep 0.05; done; systemctl restart townhall";
-            std::thread::spawn(move || std::process::Command::new("bash").arg(repo().join("tests/town/town.sh")).args(["exec", "sh", "-c", script]).env("TOWN_RUN", run).status())
+            std::thread::spawn(move || {
+                std::process::Command::new("bash")
+                    .arg(repo().join("tests/town/town.sh"))
+                    .args(["exec", "sh", "-c", script])
+                    .env("TOWN_RUN", run)
+                    .status()
+            })
         };
         burst(MESSAGES / 2 + 1, MESSAGES).await?;
-        ensure!(restart.join().expect("restart thread")?.success(), "restarting townhall failed");
+        ensure!(
+            restart.join().expect("restart thread")?.success(),
+            "restarting townhall failed"
+        );
         let last = format!("burst {MESSAGES:02}");
         let mut again = 0;
         for (room, n) in rooms.iter().zip(&names) {
-            mayor.wait_for(room, n, &last).await.with_context(|| format!("{n} never answered the last message"))?;
+            mayor
+                .wait_for(room, n, &last)
+                .await
+                .with_context(|| format!("{n} never answered the last message"))?;
             let said = all_said(&mayor, room, n).await?;
             let all = said.join("\n");
-            for refused in ["not kept", "send it again", "could not run", "send the message again"] {
-                ensure!(!all.contains(refused), "{n} turned a message away ({refused}):\n{all}");
+            for refused in [
+                "not kept",
+                "send it again",
+                "could not run",
+                "send the message again",
+            ] {
+                ensure!(
+                    !all.contains(refused),
+                    "{n} turned a message away ({refused}):\n{all}"
+                );
             }
             in_order(&said, "burst ").with_context(|| format!("in {n}'s room"))?;
-            again += said.iter().filter(|b| b.contains("townhall restarted while your turn")).count();
+            again += said
+                .iter()
+                .filter(|b| b.contains("townhall restarted while your turn"))
+                .count();
         }
         // The turns the restart interrupted ran again, told so.
-        ensure!(again > 0, "no turn was interrupted by the restart, so none ran again");
+        ensure!(
+            again > 0,
+            "no turn was interrupted by the restart, so none ran again"
+        );
         anyhow::Ok(())
     })?;
     let restarts = t.sh("systemctl show -p NRestarts --value townhall townhall-chat")?;
-    ensure!(restarts.split_whitespace().all(|n| n == "0"), "a townhall unit restarted on its own: {restarts}");
+    ensure!(
+        restarts.split_whitespace().all(|n| n == "0"),
+        "a townhall unit restarted on its own: {restarts}"
+    );
     Ok(())
 }

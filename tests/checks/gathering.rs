@@ -19,7 +19,10 @@ const ADA: &str = "@ada:town.test";
 async fn running(t: &Town, room: &OwnedRoomId) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !t.sh("townhall status --json")?.contains(room.as_str()) {
-        ensure!(std::time::Instant::now() < deadline, "ada's turn in {room} never started");
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "ada's turn in {room} never started"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
@@ -27,21 +30,32 @@ async fn running(t: &Town, room: &OwnedRoomId) -> anyhow::Result<()> {
 
 /// Everything ada said in the room, edits too (an answer grows by edits), in order.
 async fn all_ada_said(mayor: &Mayor, room: &OwnedRoomId) -> anyhow::Result<String> {
-    Ok(mayor.from(room, ADA).await?.into_iter().map(|(b, _)| b).collect::<Vec<_>>().join("\n"))
+    Ok(mayor
+        .from(room, ADA)
+        .await?
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// `want` appear in `text` in this order.
 fn in_order(text: &str, want: &[String]) -> anyhow::Result<()> {
     let mut at = 0;
     for w in want {
-        let Some(i) = text[at..].find(w.as_str()) else { anyhow::bail!("`{w}` missing or out of order in:\n{text}") };
+        let Some(i) = text[at..].find(w.as_str()) else {
+            anyhow::bail!("`{w}` missing or out of order in:\n{text}")
+        };
         at += i + w.len();
     }
     Ok(())
 }
 
 async fn reactions_by_ada(mayor: &Mayor, room: &OwnedRoomId) -> anyhow::Result<usize> {
-    let r = mayor.client.get_room(room).ok_or_else(|| anyhow::anyhow!("no room"))?;
+    let r = mayor
+        .client
+        .get_room(room)
+        .ok_or_else(|| anyhow::anyhow!("no room"))?;
     let mut opts = MessagesOptions::backward();
     opts.limit = 100u32.into();
     let batch = r.messages(opts).await?;
@@ -65,19 +79,33 @@ pub fn a_burst_is_kept_in_order_and_a_restart_loses_none(t: &Town) -> anyhow::Re
         mayor.wait_for(&room, ADA, "burst 20").await?;
         let said = all_ada_said(&mayor, &room).await?;
         in_order(&said, &burst)?;
-        ensure!(!said.contains("not kept") && !said.contains("queue full"), "a message was turned away:\n{said}");
-        ensure!(reactions_by_ada(&mayor, &room).await? >= 1, "no 👀 on the messages that waited");
+        ensure!(
+            !said.contains("not kept") && !said.contains("queue full"),
+            "a message was turned away:\n{said}"
+        );
+        ensure!(
+            reactions_by_ada(&mayor, &room).await? >= 1,
+            "no 👀 on the messages that waited"
+        );
 
         // Kept on disk: a restart of the supervisor in the middle loses none.
         mayor.say(&room, "slow").await?;
         running(t, &room).await?;
-        let kept: Vec<String> = (1..=5).map(|i| format!("across the restart {i:02}")).collect();
+        let kept: Vec<String> = (1..=5)
+            .map(|i| format!("across the restart {i:02}"))
+            .collect();
         for m in &kept {
             mayor.send(&room, m).await?;
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while !t.sh("cat /var/lib/townhall/waiting.json 2>/dev/null || true")?.contains("across the restart 05") {
-            ensure!(std::time::Instant::now() < deadline, "the messages were never kept");
+        while !t
+            .sh("cat /var/lib/townhall/waiting.json 2>/dev/null || true")?
+            .contains("across the restart 05")
+        {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the messages were never kept"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         t.sh("systemctl restart townhall")?;

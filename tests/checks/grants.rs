@@ -7,7 +7,8 @@ use anyhow::{bail, ensure};
 
 use crate::support::town::Town;
 
-pub const RULE: &str = "\n[[device]]\nsubsystem = \"tty\"\nkernel = \"ttyS0\"\npermission = \"rw\"\n";
+pub const RULE: &str =
+    "\n[[device]]\nsubsystem = \"tty\"\nkernel = \"ttyS0\"\npermission = \"rw\"\n";
 
 /// ada.toml as the container sees it, through the harness's view of its root.
 pub fn ada_toml(t: &Town) -> std::path::PathBuf {
@@ -16,8 +17,11 @@ pub fn ada_toml(t: &Town) -> std::path::PathBuf {
 
 /// Can `who` open /dev/ttyS0 for writing (without waiting for a carrier)?
 pub fn can_write(t: &Town, who: &str) -> bool {
-    let perl = r#"use Fcntl; sysopen(my $f, "/dev/ttyS0", O_WRONLY|O_NONBLOCK|O_NOCTTY) or die "$!\n""#;
-    t.as_user(who, &format!("perl -e '{perl}'")).status.success()
+    let perl =
+        r#"use Fcntl; sysopen(my $f, "/dev/ttyS0", O_WRONLY|O_NONBLOCK|O_NOCTTY) or die "$!\n""#;
+    t.as_user(who, &format!("perl -e '{perl}'"))
+        .status
+        .success()
 }
 
 /// Wait (up to 10 s) for `who`'s write access to /dev/ttyS0 to become `want`.
@@ -29,7 +33,11 @@ pub fn comes_to(t: &Town, who: &str, want: bool) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("{who} {} open /dev/ttyS0 for writing: {}", if want { "still cannot" } else { "can still" }, t.sh("getfacl -p /dev/ttyS0")?)
+    bail!(
+        "{who} {} open /dev/ttyS0 for writing: {}",
+        if want { "still cannot" } else { "can still" },
+        t.sh("getfacl -p /dev/ttyS0")?
+    )
 }
 
 fn ada_can_write(t: &Town, want: bool) -> anyhow::Result<()> {
@@ -46,15 +54,22 @@ const MODE_RULE: &str = "/run/udev/rules.d/99-townhall-test-ttyS0.rules";
 impl ModeRule {
     fn install() -> anyhow::Result<Self> {
         std::fs::create_dir_all("/run/udev/rules.d")?;
-        std::fs::write(MODE_RULE, "SUBSYSTEM==\"tty\", KERNEL==\"ttyS0\", MODE=\"0600\"\n")?;
-        std::process::Command::new("udevadm").args(["control", "--reload"]).status()?;
+        std::fs::write(
+            MODE_RULE,
+            "SUBSYSTEM==\"tty\", KERNEL==\"ttyS0\", MODE=\"0600\"\n",
+        )?;
+        std::process::Command::new("udevadm")
+            .args(["control", "--reload"])
+            .status()?;
         Ok(Self)
     }
 }
 impl Drop for ModeRule {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(MODE_RULE);
-        let _ = std::process::Command::new("udevadm").args(["control", "--reload"]).status();
+        let _ = std::process::Command::new("udevadm")
+            .args(["control", "--reload"])
+            .status();
     }
 }
 
@@ -77,7 +92,10 @@ pub fn a_present_device_is_granted_at_start(t: &Town) -> anyhow::Result<()> {
     ada_can_write(t, true)?;
     ensure!(!can_write(t, "vox"), "vox can open ada's serial port");
     let list = t.sh("townhall devices")?;
-    ensure!(list.contains("/dev/ttyS0") && list.contains("ada (rw, since"), "townhall devices: {list}");
+    ensure!(
+        list.contains("/dev/ttyS0") && list.contains("ada (rw, since"),
+        "townhall devices: {list}"
+    );
     Ok(())
 }
 
@@ -96,24 +114,34 @@ pub fn a_change_event_whose_rule_resets_the_mode_is_undone(t: &Town) -> anyhow::
     t.sh("systemctl stop townhall && chmod 0660 /dev/ttyS0")?;
     uevent("change")?;
     let start = Instant::now();
-    while t.sh("stat -c %a /dev/ttyS0")?.trim() != "600" && start.elapsed() < Duration::from_secs(5) {
+    while t.sh("stat -c %a /dev/ttyS0")?.trim() != "600" && start.elapsed() < Duration::from_secs(5)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
-    ensure!(t.sh("stat -c %a /dev/ttyS0")?.trim() == "600", "udev did not apply MODE=0600");
+    ensure!(
+        t.sh("stat -c %a /dev/ttyS0")?.trim() == "600",
+        "udev did not apply MODE=0600"
+    );
     ada_can_write(t, false)?;
     // …townhall's start puts it back, and so does it after the next change event.
     t.sh("systemctl start townhall")?;
     ada_can_write(t, true)?;
     uevent("change")?;
     let start = Instant::now();
-    let reapplied = || t.journal(&["-u", "townhall", "-o", "cat"]).contains("change event: re-applied 1 grant(s) on /dev/ttyS0");
+    let reapplied = || {
+        t.journal(&["-u", "townhall", "-o", "cat"])
+            .contains("change event: re-applied 1 grant(s) on /dev/ttyS0")
+    };
     while !reapplied() && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(100));
     }
     ensure!(reapplied(), "townhall did not handle the change event");
     ada_can_write(t, true)?;
     let acl = t.sh("getfacl -p /dev/ttyS0")?;
-    ensure!(acl.contains("user:ada:rw-") && acl.contains("mask::rw-"), "{acl}");
+    ensure!(
+        acl.contains("user:ada:rw-") && acl.contains("mask::rw-"),
+        "{acl}"
+    );
     Ok(())
 }
 
@@ -127,9 +155,15 @@ pub fn removing_the_rule_revokes_only_townhalls_entry(t: &Town) -> anyhow::Resul
     t.sh("townhall reload")?;
     ada_can_write(t, false)?;
     let acl = t.sh("getfacl -p /dev/ttyS0")?;
-    ensure!(acl.contains("user:vox:r--") && !acl.contains("user:ada"), "{acl}");
+    ensure!(
+        acl.contains("user:vox:r--") && !acl.contains("user:ada"),
+        "{acl}"
+    );
     let audit = t.sh("grep '\"event\":\"device\"' /var/lib/townhall/audit.log")?;
-    ensure!(audit.contains("Granted") && audit.contains("Revoked"), "audit: {audit}");
+    ensure!(
+        audit.contains("Granted") && audit.contains("Revoked"),
+        "audit: {audit}"
+    );
     t.sh("setfacl -x u:vox /dev/ttyS0")?;
     Ok(())
 }
@@ -141,7 +175,10 @@ pub fn ready_means_a_present_device_is_granted(t: &Town) -> anyhow::Result<()> {
     for i in 0..5 {
         // (reset-failed: five starts in a row are not a unit failing to start.)
         let acl = t.sh("systemctl stop townhall && systemctl reset-failed townhall && { setfacl -x u:ada /dev/ttyS0 2>/dev/null || true; } && systemctl start townhall && getfacl -p /dev/ttyS0")?;
-        ensure!(acl.contains("user:ada:rw-"), "start {i}: `systemctl start townhall` returned before ada's grant was in place:\n{acl}");
+        ensure!(
+            acl.contains("user:ada:rw-"),
+            "start {i}: `systemctl start townhall` returned before ada's grant was in place:\n{acl}"
+        );
     }
     Ok(())
 }

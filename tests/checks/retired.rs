@@ -37,7 +37,11 @@ fn subvolumes(t: &Town) -> anyhow::Result<String> {
 pub fn the_retired_round_is_roots_at_once_and_deleted_by_id(t: &Town) -> anyhow::Result<()> {
     t.sh("systemctl start townhall")?;
     let depth = as_ok(t, "ada", PLANT)?;
-    ensure!(depth.trim().parse::<usize>()? > 3824, "the planted path is only {} bytes", depth.trim());
+    ensure!(
+        depth.trim().parse::<usize>()? > 3824,
+        "the planted path is only {} bytes",
+        depth.trim()
+    );
     // Paused once the old round is retired, before anyone deletes it.
     t.sh("TOWNHALL_RESET_PAUSE=retired townhall reset --yes --by retired-test >/tmp/retired.log 2>&1 & echo $! > /tmp/retired.pid; \
           i=0; until grep -q 'paused after retired' /tmp/retired.log || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done; \
@@ -45,12 +49,24 @@ pub fn the_retired_round_is_roots_at_once_and_deleted_by_id(t: &Town) -> anyhow:
     let mut problems = Vec::new();
     let top = t.sh("stat -c '%U %a' /town/@agents.retired-*")?;
     if !top.lines().all(|l| l == "root 700") {
-        problems.push(format!("the retired round is not root's alone: {}", top.trim()));
+        problems.push(format!(
+            "the retired round is not root's alone: {}",
+            top.trim()
+        ));
     }
-    as_ok(t, "ada", "btrfs subvolume create ~/new-sv >/dev/null && echo kept > ~/new-sv/f")?;
+    as_ok(
+        t,
+        "ada",
+        "btrfs subvolume create ~/new-sv >/dev/null && echo kept > ~/new-sv/f",
+    )?;
     let before = subvolumes(t)?;
     for want in ["@persist", "@agents", "@agents-blank"] {
-        ensure!(before.lines().any(|l| l.trim_start_matches("<FS_TREE>/") == want), "no {want} before: {before}");
+        ensure!(
+            before
+                .lines()
+                .any(|l| l.trim_start_matches("<FS_TREE>/") == want),
+            "no {want} before: {before}"
+        );
     }
     // ada attacks while the paused reset is ended and the daemon deletes the old round.
     let attack = t.as_user("ada", &format!("({ATTACK}) >/dev/null 2>&1 & echo started"));
@@ -63,7 +79,11 @@ pub fn the_retired_round_is_roots_at_once_and_deleted_by_id(t: &Town) -> anyhow:
             break;
         }
         if std::time::Instant::now() > deadline {
-            problems.push(format!("still there after 30 s: {}\n{}", left.trim(), t.sh("townhall status 2>&1 || true")?));
+            problems.push(format!(
+                "still there after 30 s: {}\n{}",
+                left.trim(),
+                t.sh("townhall status 2>&1 || true")?
+            ));
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -79,17 +99,27 @@ pub fn the_retired_round_is_roots_at_once_and_deleted_by_id(t: &Town) -> anyhow:
     };
     if log.trim() != "done" {
         let tried: std::collections::BTreeSet<&str> = log.lines().collect();
-        problems.push(format!("ada reached last round:\n  {}", tried.into_iter().collect::<Vec<_>>().join("\n  ")));
+        problems.push(format!(
+            "ada reached last round:\n  {}",
+            tried.into_iter().collect::<Vec<_>>().join("\n  ")
+        ));
     }
     let after = subvolumes(t)?;
     for want in ["@persist", "@agents", "@agents-blank", "@agents/ada/new-sv"] {
-        if !after.lines().any(|l| l.trim_start_matches("<FS_TREE>/") == want) {
+        if !after
+            .lines()
+            .any(|l| l.trim_start_matches("<FS_TREE>/") == want)
+        {
             problems.push(format!("{want} was destroyed"));
         }
     }
     if as_ok(t, "ada", "cat ~/new-sv/f 2>&1 || true")?.trim() != "kept" {
         problems.push("ada's new subvolume lost its file".into());
     }
-    ensure!(problems.is_empty(), "{}\nsubvolumes now:\n{after}", problems.join("\n"));
+    ensure!(
+        problems.is_empty(),
+        "{}\nsubvolumes now:\n{after}",
+        problems.join("\n")
+    );
     Ok(())
 }

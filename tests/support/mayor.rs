@@ -26,7 +26,10 @@ pub struct Mayor {
 impl Mayor {
     /// Log in with the password the harness registered (no store: a fresh device each run).
     pub async fn login(creds: &Credentials) -> anyhow::Result<Self> {
-        let client = Client::builder().homeserver_url(&creds.homeserver).build().await?;
+        let client = Client::builder()
+            .homeserver_url(&creds.homeserver)
+            .build()
+            .await?;
         client
             .matrix_auth()
             .login_username(&creds.user, &creds.password)
@@ -34,7 +37,9 @@ impl Mayor {
             .send()
             .await
             .with_context(|| format!("logging in as {}", creds.user))?;
-        client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+        client
+            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+            .await?;
         Ok(Self { client })
     }
 
@@ -44,11 +49,20 @@ impl Mayor {
 
     /// A room inviting `users`; `direct` marks it a DM, `encrypted` turns on E2EE from the
     /// start (as Element does for DMs).
-    pub async fn create(&self, name: &str, users: &[&str], direct: bool, encrypted: bool) -> anyhow::Result<OwnedRoomId> {
+    pub async fn create(
+        &self,
+        name: &str,
+        users: &[&str],
+        direct: bool,
+        encrypted: bool,
+    ) -> anyhow::Result<OwnedRoomId> {
         let mut req = CreateRoom::new();
         req.name = Some(name.into());
         req.is_direct = direct;
-        req.invite = users.iter().map(|u| (*u).try_into()).collect::<Result<_, _>>()?;
+        req.invite = users
+            .iter()
+            .map(|u| (*u).try_into())
+            .collect::<Result<_, _>>()?;
         if encrypted {
             let ev = serde_json::json!({"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}});
             req.initial_state = vec![serde_json::from_value(ev)?];
@@ -59,9 +73,15 @@ impl Mayor {
 
     /// Invite `user` to a room the mayor is in.
     pub async fn invite(&self, room: &OwnedRoomId, user: &str) -> anyhow::Result<()> {
-        self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
-        let r = self.client.get_room(room).context("room not known to the client")?;
-        r.invite_user_by_id(&matrix_sdk::ruma::UserId::parse(user)?).await?;
+        self.client
+            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+            .await?;
+        let r = self
+            .client
+            .get_room(room)
+            .context("room not known to the client")?;
+        r.invite_user_by_id(&matrix_sdk::ruma::UserId::parse(user)?)
+            .await?;
         Ok(())
     }
 
@@ -69,57 +89,112 @@ impl Mayor {
     pub async fn wait_joined(&self, room: &OwnedRoomId, users: &[&str]) -> anyhow::Result<()> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+            self.client
+                .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+                .await?;
             let r = self.client.get_room(room).context("room not known")?;
             let joined = r.members(matrix_sdk::RoomMemberships::JOIN).await?;
-            if users.iter().all(|u| joined.iter().any(|m| m.user_id().as_str() == *u)) {
+            if users
+                .iter()
+                .all(|u| joined.iter().any(|m| m.user_id().as_str() == *u))
+            {
                 return Ok(());
             }
-            anyhow::ensure!(std::time::Instant::now() < deadline, "{users:?} did not join {room}");
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "{users:?} did not join {room}"
+            );
         }
     }
 
     pub async fn join(&self, room: &OwnedRoomId) -> anyhow::Result<()> {
-        self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+        self.client
+            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+            .await?;
         self.client.join_room_by_id(room).await?;
         Ok(())
     }
 
     /// Send text, optionally mentioning users (m.mentions), and return the event id.
     pub async fn say(&self, room: &OwnedRoomId, text: &str) -> anyhow::Result<String> {
-        self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
-        let r = self.client.get_room(room).context("room not known to the client")?;
-        Ok(r.send(RoomMessageEventContent::text_plain(text)).await?.response.event_id.to_string())
+        self.client
+            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+            .await?;
+        let r = self
+            .client
+            .get_room(room)
+            .context("room not known to the client")?;
+        Ok(r.send(RoomMessageEventContent::text_plain(text))
+            .await?
+            .response
+            .event_id
+            .to_string())
     }
 
     /// The room's latest 100 messages as sent (not redacted), oldest first, after a sync.
-    async fn latest(&self, room: &OwnedRoomId) -> anyhow::Result<Vec<(String, RoomMessageEventContent)>> {
-        Ok(self.latest_events(room).await?.into_iter().map(|(_, s, c)| (s, c)).collect())
+    async fn latest(
+        &self,
+        room: &OwnedRoomId,
+    ) -> anyhow::Result<Vec<(String, RoomMessageEventContent)>> {
+        Ok(self
+            .latest_events(room)
+            .await?
+            .into_iter()
+            .map(|(_, s, c)| (s, c))
+            .collect())
     }
 
     /// (event id, sender, content) of the room's latest 100 messages, oldest first.
-    async fn latest_events(&self, room: &OwnedRoomId) -> anyhow::Result<Vec<(String, String, RoomMessageEventContent)>> {
-        self.client.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
-        let r = self.client.get_room(room).context("room not known to the client")?;
+    async fn latest_events(
+        &self,
+        room: &OwnedRoomId,
+    ) -> anyhow::Result<Vec<(String, String, RoomMessageEventContent)>> {
+        self.client
+            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+            .await?;
+        let r = self
+            .client
+            .get_room(room)
+            .context("room not known to the client")?;
         let mut opts = MessagesOptions::backward();
         opts.limit = 100u32.into();
         let batch = r.messages(opts).await?;
         let mut out = Vec::new();
         for ev in batch.chunk.iter().rev() {
-            if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) = ev.raw().deserialize()
+            if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) =
+                ev.raw().deserialize()
                 && let Some(orig) = m.as_original()
             {
-                out.push((m.event_id().to_string(), m.sender().to_string(), orig.content.clone()));
+                out.push((
+                    m.event_id().to_string(),
+                    m.sender().to_string(),
+                    orig.content.clone(),
+                ));
             }
         }
         Ok(out)
     }
 
     /// Every message `from` sent in the room, as (body, is_edit), oldest first.
-    pub async fn from(&self, room: &OwnedRoomId, from: &str) -> anyhow::Result<Vec<(String, bool)>> {
+    pub async fn from(
+        &self,
+        room: &OwnedRoomId,
+        from: &str,
+    ) -> anyhow::Result<Vec<(String, bool)>> {
         use matrix_sdk::ruma::events::room::message::Relation;
-        let msgs = self.latest(room).await?.into_iter().filter(|(sender, _)| sender == from);
-        Ok(msgs.map(|(_, c)| (c.body().to_string(), matches!(c.relates_to, Some(Relation::Replacement(_))))).collect())
+        let msgs = self
+            .latest(room)
+            .await?
+            .into_iter()
+            .filter(|(sender, _)| sender == from);
+        Ok(msgs
+            .map(|(_, c)| {
+                (
+                    c.body().to_string(),
+                    matches!(c.relates_to, Some(Relation::Replacement(_))),
+                )
+            })
+            .collect())
     }
 
     /// Bodies of the messages in the thread under `root`, oldest first.
@@ -131,7 +206,11 @@ impl Mayor {
 
     /// (msgtype, file name, bytes) of every file `from` sent in the room, downloaded (and
     /// decrypted) as Element would.
-    pub async fn files_from(&self, room: &OwnedRoomId, from: &str) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
+    pub async fn files_from(
+        &self,
+        room: &OwnedRoomId,
+        from: &str,
+    ) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
         use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
         use matrix_sdk::ruma::events::room::message::MessageType;
         let mut out = Vec::new();
@@ -144,32 +223,73 @@ impl Mayor {
             if sender != from {
                 continue;
             }
-            let bytes = self.client.media().get_media_content(&MediaRequestParameters { source, format: MediaFormat::File }, false).await?;
+            let bytes = self
+                .client
+                .media()
+                .get_media_content(
+                    &MediaRequestParameters {
+                        source,
+                        format: MediaFormat::File,
+                    },
+                    false,
+                )
+                .await?;
             out.push((kind.to_string(), name, bytes));
         }
         Ok(out)
     }
 
     /// Send a file as Element does (encrypted in an encrypted room); its event id.
-    pub async fn send_file(&self, room: &OwnedRoomId, name: &str, mimetype: &str, bytes: Vec<u8>) -> anyhow::Result<String> {
-        let r = self.client.get_room(room).context("room not known to the client")?;
+    pub async fn send_file(
+        &self,
+        room: &OwnedRoomId,
+        name: &str,
+        mimetype: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<String> {
+        let r = self
+            .client
+            .get_room(room)
+            .context("room not known to the client")?;
         let mime: mime::Mime = mimetype.parse()?;
-        let sent = r.send_attachment(name, &mime, bytes, matrix_sdk::attachment::AttachmentConfig::new()).await?;
+        let sent = r
+            .send_attachment(
+                name,
+                &mime,
+                bytes,
+                matrix_sdk::attachment::AttachmentConfig::new(),
+            )
+            .await?;
         Ok(sent.event_id.to_string())
     }
 
     /// The id of the newest message (not an edit) `from` sent whose body contains `want`,
     /// once there is one.
-    pub async fn event_with(&self, room: &OwnedRoomId, from: &str, want: &str) -> anyhow::Result<String> {
+    pub async fn event_with(
+        &self,
+        room: &OwnedRoomId,
+        from: &str,
+        want: &str,
+    ) -> anyhow::Result<String> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             use matrix_sdk::ruma::events::room::message::Relation;
-            let edit = |c: &RoomMessageEventContent| matches!(c.relates_to, Some(Relation::Replacement(_)));
-            let found = self.latest_events(room).await?.into_iter().rev().find(|(_, s, c)| s == from && !edit(c) && c.body().contains(want));
+            let edit = |c: &RoomMessageEventContent| {
+                matches!(c.relates_to, Some(Relation::Replacement(_)))
+            };
+            let found = self
+                .latest_events(room)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|(_, s, c)| s == from && !edit(c) && c.body().contains(want));
             if let Some((id, _, _)) = found {
                 return Ok(id);
             }
-            anyhow::ensure!(std::time::Instant::now() < deadline, "no message from {from} in {room} contains {want:?}");
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "no message from {from} in {room} contains {want:?}"
+            );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
@@ -177,9 +297,13 @@ impl Mayor {
     /// React to `event` with `key` (an emoji), as Element does.
     pub async fn react(&self, room: &OwnedRoomId, event: &str, key: &str) -> anyhow::Result<()> {
         use matrix_sdk::ruma::events::{reaction::ReactionEventContent, relation::Annotation};
-        let r = self.client.get_room(room).context("room not known to the client")?;
+        let r = self
+            .client
+            .get_room(room)
+            .context("room not known to the client")?;
         let id = matrix_sdk::ruma::OwnedEventId::try_from(event)?;
-        r.send(ReactionEventContent::new(Annotation::new(id, key.into()))).await?;
+        r.send(ReactionEventContent::new(Annotation::new(id, key.into())))
+            .await?;
         Ok(())
     }
 
@@ -192,7 +316,9 @@ impl Mayor {
                 let log = log.clone();
                 async move {
                     for u in ev.content.user_ids {
-                        log.lock().unwrap().push((room.room_id().to_string(), u.to_string()));
+                        log.lock()
+                            .unwrap()
+                            .push((room.room_id().to_string(), u.to_string()));
                     }
                 }
             },
@@ -201,26 +327,42 @@ impl Mayor {
     }
 
     /// Wait until `from` has sent a message (or an edit) whose body contains `want`.
-    pub async fn wait_for(&self, room: &OwnedRoomId, from: &str, want: &str) -> anyhow::Result<Vec<(String, bool)>> {
+    pub async fn wait_for(
+        &self,
+        room: &OwnedRoomId,
+        from: &str,
+        want: &str,
+    ) -> anyhow::Result<Vec<(String, bool)>> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             let msgs = self.from(room, from).await?;
             if msgs.iter().any(|(b, _)| b.contains(want)) {
                 return Ok(msgs);
             }
-            anyhow::ensure!(std::time::Instant::now() < deadline, "no `{want}` from {from} in {room}; got {msgs:?}");
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "no `{want}` from {from} in {room}; got {msgs:?}"
+            );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
 
     pub async fn send(&self, room: &OwnedRoomId, text: &str) -> anyhow::Result<()> {
-        let r = self.client.get_room(room).context("room not known to the client")?;
+        let r = self
+            .client
+            .get_room(room)
+            .context("room not known to the client")?;
         r.send(RoomMessageEventContent::text_plain(text)).await?;
         Ok(())
     }
 
     /// (sender, body) of the room's latest messages, oldest first.
     pub async fn messages(&self, room: &OwnedRoomId) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(self.latest(room).await?.into_iter().map(|(sender, c)| (sender, c.body().to_string())).collect())
+        Ok(self
+            .latest(room)
+            .await?
+            .into_iter()
+            .map(|(sender, c)| (sender, c.body().to_string()))
+            .collect())
     }
 }

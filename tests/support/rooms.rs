@@ -20,11 +20,20 @@ impl<'a> AdaRooms<'a> {
 
     /// `name`'s file says `rooms = []`, or has no rooms line (it is a top-level key).
     pub(crate) fn of(t: &'a Town, name: &str, room: &OwnedRoomId) -> anyhow::Result<Self> {
-        let path = t.run.join(format!("root/etc/townhall/residents/{name}.toml"));
+        let path = t
+            .run
+            .join(format!("root/etc/townhall/residents/{name}.toml"));
         let declared = std::fs::read_to_string(&path)?;
         let line = format!("rooms = [\"{room}\"]");
-        let with = if declared.contains("rooms = []") { declared.replace("rooms = []", &line) } else { format!("{line}\n{declared}") };
-        ensure!(!declared.contains("rooms =") || declared.contains("rooms = []"), "{name}.toml declares rooms already");
+        let with = if declared.contains("rooms = []") {
+            declared.replace("rooms = []", &line)
+        } else {
+            format!("{line}\n{declared}")
+        };
+        ensure!(
+            !declared.contains("rooms =") || declared.contains("rooms = []"),
+            "{name}.toml declares rooms already"
+        );
         std::fs::write(&path, with)?;
         t.sh("townhall reload")?;
         Ok(Self { t, path, declared })

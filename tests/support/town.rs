@@ -17,7 +17,16 @@ fn script() -> PathBuf {
 
 /// The units and sysusers file a town is booted with: the ones dist/ ships.
 pub fn shipped_units() -> Vec<PathBuf> {
-    ["dist/townhall.sysusers", "dist/townhall.service", "dist/townhall-reset.service", "dist/townhall-chat.service", "dist/townhall-git.slice", "dist/townhall-journald.conf"].map(|u| repo().join(u)).to_vec()
+    [
+        "dist/townhall.sysusers",
+        "dist/townhall.service",
+        "dist/townhall-reset.service",
+        "dist/townhall-chat.service",
+        "dist/townhall-git.slice",
+        "dist/townhall-journald.conf",
+    ]
+    .map(|u| repo().join(u))
+    .to_vec()
 }
 
 pub fn binary() -> &'static str {
@@ -36,7 +45,10 @@ fn captured(run: &Path, args: &[&str]) -> std::io::Result<Output> {
 
 fn command(run: &Path, args: &[&str]) -> Command {
     let mut c = Command::new("bash");
-    c.arg(script()).args(args).env("TOWN_RUN", run).stdin(Stdio::null());
+    c.arg(script())
+        .args(args)
+        .env("TOWN_RUN", run)
+        .stdin(Stdio::null());
     c
 }
 
@@ -56,8 +68,13 @@ impl Town {
     /// Boot a town; on any failure it is torn down before the error is returned.
     pub fn up(run: &Path, opts: Options) -> anyhow::Result<Town> {
         let config = opts.config.unwrap_or(repo());
-        let mut args: Vec<String> =
-            vec!["up".into(), "--config".into(), config.display().to_string(), "--binary".into(), binary().into()];
+        let mut args: Vec<String> = vec![
+            "up".into(),
+            "--config".into(),
+            config.display().to_string(),
+            "--binary".into(),
+            binary().into(),
+        ];
         for u in &opts.units {
             let name = u.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let flag = match name {
@@ -70,7 +87,10 @@ impl Town {
         for d in &opts.devices {
             args.extend(["--device".into(), d.to_string()]);
         }
-        let town = Town { run: run.to_owned(), down: false };
+        let town = Town {
+            run: run.to_owned(),
+            down: false,
+        };
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = harness(run, &refs)?;
         if !out.status.success() {
@@ -91,7 +111,10 @@ impl Town {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            bail!("`{script}` failed in the town ({}): {stdout}{stderr}", out.status);
+            bail!(
+                "`{script}` failed in the town ({}): {stdout}{stderr}",
+                out.status
+            );
         }
         Ok(stdout)
     }
@@ -124,7 +147,8 @@ impl Town {
 
     pub fn mayor(&self) -> anyhow::Result<Credentials> {
         let path = self.run.join("mayor.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         Ok(serde_json::from_str(&text)?)
     }
 
@@ -149,7 +173,10 @@ impl Drop for Town {
 /// Whatever a town run left behind (mounts, loop devices, containers, Synapse processes).
 pub fn leftovers(run: &Path) -> Vec<String> {
     let out = harness(run, &["leftovers"]).expect("running town.sh leftovers");
-    String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 /// Tear down a run dir whatever state it is in (used after a failed `up`).

@@ -21,17 +21,44 @@ pub const NOISE: &[&str] = &[
 pub fn read(ty: &str, v: &Value) -> Vec<Seen> {
     let id = || str_at(v, &["tool_id"]).unwrap_or_default().to_string();
     match ty {
-        "init" => str_at(v, &["session_id"]).map(|id| Seen::Event(TurnEvent::Session { id: id.into() })).into_iter().collect(),
+        "init" => str_at(v, &["session_id"])
+            .map(|id| Seen::Event(TurnEvent::Session { id: id.into() }))
+            .into_iter()
+            .collect(),
         // Its own echo of the prompt comes as a `user` message: not answer text.
         "message" if str_at(v, &["role"]) == Some("assistant") => {
             let delta = v.get("delta").and_then(Value::as_bool).unwrap_or(false);
-            str_at(v, &["content"]).map(|t| if delta { Seen::Delta(t.into()) } else { Seen::Block(t.into()) }).into_iter().collect()
+            str_at(v, &["content"])
+                .map(|t| {
+                    if delta {
+                        Seen::Delta(t.into())
+                    } else {
+                        Seen::Block(t.into())
+                    }
+                })
+                .into_iter()
+                .collect()
         }
-        "tool_use" => vec![Seen::Asked { id: id(), summary: tool_summary(str_at(v, &["tool_name"]).unwrap_or("tool"), v.get("parameters")) }],
+        "tool_use" => vec![Seen::Asked {
+            id: id(),
+            summary: tool_summary(
+                str_at(v, &["tool_name"]).unwrap_or("tool"),
+                v.get("parameters"),
+            ),
+        }],
         "tool_result" => match str_at(v, &["status"]) {
-            Some("success") => vec![Seen::Ran { id: id(), failed: false }],
+            Some("success") => vec![Seen::Ran {
+                id: id(),
+                failed: false,
+            }],
             // Not registered (no --yolo), refused by policy, or failed before it ran.
-            _ => vec![Seen::Refused { id: id(), why: str_at(v, &["error", "message"]).or(str_at(v, &["output"])).unwrap_or("error").into() }],
+            _ => vec![Seen::Refused {
+                id: id(),
+                why: str_at(v, &["error", "message"])
+                    .or(str_at(v, &["output"]))
+                    .unwrap_or("error")
+                    .into(),
+            }],
         },
         "result" => {
             let mut out = vec![Seen::Event(TurnEvent::Usage {
@@ -41,11 +68,15 @@ pub fn read(ty: &str, v: &Value) -> Vec<Seen> {
             })];
             if str_at(v, &["status"]).is_some_and(|s| s != "success") {
                 let msg = str_at(v, &["error", "message"]).unwrap_or("the turn failed");
-                out.push(Seen::Event(TurnEvent::Error { message: format!("gemini: {msg}") }));
+                out.push(Seen::Event(TurnEvent::Error {
+                    message: format!("gemini: {msg}"),
+                }));
             }
             out
         }
-        "error" => vec![Seen::Event(TurnEvent::Error { message: format!("gemini: {}", str_at(v, &["message"]).unwrap_or("error")) })],
+        "error" => vec![Seen::Event(TurnEvent::Error {
+            message: format!("gemini: {}", str_at(v, &["message"]).unwrap_or("error")),
+        })],
         _ => vec![],
     }
 }

@@ -20,7 +20,8 @@ pub struct Invocation {
 /// gemini's system defaults (its lowest-precedence settings; ~/.gemini/settings.json
 /// overrides them): headless gemini with `GOOGLE_GEMINI_BASE_URL` picks a "gateway" auth
 /// its own check rejects ("Invalid auth method selected") unless the API key is selected.
-pub const GEMINI_DEFAULTS: &str = "{\"security\":{\"auth\":{\"selectedType\":\"gemini-api-key\"}}}\n";
+pub const GEMINI_DEFAULTS: &str =
+    "{\"security\":{\"auth\":{\"selectedType\":\"gemini-api-key\"}}}\n";
 
 /// Where the daemon publishes GEMINI_DEFAULTS: gemini skips a defaults file in a
 /// directory others may write to, so it is root's and read-only.
@@ -29,7 +30,11 @@ pub fn gemini_defaults() -> std::path::PathBuf {
 }
 
 fn has(argv: &[String], flags: &[&str]) -> bool {
-    argv.iter().any(|a| flags.iter().any(|f| a == f || a.starts_with(&format!("{f}="))))
+    argv.iter().any(|a| {
+        flags
+            .iter()
+            .any(|f| a == f || a.starts_with(&format!("{f}=")))
+    })
 }
 
 /// The kind's flags for running without anyone to approve (the resident is the sandbox),
@@ -37,7 +42,14 @@ fn has(argv: &[String], flags: &[&str]) -> bool {
 fn unattended(agent: &Agent) -> Option<&'static str> {
     let chosen: &[&str] = match agent.kind {
         AgentKind::Claude => &["--dangerously-skip-permissions", "--permission-mode"],
-        AgentKind::Codex => &["-s", "--sandbox", "--full-auto", "--dangerously-bypass-approvals-and-sandbox", "-a", "--ask-for-approval"],
+        AgentKind::Codex => &[
+            "-s",
+            "--sandbox",
+            "--full-auto",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-a",
+            "--ask-for-approval",
+        ],
         AgentKind::Gemini => &["--yolo", "-y", "--approval-mode"],
         AgentKind::Command => return None,
     };
@@ -62,7 +74,10 @@ fn codex_provider(url: &str) -> Vec<String> {
         "model_providers.townhall.env_key=\"CODEX_API_KEY\"".into(),
         "model_providers.townhall.wire_api=\"responses\"".into(),
     ];
-    settings.into_iter().flat_map(|c| ["-c".to_string(), c]).collect()
+    settings
+        .into_iter()
+        .flat_map(|c| ["-c".to_string(), c])
+        .collect()
 }
 
 /// The environment the kind needs, before the resident's own.
@@ -70,7 +85,9 @@ fn environment(agent: &Agent, home: &Path) -> Vec<(String, String)> {
     let mut env = Vec::new();
     let url = agent.base_url.as_deref();
     match agent.kind {
-        AgentKind::Claude => env.extend(url.map(|u| ("ANTHROPIC_BASE_URL".to_string(), u.to_string()))),
+        AgentKind::Claude => {
+            env.extend(url.map(|u| ("ANTHROPIC_BASE_URL".to_string(), u.to_string())))
+        }
         AgentKind::Gemini => {
             env.extend(url.map(|u| ("GOOGLE_GEMINI_BASE_URL".to_string(), u.to_string())));
             if agent.defaults {
@@ -78,7 +95,10 @@ fn environment(agent: &Agent, home: &Path) -> Vec<(String, String)> {
                 env.extend([
                     // It asks before working in a folder it was not told to trust.
                     ("GEMINI_CLI_TRUST_WORKSPACE".to_string(), "true".to_string()),
-                    ("GEMINI_CLI_SYSTEM_DEFAULTS_PATH".into(), gemini_defaults().display().to_string()),
+                    (
+                        "GEMINI_CLI_SYSTEM_DEFAULTS_PATH".into(),
+                        gemini_defaults().display().to_string(),
+                    ),
                     // Its shell tool sets GIT_CONFIG_GLOBAL=/dev/null but keeps GIT_CONFIG_*
                     // pairs (adding its own after ours): the home's identity and signing
                     // config come back as an include.
@@ -107,7 +127,13 @@ pub fn invocation(agent: &Agent, prompt: &str, session: Option<&str>, home: &Pat
             }
         }
         AgentKind::Codex => {
-            argv.extend(agent.base_url.as_deref().map(codex_provider).unwrap_or_default());
+            argv.extend(
+                agent
+                    .base_url
+                    .as_deref()
+                    .map(codex_provider)
+                    .unwrap_or_default(),
+            );
             argv.extend(s(&["exec", "--json"]));
             if agent.defaults {
                 argv.push("--skip-git-repo-check".into());
@@ -127,15 +153,30 @@ pub fn invocation(agent: &Agent, prompt: &str, session: Option<&str>, home: &Pat
         }
         AgentKind::Command => {}
     }
-    Invocation { argv, stdin: prompt.to_string(), environment: environment(agent, home) }
+    Invocation {
+        argv,
+        stdin: prompt.to_string(),
+        environment: environment(agent, home),
+    }
 }
 
 /// The CLI as a person at a terminal runs it, on `session` (`townhall attach`).
 pub fn interactive(agent: &Agent, session: Option<&str>, home: &Path) -> Invocation {
     let mut argv = agent.argv.clone();
     if agent.kind == AgentKind::Codex {
-        argv.extend(agent.base_url.as_deref().map(codex_provider).unwrap_or_default());
-        argv.extend(session.map(|id| ["resume".to_string(), id.to_string()]).into_iter().flatten());
+        argv.extend(
+            agent
+                .base_url
+                .as_deref()
+                .map(codex_provider)
+                .unwrap_or_default(),
+        );
+        argv.extend(
+            session
+                .map(|id| ["resume".to_string(), id.to_string()])
+                .into_iter()
+                .flatten(),
+        );
     }
     argv.extend(unattended(agent).map(String::from));
     if matches!(agent.kind, AgentKind::Claude | AgentKind::Gemini)
@@ -143,5 +184,9 @@ pub fn interactive(agent: &Agent, session: Option<&str>, home: &Path) -> Invocat
     {
         argv.extend(["--resume".to_string(), id.to_string()]);
     }
-    Invocation { argv, stdin: String::new(), environment: environment(agent, home) }
+    Invocation {
+        argv,
+        stdin: String::new(),
+        environment: environment(agent, home),
+    }
 }

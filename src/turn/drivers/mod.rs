@@ -25,9 +25,18 @@ enum Seen {
     /// A piece of the current text block (streamed).
     Delta(String),
     /// The model asked for a tool: shown only once it has run.
-    Asked { id: String, summary: String },
-    Ran { id: String, failed: bool },
-    Refused { id: String, why: String },
+    Asked {
+        id: String,
+        summary: String,
+    },
+    Ran {
+        id: String,
+        failed: bool,
+    },
+    Refused {
+        id: String,
+        why: String,
+    },
     /// A retry the CLI makes by itself (the turn goes on).
     Transient(String),
     Event(TurnEvent),
@@ -52,14 +61,24 @@ const LOGGED_RETRIES: usize = 10;
 
 impl Reader {
     pub fn new(kind: AgentKind) -> Self {
-        Self { kind, pending: HashMap::new(), blocks: 0, open_delta: false, unreadable: 0, shown: false, retries: 0 }
+        Self {
+            kind,
+            pending: HashMap::new(),
+            blocks: 0,
+            open_delta: false,
+            unreadable: 0,
+            shown: false,
+            retries: 0,
+        }
     }
 
     /// Events from one line of the CLI's stdout.
     pub fn line(&mut self, line: &str) -> Vec<TurnEvent> {
         if self.kind == AgentKind::Command {
             self.shown = true;
-            return vec![TurnEvent::Text { text: format!("{line}\n") }];
+            return vec![TurnEvent::Text {
+                text: format!("{line}\n"),
+            }];
         }
         let line = line.trim();
         if line.is_empty() {
@@ -88,7 +107,10 @@ impl Reader {
     pub fn finish(&mut self) -> Vec<TurnEvent> {
         match (self.shown, self.unreadable) {
             (false, n) if n > 0 => vec![TurnEvent::Notice {
-                text: format!("{:?} printed {n} line(s) townhall could not read and nothing else; the daemon's journal has them at debug level", self.kind),
+                text: format!(
+                    "{:?} printed {n} line(s) townhall could not read and nothing else; the daemon's journal has them at debug level",
+                    self.kind
+                ),
             }],
             _ => vec![],
         }
@@ -110,7 +132,9 @@ impl Reader {
         }
         self.blocks += 1;
         let sep = if self.blocks > 1 { "\n\n" } else { "" };
-        TurnEvent::Text { text: format!("{sep}{text}") }
+        TurnEvent::Text {
+            text: format!("{sep}{text}"),
+        }
     }
 
     fn take(&mut self, seen: Seen) -> Option<TurnEvent> {
@@ -127,12 +151,20 @@ impl Reader {
             Seen::Ran { id, failed } => {
                 let summary = self.pending.remove(&id)?;
                 self.shown = true;
-                Some(TurnEvent::Tool { summary: if failed { format!("{summary} (failed)") } else { summary } })
+                Some(TurnEvent::Tool {
+                    summary: if failed {
+                        format!("{summary} (failed)")
+                    } else {
+                        summary
+                    },
+                })
             }
             Seen::Refused { id, why } => {
                 let summary = self.pending.remove(&id).unwrap_or_else(|| "a tool".into());
                 let why = super::bounds::clip(&why, 300);
-                Some(TurnEvent::Notice { text: format!("not run: {summary} ({why})") })
+                Some(TurnEvent::Notice {
+                    text: format!("not run: {summary} ({why})"),
+                })
             }
             Seen::Transient(what) => {
                 self.retries += 1;
@@ -183,16 +215,25 @@ pub fn usage_is_running_total(kind: AgentKind) -> bool {
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_str)
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
 }
 
 fn u64_at(v: &Value, path: &[&str]) -> u64 {
-    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_u64).unwrap_or(0)
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 fn tool_summary(name: &str, input: Option<&Value>) -> String {
     let detail = input
-        .and_then(|i| ["command", "file_path", "path", "pattern", "url", "query"].iter().find_map(|k| i.get(k)?.as_str()))
+        .and_then(|i| {
+            ["command", "file_path", "path", "pattern", "url", "query"]
+                .iter()
+                .find_map(|k| i.get(k)?.as_str())
+        })
         .map(|d| d.chars().take(80).collect::<String>());
     match detail {
         Some(d) => format!("{name}: {d}"),

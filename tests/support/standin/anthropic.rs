@@ -6,7 +6,11 @@ use super::{Api, Reply, Response, reply, sse, typed};
 
 pub fn respond(path: &str, req: &Value) -> Response {
     if path.contains("count_tokens") {
-        return Response("200 OK", "application/json", json!({"input_tokens": 7}).to_string());
+        return Response(
+            "200 OK",
+            "application/json",
+            json!({"input_tokens": 7}).to_string(),
+        );
     }
     if !path.starts_with("/v1/messages") {
         return Response("404 Not Found", "application/json", "{}".into());
@@ -29,12 +33,20 @@ pub fn respond(path: &str, req: &Value) -> Response {
             "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 11, "output_tokens": 5}});
         return Response("200 OK", "application/json", m.to_string());
     }
-    let text_block = |t: &str| (json!({"type": "text", "text": ""}), json!({"type": "text_delta", "text": t}));
+    let text_block = |t: &str| {
+        (
+            json!({"type": "text", "text": ""}),
+            json!({"type": "text_delta", "text": t}),
+        )
+    };
     let (blocks, stop) = match &r {
         Reply::Text(t) => (vec![text_block(t)], "end_turn"),
         Reply::Tool { before, command } => {
             let input = json!({"command": command, "description": "commit a file"}).to_string();
-            let tool = (json!({"type": "tool_use", "id": "toolu_standin", "name": "Bash", "input": {}}), json!({"type": "input_json_delta", "partial_json": input}));
+            let tool = (
+                json!({"type": "tool_use", "id": "toolu_standin", "name": "Bash", "input": {}}),
+                json!({"type": "input_json_delta", "partial_json": input}),
+            );
             (vec![text_block(before), tool], "tool_use")
         }
     };
@@ -42,9 +54,18 @@ pub fn respond(path: &str, req: &Value) -> Response {
         "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 11, "output_tokens": 1}}});
     let mut events = vec![(Some("message_start"), start)];
     for (i, (block, delta)) in blocks.into_iter().enumerate() {
-        events.push((Some("content_block_start"), json!({"type": "content_block_start", "index": i, "content_block": block})));
-        events.push((Some("content_block_delta"), json!({"type": "content_block_delta", "index": i, "delta": delta})));
-        events.push((Some("content_block_stop"), json!({"type": "content_block_stop", "index": i})));
+        events.push((
+            Some("content_block_start"),
+            json!({"type": "content_block_start", "index": i, "content_block": block}),
+        ));
+        events.push((
+            Some("content_block_delta"),
+            json!({"type": "content_block_delta", "index": i, "delta": delta}),
+        ));
+        events.push((
+            Some("content_block_stop"),
+            json!({"type": "content_block_stop", "index": i}),
+        ));
     }
     events.push((Some("message_delta"), json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 5}})));
     events.push((Some("message_stop"), json!({"type": "message_stop"})));
@@ -55,8 +76,14 @@ pub fn respond(path: &str, req: &Value) -> Response {
 /// after a denied one).
 fn guarded_ask(req: &Value) -> String {
     let messages = req["messages"].as_array().cloned().unwrap_or_default();
-    let asks = messages.iter().rev().filter(|m| m["role"] == "user").map(|m| m["content"].to_string());
-    asks.into_iter().find(|c| c.contains(super::ASK_GUARDED)).unwrap_or_default()
+    let asks = messages
+        .iter()
+        .rev()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].to_string());
+    asks.into_iter()
+        .find(|c| c.contains(super::ASK_GUARDED))
+        .unwrap_or_default()
 }
 
 /// From the newest user message back (claude adds system messages after it).

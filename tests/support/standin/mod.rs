@@ -44,7 +44,9 @@ impl Api {
     /// What the tool call runs, as the resident, in its workspace.
     pub fn commit(self) -> String {
         let d = self.proof_dir();
-        format!("mkdir -p {d} && cd {d} && git init -q && echo proof > f && git add f && git commit -q -m 'from {d}' && git log -1 --format=committed-%h")
+        format!(
+            "mkdir -p {d} && cd {d} && git init -q && echo proof > f && git add f && git commit -q -m 'from {d}' && git log -1 --format=committed-%h"
+        )
     }
 }
 
@@ -85,7 +87,12 @@ impl StandIn {
 
     /// The first requests, for a failure's message.
     pub fn summary(&self) -> String {
-        let shown: Vec<String> = self.requests().iter().take(8).map(|(p, r)| format!("{p} {:.300}", r.to_string())).collect();
+        let shown: Vec<String> = self
+            .requests()
+            .iter()
+            .take(8)
+            .map(|(p, r)| format!("{p} {:.300}", r.to_string()))
+            .collect();
         shown.join("\n")
     }
 }
@@ -100,14 +107,27 @@ pub enum Reply {
     Tool { before: String, command: String },
 }
 
-pub fn reply(api: Api, tool_output: Option<String>, typed: Option<String>, messages: usize) -> Reply {
+pub fn reply(
+    api: Api,
+    tool_output: Option<String>,
+    typed: Option<String>,
+    messages: usize,
+) -> Reply {
     match (tool_output, typed) {
         (Some(out), _) => Reply::Text(format!("done: {}", out.trim())),
-        (None, Some(t)) if t.contains(ASK_COMMIT) => Reply::Tool { before: BEFORE_TOOL.into(), command: api.commit() },
-        (None, Some(t)) if t.contains(ASK_GUARDED) => Reply::Tool { before: "I will run it.".into(), command: GUARDED.into() },
+        (None, Some(t)) if t.contains(ASK_COMMIT) => Reply::Tool {
+            before: BEFORE_TOOL.into(),
+            command: api.commit(),
+        },
+        (None, Some(t)) if t.contains(ASK_GUARDED) => Reply::Tool {
+            before: "I will run it.".into(),
+            command: GUARDED.into(),
+        },
         (None, t) => {
             let said: String = t.unwrap_or_default().trim().chars().take(60).collect();
-            Reply::Text(format!("{GREETING} ({messages} messages), you said: {said}"))
+            Reply::Text(format!(
+                "{GREETING} ({messages} messages), you said: {said}"
+            ))
         }
     }
 }
@@ -126,7 +146,13 @@ pub fn first_offer(message: &str) -> bool {
 
 /// What a CLI adds to a user turn itself (context, reminders) starts with `<`.
 pub fn typed(texts: &[&str]) -> Option<String> {
-    let typed: Vec<&str> = texts.iter().copied().filter(|t| !t.trim_start().starts_with('<') && !t.trim().is_empty() && t.trim() != "(no content)").collect();
+    let typed: Vec<&str> = texts
+        .iter()
+        .copied()
+        .filter(|t| {
+            !t.trim_start().starts_with('<') && !t.trim().is_empty() && t.trim() != "(no content)"
+        })
+        .collect();
     (!typed.is_empty()).then(|| typed.join(" "))
 }
 
@@ -167,6 +193,10 @@ fn serve(api: Api, stream: TcpStream, log: &Mutex<Vec<(String, Value)>>) -> std:
         Api::Gemini => gemini::respond(&path, &req),
     };
     let mut stream = stream;
-    write!(stream, "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
     stream.flush()
 }

@@ -6,7 +6,11 @@ use super::{Api, Reply, Response, reply, sse, typed};
 
 pub fn respond(path: &str, req: &Value) -> Response {
     if path.ends_with("/models") || path.contains("/models?") {
-        return Response("200 OK", "application/json", json!({"models": []}).to_string());
+        return Response(
+            "200 OK",
+            "application/json",
+            json!({"models": []}).to_string(),
+        );
     }
     if !path.ends_with("/responses") {
         return Response("404 Not Found", "application/json", "{}".into());
@@ -20,16 +24,28 @@ pub fn respond(path: &str, req: &Value) -> Response {
         ],
     };
     let response = json!({"id": "resp_s", "object": "response", "status": "in_progress", "model": req["model"], "output": []});
-    let mut events = vec![(Some("response.created"), json!({"type": "response.created", "response": response}))];
+    let mut events = vec![(
+        Some("response.created"),
+        json!({"type": "response.created", "response": response}),
+    )];
     for (i, item) in items.iter().enumerate() {
-        events.push((Some("response.output_item.added"), json!({"type": "response.output_item.added", "output_index": i, "item": item})));
-        events.push((Some("response.output_item.done"), json!({"type": "response.output_item.done", "output_index": i, "item": item})));
+        events.push((
+            Some("response.output_item.added"),
+            json!({"type": "response.output_item.added", "output_index": i, "item": item}),
+        ));
+        events.push((
+            Some("response.output_item.done"),
+            json!({"type": "response.output_item.done", "output_index": i, "item": item}),
+        ));
     }
     let mut done = response.clone();
     done["status"] = json!("completed");
     done["output"] = json!(items);
     done["usage"] = json!({"input_tokens": 111, "output_tokens": 22, "total_tokens": 133, "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}});
-    events.push((Some("response.completed"), json!({"type": "response.completed", "response": done})));
+    events.push((
+        Some("response.completed"),
+        json!({"type": "response.completed", "response": done}),
+    ));
     Response("200 OK", "text/event-stream", sse(events))
 }
 
@@ -37,11 +53,19 @@ fn next(req: &Value) -> Reply {
     let input = req["input"].as_array().cloned().unwrap_or_default();
     for item in input.iter().rev() {
         if item["type"] == "function_call_output" {
-            let out = item["output"].as_str().map(String::from).unwrap_or_else(|| item["output"].to_string());
+            let out = item["output"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| item["output"].to_string());
             return reply(Api::OpenAi, Some(out), None, input.len());
         }
         if item["type"] == "message" && item["role"] == "user" {
-            let texts: Vec<&str> = item["content"].as_array().into_iter().flatten().filter_map(|c| c["text"].as_str()).collect();
+            let texts: Vec<&str> = item["content"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["text"].as_str())
+                .collect();
             if let Some(t) = typed(&texts) {
                 return reply(Api::OpenAi, None, Some(t), input.len());
             }
