@@ -114,10 +114,7 @@ pub fn receive_pack(
 ) -> std::io::Result<u8> {
     let [stdin, stdout, stderr] = fds;
     let limits = &town.push;
-    let stamp = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let unit = format!("townhall-push-{pusher}-{stamp}.service");
+    let unit = crate::units::helper::unit_name(&format!("townhall-push-{pusher}"));
     let path = super::repo_path(repo);
     let (unit_in, relay_out) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     fcntl(&relay_out, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
@@ -125,22 +122,7 @@ pub fn receive_pack(
     // two: non-blocking, a read never holds the relay (the pusher's client never reads it).
     let flags = OFlag::from_bits_truncate(fcntl(&stdin, FcntlArg::F_GETFL)?);
     fcntl(&stdin, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
-    let mut cmd = Command::new("systemd-run");
-    cmd.args([
-        "--quiet",
-        "--collect",
-        "--wait",
-        "--pipe",
-        "--service-type=exec",
-    ])
-    .arg(format!("--unit={unit}"))
-    .arg(format!("--slice={SLICE}"))
-    .arg(format!(
-        "--description=townhall: a push by {pusher} to {repo}"
-    ))
-    .arg(format!("--uid={}", super::GIT_USER))
-    .arg(format!("--gid={}", super::GIT_USER));
-    for p in [
+    let properties = [
         "UMask=0022".to_string(),
         format!("RuntimeMaxSec={}", limits.time.as_secs().max(1)),
         format!("MemoryMax={MEMORY_MAX}"),
@@ -153,9 +135,11 @@ pub fn receive_pack(
         format!("ReadWritePaths={}", path.display()),
         "ProtectHome=yes".into(),
         "KillMode=control-group".into(),
-    ] {
-        cmd.arg(format!("--property={p}"));
-    }
+    ];
+    let description = format!("townhall: a push by {pusher} to {repo}");
+    let mut cmd = crate::units::helper::transient(&unit, SLICE, &description, &properties);
+    cmd.arg(format!("--uid={}", super::GIT_USER))
+        .arg(format!("--gid={}", super::GIT_USER));
     for (k, v) in [
         ("TOWNHALL_PUSHER", pusher),
         ("HOME", "/nonexistent"),

@@ -77,24 +77,7 @@ pub fn losses_in(town: &Town, r: &Resident, home: &Path) -> Losses {
         Ok(e) => e,
         Err(e) => return failed(format!("finding the townhall binary: {e}")),
     };
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let mut cmd = std::process::Command::new("systemd-run");
-    cmd.args([
-        "--quiet",
-        "--collect",
-        "--wait",
-        "--pipe",
-        "--service-type=exec",
-    ])
-    .arg(format!("--unit=townhall-losses-{}-{stamp}", r.name))
-    .arg(format!("--slice=user-{}.slice", r.uid))
-    .arg(format!(
-        "--description=townhall: what a reset loses of {}",
-        r.name
-    ));
-    for p in [
+    let properties = [
         format!("BindReadOnlyPaths={}:{BOUND_HOME}", home.display()),
         format!("RuntimeMaxSec={}", WITHIN.as_secs()),
         "MemoryMax=512M".into(),
@@ -105,9 +88,13 @@ pub fn losses_in(town: &Town, r: &Resident, home: &Path) -> Losses {
         "PrivateTmp=yes".into(),
         "ProtectSystem=strict".into(),
         "ProtectHome=yes".into(),
-    ] {
-        cmd.arg(format!("--property={p}"));
-    }
+    ];
+    let mut cmd = crate::units::helper::transient(
+        &crate::units::helper::unit_name(&format!("townhall-losses-{}", r.name)),
+        &format!("user-{}.slice", r.uid),
+        &format!("townhall: what a reset loses of {}", r.name),
+        &properties,
+    );
     cmd.args([
         "--setenv=HOME=/nonexistent",
         "--setenv=GIT_CONFIG_NOSYSTEM=1",
