@@ -365,10 +365,10 @@ cmd_up() {
     esac
   done
   [[ -d $CONFIG && -x $BINARY ]] || die "usage: up --config DIR --binary PATH [--unit FILE]... [--sysusers FILE]... [--journald FILE]... [--device /dev/NODE]..."
-  [[ ! -e $RUN ]] || die "$RUN exists (a town is up or was not torn down): run '$SELF down' first"
+  clear_stale_run
   local t0=$SECONDS
   cmd_prepare
-  mkdir -p "$RUN"; chmod 0700 "$RUN"; state_set MACHINE "$MACHINE"
+  mkdir -p "$RUN"; chmod 0700 "$RUN"; state_set MACHINE "$MACHINE"; state_set UP_PID "$$"
   trap 'rc=$?; ((rc == 0)) || log "up failed (exit $rc); state kept in $RUN; run: $SELF down"' EXIT
   read_town
   local t=$SECONDS; mount_root; make_btrfs; log "rootfs and btrfs volume ready ($(since "$t"))"
@@ -427,6 +427,19 @@ unmount_all() {
     umount "$m" 2>/dev/null || umount -R "$m" 2>/dev/null || { log "lazy unmount of $m"; umount -l "$m"; } || true
   done
   for m in $(run_loops); do losetup -d "$m" 2>/dev/null || log "warning: cannot detach $m"; done
+}
+
+# A run killed mid-check (a session or CI job ended) leaves $RUN behind with nothing alive in
+# it; that is torn down and the town comes up. A town that is up, or still coming up, is not.
+clear_stale_run() {
+  [[ -e $RUN ]] || return 0
+  load_state
+  if alive "${UP_PID:-}" town.sh || [[ -n $(nspawn_pids)$(synapse_pids) ]]; then
+    die "$RUN exists and its town is up or coming up: run '$SELF down' first"
+  fi
+  log "$RUN is left from a run that was killed: tearing it down first"
+  (cmd_down) || die "could not tear down the stale $RUN: run '$SELF down' and see why"
+  unset NSPAWN_PID SYNAPSE_PID UDEVD_PID STARTED_UDEVD LEADER UP_PID UP_COMPLETE
 }
 
 cmd_down() {
