@@ -5,7 +5,7 @@
 
 rustPlatform.buildRustPackage {
   pname = "townhall";
-  version = (lib.importTOML ../Cargo.toml).package.version;
+  version = (lib.importTOML ../Cargo.toml).workspace.package.version;
   src = lib.cleanSourceWith {
     src = ../.;
     filter = path: type: !(lib.hasInfix "/target" path);
@@ -17,7 +17,7 @@ rustPlatform.buildRustPackage {
   buildInputs = [ systemd acl ];
 
   # The town tests boot systemd in a container as root: not in the Nix sandbox.
-  cargoTestFlags = [ "--lib" "--bins" "--test" "config_corpus" ];
+  cargoTestFlags = [ "--workspace" "--lib" "--bins" "--test" "config_corpus" ];
 
   postInstall = ''
     for u in dist/*.service dist/*.slice; do

@@ -8,7 +8,8 @@ pub mod approve;
 pub mod audit;
 pub mod backoff;
 pub mod chat;
-pub mod config;
+/// The declared town, from its own crate: the chat process links it too.
+pub use townhall_config as config;
 pub mod control;
 pub mod files;
 pub mod git;

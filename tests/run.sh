@@ -13,9 +13,9 @@ grep -q 'systemd.packages = \[ cfg.package \]' nixos/module.nix || { echo "nixos
 grep -q 'dist/\*.service' nixos/package.nix || { echo "nixos/package.nix does not ship dist/'s units" >&2; exit 1; }
 echo "== format and lints" >&2
 # rustfmt's default style (no rustfmt.toml) and clippy with every warning an error.
-cargo fmt --check || { echo "the code is not in rustfmt's default style: run cargo fmt" >&2; exit 1; }
-cargo clippy --locked --all-targets -- -D warnings
+cargo fmt --all --check || { echo "the code is not in rustfmt's default style: run cargo fmt" >&2; exit 1; }
+cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== unit tests" >&2
-cargo test --locked --lib --bins --test config_corpus
+cargo test --locked --workspace --lib --bins --test config_corpus
 echo "== town tests" >&2
 cargo test --locked --test town

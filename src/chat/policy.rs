@@ -106,14 +106,14 @@ fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> C
                 device: device.into(),
                 baud: None,
             },
-            Some(Ok(b)) if crate::grant::console::baud(b).is_some() => DeviceCommand::Tail {
+            Some(Ok(b)) if crate::config::serial::is_rate(b) => DeviceCommand::Tail {
                 device: device.into(),
                 baud: Some(b),
             },
             Some(_) => {
                 return Command::Usage(format!(
                     "The baud rate is one of {}: `!tail DEVICE [BAUD]`.",
-                    crate::grant::console::RATES
+                    crate::config::serial::RATES
                 ));
             }
         },

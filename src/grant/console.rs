@@ -19,7 +19,7 @@ use crate::os::OsError;
 pub const EVERY: Duration = Duration::from_secs(2);
 pub const MAX_BATCH: usize = 3000;
 
-/// The rates a rule or `!tail` may name.
+/// termios's name for each of the rates a rule or `!tail` may name (`config::serial`).
 pub fn baud(rate: u32) -> Option<BaudRate> {
     use BaudRate::*;
     Some(match rate {
@@ -40,7 +40,7 @@ pub fn baud(rate: u32) -> Option<BaudRate> {
     })
 }
 
-pub const RATES: &str = "1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000 or 2000000";
+pub use crate::config::serial::RATES;
 
 /// Open `node` read-only, raw, at `rate` (its current speed when None), ignoring the modem
 /// lines so a missing carrier does not block.
@@ -203,6 +203,14 @@ impl Tails {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rate_the_config_allows_has_a_termios_speed() {
+        for r in crate::config::serial::BAUD_RATES {
+            assert!(baud(r).is_some(), "{r}");
+        }
+        assert!(baud(1234).is_none());
+    }
 
     #[test]
     fn batches_are_clean_capped_and_fenced_so_nothing_escapes() {

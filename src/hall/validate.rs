@@ -183,11 +183,11 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
         } => {
             device(d)?;
             if let Some(b) = baud
-                && crate::grant::console::baud(*b).is_none()
+                && !crate::config::serial::is_rate(*b)
             {
                 return refuse(format!(
                     "{b} is not a baud rate townhall sets; use {}",
-                    crate::grant::console::RATES
+                    crate::config::serial::RATES
                 ));
             }
             mayor(town, by, "tail a serial console")

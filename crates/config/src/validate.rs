@@ -31,10 +31,10 @@ impl Checker<'_> {
     pub(super) fn ok<T, U>(
         &mut self,
         at: &Spanned<T>,
-        check: Result<U, String>,
+        check: Result<U, impl std::fmt::Display>,
         help: &str,
     ) -> Option<U> {
-        check.map_err(|m| self.err(at, m, help)).ok()
+        check.map_err(|m| self.err(at, m.to_string(), help)).ok()
     }
 
     pub(super) fn location<T>(&self, at: &Spanned<T>) -> String {
@@ -615,12 +615,12 @@ fn device(c: &mut Checker, d: &super::raw::RawDevice) -> Option<DeviceRule> {
         }
     };
     if let Some(b) = &d.baud
-        && crate::grant::console::baud(*b.get_ref()).is_none()
+        && !crate::serial::is_rate(*b.get_ref())
     {
         c.err(
             b,
             format!("{} is not a baud rate townhall sets", b.get_ref()),
-            format!("use {}", crate::grant::console::RATES),
+            format!("use {}", crate::serial::RATES),
         );
         return None;
     }

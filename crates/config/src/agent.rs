@@ -112,13 +112,13 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
             "set the URL in its environment instead",
         );
     }
-    let approve: Vec<crate::approve::Rule> = raw
+    let approve: Vec<crate::rule::Rule> = raw
         .approve
         .iter()
         .filter_map(|r| {
             c.ok(
                 r,
-                crate::approve::parse(r.get_ref()),
+                crate::rule::parse(r.get_ref()),
                 "see docs/config.md, [agent] approve",
             )
         })

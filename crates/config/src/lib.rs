@@ -8,6 +8,8 @@ mod diagnostic;
 mod load;
 mod raw;
 mod repos;
+pub mod rule;
+pub mod serial;
 mod validate;
 pub mod values;
 
@@ -141,7 +143,7 @@ pub struct Agent {
     /// The model API's base URL, for a proxy or a stand-in.
     pub base_url: Option<String>,
     /// Tool calls that wait for a mayor's yes (claude only), and how long they wait.
-    pub approve: Vec<crate::approve::Rule>,
+    pub approve: Vec<rule::Rule>,
     pub approve_timeout: Duration,
 }
 

@@ -206,7 +206,8 @@ mod defaults {
 
     /// The shipped town with vox's file edited by `edit`.
     fn vox_as(edit: impl Fn(String) -> String) -> Result<Town, Diagnostics> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // The shipped config sits at the top of the workspace.
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("residents")).unwrap();
         // A town of vox alone: its [[repo]] may name only vox.
