@@ -555,6 +555,15 @@ impl Backend for Remote {
 
 /// Run every resident's bot until SIGTERM.
 pub async fn run(dir: &Path, town: Town) -> anyhow::Result<()> {
+    // The chat speaks for strangers' messages; as root a flaw in it would be root's.
+    if nix::unistd::geteuid().is_root() {
+        anyhow::bail!(
+            "townhall chat refuses to run as root: it reads what anyone in a room sends, so it \
+             runs as the unprivileged townhall-chat user\n  \
+             help: start it as its unit (systemctl start townhall-chat), or as that user: \
+             runuser -u townhall-chat -- townhall chat"
+        );
+    }
     let remote = Arc::new(Remote::new(dir, town, Counter::new()));
     tracing::info!(store = %remote.store.display(), hall = %remote.counter.path.display(), "townhall chat starting");
     tokio::spawn(remote.clone().subscribe());

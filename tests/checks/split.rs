@@ -60,6 +60,12 @@ pub fn the_chat_runs_as_its_own_user_and_root_has_no_network(t: &Town) -> anyhow
             && l.contains("townhall chat")),
         "ps: {who}"
     );
+    // Root cannot run the chat by mistake: it refuses before it reads a message.
+    let as_root = t.sh("timeout 20 townhall chat --config /etc/townhall 2>&1; echo rc=$?")?;
+    ensure!(
+        as_root.contains("refuses to run as root") && as_root.trim_end().ends_with("rc=1"),
+        "townhall chat as root: {as_root}"
+    );
     // The chat holds the homeserver connections; root holds no internet socket at all.
     let mut inet = String::new();
     for _ in 0..50 {
