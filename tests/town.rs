@@ -86,6 +86,10 @@ const CHECKS: &[(&str, Check)] = &[
         r::the_old_round_is_retired_and_deleted_in_the_background,
     ),
     (
+        "rounds::a_garbled_round_counter_is_named_and_the_next_start_repairs_it",
+        r::a_garbled_round_counter_is_named_and_the_next_start_repairs_it,
+    ),
+    (
         "retired::the_retired_round_is_roots_at_once_and_deleted_by_id",
         rt::the_retired_round_is_roots_at_once_and_deleted_by_id,
     ),

@@ -360,9 +360,14 @@ pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     by: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ResetReport, OsError> {
-    let state = RoundState::new(state);
+    let state = super::RoundState::new(state);
     let started = now_rfc3339();
-    let (mut report, took) = apply_reset(plan, seams, state.round() + 1, progress)?;
+    let (mut report, took) = apply_reset(
+        plan,
+        seams,
+        state.round().map_err(OsError::from)? + 1,
+        progress,
+    )?;
     report.by = by.to_string();
     report.started = started;
     report.duration_ms = took.as_millis() as u64;
@@ -377,45 +382,6 @@ pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         tracing::warn!("reset: {w}");
     }
     Ok(report)
-}
-
-/// The round counter and the audit log, in the supervisor's root-only state dir.
-pub struct RoundState {
-    dir: PathBuf,
-}
-
-impl RoundState {
-    pub fn new(dir: &Path) -> Self {
-        Self {
-            dir: dir.to_owned(),
-        }
-    }
-
-    pub fn round(&self) -> u64 {
-        std::fs::read_to_string(self.dir.join("round"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// Write the new round number, keep the report as last-reset.json, and append it to
-    /// audit.log (one JSON object a line).
-    pub fn record(&self, report: &ResetReport) -> Result<(), OsError> {
-        self.set_round(report.round)?;
-        let json = serde_json::to_vec_pretty(report)
-            .map_err(|e| OsError::new("encoding the reset report", e))?;
-        crate::os::write_atomic(&self.dir.join("last-reset.json"), &json)?;
-        crate::audit::append(&self.dir, "reset", report)
-    }
-
-    pub fn set_round(&self, round: u64) -> Result<(), OsError> {
-        crate::os::write_atomic(&self.dir.join("round"), format!("{round}\n").as_bytes())
-    }
-
-    /// The report of the last reset, when there was one.
-    pub fn last(&self) -> Option<ResetReport> {
-        serde_json::from_slice(&std::fs::read(self.dir.join("last-reset.json")).ok()?).ok()
-    }
 }
 
 pub fn now_rfc3339() -> String {

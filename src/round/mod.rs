@@ -8,14 +8,15 @@ mod losses;
 mod plan;
 mod recover;
 mod retire;
+mod state;
 mod subvolume;
 mod subvolume_tree;
 #[cfg(test)]
 mod tests;
 
 pub use apply::{
-    Quarantined, ROUND_MARKER, ResetReport, RoundState, STEPS, Seams, apply_reset, build_home,
-    now_rfc3339, run_reset,
+    Quarantined, ROUND_MARKER, ResetReport, STEPS, Seams, apply_reset, build_home, now_rfc3339,
+    run_reset,
 };
 pub use files::{FakeFiles, Files, HostFiles, Kind, Node, Owner};
 pub use init::{InitRefusal, init};
@@ -27,6 +28,7 @@ pub use plan::{
 };
 pub use recover::{lock, recover};
 pub use retire::{delete_retired, retire, retired, retired_path};
+pub use state::{RoundFileError, RoundState};
 pub use subvolume::{Btrfs, FakeSubvolumes, Subvolumes};
 
 pub type HostSeams = Seams<

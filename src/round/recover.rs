@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use super::apply::{ROUND_MARKER, RoundState};
+use super::RoundState;
+use super::apply::ROUND_MARKER;
 use super::plan::next_path;
 use super::{Files, Subvolumes};
 use crate::config::Town;
@@ -50,8 +51,9 @@ pub fn recover(
         ));
     }
     let state = RoundState::new(&town.state);
+    // The live subvolume's marker is root's: it repairs a counter that was lost or garbled.
     if let Some(live_round) = marker(files, &live)
-        && live_round > state.round()
+        && !state.round().is_ok_and(|r| r >= live_round)
     {
         state.set_round(live_round)?;
         crate::audit::append(

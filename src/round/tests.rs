@@ -358,7 +358,7 @@ fn recovery_retires_what_an_interrupted_reset_left_and_records_the_round() {
         "{calls:?}"
     );
     assert!(done[0].contains("the old round"), "{done:?}");
-    assert_eq!(RoundState::new(&town.state).round(), 8);
+    assert_eq!(RoundState::new(&town.state).round(), Ok(8));
     // A town with no live subvolume (an older townhall died between delete and snapshot).
     w.subvolumes
         .subvolumes
@@ -431,4 +431,19 @@ fn init_creates_what_is_missing_and_is_idempotent() {
     w.files.add("/town/@agents-blank", Kind::Dir, b"");
     let again = init(&town, &seams).unwrap();
     assert!(again.is_empty(), "a second init did {again:?}");
+}
+
+#[test]
+fn a_garbled_counter_is_repaired_from_the_live_rounds_marker_and_never_read_as_0() {
+    let w = world();
+    let mut town = demo_town();
+    let state = tempfile::tempdir().unwrap();
+    town.state = state.path().to_owned();
+    w.files
+        .add("/town/@agents/.townhall-round", Kind::File, b"12\n");
+    std::fs::write(state.path().join("round"), "\0\0\0").unwrap();
+    assert!(RoundState::new(&town.state).round().is_err());
+    let done = recover(&town, &w.subvolumes, &w.files).unwrap();
+    assert!(done.iter().any(|d| d.contains("round 12")), "{done:?}");
+    assert_eq!(RoundState::new(&town.state).round(), Ok(12));
 }

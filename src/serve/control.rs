@@ -49,7 +49,7 @@ where
             message: e.to_string(),
         };
         let answer = match req {
-            Request::Status => Response::Status(self.status()),
+            Request::Status => self.status().map_or_else(|e| error(&e), Response::Status),
             Request::Devices => Response::Devices {
                 devices: self.keeper.status(),
             },

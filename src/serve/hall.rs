@@ -140,11 +140,15 @@ where
                     message: e.to_string(),
                 },
             },
-            Ask::Status { resident } => Said::Status(self.report(&resident)),
+            Ask::Status { resident } => self
+                .report(&resident)
+                .map_or_else(|message| Said::Error { message }, Said::Status),
             Ask::Cost {
                 resident,
                 conversation,
-            } => Said::Cost(self.cost(&resident, &conversation)),
+            } => self
+                .cost(&resident, &conversation)
+                .map_or_else(|message| Said::Error { message }, Said::Cost),
             Ask::Session {
                 resident,
                 conversation,
@@ -432,16 +436,17 @@ where
         true
     }
 
-    fn report(&self, resident: &str) -> ResidentReport {
+    fn report(&self, resident: &str) -> Result<ResidentReport, String> {
         let town = self.town();
         let Some(r) = town.resident(resident) else {
-            return ResidentReport::default();
+            return Ok(ResidentReport::default());
         };
         let rounds = crate::round::RoundState::new(&town.state);
+        let round = rounds.round().map_err(|e| e.to_string())?;
         let (processes, memory_bytes, cpu_ms) = usage(r.uid);
-        ResidentReport {
+        Ok(ResidentReport {
             resident: resident.into(),
-            round: rounds.round(),
+            round,
             uptime_secs: self.started.elapsed().as_secs(),
             turns: self
                 .desk
@@ -461,20 +466,22 @@ where
                 .unwrap_or_default(),
             last_reset: super::last_reset_notes(&rounds.last().unwrap_or_default(), resident),
             waiting: self.gathering.waiting(resident),
-            spent: self.desk.spent(rounds.round(), resident).total,
+            spent: self.desk.spent(round, resident).total,
             budget_usd: r.budget.usd,
             budget_tokens: r.budget.tokens,
-        }
+        })
     }
 
-    fn cost(&self, resident: &str, conversation: &str) -> hall::CostReport {
+    fn cost(&self, resident: &str, conversation: &str) -> Result<hall::CostReport, String> {
         let town = self.town();
         let Some(r) = town.resident(resident) else {
-            return hall::CostReport::default();
+            return Ok(hall::CostReport::default());
         };
-        let round = crate::round::RoundState::new(&town.state).round();
+        let round = crate::round::RoundState::new(&town.state)
+            .round()
+            .map_err(|e| e.to_string())?;
         let now = self.desk.spent(round, resident);
-        hall::CostReport {
+        Ok(hall::CostReport {
             resident: resident.into(),
             round,
             spent: now.total,
@@ -491,7 +498,7 @@ where
                 .collect(),
             budget_usd: r.budget.usd,
             budget_tokens: r.budget.tokens,
-        }
+        })
     }
 }
 

@@ -270,14 +270,14 @@ where
         Ok(town)
     }
 
-    pub fn status(&self) -> StatusReport {
+    pub fn status(&self) -> Result<StatusReport, crate::round::RoundFileError> {
         let town = self.town();
         let last = crate::round::RoundState::new(&town.state)
             .last()
             .unwrap_or_default();
         let degraded = |name: &str| last_reset_notes(&last, name);
-        let round = crate::round::RoundState::new(&town.state).round();
-        StatusReport {
+        let round = crate::round::RoundState::new(&town.state).round()?;
+        Ok(StatusReport {
             town: town.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
@@ -299,7 +299,7 @@ where
             turns: self.desk.running(),
             host: crate::level::check_host(&crate::level::ThisHost),
             retired: self.retirement.status(&town),
-        }
+        })
     }
 
     /// Answer on the control socket until SIGTERM or SIGINT.
@@ -440,7 +440,7 @@ mod tests {
             crate::grant::FakeAcls::default(),
         )
         .unwrap();
-        let s = d.status();
+        let s = d.status().unwrap();
         assert_eq!(s.town, "demo");
         let accounts: Vec<_> = s
             .residents

@@ -38,6 +38,8 @@ pub enum TurnError {
     },
     #[error(transparent)]
     Os(#[from] OsError),
+    #[error(transparent)]
+    Round(#[from] crate::round::RoundFileError),
 }
 
 /// One run's outcome, and whether it failed for want of the session it resumed.
@@ -148,7 +150,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         }
         let _leave = Leave(&lane.waiting);
 
-        let round = crate::round::RoundState::new(&town.state).round();
+        let round = crate::round::RoundState::new(&town.state).round()?;
         if let Some((spent, budget)) =
             over_budget(&r.budget, &self.ledger.round(round, resident).total)
         {

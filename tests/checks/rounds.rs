@@ -332,3 +332,43 @@ pub fn a_cli_reset_says_what_is_lost_and_needs_a_yes(t: &Town) -> anyhow::Result
     );
     Ok(())
 }
+
+/// A lost or garbled round counter is an error that names the file, never round 0 (which
+/// would number the next round 1 again and merge two rounds' spending); the daemon's start
+/// repairs it from the live round's own marker.
+pub fn a_garbled_round_counter_is_named_and_the_next_start_repairs_it(
+    t: &Town,
+) -> anyhow::Result<()> {
+    t.sh("systemctl start townhall")?;
+    t.sh("townhall reset --yes --by counter-test >/dev/null")?;
+    let live = round(t)?;
+    ensure!(live > 0, "no round after a reset");
+    t.sh("printf 'garbled' > /var/lib/townhall/round")?;
+    let status = t.sh("townhall status 2>&1; echo rc=$?")?;
+    ensure!(
+        status.contains("/var/lib/townhall/round holds \"garbled\"")
+            && status.contains("help: write the round")
+            && !status.trim_end().ends_with("rc=0"),
+        "status with a garbled counter: {status}"
+    );
+    // A reset first recovers: it records the live round's marker, and numbers on from it.
+    let reset = t.sh("townhall reset --yes --by counter-test 2>&1")?;
+    ensure!(
+        reset.contains(&format!("round {live} was in place but not recorded"))
+            && reset.contains(&format!("round {} begins", live + 1)),
+        "a reset on a garbled counter: {reset}"
+    );
+    let live = live + 1;
+    t.sh("rm /var/lib/townhall/round")?;
+    let status = t.sh("townhall status 2>&1; echo rc=$?")?;
+    ensure!(
+        status.contains("/var/lib/townhall/round is missing"),
+        "status with no counter after rounds: {status}"
+    );
+    t.sh("systemctl restart townhall")?;
+    ensure!(
+        round(t)? == live,
+        "the start did not record round {live} from the marker"
+    );
+    Ok(())
+}
