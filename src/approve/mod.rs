@@ -140,7 +140,7 @@ pub struct Answer {
     pub reason: String,
 }
 
-impl crate::control::lines::Answer for Answer {
+impl townhall_wire::lines::Answer for Answer {
     fn refusal(message: String) -> Self {
         Answer {
             allow: false,

@@ -13,8 +13,8 @@ use super::line::{Line, Place};
 use super::policy::{Command, Decision, DeviceCommand, Incoming, decide};
 use super::{Chat, Heard, MatrixChat, Message};
 use crate::config::Town;
+use crate::hall::{Outcome, TurnEvent};
 use crate::hall::{Refused, Reply};
-use crate::turn::{Outcome, TurnEvent};
 
 /// A chain of residents answering residents stops after this many hops.
 pub const HOP_LIMIT: u32 = 4;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::bot::Backend;
 use super::{Chat, FileRef};
-use crate::files::Outgoing;
-use crate::os::size;
+use crate::hall::Outgoing;
+use crate::os::{OsContext, OsError, size};
 
 /// Download `file` and have root put it in the inbox; the markdown to say.
 pub async fn receive<B: Backend, C: Chat>(
@@ -110,7 +110,7 @@ pub async fn post<C: Chat>(
 ) -> Vec<String> {
     let mut failed = Vec::new();
     for f in files {
-        let sent = match crate::files::read_outgoing(f, max) {
+        let sent = match read_outgoing(f, max) {
             Ok(bytes) => chat.upload(room, thread, &f.name, &f.mimetype, bytes).await,
             Err(e) => Err(e),
         };
@@ -120,6 +120,18 @@ pub async fn post<C: Chat>(
         }
     }
     failed
+}
+
+/// Root's hand-over copy of a file to post, at most `max` bytes of it.
+fn read_outgoing(o: &Outgoing, max: u64) -> Result<Vec<u8>, OsError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(&o.path)
+        .os(|| format!("reading {}", o.path.display()))?
+        .take(max)
+        .read_to_end(&mut bytes)
+        .os(|| format!("reading {}", o.path.display()))?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

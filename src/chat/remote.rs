@@ -12,8 +12,8 @@ use super::answer::Streamer;
 use super::bot::{Backend, Ended, TurnAsk};
 use super::{Chat, MatrixChat, words};
 use crate::config::Town;
+use crate::hall::TurnEvent;
 use crate::hall::{Ask, Counter, Delivery, HallError, Refused, Replies, Said};
-use crate::turn::TurnEvent;
 
 /// What waits for a resident's bot to connect.
 enum Waiting {

@@ -10,8 +10,7 @@ use super::bot::{Backend, Bot, Ended, HOP_LIMIT, Job, invited};
 use super::policy::Command;
 use super::{FakeChat, Heard, MatrixChat, Message};
 use crate::config::Town;
-use crate::hall::{Refused, Reply};
-use crate::turn::{Outcome, TurnEvent};
+use crate::hall::{Outcome, Refused, Reply, TurnEvent};
 
 const MAYOR: &str = "@mayor:town.test";
 const VOX: &str = "@vox:town.test";

@@ -3,7 +3,7 @@
 use crate::config::Budget;
 use crate::config::Town;
 use crate::hall::{CostReport, Notice, RepoBranches, ResetSummary, ResidentReport};
-use crate::turn::{Outcome, Spent, dollars};
+use crate::hall::{Outcome, Spent, dollars};
 
 /// The line under an answer: how the turn ended when not plainly, and what went wrong.
 pub fn footer(outcome: &Result<Outcome, String>, errors: &[String]) -> Option<String> {
@@ -177,7 +177,7 @@ pub fn last_turn(outcome: Option<&Outcome>, lines: usize) -> String {
 }
 
 /// `!reset`: what ending the round would lose, resident by resident, and how to confirm.
-pub fn what_a_reset_loses(town: &Town, found: &[crate::round::Losses]) -> String {
+pub fn what_a_reset_loses(town: &Town, found: &[crate::hall::LossReport]) -> String {
     let lost: Vec<String> = town
         .residents
         .iter()
@@ -202,7 +202,7 @@ pub fn what_a_reset_loses(town: &Town, found: &[crate::round::Losses]) -> String
             for l in found
                 .iter()
                 .filter(|l| l.resident == r.name)
-                .flat_map(|l| l.lines())
+                .flat_map(|l| &l.lines)
             {
                 line.push_str(&format!("\n  - {l}"));
             }

@@ -3,9 +3,9 @@
 //! One JSON request per line, one JSON response per line. Only root may connect: the
 //! socket lives in a 0700 root directory and the server also checks the peer's uid.
 
-pub mod admit;
-pub mod lines;
 mod server;
+
+use townhall_wire::lines;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::lines::{self, Rules};
 use super::{Request, Response};
+use townhall_wire::lines::{self, Rules};
 
 /// What the daemon does with a request: any number of responses, sent as they happen.
 /// Kept as a trait so the socket code is tested alone.

@@ -5,7 +5,6 @@
 //! (`sh`, `cat`, `find`, `mv`), with root handing it an already open file. A symlink or a
 //! fifo planted there reaches only what the resident could read or write itself.
 
-use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -247,17 +246,6 @@ pub fn open_spooled(
         ));
     }
     Ok(f)
-}
-
-/// Read at most `max` bytes of a file root prepared for the chat.
-pub fn read_outgoing(o: &Outgoing, max: u64) -> Result<Vec<u8>, OsError> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(&o.path)
-        .os(|| format!("reading {}", o.path.display()))?
-        .take(max)
-        .read_to_end(&mut bytes)
-        .os(|| format!("reading {}", o.path.display()))?;
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 
 use crate::config::Town;
-use crate::control::admit::{Slots, next_blocking};
+use townhall_wire::admit::{Slots, next_blocking};
 
 /// The client: `townhall push PATH`, run by git as the resident. Returns receive-pack's
 /// exit code; a refusal the daemon sends before receive-pack runs is printed.

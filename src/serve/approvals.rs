@@ -14,11 +14,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Daemon;
 use crate::approve::{self, Answer};
-use crate::control::lines::{self, Rules};
 use crate::grant::Acls;
 use crate::hall::{Reply, Said};
 use crate::resident::Accounts;
 use crate::units::UserManagers;
+use townhall_wire::lines::{self, Rules};
 
 /// Questions one turn may have waiting for a mayor at once, and one resident; and how many
 /// a resident may ask a minute. More are denied at once, so a turn that floods its room

@@ -169,7 +169,7 @@ fn handover_dir(resident: &str, gid: u32) -> Result<PathBuf, String> {
 }
 
 /// The answer is posted: its copies go.
-pub fn delivered(files: &[Outgoing]) {
+pub fn delivered(files: &[crate::hall::Outgoing]) {
     for f in files.iter().filter(|f| f.path.starts_with(HANDOVER)) {
         let _ = std::fs::remove_file(&f.path);
         if let Some(dir) = f.path.parent() {

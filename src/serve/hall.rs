@@ -6,18 +6,12 @@ use tokio::sync::mpsc;
 
 use super::Daemon;
 use super::gather::{self, Arrival, Asked, Waiting};
-use crate::control::lines::{self, Rules};
 use crate::grant::Acls;
 use crate::hall::{self, Ask, Delivery, Envelope, Reply, ResidentReport, Said};
 use crate::resident::Accounts;
 use crate::turn::TurnEvent;
 use crate::units::UserManagers;
-
-impl lines::Answer for Said {
-    fn refusal(message: String) -> Self {
-        Said::Error { message }
-    }
-}
+use townhall_wire::lines::{self, Rules};
 
 /// A request line: a version this daemon speaks, and a request it knows.
 fn parse(line: &str) -> Result<Envelope, String> {
@@ -156,7 +150,13 @@ where
                 id: self.desk.session(&resident, &conversation),
             },
             Ask::Log { resident } => Said::LastTurn {
-                outcome: self.last_turn.lock().expect("lock").get(&resident).cloned(),
+                outcome: self
+                    .last_turn
+                    .lock()
+                    .expect("lock")
+                    .get(&resident)
+                    .cloned()
+                    .map(Into::into),
             },
             Ask::Branches { resident } => Said::Branches {
                 repos: crate::remote::branches(&town, &resident),
@@ -166,7 +166,7 @@ where
                 let losses = tokio::task::spawn_blocking(move || {
                     t.residents
                         .iter()
-                        .map(|r| crate::round::losses(&t, r))
+                        .map(|r| hall::LossReport::from(&crate::round::losses(&t, r)))
                         .collect()
                 });
                 match losses.await {
@@ -184,19 +184,22 @@ where
                 .decide(id, &by, allow)
                 .map_or_else(|message| Said::Error { message }, |()| Said::Done),
             Ask::Devices => Said::Devices {
-                devices: self.keeper.status(),
+                devices: hall::all(self.keeper.status()),
             },
             Ask::Lease {
                 by,
                 device,
                 resident,
                 secs,
-            } => self
-                .lease(&device, &resident, secs, &by)
-                .map_or_else(|message| Said::Error { message }, Said::Leased),
+            } => self.lease(&device, &resident, secs, &by).map_or_else(
+                |message| Said::Error { message },
+                |l| Said::Leased(l.into()),
+            ),
             Ask::Release { by, device } => self.release(&device, &by).map_or_else(
                 |message| Said::Error { message },
-                |leases| Said::Released { leases },
+                |leases| Said::Released {
+                    leases: hall::all(leases),
+                },
             ),
             Ask::Tail { by, device, baud } => return self.tail(&device, baud, &by, out).await,
             Ask::Untail { device, .. } => self
@@ -378,7 +381,7 @@ where
                     _ => {}
                 }
                 if let Some(o) = &out {
-                    let _ = o.send(Said::Turn(ev)).await;
+                    let _ = o.send(Said::Turn(ev.into())).await;
                 }
             }
             if text.trim().is_empty() {
@@ -401,7 +404,7 @@ where
         let (outcome, error) = match result {
             Ok(mut o) => {
                 (o.files, o.files_left) = self.files_out(resident).await;
-                (Some(o), None)
+                (Some(hall::Outcome::from(o)), None)
             }
             Err(e) => (None, Some(e.to_string())),
         };
@@ -453,6 +456,7 @@ where
                 .running()
                 .into_iter()
                 .filter(|t| t.resident == resident)
+                .map(Into::into)
                 .collect(),
             processes,
             memory_bytes,
@@ -466,7 +470,7 @@ where
                 .unwrap_or_default(),
             last_reset: super::last_reset_notes(&rounds.last().unwrap_or_default(), resident),
             waiting: self.gathering.waiting(resident),
-            spent: self.desk.spent(round, resident).total,
+            spent: self.desk.spent(round, resident).total.into(),
             budget_usd: r.budget.usd,
             budget_tokens: r.budget.tokens,
         })
@@ -484,17 +488,19 @@ where
         Ok(hall::CostReport {
             resident: resident.into(),
             round,
-            spent: now.total,
+            spent: now.total.into(),
             conversation: now
                 .conversations
                 .get(conversation)
                 .copied()
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
             rounds: self
                 .desk
                 .spent_by_round(resident)
                 .into_iter()
                 .filter(|(n, _)| *n != round)
+                .map(|(n, s)| (n, s.into()))
                 .collect(),
             budget_usd: r.budget.usd,
             budget_tokens: r.budget.tokens,
@@ -508,18 +514,18 @@ mod tests {
 
     #[test]
     fn requests_of_another_version_or_shape_are_refused_with_why() {
-        assert!(parse(r#"{"v":1,"request":"status","resident":"ada"}"#).is_ok());
+        assert!(parse(r#"{"v":2,"request":"status","resident":"ada"}"#).is_ok());
         assert!(
-            parse(r#"{"v":2,"request":"status","resident":"ada"}"#)
+            parse(r#"{"v":1,"request":"status","resident":"ada"}"#)
                 .unwrap_err()
-                .contains("version 2")
+                .contains("version 1")
         );
         assert!(
             parse(r#"{"request":"status","resident":"ada"}"#)
                 .unwrap_err()
                 .contains("no protocol version")
         );
-        assert!(parse(r#"{"v":1,"request":"turn","resident":"ada"}"#).is_err());
+        assert!(parse(r#"{"v":2,"request":"turn","resident":"ada"}"#).is_err());
         assert!(parse("not json").is_err());
     }
 }

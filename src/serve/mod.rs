@@ -318,26 +318,24 @@ where
             Ok(Ok(())) => {}
         }
         let hall_socket = crate::hall::socket();
-        let hall = match crate::control::lines::bind(hall_socket, 0o666) {
+        let hall = match townhall_wire::lines::bind(hall_socket, 0o666) {
             Ok(listener) => Some(tokio::spawn(daemon.clone().serve_hall(listener))),
             Err(e) => {
                 tracing::error!("no chat: cannot bind {}: {e}", hall_socket.display());
                 None
             }
         };
-        let approvals = match crate::control::lines::bind(
-            std::path::Path::new(crate::approve::SOCKET),
-            0o666,
-        ) {
-            Ok(listener) => Some(tokio::spawn(daemon.clone().serve_approvals(listener))),
-            Err(e) => {
-                tracing::error!(
-                    "no approvals (every call a rule names is denied): cannot bind {}: {e}",
-                    crate::approve::SOCKET
-                );
-                None
-            }
-        };
+        let approvals =
+            match townhall_wire::lines::bind(std::path::Path::new(crate::approve::SOCKET), 0o666) {
+                Ok(listener) => Some(tokio::spawn(daemon.clone().serve_approvals(listener))),
+                Err(e) => {
+                    tracing::error!(
+                        "no approvals (every call a rule names is denied): cannot bind {}: {e}",
+                        crate::approve::SOCKET
+                    );
+                    None
+                }
+            };
         // Ready once the socket is bound: `systemctl start` returns when status can answer.
         while !socket.exists() && !server.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -136,7 +136,7 @@ impl Retirement {
                 });
                 w.failures += 1;
                 w.error = e.to_string();
-                let pause = crate::backoff::delay(w.failures, FIRST_RETRY, LAST_RETRY);
+                let pause = townhall_wire::backoff::delay(w.failures, FIRST_RETRY, LAST_RETRY);
                 w.next = Instant::now() + pause;
                 tracing::error!(
                     "{} (failure {}; tried again in {} s)",

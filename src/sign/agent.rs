@@ -18,7 +18,7 @@ use ssh_key::{PrivateKey, Signature};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::control::admit::{Slot, Slots};
+use townhall_wire::admit::{Slot, Slots};
 
 /// Bytes one connection may send: SSHSIG requests are a few hundred bytes, and the
 /// protocol's own length prefix would otherwise let a client make root buffer 4 GiB.
@@ -161,7 +161,7 @@ impl ListeningSocket for CappedListener {
     type Stream = Capped;
     async fn accept(&mut self) -> io::Result<Capped> {
         loop {
-            let inner = crate::control::admit::next(&mut self.listener, "a signing agent").await;
+            let inner = townhall_wire::admit::next(&mut self.listener, "a signing agent").await;
             let Ok(uid) = inner.peer_cred().map(|c| c.uid()) else {
                 continue;
             };

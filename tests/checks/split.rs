@@ -9,7 +9,7 @@ use crate::support::town::{Town, repo};
 
 const ADA: &str = "@ada:town.test";
 const PROBES: &str = "/usr/local/lib/townhall-probes";
-const STATUS: &str = r#"{"v":1,"request":"status","resident":"ada"}"#;
+const STATUS: &str = r#"{"v":2,"request":"status","resident":"ada"}"#;
 
 /// The chat unit running, and the hall probe installed (idempotent).
 fn chat_running(t: &Town) -> anyhow::Result<()> {
@@ -147,18 +147,18 @@ pub fn the_hall_refuses_other_uids_and_bad_requests(t: &Town) -> anyhow::Result<
             r#"'{"v":9,"request":"status","resident":"ada"}'"#,
             "protocol version 9",
         ),
-        (r#"'{"v":1,"request":"format_disk"}'"#, "bad request"),
+        (r#"'{"v":2,"request":"format_disk"}'"#, "bad request"),
         ("--big 400000", "over 262144 bytes"),
         (
-            r#"'{"v":1,"request":"reset","by":"@eve:town.test"}'"#,
+            r#"'{"v":2,"request":"reset","by":"@eve:town.test"}'"#,
             "not a mayor",
         ),
         (
-            r#"'{"v":1,"request":"status","resident":"../root"}'"#,
+            r#"'{"v":2,"request":"status","resident":"../root"}'"#,
             "no resident",
         ),
         (
-            r#"'{"v":1,"request":"stop","resident":"ada","sender":"@ada:town.test"}'"#,
+            r#"'{"v":2,"request":"stop","resident":"ada","sender":"@ada:town.test"}'"#,
             "may not command",
         ),
     ];

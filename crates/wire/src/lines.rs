@@ -51,15 +51,15 @@ pub async fn serve<L, Req, Resp, H, F>(
     handle: H,
 ) -> !
 where
-    L: super::admit::Listener<Stream = UnixStream>,
+    L: crate::admit::Listener<Stream = UnixStream>,
     Req: Send + 'static,
     Resp: Answer,
     H: Fn(Req, u32, mpsc::Sender<Resp>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let slots = Arc::new(super::admit::Slots::default());
+    let slots = Arc::new(crate::admit::Slots::default());
     loop {
-        let stream = super::admit::next(&mut listener, rules.name).await;
+        let stream = crate::admit::next(&mut listener, rules.name).await;
         let Ok(uid) = stream.peer_cred().map(|c| c.uid()) else {
             continue;
         };
@@ -240,7 +240,7 @@ mod tests {
         streams: Vec<UnixStream>,
     }
 
-    impl super::super::admit::Listener for Failing {
+    impl crate::admit::Listener for Failing {
         type Stream = UnixStream;
         async fn accept(&mut self) -> io::Result<UnixStream> {
             if self.fails > 0 {

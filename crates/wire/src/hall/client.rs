@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::{Ask, Envelope, Said};
-use crate::control::lines::{self, Answers};
+use crate::lines::{self, Answers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HallError {

@@ -1,0 +1,132 @@
+//! What the chat asks of the daemon: one request per connection.
+
+use serde::{Deserialize, Serialize};
+
+use super::Reply;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Ask {
+    /// Stay connected for notices, answers whose requester went away, and reloads.
+    Subscribe,
+    /// A turn for `resident`, asked by `sender` (a mayor or someone its allow names).
+    Turn {
+        resident: String,
+        sender: String,
+        conversation: String,
+        prompt: String,
+        reply: Reply,
+    },
+    Stop {
+        resident: String,
+        sender: String,
+    },
+    /// Forget the conversation's CLI session (`!new`).
+    Forget {
+        resident: String,
+        sender: String,
+        conversation: String,
+    },
+    Status {
+        resident: String,
+    },
+    /// What the resident spent: this round, this conversation, earlier rounds (`!cost`).
+    Cost {
+        resident: String,
+        conversation: String,
+    },
+    /// The conversation's CLI session id (`!session`).
+    Session {
+        resident: String,
+        conversation: String,
+    },
+    Log {
+        resident: String,
+    },
+    Branches {
+        resident: String,
+    },
+    /// What ending the round would lose, per resident; `by` must be a mayor.
+    ResetReport {
+        by: String,
+    },
+    /// End the round; `by` must be a mayor.
+    Reset {
+        by: String,
+    },
+    /// A mayor's ✅ (allow) or ❌ on approval `id`.
+    Decide {
+        id: u64,
+        by: String,
+        allow: bool,
+    },
+    /// Present devices the rules match, their holders and leases (`!devices`).
+    Devices,
+    /// Lend `device` (as `!devices` names it) to `resident` for `secs`; `by`: a mayor.
+    Lease {
+        by: String,
+        device: String,
+        resident: String,
+        secs: u64,
+    },
+    /// End the leases on `device`; `by`: a mayor.
+    Release {
+        by: String,
+        device: String,
+    },
+    /// Stream the serial console's output here until Untail or the device goes; `by`: a
+    /// mayor. `baud` overrides the rule's.
+    Tail {
+        by: String,
+        device: String,
+        baud: Option<u32>,
+    },
+    Untail {
+        by: String,
+        device: String,
+    },
+    /// A file `sender` sent, spooled by the chat at `spool`: into the resident's inbox, and
+    /// named in the conversation's next prompt.
+    File {
+        resident: String,
+        sender: String,
+        conversation: String,
+        name: String,
+        mimetype: String,
+        spool: String,
+    },
+    /// The answer with this id reached its room: forget it.
+    Delivered {
+        id: u64,
+    },
+    /// How the resident's Matrix sync is doing, for `townhall status`.
+    Health {
+        resident: String,
+        health: String,
+    },
+    /// Something the chat refused, for the audit log.
+    Audit {
+        resident: String,
+        what: Refused,
+        from: String,
+        room: String,
+        why: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refused {
+    InviteDeclined,
+    MessageIgnored,
+}
+
+impl Refused {
+    /// The audit log's name for it.
+    pub fn event(self) -> &'static str {
+        match self {
+            Refused::InviteDeclined => "invite-declined",
+            Refused::MessageIgnored => "message-ignored",
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The hall: the counter between `townhall chat` (unprivileged, holds every Matrix
+//! connection) and the root daemon. The chat process asks with typed, versioned requests,
+//! one per connection, one JSON line each; the daemon answers with event lines.
+//!
+//! The daemon trusts nothing it reads here: it checks the peer's uid (SO_PEERCRED) and
+//! re-validates every request against the town, so a compromised chat process can ask for
+//! what a mayor could ask in a room, and nothing more.
+//!
+//! These are the hall's own types, not the daemon's: a change of the daemon's internals
+//! changes nothing here, and a change here fails the golden test until VERSION is bumped.
+
+mod ask;
+mod client;
+mod devices;
+mod reports;
+mod said;
+mod turn;
+
+pub use ask::{Ask, Refused};
+pub use client::{Counter, HallError, Replies};
+pub use devices::{DeviceStatus, Held, Lease, Permission};
+pub use reports::{Branch, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
+pub use said::{Delivery, Notice, Said};
+pub use turn::{Outcome, Outgoing, RunningTurn, Spent, TurnEvent, dollars};
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a request or event changes shape; both sides must agree.
+pub const VERSION: u32 = 2;
+/// The longest request line the daemon reads (a prompt is at most MAX_PROMPT).
+pub const MAX_LINE: usize = 256 * 1024;
+/// The chat process's system user (dist/townhall.sysusers, the NixOS module).
+pub const CHAT_USER: &str = "townhall-chat";
+pub const CHAT_UNIT: &str = "townhall-chat.service";
+
+/// Reachable by anyone (mode 0666), answered only for the chat user and root: the uid
+/// check is the gate, and it is what the town tests probe.
+pub fn socket() -> &'static Path {
+    Path::new("/run/townhall-hall.sock")
+}
+
+/// Where a turn's answer goes: the room, the thread, and the message it answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub room: String,
+    pub thread: Option<String>,
+    pub event: String,
+}
+
+/// One request line: the protocol version beside the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub v: u32,
+    #[serde(flatten)]
+    pub ask: Ask,
+}
+
+impl Envelope {
+    pub fn new(ask: Ask) -> Self {
+        Self { v: VERSION, ask }
+    }
+}
+
+#[cfg(test)]
+mod golden;

@@ -1,0 +1,167 @@
+//! What the daemon says back, and what it says unasked (notices, kept answers).
+
+use serde::{Deserialize, Serialize};
+
+use super::Reply;
+use super::devices::{DeviceStatus, Lease};
+use super::reports::{CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
+use super::turn::{Outcome, TurnEvent};
+
+/// An answer kept until the chat says it reached the room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: u64,
+    pub resident: String,
+    pub reply: Reply,
+    pub text: String,
+    pub errors: Vec<String>,
+    /// None when the turn could not run at all (why in `errors`).
+    pub outcome: Option<Outcome>,
+}
+
+/// Something to say in a resident's declared rooms (the words are the chat's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    DeviceGranted {
+        devnode: String,
+        read_write: bool,
+    },
+    DeviceGone {
+        devnode: String,
+    },
+    /// `lease_ended`: it was lent, and the lease is over.
+    DeviceRevoked {
+        devnode: String,
+        #[serde(default)]
+        lease_ended: bool,
+    },
+    /// An accepted push: one per ref it changed.
+    Pushed {
+        pusher: String,
+        repo: String,
+        path: String,
+        refname: String,
+        commits: String,
+        stat: String,
+    },
+    /// What the reset that began `round` could not do for the resident, one line each.
+    RoundBegan {
+        round: u64,
+        lines: Vec<String>,
+    },
+    /// What round `round` held of the resident's that its end lost (read from the retired
+    /// round after a confirmed reset), one line each; none when nothing was lost.
+    RoundLost {
+        round: u64,
+        lines: Vec<String>,
+    },
+}
+
+/// What the daemon says back. Tagged `said`: `Turn` carries a TurnEvent, tagged `event`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "said", rename_all = "snake_case")]
+pub enum Said {
+    Welcome {
+        version: u32,
+    },
+    /// Say `text` in the resident's declared rooms (device grants, pushes, reset reports).
+    Notice {
+        resident: String,
+        notice: Notice,
+    },
+    /// An answer whose requester went away (the chat restarted): post it.
+    Deliver(Delivery),
+    /// The configuration changed: read it again.
+    Reloaded,
+    Turn(TurnEvent),
+    /// The message is on disk and its turn starts now: its answer comes, here or (should
+    /// this connection end) as a delivery.
+    Accepted,
+    /// The conversation is busy: this message waits (`waiting` do, itself included) and
+    /// goes into its next turn with the others. On disk, like Accepted.
+    Gathered {
+        waiting: usize,
+    },
+    /// Answered together with the earlier message `into`: nothing more comes here.
+    Joined {
+        into: String,
+    },
+    /// The turn ended (or could not run: `error`); its answer is `delivery` until the
+    /// chat says Delivered.
+    TurnDone {
+        delivery: u64,
+        outcome: Option<Outcome>,
+        error: Option<String>,
+    },
+    Stopped {
+        turns: u32,
+    },
+    Status(ResidentReport),
+    Cost(CostReport),
+    Session {
+        id: Option<String>,
+    },
+    LastTurn {
+        outcome: Option<Outcome>,
+    },
+    Branches {
+        repos: Vec<RepoBranches>,
+    },
+    Losses {
+        residents: Vec<LossReport>,
+    },
+    /// Where a sent file was saved.
+    Filed {
+        path: String,
+    },
+    ResetDone(ResetSummary),
+    Devices {
+        devices: Vec<DeviceStatus>,
+    },
+    Leased(Lease),
+    Released {
+        leases: Vec<Lease>,
+    },
+    /// A tail began: `Serial` batches follow, then `TailEnded`.
+    Tailing {
+        devnode: String,
+        baud: Option<u32>,
+    },
+    /// Markdown: a code block of what the console printed.
+    Serial {
+        text: String,
+    },
+    TailEnded {
+        why: String,
+    },
+    /// A tool call waits for a mayor: ask in `room` (and `thread`), for `wait_secs`.
+    Approval {
+        id: u64,
+        resident: String,
+        room: String,
+        thread: Option<String>,
+        tool: String,
+        subject: String,
+        rule: String,
+        wait_secs: u64,
+    },
+    /// How approval `id` ended (a mayor's decision, or the timeout's no).
+    ApprovalEnded {
+        id: u64,
+        resident: String,
+        allow: bool,
+        reason: String,
+    },
+    Done,
+    Error {
+        message: String,
+    },
+}
+
+/// A request the line plumbing refuses (too long, too slow) is answered as an error.
+impl crate::lines::Answer for Said {
+    fn refusal(message: String) -> Self {
+        Said::Error { message }
+    }
+}
