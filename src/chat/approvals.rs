@@ -23,7 +23,7 @@ pub fn decision(key: &str) -> Option<bool> {
 pub fn question(resident: &str, tool: &str, subject: &str, rule: &str, wait_secs: u64) -> String {
     format!(
         "**{resident} asks to run `{tool}`** (the rule `{rule}` needs a mayor's yes):\n{}\nReact ✅ to allow or ❌ to deny. Without an answer within {} it is denied.",
-        crate::turn::bounds::fenced(subject),
+        townhall_wire::markdown::fenced(subject),
         humantime::format_duration(std::time::Duration::from_secs(wait_secs))
     )
 }

@@ -86,7 +86,7 @@ fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> C
             let (Some(resident), rest) = (words.next(), words.collect::<Vec<_>>().join(" ")) else {
                 return usage("!lease DEVICE RESIDENT DURATION, e.g. !lease ttyUSB0 ada 2h");
             };
-            match crate::grant::duration(&rest) {
+            match crate::hall::lease_duration(&rest) {
                 Ok(d) => DeviceCommand::Lease {
                     device: device.into(),
                     resident: resident.into(),

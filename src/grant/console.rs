@@ -152,7 +152,7 @@ impl Batch {
         if self.text.is_empty() && self.dropped == 0 {
             return None;
         }
-        let mut msg = crate::turn::bounds::fenced(&std::mem::take(&mut self.text));
+        let mut msg = townhall_wire::markdown::fenced(&std::mem::take(&mut self.text));
         if self.dropped > 0 {
             msg.push_str(&format!(
                 "\n_({} bytes dropped: more than {MAX_BATCH} in {} s)_",

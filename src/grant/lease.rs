@@ -4,13 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::os::OsError;
-
-/// The shortest and longest lease: a typo must not lend a device for a year.
-pub const SHORTEST: Duration = Duration::from_secs(60);
-pub const LONGEST: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
@@ -32,19 +28,6 @@ impl Lease {
     pub fn active(&self, now: SystemTime) -> bool {
         self.ends() > now
     }
-}
-
-/// "2h", "90m", "1d 12h": how long, within SHORTEST and LONGEST.
-pub fn duration(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write it like 30m, 2h or 1d"))?;
-    if !(SHORTEST..=LONGEST).contains(&d) {
-        return Err(format!(
-            "a lease lasts from 1 minute to 30 days, not {}",
-            humantime::format_duration(d)
-        ));
-    }
-    Ok(d)
 }
 
 pub struct Leases {
@@ -138,6 +121,7 @@ impl Leases {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn lease(node: &str, who: &str, until: SystemTime) -> Lease {
         let t = |t| humantime::format_rfc3339_seconds(t).to_string();
@@ -148,23 +132,6 @@ mod tests {
             since: t(SystemTime::now()),
             until: t(until),
         }
-    }
-
-    #[test]
-    fn durations_are_bounded_and_say_how_to_write_them() {
-        assert_eq!(duration("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(duration("1d 12h"), Ok(Duration::from_secs(36 * 3600)));
-        assert!(
-            duration("2 fortnights")
-                .unwrap_err()
-                .contains("like 30m, 2h or 1d")
-        );
-        assert!(
-            duration("10s")
-                .unwrap_err()
-                .contains("from 1 minute to 30 days")
-        );
-        assert!(duration("365d").is_err());
     }
 
     #[test]

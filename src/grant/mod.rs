@@ -15,5 +15,5 @@ pub use acl::{Acls, FakeAcls, PosixAcls};
 pub use cut::{Cut, my_holders};
 pub use devices::{Device, DeviceEvent, Devices, FakeDevices, Udev};
 pub use keeper::{Change, DeviceStatus, Held, Keeper};
-pub use lease::{Lease, Leases, duration};
+pub use lease::{Lease, Leases};
 pub use rules::{UACCESS, Want, interest, matches, wanted};

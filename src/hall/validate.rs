@@ -164,7 +164,7 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             resident(town, name)?;
             device(d)?;
             let range =
-                crate::grant::lease::SHORTEST.as_secs()..=crate::grant::lease::LONGEST.as_secs();
+                crate::hall::SHORTEST_LEASE.as_secs()..=crate::hall::LONGEST_LEASE.as_secs();
             if !range.contains(secs) {
                 return refuse(format!(
                     "a lease lasts from 1 minute to 30 days, not {secs} s"

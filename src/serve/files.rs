@@ -76,16 +76,10 @@ where
     ) -> Result<String, String> {
         let town = self.town();
         let r = town.resident(resident).ok_or("no such resident")?;
-        // The chat's own spool (a file of its uid), or root's when the chat runs as root.
+        // The chat's own spool, a file of its uid (the chat never runs as root).
         let spool = PathBuf::from(spool);
         let chat_uid = chat_ids().map(|(u, _)| u);
-        let homes = [
-            (PathBuf::from(CHAT_SPOOL), chat_uid),
-            (
-                crate::chat::remote::store_root(&town).join("spool"),
-                Some(0),
-            ),
-        ];
+        let homes = [(PathBuf::from(CHAT_SPOOL), chat_uid)];
         let Some((dir, Some(owner))) = homes
             .into_iter()
             .find(|(d, _)| spool.parent() == Some(d.as_path()))

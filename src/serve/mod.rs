@@ -5,6 +5,7 @@
 mod approvals;
 mod consoles;
 mod control;
+mod credentials;
 mod deliveries;
 mod devices;
 mod files;
@@ -90,7 +91,7 @@ fn confine(town: &Town) -> Result<(), crate::os::OsError> {
 /// Name the deployed Matrix secrets as the chat unit's credentials; a changed set restarts
 /// the chat (blocking: it may reload PID 1).
 fn chat_credentials(town: &Town) -> Result<(), crate::os::OsError> {
-    if crate::chat::credentials::write(town)? {
+    if credentials::write(town)? {
         crate::level::reload_pid1(&[crate::hall::CHAT_UNIT])?;
     }
     Ok(())

@@ -92,18 +92,6 @@ pub fn clip(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// `text` in a code block whose fence nothing inside can close (one backtick longer than
-/// its longest run), for untrusted text shown in a room.
-pub fn fenced(text: &str) -> String {
-    let mut run = 0;
-    let longest = text.chars().fold(0, |m, c| {
-        run = if c == '`' { run + 1 } else { 0 };
-        m.max(run)
-    });
-    let fence = "`".repeat(longest.max(2) + 1);
-    format!("{fence}\n{}\n{fence}", text.trim_end_matches('\n'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

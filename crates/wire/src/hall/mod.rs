@@ -18,7 +18,10 @@ mod turn;
 
 pub use ask::{Ask, Refused};
 pub use client::{Counter, HallError, Replies};
-pub use devices::{DeviceStatus, Held, Lease, Permission};
+pub use devices::{
+    DeviceStatus, Held, LONGEST_LEASE, Lease, LeaseDurationError, Permission, SHORTEST_LEASE,
+    lease_duration,
+};
 pub use reports::{Branch, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
 pub use said::{Delivery, Notice, Said};
 pub use turn::{Outcome, Outgoing, RunningTurn, Spent, TurnEvent, dollars};

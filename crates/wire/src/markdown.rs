@@ -1,0 +1,25 @@
+//! Untrusted text in markdown that crosses to a room: the serial console's batches and an
+//! approval's subject are a resident's words, and must not break out of their block.
+
+/// `text` in a code block whose fence nothing inside can close (one backtick longer than
+/// its longest run).
+pub fn fenced(text: &str) -> String {
+    let mut run = 0;
+    let longest = text.chars().fold(0, |m, c| {
+        run = if c == '`' { run + 1 } else { 0 };
+        m.max(run)
+    });
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}\n{}\n{fence}", text.trim_end_matches('\n'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_run_of_backticks_inside_closes_the_fence() {
+        assert_eq!(fenced("a"), "```\na\n```");
+        assert_eq!(fenced("x ```` y\n"), "`````\nx ```` y\n`````");
+    }
+}
