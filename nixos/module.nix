@@ -55,7 +55,7 @@ in
         home = "/nonexistent";
         createHome = false;
       };
-      # Runs `townhall chat`: every Matrix connection, none of root's powers (dist/townhall.sysusers).
+      # Runs `townhall-chat`: every Matrix connection, none of root's powers (dist/townhall.sysusers).
       townhall-chat = {
         isSystemUser = true;
         group = "townhall-chat";

@@ -17,13 +17,19 @@ rustPlatform.buildRustPackage {
   buildInputs = [ systemd acl ];
 
   # The town tests boot systemd in a container as root: not in the Nix sandbox.
+  # Both binaries: townhall (root's) and townhall-chat (the unprivileged chat's).
+  cargoBuildFlags = [ "--workspace" "--bins" ];
   cargoTestFlags = [ "--workspace" "--lib" "--bins" "--test" "config_corpus" ];
 
   postInstall = ''
-    for u in dist/*.service dist/*.slice; do
+    # The services name the binaries (townhall, townhall-chat); the slices name none.
+    for u in dist/*.service; do
       install -Dm0644 "$u" "$out/lib/systemd/system/$(basename "$u")"
       substituteInPlace "$out/lib/systemd/system/$(basename "$u")" \
         --replace-fail /usr/local/bin/townhall "$out/bin/townhall"
+    done
+    for u in dist/*.slice; do
+      install -Dm0644 "$u" "$out/lib/systemd/system/$(basename "$u")"
     done
     install -Dm0644 dist/townhall.sysusers "$out/lib/sysusers.d/townhall.conf"
   '';

@@ -6,7 +6,6 @@
 
 pub mod approve;
 pub mod audit;
-pub mod chat;
 /// The declared town, from its own crate: the chat process links it too.
 pub use townhall_config as config;
 pub mod control;

@@ -38,8 +38,8 @@ struct Cli {
 enum Command {
     /// Run the supervisor (normally as the townhall systemd service, as root).
     Serve,
-    /// Run every resident's Matrix bot (normally as townhall-chat.service, as its own
-    /// unprivileged user); it asks the supervisor for everything else.
+    /// Run every resident's Matrix bot: the `townhall-chat` binary beside this one
+    /// (normally townhall-chat.service, as its own unprivileged user).
     Chat,
     /// Validate the configuration and print the resolved town; `--host` checks the host's
     /// settings instead (sysctls, /proc, cgroups).
@@ -335,14 +335,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Chat => {
-            init_logging();
-            townhall::os::raise_nofile();
-            let town = load(&cli.config)?;
-            tokio::runtime::Runtime::new()?
-                .block_on(townhall::chat::remote::run(&cli.config, town))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Chat => chat(&cli.config),
         Command::Status { json } => status(json),
         Command::Devices { json } => ask(&Request::Devices, |r| match r {
             Response::Devices { devices } if json => print_json(&devices),
@@ -566,21 +559,25 @@ pub(crate) fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
 }
 
 /// journald when started by systemd (it sets JOURNAL_STREAM), the terminal otherwise.
+/// `townhall chat` is the chat's own binary, which links none of root's code: this only
+/// finds it, and refuses root before it runs anything.
+fn chat(config: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    anyhow::ensure!(
+        !nix::unistd::geteuid().is_root(),
+        "townhall chat refuses to run as root: it reads what anyone in a room sends, so it runs as the unprivileged townhall-chat user\n  help: start it as its unit (systemctl start townhall-chat), or as that user: runuser -u townhall-chat -- townhall-chat"
+    );
+    let exe = std::env::current_exe()?.with_file_name("townhall-chat");
+    let e = std::process::Command::new(&exe)
+        .arg("--config")
+        .arg(config)
+        .exec();
+    anyhow::bail!(
+        "cannot run {}: {e}\n  help: install townhall-chat beside townhall (cargo build builds both)",
+        exe.display()
+    )
+}
+
 fn init_logging() {
-    use tracing_subscriber::prelude::*;
-    // matrix-sdk says something at info on every sync: only its warnings reach the journal.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TOWNHALL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn"));
-    let registry = tracing_subscriber::registry().with(filter);
-    if std::env::var_os("JOURNAL_STREAM").is_some()
-        && let Ok(journald) = tracing_journald::layer()
-    {
-        registry
-            .with(journald.with_syslog_identifier("townhall".into()))
-            .init();
-        return;
-    }
-    registry
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .init();
+    townhall::os::logging::init("townhall");
 }

@@ -1,4 +1,4 @@
-//! The privilege split in the real town: the Matrix bots run in `townhall chat` as their own
+//! The privilege split in the real town: the Matrix bots run in `townhall-chat` as their own
 //! user, root's daemon has no network, and the hall socket between them holds against other
 //! uids and bad requests.
 
@@ -57,15 +57,20 @@ pub fn the_chat_runs_as_its_own_user_and_root_has_no_network(t: &Town) -> anyhow
     ensure!(
         who.lines().any(|l| l.contains(&chat)
             && l.contains(" townhall-chat ")
-            && l.contains("townhall chat")),
+            && l.contains("/usr/local/bin/townhall-chat --config")),
         "ps: {who}"
     );
-    // Root cannot run the chat by mistake: it refuses before it reads a message.
-    let as_root = t.sh("timeout 20 townhall chat --config /etc/townhall 2>&1; echo rc=$?")?;
-    ensure!(
-        as_root.contains("refuses to run as root") && as_root.trim_end().ends_with("rc=1"),
-        "townhall chat as root: {as_root}"
-    );
+    // Root cannot run the chat by mistake, by either name: it refuses before it reads a
+    // message.
+    for cmd in ["townhall chat", "townhall-chat"] {
+        let as_root = t.sh(&format!(
+            "timeout 20 {cmd} --config /etc/townhall 2>&1; echo rc=$?"
+        ))?;
+        ensure!(
+            as_root.contains("refuses to run as root") && as_root.trim_end().ends_with("rc=1"),
+            "{cmd} as root: {as_root}"
+        );
+    }
     // The chat holds the homeserver connections; root holds no internet socket at all.
     let mut inet = String::new();
     for _ in 0..50 {

@@ -33,6 +33,45 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_townhall")
 }
 
+/// The chat's binary, built beside root's (cargo test builds only this package's: a stale
+/// one would test old code, so it must be newer than every source it is made from).
+fn chat_binary_is_fresh() -> anyhow::Result<()> {
+    let bin = Path::new(binary()).with_file_name("townhall-chat");
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("no {}: run cargo build -p townhall-chat", bin.display()))?;
+    for dir in [
+        "crates/chat/src",
+        "crates/wire/src",
+        "crates/config/src",
+        "crates/os/src",
+    ] {
+        for entry in walk(&repo().join(dir))? {
+            if entry.metadata()?.modified()? > built {
+                bail!(
+                    "{} is older than {}: run cargo build -p townhall-chat",
+                    bin.display(),
+                    entry.path().display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn walk(dir: &Path) -> anyhow::Result<Vec<std::fs::DirEntry>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            out.extend(walk(&e.path())?);
+        } else {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
 /// Run the harness with a run dir; its progress (stderr) shows in the test log.
 fn harness(run: &Path, args: &[&str]) -> std::io::Result<Output> {
     command(run, args).stderr(Stdio::inherit()).output()
@@ -67,6 +106,7 @@ pub struct Options<'a> {
 impl Town {
     /// Boot a town; on any failure it is torn down before the error is returned.
     pub fn up(run: &Path, opts: Options) -> anyhow::Result<Town> {
+        chat_binary_is_fresh()?;
         let config = opts.config.unwrap_or(repo());
         let mut args: Vec<String> = vec![
             "up".into(),

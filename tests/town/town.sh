@@ -265,6 +265,9 @@ EOF
 install_town() {
   local r=$RUN/root u out
   install -D -m 0755 "$BINARY" "$r/usr/local/bin/townhall"
+  # The chat's own binary (crates/chat) is built beside root's.
+  [[ -x $(dirname "$BINARY")/townhall-chat ]] || die "no townhall-chat beside $BINARY: cargo build -p townhall-chat"
+  install -D -m 0755 "$(dirname "$BINARY")/townhall-chat" "$r/usr/local/bin/townhall-chat"
   rm -rf "$r/etc/townhall" && mkdir -p "$r/etc/townhall"
   # Only the config itself: CONFIG may be a whole checkout.
   install -m 0644 "$CONFIG/town.toml" "$r/etc/townhall/town.toml"

@@ -1,7 +1,9 @@
 //! The one error type every OS adapter returns (what townhall was doing and what the system
 //! said), and the file writes both processes make: state files atomically and never half
-//! written, generated files only when they change. Nothing here needs a privilege, so the
-//! chat process links it too.
+//! written, generated files only when they change; and each process's logging setup
+//! (`logging`). Nothing here needs a privilege, so the chat process links it too.
+
+pub mod logging;
 
 use std::fmt::Display;
 

@@ -9,7 +9,7 @@ use super::answer::Streamer;
 use super::bot::{Backend, Ended, Job, TurnAsk};
 use super::line::Place;
 use super::policy::{Command, DeviceCommand};
-use crate::hall::TurnEvent;
+use townhall_wire::hall::TurnEvent;
 
 /// Run what a message asked for, answering in its room.
 pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job, place: Place) {

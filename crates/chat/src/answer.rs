@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Chat;
-use crate::os::OsError;
+use townhall_os::OsError;
 
 /// Matrix rejects events over 64 KiB, and an edit carries the text four times (body and
 /// formatted body, each in the fallback and in `m.new_content`), HTML-escaped: 10 KiB of
@@ -150,7 +150,7 @@ impl<'a, C: Chat> Streamer<'a, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::FakeChat;
+    use crate::FakeChat;
 
     #[test]
     fn long_answers_split_outside_code_fences() {

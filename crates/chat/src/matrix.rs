@@ -15,7 +15,7 @@ use matrix_sdk::ruma::events::{
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId};
 
 use super::{Chat, FileRef, Heard, Message};
-use crate::os::{OsContext, OsError};
+use townhall_os::{OsContext, OsError};
 
 /// One resident's logged-in client.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use super::bot::{Backend, Bot, Ended, HOP_LIMIT, Job, invited};
 use super::policy::Command;
 use super::{FakeChat, Heard, MatrixChat, Message};
-use crate::config::Town;
-use crate::hall::{Outcome, Refused, Reply, TurnEvent};
+use townhall_config::Town;
+use townhall_wire::hall::{Outcome, Refused, Reply, TurnEvent};
 
 const MAYOR: &str = "@mayor:town.test";
 const VOX: &str = "@vox:town.test";
@@ -106,7 +106,7 @@ impl Backend for Desk {
         resident: &str,
         _: &str,
         _: &str,
-        file: &crate::chat::FileRef,
+        file: &crate::FileRef,
         bytes: Vec<u8>,
     ) -> Result<String, String> {
         self.log(format!(
@@ -116,12 +116,7 @@ impl Backend for Desk {
         ));
         Ok(format!("/agents/{resident}/work/inbox/{}", file.name))
     }
-    async fn device(
-        &self,
-        by: &str,
-        c: crate::chat::policy::DeviceCommand,
-        said: mpsc::Sender<String>,
-    ) {
+    async fn device(&self, by: &str, c: crate::policy::DeviceCommand, said: mpsc::Sender<String>) {
         let _ = said.send(format!("{by} {c:?}")).await;
     }
     fn reacted(&self, room: &str, target: &str, key: &str, sender: &str) {

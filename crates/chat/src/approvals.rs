@@ -29,19 +29,19 @@ pub fn question(resident: &str, tool: &str, subject: &str, rule: &str, wait_secs
 }
 
 /// Whose bot an approval's question and end go through.
-pub fn resident(s: &crate::hall::Said) -> Option<&str> {
+pub fn resident(s: &townhall_wire::hall::Said) -> Option<&str> {
     match s {
-        crate::hall::Said::Approval { resident, .. }
-        | crate::hall::Said::ApprovalEnded { resident, .. } => Some(resident),
+        townhall_wire::hall::Said::Approval { resident, .. }
+        | townhall_wire::hall::Said::ApprovalEnded { resident, .. } => Some(resident),
         _ => None,
     }
 }
 
 impl Asked {
     /// An approval asked or ended, from the daemon's subscription.
-    pub async fn heard<C: Chat>(&self, chat: &C, s: crate::hall::Said) {
+    pub async fn heard<C: Chat>(&self, chat: &C, s: townhall_wire::hall::Said) {
         match s {
-            crate::hall::Said::Approval {
+            townhall_wire::hall::Said::Approval {
                 id,
                 resident,
                 room,
@@ -55,7 +55,7 @@ impl Asked {
                 self.ask(chat, id, &resident, &room, thread.as_deref(), &text)
                     .await
             }
-            crate::hall::Said::ApprovalEnded {
+            townhall_wire::hall::Said::ApprovalEnded {
                 id, allow, reason, ..
             } => self.ended(chat, id, allow, &reason).await,
             _ => {}
@@ -119,7 +119,7 @@ impl Asked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::FakeChat;
+    use crate::FakeChat;
 
     #[tokio::test]
     async fn a_question_is_asked_once_answered_by_its_reactions_and_closed() {

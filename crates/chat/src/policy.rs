@@ -86,7 +86,7 @@ fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> C
             let (Some(resident), rest) = (words.next(), words.collect::<Vec<_>>().join(" ")) else {
                 return usage("!lease DEVICE RESIDENT DURATION, e.g. !lease ttyUSB0 ada 2h");
             };
-            match crate::hall::lease_duration(&rest) {
+            match townhall_wire::hall::lease_duration(&rest) {
                 Ok(d) => DeviceCommand::Lease {
                     device: device.into(),
                     resident: resident.into(),
@@ -106,14 +106,14 @@ fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> C
                 device: device.into(),
                 baud: None,
             },
-            Some(Ok(b)) if crate::config::serial::is_rate(b) => DeviceCommand::Tail {
+            Some(Ok(b)) if townhall_config::serial::is_rate(b) => DeviceCommand::Tail {
                 device: device.into(),
                 baud: Some(b),
             },
             Some(_) => {
                 return Command::Usage(format!(
                     "The baud rate is one of {}: `!tail DEVICE [BAUD]`.",
-                    crate::config::serial::RATES
+                    townhall_config::serial::RATES
                 ));
             }
         },

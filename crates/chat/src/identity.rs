@@ -10,8 +10,8 @@ use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
 use matrix_sdk::store::RoomLoadSettings;
 use matrix_sdk::{Client, SessionChange};
 
-use crate::config::{Resident, Town};
-use crate::os::{OsContext, OsError};
+use townhall_config::{Resident, Town};
+use townhall_os::{OsContext, OsError};
 
 pub struct Identity {
     pub client: Client,
@@ -25,7 +25,7 @@ pub fn store_dir(root: &Path, r: &Resident) -> PathBuf {
 }
 
 fn save(path: &Path, session: &MatrixSession) -> Result<(), OsError> {
-    crate::os::write_state(path, session)
+    townhall_os::write_state(path, session)
 }
 
 pub async fn connect(town: &Town, r: &Resident, root: &Path) -> Result<Identity, OsError> {

@@ -11,13 +11,13 @@ use tokio::sync::mpsc;
 use super::answer::Streamer;
 use super::bot::{Backend, Ended, TurnAsk};
 use super::{Chat, MatrixChat, words};
-use crate::config::Town;
-use crate::hall::TurnEvent;
-use crate::hall::{Ask, Counter, Delivery, HallError, Refused, Replies, Said};
+use townhall_config::Town;
+use townhall_wire::hall::TurnEvent;
+use townhall_wire::hall::{Ask, Counter, Delivery, HallError, Refused, Replies, Said};
 
 /// What waits for a resident's bot to connect.
 enum Waiting {
-    Notice(crate::hall::Notice),
+    Notice(townhall_wire::hall::Notice),
     Answer(Box<Delivery>),
 }
 
@@ -129,7 +129,7 @@ impl Remote {
     }
 
     fn reload(self: &Arc<Self>) {
-        match crate::config::load(&self.dir) {
+        match townhall_config::load(&self.dir) {
             Ok(town) => {
                 *self.town.write().expect("lock") = Arc::new(town);
                 tracing::info!("configuration reloaded");
@@ -554,16 +554,21 @@ impl Backend for Remote {
 }
 
 /// Run every resident's bot until SIGTERM.
-pub async fn run(dir: &Path, town: Town) -> anyhow::Result<()> {
-    // The chat speaks for strangers' messages; as root a flaw in it would be root's.
+/// The chat speaks for strangers' messages; as root a flaw in it would be root's.
+pub fn refuse_root() -> anyhow::Result<()> {
     if nix::unistd::geteuid().is_root() {
         anyhow::bail!(
             "townhall chat refuses to run as root: it reads what anyone in a room sends, so it \
              runs as the unprivileged townhall-chat user\n  \
              help: start it as its unit (systemctl start townhall-chat), or as that user: \
-             runuser -u townhall-chat -- townhall chat"
+             runuser -u townhall-chat -- townhall-chat"
         );
     }
+    Ok(())
+}
+
+pub async fn run(dir: &Path, town: Town) -> anyhow::Result<()> {
+    refuse_root()?;
     let remote = Arc::new(Remote::new(dir, town, Counter::new()));
     tracing::info!(store = %remote.store.display(), hall = %remote.counter.path.display(), "townhall chat starting");
     tokio::spawn(remote.clone().subscribe());

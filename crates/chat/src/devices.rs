@@ -4,9 +4,9 @@
 use tokio::sync::mpsc;
 
 use super::policy::DeviceCommand;
-use crate::hall::Permission;
-use crate::hall::{Ask, Counter, Said};
-use crate::hall::{DeviceStatus, Lease};
+use townhall_wire::hall::Permission;
+use townhall_wire::hall::{Ask, Counter, Said};
+use townhall_wire::hall::{DeviceStatus, Lease};
 
 /// Ask for `c` and say each answer (for a tail: until it ends).
 pub async fn ask(counter: &Counter, by: &str, c: DeviceCommand, said: mpsc::Sender<String>) {
@@ -142,7 +142,7 @@ fn released(leases: &[Lease]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hall::Held;
+    use townhall_wire::hall::Held;
 
     #[test]
     fn the_list_says_who_holds_what_and_when_a_lease_ends() {

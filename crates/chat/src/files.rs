@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::bot::Backend;
 use super::{Chat, FileRef};
-use crate::hall::Outgoing;
-use crate::os::{OsContext, OsError, size};
+use townhall_os::{OsContext, OsError, size};
+use townhall_wire::hall::Outgoing;
 
 /// Download `file` and have root put it in the inbox; the markdown to say.
 pub async fn receive<B: Backend, C: Chat>(
@@ -48,18 +48,20 @@ pub async fn receive<B: Backend, C: Chat>(
 
 /// Spool `bytes` and ask root to take them into `resident`'s inbox; where they went.
 pub async fn hand_over(
-    counter: &crate::hall::Counter,
+    counter: &townhall_wire::hall::Counter,
     store: &Path,
     [resident, sender, conversation]: [&str; 3],
     file: &FileRef,
     bytes: &[u8],
 ) -> Result<String, String> {
-    use crate::hall::{Ask, Said};
+    use townhall_wire::hall::{Ask, Said};
     let spooled = spool(store, bytes).map_err(|e| format!("spooling {}: {e}", file.name))?;
-    let mimetype = file
-        .mimetype
-        .clone()
-        .unwrap_or_else(|| crate::files::mimetype(&file.name));
+    let mimetype = file.mimetype.clone().unwrap_or_else(|| {
+        mime_guess::from_path(&file.name)
+            .first_or_octet_stream()
+            .essence_str()
+            .to_string()
+    });
     let ask = Ask::File {
         resident: resident.into(),
         sender: sender.into(),
@@ -137,7 +139,7 @@ fn read_outgoing(o: &Outgoing, max: u64) -> Result<Vec<u8>, OsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::FakeChat;
+    use crate::FakeChat;
 
     #[tokio::test]
     async fn outbox_files_are_uploaded_and_failures_said() {

@@ -1,6 +1,11 @@
-//! Chat: each resident's Matrix identity, all of them in the unprivileged `townhall chat`
+//! Chat: each resident's Matrix identity, all of them in the unprivileged `townhall-chat`
 //! process (remote.rs). The `Chat` seam is the whole of Matrix a bot uses: what a sync
 //! brought, and the room operations it answers with.
+//!
+//! This crate is the privilege boundary in the build: it depends on the declared town
+//! (townhall-config), the hall's protocol (townhall-wire) and the shared file writes
+//! (townhall-os) only, so the chat binary cannot name the reset, ACL, signing or unit
+//! code; it asks root for all of that over the hall.
 
 pub mod act;
 pub mod answer;
@@ -19,12 +24,21 @@ pub mod remote;
 mod tests;
 pub mod words;
 
+#[cfg(test)]
+pub(crate) mod testing {
+    /// The shipped example town (town.toml + residents/ at the top of the workspace).
+    pub fn demo_town() -> townhall_config::Town {
+        let top = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        townhall_config::load(std::path::Path::new(top)).expect("the shipped config is valid")
+    }
+}
+
 pub use matrix::MatrixChat;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use crate::os::{OsError, Recorder};
+use townhall_os::{OsError, Recorder};
 
 /// A room message as a bot reads it (decrypted already where the room is encrypted).
 #[derive(Debug, Clone, PartialEq, Default)]

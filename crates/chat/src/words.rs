@@ -1,9 +1,9 @@
 //! The words the mayor reads in a room, made from what the daemon reports.
 
-use crate::config::Budget;
-use crate::config::Town;
-use crate::hall::{CostReport, Notice, RepoBranches, ResetSummary, ResidentReport};
-use crate::hall::{Outcome, Spent, dollars};
+use townhall_config::Budget;
+use townhall_config::Town;
+use townhall_wire::hall::{CostReport, Notice, RepoBranches, ResetSummary, ResidentReport};
+use townhall_wire::hall::{Outcome, Spent, dollars};
 
 /// The line under an answer: how the turn ended when not plainly, and what went wrong.
 pub fn footer(outcome: &Result<Outcome, String>, errors: &[String]) -> Option<String> {
@@ -177,7 +177,7 @@ pub fn last_turn(outcome: Option<&Outcome>, lines: usize) -> String {
 }
 
 /// `!reset`: what ending the round would lose, resident by resident, and how to confirm.
-pub fn what_a_reset_loses(town: &Town, found: &[crate::hall::LossReport]) -> String {
+pub fn what_a_reset_loses(town: &Town, found: &[townhall_wire::hall::LossReport]) -> String {
     let lost: Vec<String> = town
         .residents
         .iter()

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use townhall_wire::credentials::{password_id, recovery_id};
 
-use crate::config::Resident;
+use townhall_config::Resident;
 
 /// The credential under systemd, else (run by hand, as a user that can read it) the
 /// deployed file itself.

@@ -12,9 +12,9 @@ use super::identity::{Identity, connect};
 use super::line::{Line, Place};
 use super::policy::{Command, Decision, DeviceCommand, Incoming, decide};
 use super::{Chat, Heard, MatrixChat, Message};
-use crate::config::Town;
-use crate::hall::{Outcome, TurnEvent};
-use crate::hall::{Refused, Reply};
+use townhall_config::Town;
+use townhall_wire::hall::{Outcome, TurnEvent};
+use townhall_wire::hall::{Refused, Reply};
 
 /// A chain of residents answering residents stops after this many hops.
 pub const HOP_LIMIT: u32 = 4;
@@ -207,7 +207,7 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
                 // The token is gone (or the resident was removed): reconnect from the top.
                 let town = backend.town();
                 let gone = town.resident(name).is_none_or(|r| {
-                    !crate::chat::identity::store_dir(&backend.store(), r)
+                    !crate::identity::store_dir(&backend.store(), r)
                         .join("session.json")
                         .exists()
                 });
@@ -356,7 +356,7 @@ impl<B: Backend, C: Chat> Bot<B, C> {
     async fn message(
         &mut self,
         town: &Town,
-        r: &crate::config::Resident,
+        r: &townhall_config::Resident,
         m: Message,
         allowed: bool,
     ) -> Option<Job> {
