@@ -125,7 +125,12 @@ mod shapes {
         ];
         for r in all {
             let s = serde_json::to_string(&r).unwrap();
-            let _: Response = serde_json::from_str(&s).unwrap();
+            let back: Response = serde_json::from_str(&s).unwrap();
+            assert_eq!(
+                serde_json::to_string(&back).unwrap(),
+                s,
+                "{s} changed on the way"
+            );
         }
     }
 }

@@ -78,9 +78,20 @@ pub(crate) async fn room_with(
     Ok((mayor, room))
 }
 
-pub(crate) fn audit(t: &Town, event: &str) -> anyhow::Result<String> {
+/// Where the audit log ends now: `audit` reads only what a check caused after it.
+pub(crate) fn audit_mark(t: &Town) -> anyhow::Result<u64> {
+    Ok(
+        t.sh("stat -c %s /var/lib/townhall/audit.log 2>/dev/null || echo 0")?
+            .trim()
+            .parse()?,
+    )
+}
+
+/// The audit log's `event` lines written after `since` (an `audit_mark`).
+pub(crate) fn audit(t: &Town, event: &str, since: u64) -> anyhow::Result<String> {
     t.sh(&format!(
-        "grep '\"event\":\"{event}\"' /var/lib/townhall/audit.log || true"
+        "tail -c +{} /var/lib/townhall/audit.log | grep '\"event\":\"{event}\"' || true",
+        since + 1
     ))
 }
 
@@ -135,6 +146,7 @@ pub fn ada_answers_in_an_encrypted_dm(t: &Town) -> anyhow::Result<()> {
 
 pub fn strangers_start_no_turn_and_their_invites_are_declined(t: &Town) -> anyhow::Result<()> {
     crate::checks::turns::setup(t)?;
+    let since = audit_mark(t)?;
     block_on(async {
         let creds = register(t, "eve", "eve-password")?;
         let eve = Mayor::login(&creds).await?;
@@ -143,7 +155,7 @@ pub fn strangers_start_no_turn_and_their_invites_are_declined(t: &Town) -> anyho
         // A stranger's invite is declined…
         let dm = eve.create("eve and ada", &[ADA], true, false).await?;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !audit(t, "invite-declined")?.contains("@eve:town.test") {
+        while !audit(t, "invite-declined", since)?.contains("@eve:town.test") {
             ensure!(
                 std::time::Instant::now() < deadline,
                 "eve's invite was not declined"
@@ -158,15 +170,19 @@ pub fn strangers_start_no_turn_and_their_invites_are_declined(t: &Town) -> anyho
             .await?;
         eve.join(&room).await?;
         mayor.wait_joined(&room, &[ADA, "@eve:town.test"]).await?;
+        // Everything ada says from before eve speaks, up to her answer to the barrier.
+        let before_eve = mayor.mark(&room).await?;
         eve.say(&room, "ada: cat /etc/shadow").await?;
         mayor.say(&room, "ada: barrier").await?;
-        let msgs = mayor.wait_for(&room, ADA, "you said: barrier").await?;
+        let msgs = mayor
+            .wait_for_since(&room, ADA, "you said: barrier", &before_eve)
+            .await?;
         ensure!(
             !msgs.iter().any(|(b, _)| b.contains("shadow")),
             "ada answered eve: {msgs:?}"
         );
         ensure!(
-            audit(t, "message-ignored")?.contains("@eve:town.test"),
+            audit(t, "message-ignored", since)?.contains("@eve:town.test"),
             "eve's message is not in the audit log"
         );
         Ok(())
@@ -177,10 +193,13 @@ pub fn in_a_shared_room_a_name_prefix_reaches_only_that_resident(t: &Town) -> an
     crate::checks::turns::setup(t)?;
     block_on(async {
         let (mayor, room) = room_with(t, "lab", &[ADA, VOX], false).await?;
+        let start = mayor.mark(&room).await?;
         mayor.say(&room, "vox: what do you make of this?").await?;
         mayor.wait_for(&room, VOX, "resumed").await?;
         mayor.say(&room, "ada: barrier").await?;
-        let ada = mayor.wait_for(&room, ADA, "you said: barrier").await?;
+        let ada = mayor
+            .wait_for_since(&room, ADA, "you said: barrier", &start)
+            .await?;
         ensure!(
             ada.iter().all(|(b, _)| !b.contains("make of this")),
             "ada answered vox's message: {ada:?}"
@@ -237,23 +256,9 @@ pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
         mayor.wait_for(&vox, VOX, "resumed sess-").await?;
         mayor.say(&vox, "!new").await?;
         mayor.wait_for(&vox, VOX, "fresh session").await?;
+        // The turn after !new starts afresh.
         mayor.say(&vox, "third").await?;
-        let all = mayor.wait_for(&vox, VOX, "fresh session").await?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let mut msgs = all;
-        while msgs
-            .iter()
-            .filter(|(b, _)| b.contains("resumed none"))
-            .count()
-            < 2
-        {
-            ensure!(
-                std::time::Instant::now() < deadline,
-                "the turn after !new resumed a session: {msgs:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            msgs = mayor.from(&vox, VOX).await?;
-        }
+        mayor.wait_for(&vox, VOX, "resumed none").await?;
         Ok(())
     })
 }
@@ -300,7 +305,10 @@ pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(
         let msgs = mayor
             .wait_for(&room, ADA, "you said: after the restart")
             .await?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // A message answered twice would be answered again before this one (one
+        // conversation runs in order): its answer proves no second answer is coming.
+        mayor.say(&room, "barrier one").await?;
+        mayor.wait_for(&room, ADA, "you said: barrier one").await?;
         let msgs2 = mayor.from(&room, ADA).await?;
         let answers =
             |m: &[(String, bool)], w: &str| m.iter().filter(|(b, e)| !e && b.contains(w)).count();
@@ -324,7 +332,8 @@ pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(
         mayor
             .wait_for(&room, ADA, "you said: after synapse came back")
             .await?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        mayor.say(&room, "barrier two").await?;
+        mayor.wait_for(&room, ADA, "you said: barrier two").await?;
         let msgs3 = mayor.from(&room, ADA).await?;
         ensure!(answers(&msgs3, "after synapse came back") == 1, "{msgs3:?}");
         ensure!(
@@ -464,12 +473,20 @@ pub fn a_resident_commands_another_only_when_its_allow_says_so(t: &Town) -> anyh
     block_on(async {
         let (mayor, room) = room_with(t, "no relay", &[ADA, VOX], false).await?;
         // ada relays to vox ("vox: relay"), but vox's allow does not name ada: no turn.
+        let since = audit_mark(t)?;
+        let start = mayor.mark(&room).await?;
         mayor.say(&room, "ada: relay").await?;
         mayor.wait_for(&room, ADA, "vox: relay").await?;
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        let v = mayor.from(&room, VOX).await?;
-        ensure!(v.is_empty(), "vox answered ada without allowing her: {v:?}");
-        let refused = audit(t, "message-ignored")?;
+        // vox's bot reads the room in order: once it answers the mayor's later message,
+        // it has decided on ada's, and the audit line says it refused.
+        mayor.say(&room, "vox: barrier").await?;
+        mayor.wait_for(&room, VOX, "resumed").await?;
+        let v = mayor.wait_for_since(&room, VOX, "resumed", &start).await?;
+        ensure!(
+            v.iter().filter(|(_, edit)| !edit).count() == 1,
+            "vox answered ada without allowing her: {v:?}"
+        );
+        let refused = audit(t, "message-ignored", since)?;
         ensure!(
             refused.contains("allow does not name"),
             "no audit line for the refused relay: {refused}"
@@ -547,7 +564,9 @@ pub fn a_mayor_resets_the_round_from_chat(t: &Town) -> anyhow::Result<()> {
                 "the report lacks {want:?}:\n{report}"
             );
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // A barrier: ada's answer to a later command comes after anything the offer did.
+        mayor.say(&room, "!status").await?;
+        mayor.wait_for(&room, ADA, "supervisor up").await?;
         ensure!(
             round()? == before,
             "the round ended before it was confirmed"
@@ -571,12 +590,15 @@ pub fn what_was_said_before_ada_joined_starts_no_turn(t: &Town) -> anyhow::Resul
     block_on(async {
         let mayor = Mayor::login(&t.mayor()?).await?;
         let room = mayor.create("history", &[], false, false).await?;
+        let start = mayor.mark(&room).await?;
         mayor.say(&room, "ada: said before you came").await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         mayor.invite(&room, ADA).await?;
         mayor.wait_joined(&room, &[ADA]).await?;
         mayor.say(&room, "ada: now").await?;
-        let msgs = mayor.wait_for(&room, ADA, "you said: now").await?;
+        let msgs = mayor
+            .wait_for_since(&room, ADA, "you said: now", &start)
+            .await?;
         ensure!(
             !msgs.iter().any(|(b, _)| b.contains("before you came")),
             "ada acted on history from before her join: {msgs:?}"

@@ -2,7 +2,7 @@
 //! hardening, limits held by PID 1, drop-ins refused, `stop` ending what a turn started,
 //! a wedged session bus, a 200 MB line. Each check sets up the stand-in CLI itself.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::ensure;
 
@@ -153,16 +153,11 @@ pub fn a_wedged_bus_hangs_neither_the_reset_nor_vox(t: &Town) -> anyhow::Result<
         "wedging the bus: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let start = Instant::now();
+    // It fails by itself, with an error (124 would be the guard's timeout: a hang).
     let (code, out, err) = run(t, "timeout 60 townhall turn ada are you there");
     ensure!(
         code != 0 && code != 124,
         "ada's turn on a wedged bus: exit {code} {out} {err}"
-    );
-    ensure!(
-        start.elapsed() < Duration::from_secs(45),
-        "ada's turn took {:?} to fail",
-        start.elapsed()
     );
     let (code, out, err) = run(t, "timeout 60 townhall turn vox still here");
     ensure!(
@@ -238,12 +233,17 @@ pub fn a_restarted_daemon_stops_the_turns_it_lost(t: &Town) -> anyhow::Result<()
     };
     with_long_turns(t, || {
         t.sh(hang)?;
-        let start = Instant::now();
+        // The daemon stops by itself, never waiting out systemd's stop timeout for a hung
+        // turn (PID 1 would log that it timed out and killed it).
+        let since = t.sh("date '+%Y-%m-%d %H:%M:%S'")?;
         t.sh("systemctl restart townhall")?;
-        let took = start.elapsed();
+        let killed = t.sh(&format!(
+            "journalctl -u townhall --since '{}' --no-pager -o cat | grep -i 'timed out' || true",
+            since.trim()
+        ))?;
         ensure!(
-            took < Duration::from_secs(30),
-            "restarting the daemon took {took:?}"
+            killed.trim().is_empty(),
+            "stopping the daemon waited for the hung turn: {killed}"
         );
         gone("a restart")?;
         // Killed outright, the daemon cannot stop its turns: the next one finds and stops them.

@@ -365,10 +365,19 @@ pub fn a_garbled_round_counter_is_named_and_the_next_start_repairs_it(
         status.contains("/var/lib/townhall/round is missing"),
         "status with no counter after rounds: {status}"
     );
+    // The start recovers after it is ready (status answers meanwhile): wait for it.
     t.sh("systemctl restart townhall")?;
-    ensure!(
-        round(t)? == live,
-        "the start did not record round {live} from the marker"
-    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while t
+        .sh("cat /var/lib/townhall/round 2>/dev/null || true")?
+        .trim()
+        != live.to_string()
+    {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the start did not record round {live} from the marker"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     Ok(())
 }

@@ -21,7 +21,14 @@ pub struct Credentials {
 
 pub struct Mayor {
     pub client: Client,
+    /// Per room, the event a wait starts after: the mayor's last message there, or a mark
+    /// the check set. A wait never matches what was in the room before the check acted.
+    marks: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
+
+/// A point in a room's timeline: messages after it are what a check's action caused.
+#[derive(Debug, Clone)]
+pub struct Mark(String);
 
 impl Mayor {
     /// Log in with the password the harness registered (no store: a fresh device each run).
@@ -40,7 +47,59 @@ impl Mayor {
         client
             .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
             .await?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            marks: Default::default(),
+        })
+    }
+
+    fn set_mark(&self, room: &OwnedRoomId, event: &str) -> Mark {
+        self.marks
+            .lock()
+            .expect("marks")
+            .insert(room.to_string(), event.to_string());
+        Mark(event.to_string())
+    }
+
+    /// Mark the room's latest event: later waits match only what comes after it (for what
+    /// a check causes without saying anything there: a restart, a device, a push).
+    pub async fn mark(&self, room: &OwnedRoomId) -> anyhow::Result<Mark> {
+        let latest = self
+            .latest_any(room)
+            .await?
+            .context("the room has no events to mark")?;
+        Ok(self.set_mark(room, &latest))
+    }
+
+    /// The id of the room's latest event of any kind, after a sync.
+    async fn latest_any(&self, room: &OwnedRoomId) -> anyhow::Result<Option<String>> {
+        let newest = self.newest(room, 1).await?;
+        Ok(newest
+            .first()
+            .and_then(|e| e.event_id())
+            .map(|e| e.to_string()))
+    }
+
+    /// The room as the client knows it after a sync.
+    async fn synced_room(&self, room: &OwnedRoomId) -> anyhow::Result<matrix_sdk::Room> {
+        self.client
+            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+            .await?;
+        self.client
+            .get_room(room)
+            .context("room not known to the client")
+    }
+
+    /// The room's newest `limit` events of any kind, newest first, after a sync.
+    async fn newest(
+        &self,
+        room: &OwnedRoomId,
+        limit: u32,
+    ) -> anyhow::Result<Vec<matrix_sdk::deserialized_responses::TimelineEvent>> {
+        let r = self.synced_room(room).await?;
+        let mut opts = MessagesOptions::backward();
+        opts.limit = limit.into();
+        Ok(r.messages(opts).await?.chunk)
     }
 
     pub async fn create_room(&self, name: &str) -> anyhow::Result<OwnedRoomId> {
@@ -67,19 +126,14 @@ impl Mayor {
             let ev = serde_json::json!({"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}});
             req.initial_state = vec![serde_json::from_value(ev)?];
         }
-        let room = self.client.create_room(req).await?;
-        Ok(room.room_id().to_owned())
+        let room = self.client.create_room(req).await?.room_id().to_owned();
+        self.mark(&room).await?;
+        Ok(room)
     }
 
     /// Invite `user` to a room the mayor is in.
     pub async fn invite(&self, room: &OwnedRoomId, user: &str) -> anyhow::Result<()> {
-        self.client
-            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
-            .await?;
-        let r = self
-            .client
-            .get_room(room)
-            .context("room not known to the client")?;
+        let r = self.synced_room(room).await?;
         r.invite_user_by_id(&matrix_sdk::ruma::UserId::parse(user)?)
             .await?;
         Ok(())
@@ -112,23 +166,21 @@ impl Mayor {
             .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
             .await?;
         self.client.join_room_by_id(room).await?;
+        self.mark(room).await?;
         Ok(())
     }
 
     /// Send text, optionally mentioning users (m.mentions), and return the event id.
     pub async fn say(&self, room: &OwnedRoomId, text: &str) -> anyhow::Result<String> {
-        self.client
-            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
-            .await?;
-        let r = self
-            .client
-            .get_room(room)
-            .context("room not known to the client")?;
-        Ok(r.send(RoomMessageEventContent::text_plain(text))
+        let r = self.synced_room(room).await?;
+        let id = r
+            .send(RoomMessageEventContent::text_plain(text))
             .await?
             .response
             .event_id
-            .to_string())
+            .to_string();
+        self.set_mark(room, &id);
+        Ok(id)
     }
 
     /// The room's latest 100 messages as sent (not redacted), oldest first, after a sync.
@@ -149,18 +201,24 @@ impl Mayor {
         &self,
         room: &OwnedRoomId,
     ) -> anyhow::Result<Vec<(String, String, RoomMessageEventContent)>> {
-        self.client
-            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
-            .await?;
-        let r = self
-            .client
-            .get_room(room)
-            .context("room not known to the client")?;
-        let mut opts = MessagesOptions::backward();
-        opts.limit = 100u32.into();
-        let batch = r.messages(opts).await?;
+        self.events_after(room, None).await
+    }
+
+    /// The messages among the room's latest 100 events that came after `mark` (any kind
+    /// of event), oldest first; all of them when there is no mark or it is further back.
+    async fn events_after(
+        &self,
+        room: &OwnedRoomId,
+        mark: Option<&Mark>,
+    ) -> anyhow::Result<Vec<(String, String, RoomMessageEventContent)>> {
         let mut out = Vec::new();
-        for ev in batch.chunk.iter().rev() {
+        // Newest first: stop at the mark.
+        for ev in self.newest(room, 100).await?.iter() {
+            if let (Some(Mark(m)), Some(id)) = (mark, ev.event_id())
+                && id.as_str() == m
+            {
+                break;
+            }
             if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(m))) =
                 ev.raw().deserialize()
                 && let Some(orig) = m.as_original()
@@ -172,6 +230,7 @@ impl Mayor {
                 ));
             }
         }
+        out.reverse();
         Ok(out)
     }
 
@@ -181,11 +240,22 @@ impl Mayor {
         room: &OwnedRoomId,
         from: &str,
     ) -> anyhow::Result<Vec<(String, bool)>> {
+        self.sent_since(room, from, None).await
+    }
+
+    /// The messages `from` sent after `mark` (all of the latest 100 when None).
+    async fn sent_since(
+        &self,
+        room: &OwnedRoomId,
+        from: &str,
+        mark: Option<&Mark>,
+    ) -> anyhow::Result<Vec<(String, bool)>> {
         use matrix_sdk::ruma::events::room::message::Relation;
         let msgs = self
-            .latest(room)
+            .events_after(room, mark)
             .await?
             .into_iter()
+            .map(|(_, s, c)| (s, c))
             .filter(|(sender, _)| sender == from);
         Ok(msgs
             .map(|(_, c)| {
@@ -326,22 +396,43 @@ impl Mayor {
         seen
     }
 
-    /// Wait until `from` has sent a message (or an edit) whose body contains `want`.
+    /// Wait until `from` has sent a message (or an edit) whose body contains `want`, after
+    /// the room's mark (the mayor's last message there, or `mark`); what `from` sent since.
     pub async fn wait_for(
         &self,
         room: &OwnedRoomId,
         from: &str,
         want: &str,
     ) -> anyhow::Result<Vec<(String, bool)>> {
+        let mark = self
+            .marks
+            .lock()
+            .expect("marks")
+            .get(room.as_str())
+            .cloned()
+            .map(Mark)
+            .with_context(|| format!("nothing marked in {room}: say something there or mark it"))?;
+        self.wait_for_since(room, from, want, &mark).await
+    }
+
+    /// `wait_for` after an earlier mark: for a check that must see everything since then,
+    /// e.g. to prove a message it caused was never answered.
+    pub async fn wait_for_since(
+        &self,
+        room: &OwnedRoomId,
+        from: &str,
+        want: &str,
+        mark: &Mark,
+    ) -> anyhow::Result<Vec<(String, bool)>> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let msgs = self.from(room, from).await?;
+            let msgs = self.sent_since(room, from, Some(mark)).await?;
             if msgs.iter().any(|(b, _)| b.contains(want)) {
                 return Ok(msgs);
             }
             anyhow::ensure!(
                 std::time::Instant::now() < deadline,
-                "no `{want}` from {from} in {room}; got {msgs:?}"
+                "no `{want}` from {from} in {room} after {mark:?}; got {msgs:?}"
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -352,7 +443,8 @@ impl Mayor {
             .client
             .get_room(room)
             .context("room not known to the client")?;
-        r.send(RoomMessageEventContent::text_plain(text)).await?;
+        let sent = r.send(RoomMessageEventContent::text_plain(text)).await?;
+        self.set_mark(room, sent.response.event_id.as_str());
         Ok(())
     }
 
