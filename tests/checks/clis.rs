@@ -396,10 +396,11 @@ fn waits_for_approval(t: &Town, case: Case, kind_line: &str) -> anyhow::Result<(
         let asked = mayor.from(&room, &mxid).await?;
         ensure!(asked.iter().any(|(b, _)| b.contains(GUARDED) && b.contains("Bash(echo guarded*)")), "the question does not describe the call: {asked:?}");
         stranger.react(&room, &question, "❌").await?;
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        ensure!(!did_run()? && !mayor.from(&room, &mxid).await?.iter().any(|(b, _)| b.contains("❌ denied")), "a stranger's ❌ decided");
+        // The mayor's ✅ comes after the stranger's ❌ in the room: that it decides proves
+        // the ❌ was read and decided nothing (a barrier, not a pause).
         mayor.react(&room, &question, "✅").await?;
         mayor.wait_for(&room, &mxid, "✅ allowed by @mayor:town.test").await?;
+        ensure!(!mayor.from(&room, &mxid).await?.iter().any(|(b, _)| b.contains("❌ denied")), "a stranger's ❌ decided");
         turns_ended(&mayor, &room, &mxid, 1).await?;
         ensure!(did_run()?, "allowed, but the call did not run");
 
