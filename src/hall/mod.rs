@@ -8,4 +8,4 @@ mod validate;
 
 pub use convert::all;
 pub use townhall_wire::hall::*;
-pub use validate::{MAX_PROMPT, Refusal, validate};
+pub use validate::{Checked, MAX_PROMPT, Refusal, validate};

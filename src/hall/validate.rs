@@ -2,7 +2,7 @@
 //! town it holds (never against anything the chat says about the town).
 
 use super::{Ask, Reply};
-use crate::config::Town;
+use crate::config::{Resident, Town};
 
 /// Matrix caps an event at 64 KiB, so no real message is longer.
 pub const MAX_PROMPT: usize = 64 * 1024;
@@ -44,7 +44,7 @@ fn text(what: &str, s: &str, max: usize) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn resident<'t>(town: &'t Town, name: &str) -> Result<&'t crate::config::Resident, Refusal> {
+fn resident<'t>(town: &'t Town, name: &str) -> Result<&'t Resident, Refusal> {
     town.resident(name)
         .ok_or_else(|| Refusal(format!("no resident named {name:.40?}")))
 }
@@ -84,7 +84,52 @@ fn reply(r: &Reply) -> Result<(), Refusal> {
     r.thread.as_deref().map_or(Ok(()), |t| id("thread", t, '$'))
 }
 
-pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
+/// A request that passed every check, with the resident it names resolved in the town the
+/// daemon holds: dispatch looks nothing up again.
+#[derive(Debug)]
+pub struct Checked<'t> {
+    pub ask: Ask,
+    pub resident: Option<&'t Resident>,
+}
+
+/// Check `ask` against the town; the checked request, or why it is refused.
+pub fn validate(town: &Town, ask: Ask) -> Result<Checked<'_>, Refusal> {
+    check(town, &ask)?;
+    let resident = match named(&ask) {
+        Some(name) => Some(resident(town, name)?),
+        None => None,
+    };
+    Ok(Checked { ask, resident })
+}
+
+/// The resident a request names, if any.
+fn named(ask: &Ask) -> Option<&str> {
+    match ask {
+        Ask::Turn { resident, .. }
+        | Ask::Stop { resident, .. }
+        | Ask::Forget { resident, .. }
+        | Ask::Status { resident }
+        | Ask::Cost { resident, .. }
+        | Ask::Session { resident, .. }
+        | Ask::Log { resident }
+        | Ask::Branches { resident }
+        | Ask::Lease { resident, .. }
+        | Ask::File { resident, .. }
+        | Ask::Health { resident, .. }
+        | Ask::Audit { resident, .. } => Some(resident),
+        Ask::Subscribe
+        | Ask::ResetReport { .. }
+        | Ask::Reset { .. }
+        | Ask::Decide { .. }
+        | Ask::Devices
+        | Ask::Release { .. }
+        | Ask::Tail { .. }
+        | Ask::Untail { .. }
+        | Ask::Delivered { .. } => None,
+    }
+}
+
+fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
     match ask {
         Ask::Subscribe => Ok(()),
         Ask::Turn {
@@ -244,6 +289,16 @@ pub fn validate(town: &Town, ask: &Ask) -> Result<(), Refusal> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_checked_request_carries_its_resident() {
+        let town = crate::testing::demo_town();
+        let c = validate(&town, turn("@mayor:town.test", "!r:town.test", "hi")).unwrap();
+        assert_eq!(c.resident.map(|r| r.name.as_str()), Some("ada"));
+        let c = validate(&town, Ask::Devices).unwrap();
+        assert!(c.resident.is_none());
+        assert!(validate(&town, turn("@eve:town.test", "!r:town.test", "hi")).is_err());
+    }
+
     fn turn(sender: &str, conversation: &str, prompt: &str) -> Ask {
         let reply = Reply {
             room: "!r:town.test".into(),
@@ -263,24 +318,19 @@ mod tests {
     fn a_mayors_turn_passes_and_strangers_do_not() {
         let town = crate::testing::demo_town();
         assert_eq!(
-            validate(&town, &turn("@mayor:town.test", "!r:town.test", "hi")),
+            check(&town, &turn("@mayor:town.test", "!r:town.test", "hi")),
             Ok(())
         );
-        assert!(validate(&town, &turn("@eve:town.test", "!r:town.test", "hi")).is_err());
+        assert!(check(&town, &turn("@eve:town.test", "!r:town.test", "hi")).is_err());
         assert!(
-            validate(&town, &turn("@mayor:town.test", "!other:town.test", "hi")).is_err(),
+            check(&town, &turn("@mayor:town.test", "!other:town.test", "hi")).is_err(),
             "conversation of another room"
         );
         let mut ghost = turn("@mayor:town.test", "!r:town.test", "hi");
         if let Ask::Turn { resident, .. } = &mut ghost {
             *resident = "../root".into();
         }
-        assert!(
-            validate(&town, &ghost)
-                .unwrap_err()
-                .0
-                .contains("no resident")
-        );
+        assert!(check(&town, &ghost).unwrap_err().0.contains("no resident"));
     }
 
     #[test]
@@ -288,26 +338,26 @@ mod tests {
         let town = crate::testing::demo_town();
         let big = "x".repeat(MAX_PROMPT + 1);
         assert!(
-            validate(&town, &turn("@mayor:town.test", "!r:town.test", &big))
+            check(&town, &turn("@mayor:town.test", "!r:town.test", &big))
                 .unwrap_err()
                 .0
                 .contains("over the")
         );
-        assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test", "a\0b")).is_err());
-        assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test", "  ")).is_err());
-        assert!(validate(&town, &turn("@mayor:town.test", "!r:town.test\n", "hi")).is_err());
+        assert!(check(&town, &turn("@mayor:town.test", "!r:town.test", "a\0b")).is_err());
+        assert!(check(&town, &turn("@mayor:town.test", "!r:town.test", "  ")).is_err());
+        assert!(check(&town, &turn("@mayor:town.test", "!r:town.test\n", "hi")).is_err());
         let health = Ask::Health {
             resident: "ada".into(),
             health: "y".repeat(5000),
         };
-        assert!(validate(&town, &health).is_err());
+        assert!(check(&town, &health).is_err());
     }
 
     #[test]
     fn reset_names_a_mayor_and_residents_only_ask_for_turns_of_their_own() {
         let town = crate::testing::demo_town();
         assert_eq!(
-            validate(
+            check(
                 &town,
                 &Ask::Reset {
                     by: "@mayor:town.test".into()
@@ -315,9 +365,9 @@ mod tests {
             ),
             Ok(())
         );
-        assert!(validate(&town, &Ask::Reset { by: "boot".into() }).is_err());
+        assert!(check(&town, &Ask::Reset { by: "boot".into() }).is_err());
         assert!(
-            validate(
+            check(
                 &town,
                 &Ask::Reset {
                     by: "@ada:town.test".into()
@@ -335,15 +385,15 @@ mod tests {
             .any(|a| a == vox);
         let own = format!("!r:town.test/from:{vox}");
         assert_eq!(
-            validate(&town, &turn(vox, &own, "check this")).is_ok(),
+            check(&town, &turn(vox, &own, "check this")).is_ok(),
             allowed
         );
         assert!(
-            validate(&town, &turn(vox, "!r:town.test", "check this")).is_err(),
+            check(&town, &turn(vox, "!r:town.test", "check this")).is_err(),
             "a resident in the mayor's conversation"
         );
         assert!(
-            validate(
+            check(
                 &town,
                 &Ask::Stop {
                     resident: "ada".into(),

@@ -96,12 +96,15 @@ where
 
     async fn hall(&self, ask: Ask, uid: u32, out: mpsc::Sender<Said>) {
         let town = self.town();
-        if let Err(refusal) = hall::validate(&town, &ask) {
-            tracing::warn!(uid, "refused a chat request: {refusal}");
-            let _ = out.send(Said::Error { message: refusal.0 }).await;
-            return;
-        }
-        let answer = match ask {
+        let checked = match hall::validate(&town, ask) {
+            Ok(c) => c,
+            Err(refusal) => {
+                tracing::warn!(uid, "refused a chat request: {refusal}");
+                let _ = out.send(Said::Error { message: refusal.0 }).await;
+                return;
+            }
+        };
+        let answer = match checked.ask {
             Ask::Subscribe => return self.subscribe(out).await,
             Ask::Turn {
                 resident,
@@ -114,16 +117,21 @@ where
                     .hall_turn(resident, sender, conversation, prompt, reply, out)
                     .await;
             }
-            Ask::Stop { resident, sender } => {
-                let uid = town.resident(&resident).map(|r| r.uid).expect("validated");
-                tracing::info!(%resident, %sender, "stop asked in chat");
-                match self.desk.stop_resident(&resident, uid).await {
-                    Ok(turns) => Said::Stopped { turns },
-                    Err(e) => Said::Error {
-                        message: e.to_string(),
-                    },
+            // validate resolved the resident a stop names; there is no uid to guess.
+            Ask::Stop { resident, sender } => match checked.resident {
+                None => Said::Error {
+                    message: format!("no resident named {resident}"),
+                },
+                Some(r) => {
+                    tracing::info!(%resident, %sender, "stop asked in chat");
+                    match self.desk.stop_resident(&resident, r.uid).await {
+                        Ok(turns) => Said::Stopped { turns },
+                        Err(e) => Said::Error {
+                            message: e.to_string(),
+                        },
+                    }
                 }
-            }
+            },
             Ask::Forget {
                 resident,
                 conversation,
