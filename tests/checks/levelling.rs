@@ -75,12 +75,17 @@ fn check(
             foreign.clone(),
         ));
     } else {
-        // A zombie whose parent is the daemon or PID 1 is being reaped this instant (root's
-        // own helper that connects to her bus as her, forked by the daemon or the CLI): it
-        // runs nothing and holds nothing.
+        // Root's own work as ada is not hers: its helper units (townhall-helper-1100-*, and
+        // townhall-losses-ada-*, which reads what the old round lost), and a zombie the
+        // daemon or PID 1 is reaping this instant (the child that connects to her bus as her).
         let left = t.sh(
             "d=$(systemctl show -p MainPID --value townhall); \
-             ps -o pid=,ppid=,stat=,args= -u 1100 | awk -v d=\"$d\" '!(($2 == d || $2 == 1) && $3 ~ /^Z/)' || true",
+             for p in $(pgrep -u 1100); do \
+               grep -qs 'townhall-helper-1100-\\|townhall-losses-ada-' /proc/$p/cgroup && continue; \
+               set -- $(ps -o ppid=,stat= -p $p) ; \
+               case \"$1:$2\" in \"$d\":Z*|1:Z*) continue ;; esac; \
+               ps -o pid=,ppid=,stat=,args= -p $p; \
+             done || true",
         )?;
         results.push((
             "no_process_of_ada_left".into(),
