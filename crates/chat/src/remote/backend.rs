@@ -1,0 +1,293 @@
+//! What a bot asks of root, as hall requests: a turn and its events, stop, status, cost,
+//! sessions, branches, files, devices, resets, approvals' reactions and the audit.
+
+use super::*;
+
+impl Backend for Remote {
+    fn town(&self) -> Arc<Town> {
+        self.town.read().expect("lock").clone()
+    }
+
+    fn store(&self) -> PathBuf {
+        self.store.clone()
+    }
+
+    async fn turn(&self, t: TurnAsk, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
+        let TurnAsk {
+            resident,
+            sender,
+            conversation,
+            prompt,
+            reply,
+            mut place,
+        } = t;
+        let ask = Ask::Turn {
+            resident,
+            sender,
+            conversation,
+            prompt,
+            reply,
+        };
+        place.wait().await;
+        let (mut said, first) = self.first_answer(&ask).await?;
+        place.accepted();
+        // Once accepted, the message is the daemon's (on disk): its answer comes as a
+        // delivery even if this connection ends.
+        let mut next = Some(first);
+        loop {
+            let s = match next.take() {
+                Some(s) => s,
+                None => match said.next().await {
+                    Ok(Some(s)) => s,
+                    Ok(None) | Err(_) => return Ok(Ended::Interrupted),
+                },
+            };
+            match s {
+                Said::Accepted => {}
+                Said::Turn(ev) => {
+                    let _ = events.send(ev).await;
+                }
+                Said::TurnDone {
+                    delivery,
+                    outcome,
+                    error,
+                } => {
+                    let outcome = outcome
+                        .ok_or_else(|| error.unwrap_or_else(|| "the turn could not run".into()));
+                    return Ok(Ended::Answered {
+                        delivery,
+                        outcome: Box::new(outcome),
+                    });
+                }
+                Said::Gathered { waiting } => {
+                    let _ = events
+                        .send(TurnEvent::Queued {
+                            ahead: waiting as u32,
+                        })
+                        .await;
+                }
+                Said::Joined { .. } => return Ok(Ended::Joined),
+                other => tracing::debug!("unexpected during a turn: {other:?}"),
+            }
+        }
+    }
+
+    async fn delivered(&self, delivery: u64) {
+        {
+            let mut posted = self.posted.lock().expect("lock");
+            // Long confirmed by then: only a restart's few are offered again.
+            if posted.len() >= 10_000 {
+                posted.clear();
+            }
+            posted.insert(delivery);
+        }
+        // A daemon restarting under the confirmation is asked again once it is back.
+        for attempt in 1..=3 {
+            match self.done(Ask::Delivered { id: delivery }).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!("confirming answer {delivery} (attempt {attempt}): {e}"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn stop(&self, resident: &str, sender: &str) -> Result<u32, String> {
+        match self
+            .counter
+            .call(Ask::Stop {
+                resident: resident.into(),
+                sender: sender.into(),
+            })
+            .await
+        {
+            Ok(Said::Stopped { turns }) => Ok(turns),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn forget_session(
+        &self,
+        resident: &str,
+        sender: &str,
+        conversation: &str,
+    ) -> Result<(), String> {
+        self.done(Ask::Forget {
+            resident: resident.into(),
+            sender: sender.into(),
+            conversation: conversation.into(),
+        })
+        .await
+    }
+
+    async fn status_of(&self, resident: &str) -> String {
+        match self
+            .counter
+            .call(Ask::Status {
+                resident: resident.into(),
+            })
+            .await
+        {
+            Ok(Said::Status(report)) => words::status(&report),
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
+    async fn cost_of(&self, resident: &str, conversation: &str) -> String {
+        match self
+            .counter
+            .call(Ask::Cost {
+                resident: resident.into(),
+                conversation: conversation.into(),
+            })
+            .await
+        {
+            Ok(Said::Cost(report)) => words::cost(&report),
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
+    async fn session_of(&self, resident: &str, conversation: &str) -> String {
+        match self
+            .counter
+            .call(Ask::Session {
+                resident: resident.into(),
+                conversation: conversation.into(),
+            })
+            .await
+        {
+            Ok(Said::Session { id: Some(id) }) => words::session(resident, conversation, &id),
+            Ok(Said::Session { id: None }) => {
+                "_This conversation has no CLI session yet: the next message starts one._".into()
+            }
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
+    async fn log_of(&self, resident: &str, lines: usize) -> String {
+        match self
+            .counter
+            .call(Ask::Log {
+                resident: resident.into(),
+            })
+            .await
+        {
+            Ok(Said::LastTurn { outcome }) => words::last_turn(outcome.as_ref(), lines),
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
+    async fn branches_of(&self, resident: &str) -> String {
+        match self
+            .counter
+            .call(Ask::Branches {
+                resident: resident.into(),
+            })
+            .await
+        {
+            Ok(Said::Branches { repos }) => words::branches(resident, &repos),
+            Ok(other) => format!("_unexpected answer {other:?}_"),
+            Err(e) => format!("_The supervisor did not answer: {e}_"),
+        }
+    }
+
+    async fn file(
+        &self,
+        resident: &str,
+        sender: &str,
+        conversation: &str,
+        file: &crate::FileRef,
+        bytes: Vec<u8>,
+    ) -> Result<String, String> {
+        crate::files::hand_over(
+            &self.counter,
+            &self.store,
+            [resident, sender, conversation],
+            file,
+            &bytes,
+        )
+        .await
+    }
+
+    fn reacted(&self, room: &str, target: &str, key: &str, sender: &str) {
+        if let (Some(id), Some(allow)) =
+            (self.asked.of(room, target), crate::approvals::decision(key))
+        {
+            tracing::info!(%sender, id, allow, "a mayor answered an approval");
+            self.tell_daemon(Ask::Decide {
+                id,
+                by: sender.into(),
+                allow,
+            });
+        }
+    }
+
+    async fn device(&self, by: &str, c: crate::policy::DeviceCommand, said: mpsc::Sender<String>) {
+        crate::devices::ask(&self.counter, by, c, said).await
+    }
+
+    async fn reset_report(&self, by: &str) -> Result<String, String> {
+        match self.counter.call(Ask::ResetReport { by: by.into() }).await {
+            Ok(Said::Losses { residents }) => {
+                Ok(words::what_a_reset_loses(&self.town(), &residents))
+            }
+            Ok(Said::Error { message }) => Err(message),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn reset(&self, by: &str) -> Result<String, String> {
+        match self.counter.call(Ask::Reset { by: by.into() }).await {
+            Ok(Said::ResetDone(summary)) => Ok(words::reset_done(&summary)),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str) {
+        self.tell_daemon(Ask::Audit {
+            resident: resident.into(),
+            what,
+            from: from.into(),
+            room: room.into(),
+            why: why.into(),
+        });
+    }
+
+    fn chat_health(&self, resident: &str, health: String) {
+        let changed = self
+            .health
+            .lock()
+            .expect("lock")
+            .insert(resident.to_string(), health.clone())
+            .as_ref()
+            != Some(&health);
+        if changed {
+            self.tell_daemon(Ask::Health {
+                resident: resident.into(),
+                health,
+            });
+        }
+    }
+
+    fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat) {
+        self.chats
+            .lock()
+            .expect("lock")
+            .insert(resident.to_string(), chat);
+        let waiting = self
+            .waiting
+            .lock()
+            .expect("lock")
+            .remove(resident)
+            .unwrap_or_default();
+        for w in waiting {
+            self.hand(resident, w);
+        }
+    }
+}
