@@ -371,23 +371,25 @@ mod tests {
         assert_eq!(o.largest[0], ("work/deep/big".to_string(), 5000));
     }
 
+    /// Stock git in `repo`, with `home` as its HOME; it must succeed.
+    fn git_in(home: &Path, repo: &Path, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .env("HOME", home)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
     #[test]
     fn nothing_of_the_repositorys_own_config_runs() {
         let home = tempfile::tempdir().unwrap();
         let repo = home.path().join("work");
         let ran = home.path().join("ran");
-        let git = |args: &[&str]| {
-            assert!(
-                std::process::Command::new("git")
-                    .arg("-C")
-                    .arg(&repo)
-                    .args(args)
-                    .env("HOME", home.path())
-                    .status()
-                    .unwrap()
-                    .success()
-            )
-        };
+        let git = |args: &[&str]| git_in(home.path(), &repo, args);
         std::fs::create_dir(&repo).unwrap();
         git(&["init", "-q"]);
         let touch = format!("touch {}", ran.display());
@@ -404,18 +406,7 @@ mod tests {
     fn a_repository_reports_uncommitted_files_and_commits_not_on_the_town_remote() {
         let home = tempfile::tempdir().unwrap();
         let repo = home.path().join("work");
-        let git = |args: &[&str]| {
-            assert!(
-                std::process::Command::new("git")
-                    .arg("-C")
-                    .arg(&repo)
-                    .args(args)
-                    .env("HOME", home.path())
-                    .status()
-                    .unwrap()
-                    .success()
-            )
-        };
+        let git = |args: &[&str]| git_in(home.path(), &repo, args);
         std::fs::create_dir(&repo).unwrap();
         git(&["init", "-q"]);
         std::fs::write(repo.join("a"), b"a").unwrap();

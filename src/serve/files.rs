@@ -78,12 +78,8 @@ where
         let r = town.resident(resident).ok_or("no such resident")?;
         // The chat's own spool, a file of its uid (the chat never runs as root).
         let spool = PathBuf::from(spool);
-        let chat_uid = chat_ids().map(|(u, _)| u);
-        let homes = [(PathBuf::from(CHAT_SPOOL), chat_uid)];
-        let Some((dir, Some(owner))) = homes
-            .into_iter()
-            .find(|(d, _)| spool.parent() == Some(d.as_path()))
-        else {
+        let dir = PathBuf::from(CHAT_SPOOL);
+        let (Some((owner, _)), true) = (chat_ids(), spool.parent() == Some(dir.as_path())) else {
             return Err(format!(
                 "{} is not in a spool of the chat's",
                 spool.display()

@@ -273,11 +273,10 @@ where
 
     pub fn status(&self) -> Result<StatusReport, crate::round::RoundFileError> {
         let town = self.town();
-        let last = crate::round::RoundState::new(&town.state)
-            .last()
-            .unwrap_or_default();
+        let rounds = crate::round::RoundState::new(&town.state);
+        let round = rounds.round()?;
+        let last = rounds.last().unwrap_or_default();
         let degraded = |name: &str| last_reset_notes(&last, name);
-        let round = crate::round::RoundState::new(&town.state).round()?;
         Ok(StatusReport {
             town: town.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -189,19 +189,11 @@ impl Mayor {
         room: &OwnedRoomId,
     ) -> anyhow::Result<Vec<(String, RoomMessageEventContent)>> {
         Ok(self
-            .latest_events(room)
+            .events_after(room, None)
             .await?
             .into_iter()
             .map(|(_, s, c)| (s, c))
             .collect())
-    }
-
-    /// (event id, sender, content) of the room's latest 100 messages, oldest first.
-    async fn latest_events(
-        &self,
-        room: &OwnedRoomId,
-    ) -> anyhow::Result<Vec<(String, String, RoomMessageEventContent)>> {
-        self.events_after(room, None).await
     }
 
     /// The messages among the room's latest 100 events that came after `mark` (any kind
@@ -348,7 +340,7 @@ impl Mayor {
                 matches!(c.relates_to, Some(Relation::Replacement(_)))
             };
             let found = self
-                .latest_events(room)
+                .events_after(room, None)
                 .await?
                 .into_iter()
                 .rev()

@@ -282,7 +282,6 @@ pub fn refuse_root() -> anyhow::Result<()> {
 
 /// Run every resident's bot until SIGTERM.
 pub async fn run(dir: &Path, town: Town) -> anyhow::Result<()> {
-    refuse_root()?;
     let remote = Arc::new(Remote::new(dir, town, Counter::new()));
     tracing::info!(store = %remote.store.display(), hall = %remote.counter.path.display(), "townhall chat starting");
     tokio::spawn(remote.clone().subscribe());
