@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use checks::{
-    chat as c, clis as cl, costs as co, devices as dv, files as fi, foundation as f,
-    gathering as ga, grants as g, handoff as ho, hardening as h, hoarding as hd, levelling as l,
-    remote as rm, retired as rt, rounds as r, signing as s, split as sp, turns as tu,
+    allowed as al, answers as an, clis as cl, commands as cm, costs as co, devices as dv,
+    files as fi, foundation as f, gathering as ga, grants as g, handoff as ho, hardening as h,
+    hoarding as hd, levelling as l, notices as nt, remote as rm, retired as rt, rounds as r,
+    signing as s, split as sp, turns as tu,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
@@ -155,43 +156,43 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     (
         "chat::the_mayor_dms_ada_and_gets_a_streamed_answer",
-        c::the_mayor_dms_ada_and_gets_a_streamed_answer,
+        an::the_mayor_dms_ada_and_gets_a_streamed_answer,
     ),
     (
         "chat::ada_answers_in_an_encrypted_dm",
-        c::ada_answers_in_an_encrypted_dm,
+        an::ada_answers_in_an_encrypted_dm,
     ),
     (
         "chat::strangers_start_no_turn_and_their_invites_are_declined",
-        c::strangers_start_no_turn_and_their_invites_are_declined,
+        al::strangers_start_no_turn_and_their_invites_are_declined,
     ),
     (
         "chat::in_a_shared_room_a_name_prefix_reaches_only_that_resident",
-        c::in_a_shared_room_a_name_prefix_reaches_only_that_resident,
+        al::in_a_shared_room_a_name_prefix_reaches_only_that_resident,
     ),
     (
         "chat::stop_new_and_status_work_from_chat",
-        c::stop_new_and_status_work_from_chat,
+        cm::stop_new_and_status_work_from_chat,
     ),
     (
         "chat::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once",
-        c::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once,
+        an::restarts_of_townhall_and_synapse_lose_nothing_and_answer_once,
     ),
     (
         "chat::a_100_kb_answer_arrives_whole_with_fences_intact",
-        c::a_100_kb_answer_arrives_whole_with_fences_intact,
+        an::a_100_kb_answer_arrives_whole_with_fences_intact,
     ),
     (
         "chat::a_resident_to_resident_loop_stops_at_the_hop_limit",
-        c::a_resident_to_resident_loop_stops_at_the_hop_limit,
+        al::a_resident_to_resident_loop_stops_at_the_hop_limit,
     ),
     (
         "chat::a_resident_commands_another_only_when_its_allow_says_so",
-        c::a_resident_commands_another_only_when_its_allow_says_so,
+        al::a_resident_commands_another_only_when_its_allow_says_so,
     ),
     (
         "chat::a_mayor_resets_the_round_from_chat",
-        c::a_mayor_resets_the_round_from_chat,
+        cm::a_mayor_resets_the_round_from_chat,
     ),
     (
         "split::the_chat_runs_as_its_own_user_and_root_has_no_network",
@@ -231,7 +232,7 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     (
         "grants::device_notices_reach_the_residents_rooms",
-        c::device_notices_reach_the_residents_rooms,
+        nt::device_notices_reach_the_residents_rooms,
     ),
     (
         "devices::a_mayor_lends_a_device_from_chat",
@@ -283,7 +284,7 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     (
         "chat::what_was_said_before_ada_joined_starts_no_turn",
-        c::what_was_said_before_ada_joined_starts_no_turn,
+        al::what_was_said_before_ada_joined_starts_no_turn,
     ),
     (
         "hardening::turns_run_hardened_inside_limits_pid1_holds",

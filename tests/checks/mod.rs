@@ -1,7 +1,10 @@
 //! What the town tests check, one module per issue's concern.
 
+pub mod allowed;
+pub mod answers;
 pub mod chat;
 pub mod clis;
+pub mod commands;
 pub mod costs;
 pub mod crowd;
 pub mod devices;
@@ -13,6 +16,7 @@ pub mod handoff;
 pub mod hardening;
 pub mod hoarding;
 pub mod levelling;
+pub mod notices;
 pub mod remote;
 pub mod retired;
 pub mod rounds;
