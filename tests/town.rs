@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use checks::{
-    allowed as al, answers as an, clis as cl, commands as cm, costs as co, devices as dv,
-    files as fi, foundation as f, gathering as ga, grants as g, handoff as ho, hardening as h,
-    hoarding as hd, levelling as l, notices as nt, remote as rm, retired as rt, rounds as r,
-    signing as s, split as sp, turns as tu,
+    allowed as al, answers as an, approvals as ap, clis as cl, commands as cm, costs as co,
+    devices as dv, files as fi, foundation as f, gathering as ga, grants as g, handoff as ho,
+    hardening as h, hoarding as hd, levelling as l, notices as nt, remote as rm, retired as rt,
+    rounds as r, signing as s, split as sp, turns as tu,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
@@ -132,11 +132,11 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     (
         "clis::claude_waits_for_a_mayors_approval",
-        cl::claude_waits_for_a_mayors_approval,
+        ap::claude_waits_for_a_mayors_approval,
     ),
     (
         "clis::gemini_waits_for_a_mayors_approval",
-        cl::gemini_waits_for_a_mayors_approval,
+        ap::gemini_waits_for_a_mayors_approval,
     ),
     (
         "clis::codex_answers_in_matrix_runs_its_tool_and_resumes",

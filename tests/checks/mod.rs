@@ -2,6 +2,7 @@
 
 pub mod allowed;
 pub mod answers;
+pub mod approvals;
 pub mod chat;
 pub mod clis;
 pub mod commands;
