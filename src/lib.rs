@@ -14,8 +14,10 @@ pub mod git;
 pub mod grant;
 pub mod hall;
 pub mod level;
+pub mod machine;
 pub mod os;
 pub mod remote;
+pub mod reset;
 pub mod resident;
 pub mod round;
 pub mod serve;
@@ -26,6 +28,27 @@ pub mod units;
 #[cfg(test)]
 pub(crate) mod testing {
     use crate::config::{Town, load};
+
+    /// A machine of fakes, holding `accounts`: nothing a test does through it reaches the host.
+    pub type FakeMachine = crate::machine::Parts<
+        crate::round::FakeSubvolumes,
+        crate::round::FakeFiles,
+        crate::resident::FakeAccounts,
+        crate::git::FakeGit,
+        crate::level::FakePresence,
+        crate::level::FakeHost,
+    >;
+
+    pub fn fake_machine(accounts: Vec<crate::resident::Account>) -> FakeMachine {
+        crate::machine::Parts {
+            subvolumes: Default::default(),
+            files: Default::default(),
+            accounts: crate::resident::FakeAccounts::with(accounts),
+            git: Default::default(),
+            presence: Default::default(),
+            settings: Default::default(),
+        }
+    }
 
     /// The shipped example town (town.toml + residents/), as every unit test's starting point.
     pub fn demo_town() -> Town {

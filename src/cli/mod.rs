@@ -7,6 +7,7 @@ mod bench_chat;
 mod bench_town;
 mod hooks;
 mod keys;
+mod machine;
 mod round;
 mod show;
 mod shown;
@@ -100,14 +101,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.block_on(async {
                 let managers = townhall::units::SystemdUserManagers::connect().await?;
                 let acls = townhall::grant::PosixAcls;
-                townhall::serve::Daemon::new(
-                    town,
-                    townhall::resident::SystemAccounts,
-                    managers,
-                    acls,
-                )?
-                .run()
-                .await
+                townhall::serve::Daemon::new(town, machine::real(), managers, acls)?
+                    .run()
+                    .await
             })?;
             Ok(ExitCode::SUCCESS)
         }

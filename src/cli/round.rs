@@ -7,11 +7,9 @@ use std::io::Write;
 
 use townhall::config::Town;
 use townhall::control::{ClientError, Request, Response};
-use townhall::round::{self, HostSeams};
-
-fn seams() -> HostSeams {
-    round::host_seams()
-}
+use townhall::machine::Machine;
+use townhall::reset::{ResetError, Witness};
+use townhall::round;
 
 /// Print refusals and say plainly that nothing changed.
 fn refused<E: std::fmt::Display>(what: &str, refusals: &[E]) -> ExitCode {
@@ -23,7 +21,7 @@ fn refused<E: std::fmt::Display>(what: &str, refusals: &[E]) -> ExitCode {
 }
 
 pub fn init(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
-    match round::init(town, &seams()) {
+    match round::init(town, &super::machine::real().round()) {
         Ok(done) if json => super::print_json(&serde_json::json!({ "done": done })),
         Ok(done) if done.is_empty() => println!("the town is already prepared: nothing to do"),
         Ok(done) => done.iter().for_each(|d| println!("{d}")),
@@ -74,6 +72,25 @@ fn out(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
+/// A reset at a terminal: progress on stderr (not with --json), warnings always.
+struct Terminal {
+    quiet: bool,
+}
+
+impl Witness for Terminal {
+    fn progress(&mut self, line: &str) {
+        if !self.quiet {
+            say(line)
+        }
+    }
+    fn warning(&mut self, line: &str) {
+        let _ = writeln!(std::io::stderr(), "warning: {line}");
+    }
+    fn before_levelling(&mut self) {
+        self.progress(&stop_turns());
+    }
+}
+
 /// Ask at a terminal; anything but a terminal answering y is no.
 fn confirmed() -> anyhow::Result<bool> {
     use std::io::IsTerminal;
@@ -93,7 +110,8 @@ pub fn reset(
     by: Option<String>,
     yes: bool,
 ) -> anyhow::Result<ExitCode> {
-    let s = seams();
+    let machine = super::machine::real();
+    let s = machine.round();
     // What would be lost, before anything is done, for whoever is asked; a reset that is
     // confirmed already (--yes, the boot's) does not wait for it: what the round lost is
     // read from the retired round afterwards, by the daemon (or below, when none runs).
@@ -106,31 +124,12 @@ pub fn reset(
         );
         return Ok(ExitCode::from(1));
     }
-    let _lock = if dry_run {
-        None
-    } else {
-        Some(round::lock(&town.state)?)
-    };
-    if !dry_run {
-        // A closed terminal must not kill a reset half-way (it would be finished later, but
-        // the round should begin now).
-        // SAFETY: setting a signal's disposition to ignore is always sound.
-        unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
-        for line in round::recover(town, s.subvolumes, s.files)? {
-            say(&line);
-        }
-    }
-    let mut plan = match round::plan_reset(town, s.subvolumes, s.files, s.accounts) {
-        Ok(p) => p,
-        Err(r) => return Ok(refused("reset", &r)),
-    };
-    plan.shared = townhall::level::shared_dirs(town);
-    if !dry_run {
-        for p in townhall::sign::sign_plan(&mut plan, town) {
-            let _ = writeln!(std::io::stderr(), "warning: {p}");
-        }
-    }
     if dry_run {
+        let plan = match townhall::reset::plan(town, &s) {
+            Ok(p) => p,
+            Err(ResetError::Refused(r)) => return Ok(refused("reset", &r)),
+            Err(e) => return Err(e.into()),
+        };
         if json {
             super::print_json(&plan);
         } else {
@@ -138,17 +137,16 @@ pub fn reset(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let quiet = json;
-    let progress = |m: &str| {
-        if !quiet {
-            say(m)
-        }
+    // A closed terminal must not kill a reset half-way (it would be finished later, but
+    // the round should begin now).
+    // SAFETY: setting a signal's disposition to ignore is always sound.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+    let report = match townhall::reset::end_round(town, &s, &who(by), &mut Terminal { quiet: json })
+    {
+        Ok(r) => r,
+        Err(ResetError::Refused(r)) => return Ok(refused("reset", &r)),
+        Err(e) => return Err(e.into()),
     };
-    progress(&stop_turns());
-    let report = round::run_reset(&plan, &s, &town.state, &who(by), &mut |m| progress(m))?;
-    for p in townhall::remote::after_reset(town) {
-        let _ = writeln!(std::io::stderr(), "warning: {p}");
-    }
     if json {
         out(&serde_json::to_string_pretty(&report).expect("reports serialise"));
     } else {
@@ -188,8 +186,9 @@ pub fn reset(
         if let Some(old) = round::retired(town, s.subvolumes)?.last() {
             say_losses(town, &|r| round::losses_in(town, r, &old.join(&r.name)));
         }
-        for (old, r) in round::delete_retired(town, s.subvolumes, &|_| false, &mut |m| progress(m))?
-        {
+        let mut terminal = Terminal { quiet: json };
+        let progress = &mut |m: &str| terminal.progress(m);
+        for (old, r) in round::delete_retired(town, s.subvolumes, &|_| false, progress)? {
             match r {
                 Ok(took) => progress(&format!(
                     "deleted {} in {} ms",
@@ -238,10 +237,11 @@ pub fn level(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
     let mut reports = std::collections::BTreeMap::new();
     let shared = townhall::level::shared_dirs(town);
+    let machine = super::machine::real();
     for r in &town.residents {
         reports.insert(
             r.name.clone(),
-            townhall::level::level(&townhall::level::HostPresence, r.uid, &shared),
+            townhall::level::level(machine.round().presence, r.uid, &shared),
         );
     }
     townhall::audit::append(&town.state, "level", &reports)?;

@@ -49,11 +49,15 @@ pub fn write_dropins(residents: &[(u32, Limits)]) -> Result<bool, OsError> {
 
 /// Declared limits the resident's user manager cannot enforce, because its cgroup does not
 /// delegate the controller (read from cgroup v2's subtree_control).
-pub fn unenforced(uid: u32, limits: &crate::config::Limits) -> Vec<String> {
+pub fn unenforced(
+    host: &impl super::Host,
+    uid: u32,
+    limits: &crate::config::Limits,
+) -> Vec<String> {
     let path = format!(
         "/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.subtree_control"
     );
-    let Ok(delegated) = std::fs::read_to_string(&path) else {
+    let Some(delegated) = host.read(&path) else {
         return vec![format!(
             "no cgroup for uid {uid} yet ({path}): limits hold once its user manager runs"
         )];

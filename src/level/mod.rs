@@ -14,6 +14,8 @@ use std::sync::Mutex;
 
 pub use confine::{dropin, dropin_path, unenforced, write_dropins};
 pub use host::{HostPresence, reload_pid1};
+#[cfg(test)]
+pub use settings::FakeHost;
 pub use settings::{Finding, Host, ThisHost, check_host};
 pub use shared::{dirs as shared_dirs, refresh as refresh_shared_dirs};
 pub use sweep::{remove_tree_at, sweep_owned};

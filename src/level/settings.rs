@@ -19,6 +19,28 @@ pub trait Host {
     fn names(&self, dir: &str) -> Vec<String>;
 }
 
+/// A made-up host: path → contents; a path it does not hold cannot be read.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub struct FakeHost(pub std::collections::HashMap<String, String>);
+
+#[cfg(test)]
+impl Host for FakeHost {
+    fn read(&self, path: &str) -> Option<String> {
+        self.0.get(path).cloned()
+    }
+
+    fn names(&self, dir: &str) -> Vec<String> {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        self.0
+            .keys()
+            .filter_map(|p| p.strip_prefix(&prefix))
+            .filter(|rest| !rest.contains('/'))
+            .map(String::from)
+            .collect()
+    }
+}
+
 /// The machine itself.
 pub struct ThisHost;
 

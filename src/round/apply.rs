@@ -53,40 +53,6 @@ pub struct ResetReport {
     pub degraded: BTreeMap<String, String>,
 }
 
-impl ResetReport {
-    /// One line per thing a person should look at: homes not built, quarantined entries,
-    /// processes that outlived the kill, levelling steps that failed.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut w: Vec<String> = self
-            .degraded
-            .iter()
-            .map(|(r, why)| format!("{r}: home not built: {why}"))
-            .collect();
-        for q in &self.quarantined {
-            w.push(format!(
-                "{}: /persist/{}/{} was {}: moved to {}",
-                q.resident,
-                q.resident,
-                q.path.display(),
-                q.found,
-                q.moved_to.display()
-            ));
-        }
-        for (r, l) in &self.levelled {
-            for s in &l.survivors {
-                w.push(format!(
-                    "{r}: process {} ({}) outlived SIGKILL: {}",
-                    s.pid, s.command, s.state
-                ));
-            }
-            for p in &l.problems {
-                w.push(format!("{r}: {p}"));
-            }
-        }
-        w
-    }
-}
-
 /// The steps of a reset, in order; the name of each is what `TOWNHALL_RESET_PAUSE` takes.
 pub const STEPS: [&str; 6] = [
     "levelled",

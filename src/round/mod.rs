@@ -13,6 +13,7 @@ mod subvolume;
 mod subvolume_tree;
 #[cfg(test)]
 mod tests;
+mod warning;
 
 pub use apply::{
     Quarantined, ROUND_MARKER, ResetReport, STEPS, Seams, apply_reset, build_home, now_rfc3339,
@@ -30,24 +31,4 @@ pub use recover::{lock, recover};
 pub use retire::{delete_retired, retire, retired, retired_path};
 pub use state::{RoundFileError, RoundState};
 pub use subvolume::{Btrfs, FakeSubvolumes, Subvolumes};
-
-pub type HostSeams = Seams<
-    'static,
-    Btrfs,
-    HostFiles,
-    crate::resident::SystemAccounts,
-    crate::git::Git2,
-    crate::level::HostPresence,
->;
-
-/// The real adapters a round acts through.
-pub fn host_seams() -> HostSeams {
-    let presence = &crate::level::HostPresence;
-    Seams {
-        subvolumes: &Btrfs,
-        files: &HostFiles,
-        accounts: &crate::resident::SystemAccounts,
-        git: &crate::git::Git2,
-        presence,
-    }
-}
+pub use warning::{ResetWarning, Trouble};

@@ -16,7 +16,7 @@ use super::Daemon;
 use crate::approve::{self, Answer};
 use crate::grant::Acls;
 use crate::hall::{Reply, Said};
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::units::UserManagers;
 use townhall_wire::lines::{self, Rules};
 
@@ -119,9 +119,9 @@ fn parse(line: &str) -> Result<approve::Ask, String> {
     serde_json::from_str(line).map_err(|e| e.to_string())
 }
 
-impl<A, M, G> Daemon<A, M, G>
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {

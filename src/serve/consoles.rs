@@ -10,12 +10,12 @@ use super::Daemon;
 use crate::grant::Acls;
 use crate::grant::console::{self, Batch};
 use crate::hall::Said;
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::units::UserManagers;
 
-impl<A, M, G> Daemon<A, M, G>
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {

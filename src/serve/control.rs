@@ -5,13 +5,13 @@ use tokio::sync::mpsc;
 use super::Daemon;
 use crate::control::{self, Request, Response};
 use crate::grant::Acls;
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::turn::{Outcome, TurnError, TurnEvent};
 use crate::units::UserManagers;
 
-impl<A, M, G> Daemon<A, M, G>
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
@@ -38,9 +38,9 @@ where
     }
 }
 
-impl<A, M, G> control::Handler for Daemon<A, M, G>
+impl<H, M, G> control::Handler for Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {

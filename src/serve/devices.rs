@@ -5,14 +5,14 @@ use std::time::{Duration, SystemTime};
 use crate::config::Town;
 use crate::grant::{Acls, Change, DeviceEvent, DeviceStatus, Devices, Lease, interest};
 use crate::hall::Notice;
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::units::UserManagers;
 
 use super::Daemon;
 
-impl<A, M, G> Daemon<A, M, G>
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
@@ -230,7 +230,6 @@ mod tests {
 
     use super::*;
     use crate::grant::{Device, FakeAcls, FakeDevices};
-    use crate::resident::FakeAccounts;
     use crate::units::FakeUserManagers;
 
     /// An FTDI adapter as ada's shipped rule wants it.
@@ -264,7 +263,7 @@ mod tests {
         let d = Arc::new(
             Daemon::new(
                 town,
-                FakeAccounts::with(vec![]),
+                crate::testing::fake_machine(vec![]),
                 FakeUserManagers::default(),
                 FakeAcls::default(),
             )

@@ -10,7 +10,7 @@ use super::Daemon;
 use crate::config::Town;
 use crate::files::{self, Outgoing};
 use crate::grant::Acls;
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::units::UserManagers;
 
 /// Root's copies of outbox files, group-readable by the chat user only.
@@ -58,9 +58,9 @@ fn chat_ids() -> Option<(u32, u32)> {
         .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
 }
 
-impl<A, M, G> Daemon<A, M, G>
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {

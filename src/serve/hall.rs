@@ -8,7 +8,7 @@ use super::Daemon;
 use super::gather::{self, Arrival, Asked, Waiting};
 use crate::grant::Acls;
 use crate::hall::{self, Ask, Delivery, Envelope, Reply, ResidentReport, Said};
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::turn::TurnEvent;
 use crate::units::UserManagers;
 use townhall_wire::lines::{self, Rules};
@@ -64,9 +64,9 @@ fn usage(uid: u32) -> (usize, u64, u64) {
     (mine.len(), memory, cpu_ms)
 }
 
-impl<A, M, G> Daemon<A, M, G>
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
@@ -476,7 +476,7 @@ where
                 .get(resident)
                 .cloned()
                 .unwrap_or_default(),
-            last_reset: super::last_reset_notes(&rounds.last().unwrap_or_default(), resident),
+            last_reset: rounds.last().unwrap_or_default().troubles_of(resident),
             waiting: self.gathering.waiting(resident),
             spent: self.desk.spent(round, resident).total.into(),
             budget_usd: r.budget.usd,

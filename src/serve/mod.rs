@@ -25,14 +25,14 @@ use tokio::sync::Notify;
 use crate::config::Town;
 use crate::control::{ResidentStatus, StatusReport};
 use crate::grant::{Acls, Keeper};
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::turn::Desk;
 use crate::units::UserManagers;
 
 /// How long start-up waits for the device grants before it reports ready anyway.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
 
-pub struct Daemon<A, M, G> {
+pub struct Daemon<H, M, G> {
     town: RwLock<Arc<Town>>,
     /// Per resident: how its Matrix sync loop is doing, and its last turn.
     chat_health: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -46,7 +46,8 @@ pub struct Daemon<A, M, G> {
     gathering: gather::Gathering,
     /// Each resident's signing agent.
     agents: crate::sign::Agents,
-    accounts: A,
+    /// The machine's seams, shared with the blocking threads resets run on.
+    machine: Arc<H>,
     desk: Desk<M>,
     keeper: Keeper<G>,
     /// Tool calls waiting for a mayor, and the rooms to ask in.
@@ -56,7 +57,7 @@ pub struct Daemon<A, M, G> {
     /// Serial consoles being tailed into rooms.
     tails: crate::grant::console::Tails,
     /// Deletes retired rounds in the background, one at a time.
-    retirement: Arc<retirement::Retirement>,
+    retirement: Arc<retirement::Retirement<H>>,
     /// True once the device watcher has reconciled what is present: `Ready` waits for it.
     reconciled: tokio::sync::watch::Sender<bool>,
     /// Woken on reload and when a lease begins or ends, so the device watcher reconciles.
@@ -66,26 +67,15 @@ pub struct Daemon<A, M, G> {
     started: Instant,
 }
 
-/// What the last reset could not do for `name` (home not built, entries moved aside,
-/// processes that outlived it), one line each.
-fn last_reset_notes(last: &crate::round::ResetReport, name: &str) -> Vec<String> {
-    let prefix = format!("{name}: ");
-    last.warnings()
-        .into_iter()
-        .filter_map(|w| w.strip_prefix(&prefix).map(String::from))
-        .collect()
-}
-
 /// Make PID 1 hold each resident's user manager to its declared limits (a blocking call:
 /// it writes drop-ins and may reload PID 1).
-fn confine(town: &Town) -> Result<(), crate::os::OsError> {
-    use crate::level::Presence;
+fn confine(presence: &impl crate::level::Presence, town: &Town) -> Result<(), crate::os::OsError> {
     let residents: Vec<_> = town
         .residents
         .iter()
         .map(|r| (r.uid, r.limits.clone()))
         .collect();
-    crate::level::HostPresence.confine(&residents)
+    presence.confine(&residents)
 }
 
 /// Name the deployed Matrix secrets as the chat unit's credentials; a changed set restarts
@@ -97,14 +87,15 @@ fn chat_credentials(town: &Town) -> Result<(), crate::os::OsError> {
     Ok(())
 }
 
-impl<A, M, G> Daemon<A, M, G>
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
     /// Fails when a state file (sessions, the grants ledger) is corrupt, naming it.
-    pub fn new(town: Town, accounts: A, managers: M, acls: G) -> Result<Self, crate::os::OsError> {
+    pub fn new(town: Town, machine: H, managers: M, acls: G) -> Result<Self, crate::os::OsError> {
+        let machine = Arc::new(machine);
         let desk = Desk::new(managers, &town)?;
         let keeper = Keeper::new(acls, &town.state)?;
         let deliveries = deliveries::Deliveries::new(&town.state)?;
@@ -117,13 +108,13 @@ where
             deliveries,
             gathering,
             agents: Default::default(),
-            accounts,
+            retirement: Arc::new(retirement::Retirement::new(machine.clone())),
+            machine,
             desk,
             keeper,
             tails: Default::default(),
             received: Default::default(),
             approvals: Default::default(),
-            retirement: Default::default(),
             reconciled: tokio::sync::watch::Sender::new(false),
             reloaded: Notify::new(),
             stopping: Default::default(),
@@ -146,14 +137,15 @@ where
     /// its limits through PID 1, and stop turn units an earlier daemon left behind.
     async fn settle(&self, town: &Arc<Town>) {
         let t = town.clone();
+        let machine = self.machine.clone();
         let r = tokio::task::spawn_blocking(move || -> Result<Vec<String>, crate::os::OsError> {
-            let seams = crate::round::host_seams();
+            let seams = machine.round();
             // A reset running right now (the CLI's) holds the lock and tidies up itself.
             let Ok(_lock) = crate::round::lock(&t.state) else {
                 return Ok(vec![]);
             };
             let done = crate::round::recover(&t, seams.subvolumes, seams.files)?;
-            confine(&t)?;
+            confine(seams.presence, &t)?;
             Ok(done)
         })
         .await;
@@ -256,9 +248,11 @@ where
         self.reloaded.notify_waiters();
         self.start_agents();
         // Off the async workers: writing drop-ins may reload PID 1.
-        let t = town.clone();
+        let (t, machine) = (town.clone(), self.machine.clone());
         std::thread::spawn(move || {
-            if let Err(e) = confine(&t).and_then(|()| chat_credentials(&t)) {
+            if let Err(e) =
+                confine(machine.round().presence, &t).and_then(|()| chat_credentials(&t))
+            {
                 tracing::error!("{e}");
             }
         });
@@ -276,7 +270,7 @@ where
         let rounds = crate::round::RoundState::new(&town.state);
         let round = rounds.round()?;
         let last = rounds.last().unwrap_or_default();
-        let degraded = |name: &str| last_reset_notes(&last, name);
+        let degraded = |name: &str| last.troubles_of(name);
         Ok(StatusReport {
             town: town.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -289,15 +283,15 @@ where
                 .map(|r| ResidentStatus {
                     name: r.name.clone(),
                     uid: r.uid,
-                    account: matches!(self.accounts.by_uid(r.uid), Ok(Some(a)) if a.name == r.name),
-                    unenforced: crate::level::unenforced(r.uid, &r.limits),
+                    account: matches!(crate::resident::Accounts::by_uid(self.machine.round().accounts, r.uid), Ok(Some(a)) if a.name == r.name),
+                    unenforced: crate::level::unenforced(self.machine.settings(), r.uid, &r.limits),
                     chat: self.chat_health.lock().expect("lock").get(&r.name).cloned(),
                     degraded: degraded(&r.name),
                     spent: self.desk.spent(round, &r.name).total,
                 })
                 .collect(),
             turns: self.desk.running(),
-            host: crate::level::check_host(&crate::level::ThisHost),
+            host: crate::level::check_host(self.machine.settings()),
             retired: self.retirement.status(&town),
         })
     }
@@ -417,7 +411,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resident::{Account, FakeAccounts};
+    use crate::resident::Account;
     use crate::units::FakeUserManagers;
 
     #[test]
@@ -429,11 +423,12 @@ mod tests {
             home: "/agents/ada".into(),
             shell: "/bin/bash".into(),
         };
+        let state = tempfile::tempdir().unwrap();
         let mut town = crate::testing::demo_town();
-        town.state = std::env::temp_dir();
+        town.state = state.path().into();
         let d = Daemon::new(
             town,
-            FakeAccounts::with(vec![ada]),
+            crate::testing::fake_machine(vec![ada]),
             FakeUserManagers::default(),
             crate::grant::FakeAcls::default(),
         )

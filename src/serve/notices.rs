@@ -8,7 +8,7 @@ use super::Daemon;
 use super::outbox::Outbox;
 use crate::grant::Acls;
 use crate::hall::Notice;
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::units::UserManagers;
 
 /// Says notices: to the chat through the outbox, or kept until a chat subscribes. Cheap to
@@ -64,9 +64,9 @@ impl Teller {
     }
 }
 
-impl<A, M, G> Daemon<A, M, G>
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
@@ -108,12 +108,7 @@ where
             return;
         }
         for r in &town.residents {
-            let prefix = format!("{}: ", r.name);
-            let lines: Vec<String> = report
-                .warnings()
-                .iter()
-                .filter_map(|w| w.strip_prefix(&prefix).map(String::from))
-                .collect();
+            let lines = report.troubles_of(&r.name);
             if !lines.is_empty() {
                 self.tell(
                     &r.name,

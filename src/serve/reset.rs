@@ -1,14 +1,27 @@
-//! A reset asked from chat (`!reset`, by a mayor): the same steps as `townhall reset`.
+//! A reset asked from chat (`!reset`, by a mayor): the same procedure as `townhall reset`,
+//! told to the journal.
 
 use super::Daemon;
 use crate::grant::Acls;
 use crate::hall::ResetSummary;
-use crate::resident::Accounts;
+use crate::machine::Machine;
 use crate::units::UserManagers;
 
-impl<A, M, G> Daemon<A, M, G>
+/// The daemon's reset goes to the journal: the mayor gets the summary in the room.
+struct Journal;
+
+impl crate::reset::Witness for Journal {
+    fn progress(&mut self, line: &str) {
+        tracing::info!("reset: {line}");
+    }
+    fn warning(&mut self, line: &str) {
+        tracing::warn!("reset: {line}");
+    }
+}
+
+impl<H, M, G> Daemon<H, M, G>
 where
-    A: Accounts + Send + Sync + 'static,
+    H: Machine,
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
@@ -17,44 +30,18 @@ where
         let _ = self.desk.stop(None).await;
         let town = self.town();
         let by = by.to_string();
+        let machine = self.machine.clone();
         let r = tokio::task::spawn_blocking(move || {
-            let seams = crate::round::host_seams();
-            let _lock = crate::round::lock(&town.state).map_err(|e| e.to_string())?;
-            for line in crate::round::recover(&town, seams.subvolumes, seams.files)
-                .map_err(|e| e.to_string())?
-            {
-                tracing::warn!("reset: {line}");
-            }
-            let mut plan =
-                crate::round::plan_reset(&town, seams.subvolumes, seams.files, seams.accounts)
-                    .map_err(|r| {
-                        r.iter()
-                            .map(|r| r.to_string())
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })?;
-            plan.shared = crate::level::shared_dirs(&town);
-            for p in crate::sign::sign_plan(&mut plan, &town) {
-                tracing::warn!("reset: {p}");
-            }
-            let report = crate::round::run_reset(&plan, &seams, &town.state, &by, &mut |m| {
-                tracing::info!("reset: {m}")
-            })
-            .map_err(|e| e.to_string())?;
-            for p in crate::remote::after_reset(&town) {
-                tracing::warn!("reset: {p}");
-            }
-            Ok(ResetSummary {
-                round: report.round,
-                duration_ms: report.duration_ms,
-                warnings: report.warnings(),
-            })
+            crate::reset::end_round(&town, &machine.round(), &by, &mut Journal)
         })
         .await
+        .map_err(|e| format!("the reset's thread failed: {e}"))?
         .map_err(|e| e.to_string())?;
-        if r.is_ok() {
-            self.round_began();
-        }
-        r
+        self.round_began();
+        Ok(ResetSummary {
+            round: r.round,
+            duration_ms: r.duration_ms,
+            warnings: r.warnings().iter().map(ToString::to_string).collect(),
+        })
     }
 }

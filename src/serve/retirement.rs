@@ -10,7 +10,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Town;
-use crate::round::{Btrfs, delete_retired, retired};
+use crate::machine::Machine;
+use crate::round::{delete_retired, retired};
 
 const FIRST_RETRY: Duration = Duration::from_secs(2);
 const LAST_RETRY: Duration = Duration::from_secs(300);
@@ -25,8 +26,9 @@ struct Waiting {
     next: Instant,
 }
 
-#[derive(Default)]
-pub struct Retirement {
+pub struct Retirement<H> {
+    /// Whose subvolumes are listed and deleted.
+    machine: Arc<H>,
     waiting: Mutex<BTreeMap<PathBuf, Waiting>>,
     /// Whether the thread runs, and whether it was woken since it last looked.
     state: Mutex<(bool, bool)>,
@@ -38,7 +40,18 @@ pub struct Retirement {
     wake: Condvar,
 }
 
-impl Retirement {
+impl<H: Machine> Retirement<H> {
+    pub fn new(machine: Arc<H>) -> Self {
+        Self {
+            machine,
+            waiting: Default::default(),
+            state: Default::default(),
+            town: Default::default(),
+            seen: Default::default(),
+            wake: Default::default(),
+        }
+    }
+
     /// Delete what is retired: start the thread, or wake it if it waits.
     pub fn start(self: &Arc<Self>, town: Arc<Town>, before: Before) {
         *self.town.lock().expect("lock") = Some((town.clone(), before.clone()));
@@ -68,7 +81,7 @@ impl Retirement {
             if let Some((t, b)) = self.town.lock().expect("lock").clone() {
                 (town, before) = (t, b);
             }
-            let now_retired = retired(&town, &Btrfs).unwrap_or_default();
+            let now_retired = retired(&town, self.machine.round().subvolumes).unwrap_or_default();
             self.seen
                 .lock()
                 .expect("lock")
@@ -86,11 +99,13 @@ impl Retirement {
                     .get(p)
                     .is_some_and(|w| w.next > now)
             };
-            match delete_retired(&town, &Btrfs, &wait, &mut |m| tracing::info!("{m}")) {
+            match delete_retired(&town, self.machine.round().subvolumes, &wait, &mut |m| {
+                tracing::info!("{m}")
+            }) {
                 Ok(done) => done.into_iter().for_each(|(p, r)| self.tried(p, r)),
                 Err(e) => tracing::error!("listing the retired rounds: {e}"),
             }
-            let left = retired(&town, &Btrfs).unwrap_or_default();
+            let left = retired(&town, self.machine.round().subvolumes).unwrap_or_default();
             let next = {
                 let mut waiting = self.waiting.lock().expect("lock");
                 waiting.retain(|p, _| left.contains(p));
@@ -152,7 +167,7 @@ impl Retirement {
     pub fn status(&self, town: &Town) -> Vec<String> {
         let waiting = self.waiting.lock().expect("lock");
         let now = Instant::now();
-        retired(town, &Btrfs)
+        retired(town, self.machine.round().subvolumes)
             .unwrap_or_default()
             .into_iter()
             .map(|p| match waiting.get(&p) {

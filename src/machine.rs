@@ -1,0 +1,85 @@
+//! The machine the town runs on, as one value: every seam the daemon's long-lived work acts
+//! through (rounds, accounts, levelling, host settings). The real one is put together once,
+//! at the binary's edge (`townhall serve`); the core only ever receives it, so the daemon
+//! is tested on fakes.
+
+use crate::git::Git;
+use crate::level::{Host, Presence};
+use crate::resident::Accounts;
+use crate::round::{Files, Seams, Subvolumes};
+
+/// The round's seams as a machine lends them.
+pub type RoundSeams<'a, M> = Seams<
+    'a,
+    <M as Machine>::Subvolumes,
+    <M as Machine>::Files,
+    <M as Machine>::Accounts,
+    <M as Machine>::Git,
+    <M as Machine>::Presence,
+>;
+
+/// What the daemon holds and shares with the blocking threads resets and deletions run on.
+pub trait Machine: Send + Sync + 'static {
+    type Subvolumes: Subvolumes + Send + Sync + 'static;
+    type Files: Files + Send + Sync + 'static;
+    type Accounts: Accounts + Send + Sync + 'static;
+    type Git: Git + Send + Sync + 'static;
+    type Presence: Presence + Send + Sync + 'static;
+    type Settings: Host + Send + Sync + 'static;
+
+    /// The seams a round acts through.
+    fn round(&self) -> RoundSeams<'_, Self>;
+    /// The host's kernel settings and cgroup files, read only.
+    fn settings(&self) -> &Self::Settings;
+}
+
+/// A machine made of its parts: the real adapters in `townhall serve`, fakes in tests.
+pub struct Parts<S, F, A, G, P, H> {
+    pub subvolumes: S,
+    pub files: F,
+    pub accounts: A,
+    pub git: G,
+    pub presence: P,
+    pub settings: H,
+}
+
+impl<S, F, A, G, P, H> Machine for Parts<S, F, A, G, P, H>
+where
+    S: Subvolumes + Send + Sync + 'static,
+    F: Files + Send + Sync + 'static,
+    A: Accounts + Send + Sync + 'static,
+    G: Git + Send + Sync + 'static,
+    P: Presence + Send + Sync + 'static,
+    H: Host + Send + Sync + 'static,
+{
+    type Subvolumes = S;
+    type Files = F;
+    type Accounts = A;
+    type Git = G;
+    type Presence = P;
+    type Settings = H;
+
+    fn round(&self) -> Seams<'_, S, F, A, G, P> {
+        Seams {
+            subvolumes: &self.subvolumes,
+            files: &self.files,
+            accounts: &self.accounts,
+            git: &self.git,
+            presence: &self.presence,
+        }
+    }
+
+    fn settings(&self) -> &H {
+        &self.settings
+    }
+}
+
+/// The real machine's parts, named once for the binary that puts them together.
+pub type Real = Parts<
+    crate::round::Btrfs,
+    crate::round::HostFiles,
+    crate::resident::SystemAccounts,
+    crate::git::Git2,
+    crate::level::HostPresence,
+    crate::level::ThisHost,
+>;

@@ -1,0 +1,71 @@
+//! Ending a round: the one procedure `townhall reset` (at a terminal and at boot) and a
+//! mayor's `!reset` in chat both run. The round module holds the mechanism (plan, level,
+//! exchange, retire); this puts the town's other concerns around it in their order: the
+//! lock, recovery of an interrupted reset, the signing keys, the running turns, the remote.
+
+use crate::config::Town;
+use crate::git::Git;
+use crate::level::Presence;
+use crate::os::OsError;
+use crate::resident::Accounts;
+use crate::round::{Files, Refusal, ResetPlan, ResetReport, Seams, Subvolumes};
+
+/// Who is told what as a reset goes: a terminal, or the daemon's journal and turns.
+pub trait Witness {
+    /// A step done, as it happens.
+    fn progress(&mut self, line: &str);
+    /// Something a person should look at that did not stop the reset.
+    fn warning(&mut self, line: &str);
+    /// The plan is checked and levelling is next: end the running turns now.
+    fn before_levelling(&mut self) {}
+}
+
+/// Why a reset did not happen (refused: nothing changed) or stopped part-way (the next
+/// reset, or the daemon at start, finishes or repairs it).
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    #[error("{}", lines(.0))]
+    Refused(Vec<Refusal>),
+    #[error(transparent)]
+    Os(#[from] OsError),
+}
+
+fn lines(refusals: &[Refusal]) -> String {
+    let lines: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+/// What a reset would do, checked against what is there; nothing is changed.
+pub fn plan<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
+    town: &Town,
+    seams: &Seams<S, F, A, G, P>,
+) -> Result<ResetPlan, ResetError> {
+    let mut plan = crate::round::plan_reset(town, seams.subvolumes, seams.files, seams.accounts)
+        .map_err(ResetError::Refused)?;
+    plan.shared = crate::level::shared_dirs(town);
+    Ok(plan)
+}
+
+/// End the round for every resident and begin the next, recorded as reset `by`.
+pub fn end_round<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
+    town: &Town,
+    seams: &Seams<S, F, A, G, P>,
+    by: &str,
+    witness: &mut dyn Witness,
+) -> Result<ResetReport, ResetError> {
+    let _lock = crate::round::lock(&town.state)?;
+    for line in crate::round::recover(town, seams.subvolumes, seams.files)? {
+        witness.warning(&line);
+    }
+    let mut plan = plan(town, seams)?;
+    for line in crate::sign::sign_plan(&mut plan, town) {
+        witness.warning(&line);
+    }
+    witness.before_levelling();
+    let report =
+        crate::round::run_reset(&plan, seams, &town.state, by, &mut |m| witness.progress(m))?;
+    for line in crate::remote::after_reset(town) {
+        witness.warning(&line);
+    }
+    Ok(report)
+}
