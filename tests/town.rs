@@ -13,8 +13,9 @@ use std::sync::Arc;
 use checks::{
     allowed as al, answers as an, approvals as ap, clis as cl, commands as cm, costs as co,
     devices as dv, files as fi, foundation as f, gathering as ga, grants as g, handoff as ho,
-    hardening as h, hoarding as hd, levelling as l, notices as nt, remote as rm, retired as rt,
-    rounds as r, signing as s, split as sp, turns as tu,
+    hardening as h, hoarding as hd, levelling as l, losses as lo, notices as nt, quarantine as qu,
+    remote as rm, retired as rt, rounds as r, signing as s, split as sp, turns as tu,
+    unfinished as uf,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::town::{self, Options, Town};
@@ -268,19 +269,19 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     (
         "levelling::planted_persist_entries_are_quarantined_and_the_reset_completes",
-        l::planted_persist_entries_are_quarantined_and_the_reset_completes,
+        qu::planted_persist_entries_are_quarantined_and_the_reset_completes,
     ),
     (
         "levelling::a_reset_killed_at_any_step_is_finished_by_the_next",
-        l::a_reset_killed_at_any_step_is_finished_by_the_next,
+        uf::a_reset_killed_at_any_step_is_finished_by_the_next,
     ),
     (
         "levelling::what_a_reset_moved_aside_is_told_in_adas_rooms",
-        l::what_a_reset_moved_aside_is_told_in_adas_rooms,
+        qu::what_a_reset_moved_aside_is_told_in_adas_rooms,
     ),
     (
         "levelling::what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards",
-        l::what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards,
+        lo::what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards,
     ),
     (
         "chat::what_was_said_before_ada_joined_starts_no_turn",
