@@ -19,6 +19,7 @@ pub mod hoarding;
 pub mod levelling;
 pub mod losses;
 pub mod notices;
+pub mod order;
 pub mod quarantine;
 pub mod remote;
 pub mod retired;
