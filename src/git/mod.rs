@@ -1,7 +1,7 @@
 //! Git for residents: the identity, and the config that makes stock `git commit` sign
 //! through the resident's agent (the key stays with the supervisor).
 
-use crate::os::{OsContext, OsError, Recorder};
+use crate::os::{OsContext, OsError};
 
 pub trait Git {
     /// The text of a git config file setting `user.name` / `user.email` and, with a public
@@ -62,25 +62,10 @@ pub fn as_user(uid: u32, gid: u32, home: &std::path::Path) -> std::process::Comm
     c
 }
 
-#[derive(Debug, Default)]
-pub struct FakeGit {
-    pub calls: Recorder,
-}
-
-impl Git for FakeGit {
-    fn identity(
-        &self,
-        name: &str,
-        email: &str,
-        signing_key: Option<&str>,
-    ) -> Result<Vec<u8>, OsError> {
-        self.calls.record(format!(
-            "identity {name} <{email}>{}",
-            if signing_key.is_some() { " signed" } else { "" }
-        ));
-        Ok(format!("[user]\n\tname = {name}\n\temail = {email}\n").into_bytes())
-    }
-}
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+pub use fake::FakeGit;
 
 #[cfg(test)]
 mod tests {

@@ -3,11 +3,10 @@
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use tokio::sync::mpsc;
 
-use crate::os::{OsContext, OsError, Recorder};
+use crate::os::{OsContext, OsError};
 
 /// What townhall needs to know about one device to match rules against it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -161,35 +160,7 @@ fn monitor(socket: udev::MonitorSocket, attrs: Vec<String>, tx: mpsc::Sender<Dev
     }
 }
 
-/// A fixed set of devices and a channel the test feeds events into.
-#[derive(Debug, Default)]
-pub struct FakeDevices {
-    pub devices: Vec<Device>,
-    pub events: Mutex<Option<mpsc::Receiver<DeviceEvent>>>,
-    pub calls: Recorder,
-}
-
-impl Devices for FakeDevices {
-    fn present(&self, subsystems: &[String], _attrs: &[String]) -> Result<Vec<Device>, OsError> {
-        self.calls.record(format!("present {subsystems:?}"));
-        Ok(self
-            .devices
-            .iter()
-            .filter(|d| subsystems.contains(&d.subsystem))
-            .cloned()
-            .collect())
-    }
-
-    fn watch(
-        &self,
-        subsystems: &[String],
-        _attrs: &[String],
-    ) -> Result<mpsc::Receiver<DeviceEvent>, OsError> {
-        self.calls.record(format!("watch {subsystems:?}"));
-        self.events
-            .lock()
-            .expect("lock")
-            .take()
-            .ok_or_else(|| OsError::new("watching", "already watched"))
-    }
-}
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+pub use fake::FakeDevices;

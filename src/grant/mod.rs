@@ -11,9 +11,13 @@ mod rules;
 #[cfg(test)]
 mod tests;
 
-pub use acl::{Acls, FakeAcls, PosixAcls};
+#[cfg(test)]
+pub use acl::FakeAcls;
+pub use acl::{Acls, PosixAcls};
 pub use cut::{Cut, my_holders};
-pub use devices::{Device, DeviceEvent, Devices, FakeDevices, Udev};
+#[cfg(test)]
+pub use devices::FakeDevices;
+pub use devices::{Device, DeviceEvent, Devices, Udev};
 pub use keeper::{Change, DeviceStatus, Held, Keeper};
 pub use lease::{Lease, Leases};
 pub use rules::{UACCESS, Want, interest, matches, wanted};

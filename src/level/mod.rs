@@ -10,7 +10,6 @@ mod shared;
 mod sweep;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 pub use confine::{dropin, dropin_path, unenforced, write_dropins};
 pub use host::{HostPresence, reload_pid1};
@@ -20,7 +19,7 @@ pub use settings::{Finding, Host, ThisHost, check_host};
 pub use shared::{dirs as shared_dirs, refresh as refresh_shared_dirs};
 pub use sweep::{remove_tree_at, sweep_owned};
 
-use crate::os::{OsError, Recorder};
+use crate::os::OsError;
 
 /// A process that outlived SIGKILL (say, stuck in D state): reported, never skipped silently.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -120,60 +119,10 @@ pub fn level(presence: &impl Presence, uid: u32, shared: &[PathBuf]) -> LevelRep
     r
 }
 
-/// Records every call; `fail` names calls (e.g. "kill_all") that return an error, and
-/// `survivors` is what kill_all reports as left.
-#[derive(Debug, Default)]
-pub struct FakePresence {
-    pub calls: Recorder,
-    pub fail: Mutex<Vec<&'static str>>,
-    pub survivors: Mutex<Vec<Survivor>>,
-}
-
-impl FakePresence {
-    fn call(&self, name: &'static str, detail: String) -> Result<(), OsError> {
-        self.calls.record(format!("{name} {detail}"));
-        if self.fail.lock().expect("lock").contains(&name) {
-            return Err(OsError::new(format!("{name} {detail}"), "told to fail"));
-        }
-        Ok(())
-    }
-}
-
-impl Presence for FakePresence {
-    fn end_sessions(&self, uid: u32) -> Result<(), OsError> {
-        self.call("end_sessions", uid.to_string())
-    }
-    fn count(&self, uid: u32) -> Result<u32, OsError> {
-        self.call("count", uid.to_string()).map(|()| 3)
-    }
-    fn kill_all(&self, uid: u32) -> Result<Vec<Survivor>, OsError> {
-        self.call("kill_all", uid.to_string())?;
-        Ok(self.survivors.lock().expect("lock").clone())
-    }
-    fn remove_ipc(&self, uid: u32) -> Result<u32, OsError> {
-        self.call("remove_ipc", uid.to_string()).map(|()| 1)
-    }
-    fn clear_keyrings(&self, uid: u32) -> Result<(), OsError> {
-        self.call("clear_keyrings", uid.to_string())
-    }
-    fn clear_journal(&self, uid: u32) -> Result<u32, OsError> {
-        self.call("clear_journal", uid.to_string()).map(|()| 0)
-    }
-    fn sweep(&self, uid: u32, dir: &Path) -> Result<u64, OsError> {
-        self.call("sweep", format!("{uid} {}", dir.display()))
-            .map(|()| 1)
-    }
-    fn confine(&self, residents: &[(u32, crate::config::Limits)]) -> Result<(), OsError> {
-        self.call(
-            "confine",
-            residents
-                .iter()
-                .map(|(u, _)| u.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-    }
-}
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+pub use fake::FakePresence;
 
 #[cfg(test)]
 mod tests {

@@ -4,5 +4,7 @@
 mod accounts;
 mod plan;
 
-pub use accounts::{Account, Accounts, FakeAccounts, SystemAccounts};
+#[cfg(test)]
+pub use accounts::FakeAccounts;
+pub use accounts::{Account, Accounts, SystemAccounts};
 pub use plan::{AccountProblem, plan_accounts};

@@ -30,5 +30,7 @@ pub use plan::{
 pub use recover::{lock, recover};
 pub use retire::{delete_retired, retire, retired, retired_path};
 pub use state::{RoundFileError, RoundState};
-pub use subvolume::{Btrfs, FakeSubvolumes, Subvolumes};
+#[cfg(test)]
+pub use subvolume::FakeSubvolumes;
+pub use subvolume::{Btrfs, Subvolumes};
 pub use warning::{ResetWarning, Trouble};

@@ -4,13 +4,12 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::sys::statfs::{BTRFS_SUPER_MAGIC, statfs};
 
-use crate::os::{OsContext, OsError, Recorder};
+use crate::os::{OsContext, OsError};
 
 pub trait Subvolumes {
     /// True when `path` is the root of a btrfs subvolume.
@@ -201,132 +200,10 @@ impl Subvolumes for Btrfs {
     }
 }
 
-/// Subvolumes in memory: a set of paths with a read-only flag; records every change.
-/// `fail` names calls ("snapshot", "exchange", …) that return an error instead.
-#[derive(Debug, Default)]
-pub struct FakeSubvolumes {
-    pub subvolumes: Mutex<Vec<(PathBuf, bool)>>,
-    pub calls: Recorder,
-    pub fail: Mutex<Vec<&'static str>>,
-}
-
-impl FakeSubvolumes {
-    fn find(&self, path: &Path) -> Option<bool> {
-        self.subvolumes
-            .lock()
-            .expect("lock")
-            .iter()
-            .find(|(p, _)| p == path)
-            .map(|(_, ro)| *ro)
-    }
-
-    fn act(&self, op: &'static str, call: String) -> Result<(), OsError> {
-        self.calls.record(call.clone());
-        if self.fail.lock().expect("lock").contains(&op) {
-            return Err(OsError::new(call, "told to fail"));
-        }
-        Ok(())
-    }
-
-    fn moved(&self, from: &Path, to: &Path) -> Vec<(PathBuf, bool)> {
-        let mut s = self.subvolumes.lock().expect("lock");
-        let (moving, stay): (Vec<_>, Vec<_>) = s.drain(..).partition(|(p, _)| p.starts_with(from));
-        *s = stay;
-        moving
-            .into_iter()
-            .map(|(p, ro)| (to.join(p.strip_prefix(from).expect("prefix")), ro))
-            .collect()
-    }
-}
-
-impl Subvolumes for FakeSubvolumes {
-    fn is_subvolume(&self, path: &Path) -> Result<bool, OsError> {
-        Ok(self.find(path).is_some())
-    }
-
-    fn is_readonly(&self, path: &Path) -> Result<bool, OsError> {
-        self.find(path).ok_or_else(|| {
-            OsError::new(
-                format!("reading the flags of {}", path.display()),
-                "not a subvolume",
-            )
-        })
-    }
-
-    fn create(&self, path: &Path) -> Result<(), OsError> {
-        self.act("create", format!("create {}", path.display()))?;
-        self.subvolumes
-            .lock()
-            .expect("lock")
-            .push((path.to_owned(), false));
-        Ok(())
-    }
-
-    fn snapshot(&self, source: &Path, dest: &Path, readonly: bool) -> Result<(), OsError> {
-        self.act(
-            "snapshot",
-            format!(
-                "snapshot {} {} ro={readonly}",
-                source.display(),
-                dest.display()
-            ),
-        )?;
-        self.subvolumes
-            .lock()
-            .expect("lock")
-            .push((dest.to_owned(), readonly));
-        Ok(())
-    }
-
-    fn seal(&self, path: &Path) -> Result<(), OsError> {
-        self.act("seal", format!("seal {}", path.display()))
-    }
-
-    fn delete_recursive(&self, path: &Path) -> Result<(), OsError> {
-        self.act("delete", format!("delete {}", path.display()))?;
-        self.subvolumes
-            .lock()
-            .expect("lock")
-            .retain(|(p, _)| !p.starts_with(path));
-        Ok(())
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> Result<(), OsError> {
-        self.act(
-            "rename",
-            format!("rename {} {}", from.display(), to.display()),
-        )?;
-        let moved = self.moved(from, to);
-        self.subvolumes.lock().expect("lock").extend(moved);
-        Ok(())
-    }
-
-    fn exchange(&self, a: &Path, b: &Path) -> Result<(), OsError> {
-        self.act(
-            "exchange",
-            format!("exchange {} {}", a.display(), b.display()),
-        )?;
-        let (to_b, to_a) = (self.moved(a, b), self.moved(b, a));
-        self.subvolumes
-            .lock()
-            .expect("lock")
-            .extend(to_b.into_iter().chain(to_a));
-        Ok(())
-    }
-
-    fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, OsError> {
-        let mut out: Vec<PathBuf> = self
-            .subvolumes
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|(p, _)| p.clone())
-            .filter(|p| p.parent() == Some(dir))
-            .collect();
-        out.sort();
-        Ok(out)
-    }
-}
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+pub use fake::FakeSubvolumes;
 
 #[cfg(test)]
 mod tests {

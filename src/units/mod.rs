@@ -7,5 +7,7 @@ pub mod helper;
 mod manager;
 mod systemd;
 
-pub use manager::{FakeRun, FakeUserManagers, TurnUnit, UnitEnd, UserManagers};
+#[cfg(test)]
+pub use manager::{FakeRun, FakeUserManagers};
+pub use manager::{TurnUnit, UnitEnd, UserManagers};
 pub use systemd::SystemdUserManagers;
