@@ -185,7 +185,7 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
             }
             return;
         }
-        Err(e) => (None, Err(e)),
+        Err(e) => (None, Err(e.to_string())),
     };
     // How it ended, its session, what it spent, the outbox files it could not send.
     let town = backend.town();

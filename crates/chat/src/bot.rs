@@ -13,8 +13,8 @@ use super::line::{Line, Place};
 use super::policy::{Command, Decision, DeviceCommand, Incoming, decide};
 use super::{Chat, Heard, MatrixChat, Message};
 use townhall_config::Town;
+use townhall_wire::hall::{HallError, Refused, Reply};
 use townhall_wire::hall::{Outcome, TurnEvent};
-use townhall_wire::hall::{Refused, Reply};
 
 /// A chain of residents answering residents stops after this many hops.
 pub const HOP_LIMIT: u32 = 4;
@@ -43,20 +43,20 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         ask: TurnAsk,
         events: mpsc::Sender<TurnEvent>,
-    ) -> impl Future<Output = Result<Ended, String>> + Send;
+    ) -> impl Future<Output = Result<Ended, HallError>> + Send;
     /// The answer reached its room.
     fn delivered(&self, delivery: u64) -> impl Future<Output = ()> + Send;
     fn stop(
         &self,
         resident: &str,
         sender: &str,
-    ) -> impl Future<Output = Result<u32, String>> + Send;
+    ) -> impl Future<Output = Result<u32, HallError>> + Send;
     fn forget_session(
         &self,
         resident: &str,
         sender: &str,
         conversation: &str,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), HallError>> + Send;
     /// Markdown for `!status`.
     fn status_of(&self, resident: &str) -> impl Future<Output = String> + Send;
     /// Markdown for `!cost`, asked in `conversation`.
@@ -69,9 +69,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Markdown for `!branches`.
     fn branches_of(&self, resident: &str) -> impl Future<Output = String> + Send;
     /// Markdown saying what ending the round would lose.
-    fn reset_report(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
+    fn reset_report(&self, by: &str) -> impl Future<Output = Result<String, HallError>> + Send;
     /// End the round; markdown describing the result.
-    fn reset(&self, by: &str) -> impl Future<Output = Result<String, String>> + Send;
+    fn reset(&self, by: &str) -> impl Future<Output = Result<String, HallError>> + Send;
     /// Have root save a file `sender` sent into the resident's inbox; where it went.
     fn file(
         &self,
@@ -80,7 +80,7 @@ pub trait Backend: Send + Sync + 'static {
         conversation: &str,
         file: &super::FileRef,
         bytes: Vec<u8>,
-    ) -> impl Future<Output = Result<String, String>> + Send;
+    ) -> impl Future<Output = Result<String, super::files::NotSaved>> + Send;
     /// A device command (`!devices`, `!lease`, `!tail`…) asked by `by`: each markdown message
     /// it has to say goes to `said`, in order (a tail's go on until it ends).
     fn device(

@@ -7,7 +7,34 @@ use std::path::{Path, PathBuf};
 use super::bot::Backend;
 use super::{Chat, FileRef};
 use townhall_os::{OsContext, OsError, size};
-use townhall_wire::hall::Outgoing;
+use townhall_wire::hall::{HallError, Outgoing};
+
+/// Why a file a mayor sent was not put in the inbox, in words for the room.
+#[derive(Debug, thiserror::Error)]
+pub enum NotSaved {
+    #[error("{0} is not a resident of this town")]
+    NoResident(String),
+    #[error(
+        "{name} is {}, over the {} {resident} takes: not saved. (`[files] max_size` in its config sets it.)",
+        size(*.bytes),
+        size(*.max)
+    )]
+    TooBig {
+        name: String,
+        bytes: u64,
+        max: u64,
+        resident: String,
+    },
+    #[error(transparent)]
+    Download(OsError),
+    #[error("spooling {name}: {source}")]
+    Spool {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Hall(#[from] HallError),
+}
 
 /// Download `file` and have root put it in the inbox; the markdown to say.
 pub async fn receive<B: Backend, C: Chat>(
@@ -17,24 +44,22 @@ pub async fn receive<B: Backend, C: Chat>(
     sender: &str,
     conversation: &str,
     file: &FileRef,
-) -> Result<String, String> {
+) -> Result<String, NotSaved> {
     let town = backend.town();
     let max = town
         .resident(resident)
         .map(|r| r.files.max_bytes)
-        .ok_or("no such resident")?;
-    let over = |n: u64| {
-        format!(
-            "{} is {}, over the {} {resident} takes: not saved. (`[files] max_size` in its config sets it.)",
-            file.name,
-            size(n),
-            size(max)
-        )
+        .ok_or_else(|| NotSaved::NoResident(resident.into()))?;
+    let over = |bytes: u64| NotSaved::TooBig {
+        name: file.name.clone(),
+        bytes,
+        max,
+        resident: resident.into(),
     };
     if let Some(n) = file.size.filter(|n| *n > max) {
         return Err(over(n));
     }
-    let bytes = chat.download(file).await.map_err(|e| e.to_string())?;
+    let bytes = chat.download(file).await.map_err(NotSaved::Download)?;
     if bytes.len() as u64 > max {
         return Err(over(bytes.len() as u64));
     }
@@ -53,9 +78,12 @@ pub async fn hand_over(
     [resident, sender, conversation]: [&str; 3],
     file: &FileRef,
     bytes: &[u8],
-) -> Result<String, String> {
+) -> Result<String, NotSaved> {
     use townhall_wire::hall::{Ask, Said};
-    let spooled = spool(store, bytes).map_err(|e| format!("spooling {}: {e}", file.name))?;
+    let spooled = spool(store, bytes).map_err(|source| NotSaved::Spool {
+        name: file.name.clone(),
+        source,
+    })?;
     let mimetype = file.mimetype.clone().unwrap_or_else(|| {
         mime_guess::from_path(&file.name)
             .first_or_octet_stream()
@@ -70,13 +98,14 @@ pub async fn hand_over(
         mimetype,
         spool: spooled.display().to_string(),
     };
-    let said = counter.call(ask).await;
+    let filed = counter
+        .ask_for(ask, |s| match s {
+            Said::Filed { path } => Ok(path),
+            other => Err(Box::new(other)),
+        })
+        .await;
     let _ = std::fs::remove_file(&spooled);
-    match said {
-        Ok(Said::Filed { path }) => Ok(path),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
-        Err(e) => Err(e.to_string()),
-    }
+    Ok(filed?)
 }
 
 /// Write `bytes` to a new file in the chat's spool (private to its user); its path.

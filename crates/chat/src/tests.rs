@@ -10,7 +10,7 @@ use super::bot::{Backend, Bot, Ended, HOP_LIMIT, Job, invited};
 use super::policy::Command;
 use super::{FakeChat, Heard, MatrixChat, Message};
 use townhall_config::Town;
-use townhall_wire::hall::{Outcome, Refused, Reply, TurnEvent};
+use townhall_wire::hall::{HallError, Outcome, Refused, Reply, TurnEvent};
 
 const MAYOR: &str = "@mayor:town.test";
 const VOX: &str = "@vox:town.test";
@@ -42,7 +42,7 @@ impl Backend for Desk {
         &self,
         ask: super::bot::TurnAsk,
         events: mpsc::Sender<TurnEvent>,
-    ) -> Result<Ended, String> {
+    ) -> Result<Ended, HallError> {
         self.log(format!(
             "turn {} {} {} {}",
             ask.resident, ask.sender, ask.conversation, ask.prompt
@@ -71,10 +71,10 @@ impl Backend for Desk {
     async fn delivered(&self, delivery: u64) {
         self.log(format!("delivered {delivery}"));
     }
-    async fn stop(&self, _: &str, _: &str) -> Result<u32, String> {
+    async fn stop(&self, _: &str, _: &str) -> Result<u32, HallError> {
         Ok(0)
     }
-    async fn forget_session(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
+    async fn forget_session(&self, _: &str, _: &str, _: &str) -> Result<(), HallError> {
         Ok(())
     }
     async fn status_of(&self, _: &str) -> String {
@@ -92,10 +92,10 @@ impl Backend for Desk {
     async fn branches_of(&self, _: &str) -> String {
         String::new()
     }
-    async fn reset_report(&self, _: &str) -> Result<String, String> {
+    async fn reset_report(&self, _: &str) -> Result<String, HallError> {
         Ok(String::new())
     }
-    async fn reset(&self, _: &str) -> Result<String, String> {
+    async fn reset(&self, _: &str) -> Result<String, HallError> {
         Ok(String::new())
     }
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, _: &str) {
@@ -108,7 +108,7 @@ impl Backend for Desk {
         _: &str,
         file: &crate::FileRef,
         bytes: Vec<u8>,
-    ) -> Result<String, String> {
+    ) -> Result<String, crate::files::NotSaved> {
         self.log(format!(
             "file {resident} {} {} bytes",
             file.name,

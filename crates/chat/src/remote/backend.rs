@@ -12,7 +12,7 @@ impl Backend for Remote {
         self.store.clone()
     }
 
-    async fn turn(&self, t: TurnAsk, events: mpsc::Sender<TurnEvent>) -> Result<Ended, String> {
+    async fn turn(&self, t: TurnAsk, events: mpsc::Sender<TurnEvent>) -> Result<Ended, HallError> {
         let TurnAsk {
             resident,
             sender,
@@ -91,19 +91,17 @@ impl Backend for Remote {
         }
     }
 
-    async fn stop(&self, resident: &str, sender: &str) -> Result<u32, String> {
-        match self
-            .counter
-            .call(Ask::Stop {
-                resident: resident.into(),
-                sender: sender.into(),
+    async fn stop(&self, resident: &str, sender: &str) -> Result<u32, HallError> {
+        let ask = Ask::Stop {
+            resident: resident.into(),
+            sender: sender.into(),
+        };
+        self.counter
+            .ask_for(ask, |s| match s {
+                Said::Stopped { turns } => Ok(turns),
+                other => Err(Box::new(other)),
             })
             .await
-        {
-            Ok(Said::Stopped { turns }) => Ok(turns),
-            Ok(other) => Err(format!("unexpected answer {other:?}")),
-            Err(e) => Err(e.to_string()),
-        }
     }
 
     async fn forget_session(
@@ -111,7 +109,7 @@ impl Backend for Remote {
         resident: &str,
         sender: &str,
         conversation: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), HallError> {
         self.done(Ask::Forget {
             resident: resident.into(),
             sender: sender.into(),
@@ -121,78 +119,74 @@ impl Backend for Remote {
     }
 
     async fn status_of(&self, resident: &str) -> String {
-        match self
-            .counter
-            .call(Ask::Status {
+        self.said(
+            Ask::Status {
                 resident: resident.into(),
-            })
-            .await
-        {
-            Ok(Said::Status(report)) => words::status(&report),
-            Ok(other) => format!("_unexpected answer {other:?}_"),
-            Err(e) => format!("_The supervisor did not answer: {e}_"),
-        }
+            },
+            |s| match s {
+                Said::Status(report) => Ok(words::status(&report)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
     }
 
     async fn cost_of(&self, resident: &str, conversation: &str) -> String {
-        match self
-            .counter
-            .call(Ask::Cost {
+        self.said(
+            Ask::Cost {
                 resident: resident.into(),
                 conversation: conversation.into(),
-            })
-            .await
-        {
-            Ok(Said::Cost(report)) => words::cost(&report),
-            Ok(other) => format!("_unexpected answer {other:?}_"),
-            Err(e) => format!("_The supervisor did not answer: {e}_"),
-        }
+            },
+            |s| match s {
+                Said::Cost(report) => Ok(words::cost(&report)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
     }
 
     async fn session_of(&self, resident: &str, conversation: &str) -> String {
-        match self
-            .counter
-            .call(Ask::Session {
+        self.said(
+            Ask::Session {
                 resident: resident.into(),
                 conversation: conversation.into(),
-            })
-            .await
-        {
-            Ok(Said::Session { id: Some(id) }) => words::session(resident, conversation, &id),
-            Ok(Said::Session { id: None }) => {
-                "_This conversation has no CLI session yet: the next message starts one._".into()
-            }
-            Ok(other) => format!("_unexpected answer {other:?}_"),
-            Err(e) => format!("_The supervisor did not answer: {e}_"),
-        }
+            },
+            |s| match s {
+                Said::Session { id: Some(id) } => Ok(words::session(resident, conversation, &id)),
+                Said::Session { id: None } => Ok(
+                    "_This conversation has no CLI session yet: the next message starts one._"
+                        .into(),
+                ),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
     }
 
     async fn log_of(&self, resident: &str, lines: usize) -> String {
-        match self
-            .counter
-            .call(Ask::Log {
+        self.said(
+            Ask::Log {
                 resident: resident.into(),
-            })
-            .await
-        {
-            Ok(Said::LastTurn { outcome }) => words::last_turn(outcome.as_ref(), lines),
-            Ok(other) => format!("_unexpected answer {other:?}_"),
-            Err(e) => format!("_The supervisor did not answer: {e}_"),
-        }
+            },
+            |s| match s {
+                Said::LastTurn { outcome } => Ok(words::last_turn(outcome.as_ref(), lines)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
     }
 
     async fn branches_of(&self, resident: &str) -> String {
-        match self
-            .counter
-            .call(Ask::Branches {
+        self.said(
+            Ask::Branches {
                 resident: resident.into(),
-            })
-            .await
-        {
-            Ok(Said::Branches { repos }) => words::branches(resident, &repos),
-            Ok(other) => format!("_unexpected answer {other:?}_"),
-            Err(e) => format!("_The supervisor did not answer: {e}_"),
-        }
+            },
+            |s| match s {
+                Said::Branches { repos } => Ok(words::branches(resident, &repos)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
     }
 
     async fn file(
@@ -202,7 +196,7 @@ impl Backend for Remote {
         conversation: &str,
         file: &crate::FileRef,
         bytes: Vec<u8>,
-    ) -> Result<String, String> {
+    ) -> Result<String, crate::files::NotSaved> {
         crate::files::hand_over(
             &self.counter,
             &self.store,
@@ -230,23 +224,25 @@ impl Backend for Remote {
         crate::devices::ask(&self.counter, by, c, said).await
     }
 
-    async fn reset_report(&self, by: &str) -> Result<String, String> {
-        match self.counter.call(Ask::ResetReport { by: by.into() }).await {
-            Ok(Said::Losses { residents }) => {
-                Ok(words::what_a_reset_loses(&self.town(), &residents))
-            }
-            Ok(Said::Error { message }) => Err(message),
-            Ok(other) => Err(format!("unexpected answer {other:?}")),
-            Err(e) => Err(e.to_string()),
-        }
+    async fn reset_report(&self, by: &str) -> Result<String, HallError> {
+        let ask = Ask::ResetReport { by: by.into() };
+        let town = self.town();
+        self.counter
+            .ask_for(ask, |s| match s {
+                Said::Losses { residents } => Ok(words::what_a_reset_loses(&town, &residents)),
+                other => Err(Box::new(other)),
+            })
+            .await
     }
 
-    async fn reset(&self, by: &str) -> Result<String, String> {
-        match self.counter.call(Ask::Reset { by: by.into() }).await {
-            Ok(Said::ResetDone(summary)) => Ok(words::reset_done(&summary)),
-            Ok(other) => Err(format!("unexpected answer {other:?}")),
-            Err(e) => Err(e.to_string()),
-        }
+    async fn reset(&self, by: &str) -> Result<String, HallError> {
+        let ask = Ask::Reset { by: by.into() };
+        self.counter
+            .ask_for(ask, |s| match s {
+                Said::ResetDone(summary) => Ok(words::reset_done(&summary)),
+                other => Err(Box::new(other)),
+            })
+            .await
     }
 
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str) {

@@ -63,37 +63,34 @@ impl Remote {
         }
     }
 
-    /// Send a request whose only answer is Done (or a refusal).
-    async fn done(&self, ask: Ask) -> Result<(), String> {
+    /// Markdown made from a request's own reply (`pick`), or why there is none.
+    async fn said(&self, ask: Ask, pick: impl FnOnce(Said) -> Result<String, Box<Said>>) -> String {
         self.counter
-            .call(ask)
+            .ask_for(ask, pick)
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| format!("_The supervisor did not answer: {e}_"))
+    }
+
+    /// Send a request whose only answer is Done (or a refusal).
+    async fn done(&self, ask: Ask) -> Result<(), HallError> {
+        self.counter.call(ask).await.map(|_| ())
     }
 
     /// Ask for a turn, and its first answer: Accepted or Gathered (the message is on the
     /// daemon's disk), or a refusal. A daemon that goes away before it answers (restarting)
     /// is asked again once it is back, so no message is lost between the two.
-    async fn first_answer(&self, ask: &Ask) -> Result<(Replies, Said), String> {
+    async fn first_answer(&self, ask: &Ask) -> Result<(Replies, Said), HallError> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let mut said = self
-                .counter
-                .open(ask.clone())
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut said = self.counter.open(ask.clone()).await?;
             match said.next().await {
                 Ok(Some(first)) => return Ok((said, first)),
-                Err(HallError::Refused(why)) => return Err(why),
                 Ok(None) | Err(HallError::Io { .. }) if std::time::Instant::now() < deadline => {
                     tracing::info!("the daemon went away before it took a message: asking again");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Ok(None) => {
-                    return Err("the supervisor did not take the message; send it again".into());
-                }
-                Err(e) => return Err(e.to_string()),
+                Ok(None) => return Err(HallError::NotTaken),
+                Err(e) => return Err(e),
             }
         }
     }

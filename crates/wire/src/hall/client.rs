@@ -18,6 +18,9 @@ pub enum HallError {
     Protocol(String),
     #[error("{0}")]
     Refused(String),
+    /// The daemon went away before it took a message, and did not come back in time.
+    #[error("the supervisor did not take the message; send it again")]
+    NotTaken,
 }
 
 const WAIT_FOR_DAEMON: std::time::Duration = std::time::Duration::from_secs(60);
@@ -99,6 +102,17 @@ impl Counter {
             last = Some(a);
         }
         last.ok_or_else(|| HallError::Protocol("no answer".into()))
+    }
+
+    /// Ask, and take the request's own reply out of what was said (`pick` gives back what
+    /// is not it): any other answer is a protocol error, a refusal is `Refused`.
+    pub async fn ask_for<T>(
+        &self,
+        ask: Ask,
+        pick: impl FnOnce(Said) -> Result<T, Box<Said>>,
+    ) -> Result<T, HallError> {
+        pick(self.call(ask).await?)
+            .map_err(|other| HallError::Protocol(format!("unexpected answer {other:?}")))
     }
 }
 
