@@ -1,10 +1,46 @@
-//! Parsers and checks for single config values. Each returns a message fit for a Diagnostic.
+//! Parsers and checks for single config values. Each error says what the value is not, in
+//! words fit for a Diagnostic (which adds where it is and what to write instead).
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+/// What a single config value is not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadValue {
+    #[error("`{0}` is not a valid Unix user name")]
+    UnixName(String),
+    #[error("`{0}` is not a Matrix user ID")]
+    MatrixUser(String),
+    #[error("`{0}` is not a Matrix room ID or alias")]
+    RoomRef(String),
+    #[error("the path is empty")]
+    EmptyPath,
+    #[error("`{}` climbs out of the home with `..`", .0.display())]
+    ClimbsOut(PathBuf),
+    #[error("`{}` is absolute; it must be relative to the home", .0.display())]
+    AbsoluteInHome(PathBuf),
+    #[error("`{}` names the home itself", .0.display())]
+    TheHomeItself(PathBuf),
+    #[error("`{}` is not an absolute path", .0.display())]
+    NotAbsolute(PathBuf),
+    #[error("`{}` contains `..`", .0.display())]
+    DotDot(PathBuf),
+    #[error("`{0}` is not a memory size")]
+    Memory(String),
+    #[error("`{0}` is not a CPU quota")]
+    CpuQuota(String),
+    #[error("`{0}` is not a duration")]
+    Duration(String),
+    #[error("`{0}` is not an octal file mode")]
+    FileMode(String),
+    #[error("`{0}` is not a valid environment variable name")]
+    EnvName(String),
+    #[error("`{0}` is not an http:// or https:// URL without spaces or quotes")]
+    BaseUrl(String),
+}
+
 /// A Unix user name that `useradd` accepts on every distro we target.
-pub fn unix_name(s: &str) -> Result<(), String> {
+pub fn unix_name(s: &str) -> Result<(), BadValue> {
     let ok_first = s
         .chars()
         .next()
@@ -13,14 +49,14 @@ pub fn unix_name(s: &str) -> Result<(), String> {
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if s.is_empty() || s.len() > 32 || !ok_first || !ok_rest {
-        return Err(format!("`{s}` is not a valid Unix user name"));
+        return Err(BadValue::UnixName(s.into()));
     }
     Ok(())
 }
 
 /// `@localpart:server`; returns the server name.
-pub fn matrix_user(s: &str) -> Result<&str, String> {
-    let bad = || format!("`{s}` is not a Matrix user ID");
+pub fn matrix_user(s: &str) -> Result<&str, BadValue> {
+    let bad = || BadValue::MatrixUser(s.into());
     let rest = s.strip_prefix('@').ok_or_else(bad)?;
     let (local, server) = rest.split_once(':').ok_or_else(bad)?;
     let local_ok = !local.is_empty()
@@ -35,7 +71,7 @@ pub fn matrix_user(s: &str) -> Result<&str, String> {
 
 /// A room ID (`!opaque:server`, or just `!opaque` from room version 12 on) or an alias
 /// (`#name:server`).
-pub fn room_ref(s: &str) -> Result<(), String> {
+pub fn room_ref(s: &str) -> Result<(), BadValue> {
     let alias = s.starts_with('#')
         && s[1..]
             .split_once(':')
@@ -45,14 +81,14 @@ pub fn room_ref(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("`{s}` is not a Matrix room ID or alias"))
+        Err(BadValue::RoomRef(s.into()))
     }
 }
 
 /// A path relative to a resident's home that cannot leave it.
-pub fn home_relative(p: &Path) -> Result<PathBuf, String> {
+pub fn home_relative(p: &Path) -> Result<PathBuf, BadValue> {
     if p.as_os_str().is_empty() {
-        return Err("the path is empty".into());
+        return Err(BadValue::EmptyPath);
     }
     let mut out = PathBuf::new();
     for c in p.components() {
@@ -60,35 +96,29 @@ pub fn home_relative(p: &Path) -> Result<PathBuf, String> {
             Component::Normal(n) => out.push(n),
             Component::CurDir => {}
             Component::ParentDir => {
-                return Err(format!(
-                    "`{}` climbs out of the home with `..`",
-                    p.display()
-                ));
+                return Err(BadValue::ClimbsOut(p.into()));
             }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(format!(
-                    "`{}` is absolute; it must be relative to the home",
-                    p.display()
-                ));
+                return Err(BadValue::AbsoluteInHome(p.into()));
             }
         }
     }
     if out.as_os_str().is_empty() {
-        return Err(format!("`{}` names the home itself", p.display()));
+        return Err(BadValue::TheHomeItself(p.into()));
     }
     Ok(out)
 }
 
 /// An absolute, normalised host path (no `..`).
-pub fn absolute(p: &Path) -> Result<PathBuf, String> {
+pub fn absolute(p: &Path) -> Result<PathBuf, BadValue> {
     if !p.is_absolute() {
-        return Err(format!("`{}` is not an absolute path", p.display()));
+        return Err(BadValue::NotAbsolute(p.into()));
     }
     let mut out = PathBuf::from("/");
     for c in p.components() {
         match c {
             Component::Normal(n) => out.push(n),
-            Component::ParentDir => return Err(format!("`{}` contains `..`", p.display())),
+            Component::ParentDir => return Err(BadValue::DotDot(p.into())),
             _ => {}
         }
     }
@@ -96,8 +126,8 @@ pub fn absolute(p: &Path) -> Result<PathBuf, String> {
 }
 
 /// Sizes as systemd writes them: bytes, or a number with K, M, G or T (powers of 1024).
-pub fn memory(s: &str) -> Result<u64, String> {
-    let bad = || format!("`{s}` is not a memory size");
+pub fn memory(s: &str) -> Result<u64, BadValue> {
+    let bad = || BadValue::Memory(s.into());
     let t = s.trim();
     let (num, mult) = match t.chars().last() {
         Some('K' | 'k') => (&t[..t.len() - 1], 1u64 << 10),
@@ -111,29 +141,29 @@ pub fn memory(s: &str) -> Result<u64, String> {
 }
 
 /// CPU quota as a percentage of one CPU, e.g. `150%`.
-pub fn cpu_percent(s: &str) -> Result<u32, String> {
+pub fn cpu_percent(s: &str) -> Result<u32, BadValue> {
     s.strip_suffix('%')
         .and_then(|n| n.trim().parse::<u32>().ok())
         .filter(|&n| n > 0)
-        .ok_or_else(|| format!("`{s}` is not a CPU quota"))
+        .ok_or_else(|| BadValue::CpuQuota(s.into()))
 }
 
-pub fn duration(s: &str) -> Result<Duration, String> {
+pub fn duration(s: &str) -> Result<Duration, BadValue> {
     humantime::parse_duration(s)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("`{s}` is not a duration"))
+        .ok_or_else(|| BadValue::Duration(s.into()))
 }
 
 /// An octal file mode without setuid/setgid/sticky bits.
-pub fn file_mode(s: &str) -> Result<u32, String> {
+pub fn file_mode(s: &str) -> Result<u32, BadValue> {
     u32::from_str_radix(s.trim_start_matches("0o"), 8)
         .ok()
         .filter(|&m| m <= 0o777)
-        .ok_or_else(|| format!("`{s}` is not an octal file mode"))
+        .ok_or_else(|| BadValue::FileMode(s.into()))
 }
 
-pub fn env_name(s: &str) -> Result<(), String> {
+pub fn env_name(s: &str) -> Result<(), BadValue> {
     let ok = s
         .chars()
         .next()
@@ -142,13 +172,13 @@ pub fn env_name(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("`{s}` is not a valid environment variable name"))
+        Err(BadValue::EnvName(s.into()))
     }
 }
 
 /// A model API's URL: it ends up in a TOML string on codex's command line, so nothing
 /// that could end the string or the argument.
-pub fn base_url(s: &str) -> Result<(), String> {
+pub fn base_url(s: &str) -> Result<(), BadValue> {
     let rest = s
         .strip_prefix("http://")
         .or_else(|| s.strip_prefix("https://"));
@@ -162,9 +192,7 @@ pub fn base_url(s: &str) -> Result<(), String> {
         {
             Ok(())
         }
-        _ => Err(format!(
-            "`{s}` is not an http:// or https:// URL without spaces or quotes"
-        )),
+        _ => Err(BadValue::BaseUrl(s.into())),
     }
 }
 
