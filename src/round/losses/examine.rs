@@ -1,0 +1,260 @@
+//! Reading a home inside the helper, as the resident: each workspace repository with
+//! libgit2 (nothing of its own config runs), and the files outside the persisted paths by a
+//! walk that never follows a symlink and stops at a bound.
+
+use std::path::{Path, PathBuf};
+
+use super::{Losses, Outside, RepoState};
+use crate::config::Resident;
+
+const SHOWN: usize = 5;
+const WALK_MAX: u64 = 100_000;
+const REPOS_MAX: usize = 50;
+
+/// Read what `r` loses from its home at `home` (inside the helper, as the resident).
+pub fn examine(r: &Resident, home: &Path) -> Losses {
+    let kept: Vec<PathBuf> = r
+        .persist
+        .directories
+        .iter()
+        .chain(&r.persist.files)
+        .cloned()
+        .collect();
+    let persisted = |rel: &Path| kept.iter().any(|k| rel.starts_with(k));
+    let mut out = Losses {
+        resident: r.name.clone(),
+        ..Default::default()
+    };
+    let workspace = &r.agent.workspace;
+    let mut repos = vec![workspace.clone()];
+    if let Ok(entries) = std::fs::read_dir(home.join(workspace)) {
+        let mut subs: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| workspace.join(e.file_name()))
+            .collect();
+        subs.sort();
+        repos.extend(subs.into_iter().take(REPOS_MAX));
+    }
+    for rel in repos
+        .into_iter()
+        .filter(|rel| home.join(rel).join(".git").symlink_metadata().is_ok())
+    {
+        match repo_state(&home.join(&rel)) {
+            Ok(mut s) => {
+                s.path = rel.display().to_string();
+                s.persisted = persisted(&rel);
+                if s.uncommitted_count + s.unpushed_count > 0 {
+                    out.repos.push(s);
+                }
+            }
+            Err(e) => out.notes.push(format!("{}: {e}", rel.display())),
+        }
+    }
+    // What every round writes afresh is not lost.
+    let mut skip: Vec<PathBuf> = r.secrets.iter().map(|s| s.target.clone()).collect();
+    skip.extend(
+        [
+            ".gitconfig",
+            ".profile",
+            ".config/environment.d/50-townhall.conf",
+        ]
+        .map(PathBuf::from),
+    );
+    out.files = outside(home, &|rel: &Path| {
+        persisted(rel) || skip.iter().any(|s| s == rel)
+    });
+    out
+}
+/// `git status`'s two letters for a file's state, from libgit2's flags.
+fn status_letters(s: git2::Status) -> String {
+    use git2::Status as S;
+    if s.contains(S::WT_NEW) {
+        return "??".into();
+    }
+    let index = if s.contains(S::INDEX_NEW) {
+        'A'
+    } else if s.contains(S::INDEX_MODIFIED) {
+        'M'
+    } else if s.contains(S::INDEX_DELETED) {
+        'D'
+    } else if s.contains(S::INDEX_RENAMED) {
+        'R'
+    } else {
+        ' '
+    };
+    let tree = if s.contains(S::WT_MODIFIED) || s.contains(S::WT_TYPECHANGE) {
+        'M'
+    } else if s.contains(S::WT_DELETED) {
+        'D'
+    } else if s.contains(S::WT_RENAMED) {
+        'R'
+    } else {
+        ' '
+    };
+    format!("{index}{tree}")
+}
+
+/// A repository's uncommitted files and the commits of its branches that no `town`
+/// remote-tracking branch has, read with libgit2 (nothing of the repository's config runs).
+fn repo_state(dir: &Path) -> Result<RepoState, String> {
+    let repo = git2::Repository::open_ext(
+        dir,
+        git2::RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+    .map_err(|e| e.message().to_string())?;
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(|e| e.message().to_string())?;
+    let status: Vec<String> = statuses
+        .iter()
+        .filter(|e| !e.status().is_empty() && !e.status().contains(git2::Status::IGNORED))
+        .map(|e| format!("{} {}", status_letters(e.status()), e.path().unwrap_or("?")))
+        .collect();
+    let mut log = Vec::new();
+    let mut walk = repo.revwalk().map_err(|e| e.message().to_string())?;
+    if walk.push_glob("refs/heads/*").is_ok() && walk.hide_glob("refs/remotes/town/*").is_ok() {
+        for oid in walk.flatten().take(10_000) {
+            let subject = repo
+                .find_commit(oid)
+                .ok()
+                .and_then(|c| c.summary().ok().flatten().map(String::from))
+                .unwrap_or_default();
+            log.push(format!("{} {subject}", &oid.to_string()[..7]));
+        }
+    }
+    Ok(RepoState {
+        path: String::new(),
+        persisted: false,
+        uncommitted: status.iter().take(SHOWN).map(|l| clip(l)).collect(),
+        uncommitted_count: status.len(),
+        unpushed: log.iter().take(SHOWN).map(|l| clip(l)).collect(),
+        unpushed_count: log.len(),
+    })
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(120).collect()
+}
+
+/// Regular files under `home`, not descending into symlinks or what `kept` says stays.
+fn outside(home: &Path, kept: &dyn Fn(&Path) -> bool) -> Outside {
+    let mut out = Outside::default();
+    let mut stack = vec![PathBuf::new()];
+    let mut seen = 0u64;
+    while let Some(rel) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(home.join(&rel)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            seen += 1;
+            if seen > WALK_MAX {
+                out.partial = true;
+                return out;
+            }
+            let path = rel.join(e.file_name());
+            if kept(&path) {
+                continue;
+            }
+            let Ok(meta) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                out.count += 1;
+                out.bytes = out.bytes.saturating_add(meta.len());
+                out.largest.push((path.display().to_string(), meta.len()));
+                out.largest
+                    .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                out.largest.truncate(SHOWN);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_walk_counts_what_is_not_kept_and_never_follows_a_symlink() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        std::fs::create_dir_all(h.join("work/deep")).unwrap();
+        std::fs::create_dir_all(h.join("notes")).unwrap();
+        std::fs::write(h.join("work/deep/big"), vec![0u8; 5000]).unwrap();
+        std::fs::write(h.join("work/small"), b"x").unwrap();
+        std::fs::write(h.join("notes/kept"), vec![0u8; 9000]).unwrap();
+        std::os::unix::fs::symlink("/", h.join("root-link")).unwrap();
+        let o = outside(h, &|rel: &Path| rel.starts_with("notes"));
+        assert_eq!((o.count, o.bytes, o.partial), (2, 5001, false));
+        assert_eq!(o.largest[0], ("work/deep/big".to_string(), 5000));
+    }
+
+    /// Stock git in `repo`, with `home` as its HOME; it must succeed.
+    fn git_in(home: &Path, repo: &Path, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .env("HOME", home)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn nothing_of_the_repositorys_own_config_runs() {
+        let home = tempfile::tempdir().unwrap();
+        let repo = home.path().join("work");
+        let ran = home.path().join("ran");
+        let git = |args: &[&str]| git_in(home.path(), &repo, args);
+        std::fs::create_dir(&repo).unwrap();
+        git(&["init", "-q"]);
+        let touch = format!("touch {}", ran.display());
+        git(&["config", "core.fsmonitor", &touch]);
+        git(&["config", "filter.evil.clean", &touch]);
+        std::fs::write(repo.join(".gitattributes"), "* filter=evil\n").unwrap();
+        std::fs::write(repo.join("a"), b"a").unwrap();
+        let s = repo_state(&repo).unwrap();
+        assert!(s.uncommitted_count >= 2, "{s:?}");
+        assert!(!ran.exists(), "the repository's fsmonitor or filter ran");
+    }
+
+    #[test]
+    fn a_repository_reports_uncommitted_files_and_commits_not_on_the_town_remote() {
+        let home = tempfile::tempdir().unwrap();
+        let repo = home.path().join("work");
+        let git = |args: &[&str]| git_in(home.path(), &repo, args);
+        std::fs::create_dir(&repo).unwrap();
+        git(&["init", "-q"]);
+        std::fs::write(repo.join("a"), b"a").unwrap();
+        git(&["add", "a"]);
+        git(&[
+            "-c",
+            "user.name=a",
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-qm",
+            "not pushed",
+        ]);
+        std::fs::write(repo.join("loose.txt"), b"b").unwrap();
+        let s = repo_state(&home.path().join("work")).unwrap();
+        assert_eq!((s.uncommitted_count, s.unpushed_count), (1, 1), "{s:?}");
+        assert!(
+            s.uncommitted[0].contains("loose.txt") && s.unpushed[0].ends_with("not pushed"),
+            "{s:?}"
+        );
+    }
+}
