@@ -42,7 +42,7 @@ pub async fn serve<H: Handler>(path: &Path, handler: Arc<H>) -> std::io::Result<
         max_line: 1 << 20,
         watch_peer: false,
     };
-    let parse = |line: &str| serde_json::from_str::<Request>(line).map_err(|e| e.to_string());
+    let parse = |line: &str| serde_json::from_str::<Request>(line);
     lines::serve(listener, Arc::new(rules), parse, move |req, _uid, out| {
         let handler = handler.clone();
         async move { handler.handle(req, out).await }

@@ -115,8 +115,8 @@ fn answer(allow: bool, reason: impl Into<String>) -> Answer {
     }
 }
 
-fn parse(line: &str) -> Result<approve::Ask, String> {
-    serde_json::from_str(line).map_err(|e| e.to_string())
+fn parse(line: &str) -> serde_json::Result<approve::Ask> {
+    serde_json::from_str(line)
 }
 
 impl<H, M, G> Daemon<H, M, G>

@@ -13,24 +13,6 @@ use crate::turn::TurnEvent;
 use crate::units::UserManagers;
 use townhall_wire::lines::{self, Rules};
 
-/// A request line: a version this daemon speaks, and a request it knows.
-fn parse(line: &str) -> Result<Envelope, String> {
-    #[derive(serde::Deserialize)]
-    struct Version {
-        v: u32,
-    }
-    let v = serde_json::from_str::<Version>(line)
-        .map_err(|e| format!("no protocol version: {e}"))?
-        .v;
-    if v != hall::VERSION {
-        return Err(format!(
-            "protocol version {v}, this daemon speaks {}: restart townhall-chat with the same townhall",
-            hall::VERSION
-        ));
-    }
-    serde_json::from_str(line).map_err(|e| e.to_string())
-}
-
 /// Connections the chat may hold at once: one per message waiting for its answer, per
 /// tail and per subscription, for every resident's rooms.
 const HALL_PER_CHAT: usize = 4096;
@@ -85,7 +67,7 @@ where
         lines::serve(
             listener,
             Arc::new(rules),
-            parse,
+            Envelope::parse,
             move |req: Envelope, uid, out| {
                 let daemon = self.clone();
                 async move { daemon.hall(req.ask, uid, out).await }
@@ -513,27 +495,5 @@ where
             budget_usd: r.budget.usd,
             budget_tokens: r.budget.tokens,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_of_another_version_or_shape_are_refused_with_why() {
-        assert!(parse(r#"{"v":2,"request":"status","resident":"ada"}"#).is_ok());
-        assert!(
-            parse(r#"{"v":1,"request":"status","resident":"ada"}"#)
-                .unwrap_err()
-                .contains("version 1")
-        );
-        assert!(
-            parse(r#"{"request":"status","resident":"ada"}"#)
-                .unwrap_err()
-                .contains("no protocol version")
-        );
-        assert!(parse(r#"{"v":2,"request":"turn","resident":"ada"}"#).is_err());
-        assert!(parse("not json").is_err());
     }
 }

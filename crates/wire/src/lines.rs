@@ -44,15 +44,16 @@ const ANSWER_READ_WITHIN: Duration = Duration::from_secs(60);
 /// Answer connections for ever. `handle` gets each parsed request, the peer's uid, and a
 /// sender for its answers; it runs in a task of its own, so a turn goes on when its asker
 /// goes away.
-pub async fn serve<L, Req, Resp, H, F>(
+pub async fn serve<L, Req, E, Resp, H, F>(
     mut listener: L,
     rules: Arc<Rules>,
-    parse: fn(&str) -> Result<Req, String>,
+    parse: fn(&str) -> Result<Req, E>,
     handle: H,
 ) -> !
 where
     L: crate::admit::Listener<Stream = UnixStream>,
     Req: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
     Resp: Answer,
     H: Fn(Req, u32, mpsc::Sender<Resp>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
@@ -76,15 +77,16 @@ where
     }
 }
 
-async fn connection<Req, Resp, H, F>(
+async fn connection<Req, E, Resp, H, F>(
     stream: UnixStream,
     uid: u32,
     rules: &Rules,
-    parse: fn(&str) -> Result<Req, String>,
+    parse: fn(&str) -> Result<Req, E>,
     handle: H,
 ) -> io::Result<()>
 where
     Req: Send + 'static,
+    E: std::fmt::Display + Send,
     Resp: Answer,
     H: Fn(Req, u32, mpsc::Sender<Resp>) -> F,
     F: Future<Output = ()> + Send + 'static,
@@ -277,7 +279,7 @@ mod tests {
             max_line: 100,
             watch_peer: true,
         };
-        let parse = |l: &str| Ok(l.to_string());
+        let parse = |l: &str| Ok::<_, std::convert::Infallible>(l.to_string());
         let server = tokio::spawn(serve(
             Failing {
                 fails: 5,

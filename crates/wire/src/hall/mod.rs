@@ -12,6 +12,7 @@
 mod ask;
 mod client;
 mod devices;
+mod envelope;
 mod reports;
 mod said;
 mod turn;
@@ -22,6 +23,7 @@ pub use devices::{
     DeviceStatus, Held, LONGEST_LEASE, Lease, LeaseDurationError, Permission, SHORTEST_LEASE,
     lease_duration,
 };
+pub use envelope::{BadEnvelope, Envelope};
 pub use reports::{Branch, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
 pub use said::{Delivery, Notice, Said};
 pub use turn::{Outcome, Outgoing, RunningTurn, Spent, TurnEvent, dollars};
@@ -50,20 +52,6 @@ pub struct Reply {
     pub room: String,
     pub thread: Option<String>,
     pub event: String,
-}
-
-/// One request line: the protocol version beside the request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
-    pub v: u32,
-    #[serde(flatten)]
-    pub ask: Ask,
-}
-
-impl Envelope {
-    pub fn new(ask: Ask) -> Self {
-        Self { v: VERSION, ask }
-    }
 }
 
 #[cfg(test)]
