@@ -52,6 +52,7 @@ pub struct Outside {
     /// The walk stopped at its bound: there is more.
     pub partial: bool,
 }
+
 impl Losses {
     /// Plain lines for the mayor, in chat and at the terminal alike.
     pub fn lines(&self) -> Vec<String> {

@@ -70,6 +70,7 @@ fn nothing_done(w: &World) {
     );
     assert!(w.accounts.calls.calls().is_empty());
 }
+
 fn seams(
     w: &World,
 ) -> Seams<'_, FakeSubvolumes, FakeFiles, FakeAccounts, FakeGit, crate::level::FakePresence> {

@@ -73,6 +73,7 @@ pub fn in_a_shared_room_a_name_prefix_reaches_only_that_resident(t: &Town) -> an
         Ok(())
     })
 }
+
 /// Set `allow` in a resident's [matrix] table (inside the town); returns the old file.
 fn allow(t: &Town, who: &str, users: &[&str]) -> anyhow::Result<String> {
     let path = t
@@ -173,6 +174,7 @@ pub fn a_resident_commands_another_only_when_its_allow_says_so(t: &Town) -> anyh
         Ok(())
     })
 }
+
 pub fn what_was_said_before_ada_joined_starts_no_turn(t: &Town) -> anyhow::Result<()> {
     crate::checks::turns::setup(t)?;
     block_on(async {

@@ -57,6 +57,7 @@ pub fn ada_answers_in_an_encrypted_dm(t: &Town) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
 pub fn restarts_of_townhall_and_synapse_lose_nothing_and_answer_once(
     t: &Town,
 ) -> anyhow::Result<()> {

@@ -96,6 +96,7 @@ pub(crate) fn audit(t: &Town, event: &str, since: u64) -> anyhow::Result<String>
         since + 1
     ))
 }
+
 /// Wait (up to 60 s) until `resident`'s bot is syncing: in a town just booted it is still
 /// logging in.
 pub(crate) fn online(t: &Town, resident: &str) -> anyhow::Result<()> {

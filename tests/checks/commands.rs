@@ -63,6 +63,7 @@ pub fn stop_new_and_status_work_from_chat(t: &Town) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
 /// `!reset` first says what would be lost (here an uncommitted file and an unpushed commit
 /// in ada's workspace repository) and does nothing; only the mayor's `!reset yes` in that
 /// room ends the round.

@@ -94,6 +94,7 @@ pub fn planted_persist_entries_are_quarantined_and_the_reset_completes(
         t.sh("systemctl is-active townhall-reset.service townhall.service")
     })
 }
+
 pub fn what_a_reset_moved_aside_is_told_in_adas_rooms(t: &Town) -> anyhow::Result<()> {
     install_probes(t)?;
     let r = crate::checks::chat::block_on(async {

@@ -66,6 +66,7 @@ pub fn examine(r: &Resident, home: &Path) -> Losses {
     });
     out
 }
+
 /// `git status`'s two letters for a file's state, from libgit2's flags.
 fn status_letters(s: git2::Status) -> String {
     use git2::Status as S;
