@@ -1,0 +1,129 @@
+//! The commands chat text can become: a turn's prompt, `!status` and the other words of the
+//! chat, and the device commands; a command written wrongly becomes how to write it.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Turn(String),
+    Help,
+    Status,
+    Cost,
+    Session,
+    Stop,
+    New,
+    Log(usize),
+    /// Say what ending the round would lose, and wait for `!reset yes`.
+    Reset,
+    ResetYes,
+    /// The resident's branches on the town remote.
+    Branches,
+    Device(DeviceCommand),
+    /// Save the message's file to the inbox; a caption is then a turn's prompt.
+    File {
+        caption: Option<String>,
+    },
+    /// A command written wrongly: how to write it.
+    Usage(String),
+}
+
+impl Command {
+    /// What a mayors-only command does, for the refusal.
+    pub fn mayors_only(&self) -> &'static str {
+        match self {
+            Command::Device(DeviceCommand::Tail { .. } | DeviceCommand::Untail(_)) => {
+                "tail a serial console"
+            }
+            Command::Device(_) => "lend or release a device",
+            _ => "end the round",
+        }
+    }
+}
+
+/// `!devices` for anyone allowed; the rest for mayors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceCommand {
+    List,
+    Lease {
+        device: String,
+        resident: String,
+        secs: u64,
+    },
+    Release(String),
+    Tail {
+        device: String,
+        baud: Option<u32>,
+    },
+    Untail(String),
+}
+
+fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> Command {
+    let usage = |u: &str| Command::Usage(format!("Write it as `{u}`."));
+    let c = match (verb, words.next()) {
+        ("!devices", _) => DeviceCommand::List,
+        ("!lease", Some(device)) => {
+            let (Some(resident), rest) = (words.next(), words.collect::<Vec<_>>().join(" ")) else {
+                return usage("!lease DEVICE RESIDENT DURATION, e.g. !lease ttyUSB0 ada 2h");
+            };
+            match townhall_wire::hall::lease_duration(&rest) {
+                Ok(d) => DeviceCommand::Lease {
+                    device: device.into(),
+                    resident: resident.into(),
+                    secs: d.as_secs(),
+                },
+                Err(e) => {
+                    return Command::Usage(format!(
+                        "{e}. Write it as `!lease DEVICE RESIDENT DURATION`, e.g. `!lease ttyUSB0 ada 2h`."
+                    ));
+                }
+            }
+        }
+        ("!release", Some(device)) => DeviceCommand::Release(device.into()),
+        ("!untail", Some(device)) => DeviceCommand::Untail(device.into()),
+        ("!tail", Some(device)) => match words.next().map(str::parse::<u32>) {
+            None => DeviceCommand::Tail {
+                device: device.into(),
+                baud: None,
+            },
+            Some(Ok(b)) if townhall_config::serial::is_rate(b) => DeviceCommand::Tail {
+                device: device.into(),
+                baud: Some(b),
+            },
+            Some(_) => {
+                return Command::Usage(format!(
+                    "The baud rate is one of {}: `!tail DEVICE [BAUD]`.",
+                    townhall_config::serial::RATES
+                ));
+            }
+        },
+        ("!tail", None) => return usage("!tail DEVICE [BAUD], e.g. !tail ttyUSB0 115200"),
+        (v, None) => return usage(&format!("{v} DEVICE, e.g. {v} ttyUSB0")),
+        _ => return Command::Turn(String::new()),
+    };
+    Command::Device(c)
+}
+
+pub(super) fn command(text: &str) -> Command {
+    let t = text.trim();
+    let mut words = t.split_whitespace();
+    match words.next() {
+        Some("!help") => Command::Help,
+        Some("!status") => Command::Status,
+        Some("!cost") => Command::Cost,
+        Some("!session") => Command::Session,
+        Some("!stop") => Command::Stop,
+        Some("!new") => Command::New,
+        Some("!reset") if words.next() == Some("yes") => Command::ResetYes,
+        Some("!reset") => Command::Reset,
+        Some("!branches") => Command::Branches,
+        Some(verb @ ("!devices" | "!lease" | "!release" | "!tail" | "!untail")) => {
+            device_command(verb, words)
+        }
+        Some("!log") => Command::Log(
+            words
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20)
+                .clamp(1, 200),
+        ),
+        _ => Command::Turn(t.to_string()),
+    }
+}
