@@ -1,0 +1,66 @@
+//! The notices a resident's rooms read: its devices granted, gone or revoked, a push to the
+//! town remote, and a round begun or lost.
+
+use townhall_wire::hall::Notice;
+
+/// A notice for `resident`'s rooms.
+pub fn notice(resident: &str, n: &Notice) -> String {
+    match n {
+        Notice::DeviceGranted {
+            devnode,
+            read_write,
+        } => {
+            format!(
+                "_Device {devnode} is here and granted to {resident} ({})._",
+                if *read_write {
+                    "read-write"
+                } else {
+                    "read-only"
+                }
+            )
+        }
+        Notice::DeviceGone { devnode } => format!("_Device {devnode} is gone._"),
+        Notice::DeviceRevoked {
+            devnode,
+            lease_ended: false,
+        } => format!("_Access to {devnode} was revoked._"),
+        Notice::DeviceRevoked {
+            devnode,
+            lease_ended: true,
+        } => format!("_The lease of {devnode} to {resident} ended: access revoked._"),
+        Notice::Pushed {
+            pusher,
+            repo,
+            path,
+            refname,
+            commits,
+            stat,
+        } => {
+            let short = refname
+                .trim_start_matches("refs/heads/")
+                .trim_start_matches("refs/tags/");
+            format!(
+                "**{pusher} pushed `{short}`** to `{repo}`: {commits} commit(s), {stat}; every commit signed by {pusher}'s townhall key.\n```\ngit fetch {path} {refname}\n```"
+            )
+        }
+        Notice::RoundBegan { round, lines } => {
+            let lines: Vec<String> = lines.iter().map(|l| format!("- {l}")).collect();
+            format!(
+                "**Round {round} began**, and the reset reports for {resident}:\n{}",
+                lines.join("\n")
+            )
+        }
+        Notice::RoundLost { round, lines } if lines.is_empty() => {
+            format!(
+                "_Round {round} of {resident} ended: nothing uncommitted, unpushed or unpersisted was lost._"
+            )
+        }
+        Notice::RoundLost { round, lines } => {
+            let lines: Vec<String> = lines.iter().map(|l| format!("- {l}")).collect();
+            format!(
+                "**Round {round} of {resident} ended**, and with it:\n{}",
+                lines.join("\n")
+            )
+        }
+    }
+}
