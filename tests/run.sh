@@ -16,7 +16,7 @@ echo "== format and lints" >&2
 cargo fmt --all --check || { echo "the code is not in rustfmt's default style: run cargo fmt" >&2; exit 1; }
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== unit tests" >&2
-cargo test --locked --workspace --lib --bins --test config_corpus --test boundary
+cargo test --locked --workspace --lib --bins --test config_corpus --test boundary --test fakes
 echo "== town tests" >&2
 # The town installs both binaries; cargo test builds only the root package's.
 cargo build --locked --workspace --bins

@@ -114,7 +114,7 @@ set -C; cat > "$d/$n"; printf %s "$n""#;
 pub fn take(
     r: &Resident,
     max: u64,
-    dir: impl FnOnce() -> Result<PathBuf, String>,
+    dir: impl FnOnce() -> Result<PathBuf, OsError>,
     reader_gid: u32,
 ) -> (Vec<Outgoing>, Vec<String>) {
     let ws = r.workspace.display().to_string();
@@ -210,6 +210,19 @@ fn copy_out(
     })
 }
 
+/// Why a file the chat process says it spooled is not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum Unspooled {
+    #[error("{} is not in the chat's spool {}", .path.display(), .spool.display())]
+    Elsewhere { path: PathBuf, spool: PathBuf },
+    #[error("{} is not a plain file of the chat's own", .0.display())]
+    NotItsOwn(PathBuf),
+    #[error("the file is {}, over the {} allowed", crate::os::size(*.size), crate::os::size(*.max))]
+    TooBig { size: u64, max: u64 },
+    #[error(transparent)]
+    Os(#[from] OsError),
+}
+
 /// Open a file the chat process left in its spool: a regular file directly in `spool`,
 /// not a symlink, owned by `owner` (so a planted link or hard link to root's files is not
 /// taken), at most `max` bytes.
@@ -218,32 +231,29 @@ pub fn open_spooled(
     spool: &Path,
     owner: u32,
     max: u64,
-) -> Result<std::fs::File, String> {
+) -> Result<std::fs::File, Unspooled> {
     if path.parent() != Some(spool) {
-        return Err(format!(
-            "{} is not in the chat's spool {}",
-            path.display(),
-            spool.display()
-        ));
+        return Err(Unspooled::Elsewhere {
+            path: path.into(),
+            spool: spool.into(),
+        });
     }
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let m = f.metadata().map_err(|e| e.to_string())?;
+        .os(|| format!("opening {}", path.display()))?;
+    let m = f
+        .metadata()
+        .os(|| format!("reading {}'s metadata", path.display()))?;
     if !m.is_file() || m.uid() != owner || m.nlink() != 1 {
-        return Err(format!(
-            "{} is not a plain file of the chat's own",
-            path.display()
-        ));
+        return Err(Unspooled::NotItsOwn(path.into()));
     }
     if m.len() > max {
-        return Err(format!(
-            "the file is {}, over the {} allowed",
-            crate::os::size(m.len()),
-            crate::os::size(max)
-        ));
+        return Err(Unspooled::TooBig {
+            size: m.len(),
+            max,
+        });
     }
     Ok(f)
 }

@@ -103,6 +103,7 @@ fn only_the_chats_own_plain_files_are_taken_from_its_spool() {
     assert!(
         open_spooled(&spool.join("ok"), spool, me, 1)
             .unwrap_err()
+            .to_string()
             .contains("over the")
     );
     assert!(
@@ -114,6 +115,7 @@ fn only_the_chats_own_plain_files_are_taken_from_its_spool() {
     assert!(
         open_spooled(Path::new("/etc/hostname"), spool, me, 10)
             .unwrap_err()
+            .to_string()
             .contains("not in the chat's spool")
     );
 }

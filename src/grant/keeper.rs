@@ -110,7 +110,7 @@ impl<A: Acls> Keeper<A> {
         };
         let (wants, refused): (Vec<Want>, Option<String>) = match wanted(town, dev) {
             Ok(w) => (w, None),
-            Err(reason) => (vec![], Some(reason)),
+            Err(reason) => (vec![], Some(reason.to_string())),
         };
         let wants = self.with_leases(town, &node, wants, refused.is_some(), now);
         let mut ledger = self.ledger.lock().expect("lock");

@@ -40,9 +40,22 @@ pub fn matches(rule: &DeviceRule, dev: &Device) -> bool {
             .any(|level| rule.attrs.iter().all(|(k, v)| level.get(k) == Some(v)))
 }
 
+/// A device a rule grants that carries udev's `uaccess` tag: logind would take any grant
+/// back at the next seat change, so none is made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{node} carries udev's `uaccess` tag, so logind would flush any grant to {}; not granted. \
+     Help: give it to the resident with a udev rule without uaccess (TAG-=\"uaccess\")",
+    residents.join(", ")
+)]
+pub struct Uaccess {
+    pub node: String,
+    pub residents: Vec<String>,
+}
+
 /// Who should hold `dev`, strongest permission per resident; Err when it matches a rule
 /// but carries `uaccess`.
-pub fn wanted(town: &Town, dev: &Device) -> Result<Vec<Want>, String> {
+pub fn wanted(town: &Town, dev: &Device) -> Result<Vec<Want>, Uaccess> {
     let mut by_uid: BTreeMap<u32, Want> = BTreeMap::new();
     for r in &town.residents {
         for rule in r.devices.iter().filter(|rule| matches(rule, dev)) {
@@ -61,12 +74,8 @@ pub fn wanted(town: &Town, dev: &Device) -> Result<Vec<Want>, String> {
             .devnode
             .as_ref()
             .map_or(dev.sysname.clone(), |p| p.display().to_string());
-        let who: Vec<_> = by_uid.values().map(|w| w.resident.as_str()).collect();
-        return Err(format!(
-            "{node} carries udev's `uaccess` tag, so logind would flush any grant to {}; not granted. \
-             Help: give it to the resident with a udev rule without uaccess (TAG-=\"uaccess\")",
-            who.join(", ")
-        ));
+        let residents = by_uid.values().map(|w| w.resident.clone()).collect();
+        return Err(Uaccess { node, residents });
     }
     Ok(by_uid.into_values().collect())
 }

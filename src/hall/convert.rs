@@ -136,3 +136,10 @@ impl From<&round::Losses> for hall::LossReport {
 pub fn all<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
     items.into_iter().map(U::from).collect()
 }
+
+/// The hall's answer for a request the daemon declined: its words, for the room.
+pub fn refused(why: impl std::fmt::Display) -> hall::Said {
+    hall::Said::Error {
+        message: why.to_string(),
+    }
+}

@@ -6,6 +6,6 @@
 mod convert;
 mod validate;
 
-pub use convert::all;
+pub use convert::{all, refused};
 pub use townhall_wire::hall::*;
 pub use validate::{Checked, MAX_PROMPT, Refusal, validate};

@@ -296,5 +296,7 @@ impl Files for HostFiles {
     }
 }
 
+#[cfg(test)]
 mod fake;
+#[cfg(test)]
 pub use fake::FakeFiles;

@@ -19,7 +19,9 @@ pub use apply::{
     Quarantined, ROUND_MARKER, ResetReport, STEPS, Seams, apply_reset, build_home, now_rfc3339,
     run_reset,
 };
-pub use files::{FakeFiles, Files, HostFiles, Kind, Node, Owner};
+#[cfg(test)]
+pub use files::FakeFiles;
+pub use files::{Files, HostFiles, Kind, Node, Owner};
 pub use init::{InitRefusal, init};
 pub use losses::{
     BOUND_HOME, Losses, Outside, RepoState, become_resident, examine, losses, losses_in,

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Daemon;
+use super::declined::Declined;
 use crate::approve::{self, Answer};
 use crate::grant::Acls;
 use crate::hall::{Reply, Said};
@@ -238,16 +239,14 @@ where
     }
 
     /// A mayor's reaction, as the chat reports it (`by` is validated as a mayor).
-    pub(super) fn decide(&self, id: u64, by: &str, allow: bool) -> Result<(), String> {
+    pub(super) fn decide(&self, id: u64, by: &str, allow: bool) -> Result<(), Declined> {
         let open = self
             .approvals
             .pending
             .lock()
             .expect("lock")
             .remove(&id)
-            .ok_or(format!(
-                "approval {id} is not waiting (decided, or timed out)"
-            ))?;
+            .ok_or(Declined::NotWaiting(id))?;
         let _ = open.hook.send(answer(
             allow,
             format!("{} by {by}", if allow { "allowed" } else { "denied" }),

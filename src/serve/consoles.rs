@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Daemon;
+use super::declined::Declined;
 use crate::grant::Acls;
 use crate::grant::console::{self, Batch};
 use crate::hall::Said;
@@ -26,12 +27,12 @@ where
         by: &str,
         out: mpsc::Sender<Said>,
     ) {
-        let refuse = |message: String| async {
-            let _ = out.send(Said::Error { message }).await;
+        let refuse = |why: String| async {
+            let _ = out.send(crate::hall::refused(why)).await;
         };
         let dev = match self.present(device) {
             Ok(d) => d,
-            Err(e) => return refuse(e).await,
+            Err(e) => return refuse(e.to_string()).await,
         };
         let node = dev.devnode.clone();
         let Some(stop) = self.tails.start(&node) else {
@@ -116,12 +117,12 @@ where
         let _ = out.send(Said::TailEnded { why }).await;
     }
 
-    pub(super) fn untail(&self, device: &str) -> Result<(), String> {
+    pub(super) fn untail(&self, device: &str) -> Result<(), Declined> {
         let dev = self.present(device)?;
         if self.tails.stop(&dev.devnode) {
             Ok(())
         } else {
-            Err(format!("{} is not tailed", dev.devnode.display()))
+            Err(Declined::NotTailed(dev.devnode))
         }
     }
 }

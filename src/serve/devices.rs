@@ -9,6 +9,7 @@ use crate::machine::Machine;
 use crate::units::UserManagers;
 
 use super::Daemon;
+use super::declined::Declined;
 
 impl<H, M, G> Daemon<H, M, G>
 where
@@ -155,13 +156,13 @@ where
 
     /// The present device `name` names (ttyS0 or /dev/ttyS0): only devices the rules match
     /// can be leased or tailed, whatever a mayor types.
-    pub(super) fn present(&self, name: &str) -> Result<DeviceStatus, String> {
+    pub(super) fn present(&self, name: &str) -> Result<DeviceStatus, Declined> {
         let as_node = std::path::Path::new("/dev").join(name);
         self.keeper
             .status()
             .into_iter()
             .find(|s| s.devnode == std::path::Path::new(name) || s.devnode == as_node || s.sysname == name)
-            .ok_or_else(|| format!("no present device that a rule matches is called {name:.60}; `!devices` lists them"))
+            .ok_or_else(|| Declined::NoDevice(name.into()))
     }
 
     /// Lend a matching device: the watcher grants it (and later revokes it) like a rule's.
@@ -171,10 +172,10 @@ where
         resident: &str,
         secs: u64,
         by: &str,
-    ) -> Result<Lease, String> {
+    ) -> Result<Lease, Declined> {
         let dev = self.present(device)?;
         if let Some(why) = dev.refused {
-            return Err(why);
+            return Err(Declined::DeviceRefused(why));
         }
         let now = SystemTime::now();
         let at = |t| humantime::format_rfc3339_seconds(t).to_string();
@@ -185,28 +186,18 @@ where
             since: at(now),
             until: at(now + Duration::from_secs(secs)),
         };
-        self.keeper
-            .leases
-            .add(lease.clone())
-            .map_err(|e| e.to_string())?;
+        self.keeper.leases.add(lease.clone())?;
         self.audit_lease("lease", &lease);
         self.reloaded.notify_waiters();
         Ok(lease)
     }
 
     /// End the leases on a device now; what ended.
-    pub(super) fn release(&self, device: &str, by: &str) -> Result<Vec<Lease>, String> {
+    pub(super) fn release(&self, device: &str, by: &str) -> Result<Vec<Lease>, Declined> {
         let dev = self.present(device)?;
-        let ended = self
-            .keeper
-            .leases
-            .release(&dev.devnode, None)
-            .map_err(|e| e.to_string())?;
+        let ended = self.keeper.leases.release(&dev.devnode, None)?;
         if ended.is_empty() {
-            return Err(format!(
-                "{} is not leased; `!devices` shows who holds it and why",
-                dev.devnode.display()
-            ));
+            return Err(Declined::NotLeased(dev.devnode));
         }
         for l in &ended {
             tracing::info!(%by, resident = %l.resident, "released {}", l.devnode.display());

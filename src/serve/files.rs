@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::Daemon;
+use super::declined::Declined;
 use crate::config::Town;
 use crate::files::{self, Outgoing};
 use crate::grant::Acls;
 use crate::machine::Machine;
+use crate::os::{OsContext, OsError};
 use crate::units::UserManagers;
 
 /// Root's copies of outbox files, group-readable by the chat user only.
@@ -73,25 +75,21 @@ where
         name: &str,
         mimetype: &str,
         spool: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, Declined> {
         let town = self.town();
-        let r = town.resident(resident).ok_or("no such resident")?;
+        let r = town
+            .resident(resident)
+            .ok_or_else(|| Declined::NoResident(resident.into()))?;
         // The chat's own spool, a file of its uid (the chat never runs as root).
         let spool = PathBuf::from(spool);
         let dir = PathBuf::from(CHAT_SPOOL);
         let (Some((owner, _)), true) = (chat_ids(), spool.parent() == Some(dir.as_path())) else {
-            return Err(format!(
-                "{} is not in a spool of the chat's",
-                spool.display()
-            ));
+            return Err(Declined::NotInSpool(spool));
         };
         let file = files::open_spooled(&spool, &dir, owner, r.files.max_bytes)?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         let (w, n) = (who(&town, r), name.to_string());
-        let saved = tokio::task::spawn_blocking(move || files::deliver(&w, &n, file))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let saved = tokio::task::spawn_blocking(move || files::deliver(&w, &n, file)).await??;
         let path = saved.display().to_string();
         tracing::info!(%resident, %sender, "saved a file at {path}");
         let detail = serde_json::json!({ "resident": resident, "sender": sender, "path": path, "bytes": bytes });
@@ -117,35 +115,31 @@ where
         };
         let (w, max) = (who(&town, r), r.files.max_bytes);
         let name = resident.to_string();
-        let r =
-            tokio::task::spawn_blocking(move || -> Result<(Vec<Outgoing>, Vec<String>), String> {
-                let gid = chat_ids().map_or(0, |(_, g)| g);
-                Ok(files::take(&w, max, || handover_dir(&name, gid), gid))
-            });
-        match r.await {
-            Ok(Ok(got)) => got,
-            Ok(Err(e)) => (vec![], vec![e]),
-            Err(e) => (vec![], vec![e.to_string()]),
-        }
+        let r = tokio::task::spawn_blocking(move || {
+            let gid = chat_ids().map_or(0, |(_, g)| g);
+            files::take(&w, max, || handover_dir(&name, gid), gid)
+        });
+        r.await
+            .unwrap_or_else(|e| (vec![], vec![Declined::from(e).to_string()]))
     }
 }
 
 /// A new directory under HANDOVER (root's, 0750, the chat's group).
-fn handover_dir(resident: &str, gid: u32) -> Result<PathBuf, String> {
+fn handover_dir(resident: &str, gid: u32) -> Result<PathBuf, OsError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o750))
-            .map_err(|e| format!("{}: {e}", p.display()))?;
+        let what = || format!("making {} the chat's to read", p.display());
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o750)).os(what)?;
         nix::unistd::chown(
             p,
             Some(nix::unistd::Uid::from_raw(0)),
             Some(nix::unistd::Gid::from_raw(gid)),
         )
-        .map_err(|e| format!("{}: {e}", p.display()))
+        .os(what)
     };
     let root = Path::new(HANDOVER);
     if !root.is_dir() {
-        std::fs::create_dir(root).map_err(|e| format!("{HANDOVER}: {e}"))?;
+        std::fs::create_dir(root).os(|| format!("creating {HANDOVER}"))?;
     }
     mode(root)?;
     let stamp = std::time::SystemTime::now()
@@ -153,7 +147,7 @@ fn handover_dir(resident: &str, gid: u32) -> Result<PathBuf, String> {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let dir = root.join(format!("{resident}-{stamp}"));
-    std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir(&dir).os(|| format!("creating {}", dir.display()))?;
     mode(&dir)?;
     Ok(dir)
 }

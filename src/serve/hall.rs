@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::Daemon;
+use super::declined::Declined;
 use super::gather::{self, Arrival, Asked, Waiting};
 use crate::grant::Acls;
 use crate::hall::{self, Ask, Delivery, Envelope, Reply, ResidentReport, Said};
@@ -82,7 +83,7 @@ where
             Ok(c) => c,
             Err(refusal) => {
                 tracing::warn!(uid, "refused a chat request: {refusal}");
-                let _ = out.send(Said::Error { message: refusal.0 }).await;
+                let _ = out.send(hall::refused(refusal)).await;
                 return;
             }
         };
@@ -108,9 +109,7 @@ where
                     tracing::info!(%resident, %sender, "stop asked in chat");
                     match self.desk.stop_resident(&resident, r.uid).await {
                         Ok(turns) => Said::Stopped { turns },
-                        Err(e) => Said::Error {
-                            message: e.to_string(),
-                        },
+                        Err(e) => hall::refused(e),
                     }
                 }
             },
@@ -120,19 +119,17 @@ where
                 ..
             } => match self.desk.forget(&resident, &conversation) {
                 Ok(()) => Said::Done,
-                Err(e) => Said::Error {
-                    message: e.to_string(),
-                },
+                Err(e) => hall::refused(e),
             },
             Ask::Status { resident } => self
                 .report(&resident)
-                .map_or_else(|message| Said::Error { message }, Said::Status),
+                .map_or_else(hall::refused, Said::Status),
             Ask::Cost {
                 resident,
                 conversation,
             } => self
                 .cost(&resident, &conversation)
-                .map_or_else(|message| Said::Error { message }, Said::Cost),
+                .map_or_else(hall::refused, Said::Cost),
             Ask::Session {
                 resident,
                 conversation,
@@ -161,18 +158,16 @@ where
                 });
                 match losses.await {
                     Ok(residents) => Said::Losses { residents },
-                    Err(e) => Said::Error {
-                        message: e.to_string(),
-                    },
+                    Err(e) => hall::refused(e),
                 }
             }
             Ask::Reset { by } => match self.reset(&by).await {
                 Ok(summary) => Said::ResetDone(summary),
-                Err(e) => Said::Error { message: e },
+                Err(e) => hall::refused(e),
             },
             Ask::Decide { id, by, allow } => self
                 .decide(id, &by, allow)
-                .map_or_else(|message| Said::Error { message }, |()| Said::Done),
+                .map_or_else(hall::refused, |()| Said::Done),
             Ask::Devices => Said::Devices {
                 devices: hall::all(self.keeper.status()),
             },
@@ -182,11 +177,11 @@ where
                 resident,
                 secs,
             } => self.lease(&device, &resident, secs, &by).map_or_else(
-                |message| Said::Error { message },
+                hall::refused,
                 |l| Said::Leased(l.into()),
             ),
             Ask::Release { by, device } => self.release(&device, &by).map_or_else(
-                |message| Said::Error { message },
+                hall::refused,
                 |leases| Said::Released {
                     leases: hall::all(leases),
                 },
@@ -194,7 +189,7 @@ where
             Ask::Tail { by, device, baud } => return self.tail(&device, baud, &by, out).await,
             Ask::Untail { device, .. } => self
                 .untail(&device)
-                .map_or_else(|message| Said::Error { message }, |()| Said::Done),
+                .map_or_else(hall::refused, |()| Said::Done),
             Ask::File {
                 resident,
                 sender,
@@ -207,7 +202,7 @@ where
                 .await
             {
                 Ok(path) => Said::Filed { path },
-                Err(message) => Said::Error { message },
+                Err(e) => hall::refused(e),
             },
             Ask::Delivered { id } => {
                 if let Some(d) = self.deliveries.remove(id) {
@@ -302,7 +297,7 @@ where
             .arrive(&resident, &conversation, w.clone(), out.clone())
         {
             Err((notice, out)) => {
-                let _ = out.send(Said::Error { message: notice }).await;
+                let _ = out.send(hall::refused(notice)).await;
             }
             Ok(Arrival::Kept(waiting)) => {
                 let _ = out.send(Said::Gathered { waiting }).await;
@@ -429,13 +424,13 @@ where
         true
     }
 
-    fn report(&self, resident: &str) -> Result<ResidentReport, String> {
+    fn report(&self, resident: &str) -> Result<ResidentReport, Declined> {
         let town = self.town();
         let Some(r) = town.resident(resident) else {
             return Ok(ResidentReport::default());
         };
         let rounds = crate::round::RoundState::new(&town.state);
-        let round = rounds.round().map_err(|e| e.to_string())?;
+        let round = rounds.round()?;
         let (processes, memory_bytes, cpu_ms) = usage(r.uid);
         Ok(ResidentReport {
             resident: resident.into(),
@@ -466,14 +461,12 @@ where
         })
     }
 
-    fn cost(&self, resident: &str, conversation: &str) -> Result<hall::CostReport, String> {
+    fn cost(&self, resident: &str, conversation: &str) -> Result<hall::CostReport, Declined> {
         let town = self.town();
         let Some(r) = town.resident(resident) else {
             return Ok(hall::CostReport::default());
         };
-        let round = crate::round::RoundState::new(&town.state)
-            .round()
-            .map_err(|e| e.to_string())?;
+        let round = crate::round::RoundState::new(&town.state).round()?;
         let now = self.desk.spent(round, resident);
         Ok(hall::CostReport {
             resident: resident.into(),

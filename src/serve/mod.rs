@@ -14,6 +14,7 @@ mod hall;
 mod losses;
 mod notices;
 mod outbox;
+mod declined;
 mod reset;
 mod retirement;
 
@@ -241,9 +242,9 @@ where
     }
 
     /// Read the config again; on errors keep the current town and say why.
-    pub fn reload(&self) -> Result<Arc<Town>, String> {
+    pub fn reload(&self) -> Result<Arc<Town>, crate::config::Diagnostics> {
         let dir = self.town().dir.clone();
-        let town = Arc::new(crate::config::load(&dir).map_err(|d| d.to_string())?);
+        let town = Arc::new(crate::config::load(&dir)?);
         *self.town.write().expect("lock") = town.clone();
         self.reloaded.notify_waiters();
         self.start_agents();

@@ -2,6 +2,7 @@
 //! told to the journal.
 
 use super::Daemon;
+use super::declined::Declined;
 use crate::grant::Acls;
 use crate::hall::ResetSummary;
 use crate::machine::Machine;
@@ -26,7 +27,7 @@ where
     G: Acls + Send + Sync + 'static,
 {
     /// End the round: stop every turn, level and rebuild; Err says why nothing changed.
-    pub(super) async fn reset(&self, by: &str) -> Result<ResetSummary, String> {
+    pub(super) async fn reset(&self, by: &str) -> Result<ResetSummary, Declined> {
         let _ = self.desk.stop(None).await;
         let town = self.town();
         let by = by.to_string();
@@ -34,9 +35,7 @@ where
         let r = tokio::task::spawn_blocking(move || {
             crate::reset::end_round(&town, &machine.round(), &by, &mut Journal)
         })
-        .await
-        .map_err(|e| format!("the reset's thread failed: {e}"))?
-        .map_err(|e| e.to_string())?;
+        .await??;
         self.round_began();
         Ok(ResetSummary {
             round: r.round,

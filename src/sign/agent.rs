@@ -30,33 +30,42 @@ const IDLE: Duration = Duration::from_secs(10);
 /// Signatures per resident per minute.
 const MAX_PER_MINUTE: usize = 120;
 
+/// Why the signing agent refuses to sign data a resident sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotSigned {
+    #[error("not an SSHSIG request (raw SSH authentication is never signed)")]
+    NotSshsig,
+    #[error("a truncated SSHSIG request")]
+    Truncated,
+    #[error("trailing bytes after the SSHSIG request")]
+    Trailing,
+    #[error("namespace {0:?} refused: only \"git\" is signed")]
+    Namespace(String),
+}
+
 /// Why a sign request's data is refused, or the namespace and hash it carries.
-pub fn check_request(data: &[u8]) -> Result<(String, Vec<u8>), String> {
-    let rest = data
-        .strip_prefix(b"SSHSIG")
-        .ok_or("not an SSHSIG request (raw SSH authentication is never signed)")?;
+pub fn check_request(data: &[u8]) -> Result<(String, Vec<u8>), NotSigned> {
+    let rest = data.strip_prefix(b"SSHSIG").ok_or(NotSigned::NotSshsig)?;
     let mut fields = Vec::new();
     let mut r = rest;
     for _ in 0..4 {
         let (len, tail) = r
             .split_first_chunk::<4>()
-            .ok_or("a truncated SSHSIG request")?;
+            .ok_or(NotSigned::Truncated)?;
         let len = u32::from_be_bytes(*len) as usize;
         let (field, tail) = (
-            tail.get(..len).ok_or("a truncated SSHSIG request")?,
+            tail.get(..len).ok_or(NotSigned::Truncated)?,
             &tail[len..],
         );
         fields.push(field);
         r = tail;
     }
     if !r.is_empty() {
-        return Err("trailing bytes after the SSHSIG request".into());
+        return Err(NotSigned::Trailing);
     }
     let namespace = String::from_utf8_lossy(fields[0]).into_owned();
     if namespace != "git" {
-        return Err(format!(
-            "namespace {namespace:?} refused: only \"git\" is signed"
-        ));
+        return Err(NotSigned::Namespace(namespace));
     }
     Ok((namespace, fields[3].to_vec()))
 }
@@ -239,7 +248,7 @@ impl Session for SignSession {
         }
         let (namespace, _) = check_request(&request.data).map_err(|why| {
             tracing::warn!(resident = %a.resident, "refused a signature: {why}");
-            refuse(why)
+            refuse(why.to_string())
         })?;
         if !a.policy.lock().expect("lock").allow(Instant::now()) {
             tracing::warn!(resident = %a.resident, "refused a signature: over {MAX_PER_MINUTE} a minute");
@@ -305,22 +314,20 @@ mod tests {
     fn only_git_sshsig_requests_are_signed() {
         let (ns, hash) = check_request(&sshsig("git")).unwrap();
         assert_eq!((ns.as_str(), hash.len()), ("git", 64));
-        assert!(
-            check_request(&sshsig("file"))
-                .unwrap_err()
-                .contains("namespace \"file\" refused")
+        assert_eq!(
+            check_request(&sshsig("file")),
+            Err(NotSigned::Namespace("file".into()))
         );
-        assert!(
-            check_request(b"\x00\x00\x00\x20session-id-of-an-ssh-login")
-                .unwrap_err()
-                .contains("not an SSHSIG")
+        assert_eq!(
+            check_request(b"\x00\x00\x00\x20session-id-of-an-ssh-login"),
+            Err(NotSigned::NotSshsig)
         );
         let mut t = sshsig("git");
         t.truncate(20);
-        assert!(check_request(&t).is_err());
+        assert_eq!(check_request(&t), Err(NotSigned::Truncated));
         let mut extra = sshsig("git");
         extra.push(0);
-        assert!(check_request(&extra).is_err());
+        assert_eq!(check_request(&extra), Err(NotSigned::Trailing));
     }
 
     #[test]
