@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::sync::{Mutex, mpsc};
 
 use super::sessions::Session;
+use super::watch::Watch;
 use super::{
     Ledger, Outcome, RoundSpent, Sessions, Spent, TurnEvent, TurnSpec, invocation, run_turn,
     unit_name,
@@ -295,113 +296,36 @@ impl<M: UserManagers + Sync> Desk<M> {
             environment_files: r.agent.environment_files.clone(),
             limits: r.limits.clone(),
         };
-        // Watch the events on their way out: the session id, usage, and (while a resume
-        // has shown nothing) errors held back until it is clear the session was there.
+        // The watch decides what of the CLI's events reaches the room, and when.
         let (tx, mut rx) = mpsc::channel(64);
-        let before = session.map_or([0, 0], |s| s.tokens);
+        let mut watch = Watch::new(kind, session);
         let forward = async {
-            let (mut last, mut tokens, mut held, mut errors) = (
-                None,
-                before,
-                Some(Vec::new()).filter(|_| session.is_some()),
-                Vec::new(),
-            );
-            let mut spent = Spent::default();
-            while let Some(mut ev) = rx.recv().await {
-                match &mut ev {
-                    TurnEvent::Session { id } if super::bounds::session_id_ok(id) => {
-                        last = Some(id.clone())
-                    }
-                    TurnEvent::Session { id } => {
-                        let shown = super::bounds::clip(id, 40).escape_debug().to_string();
-                        ev = TurnEvent::Error {
-                            message: format!(
-                                "ignored a session id that is not 1-128 of [A-Za-z0-9._-]: \"{shown}…\""
-                            ),
-                        };
-                    }
-                    // codex counts the whole thread: this turn's share is the growth.
-                    TurnEvent::Usage {
-                        input_tokens,
-                        output_tokens,
-                        ..
-                    } if super::drivers::usage_is_running_total(kind) => {
-                        tokens = [*input_tokens, *output_tokens];
-                        *input_tokens = input_tokens.saturating_sub(before[0]);
-                        *output_tokens = output_tokens.saturating_sub(before[1]);
-                    }
-                    _ => {}
-                }
-                if let TurnEvent::Usage {
-                    input_tokens,
-                    output_tokens,
-                    cost_usd,
-                } = &ev
-                {
-                    spent.add(&Spent {
-                        turns: 0,
-                        input_tokens: *input_tokens,
-                        output_tokens: *output_tokens,
-                        cost_usd: cost_usd.unwrap_or(0.0),
-                    });
-                }
-                if let TurnEvent::Error { message } = &ev {
-                    errors.push(message.clone());
-                }
-                match (&mut held, &ev) {
-                    (
-                        Some(h),
-                        TurnEvent::Error { .. }
-                        | TurnEvent::Usage { .. }
-                        | TurnEvent::Session { .. },
-                    ) => h.push(ev),
-                    (h, _) => {
-                        for e in h.take().into_iter().flatten() {
-                            let _ = events.send(e).await;
-                        }
-                        let _ = events.send(ev).await;
-                    }
+            while let Some(ev) = rx.recv().await {
+                for e in watch.event(ev) {
+                    let _ = events.send(e).await;
                 }
             }
-            (last, tokens, held, errors, spent)
         };
-        let (outcome, (last, tokens, held, errors, spent)) =
-            tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
+        let (outcome, ()) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
         self.running
             .lock()
             .expect("lock")
             .retain(|x| x.unit != unit);
         let outcome = outcome?;
-        // (Not only on failure: claude can exit 0 after saying it has no such session.)
-        let lost = held.is_some()
-            && super::drivers::lost_session(kind, outcome.status, &outcome.stderr_tail, &errors);
-        if !lost {
-            for e in held.into_iter().flatten() {
-                let _ = events.send(e).await;
-            }
-        }
-        // A new session's total starts from nothing; the same one's grows.
-        let tokens = if last.as_deref() == session.map(|s| s.id.as_str()) || session.is_none() {
-            tokens
-        } else {
-            [0, 0]
-        };
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let saved = last.map(|id| Session {
-            id,
-            kind: Some(kind),
-            tokens,
-            at,
-        });
+        let watched = watch.end(outcome.status, &outcome.stderr_tail, at);
+        for e in watched.release {
+            let _ = events.send(e).await;
+        }
         Ok((
             Ran {
                 outcome,
-                lost_session: lost,
-                spent,
+                lost_session: watched.lost_session,
+                spent: watched.spent,
             },
-            saved.filter(|_| !lost),
+            watched.session,
         ))
     }
 

@@ -7,6 +7,7 @@ pub mod drivers;
 mod ledger;
 mod run;
 mod sessions;
+mod watch;
 
 pub use desk::{Desk, QUEUE_MAX, RunningTurn, TurnError};
 pub use drivers::{Invocation, Reader, invocation};
