@@ -82,12 +82,9 @@ impl Backend for Remote {
             posted.insert(delivery);
         }
         // A daemon restarting under the confirmation is asked again once it is back.
-        for attempt in 1..=3 {
-            match self.done(Ask::Delivered { id: delivery }).await {
-                Ok(()) => return,
-                Err(e) => tracing::warn!("confirming answer {delivery} (attempt {attempt}): {e}"),
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        let ask = Ask::Delivered { id: delivery };
+        if let Err(e) = self.counter.call_through_restarts(ask).await {
+            tracing::warn!("confirming answer {delivery}: {e}");
         }
     }
 

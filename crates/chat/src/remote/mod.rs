@@ -15,8 +15,11 @@ use super::answer::Streamer;
 use super::bot::{Backend, Ended, TurnAsk};
 use super::{Chat, MatrixChat, words};
 use townhall_config::Town;
+use townhall_wire::backoff::Backoff;
 use townhall_wire::hall::TurnEvent;
-use townhall_wire::hall::{Ask, Counter, Delivery, HallError, Refused, Replies, Said};
+use townhall_wire::hall::{
+    Ask, Counter, Delivery, HallError, Refused, Replies, Said, WAIT_FOR_DAEMON,
+};
 
 /// What waits for a resident's bot to connect.
 enum Waiting {
@@ -80,18 +83,28 @@ impl Remote {
     /// daemon's disk), or a refusal. A daemon that goes away before it answers (restarting)
     /// is asked again once it is back, so no message is lost between the two.
     async fn first_answer(&self, ask: &Ask) -> Result<(Replies, Said), HallError> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut backoff = Backoff::within(
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            WAIT_FOR_DAEMON,
+        );
         loop {
-            let mut said = self.counter.open(ask.clone()).await?;
-            match said.next().await {
-                Ok(Some(first)) => return Ok((said, first)),
-                Ok(None) | Err(HallError::Io { .. }) if std::time::Instant::now() < deadline => {
-                    tracing::info!("the daemon went away before it took a message: asking again");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Ok(None) => return Err(HallError::NotTaken),
-                Err(e) => return Err(e),
+            let e = match self.counter.open_once(ask.clone()).await {
+                Ok(mut said) => match said.next().await {
+                    Ok(Some(first)) => return Ok((said, first)),
+                    Ok(None) => HallError::NotTaken,
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            if !(e.interrupted() || matches!(e, HallError::NotTaken)) {
+                return Err(e);
             }
+            let Some(pause) = backoff.failed() else {
+                return Err(e);
+            };
+            tracing::info!("the daemon is not there to take a message ({e}): asking again");
+            tokio::time::sleep(pause).await;
         }
     }
 
@@ -143,13 +156,13 @@ impl Remote {
 
     /// Stay subscribed to the daemon: notices, answers whose asker was an earlier chat, reloads.
     async fn subscribe(self: Arc<Self>) {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
-            match self.counter.open(Ask::Subscribe).await {
+            match self.counter.open_once(Ask::Subscribe).await {
                 Ok(mut said) => loop {
                     match said.next().await {
                         Ok(Some(s)) => {
-                            backoff = Duration::from_millis(200);
+                            backoff.succeeded();
                             self.heard(s);
                         }
                         Ok(None) => break,
@@ -159,10 +172,11 @@ impl Remote {
                         }
                     }
                 },
+                Err(e) if e.restarting() => tracing::debug!("{e}"),
                 Err(e) => tracing::warn!("{e}"),
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            let pause = backoff.failed().expect("a backoff without a deadline");
+            tokio::time::sleep(pause).await;
         }
     }
 

@@ -2,8 +2,10 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::{Ask, Envelope, Said};
+use crate::backoff::Backoff;
 use crate::lines::{self, Answers};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +25,25 @@ pub enum HallError {
     NotTaken,
 }
 
-const WAIT_FOR_DAEMON: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a request waits for a daemon that is restarting, and its pauses meanwhile.
+pub const WAIT_FOR_DAEMON: Duration = Duration::from_secs(60);
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+const LAST_PAUSE: Duration = Duration::from_secs(2);
+
+impl HallError {
+    /// The daemon is not there (yet): restarting, or its socket not made yet.
+    pub fn restarting(&self) -> bool {
+        matches!(self, HallError::Down { source, .. } if matches!(
+            source.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+        ))
+    }
+
+    /// The daemon went away while it answered: asking again may reach its successor.
+    pub fn interrupted(&self) -> bool {
+        self.restarting() || matches!(self, HallError::Io { .. })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Counter {
@@ -51,6 +71,15 @@ impl Replies {
             Ok(s) => Ok(s),
         }
     }
+
+    /// Read to the end: the last answer is the reply.
+    pub async fn last(mut self) -> Result<Said, HallError> {
+        let mut last = None;
+        while let Some(a) = self.next().await? {
+            last = Some(a);
+        }
+        last.ok_or_else(|| HallError::Protocol("no answer".into()))
+    }
 }
 
 impl Counter {
@@ -64,44 +93,55 @@ impl Counter {
     /// A daemon that is restarting is waited for, up to a minute: a message that arrives
     /// meanwhile is answered once it is back.
     pub async fn open(&self, ask: Ask) -> Result<Replies, HallError> {
-        let envelope = Envelope::new(ask);
-        let deadline = std::time::Instant::now() + WAIT_FOR_DAEMON;
-        let mut pause = std::time::Duration::from_millis(100);
+        let mut backoff = Backoff::within(FIRST_PAUSE, LAST_PAUSE, WAIT_FOR_DAEMON);
         loop {
-            match lines::ask(&self.path, &envelope, true).await {
-                Ok(answers) => {
-                    return Ok(Replies {
-                        answers,
-                        path: self.path.clone(),
-                    });
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-                    ) && std::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
-                }
-                Err(source) => {
-                    return Err(HallError::Down {
-                        path: self.path.clone(),
-                        source,
-                    });
-                }
+            match self.open_once(ask.clone()).await {
+                Err(e) if e.restarting() => match backoff.failed() {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => return Err(e),
+                },
+                r => return r,
             }
+        }
+    }
+
+    /// Ask once: a daemon that is not there is `Down` at once (for loops that retry
+    /// themselves, so that no retry waits inside another).
+    pub async fn open_once(&self, ask: Ask) -> Result<Replies, HallError> {
+        match lines::ask(&self.path, &Envelope::new(ask), true).await {
+            Ok(answers) => Ok(Replies {
+                answers,
+                path: self.path.clone(),
+            }),
+            Err(source) => Err(HallError::Down {
+                path: self.path.clone(),
+                source,
+            }),
         }
     }
 
     /// Ask for one answer.
     pub async fn call(&self, ask: Ask) -> Result<Said, HallError> {
-        let mut s = self.open(ask).await?;
-        let mut last = None;
-        while let Some(a) = s.next().await? {
-            last = Some(a);
+        self.open(ask).await?.last().await
+    }
+
+    /// Ask for one answer, and ask again (for up to WAIT_FOR_DAEMON) while the daemon is
+    /// restarting or goes away before it answers: for what must reach it, once.
+    pub async fn call_through_restarts(&self, ask: Ask) -> Result<Said, HallError> {
+        let mut backoff = Backoff::within(FIRST_PAUSE, LAST_PAUSE, WAIT_FOR_DAEMON);
+        loop {
+            let said = match self.open_once(ask.clone()).await {
+                Ok(replies) => replies.last().await,
+                Err(e) => Err(e),
+            };
+            match said {
+                Err(e) if e.interrupted() => match backoff.failed() {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => return Err(e),
+                },
+                r => return r,
+            }
         }
-        last.ok_or_else(|| HallError::Protocol("no answer".into()))
     }
 
     /// Ask, and take the request's own reply out of what was said (`pick` gives back what
