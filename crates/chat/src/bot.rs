@@ -1,101 +1,25 @@
-//! One resident's Matrix bot: a supervised sync loop that joins the mayors' invites and
-//! turns allowed messages into jobs (act.rs runs them). Everything Matrix goes through the
-//! `Chat` seam, so what the bot decides is tested with FakeChat (chat/tests.rs).
+//! One resident's Matrix bot: what it makes of each heard event (`Bot::heard`), the hop
+//! limit on residents answering residents, and the help it gives. The supervised sync loop
+//! that feeds it (sync.rs) and the `Backend` it asks (backend.rs) are beside it. Everything
+//! Matrix goes through the `Chat` seam, so what the bot decides is tested with FakeChat
+//! (chat/tests.rs).
+
+mod backend;
+mod sync;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use tokio::sync::mpsc;
+pub use backend::{Backend, Ended, TurnAsk};
+pub use sync::{invited, run};
 
-use super::identity::{Identity, connect};
-use super::line::{Line, Place};
-use super::policy::{Command, Decision, DeviceCommand, Incoming, decide};
-use super::{Chat, Heard, MatrixChat, Message};
+use super::policy::{Command, Decision, Incoming, decide};
+use super::{Chat, Heard, Message};
 use townhall_config::Town;
-use townhall_wire::hall::{HallError, Refused, Reply};
-use townhall_wire::hall::{Outcome, TurnEvent};
+use townhall_wire::hall::{Refused, Reply};
 
 /// A chain of residents answering residents stops after this many hops.
 pub const HOP_LIMIT: u32 = 4;
-
-/// How a turn asked for ended.
-pub enum Ended {
-    /// Its answer is `delivery` until confirmed; `outcome` is Err when it could not run.
-    Answered {
-        delivery: u64,
-        outcome: Box<Result<Outcome, String>>,
-    },
-    /// The message waited and was answered together with an earlier one.
-    Joined,
-    /// The daemon went away after it took the message: the answer comes as a delivery.
-    Interrupted,
-}
-
-/// What the bot needs from the supervisor (through the hall, hall.rs).
-pub trait Backend: Send + Sync + 'static {
-    fn town(&self) -> Arc<Town>;
-    /// Where the residents' Matrix stores live.
-    fn store(&self) -> std::path::PathBuf;
-    /// Asks once the message's place says the conversation's earlier one was accepted, and
-    /// lets the next one go once this one is.
-    fn turn(
-        &self,
-        ask: TurnAsk,
-        events: mpsc::Sender<TurnEvent>,
-    ) -> impl Future<Output = Result<Ended, HallError>> + Send;
-    /// The answer reached its room.
-    fn delivered(&self, delivery: u64) -> impl Future<Output = ()> + Send;
-    fn stop(
-        &self,
-        resident: &str,
-        sender: &str,
-    ) -> impl Future<Output = Result<u32, HallError>> + Send;
-    fn forget_session(
-        &self,
-        resident: &str,
-        sender: &str,
-        conversation: &str,
-    ) -> impl Future<Output = Result<(), HallError>> + Send;
-    /// Markdown for `!status`.
-    fn status_of(&self, resident: &str) -> impl Future<Output = String> + Send;
-    /// Markdown for `!cost`, asked in `conversation`.
-    fn cost_of(&self, resident: &str, conversation: &str) -> impl Future<Output = String> + Send;
-    /// Markdown for `!session`, asked in `conversation`.
-    fn session_of(&self, resident: &str, conversation: &str)
-    -> impl Future<Output = String> + Send;
-    /// Markdown for `!log n`.
-    fn log_of(&self, resident: &str, lines: usize) -> impl Future<Output = String> + Send;
-    /// Markdown for `!branches`.
-    fn branches_of(&self, resident: &str) -> impl Future<Output = String> + Send;
-    /// Markdown saying what ending the round would lose.
-    fn reset_report(&self, by: &str) -> impl Future<Output = Result<String, HallError>> + Send;
-    /// End the round; markdown describing the result.
-    fn reset(&self, by: &str) -> impl Future<Output = Result<String, HallError>> + Send;
-    /// Have root save a file `sender` sent into the resident's inbox; where it went.
-    fn file(
-        &self,
-        resident: &str,
-        sender: &str,
-        conversation: &str,
-        file: &super::FileRef,
-        bytes: Vec<u8>,
-    ) -> impl Future<Output = Result<String, super::files::NotSaved>> + Send;
-    /// A device command (`!devices`, `!lease`, `!tail`…) asked by `by`: each markdown message
-    /// it has to say goes to `said`, in order (a tail's go on until it ends).
-    fn device(
-        &self,
-        by: &str,
-        command: DeviceCommand,
-        said: mpsc::Sender<String>,
-    ) -> impl Future<Output = ()> + Send;
-    /// A mayor reacted to `target` in `room` (an approval's ✅ or ❌, or nothing of ours).
-    fn reacted(&self, room: &str, target: &str, key: &str, sender: &str);
-    fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str);
-    fn chat_health(&self, resident: &str, health: String);
-    /// The resident's bot is connected: notices and kept answers can go out through it.
-    fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat);
-}
 
 pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). \
 Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ comes back here. Commands:\n\
@@ -114,16 +38,6 @@ pub fn hops() -> Hops {
     HOPS.get_or_init(Default::default).clone()
 }
 
-/// A message that asks for a turn, and its place in its conversation's line.
-pub struct TurnAsk {
-    pub resident: String,
-    pub sender: String,
-    pub conversation: String,
-    pub prompt: String,
-    pub reply: Reply,
-    pub place: Place,
-}
-
 /// What a message asks for, checked and ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
@@ -133,131 +47,6 @@ pub struct Job {
     pub command: Command,
     /// The message's file, for `Command::File`.
     pub file: Option<super::FileRef>,
-}
-
-/// Run the resident's bot forever: reconnect and resync with backoff on any failure.
-pub async fn run<B: Backend>(backend: Arc<B>, name: String) {
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let town = backend.town();
-        let Some(r) = town.resident(&name).cloned() else {
-            return;
-        };
-        match connect(&town, &r, &backend.store()).await {
-            Ok(id) => {
-                backoff = Duration::from_secs(1);
-                serve(&backend, &name, id).await;
-            }
-            Err(e) => {
-                tracing::warn!(resident = %name, "{e}");
-                backend.chat_health(&name, format!("cannot connect: {e}"));
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(60));
-    }
-}
-
-async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
-    let chat = MatrixChat { client: id.client };
-    backend.clone().connected(name, chat.clone());
-    let mut bot = Bot::new(backend.clone(), chat.clone(), name, hops());
-    // Logged in just now: the first sync holds history, not messages to answer.
-    let mut skip_history = id.fresh;
-    let mut backoff = Duration::from_secs(1);
-    // The first sync returns at once, so the bot is known to be online without waiting out
-    // a long poll; later ones wait up to 30 s for events.
-    let mut wait = Duration::ZERO;
-    let mut line = Line::default();
-    loop {
-        match chat.sync(wait).await {
-            Ok(heard) => {
-                wait = Duration::from_secs(30);
-                backoff = Duration::from_secs(1);
-                backend.chat_health(name, "syncing".into());
-                for h in heard {
-                    if let Heard::Invite { room, inviter } = &h {
-                        let (b, c, n, room, inviter) = (
-                            backend.clone(),
-                            chat.clone(),
-                            name.to_string(),
-                            room.clone(),
-                            inviter.clone(),
-                        );
-                        tokio::spawn(async move { invited(&*b, &c, &n, &room, &inviter).await });
-                    } else if !skip_history && let Some(job) = bot.heard(h).await {
-                        // Taken here, in the order the messages came.
-                        let place = if matches!(
-                            job.command,
-                            Command::Turn(_) | Command::File { caption: Some(_) }
-                        ) {
-                            line.place(&job.conversation)
-                        } else {
-                            Place::default()
-                        };
-                        let (b, c, n) = (backend.clone(), chat.clone(), name.to_string());
-                        tokio::spawn(async move { super::act::act(&*b, &c, &n, job, place).await });
-                    }
-                }
-                skip_history = false;
-            }
-            Err(e) => {
-                tracing::warn!(resident = %name, "sync failed: {e}; retrying in {backoff:?}");
-                backend.chat_health(name, format!("sync failing: {e}"));
-                // The token is gone (or the resident was removed): reconnect from the top.
-                let town = backend.town();
-                let gone = town.resident(name).is_none_or(|r| {
-                    !crate::identity::store_dir(&backend.store(), r)
-                        .join("session.json")
-                        .exists()
-                });
-                if gone {
-                    return;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(60));
-            }
-        }
-    }
-}
-
-/// Join a mayor's (or an allowed user's) invitation, retrying; leave anyone else's.
-pub async fn invited<B: Backend, C: Chat>(
-    backend: &B,
-    chat: &C,
-    name: &str,
-    room: &str,
-    inviter: &str,
-) {
-    let town = backend.town();
-    let Some(r) = town.resident(name) else { return };
-    let allowed = town.matrix.mayors.iter().any(|m| m == inviter)
-        || r.matrix.allow.iter().any(|a| a == inviter);
-    if !allowed {
-        backend.audit(
-            name,
-            Refused::InviteDeclined,
-            inviter,
-            room,
-            "not a mayor and not in the resident's allow",
-        );
-        if let Err(e) = chat.leave(room).await {
-            tracing::warn!(resident = %name, "{e}");
-        }
-        return;
-    }
-    let mut wait = Duration::from_secs(1);
-    for _ in 0..8 {
-        match chat.join(room).await {
-            Ok(()) => {
-                tracing::info!(resident = %name, %room, "joined at {inviter}'s invitation");
-                return;
-            }
-            Err(e) => tracing::warn!(resident = %name, "{e}; retrying"),
-        }
-        tokio::time::sleep(wait).await;
-        wait *= 2;
-    }
 }
 
 pub struct Bot<B, C> {
