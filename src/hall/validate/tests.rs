@@ -1,0 +1,119 @@
+//! Root's re-check of hall requests, tested: a checked request carries its resident, who
+//! may ask for what, and the bounds on sizes and characters.
+
+use super::*;
+
+#[test]
+fn a_checked_request_carries_its_resident() {
+    let town = crate::testing::demo_town();
+    let c = validate(&town, turn("@mayor:town.test", "!r:town.test", "hi")).unwrap();
+    assert_eq!(c.resident.map(|r| r.name.as_str()), Some("ada"));
+    let c = validate(&town, Ask::Devices).unwrap();
+    assert!(c.resident.is_none());
+    assert!(validate(&town, turn("@eve:town.test", "!r:town.test", "hi")).is_err());
+}
+
+fn turn(sender: &str, conversation: &str, prompt: &str) -> Ask {
+    let reply = Reply {
+        room: "!r:town.test".into(),
+        thread: None,
+        event: "$e".into(),
+    };
+    Ask::Turn {
+        resident: "ada".into(),
+        sender: sender.into(),
+        conversation: conversation.into(),
+        prompt: prompt.into(),
+        reply,
+    }
+}
+
+#[test]
+fn a_mayors_turn_passes_and_strangers_do_not() {
+    let town = crate::testing::demo_town();
+    assert_eq!(
+        check(&town, &turn("@mayor:town.test", "!r:town.test", "hi")),
+        Ok(())
+    );
+    assert!(check(&town, &turn("@eve:town.test", "!r:town.test", "hi")).is_err());
+    assert!(
+        check(&town, &turn("@mayor:town.test", "!other:town.test", "hi")).is_err(),
+        "conversation of another room"
+    );
+    let mut ghost = turn("@mayor:town.test", "!r:town.test", "hi");
+    if let Ask::Turn { resident, .. } = &mut ghost {
+        *resident = "../root".into();
+    }
+    assert!(check(&town, &ghost).unwrap_err().0.contains("no resident"));
+}
+
+#[test]
+fn sizes_and_characters_are_bounded() {
+    let town = crate::testing::demo_town();
+    let big = "x".repeat(MAX_PROMPT + 1);
+    assert!(
+        check(&town, &turn("@mayor:town.test", "!r:town.test", &big))
+            .unwrap_err()
+            .0
+            .contains("over the")
+    );
+    assert!(check(&town, &turn("@mayor:town.test", "!r:town.test", "a\0b")).is_err());
+    assert!(check(&town, &turn("@mayor:town.test", "!r:town.test", "  ")).is_err());
+    assert!(check(&town, &turn("@mayor:town.test", "!r:town.test\n", "hi")).is_err());
+    let health = Ask::Health {
+        resident: "ada".into(),
+        health: "y".repeat(5000),
+    };
+    assert!(check(&town, &health).is_err());
+}
+
+#[test]
+fn reset_names_a_mayor_and_residents_only_ask_for_turns_of_their_own() {
+    let town = crate::testing::demo_town();
+    assert_eq!(
+        check(
+            &town,
+            &Ask::Reset {
+                by: "@mayor:town.test".into()
+            }
+        ),
+        Ok(())
+    );
+    assert!(check(&town, &Ask::Reset { by: "boot".into() }).is_err());
+    assert!(
+        check(
+            &town,
+            &Ask::Reset {
+                by: "@ada:town.test".into()
+            }
+        )
+        .is_err()
+    );
+    let vox = "@vox:town.test";
+    let allowed = town
+        .resident("ada")
+        .unwrap()
+        .matrix
+        .allow
+        .iter()
+        .any(|a| a == vox);
+    let own = format!("!r:town.test/from:{vox}");
+    assert_eq!(
+        check(&town, &turn(vox, &own, "check this")).is_ok(),
+        allowed
+    );
+    assert!(
+        check(&town, &turn(vox, "!r:town.test", "check this")).is_err(),
+        "a resident in the mayor's conversation"
+    );
+    assert!(
+        check(
+            &town,
+            &Ask::Stop {
+                resident: "ada".into(),
+                sender: vox.into()
+            }
+        )
+        .is_err()
+    );
+}
