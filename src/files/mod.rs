@@ -250,10 +250,7 @@ pub fn open_spooled(
         return Err(Unspooled::NotItsOwn(path.into()));
     }
     if m.len() > max {
-        return Err(Unspooled::TooBig {
-            size: m.len(),
-            max,
-        });
+        return Err(Unspooled::TooBig { size: m.len(), max });
     }
     Ok(f)
 }

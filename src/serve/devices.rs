@@ -161,7 +161,9 @@ where
         self.keeper
             .status()
             .into_iter()
-            .find(|s| s.devnode == std::path::Path::new(name) || s.devnode == as_node || s.sysname == name)
+            .find(|s| {
+                s.devnode == std::path::Path::new(name) || s.devnode == as_node || s.sysname == name
+            })
             .ok_or_else(|| Declined::NoDevice(name.into()))
     }
 

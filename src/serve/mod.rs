@@ -6,6 +6,7 @@ mod approvals;
 mod consoles;
 mod control;
 mod credentials;
+mod declined;
 mod deliveries;
 mod devices;
 mod files;
@@ -14,9 +15,13 @@ mod hall;
 mod losses;
 mod notices;
 mod outbox;
-mod declined;
+mod pushes;
+mod reports;
 mod reset;
 mod retirement;
+mod signing;
+mod status;
+mod turns;
 
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -24,7 +29,6 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use crate::config::Town;
-use crate::control::{ResidentStatus, StatusReport};
 use crate::grant::{Acls, Keeper};
 use crate::machine::Machine;
 use crate::turn::Desk;
@@ -167,80 +171,6 @@ where
         self.retirement.start(self.town(), before);
     }
 
-    /// The town remote's repositories, and the pipe residents push through (a thread of
-    /// its own: each push is a blocking receive-pack).
-    async fn serve_pushes(self: &Arc<Self>, town: &Arc<Town>) {
-        let t = town.clone();
-        match tokio::task::spawn_blocking(move || crate::remote::prepare(&t)).await {
-            Ok(Ok(done)) => done.iter().for_each(|d| tracing::info!("town remote: {d}")),
-            Ok(Err(e)) => tracing::error!("town remote: {e}"),
-            Err(e) => tracing::error!("town remote: {e}"),
-        }
-        match crate::remote::Pipe::bind() {
-            Ok(pipe) => {
-                let (d, told) = (self.clone(), self.clone());
-                let runtime = tokio::runtime::Handle::current();
-                let pushed = move |resident: &str, notices: Vec<crate::hall::Notice>| {
-                    let _inside = runtime.enter();
-                    for n in notices {
-                        told.tell(resident, n);
-                    }
-                };
-                std::thread::spawn(move || pipe.serve(move || d.town(), pushed));
-            }
-            Err(e) => tracing::error!(
-                "no push pipe at {}: {e}",
-                crate::remote::pipe_socket().display()
-            ),
-        }
-    }
-
-    /// (Re)start every resident's signing agent and publish allowed_signers: at start, on
-    /// reload, and when a round begins (levelling removed the old sockets).
-    pub(crate) fn start_agents(&self) {
-        let town = self.town();
-        let keys = crate::sign::Keys::new(&town.state);
-        if let Err(e) = keys.publish(&town, &crate::sign::allowed_signers_path()) {
-            tracing::error!("{e}");
-        }
-        // Beside it, the settings every gemini resident's CLI starts from.
-        let gemini = crate::turn::drivers::gemini_defaults();
-        if let Err(e) = crate::os::write_atomic_mode(
-            &gemini,
-            crate::turn::drivers::GEMINI_DEFAULTS.as_bytes(),
-            0o644,
-        ) {
-            tracing::error!("{e}");
-        }
-        let state = town.state.clone();
-        let audit: crate::sign::Audit = std::sync::Arc::new(
-            move |resident: &str, namespace: &str, sha256: &str| {
-                let line = serde_json::json!({ "resident": resident, "namespace": namespace, "sha256": sha256 });
-                if let Err(e) = crate::audit::append(&state, "sign", &line) {
-                    tracing::warn!("{e}");
-                }
-            },
-        );
-        let agents = town
-            .residents
-            .iter()
-            .filter_map(|r| match keys.get(&r.name) {
-                Ok(key) => Some(crate::sign::ResidentAgent {
-                    resident: r.name.clone(),
-                    uid: r.uid,
-                    key: Arc::new(key),
-                    policy: Default::default(),
-                    audit: audit.clone(),
-                }),
-                Err(e) => {
-                    tracing::error!(resident = %r.name, "no signing agent: {e}");
-                    None
-                }
-            })
-            .collect();
-        self.agents.restart(agents);
-    }
-
     /// Read the config again; on errors keep the current town and say why.
     pub fn reload(&self) -> Result<Arc<Town>, crate::config::Diagnostics> {
         let dir = self.town().dir.clone();
@@ -264,37 +194,6 @@ where
             dir.display()
         );
         Ok(town)
-    }
-
-    pub fn status(&self) -> Result<StatusReport, crate::round::RoundFileError> {
-        let town = self.town();
-        let rounds = crate::round::RoundState::new(&town.state);
-        let round = rounds.round()?;
-        let last = rounds.last().unwrap_or_default();
-        let degraded = |name: &str| last.troubles_of(name);
-        Ok(StatusReport {
-            town: town.name.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            pid: std::process::id(),
-            uptime_secs: self.started.elapsed().as_secs(),
-            round,
-            residents: town
-                .residents
-                .iter()
-                .map(|r| ResidentStatus {
-                    name: r.name.clone(),
-                    uid: r.uid,
-                    account: matches!(crate::resident::Accounts::by_uid(self.machine.round().accounts, r.uid), Ok(Some(a)) if a.name == r.name),
-                    unenforced: crate::level::unenforced(self.machine.settings(), r.uid, &r.limits),
-                    chat: self.chat_health.lock().expect("lock").get(&r.name).cloned(),
-                    degraded: degraded(&r.name),
-                    spent: self.desk.spent(round, &r.name).total,
-                })
-                .collect(),
-            turns: self.desk.running(),
-            host: crate::level::check_host(self.machine.settings()),
-            retired: self.retirement.status(&town),
-        })
     }
 
     /// Answer on the control socket until SIGTERM or SIGINT.
@@ -406,41 +305,5 @@ where
         let _ = std::fs::remove_file(hall_socket);
         let _ = std::fs::remove_file(crate::approve::SOCKET);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::resident::Account;
-    use crate::units::FakeUserManagers;
-
-    #[test]
-    fn status_reports_which_accounts_exist() {
-        let ada = Account {
-            name: "ada".into(),
-            uid: 1100,
-            gid: 1100,
-            home: "/agents/ada".into(),
-            shell: "/bin/bash".into(),
-        };
-        let state = tempfile::tempdir().unwrap();
-        let mut town = crate::testing::demo_town();
-        town.state = state.path().into();
-        let d = Daemon::new(
-            town,
-            crate::testing::fake_machine(vec![ada]),
-            FakeUserManagers::default(),
-            crate::grant::FakeAcls::default(),
-        )
-        .unwrap();
-        let s = d.status().unwrap();
-        assert_eq!(s.town, "demo");
-        let accounts: Vec<_> = s
-            .residents
-            .iter()
-            .map(|r| (r.name.as_str(), r.account))
-            .collect();
-        assert_eq!(accounts, [("ada", true), ("vox", false)]);
     }
 }

@@ -49,14 +49,9 @@ pub fn check_request(data: &[u8]) -> Result<(String, Vec<u8>), NotSigned> {
     let mut fields = Vec::new();
     let mut r = rest;
     for _ in 0..4 {
-        let (len, tail) = r
-            .split_first_chunk::<4>()
-            .ok_or(NotSigned::Truncated)?;
+        let (len, tail) = r.split_first_chunk::<4>().ok_or(NotSigned::Truncated)?;
         let len = u32::from_be_bytes(*len) as usize;
-        let (field, tail) = (
-            tail.get(..len).ok_or(NotSigned::Truncated)?,
-            &tail[len..],
-        );
+        let (field, tail) = (tail.get(..len).ok_or(NotSigned::Truncated)?, &tail[len..]);
         fields.push(field);
         r = tail;
     }

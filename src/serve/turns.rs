@@ -1,0 +1,170 @@
+//! A message's turn, from the hall to the desk and back: run now or gathered behind the
+//! running one, then run in batches until the conversation is idle, its answer streamed to
+//! the asker and kept as a delivery until the chat confirms it.
+
+use tokio::sync::mpsc;
+
+use super::Daemon;
+use super::gather::{self, Arrival, Asked, Waiting};
+use crate::grant::Acls;
+use crate::hall::{self, Delivery, Reply, Said};
+use crate::machine::Machine;
+use crate::turn::TurnEvent;
+use crate::units::UserManagers;
+
+impl<H, M, G> Daemon<H, M, G>
+where
+    H: Machine,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    /// A message for a conversation: its turn runs now, or it waits for the running one to
+    /// end and goes into the next with whatever else waited (gather.rs).
+    pub(super) async fn hall_turn(
+        &self,
+        resident: String,
+        sender: String,
+        conversation: String,
+        prompt: String,
+        reply: Reply,
+        out: mpsc::Sender<Said>,
+    ) {
+        tracing::info!(%resident, %sender, %conversation, "turn asked in chat");
+        let w = Waiting {
+            sender,
+            prompt,
+            reply,
+            again: false,
+        };
+        match self
+            .gathering
+            .arrive(&resident, &conversation, w.clone(), out.clone())
+        {
+            Err((notice, out)) => {
+                let _ = out.send(hall::refused(notice)).await;
+            }
+            Ok(Arrival::Kept(waiting)) => {
+                let _ = out.send(Said::Gathered { waiting }).await;
+            }
+            Ok(Arrival::RunNow) => {
+                let _ = out.send(Said::Accepted).await;
+                self.run_lane(&resident, &conversation, vec![(w, Some(out))])
+                    .await
+            }
+        }
+    }
+
+    /// Run `batch`, then whatever gathered meanwhile, until the conversation is idle.
+    pub(super) async fn run_lane(&self, resident: &str, conversation: &str, mut batch: Vec<Asked>) {
+        loop {
+            if !self.run_batch(resident, conversation, batch).await {
+                return;
+            }
+            match self.gathering.next(resident, conversation) {
+                Some(b) => batch = b,
+                None => return,
+            }
+        }
+    }
+
+    /// One turn for one or more messages; the answer streams to the first asker still
+    /// connected, and is kept as a delivery until the chat confirms it. False when the
+    /// daemon is stopping: the turn was interrupted, and its messages stay on disk to run
+    /// again after the restart.
+    async fn run_batch(&self, resident: &str, conversation: &str, batch: Vec<Asked>) -> bool {
+        let mut prompt = gather::prompt(&batch);
+        let received = self.received.take(resident, conversation);
+        if !received.is_empty() {
+            prompt = format!("{}\n\n{prompt}", received.join("\n"));
+        }
+        // The first asker still connected leads (else the first message, answered by delivery).
+        let lead = batch
+            .iter()
+            .position(|(_, a)| a.as_ref().is_some_and(|o| !o.is_closed()))
+            .unwrap_or(0);
+        let reply = batch[lead].0.reply.clone();
+        let mut out = None;
+        for (i, (_, asker)) in batch.into_iter().enumerate() {
+            match asker {
+                Some(o) if i == lead => out = Some(o),
+                Some(o) => {
+                    let _ = o
+                        .send(Said::Joined {
+                            into: reply.event.clone(),
+                        })
+                        .await;
+                }
+                None => {}
+            }
+        }
+        let (tx, mut rx) = mpsc::channel(64);
+        let forward = async {
+            let (mut text, mut last, mut errors) = (String::new(), None, Vec::new());
+            while let Some(ev) = rx.recv().await {
+                match &ev {
+                    TurnEvent::Text { text: t } => text.push_str(t),
+                    TurnEvent::Final { text: t } => last = Some(t.clone()),
+                    TurnEvent::Error { message: note } | TurnEvent::Notice { text: note } => {
+                        errors.push(note.clone())
+                    }
+                    _ => {}
+                }
+                if let Some(o) = &out {
+                    let _ = o.send(Said::Turn(ev.into())).await;
+                }
+            }
+            if text.trim().is_empty() {
+                (last.unwrap_or_default(), errors)
+            } else {
+                (text, errors)
+            }
+        };
+        self.approvals
+            .room(resident, conversation, Some(reply.clone()));
+        let (result, (text, mut errors)) = tokio::join!(
+            self.turn(resident, conversation, &prompt, false, tx),
+            forward
+        );
+        self.approvals.room(resident, conversation, None);
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!(%resident, %conversation, "a turn interrupted by the daemon stopping: it runs again after the restart");
+            return false;
+        }
+        let (outcome, error) = match result {
+            Ok(mut o) => {
+                (o.files, o.files_left) = self.files_out(resident).await;
+                (Some(hall::Outcome::from(o)), None)
+            }
+            Err(e) => (None, Some(e.to_string())),
+        };
+        errors.extend(error.clone());
+        let kept = self.deliveries.add(Delivery {
+            id: 0,
+            resident: resident.into(),
+            reply,
+            text,
+            errors,
+            outcome: outcome.clone(),
+        });
+        let told = match &out {
+            Some(o) if !o.is_closed() => o
+                .send(Said::TurnDone {
+                    delivery: kept.id,
+                    outcome,
+                    error,
+                })
+                .await
+                .is_ok(),
+            _ => false,
+        };
+        // The asker went away (the chat restarted): the chat that subscribes posts it.
+        if !told {
+            tracing::info!(
+                delivery = kept.id,
+                "no chat waits for this answer: kept for it"
+            );
+            self.broadcast(Said::Deliver(kept));
+        }
+        true
+    }
+}
