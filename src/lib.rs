@@ -37,6 +37,8 @@ pub(crate) mod testing {
         crate::git::FakeGit,
         crate::level::FakePresence,
         crate::level::FakeHost,
+        crate::sign::FakeKeys,
+        crate::remote::FakeRemote,
     >;
 
     pub fn fake_machine(accounts: Vec<crate::resident::Account>) -> FakeMachine {
@@ -47,7 +49,34 @@ pub(crate) mod testing {
             git: Default::default(),
             presence: Default::default(),
             settings: Default::default(),
+            keys: Default::default(),
+            remote: Default::default(),
         }
+    }
+
+    /// The demo town's host as a fake machine holding ada and vox: both subvolumes,
+    /// /agents → the live one, /persist, and ada's deployed secret.
+    pub fn prepared_machine() -> FakeMachine {
+        use crate::round::Kind;
+        let account = |name: &str, uid| crate::resident::Account {
+            name: name.into(),
+            uid,
+            gid: uid,
+            home: format!("/agents/{name}").into(),
+            shell: "/bin/bash".into(),
+        };
+        let m = fake_machine(vec![account("ada", 1100), account("vox", 1101)]);
+        m.subvolumes.subvolumes.lock().unwrap().extend([
+            ("/town/@agents".into(), false),
+            ("/town/@agents-blank".into(), true),
+        ]);
+        m.files.add("/", Kind::Dir, b"");
+        m.files.add("/town/@agents", Kind::Dir, b"");
+        m.files.add("/agents", Kind::Symlink, b"/town/@agents");
+        m.files.add("/persist", Kind::Dir, b"");
+        m.files
+            .add("/run/secrets/townhall/ada-ssh-key", Kind::File, b"KEY");
+        m
     }
 
     /// The shipped example town (town.toml + residents/), as every unit test's starting point.

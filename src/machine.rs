@@ -1,12 +1,14 @@
 //! The machine the town runs on, as one value: every seam the daemon's long-lived work acts
-//! through (rounds, accounts, levelling, host settings). The real one is put together once,
+//! through (rounds, accounts, levelling, host settings, signing keys, the town remote). The real one is put together once,
 //! at the binary's edge (`townhall serve`); the core only ever receives it, so the daemon
 //! is tested on fakes.
 
 use crate::git::Git;
 use crate::level::{Host, Presence};
+use crate::remote::TownRemote;
 use crate::resident::Accounts;
 use crate::round::{Files, Seams, Subvolumes};
+use crate::sign::KeyStore;
 
 /// The round's seams as a machine lends them.
 pub type RoundSeams<'a, M> = Seams<
@@ -26,24 +28,32 @@ pub trait Machine: Send + Sync + 'static {
     type Git: Git + Send + Sync + 'static;
     type Presence: Presence + Send + Sync + 'static;
     type Settings: Host + Send + Sync + 'static;
+    type Keys: KeyStore + Send + Sync + 'static;
+    type Remote: TownRemote + Send + Sync + 'static;
 
     /// The seams a round acts through.
     fn round(&self) -> RoundSeams<'_, Self>;
     /// The host's kernel settings and cgroup files, read only.
     fn settings(&self) -> &Self::Settings;
+    /// The residents' signing keys.
+    fn keys(&self) -> &Self::Keys;
+    /// The town remote's repositories and the residents' workspaces.
+    fn remote(&self) -> &Self::Remote;
 }
 
 /// A machine made of its parts: the real adapters in `townhall serve`, fakes in tests.
-pub struct Parts<S, F, A, G, P, H> {
+pub struct Parts<S, F, A, G, P, H, K, R> {
     pub subvolumes: S,
     pub files: F,
     pub accounts: A,
     pub git: G,
     pub presence: P,
     pub settings: H,
+    pub keys: K,
+    pub remote: R,
 }
 
-impl<S, F, A, G, P, H> Machine for Parts<S, F, A, G, P, H>
+impl<S, F, A, G, P, H, K, R> Machine for Parts<S, F, A, G, P, H, K, R>
 where
     S: Subvolumes + Send + Sync + 'static,
     F: Files + Send + Sync + 'static,
@@ -51,6 +61,8 @@ where
     G: Git + Send + Sync + 'static,
     P: Presence + Send + Sync + 'static,
     H: Host + Send + Sync + 'static,
+    K: KeyStore + Send + Sync + 'static,
+    R: TownRemote + Send + Sync + 'static,
 {
     type Subvolumes = S;
     type Files = F;
@@ -58,6 +70,8 @@ where
     type Git = G;
     type Presence = P;
     type Settings = H;
+    type Keys = K;
+    type Remote = R;
 
     fn round(&self) -> Seams<'_, S, F, A, G, P> {
         Seams {
@@ -72,6 +86,14 @@ where
     fn settings(&self) -> &H {
         &self.settings
     }
+
+    fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    fn remote(&self) -> &R {
+        &self.remote
+    }
 }
 
 /// The real machine's parts, named once for the binary that puts them together.
@@ -82,4 +104,6 @@ pub type Real = Parts<
     crate::git::Git2,
     crate::level::HostPresence,
     crate::level::ThisHost,
+    crate::sign::Keys,
+    crate::remote::HostRemote,
 >;

@@ -5,14 +5,16 @@
 use std::process::Command;
 
 /// Every recording fake in the workspace's root-side crates.
-const FAKES: [&str; 10] = [
+const FAKES: [&str; 12] = [
     "FakeAccounts",
     "FakeAcls",
     "FakeDevices",
     "FakeFiles",
     "FakeGit",
     "FakeHost",
+    "FakeKeys",
     "FakePresence",
+    "FakeRemote",
     "FakeRun",
     "FakeSubvolumes",
     "FakeUserManagers",

@@ -1,9 +1,11 @@
 //! The composition root: the real machine is put together here, once, and every command
 //! that acts on the host (serve, init, reset, level) receives its seams from it.
 
+use townhall::config::Town;
 use townhall::machine::{Parts, Real};
 
-pub fn real() -> Real {
+/// The host's adapters, with the signing keys in `town`'s state dir.
+pub fn real(town: &Town) -> Real {
     Parts {
         subvolumes: townhall::round::Btrfs,
         files: townhall::round::HostFiles,
@@ -11,5 +13,7 @@ pub fn real() -> Real {
         git: townhall::git::Git2,
         presence: townhall::level::HostPresence,
         settings: townhall::level::ThisHost,
+        keys: townhall::sign::Keys::new(&town.state),
+        remote: townhall::remote::HostRemote,
     }
 }

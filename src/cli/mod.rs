@@ -101,7 +101,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rt.block_on(async {
                 let managers = townhall::units::SystemdUserManagers::connect().await?;
                 let acls = townhall::grant::PosixAcls;
-                townhall::serve::Daemon::new(town, machine::real(), managers, acls)?
+                let machine = machine::real(&town);
+                townhall::serve::Daemon::new(town, machine, managers, acls)?
                     .run()
                     .await
             })?;

@@ -21,13 +21,14 @@ fn refused<E: std::fmt::Display>(what: &str, refusals: &[E]) -> ExitCode {
 }
 
 pub fn init(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
-    match round::init(town, &super::machine::real().round()) {
+    let machine = super::machine::real(town);
+    match round::init(town, &machine.round()) {
         Ok(done) if json => super::print_json(&serde_json::json!({ "done": done })),
         Ok(done) if done.is_empty() => println!("the town is already prepared: nothing to do"),
         Ok(done) => done.iter().for_each(|d| println!("{d}")),
         Err(r) => return Ok(refused("init", &r)),
     }
-    for d in townhall::remote::prepare(town)? {
+    for d in townhall::remote::TownRemote::prepare(machine.remote(), town)? {
         println!("{d}");
     }
     Ok(ExitCode::SUCCESS)
@@ -110,7 +111,7 @@ pub fn reset(
     by: Option<String>,
     yes: bool,
 ) -> anyhow::Result<ExitCode> {
-    let machine = super::machine::real();
+    let machine = super::machine::real(town);
     let s = machine.round();
     // What would be lost, before anything is done, for whoever is asked; a reset that is
     // confirmed already (--yes, the boot's) does not wait for it: what the round lost is
@@ -125,7 +126,7 @@ pub fn reset(
         return Ok(ExitCode::from(1));
     }
     if dry_run {
-        let plan = match townhall::reset::plan(town, &s) {
+        let plan = match townhall::reset::plan(town, &machine) {
             Ok(p) => p,
             Err(ResetError::Refused(r)) => return Ok(refused("reset", &r)),
             Err(e) => return Err(e.into()),
@@ -141,12 +142,12 @@ pub fn reset(
     // the round should begin now).
     // SAFETY: setting a signal's disposition to ignore is always sound.
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
-    let report = match townhall::reset::end_round(town, &s, &who(by), &mut Terminal { quiet: json })
-    {
-        Ok(r) => r,
-        Err(ResetError::Refused(r)) => return Ok(refused("reset", &r)),
-        Err(e) => return Err(e.into()),
-    };
+    let report =
+        match townhall::reset::end_round(town, &machine, &who(by), &mut Terminal { quiet: json }) {
+            Ok(r) => r,
+            Err(ResetError::Refused(r)) => return Ok(refused("reset", &r)),
+            Err(e) => return Err(e.into()),
+        };
     if json {
         out(&serde_json::to_string_pretty(&report).expect("reports serialise"));
     } else {
@@ -237,7 +238,7 @@ pub fn level(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
     let mut reports = std::collections::BTreeMap::new();
     let shared = townhall::level::shared_dirs(town);
-    let machine = super::machine::real();
+    let machine = super::machine::real(town);
     for r in &town.residents {
         reports.insert(
             r.name.clone(),

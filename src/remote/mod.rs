@@ -8,6 +8,7 @@ mod leftovers;
 mod notice;
 mod pipe;
 mod receive;
+mod seam;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +17,9 @@ pub use hook::{Rejection, check_ref, pre_receive};
 pub use notice::{branches, push_notices, refs_of};
 pub use pipe::{Pipe, push_client};
 pub use receive::SLICE;
+#[cfg(test)]
+pub use seam::FakeRemote;
+pub use seam::{HostRemote, TownRemote, after_reset};
 
 use crate::config::{Resident, Town};
 use crate::os::{OsContext, OsError};
@@ -234,19 +238,6 @@ git -C "$2" config remote.town.url "$1" && git -C "$2" config remote.town.receiv
         }) {
             problems.push(e.to_string());
         }
-    }
-    problems
-}
-
-/// After a reset: the remote's repositories exist, and each resident's workspace has its
-/// repositories with the remote `town`. Problems are returned, one line each.
-pub fn after_reset(town: &Town) -> Vec<String> {
-    let mut problems = match prepare(town) {
-        Ok(_) => Vec::new(),
-        Err(e) => vec![e.to_string()],
-    };
-    for r in &town.residents {
-        problems.extend(set_up_workspace(town, r));
     }
     problems
 }

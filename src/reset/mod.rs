@@ -4,11 +4,9 @@
 //! lock, recovery of an interrupted reset, the signing keys, the running turns, the remote.
 
 use crate::config::Town;
-use crate::git::Git;
-use crate::level::Presence;
+use crate::machine::Machine;
 use crate::os::OsError;
-use crate::resident::Accounts;
-use crate::round::{Files, Refusal, ResetPlan, ResetReport, Seams, Subvolumes};
+use crate::round::{Refusal, ResetPlan, ResetReport};
 
 /// Who is told what as a reset goes: a terminal, or the daemon's journal and turns.
 pub trait Witness {
@@ -36,10 +34,8 @@ fn lines(refusals: &[Refusal]) -> String {
 }
 
 /// What a reset would do, checked against what is there; nothing is changed.
-pub fn plan<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
-    town: &Town,
-    seams: &Seams<S, F, A, G, P>,
-) -> Result<ResetPlan, ResetError> {
+pub fn plan(town: &Town, machine: &impl Machine) -> Result<ResetPlan, ResetError> {
+    let seams = machine.round();
     let mut plan = crate::round::plan_reset(town, seams.subvolumes, seams.files, seams.accounts)
         .map_err(ResetError::Refused)?;
     plan.shared = crate::level::shared_dirs(town);
@@ -47,25 +43,29 @@ pub fn plan<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
 }
 
 /// End the round for every resident and begin the next, recorded as reset `by`.
-pub fn end_round<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
+pub fn end_round(
     town: &Town,
-    seams: &Seams<S, F, A, G, P>,
+    machine: &impl Machine,
     by: &str,
     witness: &mut dyn Witness,
 ) -> Result<ResetReport, ResetError> {
+    let seams = machine.round();
     let _lock = crate::round::lock(&town.state)?;
     for line in crate::round::recover(town, seams.subvolumes, seams.files)? {
         witness.warning(&line);
     }
-    let mut plan = plan(town, seams)?;
-    for line in crate::sign::sign_plan(&mut plan, town) {
+    let mut plan = plan(town, machine)?;
+    for line in crate::sign::sign_plan(&mut plan, town, machine.keys()) {
         witness.warning(&line);
     }
     witness.before_levelling();
     let report =
-        crate::round::run_reset(&plan, seams, &town.state, by, &mut |m| witness.progress(m))?;
-    for line in crate::remote::after_reset(town) {
+        crate::round::run_reset(&plan, &seams, &town.state, by, &mut |m| witness.progress(m))?;
+    for line in crate::remote::after_reset(town, machine.remote()) {
         witness.warning(&line);
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests;

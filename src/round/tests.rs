@@ -9,48 +9,13 @@ mod refusals;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::git::FakeGit;
-use crate::resident::{Account, FakeAccounts};
 use crate::testing::demo_town;
 
-struct World {
-    subvolumes: FakeSubvolumes,
-    files: FakeFiles,
-    accounts: FakeAccounts,
-    git: FakeGit,
-    presence: crate::level::FakePresence,
-}
-
-fn acct(name: &str, uid: u32) -> Account {
-    Account {
-        name: name.into(),
-        uid,
-        gid: uid,
-        home: format!("/agents/{name}").into(),
-        shell: "/bin/bash".into(),
-    }
-}
-
 /// A prepared host: both subvolumes, /agents → live, secrets deployed, accounts present.
+type World = crate::testing::FakeMachine;
+
 fn world() -> World {
-    let w = World {
-        subvolumes: FakeSubvolumes::default(),
-        files: FakeFiles::default(),
-        accounts: FakeAccounts::with(vec![acct("ada", 1100), acct("vox", 1101)]),
-        git: FakeGit::default(),
-        presence: Default::default(),
-    };
-    w.subvolumes.subvolumes.lock().unwrap().extend([
-        (PathBuf::from("/town/@agents"), false),
-        (PathBuf::from("/town/@agents-blank"), true),
-    ]);
-    w.files.add("/", Kind::Dir, b"");
-    w.files.add("/town/@agents", Kind::Dir, b"");
-    w.files.add("/agents", Kind::Symlink, b"/town/@agents");
-    w.files.add("/persist", Kind::Dir, b"");
-    w.files
-        .add("/run/secrets/townhall/ada-ssh-key", Kind::File, b"KEY");
-    w
+    crate::testing::prepared_machine()
 }
 
 fn plan(w: &World) -> Result<ResetPlan, Vec<Refusal>> {
@@ -71,14 +36,6 @@ fn nothing_done(w: &World) {
     assert!(w.accounts.calls.calls().is_empty());
 }
 
-fn seams(
-    w: &World,
-) -> Seams<'_, FakeSubvolumes, FakeFiles, FakeAccounts, FakeGit, crate::level::FakePresence> {
-    Seams {
-        subvolumes: &w.subvolumes,
-        files: &w.files,
-        accounts: &w.accounts,
-        git: &w.git,
-        presence: &w.presence,
-    }
+fn seams(w: &World) -> crate::machine::RoundSeams<'_, World> {
+    crate::machine::Machine::round(w)
 }

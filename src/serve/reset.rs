@@ -33,7 +33,7 @@ where
         let by = by.to_string();
         let machine = self.machine.clone();
         let r = tokio::task::spawn_blocking(move || {
-            crate::reset::end_round(&town, &machine.round(), &by, &mut Journal)
+            crate::reset::end_round(&town, &*machine, &by, &mut Journal)
         })
         .await??;
         self.round_began();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::Daemon;
 use crate::grant::Acls;
 use crate::machine::Machine;
+use crate::sign::KeyStore;
 use crate::units::UserManagers;
 
 impl<H, M, G> Daemon<H, M, G>
@@ -18,7 +19,7 @@ where
     /// reload, and when a round begins (levelling removed the old sockets).
     pub(crate) fn start_agents(&self) {
         let town = self.town();
-        let keys = crate::sign::Keys::new(&town.state);
+        let keys = self.machine.keys();
         if let Err(e) = keys.publish(&town, &crate::sign::allowed_signers_path()) {
             tracing::error!("{e}");
         }

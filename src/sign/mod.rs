@@ -3,13 +3,19 @@
 //! The resident can ask for signatures while its round runs; it can never read the key.
 
 mod agent;
+#[cfg(test)]
+mod fake;
 mod keys;
 mod socket;
+mod store;
 
 use std::path::{Path, PathBuf};
 
 pub use agent::{Agents, Audit, ResidentAgent, SignPolicy, check_request};
+#[cfg(test)]
+pub use fake::FakeKeys;
 pub use keys::{KeyError, Keys, Retired};
+pub use store::KeyStore;
 
 /// Where a resident's agent socket lives: a directory only that resident may enter.
 pub fn agent_dir(resident: &str) -> PathBuf {
@@ -31,8 +37,11 @@ pub fn allowed_signers_path() -> PathBuf {
 /// publish the town's allowed_signers, so the new round's git signs from its first commit.
 /// A resident whose key cannot be read gets a home without signing, and the problem is
 /// returned (one line each) rather than stopping the reset.
-pub fn sign_plan(plan: &mut crate::round::ResetPlan, town: &crate::config::Town) -> Vec<String> {
-    let keys = Keys::new(&town.state);
+pub fn sign_plan(
+    plan: &mut crate::round::ResetPlan,
+    town: &crate::config::Town,
+    keys: &impl KeyStore,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for h in &mut plan.homes {
         match keys.public(&h.name) {
