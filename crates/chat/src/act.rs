@@ -12,7 +12,14 @@ use super::policy::{Command, DeviceCommand};
 use townhall_wire::hall::TurnEvent;
 
 /// Run what a message asked for, answering in its room.
-pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Job, place: Place) {
+pub async fn act<B: Backend, C: Chat>(
+    backend: &B,
+    chat: &C,
+    name: &str,
+    job: Job,
+    place: Place,
+    offers: &crate::confirm::Offers,
+) {
     let Job {
         sender,
         reply,
@@ -46,7 +53,7 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
         Command::Reset => {
             match backend.reset_report(sender).await {
                 Ok(report) => {
-                    super::confirm::asked(room, sender);
+                    offers.asked(room, sender);
                     say(report).await
                 }
                 Err(e) => say(format!(
@@ -55,7 +62,7 @@ pub async fn act<B: Backend, C: Chat>(backend: &B, chat: &C, name: &str, job: Jo
                 .await,
             }
         }
-        Command::ResetYes if !super::confirm::confirmed(room, sender) => {
+        Command::ResetYes if !offers.confirmed(room, sender) => {
             let wait = super::confirm::WAIT.as_secs();
             say(format!("_No reset is waiting for your confirmation here (an offer lasts {wait} s): send `!reset` first. Nothing changed._")).await
         }

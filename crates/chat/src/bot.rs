@@ -33,11 +33,6 @@ Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ co
 /// every bot of the process, since the chain passes from one resident to the other.
 pub type Hops = Arc<Mutex<HashMap<String, u32>>>;
 
-pub fn hops() -> Hops {
-    static HOPS: std::sync::OnceLock<Hops> = std::sync::OnceLock::new();
-    HOPS.get_or_init(Default::default).clone()
-}
-
 /// What a message asks for, checked and ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {

@@ -2,25 +2,29 @@
 //! confirmation is the same mayor, in the same room, in time; anything else changes nothing.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub const WAIT: Duration = Duration::from_secs(120);
 
 type Asked = HashMap<(String, String), Instant>;
 
-static ASKED: LazyLock<Mutex<Asked>> = LazyLock::new(Default::default);
+/// The offers waiting, per room and mayor.
+#[derive(Debug, Default)]
+pub struct Offers(Mutex<Asked>);
 
-/// `who` was shown what a reset in `room` would lose.
-pub fn asked(room: &str, who: &str) {
-    let mut a = ASKED.lock().expect("lock");
-    a.retain(|_, at| at.elapsed() < WAIT);
-    a.insert((room.into(), who.into()), Instant::now());
-}
+impl Offers {
+    /// `who` was shown what a reset in `room` would lose.
+    pub fn asked(&self, room: &str, who: &str) {
+        let mut a = self.0.lock().expect("lock");
+        a.retain(|_, at| at.elapsed() < WAIT);
+        a.insert((room.into(), who.into()), Instant::now());
+    }
 
-/// Whether `who` may confirm in `room` now; a confirmation is used up.
-pub fn confirmed(room: &str, who: &str) -> bool {
-    take(&mut ASKED.lock().expect("lock"), room, who, Instant::now())
+    /// Whether `who` may confirm in `room` now; a confirmation is used up.
+    pub fn confirmed(&self, room: &str, who: &str) -> bool {
+        take(&mut self.0.lock().expect("lock"), room, who, Instant::now())
+    }
 }
 
 fn take(a: &mut Asked, room: &str, who: &str, now: Instant) -> bool {

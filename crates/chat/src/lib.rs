@@ -20,6 +20,7 @@ pub mod line;
 mod matrix;
 pub mod policy;
 pub mod remote;
+mod shared;
 #[cfg(test)]
 mod tests;
 pub mod words;

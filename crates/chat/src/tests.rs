@@ -299,17 +299,18 @@ async fn a_send_that_fails_leaves_the_answer_unconfirmed_and_one_that_works_conf
         command: Command::Turn("hi".into()),
         file: None,
     };
+    let offers = crate::confirm::Offers::default();
     // The homeserver refuses every send of the first answer (and its typing notices).
     chat.fail("send", 100);
     chat.fail("typing", 100);
-    super::act::act(&*d, &chat, "ada", job("$1"), Default::default()).await;
+    super::act::act(&*d, &chat, "ada", job("$1"), Default::default(), &offers).await;
     chat.heal();
     assert!(
         !d.calls().iter().any(|c| c.starts_with("delivered")),
         "kept by root for the next chat: {:?}",
         d.calls()
     );
-    super::act::act(&*d, &chat, "ada", job("$2"), Default::default()).await;
+    super::act::act(&*d, &chat, "ada", job("$2"), Default::default(), &offers).await;
     assert!(
         d.calls().iter().any(|c| c == "delivered 7"),
         "{:?}",

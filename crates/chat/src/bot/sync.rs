@@ -4,16 +4,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Backend, Bot, hops};
+use super::{Backend, Bot};
 use crate::identity::{Identity, connect};
 use crate::line::{Line, Place};
 use crate::policy::Command;
+use crate::shared::Shared;
 use crate::{Chat, Heard, MatrixChat};
+use townhall_wire::backoff::Backoff;
 use townhall_wire::hall::Refused;
 
+/// A bot that cannot connect or sync tries again after 1 s, doubling up to a minute.
+fn retries() -> Backoff {
+    Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+}
+
 /// Run the resident's bot forever: reconnect and resync with backoff on any failure.
-pub async fn run<B: Backend>(backend: Arc<B>, name: String) {
-    let mut backoff = Duration::from_secs(1);
+pub async fn run<B: Backend>(backend: Arc<B>, name: String, shared: Arc<Shared>) {
+    let mut backoff = retries();
     loop {
         let town = backend.town();
         let Some(r) = town.resident(&name).cloned() else {
@@ -21,26 +28,26 @@ pub async fn run<B: Backend>(backend: Arc<B>, name: String) {
         };
         match connect(&town, &r, &backend.store()).await {
             Ok(id) => {
-                backoff = Duration::from_secs(1);
-                serve(&backend, &name, id).await;
+                backoff.succeeded();
+                serve(&backend, &name, id, &shared).await;
             }
             Err(e) => {
                 tracing::warn!(resident = %name, "{e}");
                 backend.chat_health(&name, format!("cannot connect: {e}"));
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(60));
+        let pause = backoff.failed().expect("a backoff without a deadline");
+        tokio::time::sleep(pause).await;
     }
 }
 
-async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
+async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity, shared: &Arc<Shared>) {
     let chat = MatrixChat { client: id.client };
     backend.clone().connected(name, chat.clone());
-    let mut bot = Bot::new(backend.clone(), chat.clone(), name, hops());
+    let mut bot = Bot::new(backend.clone(), chat.clone(), name, shared.hops.clone());
     // Logged in just now: the first sync holds history, not messages to answer.
     let mut skip_history = id.fresh;
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = retries();
     // The first sync returns at once, so the bot is known to be online without waiting out
     // a long poll; later ones wait up to 30 s for events.
     let mut wait = Duration::ZERO;
@@ -49,7 +56,7 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
         match chat.sync(wait).await {
             Ok(heard) => {
                 wait = Duration::from_secs(30);
-                backoff = Duration::from_secs(1);
+                backoff.succeeded();
                 backend.chat_health(name, "syncing".into());
                 for h in heard {
                     if let Heard::Invite { room, inviter } = &h {
@@ -72,13 +79,17 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
                             Place::default()
                         };
                         let (b, c, n) = (backend.clone(), chat.clone(), name.to_string());
-                        tokio::spawn(async move { crate::act::act(&*b, &c, &n, job, place).await });
+                        let s = shared.clone();
+                        tokio::spawn(async move {
+                            crate::act::act(&*b, &c, &n, job, place, &s.offers).await
+                        });
                     }
                 }
                 skip_history = false;
             }
             Err(e) => {
-                tracing::warn!(resident = %name, "sync failed: {e}; retrying in {backoff:?}");
+                let pause = backoff.failed().expect("a backoff without a deadline");
+                tracing::warn!(resident = %name, "sync failed: {e}; retrying in {pause:?}");
                 backend.chat_health(name, format!("sync failing: {e}"));
                 // The token is gone (or the resident was removed): reconnect from the top.
                 let town = backend.town();
@@ -90,8 +101,7 @@ async fn serve<B: Backend>(backend: &Arc<B>, name: &str, id: Identity) {
                 if gone {
                     return;
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(60));
+                tokio::time::sleep(pause).await;
             }
         }
     }
@@ -122,8 +132,8 @@ pub async fn invited<B: Backend, C: Chat>(
         }
         return;
     }
-    let mut wait = Duration::from_secs(1);
-    for _ in 0..8 {
+    let mut backoff = retries();
+    while backoff.failures() < 8 {
         match chat.join(room).await {
             Ok(()) => {
                 tracing::info!(resident = %name, %room, "joined at {inviter}'s invitation");
@@ -131,7 +141,7 @@ pub async fn invited<B: Backend, C: Chat>(
             }
             Err(e) => tracing::warn!(resident = %name, "{e}; retrying"),
         }
-        tokio::time::sleep(wait).await;
-        wait *= 2;
+        let pause = backoff.failed().expect("a backoff without a deadline");
+        tokio::time::sleep(pause).await;
     }
 }

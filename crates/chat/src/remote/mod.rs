@@ -41,6 +41,8 @@ pub struct Remote {
     posted: Mutex<HashSet<u64>>,
     /// Approval questions posted and not yet ended.
     asked: super::approvals::Asked,
+    /// What every bot of this process shares (hop chains, reset offers).
+    shared: Arc<super::shared::Shared>,
 }
 
 /// The Matrix stores: the unit's state directory, else (run by hand) the town's.
@@ -63,6 +65,7 @@ impl Remote {
             bots: Default::default(),
             posted: Default::default(),
             asked: Default::default(),
+            shared: Default::default(),
         }
     }
 
@@ -133,8 +136,9 @@ impl Remote {
             }
             if self.bots.lock().expect("lock").insert(r.name.clone()) {
                 let (me, name) = (self.clone(), r.name.clone());
+                let shared = self.shared.clone();
                 tokio::spawn(async move {
-                    super::bot::run(me.clone(), name.clone()).await;
+                    super::bot::run(me.clone(), name.clone(), shared).await;
                     me.bots.lock().expect("lock").remove(&name);
                 });
             }
