@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tokio::sync::{Mutex, mpsc};
 
+use super::opening::{self, Opening};
 use super::sessions::Session;
 use super::watch::Watch;
 use super::{
@@ -152,26 +153,33 @@ impl<M: UserManagers + Sync> Desk<M> {
         let _leave = Leave(&lane.waiting);
 
         let round = crate::round::RoundState::new(&town.state).round()?;
-        if let Some((spent, budget)) =
-            over_budget(&r.budget, &self.ledger.round(round, resident).total)
-        {
-            return Err(TurnError::OverBudget {
-                resident: resident.into(),
-                spent,
-                budget,
-            });
-        }
+        let kind = r.agent.kind;
+        let opening = opening::open(
+            &r.budget,
+            &self.ledger.round(round, resident).total,
+            fresh,
+            self.sessions.get(resident, conversation),
+            kind,
+        );
+        let (session, forget, notice) = match opening {
+            Opening::OverBudget { spent, budget } => {
+                return Err(TurnError::OverBudget {
+                    resident: resident.into(),
+                    spent,
+                    budget,
+                });
+            }
+            Opening::Run {
+                resume,
+                forget,
+                notice,
+            } => (resume, forget, notice),
+        };
         self.managers.linger(r.uid).await?;
-        if fresh {
+        if forget {
             self.sessions.set(resident, conversation, None)?;
         }
-        let mut session = self.sessions.get(resident, conversation);
-        let kind = r.agent.kind;
-        if let Some(s) = session.take_if(|s| s.kind.is_some_and(|k| k != kind)) {
-            let text = format!(
-                "this conversation's earlier session was {:?}'s, which {kind:?} cannot resume: a fresh session started",
-                s.kind.unwrap_or(kind)
-            );
+        if let Some(text) = notice {
             let _ = events.send(TurnEvent::Notice { text }).await;
         }
         let mut run = self
@@ -188,10 +196,7 @@ impl<M: UserManagers + Sync> Desk<M> {
                 "{kind:?} no longer has session {}; starting afresh",
                 s.id
             );
-            let text = format!(
-                "{kind:?} could not resume this conversation's session {} (its state is gone): a fresh session started",
-                s.id
-            );
+            let text = opening::lost(kind, s);
             let _ = events.send(TurnEvent::Notice { text }).await;
             self.sessions.set(resident, conversation, None)?;
             run = self
@@ -332,24 +337,6 @@ impl<M: UserManagers + Sync> Desk<M> {
     /// The next turn of this conversation starts a fresh CLI session.
     pub fn forget(&self, resident: &str, conversation: &str) -> Result<(), OsError> {
         self.sessions.set(resident, conversation, None)
-    }
-}
-
-/// The spending and the budget, in words, when the round's budget is spent.
-fn over_budget(b: &crate::config::Budget, spent: &Spent) -> Option<(String, String)> {
-    if let Some(usd) = b.usd
-        && spent.cost_usd >= usd
-    {
-        return Some((
-            super::ledger::dollars(spent.cost_usd),
-            super::ledger::dollars(usd),
-        ));
-    }
-    match b.tokens {
-        Some(t) if spent.tokens() >= t => {
-            Some((format!("{} tokens", spent.tokens()), format!("{t} tokens")))
-        }
-        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod bounds;
 mod desk;
 pub mod drivers;
 mod ledger;
+mod opening;
 mod run;
 mod sessions;
 mod watch;
