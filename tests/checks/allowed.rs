@@ -106,21 +106,20 @@ pub fn a_resident_to_resident_loop_stops_at_the_hop_limit(t: &Town) -> anyhow::R
     t.sh("townhall reload")?;
     let r = block_on(async {
         let (mayor, room) = room_with(t, "relay", &[ADA, VOX], false).await?;
+        let since = audit_mark(t)?;
         mayor.say(&room, "ada: relay").await?;
-        // ada → vox → ada → … each addresses the other; the chain ends with a notice.
+        // ada → vox → ada → … each addresses the other. The hop past the limit is the last
+        // answer of the chain: once the bot that refused it has audited the refusal, every
+        // answer of the chain is in the room (a barrier, not a pause).
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let both = [mayor.from(&room, ADA).await?, mayor.from(&room, VOX).await?].concat();
-            if both.iter().any(|(b, _)| b.contains("Stopping here")) {
-                break;
-            }
+        while !audit(t, "message-ignored", since)?.contains("the hop limit (4) is reached") {
             ensure!(
                 std::time::Instant::now() < deadline,
-                "the loop did not stop: {both:?}"
+                "no bot refused a hop past the limit: {:?}",
+                [mayor.from(&room, ADA).await?, mayor.from(&room, VOX).await?].concat()
             );
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        tokio::time::sleep(Duration::from_secs(3)).await;
         let count =
             |m: &[(String, bool)]| m.iter().filter(|(b, e)| !e && b.contains("relay")).count();
         let (a, v) = (mayor.from(&room, ADA).await?, mayor.from(&room, VOX).await?);

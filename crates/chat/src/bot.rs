@@ -186,6 +186,14 @@ impl<B: Backend, C: Chat> Bot<B, C> {
                     );
                     self.say(&m.room, m.thread.as_deref(), &text).await;
                 }
+                // Root's audit log says the chain was cut here, and by whom.
+                self.backend.audit(
+                    &self.name,
+                    Refused::MessageIgnored,
+                    &m.sender,
+                    &m.room,
+                    &format!("{}: the hop limit ({HOP_LIMIT}) is reached", m.event),
+                );
                 return None;
             }
         }
