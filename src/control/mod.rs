@@ -150,7 +150,7 @@ pub async fn stream(
         .next::<Response>()
         .await
         .map_err(io_err)?
-        .map_err(ClientError::Protocol)?
+        .map_err(|e| ClientError::Protocol(e.to_string()))?
     {
         match answer {
             Response::Error { message } => return Err(ClientError::Refused(message)),

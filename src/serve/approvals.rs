@@ -46,6 +46,21 @@ pub struct Approvals {
     rooms: Mutex<HashMap<(String, String), Reply>>,
 }
 
+/// Why a question was not put to the mayors: a cap on open questions or on their rate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Capped {
+    #[error(
+        "{0} questions of this turn wait for a mayor already (at most {OPEN_PER_TURN}): ask again once one is answered"
+    )]
+    Turn(usize),
+    #[error(
+        "{open} of {resident}'s questions wait for a mayor already (at most {OPEN_PER_RESIDENT})"
+    )]
+    Resident { resident: String, open: usize },
+    #[error("{0} asked {PER_MINUTE} questions in the last minute: ask again later")]
+    Rate(String),
+}
+
 impl Approvals {
     /// A new question of `resident`'s turn `turn`, within the caps; its id, or why not.
     fn open(
@@ -53,19 +68,18 @@ impl Approvals {
         resident: &str,
         turn: &str,
         hook: oneshot::Sender<Answer>,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, Capped> {
         let mut pending = self.pending.lock().expect("lock");
         let of_turn = pending.values().filter(|o| o.turn == turn).count();
         if of_turn >= OPEN_PER_TURN {
-            return Err(format!(
-                "{of_turn} questions of this turn wait for a mayor already (at most {OPEN_PER_TURN}): ask again once one is answered"
-            ));
+            return Err(Capped::Turn(of_turn));
         }
         let of_resident = pending.values().filter(|o| o.resident == resident).count();
         if of_resident >= OPEN_PER_RESIDENT {
-            return Err(format!(
-                "{of_resident} of {resident}'s questions wait for a mayor already (at most {OPEN_PER_RESIDENT})"
-            ));
+            return Err(Capped::Resident {
+                resident: resident.into(),
+                open: of_resident,
+            });
         }
         let mut asked = self.asked.lock().expect("lock");
         let recent = asked.entry(resident.to_string()).or_default();
@@ -77,9 +91,7 @@ impl Approvals {
             recent.pop_front();
         }
         if recent.len() >= PER_MINUTE {
-            return Err(format!(
-                "{resident} asked {PER_MINUTE} questions in the last minute: ask again later"
-            ));
+            return Err(Capped::Rate(resident.into()));
         }
         recent.push_back(now);
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
@@ -280,7 +292,7 @@ mod tests {
         let ids: Vec<u64> = (0..OPEN_PER_TURN)
             .map(|_| ask("ada", "t1").unwrap())
             .collect();
-        assert!(ask("ada", "t1").unwrap_err().contains("this turn"));
+        assert_eq!(ask("ada", "t1"), Err(Capped::Turn(OPEN_PER_TURN)));
         assert!(
             ask("vox", "t9").is_ok(),
             "another resident's question goes through"
@@ -288,7 +300,13 @@ mod tests {
         for _ in OPEN_PER_TURN..OPEN_PER_RESIDENT {
             ask("ada", "t2").unwrap();
         }
-        assert!(ask("ada", "t3").unwrap_err().contains("ada's questions"));
+        assert_eq!(
+            ask("ada", "t3"),
+            Err(Capped::Resident {
+                resident: "ada".into(),
+                open: OPEN_PER_RESIDENT
+            })
+        );
         a.pending.lock().unwrap().retain(|id, _| !ids.contains(id));
         // The rate: what is left of the minute's 20.
         let asked_so_far = OPEN_PER_RESIDENT;
@@ -297,6 +315,6 @@ mod tests {
             let id = ask("ada", "t4").unwrap();
             a.pending.lock().unwrap().remove(&id);
         }
-        assert!(ask("ada", "t4").unwrap_err().contains("last minute"));
+        assert_eq!(ask("ada", "t4"), Err(Capped::Rate("ada".into())));
     }
 }

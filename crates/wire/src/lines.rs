@@ -148,14 +148,33 @@ async fn send<T: Serialize>(write: &mut OwnedWriteHalf, answer: &T) -> io::Resul
     }
 }
 
+/// Why a request line was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BadLine {
+    #[error("reading the request: {0}")]
+    Io(#[from] io::Error),
+    #[error("the request line is over {0} bytes")]
+    TooLong(usize),
+    #[error("the request is not UTF-8")]
+    NotUtf8,
+}
+
+/// An answer line that is not an answer this side knows.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}: {line:.200?}")]
+pub struct Unreadable {
+    pub line: String,
+    pub source: serde_json::Error,
+}
+
 /// One line of at most `max` bytes; None when the peer closed without one.
 pub async fn read_line<R: AsyncBufRead + Unpin>(
     r: &mut R,
     max: usize,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, BadLine> {
     let mut buf = Vec::new();
     loop {
-        let chunk = r.fill_buf().await.map_err(|e| e.to_string())?;
+        let chunk = r.fill_buf().await?;
         if chunk.is_empty() {
             if buf.is_empty() {
                 return Ok(None);
@@ -169,7 +188,7 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
         buf.extend_from_slice(&chunk[..take]);
         r.consume(if done { take + 1 } else { take });
         if buf.len() > max {
-            return Err(format!("the request line is over {max} bytes"));
+            return Err(BadLine::TooLong(max));
         }
         if done {
             break;
@@ -177,7 +196,7 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
     }
     String::from_utf8(buf)
         .map(Some)
-        .map_err(|_| "the request is not UTF-8".into())
+        .map_err(|_| BadLine::NotUtf8)
 }
 
 /// Bind `path` with `mode`, replacing a stale socket.
@@ -222,12 +241,13 @@ impl Answers {
     /// The next answer; None once the server is done. Err(text) for a line that does not parse.
     pub async fn next<Resp: DeserializeOwned>(
         &mut self,
-    ) -> io::Result<Result<Option<Resp>, String>> {
+    ) -> io::Result<Result<Option<Resp>, Unreadable>> {
         Ok(match self.lines.next_line().await? {
             None => Ok(None),
-            Some(l) => serde_json::from_str(&l)
-                .map(Some)
-                .map_err(|e| format!("{e}: {l:.200?}")),
+            Some(line) => match serde_json::from_str(&line) {
+                Ok(a) => Ok(Some(a)),
+                Err(source) => Err(Unreadable { line, source }),
+            },
         })
     }
 }
@@ -330,20 +350,17 @@ mod tests {
     #[tokio::test]
     async fn lines_are_bounded_and_must_be_utf8() {
         let mut ok = BufReader::new(&b"one\ntwo"[..]);
-        assert_eq!(read_line(&mut ok, 10).await, Ok(Some("one".into())));
-        assert_eq!(read_line(&mut ok, 10).await, Ok(Some("two".into())));
-        assert_eq!(read_line(&mut ok, 10).await, Ok(None));
+        assert_eq!(read_line(&mut ok, 10).await.unwrap(), Some("one".into()));
+        assert_eq!(read_line(&mut ok, 10).await.unwrap(), Some("two".into()));
+        assert_eq!(read_line(&mut ok, 10).await.unwrap(), None);
         let long = [b'x'; 100];
-        assert!(
-            read_line(&mut BufReader::with_capacity(8, &long[..]), 50)
-                .await
-                .unwrap_err()
-                .contains("over 50")
-        );
-        assert!(
-            read_line(&mut BufReader::new(&b"\xff\xfe\n"[..]), 50)
-                .await
-                .is_err()
-        );
+        assert!(matches!(
+            read_line(&mut BufReader::with_capacity(8, &long[..]), 50).await,
+            Err(BadLine::TooLong(50))
+        ));
+        assert!(matches!(
+            read_line(&mut BufReader::new(&b"\xff\xfe\n"[..]), 50).await,
+            Err(BadLine::NotUtf8)
+        ));
     }
 }

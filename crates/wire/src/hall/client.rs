@@ -66,7 +66,7 @@ impl Replies {
             .await
             .map_err(|source| HallError::Io { path, source })?
         {
-            Err(e) => Err(HallError::Protocol(e)),
+            Err(e) => Err(HallError::Protocol(e.to_string())),
             Ok(Some(Said::Error { message })) => Err(HallError::Refused(message)),
             Ok(s) => Ok(s),
         }
