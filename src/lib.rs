@@ -39,6 +39,7 @@ pub(crate) mod testing {
         crate::level::FakeHost,
         crate::sign::FakeKeys,
         crate::remote::FakeRemote,
+        crate::grant::FakePorts,
     >;
 
     pub fn fake_machine(accounts: Vec<crate::resident::Account>) -> FakeMachine {
@@ -51,6 +52,7 @@ pub(crate) mod testing {
             settings: Default::default(),
             keys: Default::default(),
             remote: Default::default(),
+            serial: Default::default(),
         }
     }
 
@@ -77,6 +79,24 @@ pub(crate) mod testing {
         m.files
             .add("/run/secrets/townhall/ada-ssh-key", Kind::File, b"KEY");
         m
+    }
+
+    /// An FTDI adapter at `node`, as ada's shipped device rule wants it.
+    pub fn ftdi_adapter(node: &str) -> crate::grant::Device {
+        use std::collections::BTreeMap;
+        let usb: BTreeMap<String, String> = [("idVendor", "0403"), ("idProduct", "6001")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        crate::grant::Device {
+            syspath: format!("/sys/devices/usb1/1-2/1-2:1.0{node}").into(),
+            devnode: Some(node.into()),
+            subsystem: "tty".into(),
+            sysname: node.trim_start_matches("/dev/").into(),
+            properties: BTreeMap::new(),
+            tags: vec![],
+            attrs: vec![BTreeMap::new(), usb],
+        }
     }
 
     /// The shipped example town (town.toml + residents/), as every unit test's starting point.

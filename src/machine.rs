@@ -1,9 +1,11 @@
 //! The machine the town runs on, as one value: every seam the daemon's long-lived work acts
-//! through (rounds, accounts, levelling, host settings, signing keys, the town remote). The real one is put together once,
+//! through (rounds, accounts, levelling, host settings, signing keys, the town remote,
+//! serial consoles). The real one is put together once,
 //! at the binary's edge (`townhall serve`); the core only ever receives it, so the daemon
 //! is tested on fakes.
 
 use crate::git::Git;
+use crate::grant::SerialPorts;
 use crate::level::{Host, Presence};
 use crate::remote::TownRemote;
 use crate::resident::Accounts;
@@ -30,6 +32,7 @@ pub trait Machine: Send + Sync + 'static {
     type Settings: Host + Send + Sync + 'static;
     type Keys: KeyStore + Send + Sync + 'static;
     type Remote: TownRemote + Send + Sync + 'static;
+    type Serial: SerialPorts + Send + Sync + 'static;
 
     /// The seams a round acts through.
     fn round(&self) -> RoundSeams<'_, Self>;
@@ -39,10 +42,12 @@ pub trait Machine: Send + Sync + 'static {
     fn keys(&self) -> &Self::Keys;
     /// The town remote's repositories and the residents' workspaces.
     fn remote(&self) -> &Self::Remote;
+    /// The serial devices `!tail` reads.
+    fn serial(&self) -> &Self::Serial;
 }
 
 /// A machine made of its parts: the real adapters in `townhall serve`, fakes in tests.
-pub struct Parts<S, F, A, G, P, H, K, R> {
+pub struct Parts<S, F, A, G, P, H, K, R, C> {
     pub subvolumes: S,
     pub files: F,
     pub accounts: A,
@@ -51,9 +56,10 @@ pub struct Parts<S, F, A, G, P, H, K, R> {
     pub settings: H,
     pub keys: K,
     pub remote: R,
+    pub serial: C,
 }
 
-impl<S, F, A, G, P, H, K, R> Machine for Parts<S, F, A, G, P, H, K, R>
+impl<S, F, A, G, P, H, K, R, C> Machine for Parts<S, F, A, G, P, H, K, R, C>
 where
     S: Subvolumes + Send + Sync + 'static,
     F: Files + Send + Sync + 'static,
@@ -63,6 +69,7 @@ where
     H: Host + Send + Sync + 'static,
     K: KeyStore + Send + Sync + 'static,
     R: TownRemote + Send + Sync + 'static,
+    C: SerialPorts + Send + Sync + 'static,
 {
     type Subvolumes = S;
     type Files = F;
@@ -72,6 +79,7 @@ where
     type Settings = H;
     type Keys = K;
     type Remote = R;
+    type Serial = C;
 
     fn round(&self) -> Seams<'_, S, F, A, G, P> {
         Seams {
@@ -94,6 +102,10 @@ where
     fn remote(&self) -> &R {
         &self.remote
     }
+
+    fn serial(&self) -> &C {
+        &self.serial
+    }
 }
 
 /// The real machine's parts, named once for the binary that puts them together.
@@ -106,4 +118,5 @@ pub type Real = Parts<
     crate::level::ThisHost,
     crate::sign::Keys,
     crate::remote::HostRemote,
+    crate::grant::Termios,
 >;

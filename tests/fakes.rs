@@ -5,7 +5,7 @@
 use std::process::Command;
 
 /// Every recording fake in the workspace's root-side crates.
-const FAKES: [&str; 12] = [
+const FAKES: [&str; 13] = [
     "FakeAccounts",
     "FakeAcls",
     "FakeDevices",
@@ -13,6 +13,7 @@ const FAKES: [&str; 12] = [
     "FakeGit",
     "FakeHost",
     "FakeKeys",
+    "FakePorts",
     "FakePresence",
     "FakeRemote",
     "FakeRun",

@@ -15,5 +15,6 @@ pub fn real(town: &Town) -> Real {
         settings: townhall::level::ThisHost,
         keys: townhall::sign::Keys::new(&town.state),
         remote: townhall::remote::HostRemote,
+        serial: townhall::grant::Termios,
     }
 }

@@ -8,6 +8,7 @@ mod devices;
 mod keeper;
 pub mod lease;
 mod rules;
+mod serial;
 #[cfg(test)]
 mod tests;
 
@@ -21,3 +22,6 @@ pub use devices::{Device, DeviceEvent, Devices, Udev};
 pub use keeper::{Change, DeviceStatus, Held, Keeper};
 pub use lease::{Lease, Leases};
 pub use rules::{UACCESS, Want, interest, matches, wanted};
+#[cfg(test)]
+pub use serial::FakePorts;
+pub use serial::{SerialPorts, Termios};

@@ -8,8 +8,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Daemon;
 use super::declined::Declined;
-use crate::grant::Acls;
 use crate::grant::console::{self, Batch};
+use crate::grant::{Acls, SerialPorts};
 use crate::hall::Said;
 use crate::machine::Machine;
 use crate::units::UserManagers;
@@ -43,7 +43,7 @@ where
             .await;
         };
         let rate = baud.or(dev.baud);
-        let file = match console::open(&node, rate) {
+        let file = match self.machine.serial().open(&node, rate) {
             Ok(f) => f,
             Err(e) => {
                 self.tails.ended(&node, &stop);
@@ -67,16 +67,12 @@ where
         let (tx, mut rx) = mpsc::channel(16);
         let (done, ended) = oneshot::channel();
         let flag = stop.clone();
-        let again = node.clone();
+        let (again, machine) = (node.clone(), self.machine.clone());
         let spawned = std::thread::Builder::new()
             .name("tail".into())
             .spawn(move || {
-                let reopen = || {
-                    again
-                        .exists()
-                        .then(|| console::open(&again, rate).ok())
-                        .flatten()
-                };
+                // A device that went away cannot be opened: the reader ends.
+                let reopen = || machine.serial().open(&again, rate).ok();
                 let _ = done.send(console::follow(file, &reopen, &flag, tx));
             });
         if let Err(e) = spawned {
@@ -124,5 +120,67 @@ where
         } else {
             Err(Declined::NotTailed(dev.devnode))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_tail_sends_what_the_port_says_and_ends_when_the_port_goes() {
+        let state = tempfile::tempdir().unwrap();
+        let machine = crate::testing::fake_machine(vec![]);
+        let mut wire = machine.serial.plug();
+        let (d, _events, watcher) = crate::serve::testing::watching(state.path(), machine);
+        for _ in 0..200 {
+            if d.present("ttyUSB0").is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let (out, mut said) = mpsc::channel(16);
+        let tail = tokio::spawn({
+            let d = d.clone();
+            async move { d.tail("ttyUSB0", Some(9600), "@mayor:town.test", out).await }
+        });
+        wire.write_all(b"hello from the wire\n").unwrap();
+        // The port hangs up and cannot be opened again: the reader ends, the batch goes.
+        drop(wire);
+        let mut got = vec![];
+        while let Some(s) = said.recv().await {
+            got.push(s);
+        }
+        tail.await.unwrap();
+        watcher.abort();
+        assert_eq!(
+            got.first(),
+            Some(&Said::Tailing {
+                devnode: "/dev/ttyUSB0".into(),
+                baud: Some(9600),
+            })
+        );
+        assert!(
+            got.iter().any(
+                |s| matches!(s, Said::Serial { text } if text.contains("hello from the wire"))
+            ),
+            "{got:?}"
+        );
+        assert_eq!(
+            got.last(),
+            Some(&Said::TailEnded {
+                why: "the device went away".into()
+            })
+        );
+        assert_eq!(
+            d.machine.serial.calls.calls(),
+            [
+                "open /dev/ttyUSB0 Some(9600)",
+                "open /dev/ttyUSB0 Some(9600)"
+            ],
+            "opened, and once more after the hangup"
+        );
     }
 }

@@ -218,60 +218,24 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::grant::{Device, FakeAcls, FakeDevices};
-    use crate::units::FakeUserManagers;
-
-    /// An FTDI adapter as ada's shipped rule wants it.
-    fn adapter(node: &str) -> Device {
-        let usb: BTreeMap<String, String> = [("idVendor", "0403"), ("idProduct", "6001")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Device {
-            syspath: format!("/sys/devices/usb1/1-2/1-2:1.0{node}").into(),
-            devnode: Some(node.into()),
-            subsystem: "tty".into(),
-            sysname: node.trim_start_matches("/dev/").into(),
-            properties: BTreeMap::new(),
-            tags: vec![],
-            attrs: vec![BTreeMap::new(), usb],
-        }
-    }
 
     #[tokio::test]
     async fn the_watcher_grants_what_is_present_follows_udev_and_keeps_notices_for_the_chat() {
         let state = tempfile::tempdir().unwrap();
-        let mut town = crate::testing::demo_town();
-        town.state = state.path().into();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let devices = FakeDevices {
-            devices: vec![adapter("/dev/ttyUSB0")],
-            events: Mutex::new(Some(rx)),
-            ..Default::default()
-        };
-        let d = Arc::new(
-            Daemon::new(
-                town,
-                crate::testing::fake_machine(vec![]),
-                FakeUserManagers::default(),
-                FakeAcls::default(),
-            )
-            .unwrap(),
-        );
-        let watcher = tokio::spawn({
-            let d = d.clone();
-            async move { d.watch_devices(&devices).await }
-        });
-        tx.send(DeviceEvent::Add(adapter("/dev/ttyUSB1")))
-            .await
-            .unwrap();
-        tx.send(DeviceEvent::Remove(adapter("/dev/ttyUSB0")))
-            .await
-            .unwrap();
+        let machine = crate::testing::fake_machine(vec![]);
+        let (d, tx, watcher) = crate::serve::testing::watching(state.path(), machine);
+        tx.send(DeviceEvent::Add(crate::testing::ftdi_adapter(
+            "/dev/ttyUSB1",
+        )))
+        .await
+        .unwrap();
+        tx.send(DeviceEvent::Remove(crate::testing::ftdi_adapter(
+            "/dev/ttyUSB0",
+        )))
+        .await
+        .unwrap();
         let want = [
             Notice::DeviceGranted {
                 devnode: "/dev/ttyUSB0".into(),

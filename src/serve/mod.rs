@@ -307,3 +307,52 @@ where
         Ok(())
     }
 }
+
+/// A daemon for unit tests: on a machine of fakes, its state in a temporary directory.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::mpsc;
+
+    use super::Daemon;
+    use crate::grant::{DeviceEvent, FakeAcls, FakeDevices};
+    use crate::testing::{FakeMachine, ftdi_adapter};
+    use crate::units::FakeUserManagers;
+
+    pub type TestDaemon = Daemon<FakeMachine, FakeUserManagers, FakeAcls>;
+
+    /// The daemon watching an FTDI adapter at /dev/ttyUSB0 (ada's shipped rule grants it):
+    /// the sender feeds it further udev events; abort the task to stop watching.
+    pub fn watching(
+        state: &std::path::Path,
+        machine: FakeMachine,
+    ) -> (
+        Arc<TestDaemon>,
+        mpsc::Sender<DeviceEvent>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let mut town = crate::testing::demo_town();
+        town.state = state.into();
+        let (tx, rx) = mpsc::channel(4);
+        let devices = FakeDevices {
+            devices: vec![ftdi_adapter("/dev/ttyUSB0")],
+            events: Mutex::new(Some(rx)),
+            ..Default::default()
+        };
+        let d = Arc::new(
+            Daemon::new(
+                town,
+                machine,
+                FakeUserManagers::default(),
+                FakeAcls::default(),
+            )
+            .unwrap(),
+        );
+        let watcher = tokio::spawn({
+            let d = d.clone();
+            async move { d.watch_devices(&devices).await }
+        });
+        (d, tx, watcher)
+    }
+}
