@@ -16,6 +16,7 @@ pub mod hall;
 pub mod level;
 pub mod machine;
 pub mod os;
+pub mod public;
 pub mod remote;
 pub mod reset;
 pub mod resident;
@@ -40,6 +41,7 @@ pub(crate) mod testing {
         crate::sign::FakeKeys,
         crate::remote::FakeRemote,
         crate::grant::FakePorts,
+        crate::public::FakePublic,
     >;
 
     pub fn fake_machine(accounts: Vec<crate::resident::Account>) -> FakeMachine {
@@ -53,6 +55,7 @@ pub(crate) mod testing {
             keys: Default::default(),
             remote: Default::default(),
             serial: Default::default(),
+            public: Default::default(),
         }
     }
 

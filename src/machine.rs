@@ -7,6 +7,7 @@
 use crate::git::Git;
 use crate::grant::SerialPorts;
 use crate::level::{Host, Presence};
+use crate::public::PublicFiles;
 use crate::remote::TownRemote;
 use crate::resident::Accounts;
 use crate::round::{Files, Seams, Subvolumes};
@@ -33,6 +34,7 @@ pub trait Machine: Send + Sync + 'static {
     type Keys: KeyStore + Send + Sync + 'static;
     type Remote: TownRemote + Send + Sync + 'static;
     type Serial: SerialPorts + Send + Sync + 'static;
+    type Public: PublicFiles + Clone + Send + Sync + 'static;
 
     /// The seams a round acts through.
     fn round(&self) -> RoundSeams<'_, Self>;
@@ -44,10 +46,12 @@ pub trait Machine: Send + Sync + 'static {
     fn remote(&self) -> &Self::Remote;
     /// The serial devices `!tail` reads.
     fn serial(&self) -> &Self::Serial;
+    /// What the town publishes for anyone on the host to read.
+    fn public(&self) -> &Self::Public;
 }
 
 /// A machine made of its parts: the real adapters in `townhall serve`, fakes in tests.
-pub struct Parts<S, F, A, G, P, H, K, R, C> {
+pub struct Parts<S, F, A, G, P, H, K, R, C, U> {
     pub subvolumes: S,
     pub files: F,
     pub accounts: A,
@@ -57,9 +61,10 @@ pub struct Parts<S, F, A, G, P, H, K, R, C> {
     pub keys: K,
     pub remote: R,
     pub serial: C,
+    pub public: U,
 }
 
-impl<S, F, A, G, P, H, K, R, C> Machine for Parts<S, F, A, G, P, H, K, R, C>
+impl<S, F, A, G, P, H, K, R, C, U> Machine for Parts<S, F, A, G, P, H, K, R, C, U>
 where
     S: Subvolumes + Send + Sync + 'static,
     F: Files + Send + Sync + 'static,
@@ -70,6 +75,7 @@ where
     K: KeyStore + Send + Sync + 'static,
     R: TownRemote + Send + Sync + 'static,
     C: SerialPorts + Send + Sync + 'static,
+    U: PublicFiles + Clone + Send + Sync + 'static,
 {
     type Subvolumes = S;
     type Files = F;
@@ -80,6 +86,7 @@ where
     type Keys = K;
     type Remote = R;
     type Serial = C;
+    type Public = U;
 
     fn round(&self) -> Seams<'_, S, F, A, G, P> {
         Seams {
@@ -106,6 +113,10 @@ where
     fn serial(&self) -> &C {
         &self.serial
     }
+
+    fn public(&self) -> &U {
+        &self.public
+    }
 }
 
 /// The real machine's parts, named once for the binary that puts them together.
@@ -119,4 +130,5 @@ pub type Real = Parts<
     crate::sign::Keys,
     crate::remote::HostRemote,
     crate::grant::Termios,
+    crate::public::PublicDir,
 >;

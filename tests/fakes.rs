@@ -5,7 +5,7 @@
 use std::process::Command;
 
 /// Every recording fake in the workspace's root-side crates.
-const FAKES: [&str; 13] = [
+const FAKES: [&str; 14] = [
     "FakeAccounts",
     "FakeAcls",
     "FakeDevices",
@@ -15,6 +15,7 @@ const FAKES: [&str; 13] = [
     "FakeKeys",
     "FakePorts",
     "FakePresence",
+    "FakePublic",
     "FakeRemote",
     "FakeRun",
     "FakeSubvolumes",

@@ -100,6 +100,7 @@ pub fn arm(
     inv: &mut crate::turn::Invocation,
     r: &crate::config::Resident,
     unit: &str,
+    public: &dyn crate::public::PublicFiles,
 ) -> Result<(), crate::os::OsError> {
     use crate::config::AgentKind;
     let exe = std::env::current_exe()
@@ -111,9 +112,9 @@ pub fn arm(
             .argv
             .extend(["--settings".to_string(), claude_settings(rules, wait, &exe)]),
         AgentKind::Gemini => {
-            let path = std::path::Path::new(crate::sign::PUBLIC_DIR)
-                .join(format!("gemini-approve-{}.json", r.name));
-            crate::os::write_if_changed(&path, &gemini_settings(rules, wait, &exe), 0o644)?;
+            let name = format!("gemini-approve-{}.json", r.name);
+            public.publish(&name, &gemini_settings(rules, wait, &exe))?;
+            let path = public.path(&name);
             inv.environment.push((
                 "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
                 path.display().to_string(),
@@ -227,5 +228,36 @@ mod tests {
             "/usr/local/bin/townhall approve-hook"
         );
         assert_eq!(pre["hooks"][0]["timeout"], 90);
+    }
+
+    #[test]
+    fn a_gemini_turn_is_armed_through_a_published_settings_file() {
+        let mut town = crate::testing::demo_town();
+        let ada = town.residents.iter_mut().find(|r| r.name == "ada").unwrap();
+        ada.agent.kind = crate::config::AgentKind::Gemini;
+        ada.agent.approve = vec![parse("Bash(git push*)").unwrap()];
+        let public = crate::public::FakePublic::default();
+        let mut inv = crate::turn::Invocation {
+            argv: vec!["gemini".into()],
+            stdin: String::new(),
+            environment: vec![],
+        };
+        arm(&mut inv, ada, "townhall-turn-x.service", &public).unwrap();
+        let published = public.published.lock().unwrap();
+        let settings: Value = serde_json::from_str(&published["gemini-approve-ada.json"]).unwrap();
+        assert!(settings["hooks"].is_object(), "{settings}");
+        assert!(inv.environment.contains(&(
+            "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
+            "/srv/townhall/gemini-approve-ada.json".into()
+        )));
+        assert!(
+            inv.environment
+                .contains(&(TURN_ENV.into(), "townhall-turn-x.service".into()))
+        );
+        assert_eq!(
+            inv.argv,
+            ["gemini"],
+            "gemini is armed by its settings file only"
+        );
     }
 }

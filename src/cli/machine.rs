@@ -16,5 +16,6 @@ pub fn real(town: &Town) -> Real {
         keys: townhall::sign::Keys::new(&town.state),
         remote: townhall::remote::HostRemote,
         serial: townhall::grant::Termios,
+        public: townhall::public::PublicDir,
     }
 }

@@ -101,7 +101,7 @@ where
     /// Fails when a state file (sessions, the grants ledger) is corrupt, naming it.
     pub fn new(town: Town, machine: H, managers: M, acls: G) -> Result<Self, crate::os::OsError> {
         let machine = Arc::new(machine);
-        let desk = Desk::new(managers, &town)?;
+        let desk = Desk::new(managers, Box::new(machine.public().clone()), &town)?;
         let keeper = Keeper::new(acls, &town.state)?;
         let deliveries = deliveries::Deliveries::new(&town.state)?;
         let gathering = gather::Gathering::new(&town.state)?;

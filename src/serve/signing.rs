@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::Daemon;
 use crate::grant::Acls;
 use crate::machine::Machine;
+use crate::public::PublicFiles;
 use crate::sign::KeyStore;
 use crate::units::UserManagers;
 
@@ -24,11 +25,10 @@ where
             tracing::error!("{e}");
         }
         // Beside it, the settings every gemini resident's CLI starts from.
-        let gemini = crate::turn::drivers::gemini_defaults();
-        if let Err(e) = crate::os::write_atomic_mode(
-            &gemini,
-            crate::turn::drivers::GEMINI_DEFAULTS.as_bytes(),
-            0o644,
+        let public = self.machine.public();
+        if let Err(e) = public.publish(
+            crate::turn::drivers::GEMINI_DEFAULTS_NAME,
+            crate::turn::drivers::GEMINI_DEFAULTS,
         ) {
             tracing::error!("{e}");
         }

@@ -27,7 +27,7 @@ pub fn agent_socket(resident: &str) -> PathBuf {
 }
 
 /// The world-readable place the mayor (and residents) read the allowed signers from.
-pub const PUBLIC_DIR: &str = "/srv/townhall";
+pub const PUBLIC_DIR: &str = crate::public::DIR;
 
 pub fn allowed_signers_path() -> PathBuf {
     Path::new(PUBLIC_DIR).join("allowed_signers")

@@ -76,6 +76,8 @@ struct Lane {
 
 pub struct Desk<M> {
     pub(super) managers: M,
+    /// Where a turn's approval hooks are published (gemini reads them from there).
+    public: Box<dyn crate::public::PublicFiles + Send + Sync>,
     pub(super) sessions: Sessions,
     ledger: Ledger,
     lanes: std::sync::Mutex<HashMap<(String, String), Arc<Lane>>>,
@@ -83,9 +85,14 @@ pub struct Desk<M> {
 }
 
 impl<M: UserManagers + Sync> Desk<M> {
-    pub fn new(managers: M, town: &Town) -> Result<Self, OsError> {
+    pub fn new(
+        managers: M,
+        public: Box<dyn crate::public::PublicFiles + Send + Sync>,
+        town: &Town,
+    ) -> Result<Self, OsError> {
         Ok(Self {
             managers,
+            public,
             sessions: Sessions::load(&town.state)?,
             ledger: Ledger::load(&town.state)?,
             lanes: Default::default(),
@@ -270,7 +277,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         let mut invocation = invocation(&r.agent, prompt, session.map(|s| s.id.as_str()), &home);
         // Approvals: the CLI's hook asks root, naming this turn's unit.
         if !r.agent.approve.is_empty()
-            && let Err(e) = crate::approve::arm(&mut invocation, r, &unit)
+            && let Err(e) = crate::approve::arm(&mut invocation, r, &unit, &*self.public)
         {
             self.running
                 .lock()

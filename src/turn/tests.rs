@@ -5,6 +5,7 @@ use tokio::sync::mpsc;
 
 use super::{Desk, TurnEvent};
 use crate::config::{AgentKind, Town};
+use crate::public::FakePublic;
 use crate::turn::sessions::Session;
 use crate::units::{FakeRun, FakeUserManagers, UnitEnd};
 
@@ -78,7 +79,12 @@ fn notices(events: &[TurnEvent]) -> Vec<&str> {
 #[tokio::test]
 async fn codex_usage_is_per_turn_though_it_reports_the_threads_total() {
     let (_dir, town) = town(AgentKind::Codex);
-    let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
+    let desk = Desk::new(
+        FakeUserManagers::default(),
+        Box::new(FakePublic::default()),
+        &town,
+    )
+    .unwrap();
     desk.managers.runs.lock().unwrap().extend([
         run(
             include_str!("drivers/recorded/codex-0.171.0-tool.jsonl"),
@@ -133,7 +139,12 @@ async fn a_session_the_cli_no_longer_has_is_dropped_and_the_turn_runs_afresh() {
     // (claude was seen to exit 0 as well as 1 after saying so.)
     for (kind, out, err, status, fresh) in cases {
         let (_dir, town) = town(kind);
-        let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
+        let desk = Desk::new(
+            FakeUserManagers::default(),
+            Box::new(FakePublic::default()),
+            &town,
+        )
+        .unwrap();
         desk.sessions
             .set(
                 "ada",
@@ -189,7 +200,12 @@ async fn a_session_the_cli_no_longer_has_is_dropped_and_the_turn_runs_afresh() {
 #[tokio::test]
 async fn a_failure_that_is_not_a_lost_session_keeps_it() {
     let (_dir, town) = town(AgentKind::Codex);
-    let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
+    let desk = Desk::new(
+        FakeUserManagers::default(),
+        Box::new(FakePublic::default()),
+        &town,
+    )
+    .unwrap();
     desk.sessions
         .set(
             "ada",
@@ -224,7 +240,12 @@ async fn a_failure_that_is_not_a_lost_session_keeps_it() {
 #[tokio::test]
 async fn another_kinds_session_is_not_resumed() {
     let (_dir, town) = town(AgentKind::Gemini);
-    let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
+    let desk = Desk::new(
+        FakeUserManagers::default(),
+        Box::new(FakePublic::default()),
+        &town,
+    )
+    .unwrap();
     desk.sessions
         .set(
             "ada",
@@ -271,7 +292,12 @@ async fn turns_count_what_they_spent_and_a_spent_budget_refuses_the_next() {
         .unwrap()
         .budget
         .usd = Some(0.0005);
-    let desk = Desk::new(FakeUserManagers::default(), &town).unwrap();
+    let desk = Desk::new(
+        FakeUserManagers::default(),
+        Box::new(FakePublic::default()),
+        &town,
+    )
+    .unwrap();
     let tool = include_str!("drivers/recorded/claude-2.1.332-tool.jsonl");
     desk.managers.runs.lock().unwrap().extend([
         run(tool, "", 0),

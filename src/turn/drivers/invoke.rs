@@ -23,10 +23,13 @@ pub struct Invocation {
 pub const GEMINI_DEFAULTS: &str =
     "{\"security\":{\"auth\":{\"selectedType\":\"gemini-api-key\"}}}\n";
 
+/// The name the daemon publishes GEMINI_DEFAULTS under (public.rs).
+pub const GEMINI_DEFAULTS_NAME: &str = "gemini-defaults.json";
+
 /// Where the daemon publishes GEMINI_DEFAULTS: gemini skips a defaults file in a
 /// directory others may write to, so it is root's and read-only.
 pub fn gemini_defaults() -> std::path::PathBuf {
-    Path::new(crate::sign::PUBLIC_DIR).join("gemini-defaults.json")
+    Path::new(crate::public::DIR).join(GEMINI_DEFAULTS_NAME)
 }
 
 fn has(argv: &[String], flags: &[&str]) -> bool {

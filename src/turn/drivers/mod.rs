@@ -12,7 +12,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-pub use invoke::{GEMINI_DEFAULTS, Invocation, gemini_defaults, interactive, invocation};
+pub use invoke::{
+    GEMINI_DEFAULTS, GEMINI_DEFAULTS_NAME, Invocation, gemini_defaults, interactive, invocation,
+};
 
 use super::TurnEvent;
 use crate::config::AgentKind;
