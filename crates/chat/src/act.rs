@@ -219,7 +219,12 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
         }
     }
     match finished {
-        Err(e) => tracing::warn!("finishing the answer: {e}"),
+        Err(e) => {
+            tracing::warn!("finishing the answer: {e}");
+            if let Some(id) = delivery {
+                backend.not_posted(id);
+            }
+        }
         Ok(()) => {
             if let Some(id) = delivery {
                 backend.delivered(id).await;

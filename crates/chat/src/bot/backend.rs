@@ -39,6 +39,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Ended, HallError>> + Send;
     /// The answer reached its room.
     fn delivered(&self, delivery: u64) -> impl Future<Output = ()> + Send;
+    /// The answer could not be posted: root keeps it, and offers it again.
+    fn not_posted(&self, _delivery: u64) {}
     fn stop(
         &self,
         resident: &str,

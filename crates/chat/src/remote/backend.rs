@@ -54,6 +54,7 @@ impl Backend for Remote {
                 } => {
                     let outcome = outcome
                         .ok_or_else(|| error.unwrap_or_else(|| "the turn could not run".into()));
+                    self.answering.lock().expect("lock").insert(delivery);
                     return Ok(Ended::Answered {
                         delivery,
                         outcome: Box::new(outcome),
@@ -72,7 +73,12 @@ impl Backend for Remote {
         }
     }
 
+    fn not_posted(&self, delivery: u64) {
+        self.answering.lock().expect("lock").remove(&delivery);
+    }
+
     async fn delivered(&self, delivery: u64) {
+        self.answering.lock().expect("lock").remove(&delivery);
         {
             let mut posted = self.posted.lock().expect("lock");
             // Long confirmed by then: only a restart's few are offered again.

@@ -39,6 +39,9 @@ pub struct Remote {
     /// Answers this process put in their rooms: one the daemon offers again (its
     /// confirmation was lost in a restart) is confirmed, not posted twice.
     posted: Mutex<HashSet<u64>>,
+    /// Answers a live asker of this process is posting now: the daemon offers every
+    /// unconfirmed answer to a new subscription, and one of these is left to its asker.
+    answering: Mutex<HashSet<u64>>,
     /// Approval questions posted and not yet ended.
     asked: super::approvals::Asked,
     /// What every bot of this process shares (hop chains, reset offers).
@@ -64,6 +67,7 @@ impl Remote {
             health: Default::default(),
             bots: Default::default(),
             posted: Default::default(),
+            answering: Default::default(),
             asked: Default::default(),
             shared: Default::default(),
         }
@@ -160,7 +164,8 @@ impl Remote {
 
     /// Stay subscribed to the daemon: notices, answers whose asker was an earlier chat, reloads.
     async fn subscribe(self: Arc<Self>) {
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        // Back within 2 s of a restarted daemon, as its kept answers and notices wait.
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         loop {
             match self.counter.open_once(Ask::Subscribe).await {
                 Ok(mut said) => loop {
@@ -243,6 +248,9 @@ impl Remote {
                 }
                 Waiting::Answer(d) if me.posted.lock().expect("lock").contains(&d.id) => {
                     me.delivered(d.id).await
+                }
+                Waiting::Answer(d) if me.answering.lock().expect("lock").contains(&d.id) => {
+                    tracing::debug!(delivery = d.id, "offered again while its asker posts it");
                 }
                 Waiting::Answer(d) => me.post_late(&chat, *d).await,
             }
