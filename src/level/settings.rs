@@ -25,6 +25,18 @@ pub trait Host {
 pub struct FakeHost(pub std::collections::HashMap<String, String>);
 
 #[cfg(test)]
+impl FakeHost {
+    pub fn with(entries: &[(&str, &str)]) -> Self {
+        Self(
+            entries
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.to_string()))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
 impl Host for FakeHost {
     fn read(&self, path: &str) -> Option<String> {
         self.0.get(path).cloned()
@@ -201,24 +213,10 @@ pub fn check_host(host: &impl Host) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    struct Made(HashMap<&'static str, &'static str>);
-    impl Host for Made {
-        fn read(&self, path: &str) -> Option<String> {
-            self.0.get(path).map(|s| s.to_string())
-        }
-        fn names(&self, dir: &str) -> Vec<String> {
-            self.0
-                .keys()
-                .filter_map(|k| k.strip_prefix(dir)?.strip_prefix('/').map(String::from))
-                .collect()
-        }
-    }
 
     #[test]
     fn a_hardened_host_has_no_findings_and_a_default_one_says_what_to_set() {
-        let good = Made(HashMap::from([
+        let good = FakeHost::with(&[
             ("/proc/sys/fs/protected_symlinks", "1\n"),
             ("/proc/sys/fs/protected_hardlinks", "1\n"),
             ("/proc/sys/fs/protected_regular", "2\n"),
@@ -239,9 +237,9 @@ mod tests {
                 "/etc/systemd/journald.conf.d/townhall.conf",
                 "[Journal]\nSplitMode=none\n",
             ),
-        ]));
+        ]);
         assert_eq!(check_host(&good), []);
-        let bare = Made(HashMap::from([("/proc/sys/fs/protected_symlinks", "0\n")]));
+        let bare = FakeHost::with(&[("/proc/sys/fs/protected_symlinks", "0\n")]);
         let f = check_host(&bare);
         let names: Vec<_> = f.iter().map(|f| f.setting.as_str()).collect();
         assert_eq!(
