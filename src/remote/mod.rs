@@ -28,7 +28,7 @@ use crate::os::{OsContext, OsError};
 pub const GIT_USER: &str = "townhall-git";
 
 pub fn repos_dir() -> PathBuf {
-    Path::new(crate::sign::PUBLIC_DIR).join("git")
+    Path::new(crate::public::DIR).join("git")
 }
 
 pub fn repo_path(name: &str) -> PathBuf {

@@ -26,11 +26,9 @@ pub fn agent_socket(resident: &str) -> PathBuf {
     agent_dir(resident).join("agent.sock")
 }
 
-/// The world-readable place the mayor (and residents) read the allowed signers from.
-pub const PUBLIC_DIR: &str = crate::public::DIR;
-
+/// Where the mayor (and residents) read the allowed signers from: the public directory.
 pub fn allowed_signers_path() -> PathBuf {
-    Path::new(PUBLIC_DIR).join("allowed_signers")
+    Path::new(crate::public::DIR).join("allowed_signers")
 }
 
 /// Give each home of a reset plan its resident's public key (made on first need) and

@@ -29,7 +29,8 @@ impl Backend for Remote {
             reply,
         };
         place.wait().await;
-        let (mut said, first) = self.first_answer(&ask).await?;
+        // Accepted or Gathered (the message is on the daemon's disk), or a refusal.
+        let (mut said, first) = self.counter.first_through_restarts(ask).await?;
         place.accepted();
         // Once accepted, the message is the daemon's (on disk): its answer comes as a
         // delivery even if this connection ends.

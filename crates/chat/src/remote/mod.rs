@@ -17,9 +17,7 @@ use super::{Chat, MatrixChat, words};
 use townhall_config::Town;
 use townhall_wire::backoff::Backoff;
 use townhall_wire::hall::TurnEvent;
-use townhall_wire::hall::{
-    Ask, Counter, Delivery, HallError, Refused, Replies, Said, WAIT_FOR_DAEMON,
-};
+use townhall_wire::hall::{Ask, Counter, Delivery, HallError, Refused, Said};
 
 /// What waits for a resident's bot to connect.
 enum Waiting {
@@ -84,35 +82,6 @@ impl Remote {
     /// Send a request whose only answer is Done (or a refusal).
     async fn done(&self, ask: Ask) -> Result<(), HallError> {
         self.counter.call(ask).await.map(|_| ())
-    }
-
-    /// Ask for a turn, and its first answer: Accepted or Gathered (the message is on the
-    /// daemon's disk), or a refusal. A daemon that goes away before it answers (restarting)
-    /// is asked again once it is back, so no message is lost between the two.
-    async fn first_answer(&self, ask: &Ask) -> Result<(Replies, Said), HallError> {
-        let mut backoff = Backoff::within(
-            Duration::from_millis(100),
-            Duration::from_secs(2),
-            WAIT_FOR_DAEMON,
-        );
-        loop {
-            let e = match self.counter.open_once(ask.clone()).await {
-                Ok(mut said) => match said.next().await {
-                    Ok(Some(first)) => return Ok((said, first)),
-                    Ok(None) => HallError::NotTaken,
-                    Err(e) => e,
-                },
-                Err(e) => e,
-            };
-            if !(e.interrupted() || matches!(e, HallError::NotTaken)) {
-                return Err(e);
-            }
-            let Some(pause) = backoff.failed() else {
-                return Err(e);
-            };
-            tracing::info!("the daemon is not there to take a message ({e}): asking again");
-            tokio::time::sleep(pause).await;
-        }
     }
 
     /// Fire and forget, for requests nobody waits on.

@@ -26,7 +26,7 @@ pub enum HallError {
 }
 
 /// How long a request waits for a daemon that is restarting, and its pauses meanwhile.
-pub const WAIT_FOR_DAEMON: Duration = Duration::from_secs(60);
+const WAIT_FOR_DAEMON: Duration = Duration::from_secs(60);
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LAST_PAUSE: Duration = Duration::from_secs(2);
 
@@ -125,23 +125,38 @@ impl Counter {
         self.open(ask).await?.last().await
     }
 
-    /// Ask for one answer, and ask again (for up to WAIT_FOR_DAEMON) while the daemon is
-    /// restarting or goes away before it answers: for what must reach it, once.
-    pub async fn call_through_restarts(&self, ask: Ask) -> Result<Said, HallError> {
+    /// Ask, and wait for the first answer: a daemon that is restarting, or goes away before
+    /// it answers, is asked again (for up to WAIT_FOR_DAEMON), so what must reach it is not
+    /// lost between the two. The rest of the answers follow on the Replies.
+    pub async fn first_through_restarts(&self, ask: Ask) -> Result<(Replies, Said), HallError> {
         let mut backoff = Backoff::within(FIRST_PAUSE, LAST_PAUSE, WAIT_FOR_DAEMON);
         loop {
-            let said = match self.open_once(ask.clone()).await {
-                Ok(replies) => replies.last().await,
-                Err(e) => Err(e),
-            };
-            match said {
-                Err(e) if e.interrupted() => match backoff.failed() {
-                    Some(pause) => tokio::time::sleep(pause).await,
-                    None => return Err(e),
+            let e = match self.open_once(ask.clone()).await {
+                Ok(mut replies) => match replies.next().await {
+                    Ok(Some(first)) => return Ok((replies, first)),
+                    Ok(None) => HallError::NotTaken,
+                    Err(e) => e,
                 },
-                r => return r,
+                Err(e) => e,
+            };
+            if !(e.interrupted() || matches!(e, HallError::NotTaken)) {
+                return Err(e);
             }
+            let Some(pause) = backoff.failed() else {
+                return Err(e);
+            };
+            tracing::info!("the daemon is not there to answer ({e}): asking again");
+            tokio::time::sleep(pause).await;
         }
+    }
+
+    /// Ask for one answer through restarts (`first_through_restarts`).
+    pub async fn call_through_restarts(&self, ask: Ask) -> Result<Said, HallError> {
+        let (mut rest, mut last) = self.first_through_restarts(ask).await?;
+        while let Some(a) = rest.next().await? {
+            last = a;
+        }
+        Ok(last)
     }
 
     /// Ask, and take the request's own reply out of what was said (`pick` gives back what

@@ -18,7 +18,7 @@ mod said;
 mod turn;
 
 pub use ask::{Ask, Refused};
-pub use client::{Counter, HallError, Replies, WAIT_FOR_DAEMON};
+pub use client::{Counter, HallError, Replies};
 pub use devices::{
     DeviceStatus, Held, LONGEST_LEASE, Lease, LeaseDurationError, Permission, SHORTEST_LEASE,
     lease_duration,
