@@ -3,9 +3,11 @@
 use tokio::sync::mpsc;
 
 use super::Daemon;
+use super::asker::Asker;
 use crate::control::{self, Request, Response};
 use crate::grant::Acls;
 use crate::machine::Machine;
+use crate::turn::conversation::Message;
 use crate::turn::{Outcome, TurnError, TurnEvent};
 use crate::units::UserManagers;
 
@@ -78,26 +80,16 @@ where
                     Err(e) => error(&e),
                 },
             },
+            // Its answer comes as the turn's events and end, in the order of its conversation.
             Request::Turn {
                 resident,
                 conversation,
                 prompt,
                 fresh,
             } => {
-                let (tx, mut rx) = mpsc::channel(64);
-                let forward = async {
-                    while let Some(ev) = rx.recv().await {
-                        let _ = out.send(Response::Event(ev)).await;
-                    }
-                };
-                let (result, ()) = tokio::join!(
-                    self.turn(&resident, &conversation, &prompt, fresh, tx),
-                    forward
-                );
-                match result {
-                    Ok(outcome) => Response::TurnDone(outcome),
-                    Err(e) => error(&e),
-                }
+                let message = Message::Cli { prompt, fresh };
+                let key = (resident, conversation);
+                return self.ask(key, message, Asker::Cli(out)).await;
             }
         };
         let _ = out.send(answer).await;

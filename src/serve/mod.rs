@@ -3,6 +3,7 @@
 //! It speaks no network protocol: every Matrix connection is the chat process's.
 
 mod approvals;
+mod asker;
 mod consoles;
 mod control;
 mod credentials;
@@ -10,7 +11,6 @@ mod declined;
 mod deliveries;
 mod devices;
 mod files;
-mod gather;
 mod hall;
 mod losses;
 mod notices;
@@ -47,8 +47,8 @@ pub struct Daemon<H, M, G> {
     teller: notices::Teller,
     /// Answers the chat has not confirmed yet.
     deliveries: deliveries::Deliveries,
-    /// Messages waiting for their conversation's next turn.
-    gathering: gather::Gathering,
+    /// Each conversation's running turn and the messages waiting for its next.
+    conversations: crate::turn::conversation::Conversations<asker::Asker>,
     /// Each resident's signing agent.
     agents: crate::sign::Agents,
     /// The machine's seams, shared with the blocking threads resets run on.
@@ -104,14 +104,14 @@ where
         let desk = Desk::new(managers, Box::new(machine.public().clone()), &town)?;
         let keeper = Keeper::new(acls, &town.state)?;
         let deliveries = deliveries::Deliveries::new(&town.state)?;
-        let gathering = gather::Gathering::new(&town.state)?;
+        let conversations = crate::turn::conversation::Conversations::new(&town.state)?;
         Ok(Self {
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),
             last_turn: Default::default(),
             teller: Default::default(),
             deliveries,
-            gathering,
+            conversations,
             agents: Default::default(),
             retirement: Arc::new(retirement::Retirement::new(machine.clone())),
             machine,
@@ -256,13 +256,9 @@ where
         // Starts the signing agents too, and tells the rooms what a boot reset reported.
         daemon.round_began();
         // Messages that waited across a restart get their turn; the answers are delivered.
-        for (resident, conversation) in daemon.gathering.leftover() {
+        for (key, batch) in daemon.conversations.resume() {
             let d = daemon.clone();
-            tokio::spawn(async move {
-                if let Some(batch) = d.gathering.next(&resident, &conversation) {
-                    d.run_lane(&resident, &conversation, batch).await;
-                }
-            });
+            tokio::spawn(async move { d.run_lane(&key, batch).await });
         }
         tracing::info!(town = %town.name, residents = town.residents.len(), "townhall is serving on {}", socket.display());
         for r in &town.residents {

@@ -63,7 +63,7 @@ where
                 .cloned()
                 .unwrap_or_default(),
             last_reset: rounds.last().unwrap_or_default().troubles_of(resident),
-            waiting: self.gathering.waiting(resident),
+            waiting: self.conversations.waiting(resident),
             spent: self.desk.spent(round, resident).total.into(),
             budget_usd: r.budget.usd,
             budget_tokens: r.budget.tokens,

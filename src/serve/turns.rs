@@ -5,11 +5,13 @@
 use tokio::sync::mpsc;
 
 use super::Daemon;
-use super::gather::{self, Arrival, Asked, Waiting};
+use super::asker::Asker;
+use crate::control::Response;
 use crate::grant::Acls;
 use crate::hall::{self, Delivery, Reply, Said};
 use crate::machine::Machine;
 use crate::turn::TurnEvent;
+use crate::turn::conversation::{self, Arrival, Batch, Key, Message, Waiting};
 use crate::units::UserManagers;
 
 impl<H, M, G> Daemon<H, M, G>
@@ -18,8 +20,7 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    /// A message for a conversation: its turn runs now, or it waits for the running one to
-    /// end and goes into the next with whatever else waited (gather.rs).
+    /// A room's message for a conversation.
     pub(super) async fn hall_turn(
         &self,
         resident: String,
@@ -36,43 +37,77 @@ where
             reply,
             again: false,
         };
-        match self
-            .gathering
-            .arrive(&resident, &conversation, w.clone(), out.clone())
-        {
-            Err((notice, out)) => {
-                let _ = out.send(hall::refused(notice)).await;
-            }
-            Ok(Arrival::Kept(waiting)) => {
-                let _ = out.send(Said::Gathered { waiting }).await;
-            }
-            Ok(Arrival::RunNow) => {
-                let _ = out.send(Said::Accepted).await;
-                self.run_lane(&resident, &conversation, vec![(w, Some(out))])
-                    .await
+        let key = (resident, conversation);
+        self.ask(key, Message::Chat(w), Asker::Chat(out)).await
+    }
+
+    /// Every message, from a room or root's CLI, comes here: its turn runs now, or it
+    /// waits for the running one to end (the conversation state says which).
+    pub(super) async fn ask(&self, key: Key, message: Message, asker: Asker) {
+        let tell = asker.clone();
+        match self.conversations.arrive(key.clone(), message, asker) {
+            Arrival::Refused(notice, asker) => asker.refused(notice).await,
+            Arrival::Kept(waiting) => tell.kept(waiting).await,
+            Arrival::Run(batch) => {
+                tell.accepted().await;
+                drop(tell);
+                self.run_lane(&key, batch).await
             }
         }
     }
 
-    /// Run `batch`, then whatever gathered meanwhile, until the conversation is idle.
-    pub(super) async fn run_lane(&self, resident: &str, conversation: &str, mut batch: Vec<Asked>) {
+    /// Run `batch`, then whatever the conversation's turn ends hand out, until it is idle.
+    pub(super) async fn run_lane(&self, key: &Key, mut batch: Batch<Asker>) {
         loop {
-            if !self.run_batch(resident, conversation, batch).await {
+            let went_on = match batch {
+                Batch::Room(b) => self.run_room(key, b).await,
+                Batch::Cli {
+                    prompt,
+                    fresh,
+                    asker,
+                } => self.run_cli(key, &prompt, fresh, asker).await,
+            };
+            if !went_on {
                 return;
             }
-            match self.gathering.next(resident, conversation) {
+            match self.conversations.ended(key) {
                 Some(b) => batch = b,
                 None => return,
             }
         }
     }
 
+    /// A turn of root's CLI: its events and outcome go to the caller. False when the
+    /// daemon is stopping.
+    async fn run_cli(&self, key: &Key, prompt: &str, fresh: bool, asker: Option<Asker>) -> bool {
+        let (tx, mut rx) = mpsc::channel(64);
+        let forward = async {
+            while let Some(ev) = rx.recv().await {
+                if let Some(a) = &asker {
+                    a.event(ev).await;
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(self.turn(&key.0, &key.1, prompt, fresh, tx), forward);
+        if let Some(Asker::Cli(out)) = &asker {
+            let answer = match result {
+                Ok(outcome) => Response::TurnDone(outcome),
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            };
+            let _ = out.send(answer).await;
+        }
+        !self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// One turn for one or more messages; the answer streams to the first asker still
     /// connected, and is kept as a delivery until the chat confirms it. False when the
     /// daemon is stopping: the turn was interrupted, and its messages stay on disk to run
     /// again after the restart.
-    async fn run_batch(&self, resident: &str, conversation: &str, batch: Vec<Asked>) -> bool {
-        let mut prompt = gather::prompt(&batch);
+    async fn run_room(&self, key: &Key, batch: Vec<(Waiting, Option<Asker>)>) -> bool {
+        let (resident, conversation) = (key.0.as_str(), key.1.as_str());
+        let mut prompt = conversation::prompt(&batch);
         let received = self.received.take(resident, conversation);
         if !received.is_empty() {
             prompt = format!("{}\n\n{prompt}", received.join("\n"));
@@ -80,21 +115,21 @@ where
         // The first asker still connected leads (else the first message, answered by delivery).
         let lead = batch
             .iter()
-            .position(|(_, a)| a.as_ref().is_some_and(|o| !o.is_closed()))
+            .position(|(_, a)| a.as_ref().is_some_and(Asker::is_open))
             .unwrap_or(0);
         let reply = batch[lead].0.reply.clone();
         let mut out = None;
         for (i, (_, asker)) in batch.into_iter().enumerate() {
             match asker {
-                Some(o) if i == lead => out = Some(o),
-                Some(o) => {
+                Some(Asker::Chat(o)) if i == lead => out = Some(o),
+                Some(Asker::Chat(o)) => {
                     let _ = o
                         .send(Said::Joined {
                             into: reply.event.clone(),
                         })
                         .await;
                 }
-                None => {}
+                _ => {}
             }
         }
         let (tx, mut rx) = mpsc::channel(64);

@@ -1,12 +1,12 @@
-//! The daemon's turns: one at a time per (resident, conversation), later ones queue in
-//! order (bounded); sessions continue; stop ends a resident's running turns.
+//! The daemon's turn actor: it opens a turn (budget, session), runs the CLI's unit, and
+//! records what came of it (session, spending). Which turn runs when is the
+//! conversation state's to say (`conversation`); stop ends a resident's running turns.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 use super::opening::{self, Opening};
 use super::sessions::Session;
@@ -19,17 +19,10 @@ use crate::config::Town;
 use crate::os::OsError;
 use crate::units::UserManagers;
 
-/// How many turns may wait behind the running one in a conversation.
-pub const QUEUE_MAX: usize = 8;
-
 #[derive(Debug, thiserror::Error)]
 pub enum TurnError {
     #[error("no resident named `{0}`")]
     NoResident(String),
-    #[error(
-        "{resident} already has {QUEUE_MAX} messages waiting in this conversation: queue full, try again later"
-    )]
-    QueueFull { resident: String },
     #[error(
         "{resident} has spent {spent} of this round's budget of {budget}: no new turns until the next round (`!reset`), or raise [budget] in residents/{resident}.toml"
     )]
@@ -68,19 +61,12 @@ struct Running {
     stopped: Arc<AtomicBool>,
 }
 
-#[derive(Default)]
-struct Lane {
-    turn: Mutex<()>,
-    waiting: std::sync::atomic::AtomicUsize,
-}
-
 pub struct Desk<M> {
     pub(super) managers: M,
     /// Where a turn's approval hooks are published (gemini reads them from there).
     public: Box<dyn crate::public::PublicFiles + Send + Sync>,
     pub(super) sessions: Sessions,
     ledger: Ledger,
-    lanes: std::sync::Mutex<HashMap<(String, String), Arc<Lane>>>,
     running: std::sync::Mutex<Vec<Running>>,
 }
 
@@ -95,7 +81,6 @@ impl<M: UserManagers + Sync> Desk<M> {
             public,
             sessions: Sessions::load(&town.state)?,
             ledger: Ledger::load(&town.state)?,
-            lanes: Default::default(),
             running: Default::default(),
         })
     }
@@ -113,7 +98,7 @@ impl<M: UserManagers + Sync> Desk<M> {
             .collect()
     }
 
-    /// Run a turn when its conversation is free; events (including `Queued`) stream out.
+    /// Run a turn now (its conversation's earlier turn has ended); its events stream out.
     pub async fn turn(
         &self,
         town: &Town,
@@ -126,39 +111,6 @@ impl<M: UserManagers + Sync> Desk<M> {
         let r = town
             .resident(resident)
             .ok_or_else(|| TurnError::NoResident(resident.into()))?;
-        let lane = {
-            let mut lanes = self.lanes.lock().expect("lock");
-            lanes
-                .entry((resident.into(), conversation.into()))
-                .or_default()
-                .clone()
-        };
-        let ahead = lane.waiting.fetch_add(1, Ordering::SeqCst);
-        // `ahead` counts the running turn too: QUEUE_MAX may wait behind it.
-        if ahead > QUEUE_MAX {
-            lane.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(TurnError::QueueFull {
-                resident: resident.into(),
-            });
-        }
-        if ahead > 0 {
-            let _ = events
-                .send(TurnEvent::Queued {
-                    ahead: ahead as u32,
-                })
-                .await;
-        }
-        // tokio's Mutex is fair: turns of one conversation run in the order they came.
-        let _turn = lane.turn.lock().await;
-        // Counted until this turn ends, so a later message sees it ahead of itself.
-        struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        let _leave = Leave(&lane.waiting);
-
         let round = crate::round::RoundState::new(&town.state).round()?;
         let kind = r.agent.kind;
         let opening = opening::open(

@@ -2,6 +2,7 @@
 //! own user manager. Drivers turn each CLI's output into events.
 
 pub mod bounds;
+pub mod conversation;
 mod desk;
 pub mod drivers;
 mod ledger;
@@ -10,7 +11,7 @@ mod run;
 mod sessions;
 mod watch;
 
-pub use desk::{Desk, QUEUE_MAX, RunningTurn, TurnError};
+pub use desk::{Desk, RunningTurn, TurnError};
 pub use drivers::{Invocation, Reader, invocation};
 pub use ledger::{Ledger, RoundSpent, Spent, dollars};
 pub use run::{Outcome, TurnSpec, run_turn, unit_name};

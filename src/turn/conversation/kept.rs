@@ -1,0 +1,53 @@
+//! The conversations as the daemon holds them: the pure state behind a lock, written to
+//! disk after every change, so a message is on disk before its asker hears it was taken.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::disk;
+use super::state::{Arrival, Batch, Key, Lanes, Message};
+use crate::os::OsError;
+
+pub struct Conversations<T> {
+    path: PathBuf,
+    lanes: Mutex<Lanes<T>>,
+}
+
+impl<T> Conversations<T> {
+    /// Read back what a stopped daemon left: its conversations stay busy until `resume`.
+    pub fn new(state: &Path) -> Result<Self, OsError> {
+        let path = state.join(disk::FILE);
+        let lanes = Lanes::restarted(disk::load(&path)?);
+        Ok(Self {
+            path,
+            lanes: Mutex::new(lanes),
+        })
+    }
+
+    /// Apply one transition and save the state it leaves.
+    fn change<R>(&self, f: impl FnOnce(&mut Lanes<T>) -> R) -> R {
+        let mut lanes = self.lanes.lock().expect("lock");
+        let r = f(&mut lanes);
+        // A full disk must not stop the town's turns: the state holds in memory.
+        if let Err(e) = disk::save(&self.path, &lanes.saved()) {
+            tracing::warn!("{e}");
+        }
+        r
+    }
+
+    pub fn arrive(&self, key: Key, message: Message, asker: T) -> Arrival<T> {
+        self.change(|l| l.arrive(key, message, asker))
+    }
+
+    pub fn ended(&self, key: &Key) -> Option<Batch<T>> {
+        self.change(|l| l.ended(key))
+    }
+
+    pub fn resume(&self) -> Vec<(Key, Batch<T>)> {
+        self.change(|l| l.resume())
+    }
+
+    pub fn waiting(&self, resident: &str) -> usize {
+        self.lanes.lock().expect("lock").waiting(resident)
+    }
+}

@@ -1,0 +1,29 @@
+//! A conversation's order, as one persisted state. Messages arrive; the first runs at once
+//! and what comes while its turn runs waits, to be gathered into the next turn in order;
+//! a turn's end takes the next batch; a restart runs the interrupted turn again, ahead of
+//! what waited. `state` decides (pure, table-tested); `kept` holds it on disk for the
+//! daemon, whose turns are the actor.
+
+mod disk;
+mod kept;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use kept::Conversations;
+pub use state::{Arrival, Batch, Key, Lanes, MAX_WAITING, MAX_WAITING_CHARS, Message, prompt};
+
+use serde::{Deserialize, Serialize};
+
+use crate::hall::Reply;
+
+/// A message from a room, as kept on disk until its turn ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub sender: String,
+    pub prompt: String,
+    pub reply: Reply,
+    /// Its turn was running when the daemon stopped: it is given again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub again: bool,
+}
