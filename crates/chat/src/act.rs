@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use super::Chat;
 use super::answer::Streamer;
-use super::bot::{Backend, Ended, Job, TurnAsk};
+use super::bot::{Backend, Ended, Job, NotRun, TurnAsk};
 use super::line::Place;
 use super::policy::{Command, DeviceCommand};
 use townhall_wire::hall::TurnEvent;
@@ -192,7 +192,7 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
             }
             return;
         }
-        Err(e) => (None, Err(e.to_string())),
+        Err(e) => (None, Err(NotRun(e.to_string()))),
     };
     // How it ended, its session, what it spent, the outbox files it could not send.
     let town = backend.town();

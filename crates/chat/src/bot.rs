@@ -10,7 +10,7 @@ mod sync;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-pub use backend::{Backend, Ended, TurnAsk};
+pub use backend::{Backend, Ended, NotRun, TurnAsk};
 pub use sync::{invited, run};
 
 use super::policy::{Command, Decision, Incoming, decide};

@@ -12,12 +12,18 @@ use townhall_config::Town;
 use townhall_wire::hall::{HallError, Refused, Reply};
 use townhall_wire::hall::{Outcome, TurnEvent};
 
+/// Why root did not run a turn, in root's words (a spent budget, a unit that could not
+/// start, a hall that failed): said once under the answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotRun(pub String);
+
 /// How a turn asked for ended.
 pub enum Ended {
     /// Its answer is `delivery` until confirmed; `outcome` is Err when it could not run.
     Answered {
         delivery: u64,
-        outcome: Box<Result<Outcome, String>>,
+        outcome: Box<Result<Outcome, NotRun>>,
     },
     /// The message waited and was answered together with an earlier one.
     Joined,

@@ -53,8 +53,9 @@ impl Backend for Remote {
                     outcome,
                     error,
                 } => {
-                    let outcome = outcome
-                        .ok_or_else(|| error.unwrap_or_else(|| "the turn could not run".into()));
+                    let outcome = outcome.ok_or_else(|| {
+                        NotRun(error.unwrap_or_else(|| "the turn could not run".into()))
+                    });
                     self.answering.lock().expect("lock").insert(delivery);
                     return Ok(Ended::Answered {
                         delivery,

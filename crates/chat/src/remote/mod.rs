@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::answer::Streamer;
-use super::bot::{Backend, Ended, TurnAsk};
+use super::bot::{Backend, Ended, NotRun, TurnAsk};
 use super::{Chat, MatrixChat, words};
 use townhall_config::Town;
 use townhall_wire::backoff::Backoff;
@@ -230,10 +230,12 @@ impl Remote {
     async fn post_late(&self, chat: &MatrixChat, d: Delivery) {
         let mut s = Streamer::new(chat, &d.reply.room, d.reply.thread.as_deref());
         let outcome = d.outcome.clone().ok_or_else(|| {
-            d.errors
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "the turn could not run".into())
+            NotRun(
+                d.errors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "the turn could not run".into()),
+            )
         });
         let footer = words::footer(&outcome, &d.errors)
             .map_or(words::LATE.to_string(), |f| format!("{f}\n{}", words::LATE));

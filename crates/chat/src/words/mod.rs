@@ -6,6 +6,7 @@
 mod notices;
 mod reports;
 
+use crate::bot::NotRun;
 use townhall_config::Budget;
 use townhall_wire::hall::{Outcome, Spent, dollars};
 
@@ -13,7 +14,7 @@ pub use notices::notice;
 pub use reports::{branches, cost, last_turn, reset_done, status, what_a_reset_loses};
 
 /// The line under an answer: how the turn ended when not plainly, and what went wrong.
-pub fn footer(outcome: &Result<Outcome, String>, errors: &[String]) -> Option<String> {
+pub fn footer(outcome: &Result<Outcome, NotRun>, errors: &[String]) -> Option<String> {
     let mut footer = match outcome {
         Ok(o) if o.stopped => Some("_(stopped)_".to_string()),
         Ok(o) if o.timed_out => Some("_(timed out and stopped)_".to_string()),
@@ -29,7 +30,7 @@ pub fn footer(outcome: &Result<Outcome, String>, errors: &[String]) -> Option<St
     // A turn that could not run reports why once, above; the rest are the CLI's own.
     let errors: Vec<&String> = errors
         .iter()
-        .filter(|e| !matches!(outcome, Err(o) if o == *e))
+        .filter(|e| !matches!(outcome, Err(NotRun(o)) if o == *e))
         .collect();
     if !errors.is_empty() {
         let e = format!(
@@ -126,7 +127,7 @@ mod tests {
         );
         let e = "queue full".to_string();
         assert_eq!(
-            footer(&Err(e.clone()), std::slice::from_ref(&e)).unwrap(),
+            footer(&Err(NotRun(e.clone())), std::slice::from_ref(&e)).unwrap(),
             "_(could not run: queue full)_"
         );
         assert!(
