@@ -42,6 +42,7 @@ pub(crate) mod testing {
         crate::remote::FakeRemote,
         crate::grant::FakePorts,
         crate::public::FakePublic,
+        crate::files::FakePost,
     >;
 
     pub fn fake_machine(accounts: Vec<crate::resident::Account>) -> FakeMachine {
@@ -56,6 +57,7 @@ pub(crate) mod testing {
             remote: Default::default(),
             serial: Default::default(),
             public: Default::default(),
+            post: Default::default(),
         }
     }
 

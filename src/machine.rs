@@ -1,9 +1,10 @@
 //! The machine the town runs on, as one value: every seam the daemon's long-lived work acts
 //! through (rounds, accounts, levelling, host settings, signing keys, the town remote,
-//! serial consoles). The real one is put together once,
+//! serial consoles, the files' way in and out). The real one is put together once,
 //! at the binary's edge (`townhall serve`); the core only ever receives it, so the daemon
 //! is tested on fakes.
 
+use crate::files::Post;
 use crate::git::Git;
 use crate::grant::SerialPorts;
 use crate::level::{Host, Presence};
@@ -35,6 +36,7 @@ pub trait Machine: Send + Sync + 'static {
     type Remote: TownRemote + Send + Sync + 'static;
     type Serial: SerialPorts + Send + Sync + 'static;
     type Public: PublicFiles + Clone + Send + Sync + 'static;
+    type Post: Post + Send + Sync + 'static;
 
     /// The seams a round acts through.
     fn round(&self) -> RoundSeams<'_, Self>;
@@ -48,10 +50,12 @@ pub trait Machine: Send + Sync + 'static {
     fn serial(&self) -> &Self::Serial;
     /// What the town publishes for anyone on the host to read.
     fn public(&self) -> &Self::Public;
+    /// Files from the chat's spool into an inbox, and from an outbox to the chat.
+    fn post(&self) -> &Self::Post;
 }
 
 /// A machine made of its parts: the real adapters in `townhall serve`, fakes in tests.
-pub struct Parts<S, F, A, G, P, H, K, R, C, U> {
+pub struct Parts<S, F, A, G, P, H, K, R, C, U, O> {
     pub subvolumes: S,
     pub files: F,
     pub accounts: A,
@@ -62,9 +66,10 @@ pub struct Parts<S, F, A, G, P, H, K, R, C, U> {
     pub remote: R,
     pub serial: C,
     pub public: U,
+    pub post: O,
 }
 
-impl<S, F, A, G, P, H, K, R, C, U> Machine for Parts<S, F, A, G, P, H, K, R, C, U>
+impl<S, F, A, G, P, H, K, R, C, U, O> Machine for Parts<S, F, A, G, P, H, K, R, C, U, O>
 where
     S: Subvolumes + Send + Sync + 'static,
     F: Files + Send + Sync + 'static,
@@ -76,6 +81,7 @@ where
     R: TownRemote + Send + Sync + 'static,
     C: SerialPorts + Send + Sync + 'static,
     U: PublicFiles + Clone + Send + Sync + 'static,
+    O: Post + Send + Sync + 'static,
 {
     type Subvolumes = S;
     type Files = F;
@@ -87,6 +93,7 @@ where
     type Remote = R;
     type Serial = C;
     type Public = U;
+    type Post = O;
 
     fn round(&self) -> Seams<'_, S, F, A, G, P> {
         Seams {
@@ -117,6 +124,10 @@ where
     fn public(&self) -> &U {
         &self.public
     }
+
+    fn post(&self) -> &O {
+        &self.post
+    }
 }
 
 /// The real machine's parts, named once for the binary that puts them together.
@@ -131,4 +142,5 @@ pub type Real = Parts<
     crate::remote::HostRemote,
     crate::grant::Termios,
     crate::public::PublicDir,
+    crate::files::HostPost,
 >;

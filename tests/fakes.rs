@@ -5,7 +5,7 @@
 use std::process::Command;
 
 /// Every recording fake in the workspace's root-side crates.
-const FAKES: [&str; 14] = [
+const FAKES: [&str; 15] = [
     "FakeAccounts",
     "FakeAcls",
     "FakeDevices",
@@ -14,6 +14,7 @@ const FAKES: [&str; 14] = [
     "FakeHost",
     "FakeKeys",
     "FakePorts",
+    "FakePost",
     "FakePresence",
     "FakePublic",
     "FakeRemote",

@@ -17,5 +17,6 @@ pub fn real(town: &Town) -> Real {
         remote: townhall::remote::HostRemote,
         serial: townhall::grant::Termios,
         public: townhall::public::PublicDir,
+        post: townhall::files::HostPost,
     }
 }

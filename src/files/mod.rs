@@ -219,6 +219,11 @@ pub enum Unspooled {
     NotItsOwn(PathBuf),
     #[error("the file is {}, over the {} allowed", crate::os::size(*.size), crate::os::size(*.max))]
     TooBig { size: u64, max: u64 },
+    #[error(
+        "there is no `{}` user to own a spool: install the chat process as the README says",
+        crate::hall::CHAT_USER
+    )]
+    NoChatUser,
     #[error(transparent)]
     Os(#[from] OsError),
 }
@@ -256,4 +261,11 @@ pub fn open_spooled(
 }
 
 #[cfg(test)]
+mod fake;
+mod post;
+#[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+pub use fake::FakePost;
+pub use post::{HANDOVER, HostPost, Post};

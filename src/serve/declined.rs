@@ -7,8 +7,6 @@ use std::path::PathBuf;
 pub enum Declined {
     #[error("{0} is not a resident of this town")]
     NoResident(String),
-    #[error("{} is not in a spool of the chat's", .0.display())]
-    NotInSpool(PathBuf),
     #[error(transparent)]
     Unspooled(#[from] crate::files::Unspooled),
     #[error("no present device that a rule matches is called {0:.60}; `!devices` lists them")]

@@ -3,22 +3,16 @@
 //! hand-over directory, which the chat can read, until the answer is delivered.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::Daemon;
 use super::declined::Declined;
 use crate::config::Town;
-use crate::files::{self, Outgoing};
+use crate::files::{self, Outgoing, Post};
 use crate::grant::Acls;
 use crate::machine::Machine;
-use crate::os::{OsContext, OsError};
 use crate::units::UserManagers;
-
-/// Root's copies of outbox files, group-readable by the chat user only.
-pub const HANDOVER: &str = "/run/townhall-files";
-/// The chat's spool under its systemd StateDirectory.
-const CHAT_SPOOL: &str = "/var/lib/townhall-chat/spool";
 
 /// Lines about files received, per resident and conversation, for its next prompt.
 #[derive(Default)]
@@ -53,13 +47,6 @@ fn who(town: &Town, r: &crate::config::Resident) -> files::Resident {
     }
 }
 
-fn chat_ids() -> Option<(u32, u32)> {
-    nix::unistd::User::from_name(crate::hall::CHAT_USER)
-        .ok()
-        .flatten()
-        .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
-}
-
 impl<H, M, G> Daemon<H, M, G>
 where
     H: Machine,
@@ -80,16 +67,11 @@ where
         let r = town
             .resident(resident)
             .ok_or_else(|| Declined::NoResident(resident.into()))?;
-        // The chat's own spool, a file of its uid (the chat never runs as root).
-        let spool = PathBuf::from(spool);
-        let dir = PathBuf::from(CHAT_SPOOL);
-        let (Some((owner, _)), true) = (chat_ids(), spool.parent() == Some(dir.as_path())) else {
-            return Err(Declined::NotInSpool(spool));
-        };
-        let file = files::open_spooled(&spool, &dir, owner, r.files.max_bytes)?;
-        let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let (w, n) = (who(&town, r), name.to_string());
-        let saved = tokio::task::spawn_blocking(move || files::deliver(&w, &n, file)).await??;
+        let (w, n, spool) = (who(&town, r), name.to_string(), PathBuf::from(spool));
+        let (max, machine) = (r.files.max_bytes, self.machine.clone());
+        let (saved, bytes) =
+            tokio::task::spawn_blocking(move || machine.post().receive(&w, &n, &spool, max))
+                .await??;
         let path = saved.display().to_string();
         tracing::info!(%resident, %sender, "saved a file at {path}");
         let detail = serde_json::json!({ "resident": resident, "sender": sender, "path": path, "bytes": bytes });
@@ -114,50 +96,18 @@ where
             return (vec![], vec![]);
         };
         let (w, max) = (who(&town, r), r.files.max_bytes);
-        let name = resident.to_string();
-        let r = tokio::task::spawn_blocking(move || {
-            let gid = chat_ids().map_or(0, |(_, g)| g);
-            files::take(&w, max, || handover_dir(&name, gid), gid)
-        });
+        let (name, machine) = (resident.to_string(), self.machine.clone());
+        let r = tokio::task::spawn_blocking(move || machine.post().send(&w, &name, max));
         r.await
             .unwrap_or_else(|e| (vec![], vec![Declined::from(e).to_string()]))
     }
-}
 
-/// A new directory under HANDOVER (root's, 0750, the chat's group).
-fn handover_dir(resident: &str, gid: u32) -> Result<PathBuf, OsError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &Path| {
-        let what = || format!("making {} the chat's to read", p.display());
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o750)).os(what)?;
-        nix::unistd::chown(
-            p,
-            Some(nix::unistd::Uid::from_raw(0)),
-            Some(nix::unistd::Gid::from_raw(gid)),
-        )
-        .os(what)
-    };
-    let root = Path::new(HANDOVER);
-    if !root.is_dir() {
-        std::fs::create_dir(root).os(|| format!("creating {HANDOVER}"))?;
-    }
-    mode(root)?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = root.join(format!("{resident}-{stamp}"));
-    std::fs::create_dir(&dir).os(|| format!("creating {}", dir.display()))?;
-    mode(&dir)?;
-    Ok(dir)
-}
-
-/// The answer is posted: its copies go.
-pub fn delivered(files: &[crate::hall::Outgoing]) {
-    for f in files.iter().filter(|f| f.path.starts_with(HANDOVER)) {
-        let _ = std::fs::remove_file(&f.path);
-        if let Some(dir) = f.path.parent() {
-            let _ = std::fs::remove_dir(dir);
-        }
+    /// The answer is posted: its copies go.
+    pub(super) fn delivered(&self, files: &[crate::hall::Outgoing]) {
+        let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        self.machine.post().delivered(&paths);
     }
 }
+
+#[cfg(test)]
+mod tests;

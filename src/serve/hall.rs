@@ -183,7 +183,7 @@ where
             },
             Ask::Delivered { id } => {
                 if let Some(d) = self.deliveries.remove(id) {
-                    super::files::delivered(d.outcome.as_ref().map_or(&[][..], |o| &o.files));
+                    self.delivered(d.outcome.as_ref().map_or(&[][..], |o| &o.files));
                 }
                 Said::Done
             }
