@@ -19,7 +19,7 @@ pub use pipe::{Pipe, push_client};
 pub use receive::SLICE;
 #[cfg(test)]
 pub use seam::FakeRemote;
-pub use seam::{HostRemote, TownRemote, after_reset};
+pub use seam::{HostRemote, Refs, TownRemote, after_reset};
 
 use crate::config::{Resident, Town};
 use crate::os::{OsContext, OsError};

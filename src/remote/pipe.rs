@@ -52,6 +52,15 @@ pub struct Pipe {
 
 type Pushed = dyn Fn(&str, Vec<crate::hall::Notice>) + Send + Sync;
 
+/// What one push acts through: the town as it is now, the remote's git, the pushes
+/// running, and where its notices go.
+struct Push<'a, R> {
+    town: &'a Town,
+    remote: &'a R,
+    running: &'a super::receive::Running,
+    pushed: &'a Pushed,
+}
+
 impl Pipe {
     pub fn bind() -> std::io::Result<Self> {
         let path = super::pipe_socket();
@@ -64,12 +73,19 @@ impl Pipe {
     }
 
     /// Serve pushes for ever (blocking: run on a thread of its own); `town` is re-read for
-    /// each push so reloads apply. Accept errors are retried, never the end of the pipe.
-    pub fn serve(
+    /// each push so reloads apply. `remote` lends the remote's git from `owner` (the
+    /// daemon's machine). Accept errors are retried, never the end of the pipe.
+    pub fn serve<O, R>(
         self,
+        owner: Arc<O>,
+        remote: fn(&O) -> &R,
         town: impl Fn() -> Arc<Town> + Send + Sync + 'static,
         pushed: impl Fn(&str, Vec<crate::hall::Notice>) + Send + Sync + 'static,
-    ) -> ! {
+    ) -> !
+    where
+        O: Send + Sync + 'static,
+        R: super::TownRemote + 'static,
+    {
         let town = Arc::new(town);
         let pushed: Arc<Pushed> = Arc::new(pushed);
         let slots = Arc::new(Slots::default());
@@ -95,10 +111,18 @@ impl Pipe {
                 continue;
             };
             let (town, pushed, running) = (town.clone(), pushed.clone(), running.clone());
+            let owner = owner.clone();
             let spawned = std::thread::Builder::new()
                 .name("push".into())
                 .spawn(move || {
-                    if let Err(e) = one_push(conn, uid, &town(), &*pushed, &running) {
+                    let t = town();
+                    let push = Push {
+                        town: &t,
+                        remote: remote(&owner),
+                        running: &running,
+                        pushed: &*pushed,
+                    };
+                    if let Err(e) = one_push(conn, uid, &push) {
                         tracing::warn!("push: {e}");
                     }
                     drop(slot);
@@ -143,15 +167,26 @@ fn receive_request(conn: &UnixStream) -> std::io::Result<(String, Vec<OwnedFd>)>
     Ok((String::from_utf8_lossy(&buf[..n]).trim().to_string(), fds))
 }
 
-fn one_push(
-    mut conn: UnixStream,
+fn one_push<R: super::TownRemote>(
+    conn: UnixStream,
     uid: u32,
-    town: &Town,
-    pushed: &Pushed,
-    running: &super::receive::Running,
+    push: &Push<R>,
 ) -> std::io::Result<()> {
     conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let (name, fds) = receive_request(&conn)?;
+    pushing(conn, uid, &name, fds, push)
+}
+
+/// A push the client handed over: `uid` pushes to the repository `name` on `fds`. Who may
+/// push where is checked before receive-pack runs; a refusal goes to the pusher's stderr.
+fn pushing<R: super::TownRemote>(
+    mut conn: UnixStream,
+    uid: u32,
+    name: &str,
+    fds: Vec<OwnedFd>,
+    push: &Push<R>,
+) -> std::io::Result<()> {
+    let town = push.town;
     let Some(r) = town.residents.iter().find(|r| r.uid == uid) else {
         return refuse(
             &mut conn,
@@ -183,16 +218,18 @@ fn one_push(
             ),
         );
     }
-    let before = super::refs_of(&repo.name, &r.name);
-    let code =
-        super::receive::receive_pack(town, &r.name, &repo.name, running, [stdin, stdout, stderr])?;
+    let remote = push.remote;
+    let before = remote.refs(&repo.name, &r.name);
+    let fds = [stdin, stdout, stderr];
+    let code = remote.receive_pack(town, &r.name, &repo.name, push.running, fds)?;
     if code == 0 {
-        let after = super::refs_of(&repo.name, &r.name);
-        pushed(
-            &r.name,
-            super::push_notices(&repo.name, &r.name, &before, &after),
-        );
+        let after = remote.refs(&repo.name, &r.name);
+        let notices = remote.push_notices(&repo.name, &r.name, &before, &after);
+        (push.pushed)(&r.name, notices);
     }
     tracing::info!(resident = %r.name, repo = %repo.name, code, "push");
     conn.write_all(&[code])
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,7 @@ use super::Daemon;
 use crate::config::Town;
 use crate::grant::Acls;
 use crate::machine::Machine;
+use crate::remote::TownRemote;
 use crate::units::UserManagers;
 
 impl<H, M, G> Daemon<H, M, G>
@@ -18,8 +19,8 @@ where
     /// The town remote's repositories, and the pipe residents push through (a thread of
     /// its own: each push is a blocking receive-pack).
     pub(super) async fn serve_pushes(self: &Arc<Self>, town: &Arc<Town>) {
-        let t = town.clone();
-        match tokio::task::spawn_blocking(move || crate::remote::prepare(&t)).await {
+        let (t, machine) = (town.clone(), self.machine.clone());
+        match tokio::task::spawn_blocking(move || machine.remote().prepare(&t)).await {
             Ok(Ok(done)) => done.iter().for_each(|d| tracing::info!("town remote: {d}")),
             Ok(Err(e)) => tracing::error!("town remote: {e}"),
             Err(e) => tracing::error!("town remote: {e}"),
@@ -34,7 +35,10 @@ where
                         told.tell(resident, n);
                     }
                 };
-                std::thread::spawn(move || pipe.serve(move || d.town(), pushed));
+                let machine = self.machine.clone();
+                std::thread::spawn(move || {
+                    pipe.serve(machine, H::remote, move || d.town(), pushed)
+                });
             }
             Err(e) => tracing::error!(
                 "no push pipe at {}: {e}",
