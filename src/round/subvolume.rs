@@ -59,12 +59,9 @@ impl VolArgsV2 {
     }
 
     /// Set the name, which must fit (with its terminating zero).
-    pub(super) fn set_name(&mut self, name: &[u8]) -> Result<(), String> {
+    pub(super) fn set_name(&mut self, name: &[u8]) -> Result<(), BadName> {
         if name.len() >= self.name.len() || name.contains(&0) || name.contains(&b'/') {
-            return Err(format!(
-                "bad subvolume name {:?}",
-                String::from_utf8_lossy(name)
-            ));
+            return Err(BadName(String::from_utf8_lossy(name).into()));
         }
         self.name[..name.len()].copy_from_slice(name);
         Ok(())
@@ -85,7 +82,12 @@ fn zeroed<T>() -> Box<T> {
     unsafe { Box::new(std::mem::zeroed()) }
 }
 
-fn vol_args(name: &str) -> Result<Box<VolArgsV2>, String> {
+/// A name the kernel would not take for a subvolume: too long, or with a `/` or a zero.
+#[derive(Debug, thiserror::Error)]
+#[error("bad subvolume name {0:?}")]
+pub(super) struct BadName(String);
+
+fn vol_args(name: &str) -> Result<Box<VolArgsV2>, BadName> {
     let mut args = zeroed::<VolArgsV2>();
     args.set_name(name.as_bytes())?;
     Ok(args)

@@ -286,15 +286,34 @@ fn destroy_nested(top: &OwnedFd, top_id: u64, parent: u64, c: &Child) -> Result<
     }
 }
 
+/// Why a subvolume tree was not deleted, or not all of it.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum TreeError {
+    /// A step on the tree failed: what it was doing, and the kernel's answer.
+    #[error("{doing}: {errno}")]
+    Step { doing: String, errno: Errno },
+    #[error("not a subvolume")]
+    NotASubvolume,
+    /// Nested subvolumes that could not be deleted, each by id, name and why.
+    #[error("{} nested subvolume(s) left: {}", .0.len(), .0.join("; "))]
+    Left(Vec<String>),
+}
+
+/// A failed step's error, saying what it was doing.
+fn doing(what: impl Into<String>) -> impl FnOnce(Errno) -> TreeError {
+    let doing = what.into();
+    move |errno| TreeError::Step { doing, errno }
+}
+
 /// Delete the subvolume `name` in `parent` and every subvolume nested in it, deepest
 /// first; how many went. Errors name each subvolume left, by id.
-pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, String> {
+pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, TreeError> {
     let top = match openat(parent, name, DIR, Mode::empty()) {
         Err(Errno::ENOENT) => return Ok(0),
-        r => r.map_err(|e| format!("opening it: {e}"))?,
+        r => r.map_err(doing("opening it"))?,
     };
-    if fstat(&top).map_err(|e| e.to_string())?.st_ino != TOP_INO {
-        return Err("not a subvolume".into());
+    if fstat(&top).map_err(doing("reading it"))?.st_ino != TOP_INO {
+        return Err(TreeError::NotASubvolume);
     }
     // Sealed again, whoever retired it (an older townhall did not): root's alone from here.
     nix::unistd::fchown(
@@ -302,16 +321,15 @@ pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, String
         Some(nix::unistd::Uid::from_raw(0)),
         Some(nix::unistd::Gid::from_raw(0)),
     )
-    .map_err(|e| format!("sealing it: {e}"))?;
-    nix::sys::stat::fchmod(&top, Mode::from_bits_truncate(0o700))
-        .map_err(|e| format!("sealing it: {e}"))?;
-    let top_id = subvolume_id(&top).map_err(|e| format!("reading its id: {e}"))?;
+    .map_err(doing("sealing it"))?;
+    nix::sys::stat::fchmod(&top, Mode::from_bits_truncate(0o700)).map_err(doing("sealing it"))?;
+    let top_id = subvolume_id(&top).map_err(doing("reading its id"))?;
     // Breadth first from the top: reversed, every subvolume comes before its parent.
     let mut found: Vec<(u64, Child)> = Vec::new();
     let mut queue = VecDeque::from([top_id]);
     while let Some(p) = queue.pop_front() {
-        let kids = children(&top, p)
-            .map_err(|e| format!("listing the subvolumes in subvolume {p}: {e}"))?;
+        let kids =
+            children(&top, p).map_err(doing(format!("listing the subvolumes in subvolume {p}")))?;
         queue.extend(kids.iter().map(|c| c.id));
         found.extend(kids.into_iter().map(|c| (p, c)));
     }
@@ -326,14 +344,10 @@ pub(super) fn delete_tree(parent: &OwnedFd, name: &CStr) -> Result<usize, String
         }
     }
     if !left.is_empty() {
-        return Err(format!(
-            "{} nested subvolume(s) left: {}",
-            left.len(),
-            left.join("; ")
-        ));
+        return Err(TreeError::Left(left));
     }
     drop(top);
-    destroy(parent, name, top_id).map_err(|e| format!("deleting it: {e}"))?;
+    destroy(parent, name, top_id).map_err(doing("deleting it"))?;
     Ok(gone + 1)
 }
 
