@@ -59,13 +59,7 @@ pub fn resident_table(t: &Town) -> String {
         "RESIDENT", "UID", "AGENT", "MATRIX", "PERSISTS"
     );
     for r in &t.residents {
-        let kept: Vec<_> = r
-            .persist
-            .directories
-            .iter()
-            .chain(&r.persist.files)
-            .cloned()
-            .collect();
+        let kept: Vec<_> = r.persist.paths().cloned().collect();
         let kind = format!("{:?}", r.agent.kind).to_lowercase();
         let _ = writeln!(
             s,

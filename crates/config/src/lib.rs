@@ -155,6 +155,13 @@ pub struct Persist {
     pub files: Vec<PathBuf>,
 }
 
+impl Persist {
+    /// Every persisted path, directories first: what a reset keeps of the home.
+    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.directories.iter().chain(&self.files)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Secret {
     pub source: PathBuf,

@@ -13,13 +13,7 @@ const REPOS_MAX: usize = 50;
 
 /// Read what `r` loses from its home at `home` (inside the helper, as the resident).
 pub fn examine(r: &Resident, home: &Path) -> Losses {
-    let kept: Vec<PathBuf> = r
-        .persist
-        .directories
-        .iter()
-        .chain(&r.persist.files)
-        .cloned()
-        .collect();
+    let kept: Vec<PathBuf> = r.persist.paths().cloned().collect();
     let persisted = |rel: &Path| kept.iter().any(|k| rel.starts_with(k));
     let mut out = Losses {
         resident: r.name.clone(),

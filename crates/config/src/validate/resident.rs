@@ -105,19 +105,17 @@ pub(super) fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Reside
 
     let agent = crate::agent::agent(c, raw.agent);
     let mut persist = persisted(c, &raw.persist);
+    // The kind's state directory persists unless a persisted path already covers it.
     if let Some(dir) = agent
         .kind
         .state_dir()
         .filter(|_| agent.defaults)
         .map(PathBuf::from)
-    {
-        let kept = persist.directories.iter().chain(&persist.files);
-        if !kept
-            .into_iter()
+        && !persist
+            .paths()
             .any(|k| k.starts_with(&dir) || dir.starts_with(k))
-        {
-            persist.directories.push(dir);
-        }
+    {
+        persist.directories.push(dir);
     }
     let secrets = raw
         .secrets
@@ -140,9 +138,8 @@ pub(super) fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Reside
                     .unwrap_or(0o400),
                 None => 0o400,
             };
-            let kept = persist.directories.iter().chain(&persist.files);
-            if let Some(k) = kept
-                .into_iter()
+            if let Some(k) = persist
+                .paths()
                 .find(|k| target.starts_with(k) && !target.as_os_str().is_empty())
             {
                 let msg = format!(
