@@ -1,0 +1,152 @@
+//! The gate over real loopback sockets: the kernel names the caller (this test's own uid),
+//! the upstream stand-in sees the real key and never the placeholder, and a caller with
+//! no route, or an upstream that is down, gets words that say so.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use super::{Routes, serve};
+use crate::credential::{Api, Scheme};
+
+/// What the stand-in upstream received: method, path, headers as `name: value`, body.
+type Seen = Arc<Mutex<Vec<(String, String, Vec<String>, String)>>>;
+
+/// An upstream on loopback that answers `answer` and records each request.
+async fn upstream() -> (SocketAddr, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let seen: Seen = Default::default();
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let record = record.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let record = record.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.unwrap().to_bytes();
+                        let headers = parts
+                            .headers
+                            .iter()
+                            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+                            .collect();
+                        record.lock().unwrap().push((
+                            parts.method.to_string(),
+                            parts.uri.to_string(),
+                            headers,
+                            String::from_utf8_lossy(&body).into(),
+                        ));
+                        Ok::<_, std::convert::Infallible>(Response::new(Full::new(
+                            Bytes::from_static(b"answer"),
+                        )))
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (at, seen)
+}
+
+/// The gate on loopback, routing this process's uid to `api` when given.
+async fn gate(api: Option<Api>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let mut by_uid = HashMap::new();
+    if let Some(api) = api {
+        let me = nix::unistd::geteuid().as_raw();
+        by_uid.insert(me, ("ada".to_string(), Arc::new(api)));
+    }
+    let routes = Arc::new(RwLock::new(Routes { by_uid }));
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    tokio::spawn(serve(listener, routes, client));
+    at
+}
+
+fn api(upstream: SocketAddr) -> Api {
+    Api {
+        name: "anthropic".into(),
+        upstream: format!("http://{upstream}"),
+        scheme: Scheme::XApiKey,
+        key: "sk-real-key".into(),
+    }
+}
+
+/// A CLI's request: the placeholder as its key.
+async fn ask(gate: SocketAddr) -> (StatusCode, String) {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let answer = client
+        .post(format!("http://{gate}/v1/messages?beta=true"))
+        .header("x-api-key", "townhall-placeholder")
+        .header("authorization", "Bearer townhall-placeholder")
+        .header("anthropic-version", "2023-06-01")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    (answer.status(), answer.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_upstream_gets_the_real_key_and_never_the_placeholder() {
+    let (up, seen) = upstream().await;
+    let gate = gate(Some(api(up))).await;
+    assert_eq!(ask(gate).await, (StatusCode::OK, "answer".into()));
+    let seen = seen.lock().unwrap().clone();
+    let [(method, path, headers, body)] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(
+        (method.as_str(), path.as_str(), body.as_str()),
+        ("POST", "/v1/messages?beta=true", "hello")
+    );
+    assert!(
+        headers.contains(&"x-api-key: sk-real-key".to_string()),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&"anthropic-version: 2023-06-01".to_string()),
+        "{headers:?}"
+    );
+    assert!(
+        !headers.iter().any(|h| h.contains("placeholder")),
+        "the placeholder went upstream: {headers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_without_a_route_gets_words_and_the_upstream_nothing() {
+    let (_, seen) = upstream().await;
+    let gate = gate(None).await;
+    let (status, said) = ask(gate).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        said.contains("is not a resident with a model API"),
+        "{said}"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_upstream_that_is_down_is_named() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = closed.local_addr().unwrap();
+    drop(closed);
+    let gate = gate(Some(api(down))).await;
+    let (status, said) = ask(gate).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(said.contains("anthropic did not answer"), "{said}");
+}
