@@ -37,7 +37,7 @@ pub(super) fn budget(c: &mut Checker, raw: &super::raw::RawBudget) -> Budget {
     }
 }
 
-pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
+pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent, gate: &super::Gate) -> Agent {
     let kind = *raw.kind.get_ref();
     let argv = match (&raw.argv, kind) {
         (Some(a), _) if a.get_ref().first().is_none_or(|p| p.is_empty()) => {
@@ -102,6 +102,12 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
             "write an http:// or https:// URL, e.g. \"http://127.0.0.1:8080\"",
         )
     });
+    let api = super::gate::resident_api(c, &raw.api, kind, base_url.is_some(), gate);
+    // Through the gate, the CLI's base URL is the gate's.
+    let base_url = match &api {
+        Some(_) => Some(gate.url()),
+        None => base_url,
+    };
     if base_url.is_some()
         && kind == AgentKind::Command
         && let Some(u) = &raw.base_url
@@ -148,6 +154,7 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent) -> Agent {
         environment_files,
         defaults,
         base_url,
+        api,
         approve,
         approve_timeout,
     }

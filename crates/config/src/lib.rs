@@ -5,11 +5,14 @@
 
 mod agent;
 mod diagnostic;
+mod gate;
 mod load;
 mod raw;
 mod repos;
 pub mod rule;
 pub mod serial;
+#[cfg(test)]
+mod testing;
 mod validate;
 pub mod values;
 
@@ -21,7 +24,7 @@ use serde::Serialize;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use load::load;
-pub use raw::{AccountsMode, AgentKind};
+pub use raw::{AccountsMode, AgentKind, KeyScheme};
 
 /// Where `townhall` looks for its config when `--config` is not given.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/townhall";
@@ -42,6 +45,55 @@ pub struct Town {
     pub repos: Vec<Repo>,
     /// `[push]`: what one push to the town remote may take.
     pub push: PushLimits,
+    /// `[gate]`: where residents reach their model APIs without holding the keys.
+    pub gate: Gate,
+}
+
+/// `[gate]`: the gate listens on loopback; `[[gate.api]]` are the model APIs behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gate {
+    pub listen: std::net::SocketAddr,
+    pub apis: Vec<GateApi>,
+}
+
+/// Where the gate listens unless `[gate] listen` says otherwise.
+pub const GATE_LISTEN: &str = "127.0.0.1:8447";
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            listen: GATE_LISTEN.parse().expect("a socket address"),
+            apis: Vec::new(),
+        }
+    }
+}
+
+impl Gate {
+    /// The base URL a resident's CLI is given.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
+    pub fn api(&self, name: &str) -> Option<&GateApi> {
+        self.apis.iter().find(|a| a.name == name)
+    }
+}
+
+/// The API a resident's turns reach through the gate, and how its CLI sends the key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentApi {
+    pub name: String,
+    pub key: KeyScheme,
+}
+
+/// A model API behind the gate: its upstream base URL, how it takes its key, and the
+/// file (root's) that holds the key, which the gate gets as a systemd credential.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateApi {
+    pub name: String,
+    pub upstream: String,
+    pub key: KeyScheme,
+    pub credential: PathBuf,
 }
 
 /// Bounds on each push to the town remote (its receive-pack runs as a unit of its own).
@@ -142,6 +194,9 @@ pub struct Agent {
     pub defaults: bool,
     /// The model API's base URL, for a proxy or a stand-in.
     pub base_url: Option<String>,
+    /// `[[gate.api]]` its turns reach through the gate (then it holds no key, and
+    /// `base_url` is the gate's).
+    pub api: Option<AgentApi>,
     /// Tool calls that wait for a mayor's yes (claude only), and how long they wait.
     pub approve: Vec<rule::Rule>,
     pub approve_timeout: Duration,

@@ -206,18 +206,7 @@ mod defaults {
 
     /// The shipped town with vox's file edited by `edit`.
     fn vox_as(edit: impl Fn(String) -> String) -> Result<Town, Diagnostics> {
-        // The shipped config sits at the top of the workspace.
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("residents")).unwrap();
-        // A town of vox alone: its [[repo]] may name only vox.
-        let town = std::fs::read_to_string(root.join("town.toml"))
-            .unwrap()
-            .replace("push = [\"ada\", \"vox\"]", "push = [\"vox\"]");
-        std::fs::write(dir.path().join("town.toml"), town).unwrap();
-        let vox = edit(std::fs::read_to_string(root.join("residents/vox.toml")).unwrap());
-        std::fs::write(dir.path().join("residents/vox.toml"), vox).unwrap();
-        load(dir.path())
+        crate::testing::vox_town(|t| t, edit)
     }
 
     #[test]

@@ -27,6 +27,41 @@ pub struct RawTown {
     pub repos: Vec<RawRepo>,
     #[serde(default)]
     pub push: Option<RawPush>,
+    #[serde(default)]
+    pub gate: Option<RawGate>,
+}
+
+/// `[gate]`: where residents reach their model APIs, and `[[gate.api]]`, the APIs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGate {
+    #[serde(default)]
+    pub listen: Option<S<String>>,
+    #[serde(default)]
+    pub api: Vec<RawApi>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub name: S<String>,
+    pub upstream: S<String>,
+    pub key: S<KeyScheme>,
+    pub credential: S<PathBuf>,
+}
+
+/// How a model API takes its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum KeyScheme {
+    /// `x-api-key: KEY` (Anthropic).
+    #[serde(rename = "x-api-key")]
+    XApiKey,
+    /// `Authorization: Bearer KEY` (OpenAI; Anthropic's auth tokens).
+    #[serde(rename = "bearer")]
+    Bearer,
+    /// `x-goog-api-key: KEY` (Gemini).
+    #[serde(rename = "x-goog-api-key")]
+    GoogApiKey,
 }
 
 /// `[push]`: what one push to the town remote may take.
@@ -153,6 +188,8 @@ pub struct RawAgent {
     pub defaults: Option<S<bool>>,
     #[serde(default)]
     pub base_url: Option<S<String>>,
+    #[serde(default)]
+    pub api: Option<S<String>>,
     #[serde(default)]
     pub approve: Vec<S<String>>,
     #[serde(default)]

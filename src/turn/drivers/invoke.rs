@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::config::{Agent, AgentKind};
+use crate::config::{Agent, AgentKind, KeyScheme};
 
 /// The argv to run, what to write to its stdin (prompts never go on the command line,
 /// where every local user could read them in /proc), and the environment the kind needs
@@ -83,9 +83,30 @@ fn codex_provider(url: &str) -> Vec<String> {
         .collect()
 }
 
+/// What a CLI sends the gate for a key: worth nothing anywhere, and nothing at the gate
+/// either, which knows the caller by its uid.
+pub const PLACEHOLDER: &str = "townhall-gate-placeholder";
+
+/// The variable a kind's CLI reads its key from, for the way its API takes it.
+fn key_variable(kind: AgentKind, key: KeyScheme) -> Option<&'static str> {
+    match (kind, key) {
+        (AgentKind::Claude, KeyScheme::XApiKey) => Some("ANTHROPIC_API_KEY"),
+        (AgentKind::Claude, KeyScheme::Bearer) => Some("ANTHROPIC_AUTH_TOKEN"),
+        (AgentKind::Codex, _) => Some("CODEX_API_KEY"),
+        (AgentKind::Gemini, _) => Some("GEMINI_API_KEY"),
+        _ => None,
+    }
+}
+
 /// The environment the kind needs, before the resident's own.
 fn environment(agent: &Agent, home: &Path) -> Vec<(String, String)> {
     let mut env = Vec::new();
+    // Through the gate: a placeholder where the CLI looks for its key.
+    if let Some(api) = &agent.api
+        && let Some(var) = key_variable(agent.kind, api.key)
+    {
+        env.push((var.to_string(), PLACEHOLDER.to_string()));
+    }
     let url = agent.base_url.as_deref();
     match agent.kind {
         AgentKind::Claude => {

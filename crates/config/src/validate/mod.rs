@@ -51,6 +51,6 @@ impl Checker<'_> {
 }
 
 /// An empty `dir` is a value that already failed its own check: no second error about it.
-fn inside(path: &Path, dir: &Path) -> bool {
+pub(super) fn inside(path: &Path, dir: &Path) -> bool {
     !dir.as_os_str().is_empty() && !path.as_os_str().is_empty() && path.starts_with(dir)
 }

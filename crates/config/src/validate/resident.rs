@@ -103,7 +103,7 @@ pub(super) fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Reside
         "write it as @user:server",
     );
 
-    let agent = crate::agent::agent(c, raw.agent);
+    let agent = crate::agent::agent(c, raw.agent, &town.gate);
     let mut persist = persisted(c, &raw.persist);
     // The kind's state directory persists unless a persisted path already covers it.
     if let Some(dir) = agent

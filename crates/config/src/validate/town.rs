@@ -135,6 +135,9 @@ pub fn town(dir: &Path, src: &Source, raw: RawTown, report: &mut Report) -> Town
         mayors.push(m.get_ref().clone());
     }
 
+    // A key inside what residents can reach would be theirs to read.
+    let reachable = [&agents, &live_path, &persist];
+    let gate = crate::gate::gate(&mut c, raw.gate.unwrap_or_default(), &reachable);
     Town {
         name: name.clone(),
         dir: dir.to_owned(),
@@ -154,5 +157,6 @@ pub fn town(dir: &Path, src: &Source, raw: RawTown, report: &mut Report) -> Town
         residents: Vec::new(),
         repos: Vec::new(),
         push: PushLimits::default(),
+        gate,
     }
 }

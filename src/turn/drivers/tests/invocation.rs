@@ -11,6 +11,7 @@ fn agent(kind: AgentKind, argv: &[&str]) -> Agent {
         environment_files: vec![],
         defaults: true,
         base_url: None,
+        api: None,
         approve: vec![],
         approve_timeout: crate::config::DEFAULT_APPROVE_TIMEOUT,
     }
@@ -186,4 +187,33 @@ fn at_a_terminal_each_kind_resumes_its_session_interactively() {
             .any(|(k, _)| k == "GEMINI_CLI_TRUST_WORKSPACE"),
         "the same defaults as a turn"
     );
+}
+
+#[test]
+fn through_the_gate_a_cli_gets_the_gates_url_and_a_placeholder_for_its_key() {
+    use crate::config::{AgentApi, KeyScheme};
+    let gate = "http://127.0.0.1:8447";
+    let table = [
+        (AgentKind::Claude, KeyScheme::XApiKey, "ANTHROPIC_API_KEY"),
+        (AgentKind::Claude, KeyScheme::Bearer, "ANTHROPIC_AUTH_TOKEN"),
+        (AgentKind::Codex, KeyScheme::Bearer, "CODEX_API_KEY"),
+        (AgentKind::Gemini, KeyScheme::GoogApiKey, "GEMINI_API_KEY"),
+    ];
+    for (kind, key, var) in table {
+        let mut a = agent(kind, &["cli"]);
+        a.base_url = Some(gate.into());
+        a.api = Some(AgentApi {
+            name: "model".into(),
+            key,
+        });
+        let i = invocation(&a, "p", None, std::path::Path::new("/agents/ada"));
+        let env: std::collections::BTreeMap<_, _> = i.environment.iter().cloned().collect();
+        assert_eq!(
+            env.get(var).map(String::as_str),
+            Some(super::super::invoke::PLACEHOLDER),
+            "{kind:?} {key:?}: {env:?}"
+        );
+        let url_given = env.values().any(|v| v == gate) || i.argv.iter().any(|a| a.contains(gate));
+        assert!(url_given, "{kind:?}: the gate's URL is not given: {i:?}");
+    }
 }
