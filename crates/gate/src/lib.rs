@@ -8,6 +8,7 @@
 pub mod caller;
 pub mod credential;
 pub mod proxy;
+pub mod routes;
 
 pub use credential::{Api, Scheme};
 pub use proxy::{Routes, serve};
