@@ -11,6 +11,7 @@ pub mod crowd;
 pub mod devices;
 pub mod files;
 pub mod foundation;
+pub mod gate;
 pub mod gathering;
 pub mod grants;
 pub mod handoff;

@@ -33,26 +33,28 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_townhall")
 }
 
-/// The chat's binary, built beside root's (cargo test builds only this package's: a stale
-/// one would test old code, so it must be newer than every source it is made from).
-fn chat_binary_is_fresh() -> anyhow::Result<()> {
-    let bin = Path::new(binary()).with_file_name("townhall-chat");
-    let built = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .with_context(|| format!("no {}: run cargo build -p townhall-chat", bin.display()))?;
-    for dir in [
-        "crates/chat/src",
-        "crates/wire/src",
-        "crates/config/src",
-        "crates/os/src",
+/// The chat's and the gate's binaries, built beside root's (cargo test builds only this
+/// package's: a stale one would test old code, so each must be newer than every source it
+/// is made from).
+fn other_binaries_are_fresh() -> anyhow::Result<()> {
+    let shared = ["crates/wire/src", "crates/config/src", "crates/os/src"];
+    for (name, own) in [
+        ("townhall-chat", "crates/chat/src"),
+        ("townhall-gate", "crates/gate/src"),
     ] {
-        for entry in walk(&repo().join(dir))? {
-            if entry.metadata()?.modified()? > built {
-                bail!(
-                    "{} is older than {}: run cargo build -p townhall-chat",
-                    bin.display(),
-                    entry.path().display()
-                );
+        let bin = Path::new(binary()).with_file_name(name);
+        let built = std::fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .with_context(|| format!("no {}: run cargo build -p {name}", bin.display()))?;
+        for dir in std::iter::once(own).chain(shared) {
+            for entry in walk(&repo().join(dir))? {
+                if entry.metadata()?.modified()? > built {
+                    bail!(
+                        "{} is older than {}: run cargo build -p {name}",
+                        bin.display(),
+                        entry.path().display()
+                    );
+                }
             }
         }
     }
@@ -106,7 +108,7 @@ pub struct Options<'a> {
 impl Town {
     /// Boot a town; on any failure it is torn down before the error is returned.
     pub fn up(run: &Path, opts: Options) -> anyhow::Result<Town> {
-        chat_binary_is_fresh()?;
+        other_binaries_are_fresh()?;
         let config = opts.config.unwrap_or(repo());
         let mut args: Vec<String> = vec![
             "up".into(),

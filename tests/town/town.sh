@@ -268,6 +268,9 @@ install_town() {
   # The chat's own binary (crates/chat) is built beside root's.
   [[ -x $(dirname "$BINARY")/townhall-chat ]] || die "no townhall-chat beside $BINARY: cargo build -p townhall-chat"
   install -D -m 0755 "$(dirname "$BINARY")/townhall-chat" "$r/usr/local/bin/townhall-chat"
+  # And the gate's (crates/gate).
+  [[ -x $(dirname "$BINARY")/townhall-gate ]] || die "no townhall-gate beside $BINARY: cargo build -p townhall-gate"
+  install -D -m 0755 "$(dirname "$BINARY")/townhall-gate" "$r/usr/local/bin/townhall-gate"
   rm -rf "$r/etc/townhall" && mkdir -p "$r/etc/townhall"
   # Only the config itself: CONFIG may be a whole checkout.
   install -m 0644 "$CONFIG/town.toml" "$r/etc/townhall/town.toml"

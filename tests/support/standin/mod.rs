@@ -53,23 +53,38 @@ impl Api {
 pub struct StandIn {
     pub port: u16,
     requests: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Every key header's value it was sent (`x-api-key`, `authorization`,
+    /// `x-goog-api-key`), as `name: value`.
+    keys: Keys,
 }
+
+type Keys = Arc<Mutex<Vec<String>>>;
 
 impl StandIn {
     pub fn start(api: Api) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let requests: Arc<Mutex<Vec<(String, Value)>>> = Default::default();
-        let log = requests.clone();
+        let keys: Keys = Default::default();
+        let (log, seen) = (requests.clone(), keys.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let log = log.clone();
+                let (log, seen) = (log.clone(), seen.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(api, stream, &log);
+                    let _ = serve(api, stream, &log, &seen);
                 });
             }
         });
-        Ok(Self { port, requests })
+        Ok(Self {
+            port,
+            requests,
+            keys,
+        })
+    }
+
+    /// The key headers it was sent, as `name: value`.
+    pub fn keys(&self) -> Vec<String> {
+        self.keys.lock().expect("lock").clone()
     }
 
     /// (path, JSON body) of every request so far.
@@ -166,7 +181,12 @@ pub fn sse<'a>(events: impl IntoIterator<Item = (Option<&'a str>, Value)>) -> St
         .collect()
 }
 
-fn serve(api: Api, stream: TcpStream, log: &Mutex<Vec<(String, Value)>>) -> std::io::Result<()> {
+fn serve(
+    api: Api,
+    stream: TcpStream,
+    log: &Mutex<Vec<(String, Value)>>,
+    keys: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     let mut r = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     r.read_line(&mut line)?;
@@ -177,10 +197,17 @@ fn serve(api: Api, stream: TcpStream, log: &Mutex<Vec<(String, Value)>>) -> std:
         if r.read_line(&mut h)? == 0 || h == "\r\n" {
             break;
         }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
+        let Some((k, v)) = h.split_once(':') else {
+            continue;
+        };
+        let k = k.to_ascii_lowercase();
+        if k == "content-length" {
             length = v.trim().parse().unwrap_or(0);
+        }
+        if ["x-api-key", "authorization", "x-goog-api-key"].contains(&k.as_str()) {
+            keys.lock()
+                .expect("lock")
+                .push(format!("{k}: {}", v.trim()));
         }
     }
     let mut body = vec![0; length];

@@ -1,0 +1,149 @@
+//! The gate in the real town (issue 22, its first part): ada's real claude reaches its model
+//! API (a stand-in on loopback) through townhall-gate, running as a user of its own with the
+//! key as its only credential. The stand-in gets the real key and never the placeholder;
+//! ada can read the key nowhere she can reach; vox, with no API, gets words and no answer.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+
+use crate::checks::clis::OnCli;
+use crate::support::standin::{Api, GREETING, StandIn};
+use crate::support::town::{Town, repo};
+
+const KEY: &str = "sk-ant-the-towns-real-key";
+const KEY_FILE: &str = "/etc/townhall/gate/anthropic.key";
+/// The gate as a transient unit with a user of its own (`DynamicUser=`).
+const UNIT: &str = "townhall-gate-check";
+
+/// town.toml with a [gate] section, the key, and the gate running; all undone when dropped.
+struct Gated<'a> {
+    t: &'a Town,
+    town_toml: String,
+}
+
+impl Drop for Gated<'_> {
+    fn drop(&mut self) {
+        let path = self.t.run.join("root/etc/townhall/town.toml");
+        let _ = std::fs::write(path, &self.town_toml);
+        let stop = format!("systemctl stop {UNIT}; rm -rf /etc/townhall/gate; townhall reload");
+        let _ = self.t.sh(&stop);
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Declare the gate on `port` with the stand-in behind it, deploy the key (root's alone).
+fn gate(t: &Town, port: u16, upstream: u16) -> anyhow::Result<Gated<'_>> {
+    let path = t.run.join("root/etc/townhall/town.toml");
+    let town_toml = std::fs::read_to_string(&path)?;
+    let guard = Gated {
+        t,
+        town_toml: town_toml.clone(),
+    };
+    let section = format!(
+        "\n[gate]\nlisten = \"127.0.0.1:{port}\"\n\n[[gate.api]]\nname = \"anthropic\"\nupstream = \"http://127.0.0.1:{upstream}\"\nkey = \"x-api-key\"\ncredential = \"{KEY_FILE}\"\n"
+    );
+    std::fs::write(&path, format!("{town_toml}{section}"))?;
+    t.sh(&format!(
+        "install -d -m 0700 /etc/townhall/gate && printf %s {KEY} > {KEY_FILE} && chmod 0600 {KEY_FILE}"
+    ))?;
+    Ok(guard)
+}
+
+/// Start the gate as a user of its own, the key its only credential; wait until it serves.
+fn start(t: &Town, port: u16) -> anyhow::Result<()> {
+    t.sh(&format!(
+        "systemctl reset-failed {UNIT} 2>/dev/null; systemd-run --quiet --unit={UNIT} -p DynamicUser=yes \
+         -p LoadCredential=gate-anthropic:{KEY_FILE} /usr/local/bin/townhall-gate --config /etc/townhall"
+    ))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !t
+        .sh(&format!("ss -Hltn 'sport = :{port}'"))?
+        .contains(&port.to_string())
+    {
+        if Instant::now() > deadline {
+            let log = t.journal(&["-u", UNIT, "--no-pager", "-n", "20"]);
+            anyhow::bail!("the gate never listened on {port}:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+pub fn ada_reaches_claude_through_the_gate_and_never_holds_the_key(t: &Town) -> anyhow::Result<()> {
+    let api = StandIn::start(Api::Anthropic)?;
+    let port = free_port()?;
+    let _gated = gate(t, port, api.port)?;
+    // ada on the real claude, her shipped file with `api` added and an empty environment
+    // file: the only key her turn gets is townhall's placeholder.
+    let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?.replace(
+        "kind = \"claude\"",
+        "kind = \"claude\"\napi = \"anthropic\"",
+    );
+    let env_file = "/run/secrets/townhall/ada-anthropic.env";
+    let _on = OnCli::set(t, "ada", &toml, env_file, "", String::from("/nonexistent"))?;
+    start(t, port)?;
+
+    let out = t
+        .sh("townhall turn --conversation gate ada 'hello through the gate' 2>&1")
+        .context("ada's turn through the gate")?;
+    let keys = api.keys();
+    let explain = || {
+        let log = t.journal(&["-u", UNIT, "--no-pager", "-n", "20"]);
+        format!("turn: {out}\nthe stand-in was sent: {keys:?}\nthe gate's journal:\n{log}")
+    };
+    ensure!(
+        out.contains(GREETING),
+        "no answer through the gate: {}",
+        explain()
+    );
+    ensure!(
+        !keys.is_empty() && keys.iter().all(|k| k == &format!("x-api-key: {KEY}")),
+        "the stand-in did not get the real key alone: {}",
+        explain()
+    );
+
+    // Nowhere ada can read holds the key: not the file, her home, the shared temporary
+    // and run directories, or any process environment she can see.
+    let cat = t.as_user("ada", &format!("cat {KEY_FILE}"));
+    ensure!(!cat.status.success(), "ada read the key file");
+    let found = t.as_user(
+        "ada",
+        &format!(
+            "grep -rlsF {KEY} /agents/ada /persist/ada /tmp /var/tmp /dev/shm /run 2>/dev/null; \
+             for e in /proc/[0-9]*/environ; do grep -lsF {KEY} $e 2>/dev/null; done; true"
+        ),
+    );
+    let found = String::from_utf8_lossy(&found.stdout);
+    ensure!(found.trim().is_empty(), "ada can read the key in: {found}");
+
+    // vox has no API: the gate answers with words, and sends nothing upstream.
+    let before = api.keys().len();
+    // A raw request, as any process of vox's could send it (bash's /dev/tcp).
+    let script = format!(
+        "exec 3<>/dev/tcp/127.0.0.1/{port}\n\
+         printf 'POST /v1/messages HTTP/1.1\\r\\nHost: gate\\r\\nx-api-key: townhall-gate-placeholder\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{{}}' >&3\n\
+         cat <&3\n"
+    );
+    t.sh(&format!(
+        "cat > /run/ask-the-gate.sh <<'EOF'\n{script}EOF\nchmod 0644 /run/ask-the-gate.sh"
+    ))?;
+    let asked = t.as_user("vox", "bash /run/ask-the-gate.sh");
+    t.sh("rm -f /run/ask-the-gate.sh")?;
+    let asked = String::from_utf8_lossy(&asked.stdout);
+    ensure!(
+        asked.starts_with("HTTP/1.1 403") && asked.contains("is not a resident with a model API"),
+        "vox was not refused: {asked}"
+    );
+    ensure!(
+        api.keys().len() == before,
+        "vox's request went upstream: {:?}",
+        api.keys()
+    );
+    Ok(())
+}
