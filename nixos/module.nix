@@ -39,7 +39,7 @@ in
     environment.etc."townhall".source = configDir;
     environment.systemPackages = [ cfg.package ];
 
-    users.groups = lib.mapAttrs (name: r: { gid = r.uid; }) cfg.residents // { townhall-git = { }; townhall-chat = { }; };
+    users.groups = lib.mapAttrs (name: r: { gid = r.uid; }) cfg.residents // { townhall-git = { }; townhall-chat = { }; townhall-gate = { }; };
     users.users = lib.mapAttrs (name: r: {
       isNormalUser = true;
       uid = r.uid;
@@ -62,6 +62,13 @@ in
         home = "/var/lib/townhall-chat";
         createHome = false;
       };
+      # Runs `townhall-gate`: holds the model APIs' keys as its unit's credentials.
+      townhall-gate = {
+        isSystemUser = true;
+        group = "townhall-gate";
+        home = "/nonexistent";
+        createHome = false;
+      };
     };
 
     # The units are the package's (dist/); NixOS ignores their [Install] sections, so what
@@ -73,6 +80,10 @@ in
       restartTriggers = [ configDir ];
     };
     systemd.services.townhall-chat = {
+      wantedBy = [ "multi-user.target" ];
+      restartTriggers = [ configDir ];
+    };
+    systemd.services.townhall-gate = {
       wantedBy = [ "multi-user.target" ];
       restartTriggers = [ configDir ];
     };

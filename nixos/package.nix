@@ -17,12 +17,13 @@ rustPlatform.buildRustPackage {
   buildInputs = [ systemd acl ];
 
   # The town tests boot systemd in a container as root: not in the Nix sandbox.
-  # Both binaries: townhall (root's) and townhall-chat (the unprivileged chat's).
+  # The binaries: townhall (root's), townhall-chat and townhall-gate (unprivileged).
   cargoBuildFlags = [ "--workspace" "--bins" ];
   cargoTestFlags = [ "--workspace" "--lib" "--bins" "--test" "config_corpus" ];
 
   postInstall = ''
-    # The services name the binaries (townhall, townhall-chat); the slices name none.
+    # The services name the binaries (townhall, townhall-chat, townhall-gate); the slices
+    # name none.
     for u in dist/*.service; do
       install -Dm0644 "$u" "$out/lib/systemd/system/$(basename "$u")"
       substituteInPlace "$out/lib/systemd/system/$(basename "$u")" \

@@ -312,17 +312,35 @@ impl Presence for HostPresence {
 /// PID 1 reads a unit's drop-ins when it loads it: reload (then restart `restart` where it
 /// runs), unless there is no bus yet (early boot), when the files are read at each start.
 pub fn reload_pid1(restart: &[&str]) -> Result<(), OsError> {
+    tell_pid1(true, restart, &[])
+}
+
+/// SIGHUP to the main process of `units` where they run, as after a config change.
+pub fn reload_units(units: &[&str]) -> Result<(), OsError> {
+    tell_pid1(false, &[], units)
+}
+
+fn tell_pid1(daemon_reload: bool, restart: &[&str], reload: &[&str]) -> Result<(), OsError> {
     let r: Result<(), String> = block(async {
         let conn = timed("connecting to the system bus", zbus::Connection::system()).await?;
         let pid1 = timed("PID 1", zbus_systemd::systemd1::ManagerProxy::new(&conn)).await?;
-        tokio::time::timeout(Duration::from_secs(60), pid1.reload())
-            .await
-            .map_err(|_| "Reload: no answer in 60 s".to_string())?
-            .map_err(|e| format!("Reload: {e}"))?;
+        if daemon_reload {
+            tokio::time::timeout(Duration::from_secs(60), pid1.reload())
+                .await
+                .map_err(|_| "Reload: no answer in 60 s".to_string())?
+                .map_err(|e| format!("Reload: {e}"))?;
+        }
         for unit in restart {
             timed(
                 &format!("restarting {unit}"),
                 pid1.try_restart_unit(unit.to_string(), "replace".into()),
+            )
+            .await?;
+        }
+        for unit in reload {
+            timed(
+                &format!("sending {unit} SIGHUP"),
+                pid1.kill_unit(unit.to_string(), "main".into(), libc::SIGHUP),
             )
             .await?;
         }

@@ -83,11 +83,20 @@ fn confine(presence: &impl crate::level::Presence, town: &Town) -> Result<(), cr
     presence.confine(&residents)
 }
 
-/// Name the deployed Matrix secrets as the chat unit's credentials; a changed set restarts
-/// the chat (blocking: it may reload PID 1).
-fn chat_credentials(town: &Town) -> Result<(), crate::os::OsError> {
-    if credentials::write(town)? {
-        crate::level::reload_pid1(&[crate::hall::CHAT_UNIT])?;
+/// Name the deployed secrets as the chat's and the gate's credentials; a unit whose set
+/// changed restarts (blocking: it may reload PID 1).
+fn unit_credentials(town: &Town) -> Result<(), crate::os::OsError> {
+    let changed = credentials::write(town)?;
+    if !changed.is_empty() {
+        crate::level::reload_pid1(&changed)?;
+    }
+    // The gate reads its routes from the config: a gate that was not restarted reads
+    // them again (where it runs).
+    // A host without the gate's unit has nothing to reload.
+    if !changed.contains(&crate::hall::GATE_UNIT)
+        && let Err(e) = crate::level::reload_units(&[crate::hall::GATE_UNIT])
+    {
+        tracing::debug!("{e}");
     }
     Ok(())
 }
@@ -182,7 +191,7 @@ where
         let (t, machine) = (town.clone(), self.machine.clone());
         std::thread::spawn(move || {
             if let Err(e) =
-                confine(machine.round().presence, &t).and_then(|()| chat_credentials(&t))
+                confine(machine.round().presence, &t).and_then(|()| unit_credentials(&t))
             {
                 tracing::error!("{e}");
             }
@@ -204,11 +213,12 @@ where
             let daemon = daemon.clone();
             async move { crate::control::serve(socket, daemon).await }
         });
-        // The chat unit starts after us: its credentials must be named before we are ready.
+        // The chat and gate units start after us: their credentials must be named before we
+        // are ready.
         let t = daemon.town();
-        match tokio::task::spawn_blocking(move || chat_credentials(&t)).await {
+        match tokio::task::spawn_blocking(move || unit_credentials(&t)).await {
             Ok(Err(e)) => tracing::error!("{e}"),
-            Err(e) => tracing::error!("naming the chat's credentials: {e}"),
+            Err(e) => tracing::error!("naming the units' credentials: {e}"),
             Ok(Ok(())) => {}
         }
         let hall_socket = crate::hall::socket();

@@ -1,7 +1,8 @@
 //! The gate in the real town (issue 22, its first part): ada's real claude reaches its model
-//! API (a stand-in on loopback) through townhall-gate, running as a user of its own with the
-//! key as its only credential. The stand-in gets the real key and never the placeholder;
-//! ada can read the key nowhere she can reach; vox, with no API, gets words and no answer.
+//! API (a stand-in on loopback) through townhall-gate.service, which runs as its own user
+//! with the key as its only credential (root names it in the unit's drop-in at `reload`).
+//! The stand-in gets the real key and never the placeholder; ada can read the key nowhere
+//! she can reach; vox, with no API, gets words and no answer.
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +14,7 @@ use crate::support::town::{Town, repo};
 
 const KEY: &str = "sk-ant-the-towns-real-key";
 const KEY_FILE: &str = "/etc/townhall/gate/anthropic.key";
-/// The gate as a transient unit with a user of its own (`DynamicUser=`).
-const UNIT: &str = "townhall-gate-check";
+const UNIT: &str = "townhall-gate.service";
 
 /// town.toml with a [gate] section, the key, and the gate running; all undone when dropped.
 struct Gated<'a> {
@@ -26,8 +26,7 @@ impl Drop for Gated<'_> {
     fn drop(&mut self) {
         let path = self.t.run.join("root/etc/townhall/town.toml");
         let _ = std::fs::write(path, &self.town_toml);
-        let stop = format!("systemctl stop {UNIT}; rm -rf /etc/townhall/gate; townhall reload");
-        let _ = self.t.sh(&stop);
+        let _ = self.t.sh("rm -rf /etc/townhall/gate; townhall reload");
     }
 }
 
@@ -55,12 +54,8 @@ fn gate(t: &Town, port: u16, upstream: u16) -> anyhow::Result<Gated<'_>> {
     Ok(guard)
 }
 
-/// Start the gate as a user of its own, the key its only credential; wait until it serves.
-fn start(t: &Town, port: u16) -> anyhow::Result<()> {
-    t.sh(&format!(
-        "systemctl reset-failed {UNIT} 2>/dev/null; systemd-run --quiet --unit={UNIT} -p DynamicUser=yes \
-         -p LoadCredential=gate-anthropic:{KEY_FILE} /usr/local/bin/townhall-gate --config /etc/townhall"
-    ))?;
+/// Wait until the gate, restarted by the reload with its new credential, serves on `port`.
+fn serving(t: &Town, port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !t
         .sh(&format!("ss -Hltn 'sport = :{port}'"))?
@@ -87,7 +82,9 @@ pub fn ada_reaches_claude_through_the_gate_and_never_holds_the_key(t: &Town) -> 
     );
     let env_file = "/run/secrets/townhall/ada-anthropic.env";
     let _on = OnCli::set(t, "ada", &toml, env_file, "", String::from("/nonexistent"))?;
-    start(t, port)?;
+    serving(t, port)?;
+    let user = t.sh(&format!("systemctl show -p User --value {UNIT}"))?;
+    ensure!(user.trim() == "townhall-gate", "the gate runs as {user:?}");
 
     let out = t
         .sh("townhall turn --conversation gate ada 'hello through the gate' 2>&1")

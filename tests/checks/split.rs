@@ -111,7 +111,11 @@ pub fn the_chat_runs_as_its_own_user_and_root_has_no_network(t: &Town) -> anyhow
             String::from_utf8_lossy(&out.stdout)
         );
     }
-    for (unit, most) in [("townhall.service", 5.0), ("townhall-chat.service", 2.5)] {
+    for (unit, most) in [
+        ("townhall.service", 5.0),
+        ("townhall-chat.service", 2.5),
+        ("townhall-gate.service", 2.0),
+    ] {
         let e = exposure(t, unit)?;
         eprintln!("systemd-analyze security: {unit} {e}");
         ensure!(

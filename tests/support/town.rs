@@ -22,6 +22,7 @@ pub fn shipped_units() -> Vec<PathBuf> {
         "dist/townhall.service",
         "dist/townhall-reset.service",
         "dist/townhall-chat.service",
+        "dist/townhall-gate.service",
         "dist/townhall-git.slice",
         "dist/townhall-journald.conf",
     ]

@@ -39,6 +39,8 @@ pub const MAX_LINE: usize = 256 * 1024;
 /// The chat process's system user (dist/townhall.sysusers, the NixOS module).
 pub const CHAT_USER: &str = "townhall-chat";
 pub const CHAT_UNIT: &str = "townhall-chat.service";
+/// The gate's unit: root names the model APIs' keys as its credentials.
+pub const GATE_UNIT: &str = "townhall-gate.service";
 
 /// Reachable by anyone (mode 0666), answered only for the chat user and root: the uid
 /// check is the gate, and it is what the town tests probe.
