@@ -31,11 +31,16 @@ const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LAST_PAUSE: Duration = Duration::from_secs(2);
 
 impl HallError {
-    /// The daemon is not there (yet): restarting, or its socket not made yet.
+    /// The daemon is not there (yet): restarting, or its socket not made yet. A request
+    /// whose write failed (the stopping daemon closed its listener with us in the backlog)
+    /// never reached it either, so asking again cannot run it twice.
     pub fn restarting(&self) -> bool {
         matches!(self, HallError::Down { source, .. } if matches!(
             source.kind(),
-            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            io::ErrorKind::NotFound
+                | io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
         ))
     }
 
@@ -174,5 +179,30 @@ impl Counter {
 impl Default for Counter {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn down(kind: io::ErrorKind) -> HallError {
+        HallError::Down {
+            path: "/run/townhall-hall.sock".into(),
+            source: kind.into(),
+        }
+    }
+
+    #[test]
+    fn a_request_that_never_reached_the_daemon_is_asked_again() {
+        for kind in [
+            io::ErrorKind::NotFound,
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::ConnectionReset,
+        ] {
+            assert!(down(kind).restarting(), "{kind:?}");
+        }
+        assert!(!down(io::ErrorKind::PermissionDenied).restarting());
     }
 }
