@@ -85,6 +85,10 @@ fn main() {
         );
         std::process::exit(2);
     }
+    if let Err(e) = support::network::isolate() {
+        eprintln!("error: the town tests need a network namespace of their own: {e:#}");
+        std::process::exit(2);
+    }
 
     let run = run_dir("main");
     let booted = Town::up(

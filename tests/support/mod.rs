@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod mayor;
+pub mod network;
 pub mod rooms;
 pub mod standin;
 pub mod town;

@@ -94,6 +94,15 @@ fn command(run: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// Build the harness's caches (rootfs, Synapse) if they are not there yet.
+pub fn prepare() -> anyhow::Result<()> {
+    let out = harness(&std::env::temp_dir(), &["prepare"])?;
+    if !out.status.success() {
+        bail!("town.sh prepare failed ({})", out.status);
+    }
+    Ok(())
+}
+
 pub struct Town {
     pub run: PathBuf,
     down: bool,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # town.sh — the town harness: boots a real test town (systemd in an nspawn container on an
-# overlay of a cached Debian rootfs, a btrfs volume, a Synapse on host loopback) for
+# overlay of a cached Debian rootfs, a btrfs volume, a Synapse on loopback) for
 # townhall's integration tests and demo. Run as root. Usage: town.sh SUBCOMMAND [ARGS]
 #   prepare | up --config DIR --binary PATH [--unit FILE]... [--sysusers FILE]... [--journald FILE]... [--device /dev/NODE]...
 #   exec CMD... | as USER CMD... | journal [ARGS] | reboot | restart-synapse | down | leftovers | status
@@ -16,7 +16,7 @@ RUN=${TOWN_RUN:-/var/tmp/townhall-town}
 MACHINE=${TOWN_MACHINE:-townhall-test}
 VENV=$CACHE/synapse-venv
 STAMP=.townhall-complete
-INCLUDE=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,acl,btrfs-progs,git,ca-certificates,iproute2,passwd,procps,openssh-client,openssh-server
+INCLUDE=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,acl,btrfs-progs,git,ca-certificates,iproute2,passwd,procps,openssh-client,openssh-server,nftables,curl
 # The cache is named after what it holds, so a changed package list builds a new one.
 ROOTFS=$CACHE/rootfs-bookworm-$(printf %s "$INCLUDE" | sha256sum | cut -c1-8)
 SYNAPSE_PIP=${TOWN_SYNAPSE_PIP:-matrix-synapse==1.163.2}
@@ -166,7 +166,13 @@ host_pids() {
 }
 
 start_udevd() {
-  [[ -n $(host_pids systemd-udevd) ]] && { log "host udevd already running"; return; }
+  local p; p=$(host_pids systemd-udevd | head -n1)
+  if [[ -n $p ]]; then
+    # udevd's broadcasts stay in its network namespace: the town's libudev would hear nothing.
+    [[ $(readlink "/proc/$p/ns/net") == "$(readlink /proc/self/ns/net)" ]] ||
+      die "udevd (pid $p) runs in another network namespace, so the town would hear no device events: stop it (systemctl stop systemd-udevd systemd-udevd-control.socket systemd-udevd-kernel.socket) and run again"
+    log "host udevd already running"; return
+  fi
   /lib/systemd/systemd-udevd --daemon >/dev/null 2>&1
   state_set UDEVD_PID "$(host_pids systemd-udevd | head -n1)"; state_set STARTED_UDEVD 1
   log "started host udevd"
@@ -294,7 +300,8 @@ install_town() {
     for u in node claude codex gemini; do ln -sfn "/opt/townhall-agents/node_modules/.bin/$u" "$r/usr/local/bin/$u"; done
   fi
   # The town host's sshd, for the mayor fetching from another machine: loopback port 2222
-  # (the container shares the host's network), keys only, and nobody but the mayor.
+  # (the container shares the network namespace town.sh runs in: the town tests' own, or the
+  # host's for the demo), keys only, and nobody but the mayor.
   install -d -m 0755 "$r/etc/ssh/sshd_config.d"
   printf 'Port 2222\nListenAddress 127.0.0.1\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowUsers mayor\n' >"$r/etc/ssh/sshd_config.d/town.conf"
 }
@@ -302,6 +309,9 @@ install_town() {
 write_boot_args() {
   local a=(--register=no --keep-unit --link-journal=no -D "$RUN/root" -b --console=passive
     --machine="$MACHINE" --bind="$RUN/btrfs:$T_VOLUME" --bind="$RUN/btrfs/@persist:$T_PERSIST") x
+  # Root in the town loads its egress table; nspawn keeps CAP_NET_ADMIN only when asked. The
+  # namespace is the town tests' own (tests/support/network.rs), never the host's.
+  a+=(--capability=CAP_NET_ADMIN)
   for x in "${DEVICES[@]}"; do a+=(--bind="$x"); done
   [[ -z $AGENTS ]] || a+=(--bind-ro="$AGENTS:/opt/townhall-agents")
   # The host's udevd is the town's: its database and control socket tell libudev inside
