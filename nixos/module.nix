@@ -78,6 +78,8 @@ in
     systemd.services.townhall = {
       wantedBy = [ "multi-user.target" ];
       restartTriggers = [ configDir ];
+      # `nft` loads the egress table (src/egress): residents reach only the gate.
+      path = [ pkgs.nftables ];
     };
     systemd.services.townhall-chat = {
       wantedBy = [ "multi-user.target" ];

@@ -9,6 +9,7 @@ pub mod audit;
 /// The declared town, from its own crate: the chat process links it too.
 pub use townhall_config as config;
 pub mod control;
+pub mod egress;
 pub mod files;
 pub mod git;
 pub mod grant;

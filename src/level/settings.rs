@@ -207,8 +207,28 @@ pub fn check_host(host: &impl Host) -> Vec<Finding> {
             fix: "boot with systemd.unified_cgroup_hierarchy=1 (the default since systemd 247)".into(),
         });
     }
+    if !NFT_DIRS
+        .iter()
+        .any(|d| host.names(d).iter().any(|n| n == "nft"))
+    {
+        out.push(Finding {
+            setting: "nftables (nft)".into(),
+            found: format!("no nft in {}", NFT_DIRS.join(", ")),
+            why: "a town with a gate loads its egress rules with nft: without it every resident's sockets reach any address".into(),
+            fix: "apt install nftables (NixOS: the module puts it on the supervisor's path)".into(),
+        });
+    }
     out
 }
+
+/// Where `nft` is looked for: the PATH the supervisor's unit gets, and NixOS's.
+const NFT_DIRS: [&str; 5] = [
+    "/usr/sbin",
+    "/sbin",
+    "/usr/bin",
+    "/usr/local/sbin",
+    "/run/current-system/sw/bin",
+];
 
 #[cfg(test)]
 mod tests {
@@ -237,6 +257,7 @@ mod tests {
                 "/etc/systemd/journald.conf.d/townhall.conf",
                 "[Journal]\nSplitMode=none\n",
             ),
+            ("/usr/sbin/nft", ""),
         ]);
         assert_eq!(check_host(&good), []);
         let bare = FakeHost::with(&[("/proc/sys/fs/protected_symlinks", "0\n")]);
@@ -251,7 +272,8 @@ mod tests {
                 "fs.protected_fifos",
                 "/proc hidepid",
                 "journald SplitMode",
-                "cgroup v2 controllers"
+                "cgroup v2 controllers",
+                "nftables (nft)"
             ]
         );
         assert!(

@@ -195,6 +195,8 @@ where
             {
                 tracing::error!("{e}");
             }
+            // Apart: rules for the residents who remain even when a unit failed.
+            crate::egress::load(&t);
         });
         self.broadcast(crate::hall::Said::Reloaded);
         tracing::info!(
@@ -221,6 +223,8 @@ where
             Err(e) => tracing::error!("naming the units' credentials: {e}"),
             Ok(Ok(())) => {}
         }
+        // Before any turn runs: a resident's first turn is already held to the rules.
+        crate::egress::load(&daemon.town());
         let hall_socket = crate::hall::socket();
         let hall = match townhall_wire::lines::bind(hall_socket, 0o666) {
             Ok(listener) => Some(tokio::spawn(daemon.clone().serve_hall(listener))),

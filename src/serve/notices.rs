@@ -80,6 +80,11 @@ where
         self.start_agents();
         self.clear_retired();
         let town = self.town();
+        // Each round starts under the declared rules, whatever a host firewall flushed since.
+        let t = town.clone();
+        std::thread::spawn(move || {
+            crate::egress::load(&t);
+        });
         // The next reset levels where this walk finds: new world-writable dirs included.
         let t = town.clone();
         let walk = std::thread::Builder::new()

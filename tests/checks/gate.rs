@@ -17,7 +17,7 @@ const KEY_FILE: &str = "/etc/townhall/gate/anthropic.key";
 const UNIT: &str = "townhall-gate.service";
 
 /// town.toml with a [gate] section, the key, and the gate running; all undone when dropped.
-struct Gated<'a> {
+pub(crate) struct Gated<'a> {
     t: &'a Town,
     town_toml: String,
 }
@@ -30,14 +30,14 @@ impl Drop for Gated<'_> {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
 /// Declare the gate on `port` with the stand-in behind it, deploy the key (root's alone).
-fn gate(t: &Town, port: u16, upstream: u16) -> anyhow::Result<Gated<'_>> {
+pub(crate) fn gate(t: &Town, port: u16, upstream: u16) -> anyhow::Result<Gated<'_>> {
     let path = t.run.join("root/etc/townhall/town.toml");
     let town_toml = std::fs::read_to_string(&path)?;
     let guard = Gated {
@@ -55,7 +55,7 @@ fn gate(t: &Town, port: u16, upstream: u16) -> anyhow::Result<Gated<'_>> {
 }
 
 /// Wait until the gate, restarted by the reload with its new credential, serves on `port`.
-fn serving(t: &Town, port: u16) -> anyhow::Result<()> {
+pub(crate) fn serving(t: &Town, port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !t
         .sh(&format!("ss -Hltn 'sport = :{port}'"))?

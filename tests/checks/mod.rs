@@ -9,6 +9,7 @@ pub mod commands;
 pub mod costs;
 pub mod crowd;
 pub mod devices;
+pub mod egress;
 pub mod files;
 pub mod foundation;
 pub mod gate;

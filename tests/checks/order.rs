@@ -3,10 +3,10 @@
 
 use super::{
     allowed as al, answers as an, approvals as ap, clis as cl, commands as cm, costs as co,
-    devices as dv, files as fi, foundation as f, gate as gt, gathering as ga, grants as g,
-    handoff as ho, hardening as h, hoarding as hd, levelling as l, losses as lo, notices as nt,
-    quarantine as qu, remote as rm, retired as rt, rounds as r, signing as s, split as sp,
-    turns as tu, unfinished as uf,
+    devices as dv, egress as eg, files as fi, foundation as f, gate as gt, gathering as ga,
+    grants as g, handoff as ho, hardening as h, hoarding as hd, levelling as l, losses as lo,
+    notices as nt, quarantine as qu, remote as rm, retired as rt, rounds as r, signing as s,
+    split as sp, turns as tu, unfinished as uf,
 };
 
 use crate::support::town::Town;
@@ -118,6 +118,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "gate::ada_reaches_claude_through_the_gate_and_never_holds_the_key",
         gt::ada_reaches_claude_through_the_gate_and_never_holds_the_key,
+    ),
+    (
+        "egress::ada_reaches_the_gate_and_nothing_else",
+        eg::ada_reaches_the_gate_and_nothing_else,
     ),
     (
         "clis::claude_waits_for_a_mayors_approval",
