@@ -12,6 +12,7 @@ mod deliveries;
 mod devices;
 mod files;
 mod hall;
+mod ledger;
 mod losses;
 mod notices;
 mod outbox;
@@ -23,7 +24,8 @@ mod signing;
 mod status;
 mod turns;
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tokio::sync::Notify;
@@ -69,6 +71,8 @@ pub struct Daemon<H, M, G> {
     reloaded: Notify,
     /// Set at SIGTERM: the turns it stops are interrupted, to run again after the restart.
     stopping: std::sync::atomic::AtomicBool,
+    /// The round each resident was last told its budget is spent at the gate.
+    told_spent: Mutex<HashMap<String, u64>>,
     started: Instant,
 }
 
@@ -132,6 +136,7 @@ where
             reconciled: tokio::sync::watch::Sender::new(false),
             reloaded: Notify::new(),
             stopping: Default::default(),
+            told_spent: Default::default(),
             started: Instant::now(),
         })
     }
@@ -244,6 +249,16 @@ where
                     None
                 }
             };
+        let gate_ledger = match townhall_wire::lines::bind(townhall_wire::ledger::socket(), 0o666) {
+            Ok(listener) => Some(tokio::spawn(daemon.clone().serve_ledger(listener))),
+            Err(e) => {
+                tracing::error!(
+                    "the gate cannot count (it admits no model call): cannot bind {}: {e}",
+                    townhall_wire::ledger::socket().display()
+                );
+                None
+            }
+        };
         // Ready once the socket is bound: `systemctl start` returns when status can answer.
         while !socket.exists() && !server.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -303,7 +318,7 @@ where
             }
         }
         watcher.abort();
-        for h in [hall, approvals].into_iter().flatten() {
+        for h in [hall, approvals, gate_ledger].into_iter().flatten() {
             h.abort();
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);

@@ -66,7 +66,7 @@ pub struct Desk<M> {
     /// Where a turn's approval hooks are published (gemini reads them from there).
     public: Box<dyn crate::public::PublicFiles + Send + Sync>,
     pub(super) sessions: Sessions,
-    ledger: Ledger,
+    pub(super) ledger: Ledger,
     running: std::sync::Mutex<Vec<Running>>,
 }
 
@@ -134,6 +134,9 @@ impl<M: UserManagers + Sync> Desk<M> {
                 notice,
             } => (resume, forget, notice),
         };
+        // Through the gate, the turn's figure is what the gate recorded meanwhile.
+        let gated = r.agent.api.is_some();
+        let before = self.conversation_spent(round, resident, conversation);
         self.managers.linger(r.uid).await?;
         if forget {
             self.sessions.set(resident, conversation, None)?;
@@ -166,18 +169,30 @@ impl<M: UserManagers + Sync> Desk<M> {
             }
         }
         let (ran, last) = run?;
-        let (mut outcome, spent) = (
+        // A gated CLI's own figures count for nothing: its calls were counted at the gate.
+        let printed = match gated {
+            true => Spent::default(),
+            false => ran.spent,
+        };
+        let (mut outcome, counted) = (
             ran.outcome,
             Spent {
                 turns: 1,
-                ..ran.spent
+                ..printed
             },
         );
         if let Some(s) = last {
             outcome.session = Some(s.id.clone());
             self.sessions.set(resident, conversation, Some(s))?;
         }
-        self.ledger.record(round, resident, conversation, &spent)?;
+        self.ledger
+            .record(round, resident, conversation, &counted)?;
+        let spent = match gated {
+            true => self
+                .conversation_spent(round, resident, conversation)
+                .since(&before),
+            false => counted,
+        };
         outcome.spent = Some(spent);
         outcome.conversation_spent = self
             .ledger

@@ -23,6 +23,16 @@ impl Spent {
         self.input_tokens.saturating_add(self.output_tokens)
     }
 
+    /// What was added since `before` (of the same running total).
+    pub fn since(&self, before: &Spent) -> Spent {
+        Spent {
+            turns: self.turns.saturating_sub(before.turns),
+            input_tokens: self.input_tokens.saturating_sub(before.input_tokens),
+            output_tokens: self.output_tokens.saturating_sub(before.output_tokens),
+            cost_usd: (self.cost_usd - before.cost_usd).max(0.0),
+        }
+    }
+
     pub fn add(&mut self, other: &Spent) {
         self.turns += other.turns;
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);

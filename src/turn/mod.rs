@@ -5,6 +5,7 @@ pub mod bounds;
 pub mod conversation;
 mod desk;
 pub mod drivers;
+mod gated;
 mod ledger;
 mod opening;
 mod run;

@@ -60,7 +60,7 @@ pub fn lost(kind: AgentKind, session: &Session) -> String {
 }
 
 /// The spending and the budget, in words, when the round's budget is spent.
-fn over_budget(b: &Budget, spent: &Spent) -> Option<(String, String)> {
+pub(super) fn over_budget(b: &Budget, spent: &Spent) -> Option<(String, String)> {
     if let Some(usd) = b.usd
         && spent.cost_usd >= usd
     {

@@ -37,14 +37,19 @@ impl Drop for VoxAs<'_> {
 }
 
 fn vox_spent(t: &Town) -> anyhow::Result<serde_json::Value> {
+    spent(t, "vox")
+}
+
+/// `name`'s spending this round, as `townhall status --json` shows it.
+pub(crate) fn spent(t: &Town, name: &str) -> anyhow::Result<serde_json::Value> {
     let status: serde_json::Value = serde_json::from_str(&t.sh("townhall status --json")?)?;
-    let vox = status["residents"]
+    let found = status["residents"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|r| r["name"] == "vox")
+        .find(|r| r["name"] == name)
         .cloned();
-    Ok(vox.map(|v| v["spent"].clone()).unwrap_or_default())
+    Ok(found.map(|v| v["spent"].clone()).unwrap_or_default())
 }
 
 /// vox's file as the stand-in on `kind`, with `budget` lines under [budget].

@@ -38,6 +38,16 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
 
 /// Declare the gate on `port` with the stand-in behind it, deploy the key (root's alone).
 pub(crate) fn gate(t: &Town, port: u16, upstream: u16) -> anyhow::Result<Gated<'_>> {
+    gate_with(t, port, upstream, "")
+}
+
+/// `gate`, with `more` (e.g. `[[gate.price]]` tables) after the API.
+pub(crate) fn gate_with<'a>(
+    t: &'a Town,
+    port: u16,
+    upstream: u16,
+    more: &str,
+) -> anyhow::Result<Gated<'a>> {
     let path = t.run.join("root/etc/townhall/town.toml");
     let town_toml = std::fs::read_to_string(&path)?;
     let guard = Gated {
@@ -47,7 +57,7 @@ pub(crate) fn gate(t: &Town, port: u16, upstream: u16) -> anyhow::Result<Gated<'
     let section = format!(
         "\n[gate]\nlisten = \"127.0.0.1:{port}\"\n\n[[gate.api]]\nname = \"anthropic\"\nupstream = \"http://127.0.0.1:{upstream}\"\nkey = \"x-api-key\"\ncredential = \"{KEY_FILE}\"\n"
     );
-    std::fs::write(&path, format!("{town_toml}{section}"))?;
+    std::fs::write(&path, format!("{town_toml}{section}{more}"))?;
     t.sh(&format!(
         "install -d -m 0700 /etc/townhall/gate && printf %s {KEY} > {KEY_FILE} && chmod 0600 {KEY_FILE}"
     ))?;
@@ -121,18 +131,7 @@ pub fn ada_reaches_claude_through_the_gate_and_never_holds_the_key(t: &Town) -> 
 
     // vox has no API: the gate answers with words, and sends nothing upstream.
     let before = api.keys().len();
-    // A raw request, as any process of vox's could send it (bash's /dev/tcp).
-    let script = format!(
-        "exec 3<>/dev/tcp/127.0.0.1/{port}\n\
-         printf 'POST /v1/messages HTTP/1.1\\r\\nHost: gate\\r\\nx-api-key: townhall-gate-placeholder\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{{}}' >&3\n\
-         cat <&3\n"
-    );
-    t.sh(&format!(
-        "cat > /run/ask-the-gate.sh <<'EOF'\n{script}EOF\nchmod 0644 /run/ask-the-gate.sh"
-    ))?;
-    let asked = t.as_user("vox", "bash /run/ask-the-gate.sh");
-    t.sh("rm -f /run/ask-the-gate.sh")?;
-    let asked = String::from_utf8_lossy(&asked.stdout);
+    let asked = raw_call(t, "vox", port, "{}")?;
     ensure!(
         asked.starts_with("HTTP/1.1 403") && asked.contains("is not a resident with a model API"),
         "vox was not refused: {asked}"
@@ -143,4 +142,24 @@ pub fn ada_reaches_claude_through_the_gate_and_never_holds_the_key(t: &Town) -> 
         api.keys()
     );
     Ok(())
+}
+
+/// A raw model call as `user`, as any process of theirs could send it (bash's /dev/tcp),
+/// with the placeholder key and no CLI to print anything: the gate's whole answer.
+pub(crate) fn raw_call(t: &Town, user: &str, port: u16, body: &str) -> anyhow::Result<String> {
+    let script = format!(
+        "exec 3<>/dev/tcp/127.0.0.1/{port}\n\
+         printf 'POST /v1/messages HTTP/1.1\\r\\nHost: gate\\r\\nx-api-key: townhall-gate-placeholder\\r\\n\
+         anthropic-version: 2023-06-01\\r\\ncontent-type: application/json\\r\\n\
+         Content-Length: {}\\r\\nConnection: close\\r\\n\\r\\n%s' '{body}' >&3\n\
+         cat <&3\n",
+        body.len()
+    );
+    let file = format!("/run/ask-the-gate-{user}.sh");
+    t.sh(&format!(
+        "cat > {file} <<'EOF'\n{script}EOF\nchmod 0644 {file}"
+    ))?;
+    let asked = t.as_user(user, &format!("bash {file}"));
+    t.sh(&format!("rm -f {file}"))?;
+    Ok(String::from_utf8_lossy(&asked.stdout).into_owned())
 }

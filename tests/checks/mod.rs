@@ -7,6 +7,7 @@ pub mod chat;
 pub mod clis;
 pub mod commands;
 pub mod costs;
+pub mod counted;
 pub mod crowd;
 pub mod devices;
 pub mod egress;

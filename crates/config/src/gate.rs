@@ -41,6 +41,7 @@ pub(super) fn gate(c: &mut Checker, raw: RawGate, reachable: &[&PathBuf]) -> Gat
             gate.apis.push(api);
         }
     }
+    gate.prices = crate::price::prices(c, raw.price);
     gate
 }
 

@@ -7,6 +7,7 @@ mod agent;
 mod diagnostic;
 mod gate;
 mod load;
+mod price;
 mod raw;
 mod repos;
 pub mod rule;
@@ -54,6 +55,17 @@ pub struct Town {
 pub struct Gate {
     pub listen: std::net::SocketAddr,
     pub apis: Vec<GateApi>,
+    /// `[[gate.price]]`: what the gate charges a resident's budget per model.
+    pub prices: Vec<Price>,
+}
+
+/// A model's price in dollars per million tokens; `model` matches names it begins
+/// (upstreams add dates and versions to the names they answer with).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Price {
+    pub model: String,
+    pub input: f64,
+    pub output: f64,
 }
 
 /// Where the gate listens unless `[gate] listen` says otherwise.
@@ -64,11 +76,27 @@ impl Default for Gate {
         Self {
             listen: GATE_LISTEN.parse().expect("a socket address"),
             apis: Vec::new(),
+            prices: Vec::new(),
         }
     }
 }
 
 impl Gate {
+    /// What `input` and `output` tokens of `model` cost, by the longest price that names
+    /// it; nothing when no price does (a token budget still counts them).
+    pub fn cost(&self, model: Option<&str>, input: u64, output: u64) -> f64 {
+        let Some(model) = model else {
+            return 0.0;
+        };
+        self.prices
+            .iter()
+            .filter(|p| model.starts_with(&p.model))
+            .max_by_key(|p| p.model.len())
+            .map_or(0.0, |p| {
+                (input as f64 * p.input + output as f64 * p.output) / 1_000_000.0
+            })
+    }
+
     /// The base URL a resident's CLI is given.
     pub fn url(&self) -> String {
         format!("http://{}", self.listen)

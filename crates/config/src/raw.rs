@@ -39,6 +39,17 @@ pub struct RawGate {
     pub listen: Option<S<String>>,
     #[serde(default)]
     pub api: Vec<RawApi>,
+    #[serde(default)]
+    pub price: Vec<RawPrice>,
+}
+
+/// `[[gate.price]]`: what a model's tokens cost, in dollars per million.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    pub model: S<String>,
+    pub input: S<f64>,
+    pub output: S<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,9 +6,11 @@
 //! placeholder is worth nothing anywhere but here, and here only to its own uid.
 
 pub mod caller;
+pub mod count;
 pub mod credential;
 pub mod proxy;
 pub mod routes;
+pub mod usage;
 
 pub use credential::{Api, Scheme};
 pub use proxy::{Routes, serve};

@@ -67,7 +67,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         let client = reqwest::Client::builder().no_proxy().build()?;
         let routed = routes.read().expect("lock").by_uid.len();
         tracing::info!(%listen, routed, "the gate is serving");
-        let server = tokio::spawn(townhall_gate::serve(listener, routes.clone(), client));
+        let count = Arc::new(townhall_gate::count::RootLedger);
+        let server = tokio::spawn(townhall_gate::serve(listener, routes.clone(), client, count));
         let (mut term, mut hup) = (
             signal(SignalKind::terminate())?,
             signal(SignalKind::hangup())?,

@@ -16,7 +16,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::count::{Admission, Count};
 use crate::credential::Api;
+use crate::usage::Meter;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, Error>;
@@ -29,7 +31,12 @@ pub struct Routes {
 
 /// Serve the gate on `listener` until the task is dropped. `routes` may be replaced
 /// while it serves (a reload); a connection keeps the route it started with.
-pub async fn serve(listener: TcpListener, routes: Arc<RwLock<Routes>>, upstream: reqwest::Client) {
+pub async fn serve(
+    listener: TcpListener,
+    routes: Arc<RwLock<Routes>>,
+    upstream: reqwest::Client,
+    count: Arc<dyn Count>,
+) {
     let mut backoff = townhall_wire::backoff::Backoff::new(
         std::time::Duration::from_millis(10),
         std::time::Duration::from_secs(1),
@@ -63,12 +70,12 @@ pub async fn serve(listener: TcpListener, routes: Arc<RwLock<Routes>>, upstream:
                 continue;
             }
         };
-        let client = upstream.clone();
+        let (client, count) = (upstream.clone(), count.clone());
         tokio::spawn(async move {
             let route = Arc::new(route);
             let service = service_fn(move |req| {
-                let (route, client) = (route.clone(), client.clone());
-                async move { Ok::<_, Infallible>(forward(&route, &client, req).await) }
+                let (route, client, count) = (route.clone(), client.clone(), count.clone());
+                async move { Ok::<_, Infallible>(forward(&route, &client, &count, req).await) }
             });
             let served = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -87,10 +94,47 @@ fn said(status: StatusCode, text: String) -> Response<Body> {
     r
 }
 
+/// A refusal every CLI shows in its own words: Anthropic's and OpenAI's clients read
+/// `error.message`, Gemini's `error.status` and `error.message`.
+fn refused(why: &str) -> Response<Body> {
+    let body = serde_json::json!({
+        "type": "error",
+        "error": {
+            "type": "permission_error",
+            "code": 403,
+            "status": "PERMISSION_DENIED",
+            "message": format!("townhall gate: {why}"),
+        },
+    });
+    let mut r = said(StatusCode::FORBIDDEN, body.to_string());
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Feeds an answer's bytes to the meter as they pass, and says what the call used once
+/// the answer is done with (ended, or dropped when the caller went away).
+struct Tally {
+    uid: u32,
+    meter: Option<Meter>,
+    count: Arc<dyn Count>,
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        if let Some(m) = self.meter.take() {
+            self.count.used(self.uid, m.finish());
+        }
+    }
+}
+
 /// One request of `uid`'s, to its API's upstream; what it answers, or why not.
 async fn forward(
     route: &(u32, Option<(String, Arc<Api>)>),
     client: &reqwest::Client,
+    count: &Arc<dyn Count>,
     req: Request<Incoming>,
 ) -> Response<Body> {
     let (uid, Some((resident, api))) = route else {
@@ -100,6 +144,18 @@ async fn forward(
         );
         return said(StatusCode::FORBIDDEN, why);
     };
+    match count.admit(*uid).await {
+        Admission::Admitted => {}
+        Admission::Refused(why) => {
+            tracing::info!(uid, %resident, "refused at the gate: {why}");
+            return refused(&why);
+        }
+        Admission::Unasked(why) => {
+            tracing::error!(uid, %resident, "{why}");
+            let why = format!("townhall gate: no call goes out uncounted, and {why}\n");
+            return said(StatusCode::SERVICE_UNAVAILABLE, why);
+        }
+    }
     let (parts, body) = req.into_parts();
     let headers = match api.outgoing(&parts.headers) {
         Ok(h) => h,
@@ -121,8 +177,23 @@ async fn forward(
     match sent {
         Ok(answer) => {
             tracing::info!(uid, %resident, api = %api.name, method = %parts.method, path, status = answer.status().as_u16(), "through the gate");
+            let kind = answer.headers().get(hyper::header::CONTENT_TYPE);
+            let mut tally = Tally {
+                uid: *uid,
+                meter: Some(Meter::new(kind.and_then(|v| v.to_str().ok()))),
+                count: count.clone(),
+            };
             let answer: Response<reqwest::Body> = answer.into();
-            answer.map(|b| b.map_err(|e| Box::new(e) as Error).boxed())
+            answer.map(|b| {
+                b.map_err(|e| Box::new(e) as Error)
+                    .map_frame(move |frame| {
+                        if let (Some(d), Some(m)) = (frame.data_ref(), tally.meter.as_mut()) {
+                            m.feed(d);
+                        }
+                        frame
+                    })
+                    .boxed()
+            })
         }
         Err(e) => {
             tracing::warn!(uid, %resident, api = %api.name, "the upstream did not answer: {e}");

@@ -9,5 +9,6 @@ pub mod admit;
 pub mod backoff;
 pub mod credentials;
 pub mod hall;
+pub mod ledger;
 pub mod lines;
 pub mod markdown;

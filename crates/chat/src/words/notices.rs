@@ -62,5 +62,8 @@ pub fn notice(resident: &str, n: &Notice) -> String {
                 lines.join("\n")
             )
         }
+        Notice::BudgetSpent { spent, budget } => format!(
+            "**{resident} has spent {spent} of this round's budget of {budget}**: the gate refuses its model calls until the next round (`!reset`), or raise [budget] in residents/{resident}.toml."
+        ),
     }
 }

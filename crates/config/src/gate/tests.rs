@@ -105,3 +105,55 @@ fn each_mistake_is_located_and_says_what_to_do() {
         assert!(err.contains(want) && at.contains(file), "{case}: {err}");
     }
 }
+
+const PRICES: &str = r#"
+[[gate.price]]
+model = "claude-sonnet-4"
+input = 3.0
+output = 15.0
+
+[[gate.price]]
+model = "claude-sonnet-4-5"
+input = 1.0
+output = 2.0
+"#;
+
+#[test]
+fn a_model_is_priced_by_the_longest_name_it_begins_with() {
+    let t = town(&format!("{GATE}{PRICES}"), "").unwrap();
+    let cost = |m: Option<&str>| t.gate.cost(m, 1_000_000, 1_000_000);
+    assert_eq!(cost(Some("claude-sonnet-4-20250514")), 18.0);
+    assert_eq!(cost(Some("claude-sonnet-4-5-20250929")), 3.0);
+    assert_eq!(cost(Some("gpt-5")), 0.0);
+    assert_eq!(cost(None), 0.0);
+}
+
+#[test]
+fn a_bad_price_is_located_and_says_what_to_do() {
+    for (case, prices, want) in [
+        (
+            "negative",
+            PRICES.replacen("3.0", "-3.0", 1),
+            "-3 is not a price",
+        ),
+        (
+            "twice",
+            PRICES.replacen("claude-sonnet-4-5", "claude-sonnet-4", 1),
+            "model `claude-sonnet-4` has two prices",
+        ),
+        (
+            "nameless",
+            PRICES.replacen("claude-sonnet-4\"", "\"", 1),
+            "a price names no model",
+        ),
+    ] {
+        let err = town(&format!("{GATE}{prices}"), "")
+            .unwrap_err()
+            .to_string();
+        let at = err.find(want).map(|i| &err[..i]).unwrap_or_default();
+        assert!(
+            err.contains(want) && at.contains("town.toml:"),
+            "{case}: {err}"
+        );
+    }
+}

@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use super::{Routes, serve};
+use crate::count::FakeCount;
 use crate::credential::{Api, Scheme};
 
 /// What the stand-in upstream received: method, path, headers as `name: value`, body.
@@ -63,6 +64,10 @@ async fn upstream() -> (SocketAddr, Seen) {
 
 /// The gate on loopback, routing this process's uid to `api` when given.
 async fn gate(api: Option<Api>) -> SocketAddr {
+    gate_counted(api, Arc::new(FakeCount::default())).await
+}
+
+async fn gate_counted(api: Option<Api>, count: Arc<FakeCount>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let at = listener.local_addr().unwrap();
     let mut by_uid = HashMap::new();
@@ -72,7 +77,7 @@ async fn gate(api: Option<Api>) -> SocketAddr {
     }
     let routes = Arc::new(RwLock::new(Routes { by_uid }));
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    tokio::spawn(serve(listener, routes, client));
+    tokio::spawn(serve(listener, routes, client, count));
     at
 }
 
@@ -149,4 +154,39 @@ async fn an_upstream_that_is_down_is_named() {
     let (status, said) = ask(gate).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(said.contains("anthropic did not answer"), "{said}");
+}
+
+#[tokio::test]
+async fn a_spent_budget_is_refused_in_words_and_the_upstream_gets_nothing() {
+    let (up, seen) = upstream().await;
+    let count = Arc::new(FakeCount {
+        refuse: Some("ada has spent $1.00 of this round's budget of $1.00".into()),
+        ..FakeCount::default()
+    });
+    let gate = gate_counted(Some(api(up)), count.clone()).await;
+    let (status, said) = ask(gate).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let said: serde_json::Value = serde_json::from_str(&said).unwrap();
+    let message = said["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("budget of $1.00"), "{said}");
+    assert!(seen.lock().unwrap().is_empty());
+    assert!(count.used.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn each_answered_call_is_counted_once_it_has_streamed() {
+    let (up, _) = upstream().await;
+    let count = Arc::new(FakeCount::default());
+    let gate = gate_counted(Some(api(up)), count.clone()).await;
+    assert_eq!(ask(gate).await.0, StatusCode::OK);
+    // The tally is said when hyper drops the answer's body, just after its last byte.
+    for _ in 0..200 {
+        if !count.used.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let used = count.used.lock().unwrap().clone();
+    let me = nix::unistd::geteuid().as_raw();
+    assert_eq!(used.iter().map(|(uid, _)| *uid).collect::<Vec<_>>(), [me]);
 }

@@ -55,10 +55,13 @@ mod tests {
     fn requests_of_another_version_or_shape_are_refused_with_why() {
         let parse = Envelope::parse;
         let said = |line: &str| parse(line).unwrap_err().to_string();
-        assert!(parse(r#"{"v":2,"request":"status","resident":"ada"}"#).is_ok());
-        assert!(said(r#"{"v":1,"request":"status","resident":"ada"}"#).contains("version 1"));
+        let (v, old) = (VERSION, VERSION - 1);
+        let status = |v: u32| format!(r#"{{"v":{v},"request":"status","resident":"ada"}}"#);
+        assert!(parse(&status(v)).is_ok());
+        assert!(said(&status(old)).contains(&format!("version {old}")));
         assert!(said(r#"{"request":"status","resident":"ada"}"#).contains("no protocol version"));
-        assert!(parse(r#"{"v":2,"request":"turn","resident":"ada"}"#).is_err());
+        let turn = format!(r#"{{"v":{v},"request":"turn","resident":"ada"}}"#);
+        assert!(parse(&turn).is_err());
         assert!(parse("not json").is_err());
     }
 }

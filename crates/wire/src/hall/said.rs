@@ -56,6 +56,11 @@ pub enum Notice {
         round: u64,
         lines: Vec<String>,
     },
+    /// The gate refused a model call: the round's budget is spent (once per round).
+    BudgetSpent {
+        spent: String,
+        budget: String,
+    },
 }
 
 /// What the daemon says back. Tagged `said`: `Turn` carries a TurnEvent, tagged `event`.

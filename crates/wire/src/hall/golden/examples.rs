@@ -171,6 +171,10 @@ fn notices() -> Vec<Notice> {
             round: 3,
             lines: vec![s("work: 2 uncommitted")],
         },
+        Notice::BudgetSpent {
+            spent: s("$1.02"),
+            budget: s("$1.00"),
+        },
     ]
 }
 

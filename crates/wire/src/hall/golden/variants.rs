@@ -74,9 +74,10 @@ pub(super) fn notice_index(n: &Notice) -> usize {
         Notice::Pushed { .. } => 3,
         Notice::RoundBegan { .. } => 4,
         Notice::RoundLost { .. } => 5,
+        Notice::BudgetSpent { .. } => 6,
     }
 }
-pub(super) const NOTICES: usize = 6;
+pub(super) const NOTICES: usize = 7;
 
 pub(super) fn event_index(e: &TurnEvent) -> usize {
     match e {
