@@ -9,7 +9,14 @@ use crate::support::town::{Town, repo};
 
 const ADA: &str = "@ada:town.test";
 const PROBES: &str = "/usr/local/lib/townhall-probes";
-const STATUS: &str = r#"{"v":2,"request":"status","resident":"ada"}"#;
+/// A hall request line at the hall's version: `fields` after the version.
+fn line(fields: &str) -> String {
+    format!(r#"{{"v":{},{fields}}}"#, townhall_wire::hall::VERSION)
+}
+
+fn status() -> String {
+    line(r#""request":"status","resident":"ada""#)
+}
 
 /// The chat unit running, and the hall probe installed (idempotent).
 fn chat_running(t: &Town) -> anyhow::Result<()> {
@@ -139,40 +146,41 @@ fn ask_as(t: &Town, user: &str, arg: &str) -> anyhow::Result<String> {
 pub fn the_hall_refuses_other_uids_and_bad_requests(t: &Town) -> anyhow::Result<()> {
     chat_running(t)?;
     for user in ["ada", "vox"] {
-        let out = ask_as(t, user, &format!("'{STATUS}'"))?;
+        let out = ask_as(t, user, &format!("'{}'", status()))?;
         ensure!(
             out.contains("only the townhall-chat user") && !out.contains("\"said\":\"status\""),
             "{user} was answered: {out}"
         );
     }
-    let ok = ask_as(t, "townhall-chat", &format!("'{STATUS}'"))?;
+    let ok = ask_as(t, "townhall-chat", &format!("'{}'", status()))?;
     ensure!(
         ok.contains("\"said\":\"status\"") && ok.contains("\"resident\":\"ada\""),
         "the chat user was not answered: {ok}"
     );
+    let quoted = |fields: &str| format!("'{}'", line(fields));
     let bad = [
-        ("'not json'", "bad request"),
+        ("'not json'".to_string(), "bad request"),
         (
-            r#"'{"v":9,"request":"status","resident":"ada"}'"#,
+            r#"'{"v":9,"request":"status","resident":"ada"}'"#.to_string(),
             "protocol version 9",
         ),
-        (r#"'{"v":2,"request":"format_disk"}'"#, "bad request"),
-        ("--big 400000", "over 262144 bytes"),
+        (quoted(r#""request":"format_disk""#), "bad request"),
+        ("--big 400000".to_string(), "over 262144 bytes"),
         (
-            r#"'{"v":2,"request":"reset","by":"@eve:town.test"}'"#,
+            quoted(r#""request":"reset","by":"@eve:town.test""#),
             "not a mayor",
         ),
         (
-            r#"'{"v":2,"request":"status","resident":"../root"}'"#,
+            quoted(r#""request":"status","resident":"../root""#),
             "no resident",
         ),
         (
-            r#"'{"v":2,"request":"stop","resident":"ada","sender":"@ada:town.test"}'"#,
+            quoted(r#""request":"stop","resident":"ada","sender":"@ada:town.test""#),
             "may not command",
         ),
     ];
     for (arg, want) in bad {
-        let out = ask_as(t, "townhall-chat", arg)?;
+        let out = ask_as(t, "townhall-chat", &arg)?;
         ensure!(
             out.contains("\"said\":\"error\"") && out.contains(want),
             "{arg}: wanted an error with `{want}`, got {out:.300}"
@@ -180,7 +188,7 @@ pub fn the_hall_refuses_other_uids_and_bad_requests(t: &Town) -> anyhow::Result<
     }
     // The daemon carries on.
     t.sh("systemctl is-active townhall && townhall status >/dev/null")?;
-    let again = ask_as(t, "townhall-chat", &format!("'{STATUS}'"))?;
+    let again = ask_as(t, "townhall-chat", &format!("'{}'", status()))?;
     ensure!(
         again.contains("\"said\":\"status\""),
         "after the bad requests: {again}"
