@@ -106,6 +106,12 @@ impl Approvals {
         Ok(id)
     }
 
+    /// The room a running conversation's questions go to, if it runs from chat.
+    pub(super) fn room_of(&self, resident: &str, conversation: &str) -> Option<Reply> {
+        let key = (resident.to_string(), conversation.to_string());
+        self.rooms.lock().expect("lock").get(&key).cloned()
+    }
+
     /// While a conversation's turn runs from chat, its approvals are asked in `reply`'s room.
     pub fn room(&self, resident: &str, conversation: &str, reply: Option<Reply>) {
         let key = (resident.to_string(), conversation.to_string());
@@ -115,6 +121,15 @@ impl Approvals {
             None => rooms.remove(&key),
         };
     }
+}
+
+/// What a mayor is asked: in `reply`'s room, about turn `turn` of the resident's.
+pub(super) struct Question<'a> {
+    pub turn: &'a str,
+    pub reply: Reply,
+    pub tool: &'a str,
+    pub subject: String,
+    pub rule: String,
 }
 
 /// Connections one uid may hold on the approvals socket: a turn's hook asks one call at a
@@ -182,14 +197,7 @@ where
             return answer(true, "no approval rule names this call");
         };
         let rule = rule.to_string();
-        let reply = self
-            .approvals
-            .rooms
-            .lock()
-            .expect("lock")
-            .get(&(r.name.clone(), turn.conversation.clone()))
-            .cloned();
-        let Some(reply) = reply else {
+        let Some(reply) = self.approvals.room_of(&r.name, &turn.conversation) else {
             return answer(
                 false,
                 format!(
@@ -197,38 +205,59 @@ where
                 ),
             );
         };
+        let subject =
+            crate::turn::bounds::clip(&approve::subject(&ask.tool, &ask.input), 2000).to_string();
+        let question = Question {
+            turn: &ask.turn,
+            reply,
+            tool: &ask.tool,
+            subject,
+            rule,
+        };
+        self.ask_mayor(r, question, hook.closed()).await
+    }
+
+    /// Put `q` to the mayors in its room and wait for a reaction, the resident's timeout, or
+    /// `gone` (the asker went away): the answer, which is no unless a mayor said yes.
+    pub(super) async fn ask_mayor(
+        &self,
+        r: &crate::config::Resident,
+        q: Question<'_>,
+        gone: impl std::future::Future<Output = ()>,
+    ) -> Answer {
         let (tx, rx) = oneshot::channel();
-        let id = match self.approvals.open(&r.name, &ask.turn, tx) {
+        let id = match self.approvals.open(&r.name, q.turn, tx) {
             Ok(id) => id,
             Err(why) => {
                 tracing::warn!(resident = %r.name, "an approval denied at once: {why}");
                 return answer(false, format!("denied: {why}"));
             }
         };
-        let subject =
-            crate::turn::bounds::clip(&approve::subject(&ask.tool, &ask.input), 2000).to_string();
         let wait = r.agent.approve_timeout;
         let asked = Said::Approval {
             id,
             resident: r.name.clone(),
-            room: reply.room,
-            thread: reply.thread,
-            tool: ask.tool.clone(),
-            subject: subject.clone(),
-            rule: rule.clone(),
+            room: q.reply.room,
+            thread: q.reply.thread,
+            tool: q.tool.to_string(),
+            subject: q.subject.clone(),
+            rule: q.rule.clone(),
             wait_secs: wait.as_secs(),
         };
-        self.audit_approval("approval-asked", &r.name, &ask.tool, &subject, None);
+        self.audit_approval("approval-asked", &r.name, q.tool, &q.subject, None);
         if !self.broadcast(asked) {
             self.approvals.pending.lock().expect("lock").remove(&id);
             return answer(
                 false,
-                format!("denied: {rule} needs a mayor's approval, and the chat is not connected"),
+                format!(
+                    "denied: {} needs a mayor's approval, and the chat is not connected",
+                    q.rule
+                ),
             );
         }
         let decided = tokio::select! {
             d = tokio::time::timeout(wait, rx) => d.ok().and_then(Result::ok),
-            () = hook.closed() => None,
+            () = gone => None,
         };
         self.approvals.pending.lock().expect("lock").remove(&id);
         let a = decided.unwrap_or_else(|| {
@@ -240,7 +269,7 @@ where
                 ),
             )
         });
-        self.audit_approval("approval-decided", &r.name, &ask.tool, &subject, Some(&a));
+        self.audit_approval("approval-decided", &r.name, q.tool, &q.subject, Some(&a));
         self.broadcast(Said::ApprovalEnded {
             id,
             resident: r.name.clone(),

@@ -57,17 +57,19 @@ where
             move |ask: GateAsk, _uid, out: mpsc::Sender<GateSaid>| {
                 let daemon = self.clone();
                 async move {
-                    let _ = out.send(daemon.gate_said(ask)).await;
+                    let _ = out.send(daemon.gate_said(ask).await).await;
                 }
             },
         )
         .await
     }
 
-    fn gate_said(&self, ask: GateAsk) -> GateSaid {
+    /// What the gate's question or tally gets: `reach` may wait for a mayor, the others
+    /// are answered at once.
+    async fn gate_said(&self, ask: GateAsk) -> GateSaid {
         let town = self.town();
         let uid = match &ask {
-            GateAsk::Admit { uid } | GateAsk::Used { uid, .. } => *uid,
+            GateAsk::Admit { uid } | GateAsk::Used { uid, .. } | GateAsk::Reach { uid, .. } => *uid,
         };
         let Some(r) = town.residents.iter().find(|r| r.uid == uid) else {
             return GateSaid::Refused {
@@ -75,6 +77,7 @@ where
             };
         };
         let done = match ask {
+            GateAsk::Reach { host, port, .. } => return self.reach(r, &host, port).await,
             GateAsk::Admit { .. } => {
                 let admitted = self.desk.admit(&town, r);
                 if let Err(TurnError::OverBudget { spent, budget, .. }) = &admitted {

@@ -17,6 +17,7 @@ mod losses;
 mod notices;
 mod outbox;
 mod pushes;
+mod reach;
 mod reports;
 mod reset;
 mod retirement;
@@ -73,6 +74,8 @@ pub struct Daemon<H, M, G> {
     stopping: std::sync::atomic::AtomicBool,
     /// The round each resident was last told its budget is spent at the gate.
     told_spent: Mutex<HashMap<String, u64>>,
+    /// Hosts mayors opened for a resident this round, through the gate.
+    opened: reach::Opened,
     started: Instant,
 }
 
@@ -137,6 +140,7 @@ where
             reloaded: Notify::new(),
             stopping: Default::default(),
             told_spent: Default::default(),
+            opened: Default::default(),
             started: Instant::now(),
         })
     }

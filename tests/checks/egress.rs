@@ -2,16 +2,19 @@
 //! nftables table and ada's sockets reach the gate and nothing else: not a host on "the
 //! internet" (a namespace of the harness's own), not the homeserver on loopback, not DNS,
 //! not over IPv6, not with `curl --noproxy '*'`, not with a raw socket. A user who is not
-//! a resident is untouched, and the table goes when the gate does.
+//! a resident is untouched, and the table goes when the gate does. Her `[network] allow`
+//! opens a host through the gate's CONNECT proxy, which resolves names itself and refuses
+//! any other host, and any name that leads back to this host.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure};
 
+use crate::checks::clis::OnCli;
 use crate::checks::gate::{free_port, gate, serving};
-use crate::support::internet::{DNS_PORT, HOST, HOST6, Internet};
+use crate::support::internet::{DNS_PORT, HOST, HOST6, Internet, Names};
 use crate::support::standin::{Api, StandIn};
-use crate::support::town::Town;
+use crate::support::town::{Town, repo};
 
 /// Wait until `what` is true of the ruleset `nft list ruleset` prints.
 fn rules(t: &Town, what: &str, holds: impl Fn(&str) -> bool) -> anyhow::Result<()> {
@@ -130,5 +133,60 @@ pub fn ada_reaches_the_gate_and_nothing_else(t: &Town) -> anyhow::Result<()> {
     );
     arrived(&net, &["tcp4 GET /ada-after HTTP/1.1".to_string()])
         .map_err(|e| anyhow::anyhow!("{e}\nada got: {}", String::from_utf8_lossy(&after.stdout)))?;
+    Ok(())
+}
+
+/// ada's call through the gate's proxy (curl's CONNECT, as git, npm, pip and cargo make
+/// it): what curl printed, and its error.
+fn through_proxy(t: &Town, port: u16, url: &str) -> String {
+    let out = t.as_user(
+        "ada",
+        &format!("curl -sS -m 10 -p -x http://127.0.0.1:{port} {url} 2>&1; true"),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn ada_reaches_her_allowed_host_through_the_gate_and_no_other(t: &Town) -> anyhow::Result<()> {
+    let net = Internet::start()?;
+    let api = StandIn::start(Api::Anthropic)?;
+    let port = free_port()?;
+    let _gated = gate(t, port, api.port)?;
+    let _hosts = Names::add(
+        t,
+        &format!("{HOST} allowed.test forbidden.test\n127.0.0.1 sneaky.test"),
+    )?;
+    let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?;
+    let toml = format!("{toml}\n[network]\nallow = [\"allowed.test:80\", \"sneaky.test:8008\"]\n");
+    let env_file = "/run/secrets/townhall/ada-anthropic.env";
+    let _on = OnCli::set(t, "ada", &toml, env_file, "", String::from("/nonexistent"))?;
+    serving(t, port)?;
+
+    let allowed = through_proxy(t, port, "http://allowed.test/ada-allowed");
+    arrived(&net, &["tcp4 GET /ada-allowed HTTP/1.1".to_string()])
+        .map_err(|e| anyhow::anyhow!("{e}\nada's curl said: {allowed}"))?;
+
+    let forbidden = through_proxy(t, port, "http://forbidden.test/ada-forbidden");
+    ensure!(
+        forbidden.contains("403"),
+        "a host ada may not reach was not refused: {forbidden}"
+    );
+    let log = t.journal(&["-u", "townhall-gate.service", "--no-pager", "-n", "20"]);
+    ensure!(
+        log.contains("refused: not allowed"),
+        "the gate does not say why it refused forbidden.test:\n{log}"
+    );
+    // A name that resolves to loopback is no way around: the homeserver stays closed.
+    let sneaky = through_proxy(t, port, "http://sneaky.test:8008/_matrix/client/versions");
+    ensure!(
+        sneaky.contains("403") && !sneaky.contains("versions"),
+        "a name for loopback led ada to the homeserver: {sneaky}"
+    );
+    // The barrier: root's request after hers arrives, and nothing of forbidden.test's before.
+    t.sh(&format!("curl -sS -m 5 http://{HOST}/root-after; true"))?;
+    let seen = arrived(&net, &["tcp4 GET /root-after HTTP/1.1".to_string()])?;
+    ensure!(
+        !seen.iter().any(|s| s.contains("ada-forbidden")),
+        "ada reached forbidden.test: {seen:?}"
+    );
     Ok(())
 }

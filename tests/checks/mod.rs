@@ -3,6 +3,7 @@
 pub mod allowed;
 pub mod answers;
 pub mod approvals;
+pub mod asked;
 pub mod chat;
 pub mod clis;
 pub mod commands;

@@ -2,11 +2,11 @@
 //! the state earlier ones leave.
 
 use super::{
-    allowed as al, answers as an, approvals as ap, clis as cl, commands as cm, costs as co,
-    counted as cn, devices as dv, egress as eg, files as fi, foundation as f, gate as gt,
-    gathering as ga, grants as g, handoff as ho, hardening as h, hoarding as hd, levelling as l,
-    losses as lo, notices as nt, quarantine as qu, remote as rm, retired as rt, rounds as r,
-    signing as s, split as sp, turns as tu, unfinished as uf,
+    allowed as al, answers as an, approvals as ap, asked as ak, clis as cl, commands as cm,
+    costs as co, counted as cn, devices as dv, egress as eg, files as fi, foundation as f,
+    gate as gt, gathering as ga, grants as g, handoff as ho, hardening as h, hoarding as hd,
+    levelling as l, losses as lo, notices as nt, quarantine as qu, remote as rm, retired as rt,
+    rounds as r, signing as s, split as sp, turns as tu, unfinished as uf,
 };
 
 use crate::support::town::Town;
@@ -122,6 +122,14 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "egress::ada_reaches_the_gate_and_nothing_else",
         eg::ada_reaches_the_gate_and_nothing_else,
+    ),
+    (
+        "egress::ada_reaches_her_allowed_host_through_the_gate_and_no_other",
+        eg::ada_reaches_her_allowed_host_through_the_gate_and_no_other,
+    ),
+    (
+        "asked::a_host_not_allowed_is_asked_for_and_opened_for_the_round",
+        ak::a_host_not_allowed_is_asked_for_and_opened_for_the_round,
     ),
     (
         "counted::a_spent_budget_stops_ada_at_the_gate_whatever_she_prints",

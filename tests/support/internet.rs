@@ -15,6 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use nix::sched::{CloneFlags, setns};
 
+use super::town::Town;
+
 /// The town's end of the link, and the far host.
 pub const TOWN_SIDE: &str = "203.0.113.1";
 pub const HOST: &str = "203.0.113.2";
@@ -165,5 +167,33 @@ impl Drop for Internet {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .output();
+    }
+}
+
+/// Names for "the internet" in the town's /etc/hosts until dropped: the gate resolves them
+/// itself, as it would resolve any name.
+pub struct Names<'a> {
+    t: &'a Town,
+    /// The file as it was, if there was one (a minimal rootfs has none).
+    before: Option<String>,
+}
+
+impl<'a> Names<'a> {
+    pub fn add(t: &'a Town, lines: &str) -> anyhow::Result<Self> {
+        let path = t.run.join("root/etc/hosts");
+        let before = std::fs::read_to_string(&path).ok();
+        let now = format!("{}{lines}\n", before.as_deref().unwrap_or(""));
+        std::fs::write(&path, now)?;
+        Ok(Self { t, before })
+    }
+}
+
+impl Drop for Names<'_> {
+    fn drop(&mut self) {
+        let path = self.t.run.join("root/etc/hosts");
+        let _ = match &self.before {
+            Some(b) => std::fs::write(path, b),
+            None => std::fs::remove_file(path),
+        };
     }
 }

@@ -21,10 +21,18 @@ pub fn decision(key: &str) -> Option<bool> {
 }
 
 pub fn question(resident: &str, tool: &str, subject: &str, rule: &str, wait_secs: u64) -> String {
+    let wait = humantime::format_duration(std::time::Duration::from_secs(wait_secs));
+    // The gate's question: a host the resident's `[network] allow` does not name.
+    if tool == townhall_wire::ledger::NETWORK_TOOL {
+        return format!(
+            "**{resident} wants `{}`** through the gate (not in its {rule}): react ✅ to open it for this round or ❌ to refuse. Without an answer within {wait} it is refused.",
+            subject.replace('`', "")
+        );
+    }
     format!(
         "**{resident} asks to run `{tool}`** (the rule `{rule}` needs a mayor's yes):\n{}\nReact ✅ to allow or ❌ to deny. Without an answer within {} it is denied.",
         townhall_wire::markdown::fenced(subject),
-        humantime::format_duration(std::time::Duration::from_secs(wait_secs))
+        wait
     )
 }
 

@@ -155,6 +155,8 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent, gate: &super::Ga
         defaults,
         base_url,
         api,
+        // With a gate, the kernel closes every other way out: tools go through its proxy.
+        proxy: (!gate.apis.is_empty()).then(|| gate.url()),
         approve,
         approve_timeout,
     }

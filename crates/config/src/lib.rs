@@ -7,6 +7,7 @@ mod agent;
 mod diagnostic;
 mod gate;
 mod load;
+mod network;
 mod price;
 mod raw;
 mod repos;
@@ -184,6 +185,31 @@ pub struct Resident {
     pub budget: Budget,
     pub files: Files,
     pub git: GitIdentity,
+    /// `[network] allow`: what the gate's proxy opens for this resident.
+    pub network: Network,
+}
+
+/// A resident's way out: every other address is closed to its sockets (src/egress), and
+/// these hosts open through the gate's proxy, each on its port.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Network {
+    pub allow: Vec<Reach>,
+}
+
+/// A host and port a resident may reach through the gate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Reach {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Reach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.host.contains(':') {
+            true => write!(f, "[{}]:{}", self.host, self.port),
+            false => write!(f, "{}:{}", self.host, self.port),
+        }
+    }
 }
 
 /// Files the mayor sends (to the workspace's `inbox/`) and a turn leaves in `outbox/` (sent
@@ -225,6 +251,9 @@ pub struct Agent {
     /// `[[gate.api]]` its turns reach through the gate (then it holds no key, and
     /// `base_url` is the gate's).
     pub api: Option<AgentApi>,
+    /// The gate's proxy, when the town has a gate (and so egress rules): set as
+    /// HTTPS_PROXY and its kin in turns, so tools reach `[network] allow` through it.
+    pub proxy: Option<String>,
     /// Tool calls that wait for a mayor's yes (claude only), and how long they wait.
     pub approve: Vec<rule::Rule>,
     pub approve_timeout: Duration,

@@ -148,6 +148,16 @@ pub struct RawResident {
     #[serde(default)]
     pub files: RawFiles,
     pub git: RawGit,
+    #[serde(default)]
+    pub network: RawNetwork,
+}
+
+/// `[network]`: the hosts a resident may reach through the gate's proxy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    #[serde(default)]
+    pub allow: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

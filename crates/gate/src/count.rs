@@ -23,6 +23,9 @@ pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait Count: Send + Sync + 'static {
     fn admit(&self, uid: u32) -> Pending<'_, Admission>;
+    /// May `uid` reach `host:port`, which its `[network] allow` does not name? (A mayor
+    /// is asked; this may take minutes.)
+    fn reach(&self, uid: u32, host: String, port: u16) -> Pending<'_, Admission>;
     /// Say what a call used; it must not hold the answer back, so it returns at once.
     fn used(&self, uid: u32, usage: Usage);
 }
@@ -31,19 +34,26 @@ pub trait Count: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct RootLedger;
 
+/// Root's answer to a question, as an admission.
+fn said(answer: std::io::Result<GateSaid>) -> Admission {
+    match answer {
+        Ok(GateSaid::Admitted) => Admission::Admitted,
+        Ok(GateSaid::Refused { why }) => Admission::Refused(why),
+        Ok(other) => Admission::Unasked(format!("root answered {other:?}")),
+        Err(e) => Admission::Unasked(format!(
+            "townhall is not answering on {}: {e}",
+            ledger::socket().display()
+        )),
+    }
+}
+
 impl Count for RootLedger {
     fn admit(&self, uid: u32) -> Pending<'_, Admission> {
-        Box::pin(async move {
-            match ledger::ask(&GateAsk::Admit { uid }).await {
-                Ok(GateSaid::Admitted) => Admission::Admitted,
-                Ok(GateSaid::Refused { why }) => Admission::Refused(why),
-                Ok(other) => Admission::Unasked(format!("root answered {other:?}")),
-                Err(e) => Admission::Unasked(format!(
-                    "townhall is not answering on {}: {e}",
-                    ledger::socket().display()
-                )),
-            }
-        })
+        Box::pin(async move { said(ledger::ask(&GateAsk::Admit { uid }).await) })
+    }
+
+    fn reach(&self, uid: u32, host: String, port: u16) -> Pending<'_, Admission> {
+        Box::pin(async move { said(ledger::ask(&GateAsk::Reach { uid, host, port }).await) })
     }
 
     fn used(&self, uid: u32, usage: Usage) {

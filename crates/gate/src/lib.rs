@@ -10,6 +10,7 @@ pub mod count;
 pub mod credential;
 pub mod proxy;
 pub mod routes;
+pub mod tunnel;
 pub mod usage;
 
 pub use credential::{Api, Scheme};

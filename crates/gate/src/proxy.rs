@@ -27,6 +27,15 @@ type Body = BoxBody<Bytes, Error>;
 #[derive(Debug, Default)]
 pub struct Routes {
     pub by_uid: HashMap<u32, (String, Arc<Api>)>,
+    /// Every resident by uid, with the hosts its `[network] allow` opens (maybe none).
+    pub allow: HashMap<u32, Arc<Allowed>>,
+}
+
+/// A resident's name and the hosts its tools may reach through the tunnel.
+#[derive(Debug, Default)]
+pub struct Allowed {
+    pub resident: String,
+    pub hosts: Vec<townhall_config::Reach>,
 }
 
 /// Serve the gate on `listener` until the task is dropped. `routes` may be replaced
@@ -59,8 +68,12 @@ pub async fn serve(
         };
         // Asked at once: a socket that closes first reads as no one's.
         let caller = tokio::task::spawn_blocking(move || crate::caller::uid_of(local, peer));
-        let route = match caller.await {
-            Ok(Ok(uid)) => (uid, routes.read().expect("lock").by_uid.get(&uid).cloned()),
+        let (route, allowed) = match caller.await {
+            Ok(Ok(uid)) => {
+                let r = routes.read().expect("lock");
+                let allowed = r.allow.get(&uid).cloned();
+                ((uid, r.by_uid.get(&uid).cloned()), allowed)
+            }
             Ok(Err(e)) => {
                 tracing::warn!(%peer, "a caller the kernel does not name: {e}");
                 continue;
@@ -73,12 +86,20 @@ pub async fn serve(
         let (client, count) = (upstream.clone(), count.clone());
         tokio::spawn(async move {
             let route = Arc::new(route);
-            let service = service_fn(move |req| {
+            let service = service_fn(move |req: Request<Incoming>| {
                 let (route, client, count) = (route.clone(), client.clone(), count.clone());
-                async move { Ok::<_, Infallible>(forward(&route, &client, &count, req).await) }
+                let allowed = allowed.clone();
+                async move {
+                    if req.method() == hyper::Method::CONNECT {
+                        let tunnel = connect(route.0, allowed.as_deref(), &count, req).await;
+                        return Ok::<_, Infallible>(tunnel);
+                    }
+                    Ok::<_, Infallible>(forward(&route, &client, &count, req).await)
+                }
             });
             let served = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await;
             if let Err(e) = served {
                 tracing::debug!(%peer, "a gate connection ended: {e}");
@@ -128,6 +149,79 @@ impl Drop for Tally {
             self.count.used(self.uid, m.finish());
         }
     }
+}
+
+/// A CONNECT of `uid`'s: to a host its `[network] allow` names, at a public address the
+/// gate resolved itself; then the bytes flow both ways until either side closes.
+async fn connect(
+    uid: u32,
+    allowed: Option<&Allowed>,
+    count: &Arc<dyn Count>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let Some(authority) = req.uri().authority().cloned() else {
+        return said(
+            StatusCode::BAD_REQUEST,
+            "townhall gate: CONNECT needs host:port\n".into(),
+        );
+    };
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let host = host.to_ascii_lowercase();
+    let Some(port) = authority.port_u16() else {
+        return said(
+            StatusCode::BAD_REQUEST,
+            "townhall gate: CONNECT needs host:port\n".into(),
+        );
+    };
+    let Some(allowed) = allowed else {
+        let why = format!("townhall gate: uid {uid} is not a resident\n");
+        return said(StatusCode::FORBIDDEN, why);
+    };
+    let resident = &allowed.resident;
+    // Not allowed: root asks the mayor, whose yes holds for the round.
+    if !allowed
+        .hosts
+        .iter()
+        .any(|r| r.host == host && r.port == port)
+    {
+        let why = match count.reach(uid, host.clone(), port).await {
+            Admission::Admitted => None,
+            Admission::Refused(why) | Admission::Unasked(why) => Some(why),
+        };
+        if let Some(why) = why {
+            tracing::info!(uid, %resident, %host, port, "refused: not allowed ({why})");
+            let why = format!(
+                "townhall gate: {resident} may not reach {host}:{port}: it is not in [network] allow of residents/{resident}.toml, and {why}\n"
+            );
+            return said(StatusCode::FORBIDDEN, why);
+        }
+        tracing::info!(uid, %resident, %host, port, "allowed by a mayor for this round");
+    }
+    let far = match crate::tunnel::open(&host, port).await {
+        Ok(far) => far,
+        Err(e) => {
+            tracing::info!(uid, %resident, %host, port, "refused: {e}");
+            let status = match e {
+                crate::tunnel::TunnelError::Private { .. } => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            return said(status, format!("townhall gate: {e}\n"));
+        }
+    };
+    tracing::info!(uid, %resident, %host, port, "tunnel open");
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let (mut near, mut far) = (TokioIo::new(upgraded), far);
+                let _ = tokio::io::copy_bidirectional(&mut near, &mut far).await;
+            }
+            Err(e) => tracing::debug!("a tunnel was never taken up: {e}"),
+        }
+    });
+    said(StatusCode::OK, String::new())
 }
 
 /// One request of `uid`'s, to its API's upstream; what it answers, or why not.

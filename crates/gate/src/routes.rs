@@ -8,7 +8,7 @@ use std::sync::Arc;
 use townhall_config::{KeyScheme, Town};
 
 use crate::credential::{Api, Scheme};
-use crate::proxy::Routes;
+use crate::proxy::{Allowed, Routes};
 
 fn scheme(k: KeyScheme) -> Scheme {
     match k {
@@ -48,7 +48,18 @@ pub fn routes(town: &Town, key: impl Fn(&str) -> Option<String>) -> Routes {
             Some((r.uid, (r.name.clone(), api.clone())))
         })
         .collect();
-    Routes { by_uid }
+    let allow = town
+        .residents
+        .iter()
+        .map(|r| {
+            let allowed = Allowed {
+                resident: r.name.clone(),
+                hosts: r.network.allow.clone(),
+            };
+            (r.uid, Arc::new(allowed))
+        })
+        .collect();
+    Routes { by_uid, allow }
 }
 
 #[cfg(test)]

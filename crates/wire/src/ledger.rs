@@ -1,5 +1,6 @@
 //! The ledger socket: the gate tells root what each resident's model calls used, as the
-//! upstream reported it, and asks before each call whether the resident may still spend.
+//! upstream reported it, asks before each call whether the resident may still spend, and
+//! asks for a host a resident's `[network] allow` does not name.
 //! Root answers only the gate's user (SO_PEERCRED) and keeps the figures where no resident
 //! can edit them; the uid in a request is the kernel's answer the gate got for the caller.
 
@@ -12,6 +13,8 @@ use crate::lines;
 
 /// The gate's system user (dist/townhall.sysusers, the NixOS module).
 pub const GATE_USER: &str = "townhall-gate";
+/// The tool an approval about a host names: the chat words it as a network question.
+pub const NETWORK_TOOL: &str = "network";
 /// A request is one short line.
 pub const MAX_LINE: usize = 4096;
 
@@ -25,6 +28,9 @@ pub fn socket() -> &'static Path {
 pub enum GateAsk {
     /// May `uid`'s next model call go upstream?
     Admit { uid: u32 },
+    /// `uid` asks for a host its `[network] allow` does not name: root asks the mayor in
+    /// the room of the resident's running turn, and a yes holds for the round.
+    Reach { uid: u32, host: String, port: u16 },
     /// What one of `uid`'s calls used.
     Used {
         uid: u32,

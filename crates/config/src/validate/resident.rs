@@ -268,6 +268,7 @@ pub(super) fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Reside
             name: g.name.get_ref().clone(),
             email: email.clone(),
         },
+        network: crate::network::network(c, &raw.network),
     }
 }
 

@@ -20,6 +20,14 @@ impl Count for FakeCount {
         Box::pin(async move { a })
     }
 
+    fn reach(&self, _uid: u32, host: String, port: u16) -> Pending<'_, Admission> {
+        let a = match &self.refuse {
+            Some(why) => Admission::Refused(format!("{host}:{port}: {why}")),
+            None => Admission::Admitted,
+        };
+        Box::pin(async move { a })
+    }
+
     fn used(&self, uid: u32, usage: Usage) {
         self.used.lock().expect("lock").push((uid, usage));
     }

@@ -75,7 +75,10 @@ async fn gate_counted(api: Option<Api>, count: Arc<FakeCount>) -> SocketAddr {
         let me = nix::unistd::geteuid().as_raw();
         by_uid.insert(me, ("ada".to_string(), Arc::new(api)));
     }
-    let routes = Arc::new(RwLock::new(Routes { by_uid }));
+    let routes = Arc::new(RwLock::new(Routes {
+        by_uid,
+        ..Routes::default()
+    }));
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     tokio::spawn(serve(listener, routes, client, count));
     at

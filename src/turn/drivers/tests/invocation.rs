@@ -12,6 +12,7 @@ fn agent(kind: AgentKind, argv: &[&str]) -> Agent {
         defaults: true,
         base_url: None,
         api: None,
+        proxy: None,
         approve: vec![],
         approve_timeout: crate::config::DEFAULT_APPROVE_TIMEOUT,
     }
@@ -216,4 +217,24 @@ fn through_the_gate_a_cli_gets_the_gates_url_and_a_placeholder_for_its_key() {
         let url_given = env.values().any(|v| v == gate) || i.argv.iter().any(|a| a.contains(gate));
         assert!(url_given, "{kind:?}: the gate's URL is not given: {i:?}");
     }
+}
+
+#[test]
+fn with_a_gate_tools_are_pointed_at_its_proxy_and_the_gate_itself_is_reached_directly() {
+    let mut a = agent(AgentKind::Claude, &["claude"]);
+    a.proxy = Some("http://127.0.0.1:8447".into());
+    let env = invocation(&a, "p", None, std::path::Path::new("/agents/ada")).environment;
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
+        assert_eq!(get(var), Some("http://127.0.0.1:8447"), "{var}");
+    }
+    assert_eq!(get("NO_PROXY"), Some("127.0.0.1,localhost,::1"));
+    let none = invocation(
+        &agent(AgentKind::Claude, &["claude"]),
+        "p",
+        None,
+        std::path::Path::new("/agents/ada"),
+    )
+    .environment;
+    assert!(!none.iter().any(|(n, _)| n.ends_with("_PROXY")), "{none:?}");
 }
