@@ -55,10 +55,15 @@ where
             Request::Devices => Response::Devices {
                 devices: self.keeper.status(),
             },
+            // Answered once applied: what `townhall reload` returns to holds (the gate
+            // restarted or told, the egress rules loaded).
             Request::Reload => match self.reload() {
-                Ok(town) => Response::Reloaded {
-                    residents: town.residents.len() as u32,
-                },
+                Ok((town, applied)) => {
+                    let _ = tokio::task::spawn_blocking(move || applied.join()).await;
+                    Response::Reloaded {
+                        residents: town.residents.len() as u32,
+                    }
+                }
                 Err(e) => Response::Error {
                     message: format!("reload refused, the running configuration stays:\n{e}"),
                 },

@@ -189,8 +189,12 @@ where
         self.retirement.start(self.town(), before);
     }
 
-    /// Read the config again; on errors keep the current town and say why.
-    pub fn reload(&self) -> Result<Arc<Town>, crate::config::Diagnostics> {
+    /// Read the config again; on errors keep the current town and say why. What it sets in
+    /// the system (limits, units' credentials, egress rules) is applied on a thread of its
+    /// own, whose handle says when that is done.
+    pub fn reload(
+        &self,
+    ) -> Result<(Arc<Town>, std::thread::JoinHandle<()>), crate::config::Diagnostics> {
         let dir = self.town().dir.clone();
         let town = Arc::new(crate::config::load(&dir)?);
         *self.town.write().expect("lock") = town.clone();
@@ -198,7 +202,7 @@ where
         self.start_agents();
         // Off the async workers: writing drop-ins may reload PID 1.
         let (t, machine) = (town.clone(), self.machine.clone());
-        std::thread::spawn(move || {
+        let applied = std::thread::spawn(move || {
             if let Err(e) =
                 confine(machine.round().presence, &t).and_then(|()| unit_credentials(&t))
             {
@@ -213,7 +217,7 @@ where
             "configuration reloaded from {}",
             dir.display()
         );
-        Ok(town)
+        Ok((town, applied))
     }
 
     /// Answer on the control socket until SIGTERM or SIGINT.

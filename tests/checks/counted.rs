@@ -49,10 +49,10 @@ pub fn a_spent_budget_stops_ada_at_the_gate_whatever_she_prints(t: &Town) -> any
 
     // One call, with no CLI to print anything: the gate counts what the upstream said.
     let answered = raw_call(t, "ada", port, CALL)?;
-    ensure!(
-        answered.starts_with("HTTP/1.1 200"),
-        "ada's call was not answered: {answered}"
-    );
+    if !answered.starts_with("HTTP/1.1 200") {
+        let log = t.journal(&["-u", "townhall-gate.service", "--no-pager", "-n", "30"]);
+        bail!("ada's call was not answered: {answered}\nthe gate's journal:\n{log}");
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     let spent = loop {
         let now = ada_spent(t)?;

@@ -64,13 +64,18 @@ pub(crate) fn gate_with<'a>(
     Ok(guard)
 }
 
-/// Wait until the gate, restarted by the reload with its new credential, serves on `port`.
+/// Wait until the gate, restarted by the reload with its new credential, serves on `port`
+/// (the reload that set it up has returned: root has told PID 1).
 pub(crate) fn serving(t: &Town, port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !t
-        .sh(&format!("ss -Hltn 'sport = :{port}'"))?
-        .contains(&port.to_string())
-    {
+    // `townhall reload` returns once root has told PID 1; the gate's restart job may still
+    // be queued, and until it has run the old process may hold the port.
+    let ready = || -> anyhow::Result<bool> {
+        let pending = t.sh(&format!("systemctl list-jobs --no-legend {UNIT}"))?;
+        let listening = t.sh(&format!("ss -Hltn 'sport = :{port}'"))?;
+        Ok(pending.trim().is_empty() && listening.contains(&port.to_string()))
+    };
+    while !ready()? {
         if Instant::now() > deadline {
             let log = t.journal(&["-u", UNIT, "--no-pager", "-n", "20"]);
             anyhow::bail!("the gate never listened on {port}:\n{log}");
@@ -96,24 +101,7 @@ pub fn ada_reaches_claude_through_the_gate_and_never_holds_the_key(t: &Town) -> 
     let user = t.sh(&format!("systemctl show -p User --value {UNIT}"))?;
     ensure!(user.trim() == "townhall-gate", "the gate runs as {user:?}");
 
-    let out = t
-        .sh("townhall turn --conversation gate ada 'hello through the gate' 2>&1")
-        .context("ada's turn through the gate")?;
-    let keys = api.keys();
-    let explain = || {
-        let log = t.journal(&["-u", UNIT, "--no-pager", "-n", "20"]);
-        format!("turn: {out}\nthe stand-in was sent: {keys:?}\nthe gate's journal:\n{log}")
-    };
-    ensure!(
-        out.contains(GREETING),
-        "no answer through the gate: {}",
-        explain()
-    );
-    ensure!(
-        !keys.is_empty() && keys.iter().all(|k| k == &format!("x-api-key: {KEY}")),
-        "the stand-in did not get the real key alone: {}",
-        explain()
-    );
+    answers_with_the_real_key_alone(t, "ada", &api, &format!("x-api-key: {KEY}"))?;
 
     // Nowhere ada can read holds the key: not the file, her home, the shared temporary
     // and run directories, or any process environment she can see.
@@ -162,4 +150,84 @@ pub(crate) fn raw_call(t: &Town, user: &str, port: u16, body: &str) -> anyhow::R
     let asked = t.as_user(user, &format!("bash {file}"));
     t.sh(&format!("rm -f {file}"))?;
     Ok(String::from_utf8_lossy(&asked.stdout).into_owned())
+}
+
+/// codex (ada) and gemini (vox), the real pinned CLIs, through the gate: each stand-in gets
+/// its API's real key in that API's own header, and never a placeholder.
+pub fn codex_and_gemini_answer_through_the_gate_and_never_hold_their_keys(
+    t: &Town,
+) -> anyhow::Result<()> {
+    let (openai, gemini) = (StandIn::start(Api::OpenAi)?, StandIn::start(Api::Gemini)?);
+    let anthropic = StandIn::start(Api::Anthropic)?;
+    let port = free_port()?;
+    let more = format!(
+        "\n[[gate.api]]\nname = \"openai\"\nupstream = \"http://127.0.0.1:{}/v1\"\nkey = \"bearer\"\ncredential = \"/etc/townhall/gate/openai.key\"\n\
+         \n[[gate.api]]\nname = \"gemini\"\nupstream = \"http://127.0.0.1:{}\"\nkey = \"x-goog-api-key\"\ncredential = \"/etc/townhall/gate/gemini.key\"\n",
+        openai.port, gemini.port
+    );
+    let _gated = gate_with(t, port, anthropic.port, &more)?;
+    t.sh(&format!(
+        "printf %s {OPENAI_KEY} > /etc/townhall/gate/openai.key && printf %s {GEMINI_KEY} > /etc/townhall/gate/gemini.key && chmod 0600 /etc/townhall/gate/*.key"
+    ))?;
+    let ada = std::fs::read_to_string(repo().join("residents/ada.toml"))?
+        .lines()
+        .filter(|l| !l.starts_with("argv = "))
+        .map(|l| match l {
+            "kind = \"claude\"" => "kind = \"codex\"\napi = \"openai\"".to_string(),
+            l => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let vox = std::fs::read_to_string(repo().join("residents/vox.toml"))?
+        .replace("kind = \"gemini\"", "kind = \"gemini\"\napi = \"gemini\"");
+    let ada_env = "/run/secrets/townhall/ada-anthropic.env";
+    let vox_env = "/run/secrets/townhall/vox-gemini.env";
+    let _ada = OnCli::set(t, "ada", &ada, ada_env, "", String::from("/nonexistent"))?;
+    let _vox = OnCli::set(t, "vox", &vox, vox_env, "", String::from("/nonexistent"))?;
+    serving(t, port)?;
+    for (who, api, want) in [
+        (
+            "ada",
+            &openai,
+            format!("authorization: Bearer {OPENAI_KEY}"),
+        ),
+        ("vox", &gemini, format!("x-goog-api-key: {GEMINI_KEY}")),
+    ] {
+        answers_with_the_real_key_alone(t, who, api, &want)?;
+    }
+    Ok(())
+}
+
+const OPENAI_KEY: &str = "sk-proj-the-towns-openai-key";
+const GEMINI_KEY: &str = "AIza-the-towns-gemini-key";
+
+/// `who`'s turn through the gate answers, and `api` was sent `want` (the real key in its
+/// API's header) and no other key.
+fn answers_with_the_real_key_alone(
+    t: &Town,
+    who: &str,
+    api: &StandIn,
+    want: &str,
+) -> anyhow::Result<()> {
+    let out = t
+        .sh(&format!(
+            "townhall turn --conversation gate-{who} {who} 'hello through the gate' 2>&1"
+        ))
+        .with_context(|| format!("{who}'s turn through the gate"))?;
+    let keys = api.keys();
+    let explain = || {
+        let log = t.journal(&["-u", UNIT, "--no-pager", "-n", "20"]);
+        format!("turn: {out}\nthe stand-in was sent: {keys:?}\nthe gate's journal:\n{log}")
+    };
+    ensure!(
+        out.contains(GREETING),
+        "{who}: no answer through the gate: {}",
+        explain()
+    );
+    ensure!(
+        !keys.is_empty() && keys.iter().all(|k| k == want),
+        "{who}'s stand-in did not get the real key alone: {}",
+        explain()
+    );
+    Ok(())
 }

@@ -120,6 +120,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         gt::ada_reaches_claude_through_the_gate_and_never_holds_the_key,
     ),
     (
+        "gate::codex_and_gemini_answer_through_the_gate_and_never_hold_their_keys",
+        gt::codex_and_gemini_answer_through_the_gate_and_never_hold_their_keys,
+    ),
+    (
         "egress::ada_reaches_the_gate_and_nothing_else",
         eg::ada_reaches_the_gate_and_nothing_else,
     ),

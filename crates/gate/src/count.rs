@@ -30,30 +30,46 @@ pub trait Count: Send + Sync + 'static {
     fn used(&self, uid: u32, usage: Usage);
 }
 
-/// Root's ledger socket.
-#[derive(Debug, Default)]
-pub struct RootLedger;
+/// Root's ledger socket (`townhall_wire::ledger::socket()`, or another path for a bench).
+#[derive(Debug, Clone)]
+pub struct RootLedger {
+    pub path: std::path::PathBuf,
+}
+
+impl Default for RootLedger {
+    fn default() -> Self {
+        Self {
+            path: ledger::socket().to_path_buf(),
+        }
+    }
+}
 
 /// Root's answer to a question, as an admission.
-fn said(answer: std::io::Result<GateSaid>) -> Admission {
+fn said(path: &std::path::Path, answer: std::io::Result<GateSaid>) -> Admission {
     match answer {
         Ok(GateSaid::Admitted) => Admission::Admitted,
         Ok(GateSaid::Refused { why }) => Admission::Refused(why),
         Ok(other) => Admission::Unasked(format!("root answered {other:?}")),
         Err(e) => Admission::Unasked(format!(
             "townhall is not answering on {}: {e}",
-            ledger::socket().display()
+            path.display()
         )),
     }
 }
 
 impl Count for RootLedger {
     fn admit(&self, uid: u32) -> Pending<'_, Admission> {
-        Box::pin(async move { said(ledger::ask(&GateAsk::Admit { uid }).await) })
+        Box::pin(async move {
+            let asked = ledger::ask_at(&self.path, &GateAsk::Admit { uid }).await;
+            said(&self.path, asked)
+        })
     }
 
     fn reach(&self, uid: u32, host: String, port: u16) -> Pending<'_, Admission> {
-        Box::pin(async move { said(ledger::ask(&GateAsk::Reach { uid, host, port }).await) })
+        Box::pin(async move {
+            let asked = ledger::ask_at(&self.path, &GateAsk::Reach { uid, host, port }).await;
+            said(&self.path, asked)
+        })
     }
 
     fn used(&self, uid: u32, usage: Usage) {
@@ -63,8 +79,9 @@ impl Count for RootLedger {
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
         };
+        let path = self.path.clone();
         tokio::spawn(async move {
-            match ledger::ask(&ask).await {
+            match ledger::ask_at(&path, &ask).await {
                 Ok(GateSaid::Recorded) => {}
                 Ok(other) => tracing::warn!("root did not record {ask:?}: {other:?}"),
                 Err(e) => {

@@ -5,6 +5,7 @@
 //! answer back unchanged (`proxy`). A key never enters a resident's reach, and a
 //! placeholder is worth nothing anywhere but here, and here only to its own uid.
 
+pub mod bench;
 pub mod caller;
 pub mod count;
 pub mod credential;

@@ -17,12 +17,59 @@ struct Args {
     /// The town's config directory (town.toml and residents/).
     #[arg(long, default_value = "/etc/townhall", env = "TOWNHALL_CONFIG")]
     config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Measure what the gate adds (first byte, streaming rate) beside a direct connection
+    /// to the same loopback upstream, in one run (docs/bench.md).
+    Bench {
+        /// Answers timed to their first byte, each way.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// MiB streamed in one answer, each way.
+        #[arg(long, default_value_t = 256)]
+        megabytes: usize,
+    },
+}
+
+fn bench(requests: usize, megabytes: usize) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let f = rt.block_on(townhall_gate::bench::run(requests, megabytes))?;
+    println!("                      direct    through the gate");
+    println!(
+        "first byte p50 (ms)   {:>8.3}    {:>8.3}   (+{:.3})",
+        f.direct_first_byte_p50_ms,
+        f.gate_first_byte_p50_ms,
+        f.gate_first_byte_p50_ms - f.direct_first_byte_p50_ms
+    );
+    println!(
+        "first byte p90 (ms)   {:>8.3}    {:>8.3}",
+        f.direct_first_byte_p90_ms, f.gate_first_byte_p90_ms
+    );
+    println!(
+        "stream (MiB/s)        {:>8.1}    {:>8.1}   ({:.2}x)",
+        f.direct_mb_per_s,
+        f.gate_mb_per_s,
+        f.gate_mb_per_s / f.direct_mb_per_s
+    );
+    println!("{}", serde_json::to_string(&f)?);
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     townhall_os::logging::init("townhall-gate");
-    match run(args) {
+    let done = match args.command {
+        Some(Command::Bench {
+            requests,
+            megabytes,
+        }) => bench(requests, megabytes),
+        None => run(args),
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -67,7 +114,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         let client = reqwest::Client::builder().no_proxy().build()?;
         let routed = routes.read().expect("lock").by_uid.len();
         tracing::info!(%listen, routed, "the gate is serving");
-        let count = Arc::new(townhall_gate::count::RootLedger);
+        let count = Arc::new(townhall_gate::count::RootLedger::default());
         let server = tokio::spawn(townhall_gate::serve(listener, routes.clone(), client, count));
         let (mut term, mut hup) = (
             signal(SignalKind::terminate())?,
