@@ -152,20 +152,31 @@ pub fn build_home<F: Files, G: Git>(
         &gitconfig,
         owner(h.uid, 0o644),
     )?;
+    // For the user manager (every turn and unit) and for login shells: SSH_AUTH_SOCK where
+    // git signs, the gate's proxy where the kernel closes every other way out.
+    let mut vars = Vec::new();
     if h.signing_key.is_some() {
-        // SSH_AUTH_SOCK for the user manager (every turn and unit) and for login shells.
         let sock = crate::sign::agent_socket(&h.name);
+        vars.push(("SSH_AUTH_SOCK".to_string(), sock.display().to_string()));
+    }
+    if let Some(proxy) = &h.proxy {
+        vars.extend(crate::config::proxy_environment(proxy));
+    }
+    if !vars.is_empty() {
         files.make_dir(&home, Path::new(".config/environment.d"), mine)?;
-        let env = format!("SSH_AUTH_SOCK={}\n", sock.display());
+        let env: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         files.make_file(
             &home,
             Path::new(".config/environment.d/50-townhall.conf"),
             env.as_bytes(),
             owner(h.uid, 0o644),
         )?;
+        let exports: String = vars
+            .iter()
+            .map(|(k, v)| format!("export {k}={v}\n"))
+            .collect();
         let profile = format!(
-            "# townhall: git signs commits through the supervisor's agent\nexport SSH_AUTH_SOCK={}\n",
-            sock.display()
+            "# townhall: git signs through the supervisor's agent; tools go out through the gate\n{exports}"
         );
         files.make_file(
             &home,

@@ -148,6 +148,8 @@ pub struct HomePlan {
     pub limits: crate::config::Limits,
     /// The public half of its signing key, when signing is set up (`sign::sign_plan`).
     pub signing_key: Option<String>,
+    /// The gate's proxy, for login shells and the user manager, when the town has a gate.
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -193,6 +195,7 @@ pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<
         misfits: Vec::new(),
         limits: r.limits.clone(),
         signing_key: None,
+        proxy: r.agent.proxy.clone(),
     })
 }
 

@@ -190,3 +190,31 @@ pub fn ada_reaches_her_allowed_host_through_the_gate_and_no_other(t: &Town) -> a
     );
     Ok(())
 }
+
+/// After a reset in a town with a gate, ada's login shell has the gate's proxy (from the
+/// ~/.profile the reset writes), and her tools go out through it without being told.
+pub fn a_login_shell_goes_out_through_the_gate(t: &Town) -> anyhow::Result<()> {
+    let net = Internet::start()?;
+    let api = StandIn::start(Api::Anthropic)?;
+    let port = free_port()?;
+    let _gated = gate(t, port, api.port)?;
+    let _hosts = Names::add(t, &format!("{HOST} allowed.test"))?;
+    let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?;
+    let toml = format!("{toml}\n[network]\nallow = [\"allowed.test:80\"]\n");
+    let env_file = "/run/secrets/townhall/ada-anthropic.env";
+    let _on = OnCli::set(t, "ada", &toml, env_file, "", String::from("/nonexistent"))?;
+    serving(t, port)?;
+    t.sh("townhall reset --yes --by egress >/dev/null 2>&1")?;
+    let shell = t.as_user(
+        "ada",
+        "cd && bash -lc 'echo \"proxy=$HTTPS_PROXY\"; curl -sS -m 10 -p http://allowed.test/ada-login 2>&1; true'",
+    );
+    let shell = String::from_utf8_lossy(&shell.stdout).into_owned();
+    ensure!(
+        shell.contains(&format!("proxy=http://127.0.0.1:{port}")),
+        "ada's login shell has no proxy: {shell}"
+    );
+    arrived(&net, &["tcp4 GET /ada-login HTTP/1.1".to_string()])
+        .map_err(|e| anyhow::anyhow!("{e}\nada's shell said: {shell}"))?;
+    Ok(())
+}

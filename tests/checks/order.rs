@@ -132,6 +132,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         eg::ada_reaches_her_allowed_host_through_the_gate_and_no_other,
     ),
     (
+        "egress::a_login_shell_goes_out_through_the_gate",
+        eg::a_login_shell_goes_out_through_the_gate,
+    ),
+    (
         "asked::a_host_not_allowed_is_asked_for_and_opened_for_the_round",
         ak::a_host_not_allowed_is_asked_for_and_opened_for_the_round,
     ),

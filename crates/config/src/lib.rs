@@ -259,6 +259,16 @@ pub struct Agent {
     pub approve_timeout: Duration,
 }
 
+/// The variables that send a resident's tools through the gate's proxy at `proxy`, and
+/// the CLI to the gate itself directly (turns, login shells and the user manager).
+pub fn proxy_environment(proxy: &str) -> Vec<(String, String)> {
+    let via = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+        .map(|v| (v.to_string(), proxy.to_string()));
+    let not =
+        ["NO_PROXY", "no_proxy"].map(|v| (v.to_string(), "127.0.0.1,localhost,::1".to_string()));
+    via.into_iter().chain(not).collect()
+}
+
 pub const DEFAULT_APPROVE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -53,7 +53,7 @@ impl Meter {
             return;
         }
         let mut rest = chunk;
-        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', rest) {
             if !self.skipping {
                 self.pending.extend_from_slice(&rest[..end]);
                 let line = std::mem::take(&mut self.pending);

@@ -110,12 +110,7 @@ fn environment(agent: &Agent, home: &Path) -> Vec<(String, String)> {
     // Tools (git, npm, pip, cargo) reach `[network] allow` through the gate's proxy; the
     // gate itself, on loopback, is reached directly.
     if let Some(proxy) = &agent.proxy {
-        for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
-            env.push((var.to_string(), proxy.clone()));
-        }
-        for var in ["NO_PROXY", "no_proxy"] {
-            env.push((var.to_string(), "127.0.0.1,localhost,::1".to_string()));
-        }
+        env.extend(crate::config::proxy_environment(proxy));
     }
     let url = agent.base_url.as_deref();
     match agent.kind {
