@@ -7,7 +7,7 @@ mod agent;
 mod diagnostic;
 mod gate;
 mod load;
-mod network;
+pub mod network;
 mod price;
 mod raw;
 mod repos;

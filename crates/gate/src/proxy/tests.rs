@@ -193,3 +193,61 @@ async fn each_answered_call_is_counted_once_it_has_streamed() {
     let me = nix::unistd::geteuid().as_raw();
     assert_eq!(used.iter().map(|(uid, _)| *uid).collect::<Vec<_>>(), [me]);
 }
+
+/// A CONNECT through the gate, as curl's `-p` or git make it: the status line and words.
+async fn tunnel(gate: SocketAddr, to: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(gate).await.unwrap();
+    let ask = format!("CONNECT {to} HTTP/1.1\r\nHost: {to}\r\n\r\n");
+    s.write_all(ask.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+async fn gate_allowing(hosts: &[&str], count: Arc<FakeCount>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    let me = nix::unistd::geteuid().as_raw();
+    let allowed = super::Allowed {
+        resident: "ada".into(),
+        hosts: hosts
+            .iter()
+            .map(|h| townhall_config::network::reach(h).unwrap())
+            .collect(),
+    };
+    let mut routes = Routes::default();
+    routes.allow.insert(me, Arc::new(allowed));
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    tokio::spawn(serve(
+        listener,
+        Arc::new(RwLock::new(routes)),
+        client,
+        count,
+    ));
+    at
+}
+
+#[tokio::test]
+async fn a_tunnel_goes_only_to_an_allowed_host_at_a_public_address() {
+    let count = Arc::new(FakeCount {
+        refuse: Some("no mayor said yes".into()),
+        ..FakeCount::default()
+    });
+    let gate = gate_allowing(&["localhost:8008"], count).await;
+    // Allowed by name, but the name leads back to this host.
+    let back = tunnel(gate, "localhost:8008").await;
+    assert!(back.starts_with("HTTP/1.1 403"), "{back}");
+    assert!(
+        back.contains("resolves only to addresses of this host"),
+        "{back}"
+    );
+    // Not allowed: root is asked, and its no is said.
+    let other = tunnel(gate, "registry.npmjs.org:443").await;
+    assert!(other.starts_with("HTTP/1.1 403"), "{other}");
+    assert!(
+        other.contains("not in [network] allow of residents/ada.toml")
+            && other.contains("no mayor said yes"),
+        "{other}"
+    );
+}
