@@ -42,18 +42,14 @@ pub fn wanted(town: &Town) -> Option<Ruleset> {
     Some(ruleset(&uids, town.gate.listen))
 }
 
-/// Adding the table first makes the delete succeed whether or not it was there.
-fn replace_prelude() -> String {
+/// A script that removes the town's table, and succeeds when there is none: adding the
+/// table first makes the delete find it. A new table is defined after it.
+pub(super) fn removal() -> String {
     format!("table {TABLE}\ndelete table {TABLE}\n")
 }
 
-/// A script that removes the town's table (and succeeds when there is none).
-pub(super) fn removal() -> String {
-    replace_prelude()
-}
-
 fn ruleset(uids: &[u32], gate: SocketAddr) -> Ruleset {
-    let mut s = replace_prelude();
+    let mut s = removal();
     let family = if gate.is_ipv4() { "ip" } else { "ip6" };
     let _ = writeln!(s, "table {TABLE} {{");
     s.push_str("\tset residents {\n\t\ttype uid\n");

@@ -231,13 +231,17 @@ where
         // The chat and gate units start after us: their credentials must be named before we
         // are ready.
         let t = daemon.town();
-        match tokio::task::spawn_blocking(move || unit_credentials(&t)).await {
+        // The egress rules too, before any turn runs: a resident's first turn is held to them.
+        let named = tokio::task::spawn_blocking(move || {
+            let named = unit_credentials(&t);
+            crate::egress::load(&t);
+            named
+        });
+        match named.await {
             Ok(Err(e)) => tracing::error!("{e}"),
             Err(e) => tracing::error!("naming the units' credentials: {e}"),
             Ok(Ok(())) => {}
         }
-        // Before any turn runs: a resident's first turn is already held to the rules.
-        crate::egress::load(&daemon.town());
         let hall_socket = crate::hall::socket();
         let hall = match townhall_wire::lines::bind(hall_socket, 0o666) {
             Ok(listener) => Some(tokio::spawn(daemon.clone().serve_hall(listener))),

@@ -136,7 +136,9 @@ impl<M: UserManagers + Sync> Desk<M> {
         };
         // Through the gate, the turn's figure is what the gate recorded meanwhile.
         let gated = r.agent.api.is_some();
-        let before = self.conversation_spent(round, resident, conversation);
+        let before = self
+            .conversation_spent(round, resident, conversation)
+            .unwrap_or_default();
         self.managers.linger(r.uid).await?;
         if forget {
             self.sessions.set(resident, conversation, None)?;
@@ -187,19 +189,13 @@ impl<M: UserManagers + Sync> Desk<M> {
         }
         self.ledger
             .record(round, resident, conversation, &counted)?;
+        let now = self.conversation_spent(round, resident, conversation);
         let spent = match gated {
-            true => self
-                .conversation_spent(round, resident, conversation)
-                .since(&before),
+            true => now.unwrap_or_default().since(&before),
             false => counted,
         };
         outcome.spent = Some(spent);
-        outcome.conversation_spent = self
-            .ledger
-            .round(round, resident)
-            .conversations
-            .get(conversation)
-            .copied();
+        outcome.conversation_spent = now;
         Ok(outcome)
     }
 

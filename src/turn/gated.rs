@@ -50,12 +50,11 @@ impl<M: UserManagers + Sync> Desk<M> {
         round: u64,
         resident: &str,
         conversation: &str,
-    ) -> Spent {
+    ) -> Option<Spent> {
         self.ledger
             .round(round, resident)
             .conversations
             .get(conversation)
             .copied()
-            .unwrap_or_default()
     }
 }

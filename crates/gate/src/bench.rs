@@ -113,7 +113,20 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     ms(sorted[i])
 }
 
-/// Time to the first byte of `n` answers from `base`, then the rate of one long stream.
+/// A call as a CLI makes it, with the placeholder for a key.
+async fn ask(client: &reqwest::Client, url: &str) -> anyhow::Result<reqwest::Response> {
+    let answer = client
+        .post(url)
+        .header("x-api-key", "townhall-gate-placeholder")
+        .body("{}")
+        .send()
+        .await?;
+    anyhow::ensure!(answer.status().is_success(), "{url}: {}", answer.status());
+    Ok(answer)
+}
+
+/// Time to the first byte of `n` answers from `base`, then the median rate of `STREAMS`
+/// long streams.
 async fn measure(
     client: &reqwest::Client,
     base: &str,
@@ -123,13 +136,7 @@ async fn measure(
     let mut firsts = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let mut answer = client
-            .post(format!("{base}/first"))
-            .header("x-api-key", "townhall-gate-placeholder")
-            .body("{}")
-            .send()
-            .await?;
-        anyhow::ensure!(answer.status().is_success(), "{base}: {}", answer.status());
+        let mut answer = ask(client, &format!("{base}/first")).await?;
         answer.chunk().await?;
         firsts.push(t.elapsed());
         while answer.chunk().await?.is_some() {}
@@ -140,12 +147,7 @@ async fn measure(
     let mut rates = Vec::with_capacity(STREAMS);
     for _ in 0..STREAMS {
         let t = Instant::now();
-        let mut answer = client
-            .post(format!("{base}/stream/{megabytes}"))
-            .header("x-api-key", "townhall-gate-placeholder")
-            .body("{}")
-            .send()
-            .await?;
+        let mut answer = ask(client, &format!("{base}/stream/{megabytes}")).await?;
         let mut bytes = 0usize;
         while let Some(c) = answer.chunk().await? {
             bytes += c.len();

@@ -159,18 +159,14 @@ async fn connect(
     count: &Arc<dyn Count>,
     req: Request<Incoming>,
 ) -> Response<Body> {
-    let Some(authority) = req.uri().authority().cloned() else {
-        return said(
-            StatusCode::BAD_REQUEST,
-            "townhall gate: CONNECT needs host:port\n".into(),
-        );
-    };
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let host = host.to_ascii_lowercase();
-    let Some(port) = authority.port_u16() else {
+    let wanted = req.uri().authority().and_then(|a| {
+        let host = a.host().trim_start_matches('[').trim_end_matches(']');
+        Some(townhall_config::Reach {
+            host: host.to_ascii_lowercase(),
+            port: a.port_u16()?,
+        })
+    });
+    let Some(townhall_config::Reach { host, port }) = wanted else {
         return said(
             StatusCode::BAD_REQUEST,
             "townhall gate: CONNECT needs host:port\n".into(),
@@ -182,11 +178,11 @@ async fn connect(
     };
     let resident = &allowed.resident;
     // Not allowed: root asks the mayor, whose yes holds for the round.
-    if !allowed
+    let listed = allowed
         .hosts
         .iter()
-        .any(|r| r.host == host && r.port == port)
-    {
+        .any(|r| r.host == host && r.port == port);
+    if !listed {
         let why = match count.reach(uid, host.clone(), port).await {
             Admission::Admitted => None,
             Admission::Refused(why) | Admission::Unasked(why) => Some(why),
