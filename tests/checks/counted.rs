@@ -13,7 +13,7 @@ use crate::checks::clis::OnCli;
 use crate::checks::gate::{free_port, gate_with, raw_call, serving};
 use crate::support::rooms::AdaRooms;
 use crate::support::standin::{Api, StandIn};
-use crate::support::town::{Town, repo};
+use crate::support::town::Town;
 
 /// The stand-in answers every call with 11 input and 5 output tokens; at these prices
 /// (dollars per million) that is 11 × 1000 + 5 × 2000 = 21000 micro-dollars.
@@ -38,10 +38,7 @@ pub fn a_spent_budget_stops_ada_at_the_gate_whatever_she_prints(t: &Town) -> any
     // Her budget: what she spent this round so far, and ten tokens more.
     let start = ada_spent(t)?;
     let budget = tokens(&start) + 10;
-    let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?.replace(
-        "kind = \"claude\"",
-        "kind = \"claude\"\napi = \"anthropic\"",
-    );
+    let toml = crate::checks::gate::ada_on_anthropic()?;
     let toml = format!("{toml}\n[budget]\ntokens = {budget}\n");
     let env_file = "/run/secrets/townhall/ada-anthropic.env";
     let _on = OnCli::set(t, "ada", &toml, env_file, "", String::from("/nonexistent"))?;

@@ -64,6 +64,17 @@ pub(crate) fn gate_with<'a>(
     Ok(guard)
 }
 
+/// ada's shipped file (the real claude) with `api = "anthropic"`: her model calls go
+/// through the gate.
+pub(crate) fn ada_on_anthropic() -> anyhow::Result<String> {
+    Ok(
+        std::fs::read_to_string(repo().join("residents/ada.toml"))?.replace(
+            "kind = \"claude\"",
+            "kind = \"claude\"\napi = \"anthropic\"",
+        ),
+    )
+}
+
 /// Wait until the gate, restarted by the reload with its new credential, serves on `port`
 /// (the reload that set it up has returned: root has told PID 1).
 pub(crate) fn serving(t: &Town, port: u16) -> anyhow::Result<()> {
@@ -91,10 +102,7 @@ pub fn ada_reaches_claude_through_the_gate_and_never_holds_the_key(t: &Town) -> 
     let _gated = gate(t, port, api.port)?;
     // ada on the real claude, her shipped file with `api` added and an empty environment
     // file: the only key her turn gets is townhall's placeholder.
-    let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?.replace(
-        "kind = \"claude\"",
-        "kind = \"claude\"\napi = \"anthropic\"",
-    );
+    let toml = ada_on_anthropic()?;
     let env_file = "/run/secrets/townhall/ada-anthropic.env";
     let _on = OnCli::set(t, "ada", &toml, env_file, "", String::from("/nonexistent"))?;
     serving(t, port)?;

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod costs;
 pub mod counted;
 pub mod crowd;
+pub mod cut;
 pub mod devices;
 pub mod egress;
 pub mod files;

@@ -3,10 +3,10 @@
 
 use super::{
     allowed as al, answers as an, approvals as ap, asked as ak, clis as cl, commands as cm,
-    costs as co, counted as cn, devices as dv, egress as eg, files as fi, foundation as f,
-    gate as gt, gathering as ga, grants as g, handoff as ho, hardening as h, hoarding as hd,
-    levelling as l, losses as lo, notices as nt, quarantine as qu, remote as rm, retired as rt,
-    rounds as r, signing as s, split as sp, turns as tu, unfinished as uf,
+    costs as co, counted as cn, cut as ct, devices as dv, egress as eg, files as fi,
+    foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho, hardening as h,
+    hoarding as hd, levelling as l, losses as lo, notices as nt, quarantine as qu, remote as rm,
+    retired as rt, rounds as r, signing as s, split as sp, turns as tu, unfinished as uf,
 };
 
 use crate::support::town::Town;
@@ -142,6 +142,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "counted::a_spent_budget_stops_ada_at_the_gate_whatever_she_prints",
         cn::a_spent_budget_stops_ada_at_the_gate_whatever_she_prints,
+    ),
+    (
+        "cut::a_gate_killed_mid_stream_ends_the_turn_in_words_and_comes_back",
+        ct::a_gate_killed_mid_stream_ends_the_turn_in_words_and_comes_back,
     ),
     (
         "clis::claude_waits_for_a_mayors_approval",

@@ -23,6 +23,11 @@ pub const BEFORE_TOOL: &str = "I will commit.";
 pub const ASK_GUARDED: &str = "please run the guarded command";
 /// That call: it leaves `guarded-ran` in the workspace when it runs.
 pub const GUARDED: &str = "echo guarded && touch guarded-ran";
+/// What the mayor types to get an answer that stops halfway (Anthropic only): its first
+/// events are sent, then nothing more until the connection is closed from the other end.
+/// Only the first call for each prompt stalls (`please stall halfway: one`); a retry is
+/// answered.
+pub const ASK_STALL: &str = "please stall halfway";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
@@ -56,6 +61,17 @@ pub struct StandIn {
     /// Every key header's value it was sent (`x-api-key`, `authorization`,
     /// `x-goog-api-key`), as `name: value`.
     keys: Keys,
+    /// How many answers stalled halfway, and how many of those saw their connection closed.
+    stalls: Stalls,
+}
+
+type Stalls = Arc<Mutex<Stalled>>;
+
+/// The prompts that stalled, and how many of those answers saw their connection closed.
+#[derive(Default)]
+struct Stalled {
+    prompts: Vec<String>,
+    closed: usize,
 }
 
 type Keys = Arc<Mutex<Vec<String>>>;
@@ -66,12 +82,13 @@ impl StandIn {
         let port = listener.local_addr()?.port();
         let requests: Arc<Mutex<Vec<(String, Value)>>> = Default::default();
         let keys: Keys = Default::default();
-        let (log, seen) = (requests.clone(), keys.clone());
+        let stalls: Stalls = Default::default();
+        let (log, seen, stalled) = (requests.clone(), keys.clone(), stalls.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (log, seen) = (log.clone(), seen.clone());
+                let (log, seen, stalled) = (log.clone(), seen.clone(), stalled.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(api, stream, &log, &seen);
+                    let _ = serve(api, stream, &log, &seen, &stalled);
                 });
             }
         });
@@ -79,7 +96,14 @@ impl StandIn {
             port,
             requests,
             keys,
+            stalls,
         })
+    }
+
+    /// (answers stalled halfway, of those the ones whose connection was closed).
+    pub fn stalls(&self) -> (usize, usize) {
+        let s = self.stalls.lock().expect("lock");
+        (s.prompts.len(), s.closed)
     }
 
     /// The key headers it was sent, as `name: value`.
@@ -186,6 +210,7 @@ fn serve(
     stream: TcpStream,
     log: &Mutex<Vec<(String, Value)>>,
     keys: &Mutex<Vec<String>>,
+    stalls: &Mutex<Stalled>,
 ) -> std::io::Result<()> {
     let mut r = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
@@ -220,10 +245,39 @@ fn serve(
         Api::Gemini => gemini::respond(&path, &req),
     };
     let mut stream = stream;
+    // The stalling prompt, up to the end of its JSON string.
+    let text = req.to_string();
+    let prompt = text
+        .find(ASK_STALL)
+        .map(|i| text[i..].split('"').next().unwrap_or_default().to_string());
+    let stall = match prompt {
+        Some(p) if api == Api::Anthropic && req["stream"] == true => {
+            let mut s = stalls.lock().expect("lock");
+            let first = !s.prompts.contains(&p);
+            if first {
+                s.prompts.push(p);
+            }
+            first
+        }
+        _ => false,
+    };
+    let sent = match stall {
+        // The first events (message_start and the first block's start), then nothing.
+        true => body.match_indices("\n\n").nth(1).map_or(0, |(i, _)| i + 2),
+        false => body.len(),
+    };
     write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        &body[..sent]
     )?;
-    stream.flush()
+    stream.flush()?;
+    if stall {
+        // Held until the other end goes: a read returns nothing (or fails) once it has.
+        let mut rest = Vec::new();
+        let _ = r.read_to_end(&mut rest);
+        stalls.lock().expect("lock").closed += 1;
+    }
+    Ok(())
 }
