@@ -2,15 +2,23 @@
 //! in the output hook) rather than through proxy variables a resident's tools may ignore.
 //! The core (`rules`) makes the town's whole table from the declared town; the adapter
 //! (`Nft`) replaces it in one transaction, so a resident who is gone drops out with it.
+//! What the rules drop is logged to a netlink group root reads (`nflog`); `Record` keeps
+//! what each resident's network did this round, for the room and `!network`.
 
 #[cfg(test)]
 mod fake;
+mod nflog;
 mod nft;
+mod packet;
+mod record;
 mod rules;
 
 #[cfg(test)]
 pub use fake::FakeFirewall;
+pub use nflog::{Dropped, LOG_GROUP, listen};
 pub use nft::Nft;
+pub use packet::Packet;
+pub use record::{Drop, Record, TELL_EVERY, Tell};
 pub use rules::{Ruleset, TABLE, wanted};
 
 use crate::config::Town;

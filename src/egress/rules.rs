@@ -58,6 +58,8 @@ fn ruleset(uids: &[u32], gate: SocketAddr) -> Ruleset {
         let _ = writeln!(s, "\t\telements = {{ {} }}", list.join(", "));
     }
     s.push_str("\t}\n");
+    // Each resident's own rate of logged drops, so one cannot drown another's out.
+    s.push_str("\tset heard {\n\t\ttype uid\n\t\tflags dynamic,timeout\n\t\ttimeout 1m\n\t}\n");
     s.push_str("\tchain output {\n");
     s.push_str("\t\ttype filter hook output priority filter; policy accept;\n");
     s.push_str("\t\tmeta skuid @residents jump resident\n");
@@ -69,6 +71,12 @@ fn ruleset(uids: &[u32], gate: SocketAddr) -> Ruleset {
         "\t\t{family} daddr {} tcp dport {} accept",
         gate.ip(),
         gate.port()
+    );
+    // Heard by root (a notice, `!network`); the limit keeps a flood from flooding root.
+    let _ = writeln!(
+        s,
+        "\t\tupdate @heard {{ meta skuid limit rate 20/second burst 40 packets }} log group {}",
+        super::LOG_GROUP
     );
     s.push_str("\t\tmeta l4proto tcp counter reject with tcp reset\n");
     s.push_str("\t\tcounter reject with icmpx type admin-prohibited\n");
@@ -121,6 +129,10 @@ pub(super) mod tests {
         assert!(
             chain.contains("reject with icmpx type admin-prohibited\n\t}"),
             "{s}"
+        );
+        assert!(
+            chain.contains("log group 7447"),
+            "what is dropped is logged: {s}"
         );
         assert_eq!(rules.residents(), 2);
     }

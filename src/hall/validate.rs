@@ -113,6 +113,7 @@ fn named(ask: &Ask) -> Option<&str> {
         | Ask::Session { resident, .. }
         | Ask::Log { resident }
         | Ask::Branches { resident }
+        | Ask::Network { resident, .. }
         | Ask::Lease { resident, .. }
         | Ask::File { resident, .. }
         | Ask::Health { resident, .. }
@@ -172,6 +173,10 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             commander(town, r, sender)
         }
         Ask::Stop {
+            resident: name,
+            sender,
+        }
+        | Ask::Network {
             resident: name,
             sender,
         } => commander(town, resident(town, name)?, sender),

@@ -126,6 +126,9 @@ where
             Ask::Branches { resident } => Said::Branches {
                 repos: crate::remote::branches(&town, &resident),
             },
+            Ask::Network { resident, sender } => Said::Network {
+                residents: self.network_report(&resident, &sender),
+            },
             Ask::ResetReport { .. } => {
                 let t = town.clone();
                 let losses = tokio::task::spawn_blocking(move || {

@@ -14,6 +14,7 @@ mod files;
 mod hall;
 mod ledger;
 mod losses;
+mod network;
 mod notices;
 mod outbox;
 mod pushes;
@@ -74,8 +75,8 @@ pub struct Daemon<H, M, G> {
     stopping: std::sync::atomic::AtomicBool,
     /// The round each resident was last told its budget is spent at the gate.
     told_spent: Mutex<HashMap<String, u64>>,
-    /// Hosts mayors opened for a resident this round, through the gate.
-    opened: reach::Opened,
+    /// What each resident's network did this round: hosts mayors opened, what was refused.
+    network: Arc<crate::egress::Record>,
     started: Instant,
 }
 
@@ -140,7 +141,7 @@ where
             reloaded: Notify::new(),
             stopping: Default::default(),
             told_spent: Default::default(),
-            opened: Default::default(),
+            network: Default::default(),
             started: Instant::now(),
         })
     }
@@ -271,6 +272,7 @@ where
                 None
             }
         };
+        tokio::spawn(daemon.clone().hear_drops());
         // Ready once the socket is bound: `systemctl start` returns when status can answer.
         while !socket.exists() && !server.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

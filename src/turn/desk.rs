@@ -68,7 +68,15 @@ pub struct Desk<M> {
     pub(super) sessions: Sessions,
     pub(super) ledger: Ledger,
     running: std::sync::Mutex<Vec<Running>>,
+    /// The latest turns that ended: (resident, unit, started, ended), newest last.
+    ended: std::sync::Mutex<std::collections::VecDeque<(String, String, Instant, Instant)>>,
 }
+
+/// How many ended turns are kept, to name the turn something just seen came from.
+const ENDED_KEPT: usize = 64;
+/// Something seen this soon after a turn ended is still that turn's (the kernel's word of
+/// a packet reaches root a moment after the packet).
+const JUST_ENDED: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<M: UserManagers + Sync> Desk<M> {
     pub fn new(
@@ -82,7 +90,45 @@ impl<M: UserManagers + Sync> Desk<M> {
             sessions: Sessions::load(&town.state)?,
             ledger: Ledger::load(&town.state)?,
             running: Default::default(),
+            ended: Default::default(),
         })
+    }
+
+    /// The resident's turn running at `at` (the newest, if several), or one that had just
+    /// ended then.
+    pub fn turn_at(&self, resident: &str, at: Instant) -> Option<String> {
+        let running = self.running.lock().expect("lock");
+        let now = running
+            .iter()
+            .filter(|r| r.resident == resident && r.started <= at)
+            .max_by_key(|r| r.started)
+            .map(|r| r.unit.clone());
+        drop(running);
+        now.or_else(|| {
+            let ended = self.ended.lock().expect("lock");
+            ended
+                .iter()
+                .rev()
+                .find(|(r, _, started, end)| {
+                    r == resident && *started <= at && at <= *end + JUST_ENDED
+                })
+                .map(|(_, unit, _, _)| unit.clone())
+        })
+    }
+
+    /// The turn `unit` is no longer running: kept among the ended.
+    fn ended_now(&self, unit: &str) {
+        let mut running = self.running.lock().expect("lock");
+        let Some(i) = running.iter().position(|x| x.unit == unit) else {
+            return;
+        };
+        let r = running.remove(i);
+        drop(running);
+        let mut ended = self.ended.lock().expect("lock");
+        if ended.len() == ENDED_KEPT {
+            ended.pop_front();
+        }
+        ended.push_back((r.resident, r.unit, r.started, Instant::now()));
     }
 
     pub fn running(&self) -> Vec<RunningTurn> {
@@ -282,10 +328,7 @@ impl<M: UserManagers + Sync> Desk<M> {
             }
         };
         let (outcome, ()) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
-        self.running
-            .lock()
-            .expect("lock")
-            .retain(|x| x.unit != unit);
+        self.ended_now(&unit);
         let outcome = outcome?;
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -340,3 +340,36 @@ async fn turns_count_what_they_spent_and_a_spent_budget_refuses_the_next() {
         "the refused turn ran"
     );
 }
+
+#[tokio::test]
+async fn what_is_seen_just_after_a_turn_ended_is_still_that_turns() {
+    let (_dir, town) = town(AgentKind::Claude);
+    let desk = Desk::new(
+        FakeUserManagers::default(),
+        Box::new(FakePublic::default()),
+        &town,
+    )
+    .unwrap();
+    let before = std::time::Instant::now();
+    desk.managers.runs.lock().unwrap().push_back(run(
+        include_str!("drivers/recorded/claude-2.1.332-first.jsonl"),
+        "",
+        0,
+    ));
+    let (_, ok) = turn(&desk, &town).await;
+    assert!(ok);
+    let seen = std::time::Instant::now();
+    let unit = desk.turn_at("ada", seen).expect("the turn that just ended");
+    assert!(unit.starts_with("townhall-turn-ada-"), "{unit}");
+    assert_eq!(desk.turn_at("vox", seen), None, "another resident's");
+    // Before the turn began, it was not running.
+    assert_eq!(
+        desk.turn_at("ada", before - std::time::Duration::from_secs(1)),
+        None
+    );
+    assert_eq!(
+        desk.turn_at("ada", seen + std::time::Duration::from_secs(10)),
+        None,
+        "long after it ended"
+    );
+}

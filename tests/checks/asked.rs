@@ -1,7 +1,7 @@
 //! A blocked host is heard (issue 22, part 5): vox, in a turn, asks the gate's proxy for a
 //! host its `[network] allow` does not name; the gate asks root, root asks the mayor in
 //! the turn's room; the mayor's ✅ opens that host for the round (a second turn reaches it
-//! without asking again), and a ❌ keeps another one closed.
+//! without asking again), and a ❌ keeps another one closed; `!network` shows both.
 
 use anyhow::ensure;
 
@@ -28,20 +28,7 @@ pub fn a_host_not_allowed_is_asked_for_and_opened_for_the_round(t: &Town) -> any
     let port = free_port()?;
     let _gated = gate(t, port, api.port)?;
     let _names = Names::add(t, &format!("{HOST} elsewhere.test closed.test"))?;
-    let script = t.run.join(format!("root{SCRIPT}"));
-    std::fs::create_dir_all(script.parent().expect("a dir"))?;
-    std::fs::write(&script, REACH)?;
-    let toml = std::fs::read_to_string(repo().join("residents/vox.toml"))?
-        .lines()
-        .filter(|l| !l.starts_with("argv = "))
-        .map(|l| match l {
-            l if l.starts_with("kind = ") => {
-                format!("kind = \"command\"\nargv = [\"/bin/sh\", \"{SCRIPT}\"]\n")
-            }
-            l if l.starts_with("environment_files") => String::new(),
-            l => format!("{l}\n"),
-        })
-        .collect::<String>();
+    let (script, toml) = vox_runs(t, SCRIPT, REACH)?;
     let env_file = "/run/secrets/townhall/vox-gemini.env";
     let on = OnCli::set(t, "vox", &toml, env_file, "", String::from("/nonexistent"));
     let checked = on.and_then(|_on| {
@@ -82,6 +69,23 @@ pub fn a_host_not_allowed_is_asked_for_and_opened_for_the_round(t: &Town) -> any
                 said.iter().any(|(b, _)| b.contains("403")),
                 "vox's curl did not hear the refusal: {said:?}"
             );
+
+            // `!network` shows both: the host opened for the round, the one refused.
+            mayor.say(&room, "vox: !network").await?;
+            let said = mayor.wait_for(&room, VOX, "refused at the gate").await?;
+            let report = said
+                .iter()
+                .find(|(b, _)| b.contains("refused at the gate"))
+                .expect("the report");
+            ensure!(
+                report
+                    .0
+                    .contains("opened by a mayor this round: `elsewhere.test:80`")
+                    && report
+                        .0
+                        .contains("`closed.test:80` refused at the gate, 1×"),
+                "`!network` does not show what was opened and refused: {report:?}"
+            );
             anyhow::Ok(())
         })
     });
@@ -96,6 +100,30 @@ pub fn a_host_not_allowed_is_asked_for_and_opened_for_the_round(t: &Town) -> any
         net.seen()
     );
     Ok(())
+}
+
+/// vox's file with its turns running `body` (written to `path` in the town) instead of a
+/// CLI, and no environment file: the script's path on this side, and the file.
+pub(crate) fn vox_runs(
+    t: &Town,
+    path: &str,
+    body: &str,
+) -> anyhow::Result<(std::path::PathBuf, String)> {
+    let script = t.run.join(format!("root{path}"));
+    std::fs::create_dir_all(script.parent().expect("a dir"))?;
+    std::fs::write(&script, body)?;
+    let toml = std::fs::read_to_string(repo().join("residents/vox.toml"))?
+        .lines()
+        .filter(|l| !l.starts_with("argv = "))
+        .map(|l| match l {
+            l if l.starts_with("kind = ") => {
+                format!("kind = \"command\"\nargv = [\"/bin/sh\", \"{path}\"]\n")
+            }
+            l if l.starts_with("environment_files") => String::new(),
+            l => format!("{l}\n"),
+        })
+        .collect::<String>();
+    Ok((script, toml))
 }
 
 /// Wait until the far host saw `line`.

@@ -20,6 +20,7 @@ pub mod gathering;
 pub mod grants;
 pub mod handoff;
 pub mod hardening;
+pub mod heard;
 pub mod hoarding;
 pub mod levelling;
 pub mod losses;

@@ -5,8 +5,9 @@ use super::{
     allowed as al, answers as an, approvals as ap, asked as ak, clis as cl, commands as cm,
     costs as co, counted as cn, cut as ct, devices as dv, egress as eg, files as fi,
     foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho, hardening as h,
-    hoarding as hd, levelling as l, losses as lo, notices as nt, quarantine as qu, remote as rm,
-    retired as rt, rounds as r, signing as s, split as sp, turns as tu, unfinished as uf,
+    heard as hr, hoarding as hd, levelling as l, losses as lo, notices as nt, quarantine as qu,
+    remote as rm, retired as rt, rounds as r, signing as s, split as sp, turns as tu,
+    unfinished as uf,
 };
 
 use crate::support::town::Town;
@@ -138,6 +139,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "asked::a_host_not_allowed_is_asked_for_and_opened_for_the_round",
         ak::a_host_not_allowed_is_asked_for_and_opened_for_the_round,
+    ),
+    (
+        "heard::a_packet_sent_around_the_gate_is_told_once_a_minute_and_listed",
+        hr::a_packet_sent_around_the_gate_is_told_once_a_minute_and_listed,
     ),
     (
         "counted::a_spent_budget_stops_ada_at_the_gate_whatever_she_prints",

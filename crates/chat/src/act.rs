@@ -41,6 +41,7 @@ pub async fn act<B: Backend, C: Chat>(
         Command::Session => say(backend.session_of(name, conversation).await).await,
         Command::Log(n) => say(backend.log_of(name, n).await).await,
         Command::Branches => say(backend.branches_of(name).await).await,
+        Command::Network => say(backend.network_of(name, sender).await).await,
         Command::Stop => match backend.stop(name, sender).await {
             Ok(n) => say(format!("_Stopped {n} running turn(s)._")).await,
             Err(e) => say(format!("_Could not stop: {e}_")).await,

@@ -25,6 +25,7 @@ pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, star
 Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ comes back here. Commands:\n\
 `!status` what I am doing · `!cost` what my turns spent · `!session` this conversation's CLI session, to pick up at a terminal · `!stop` end the running turn · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote · \
+`!network` what I may reach and what was refused this round · \
 `!devices` the devices the town's rules match and who holds them · \
 `!reset` say what ending the round would lose, then `!reset yes` to end it · `!lease DEVICE RESIDENT 2h` lend a device, `!release DEVICE` end it · \
 `!tail DEVICE [BAUD]` follow its serial console in a thread, `!untail DEVICE` stop (these five for mayors) · `!help`";

@@ -92,6 +92,9 @@ impl Backend for Desk {
     async fn branches_of(&self, _: &str) -> String {
         String::new()
     }
+    async fn network_of(&self, _: &str, _: &str) -> String {
+        String::new()
+    }
     async fn reset_report(&self, _: &str) -> Result<String, HallError> {
         Ok(String::new())
     }

@@ -69,6 +69,8 @@ pub trait Backend: Send + Sync + 'static {
     fn log_of(&self, resident: &str, lines: usize) -> impl Future<Output = String> + Send;
     /// Markdown for `!branches`.
     fn branches_of(&self, resident: &str) -> impl Future<Output = String> + Send;
+    /// Markdown for `!network`, asked by `sender` (a mayor sees every resident's).
+    fn network_of(&self, resident: &str, sender: &str) -> impl Future<Output = String> + Send;
     /// Markdown saying what ending the round would lose.
     fn reset_report(&self, by: &str) -> impl Future<Output = Result<String, HallError>> + Send;
     /// End the round; markdown describing the result.

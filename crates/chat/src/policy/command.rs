@@ -16,6 +16,8 @@ pub enum Command {
     ResetYes,
     /// The resident's branches on the town remote.
     Branches,
+    /// What the resident may reach and what was refused this round.
+    Network,
     Device(DeviceCommand),
     /// Save the message's file to the inbox; a caption is then a turn's prompt.
     File {
@@ -114,6 +116,7 @@ pub(super) fn command(text: &str) -> Command {
         Some("!reset") if words.next() == Some("yes") => Command::ResetYes,
         Some("!reset") => Command::Reset,
         Some("!branches") => Command::Branches,
+        Some("!network") => Command::Network,
         Some(verb @ ("!devices" | "!lease" | "!release" | "!tail" | "!untail")) => {
             device_command(verb, words)
         }

@@ -194,6 +194,20 @@ impl Backend for Remote {
         .await
     }
 
+    async fn network_of(&self, resident: &str, sender: &str) -> String {
+        self.said(
+            Ask::Network {
+                resident: resident.into(),
+                sender: sender.into(),
+            },
+            |s| match s {
+                Said::Network { residents } => Ok(words::network(&residents)),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await
+    }
+
     async fn file(
         &self,
         resident: &str,

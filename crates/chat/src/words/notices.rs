@@ -65,5 +65,18 @@ pub fn notice(resident: &str, n: &Notice) -> String {
         Notice::BudgetSpent { spent, budget } => format!(
             "**{resident} has spent {spent} of this round's budget of {budget}**: the gate refuses its model calls until the next round (`!reset`), or raise [budget] in residents/{resident}.toml."
         ),
+        Notice::Dropped { to, more, turn } => {
+            let during = turn.as_deref().map_or_else(
+                || " (no turn was running)".to_string(),
+                |t| format!(" during `{t}`"),
+            );
+            let more = match more {
+                0 => String::new(),
+                n => format!(", and {n} more since the last notice"),
+            };
+            format!(
+                "🚫 **{resident} sent to `{to}` around the gate**{during}: the town's rules dropped it{more}. Only the gate is open; a host goes in `[network] allow` in residents/{resident}.toml. `!network` lists what was refused this round."
+            )
+        }
     }
 }

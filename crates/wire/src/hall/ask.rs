@@ -46,6 +46,12 @@ pub enum Ask {
     Branches {
         resident: String,
     },
+    /// What the resident may reach and what was refused this round (`!network`); every
+    /// resident's for a mayor.
+    Network {
+        resident: String,
+        sender: String,
+    },
     /// What ending the round would lose, per resident; `by` must be a mayor.
     ResetReport {
         by: String,

@@ -13,6 +13,7 @@ mod ask;
 mod client;
 mod devices;
 mod envelope;
+mod network;
 mod reports;
 mod said;
 mod turn;
@@ -24,6 +25,7 @@ pub use devices::{
     lease_duration,
 };
 pub use envelope::{BadEnvelope, Envelope};
+pub use network::{NetworkReport, Refusal, RefusedBy};
 pub use reports::{Branch, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
 pub use said::{Delivery, Notice, Said};
 pub use turn::{Outcome, Outgoing, RunningTurn, Spent, TurnEvent, dollars};
@@ -33,7 +35,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// The longest request line the daemon reads (a prompt is at most MAX_PROMPT).
 pub const MAX_LINE: usize = 256 * 1024;
 /// The chat process's system user (dist/townhall.sysusers, the NixOS module).

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Reply;
 use super::devices::{DeviceStatus, Lease};
+use super::network::NetworkReport;
 use super::reports::{CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
 use super::turn::{Outcome, TurnEvent};
 
@@ -61,6 +62,14 @@ pub enum Notice {
         spent: String,
         budget: String,
     },
+    /// The kernel dropped what the resident sent around the gate (at most once a minute):
+    /// the first packet since the last notice, and how many more came with it.
+    Dropped {
+        to: String,
+        more: u64,
+        /// The resident's turn running when it was sent, if one was.
+        turn: Option<String>,
+    },
 }
 
 /// What the daemon says back. Tagged `said`: `Turn` carries a TurnEvent, tagged `event`.
@@ -112,6 +121,9 @@ pub enum Said {
     },
     Branches {
         repos: Vec<RepoBranches>,
+    },
+    Network {
+        residents: Vec<NetworkReport>,
     },
     Losses {
         residents: Vec<LossReport>,

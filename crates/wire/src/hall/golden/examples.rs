@@ -133,11 +133,15 @@ pub(super) fn asks() -> Vec<Ask> {
             health: s("syncing"),
         },
         Ask::Audit {
-            resident: r,
+            resident: r.clone(),
             what: Refused::MessageIgnored,
             from: s("@stranger:town.test"),
             room: s("!room:town.test"),
             why: s("not allowed"),
+        },
+        Ask::Network {
+            resident: r,
+            sender: who,
         },
     ]
 }
@@ -174,6 +178,11 @@ fn notices() -> Vec<Notice> {
         Notice::BudgetSpent {
             spent: s("$1.02"),
             budget: s("$1.00"),
+        },
+        Notice::Dropped {
+            to: s("203.0.113.2 80/tcp"),
+            more: 2,
+            turn: Some(s("townhall-turn-ada-1")),
         },
     ]
 }
@@ -266,6 +275,27 @@ pub(super) fn saids() -> Vec<Said> {
                     when: s("2 minutes ago"),
                     subject: s("a change"),
                 }],
+            }],
+        },
+        Said::Network {
+            residents: vec![NetworkReport {
+                resident: r.clone(),
+                round: 3,
+                gated: true,
+                allowed: vec![s("github.com:443")],
+                opened: vec![s("registry.npmjs.org:443")],
+                refused: vec![
+                    Refusal {
+                        to: s("203.0.113.2 80/tcp"),
+                        by: RefusedBy::Kernel,
+                        times: 3,
+                    },
+                    Refusal {
+                        to: s("pypi.org:443"),
+                        by: RefusedBy::Gate,
+                        times: 1,
+                    },
+                ],
             }],
         },
         Said::Losses {

@@ -28,9 +28,10 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Delivered { .. } => 18,
         Ask::Health { .. } => 19,
         Ask::Audit { .. } => 20,
+        Ask::Network { .. } => 21,
     }
 }
-pub(super) const ASKS: usize = 21;
+pub(super) const ASKS: usize = 22;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -62,9 +63,10 @@ pub(super) fn said_index(s: &Said) -> usize {
         Said::ApprovalEnded { .. } => 25,
         Said::Done => 26,
         Said::Error { .. } => 27,
+        Said::Network { .. } => 28,
     }
 }
-pub(super) const SAIDS: usize = 28;
+pub(super) const SAIDS: usize = 29;
 
 pub(super) fn notice_index(n: &Notice) -> usize {
     match n {
@@ -75,9 +77,10 @@ pub(super) fn notice_index(n: &Notice) -> usize {
         Notice::RoundBegan { .. } => 4,
         Notice::RoundLost { .. } => 5,
         Notice::BudgetSpent { .. } => 6,
+        Notice::Dropped { .. } => 7,
     }
 }
-pub(super) const NOTICES: usize = 7;
+pub(super) const NOTICES: usize = 8;
 
 pub(super) fn event_index(e: &TurnEvent) -> usize {
     match e {

@@ -1,0 +1,101 @@
+//! A resident's network in the room: packets the kernel dropped are told (at most once a
+//! minute per resident, with the turn that was running), and `!network` shows what each
+//! resident may reach and what was refused this round.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::Daemon;
+use crate::egress::{Drop, Dropped, Tell};
+use crate::grant::Acls;
+use crate::hall::{NetworkReport, Notice};
+use crate::machine::Machine;
+use crate::units::UserManagers;
+
+/// Drops heard but not yet recorded; more are let go (the rule's limit bounds the flow).
+const HEARD: usize = 256;
+
+impl<H, M, G> Daemon<H, M, G>
+where
+    H: Machine,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    /// Hear the kernel's drops for as long as the daemon runs.
+    pub(super) async fn hear_drops(self: Arc<Self>) {
+        let (to, mut heard) = mpsc::channel(HEARD);
+        if let Err(e) = crate::egress::listen(to) {
+            tracing::error!("{e}: packets the egress rules drop go unheard");
+            return;
+        }
+        while let Some(d) = heard.recv().await {
+            self.dropped(d);
+        }
+    }
+
+    /// Record one drop, and tell the resident's rooms now or a minute after the last time.
+    pub(super) fn dropped(self: &Arc<Self>, d: Dropped) {
+        let town = self.town();
+        let Some(r) = town.residents.iter().find(|r| r.uid == d.uid) else {
+            return;
+        };
+        let Ok(round) = crate::round::RoundState::new(&town.state).round() else {
+            return;
+        };
+        let to = d.packet.to_string();
+        tracing::info!(resident = %r.name, %to, "the egress rules dropped a packet");
+        let turn = self.desk.turn_at(&r.name, d.heard);
+        match self
+            .network
+            .dropped(&r.name, round, &to, turn, Instant::now())
+        {
+            Drop::Tell(tell) => self.tell_dropped(&r.name, tell),
+            Drop::Later(after) => {
+                let (daemon, name) = (self.clone(), r.name.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    if let Some(tell) = daemon.network.due(&name, round, Instant::now()) {
+                        daemon.tell_dropped(&name, tell);
+                    }
+                });
+            }
+            Drop::Kept => {}
+        }
+    }
+
+    fn tell_dropped(&self, resident: &str, tell: Tell) {
+        let notice = Notice::Dropped {
+            to: tell.to,
+            more: tell.more,
+            turn: tell.turn,
+        };
+        self.tell(resident, notice);
+    }
+
+    /// `!network`: the resident's own, and every resident's for a mayor.
+    pub(super) fn network_report(&self, resident: &str, sender: &str) -> Vec<NetworkReport> {
+        let town = self.town();
+        let round = crate::round::RoundState::new(&town.state)
+            .round()
+            .unwrap_or_default();
+        let mayor = town.matrix.mayors.iter().any(|m| m == sender);
+        let gated = !town.gate.apis.is_empty();
+        town.residents
+            .iter()
+            .filter(|r| mayor || r.name == resident)
+            .map(|r| {
+                let (opened, refused) = self.network.report(&r.name, round);
+                NetworkReport {
+                    resident: r.name.clone(),
+                    round,
+                    gated,
+                    allowed: r.network.allow.iter().map(ToString::to_string).collect(),
+                    opened,
+                    refused,
+                }
+            })
+            .collect()
+    }
+}
