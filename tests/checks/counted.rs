@@ -31,6 +31,43 @@ fn tokens(spent: &serde_json::Value) -> u64 {
     spent["input_tokens"].as_u64().unwrap_or(0) + spent["output_tokens"].as_u64().unwrap_or(0)
 }
 
+/// Every call `api` answered is in `who`'s spending since `before`, as the upstream said
+/// it (`per_call` tokens each, from OpenAI's completed event or Gemini's usageMetadata):
+/// read by the gate, not printed by the CLI.
+pub(crate) fn counted_as_said(
+    t: &Town,
+    who: &str,
+    before: &serde_json::Value,
+    api: &StandIn,
+    per_call: u64,
+) -> anyhow::Result<()> {
+    let calls = api
+        .requests()
+        .iter()
+        .filter(|(path, _)| {
+            // `:generateContent` (gemini's router) and `:streamGenerateContent` (its turns).
+            path.ends_with("/responses") || path.to_lowercase().contains("generatecontent")
+        })
+        .count() as u64;
+    ensure!(calls > 0, "{who} made no model call");
+    let want = tokens(before) + calls * per_call;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let now = loop {
+        let now = crate::checks::costs::spent(t, who)?;
+        if tokens(&now) >= want || Instant::now() > deadline {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let paths: Vec<String> = api.requests().into_iter().map(|(p, _)| p).collect();
+    ensure!(
+        tokens(&now) == want,
+        "{who}'s {calls} call(s) of {per_call} tokens were counted as {} tokens; it asked {paths:?}",
+        tokens(&now) - tokens(before)
+    );
+    Ok(())
+}
+
 pub fn a_spent_budget_stops_ada_at_the_gate_whatever_she_prints(t: &Town) -> anyhow::Result<()> {
     let api = StandIn::start(Api::Anthropic)?;
     let port = free_port()?;

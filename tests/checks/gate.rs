@@ -161,7 +161,8 @@ pub(crate) fn raw_call(t: &Town, user: &str, port: u16, body: &str) -> anyhow::R
 }
 
 /// codex (ada) and gemini (vox), the real pinned CLIs, through the gate: each stand-in gets
-/// its API's real key in that API's own header, and never a placeholder.
+/// its API's real key in that API's own header, and never a placeholder; what each call
+/// used is counted as the stand-in said it.
 pub fn codex_and_gemini_answer_through_the_gate_and_never_hold_their_keys(
     t: &Town,
 ) -> anyhow::Result<()> {
@@ -193,15 +194,19 @@ pub fn codex_and_gemini_answer_through_the_gate_and_never_hold_their_keys(
     let _ada = OnCli::set(t, "ada", &ada, ada_env, "", String::from("/nonexistent"))?;
     let _vox = OnCli::set(t, "vox", &vox, vox_env, "", String::from("/nonexistent"))?;
     serving(t, port)?;
-    for (who, api, want) in [
+    // The stand-ins say 111 + 22 tokens per OpenAI call and 33 + 7 per Gemini call.
+    for (who, api, want, per_call) in [
         (
             "ada",
             &openai,
             format!("authorization: Bearer {OPENAI_KEY}"),
+            133,
         ),
-        ("vox", &gemini, format!("x-goog-api-key: {GEMINI_KEY}")),
+        ("vox", &gemini, format!("x-goog-api-key: {GEMINI_KEY}"), 40),
     ] {
+        let before = crate::checks::costs::spent(t, who)?;
         answers_with_the_real_key_alone(t, who, api, &want)?;
+        crate::checks::counted::counted_as_said(t, who, &before, api, per_call)?;
     }
     Ok(())
 }
