@@ -99,3 +99,63 @@ where
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::egress::Packet;
+    use crate::grant::FakeAcls;
+    use crate::units::FakeUserManagers;
+
+    const MAYOR: &str = "@mayor:town.test";
+
+    fn drop_of(uid: u32, port: u16) -> Dropped {
+        Dropped {
+            uid,
+            packet: Packet {
+                to: "203.0.113.2".parse().unwrap(),
+                port: Some(port),
+                protocol: 6,
+            },
+            heard: Instant::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_drop_is_told_in_its_residents_rooms_and_counted_for_network() {
+        let state = tempfile::tempdir().unwrap();
+        let mut town = crate::testing::demo_town();
+        town.state = state.path().into();
+        let ada = town.resident("ada").unwrap().uid;
+        let d = Arc::new(
+            Daemon::new(
+                town,
+                crate::testing::fake_machine(vec![]),
+                FakeUserManagers::default(),
+                FakeAcls::default(),
+            )
+            .unwrap(),
+        );
+        d.dropped(drop_of(ada, 80));
+        d.dropped(drop_of(ada, 80));
+        d.dropped(drop_of(4242, 80)); // not a resident's: nothing
+        let told = d.teller.pending_for("ada");
+        assert_eq!(
+            told,
+            vec![Notice::Dropped {
+                to: "203.0.113.2 80/tcp".into(),
+                more: 0,
+                turn: None,
+            }],
+            "told once, at once"
+        );
+        assert!(d.teller.pending_for("vox").is_empty());
+
+        let own = d.network_report("ada", "@someone:town.test");
+        assert_eq!(own.len(), 1, "anyone else sees the room's resident only");
+        assert_eq!(own[0].refused[0].times, 2);
+        let all = d.network_report("ada", MAYOR);
+        let names: Vec<&str> = all.iter().map(|r| r.resident.as_str()).collect();
+        assert_eq!(names, ["ada", "vox"], "a mayor sees every resident");
+    }
+}
