@@ -18,7 +18,7 @@ pub use fake::FakeFirewall;
 pub use nflog::{Dropped, LOG_GROUP, listen};
 pub use nft::Nft;
 pub use packet::Packet;
-pub use record::{Drop, Record, TELL_EVERY, Tell};
+pub use record::{Record, Tell, Telling};
 pub use rules::{Ruleset, TABLE, wanted};
 
 use crate::config::Town;

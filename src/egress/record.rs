@@ -16,11 +16,16 @@ struct Resident {
     round: u64,
     opened: BTreeSet<String>,
     refused: BTreeMap<(RefusedBy, String), u64>,
-    /// When the room was last told of a drop, and the drops since that it has not heard of.
+    /// When the room was last told of a drop, and the first drop since that it has not
+    /// heard of (with how many more came): a telling is due for it.
     told: Option<Instant>,
-    untold: Option<(Tell, u64)>,
-    /// A later telling is already due for the untold drops.
-    due: bool,
+    untold: Option<Tell>,
+}
+
+impl Resident {
+    fn count(&mut self, by: RefusedBy, to: &str) {
+        *self.refused.entry((by, to.to_string())).or_default() += 1;
+    }
 }
 
 /// A notice to give: the first packet since the last one (where to, the turn it came
@@ -34,7 +39,7 @@ pub struct Tell {
 
 /// What to do about a drop just recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Drop {
+pub enum Telling {
     Tell(Tell),
     /// Kept for a telling after `Duration`: call `due` then (one call per quiet minute).
     Later(Duration),
@@ -70,11 +75,7 @@ impl Record {
 
     /// A host the gate refused (not allowed, and no mayor said yes).
     pub fn refused(&self, resident: &str, round: u64, host: &str) {
-        self.with(resident, round, |r| {
-            *r.refused
-                .entry((RefusedBy::Gate, host.to_string()))
-                .or_default() += 1;
-        });
+        self.with(resident, round, |r| r.count(RefusedBy::Gate, host));
     }
 
     /// A packet the kernel dropped, at `now`, sent during `turn`: tell at once when the
@@ -87,33 +88,26 @@ impl Record {
         to: &str,
         turn: Option<String>,
         now: Instant,
-    ) -> Drop {
+    ) -> Telling {
         self.with(resident, round, |r| {
-            *r.refused
-                .entry((RefusedBy::Kernel, to.to_string()))
-                .or_default() += 1;
-            match r.told {
-                Some(t) if now.duration_since(t) < TELL_EVERY => {
-                    let first = Tell {
-                        to: to.to_string(),
-                        turn,
-                        more: 0,
-                    };
-                    let untold = r.untold.get_or_insert((first, 0));
-                    untold.1 += 1;
-                    if r.due {
-                        return Drop::Kept;
-                    }
-                    r.due = true;
-                    Drop::Later(TELL_EVERY - now.duration_since(t))
+            r.count(RefusedBy::Kernel, to);
+            let this = Tell {
+                to: to.to_string(),
+                turn,
+                more: 0,
+            };
+            match (r.told, &mut r.untold) {
+                (Some(_), Some(untold)) => {
+                    untold.more += 1;
+                    Telling::Kept
+                }
+                (Some(t), None) if now.duration_since(t) < TELL_EVERY => {
+                    r.untold = Some(this);
+                    Telling::Later(TELL_EVERY - now.duration_since(t))
                 }
                 _ => {
                     r.told = Some(now);
-                    Drop::Tell(Tell {
-                        to: to.to_string(),
-                        turn,
-                        more: 0,
-                    })
+                    Telling::Tell(this)
                 }
             }
         })
@@ -122,13 +116,9 @@ impl Record {
     /// The telling that was due: the drops kept since the last, if the round is the same.
     pub fn due(&self, resident: &str, round: u64, now: Instant) -> Option<Tell> {
         self.with(resident, round, |r| {
-            r.due = false;
-            let (first, count) = r.untold.take()?;
+            let untold = r.untold.take()?;
             r.told = Some(now);
-            Some(Tell {
-                more: count - 1,
-                ..first
-            })
+            Some(untold)
         })
     }
 
@@ -181,7 +171,7 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(
             r.dropped("ada", 1, TO, turn("t1"), t0),
-            Drop::Tell(Tell {
+            Telling::Tell(Tell {
                 to: TO.into(),
                 turn: turn("t1"),
                 more: 0
@@ -194,10 +184,10 @@ mod tests {
             turn("t2"),
             t0 + Duration::from_secs(10),
         );
-        assert_eq!(later, Drop::Later(Duration::from_secs(50)));
+        assert_eq!(later, Telling::Later(Duration::from_secs(50)));
         assert_eq!(
             r.dropped("ada", 1, TO, None, t0 + Duration::from_secs(20)),
-            Drop::Kept
+            Telling::Kept
         );
         let told = r.due("ada", 1, t0 + Duration::from_secs(60));
         assert_eq!(
@@ -213,12 +203,12 @@ mod tests {
         // Another resident is told apart.
         assert!(matches!(
             r.dropped("vox", 1, TO, None, t0 + Duration::from_secs(61)),
-            Drop::Tell(_)
+            Telling::Tell(_)
         ));
         // A minute after the last telling, the next drop is told at once.
         assert!(matches!(
             r.dropped("ada", 1, TO, None, t0 + Duration::from_secs(121)),
-            Drop::Tell(_)
+            Telling::Tell(_)
         ));
     }
 

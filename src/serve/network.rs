@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::Daemon;
-use crate::egress::{Drop, Dropped, Tell};
+use crate::egress::{Dropped, Tell, Telling};
 use crate::grant::Acls;
 use crate::hall::{NetworkReport, Notice};
 use crate::machine::Machine;
@@ -51,8 +51,8 @@ where
             .network
             .dropped(&r.name, round, &to, turn, Instant::now())
         {
-            Drop::Tell(tell) => self.tell_dropped(&r.name, tell),
-            Drop::Later(after) => {
+            Telling::Tell(tell) => self.tell_dropped(&r.name, tell),
+            Telling::Later(after) => {
                 let (daemon, name) = (self.clone(), r.name.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(after).await;
@@ -61,7 +61,7 @@ where
                     }
                 });
             }
-            Drop::Kept => {}
+            Telling::Kept => {}
         }
     }
 

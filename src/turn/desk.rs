@@ -68,8 +68,8 @@ pub struct Desk<M> {
     pub(super) sessions: Sessions,
     pub(super) ledger: Ledger,
     running: std::sync::Mutex<Vec<Running>>,
-    /// The latest turns that ended: (resident, unit, started, ended), newest last.
-    ended: std::sync::Mutex<std::collections::VecDeque<(String, String, Instant, Instant)>>,
+    /// The latest turns that ended, with when they did, newest last.
+    ended: std::sync::Mutex<std::collections::VecDeque<(Running, Instant)>>,
 }
 
 /// How many ended turns are kept, to name the turn something just seen came from.
@@ -109,10 +109,10 @@ impl<M: UserManagers + Sync> Desk<M> {
             ended
                 .iter()
                 .rev()
-                .find(|(r, _, started, end)| {
-                    r == resident && *started <= at && at <= *end + JUST_ENDED
+                .find(|(r, end)| {
+                    r.resident == resident && r.started <= at && at <= *end + JUST_ENDED
                 })
-                .map(|(_, unit, _, _)| unit.clone())
+                .map(|(r, _)| r.unit.clone())
         })
     }
 
@@ -128,7 +128,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         if ended.len() == ENDED_KEPT {
             ended.pop_front();
         }
-        ended.push_back((r.resident, r.unit, r.started, Instant::now()));
+        ended.push_back((r, Instant::now()));
     }
 
     pub fn running(&self) -> Vec<RunningTurn> {
