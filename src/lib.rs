@@ -24,6 +24,7 @@ pub mod resident;
 pub mod round;
 pub mod serve;
 pub mod sign;
+pub mod tools;
 pub mod turn;
 pub mod units;
 

@@ -93,39 +93,6 @@ pub fn claude_settings(rules: &[Rule], timeout: std::time::Duration, hook: &str)
     serde_json::json!({ "hooks": { "PreToolUse": [{ "matcher": tools.join("|"), "hooks": [hooks] }] } }).to_string()
 }
 
-/// Make the turn's CLI ask root before the calls the rules name: claude through
-/// `--settings`, gemini through a system settings file of the resident's (in the public
-/// directory: rules are no secret), both naming the turn in TURN_ENV.
-pub fn arm(
-    inv: &mut crate::turn::Invocation,
-    r: &crate::config::Resident,
-    unit: &str,
-    public: &dyn crate::public::PublicFiles,
-) -> Result<(), crate::os::OsError> {
-    use crate::config::AgentKind;
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "townhall".into());
-    let (rules, wait) = (&r.agent.approve, r.agent.approve_timeout);
-    match r.agent.kind {
-        AgentKind::Claude => inv
-            .argv
-            .extend(["--settings".to_string(), claude_settings(rules, wait, &exe)]),
-        AgentKind::Gemini => {
-            let name = format!("gemini-approve-{}.json", r.name);
-            public.publish(&name, &gemini_settings(rules, wait, &exe))?;
-            let path = public.path(&name);
-            inv.environment.push((
-                "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
-                path.display().to_string(),
-            ));
-        }
-        AgentKind::Codex | AgentKind::Command => return Ok(()),
-    }
-    inv.environment.push((TURN_ENV.into(), unit.into()));
-    Ok(())
-}
-
 /// What the hook asks root.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ask {
@@ -242,13 +209,15 @@ mod tests {
             stdin: String::new(),
             environment: vec![],
         };
-        arm(&mut inv, ada, "townhall-turn-x.service", &public).unwrap();
+        crate::tools::declare::arm(&mut inv, ada, "townhall-turn-x.service", "t0k", &public)
+            .unwrap();
         let published = public.published.lock().unwrap();
-        let settings: Value = serde_json::from_str(&published["gemini-approve-ada.json"]).unwrap();
+        let settings: Value = serde_json::from_str(&published["gemini-town-ada.json"]).unwrap();
         assert!(settings["hooks"].is_object(), "{settings}");
+        assert!(settings["mcpServers"]["town"].is_object(), "{settings}");
         assert!(inv.environment.contains(&(
             "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
-            "/srv/townhall/gemini-approve-ada.json".into()
+            "/srv/townhall/gemini-town-ada.json".into()
         )));
         assert!(
             inv.environment

@@ -52,6 +52,10 @@ pub(super) enum Command {
         #[arg(long)]
         gemini: bool,
     },
+    /// The town's MCP server on stdio: a resident's CLI starts it inside a turn (townhall
+    /// declares it to each kind of CLI itself).
+    #[command(hide = true)]
+    Mcp,
     /// Run by root in a unit of its own with a resident's home bound at /run/townhall-losses:
     /// becomes the resident and prints what a reset loses of that home (JSON).
     #[command(hide = true)]

@@ -93,6 +93,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mcp => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(townhall::tools::mcp::run())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve => {
             init_logging();
             townhall::os::raise_nofile();

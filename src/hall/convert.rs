@@ -64,6 +64,7 @@ impl From<turn::Outcome> for hall::Outcome {
             session: o.session,
             files: o.files.into_iter().map(Into::into).collect(),
             files_left: o.files_left,
+            tools: o.tools,
         }
     }
 }

@@ -114,6 +114,7 @@ fn named(ask: &Ask) -> Option<&str> {
         | Ask::Log { resident }
         | Ask::Branches { resident }
         | Ask::Network { resident, .. }
+        | Ask::Answer { resident, .. }
         | Ask::Lease { resident, .. }
         | Ask::File { resident, .. }
         | Ask::Health { resident, .. }
@@ -205,6 +206,16 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
         Ask::Reset { by } | Ask::ResetReport { by } => mayor(town, by, "end the round"),
         Ask::Devices => Ok(()),
         Ask::Decide { by, .. } => mayor(town, by, "approve or deny a tool call"),
+        // A resident's question is answered by a human it takes commands from.
+        Ask::Answer {
+            resident: name,
+            by,
+            answer,
+            ..
+        } => {
+            text("the answer", answer, crate::tools::MAX_CALL)?;
+            commander(town, resident(town, name)?, by)
+        }
         Ask::Lease {
             by,
             device: d,

@@ -28,11 +28,37 @@ const OPEN_PER_TURN: usize = 3;
 const OPEN_PER_RESIDENT: usize = 6;
 const PER_MINUTE: usize = 20;
 
-/// A question waiting for a mayor.
+/// A question waiting for a mayor: a tool call's approval, or what an agent asked
+/// (`ask_mayor`); they share the caps, so neither floods the room past them.
 struct Open {
     resident: String,
     turn: String,
-    hook: oneshot::Sender<Answer>,
+    asked: Asked,
+    hook: oneshot::Sender<Decision>,
+}
+
+/// What a question is, so that an answer of the wrong kind does not decide it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Asked {
+    /// A yes or no (✅/❌): approvals, the gate's hosts, device requests.
+    YesNo,
+    /// Words: a choice reacted with, or a reply.
+    Words,
+}
+
+/// How a question was decided: yes or no, by whom, and the words (a reason, or the
+/// answer to a question).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Decision {
+    pub allow: bool,
+    pub by: Option<String>,
+    pub reason: String,
+}
+
+impl Decision {
+    fn answer(self) -> Answer {
+        answer(self.allow, self.reason)
+    }
 }
 
 #[derive(Default)]
@@ -48,7 +74,7 @@ pub struct Approvals {
 
 /// Why a question was not put to the mayors: a cap on open questions or on their rate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum Capped {
+pub(super) enum Capped {
     #[error(
         "{0} questions of this turn wait for a mayor already (at most {OPEN_PER_TURN}): ask again once one is answered"
     )]
@@ -63,11 +89,12 @@ enum Capped {
 
 impl Approvals {
     /// A new question of `resident`'s turn `turn`, within the caps; its id, or why not.
-    fn open(
+    pub(super) fn open(
         &self,
         resident: &str,
         turn: &str,
-        hook: oneshot::Sender<Answer>,
+        kind: Asked,
+        hook: oneshot::Sender<Decision>,
     ) -> Result<u64, Capped> {
         let mut pending = self.pending.lock().expect("lock");
         let of_turn = pending.values().filter(|o| o.turn == turn).count();
@@ -100,10 +127,28 @@ impl Approvals {
             Open {
                 resident: resident.to_string(),
                 turn: turn.to_string(),
+                asked: kind,
                 hook,
             },
         );
         Ok(id)
+    }
+
+    /// Question `id`, if it waits, is `resident`'s (when given) and asks for this kind of
+    /// answer: no longer waiting.
+    fn take(&self, id: u64, resident: Option<&str>, asked: Asked) -> Result<Open, Declined> {
+        let mut pending = self.pending.lock().expect("lock");
+        match pending.get(&id) {
+            Some(o) if o.asked == asked && resident.is_none_or(|r| r == o.resident) => {
+                Ok(pending.remove(&id).expect("present"))
+            }
+            _ => Err(Declined::NotWaiting(id)),
+        }
+    }
+
+    /// Forget question `id` (it timed out, or its asker went).
+    pub(super) fn close(&self, id: u64) {
+        self.pending.lock().expect("lock").remove(&id);
     }
 
     /// The room a running conversation's questions go to, if it runs from chat.
@@ -143,6 +188,19 @@ fn answer(allow: bool, reason: impl Into<String>) -> Answer {
     }
 }
 
+/// A resident's socket: every uid may connect (the peer's uid says who asks), `per_uid`
+/// connections each, one line of at most `max_line`, and a peer that hangs up is noticed.
+pub(super) fn open_to_every_uid(name: &'static str, per_uid: usize, max_line: usize) -> Rules {
+    Rules {
+        name,
+        permit: Box::new(|_| true),
+        per_uid: Box::new(move |_| per_uid),
+        refused: "",
+        max_line,
+        watch_peer: true,
+    }
+}
+
 fn parse(line: &str) -> serde_json::Result<approve::Ask> {
     serde_json::from_str(line)
 }
@@ -154,14 +212,11 @@ where
     G: Acls + Send + Sync + 'static,
 {
     pub(super) async fn serve_approvals(self: Arc<Self>, listener: tokio::net::UnixListener) {
-        let rules = Rules {
-            name: "the approvals socket",
-            permit: Box::new(|_| true),
-            per_uid: Box::new(|_| APPROVALS_PER_UID),
-            refused: "",
-            max_line: approve::MAX_ASK + 1024,
-            watch_peer: true,
-        };
+        let rules = open_to_every_uid(
+            "the approvals socket",
+            APPROVALS_PER_UID,
+            approve::MAX_ASK + 1024,
+        );
         lines::serve(
             listener,
             Arc::new(rules),
@@ -214,7 +269,7 @@ where
             subject,
             rule,
         };
-        self.ask_mayor(r, question, hook.closed()).await
+        self.ask_mayor(r, question, hook.closed()).await.answer()
     }
 
     /// Put `q` to the mayors in its room and wait for a reaction, the resident's timeout, or
@@ -224,13 +279,18 @@ where
         r: &crate::config::Resident,
         q: Question<'_>,
         gone: impl std::future::Future<Output = ()>,
-    ) -> Answer {
+    ) -> Decision {
+        let no = |reason: String| Decision {
+            allow: false,
+            by: None,
+            reason,
+        };
         let (tx, rx) = oneshot::channel();
-        let id = match self.approvals.open(&r.name, q.turn, tx) {
+        let id = match self.approvals.open(&r.name, q.turn, Asked::YesNo, tx) {
             Ok(id) => id,
             Err(why) => {
                 tracing::warn!(resident = %r.name, "an approval denied at once: {why}");
-                return answer(false, format!("denied: {why}"));
+                return no(format!("denied: {why}"));
             }
         };
         let wait = r.agent.approve_timeout;
@@ -247,13 +307,10 @@ where
         self.audit_approval("approval-asked", &r.name, q.tool, &q.subject, None);
         if !self.broadcast(asked) {
             self.approvals.pending.lock().expect("lock").remove(&id);
-            return answer(
-                false,
-                format!(
-                    "denied: {} needs a mayor's approval, and the chat is not connected",
-                    q.rule
-                ),
-            );
+            return no(format!(
+                "denied: {} needs a mayor's approval, and the chat is not connected",
+                q.rule
+            ));
         }
         let decided = tokio::select! {
             d = tokio::time::timeout(wait, rx) => d.ok().and_then(Result::ok),
@@ -261,15 +318,18 @@ where
         };
         self.approvals.pending.lock().expect("lock").remove(&id);
         let a = decided.unwrap_or_else(|| {
-            answer(
-                false,
-                format!(
-                    "denied: no mayor answered within {}",
-                    humantime::format_duration(wait)
-                ),
-            )
+            no(format!(
+                "denied: no mayor answered within {}",
+                humantime::format_duration(wait)
+            ))
         });
-        self.audit_approval("approval-decided", &r.name, q.tool, &q.subject, Some(&a));
+        self.audit_approval(
+            "approval-decided",
+            &r.name,
+            q.tool,
+            &q.subject,
+            Some(&answer(a.allow, a.reason.clone())),
+        );
         self.broadcast(Said::ApprovalEnded {
             id,
             resident: r.name.clone(),
@@ -281,17 +341,30 @@ where
 
     /// A mayor's reaction, as the chat reports it (`by` is validated as a mayor).
     pub(super) fn decide(&self, id: u64, by: &str, allow: bool) -> Result<(), Declined> {
-        let open = self
-            .approvals
-            .pending
-            .lock()
-            .expect("lock")
-            .remove(&id)
-            .ok_or(Declined::NotWaiting(id))?;
-        let _ = open.hook.send(answer(
+        let open = self.approvals.take(id, None, Asked::YesNo)?;
+        let _ = open.hook.send(Decision {
             allow,
-            format!("{} by {by}", if allow { "allowed" } else { "denied" }),
-        ));
+            by: Some(by.into()),
+            reason: format!("{} by {by}", if allow { "allowed" } else { "denied" }),
+        });
+        Ok(())
+    }
+
+    /// An answer to resident `resident`'s question `id`, as the chat reports it (`by` is
+    /// validated as someone the resident takes commands from).
+    pub(super) fn answered(
+        &self,
+        id: u64,
+        resident: &str,
+        by: &str,
+        words: String,
+    ) -> Result<(), Declined> {
+        let open = self.approvals.take(id, Some(resident), Asked::Words)?;
+        let _ = open.hook.send(Decision {
+            allow: true,
+            by: Some(by.into()),
+            reason: words,
+        });
         Ok(())
     }
 
@@ -317,7 +390,7 @@ mod tests {
     #[test]
     fn a_turn_and_a_resident_hold_only_their_share_of_questions() {
         let a = Approvals::default();
-        let ask = |who: &str, turn: &str| a.open(who, turn, oneshot::channel().0);
+        let ask = |who: &str, turn: &str| a.open(who, turn, Asked::YesNo, oneshot::channel().0);
         let ids: Vec<u64> = (0..OPEN_PER_TURN)
             .map(|_| ask("ada", "t1").unwrap())
             .collect();

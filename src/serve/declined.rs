@@ -18,7 +18,7 @@ pub enum Declined {
     NotLeased(PathBuf),
     #[error("{} is not tailed", .0.display())]
     NotTailed(PathBuf),
-    #[error("approval {0} is not waiting (decided, or timed out)")]
+    #[error("question {0} is not waiting (decided, or timed out)")]
     NotWaiting(u64),
     #[error(transparent)]
     Os(#[from] crate::os::OsError),

@@ -149,6 +149,14 @@ where
             Ask::Decide { id, by, allow } => self
                 .decide(id, &by, allow)
                 .map_or_else(hall::refused, |()| Said::Done),
+            Ask::Answer {
+                id,
+                resident,
+                by,
+                answer,
+            } => self
+                .answered(id, &resident, &by, answer)
+                .map_or_else(hall::refused, |()| Said::Done),
             Ask::Devices => Said::Devices {
                 devices: hall::all(self.keeper.status()),
             },

@@ -24,6 +24,7 @@ mod reset;
 mod retirement;
 mod signing;
 mod status;
+mod tools;
 mod turns;
 
 use std::collections::HashMap;
@@ -61,6 +62,8 @@ pub struct Daemon<H, M, G> {
     keeper: Keeper<G>,
     /// Tool calls waiting for a mayor, and the rooms to ask in.
     approvals: approvals::Approvals,
+    /// What each resident told its rooms through the town's tools, for their rate.
+    tells: tools::Tells,
     /// Files received, for each conversation's next prompt.
     received: files::Received,
     /// Serial consoles being tailed into rooms.
@@ -78,6 +81,26 @@ pub struct Daemon<H, M, G> {
     /// What each resident's network did this round: hosts mayors opened, what was refused.
     network: Arc<crate::egress::Record>,
     started: Instant,
+}
+
+/// Serve `socket` (mode 0666, each request checked by its server) with `serve`; when it
+/// cannot be bound, say what the town goes without.
+fn serve_on<F, Fut>(
+    socket: &std::path::Path,
+    without: &str,
+    serve: F,
+) -> Option<tokio::task::JoinHandle<()>>
+where
+    F: FnOnce(tokio::net::UnixListener) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    match townhall_wire::lines::bind(socket, 0o666) {
+        Ok(listener) => Some(tokio::spawn(serve(listener))),
+        Err(e) => {
+            tracing::error!("{without}: cannot bind {}: {e}", socket.display());
+            None
+        }
+    }
 }
 
 /// Make PID 1 hold each resident's user manager to its declared limits (a blocking call:
@@ -137,6 +160,7 @@ where
             tails: Default::default(),
             received: Default::default(),
             approvals: Default::default(),
+            tells: Default::default(),
             reconciled: tokio::sync::watch::Sender::new(false),
             reloaded: Notify::new(),
             stopping: Default::default(),
@@ -244,34 +268,22 @@ where
             Ok(Ok(())) => {}
         }
         let hall_socket = crate::hall::socket();
-        let hall = match townhall_wire::lines::bind(hall_socket, 0o666) {
-            Ok(listener) => Some(tokio::spawn(daemon.clone().serve_hall(listener))),
-            Err(e) => {
-                tracing::error!("no chat: cannot bind {}: {e}", hall_socket.display());
-                None
-            }
-        };
-        let approvals =
-            match townhall_wire::lines::bind(std::path::Path::new(crate::approve::SOCKET), 0o666) {
-                Ok(listener) => Some(tokio::spawn(daemon.clone().serve_approvals(listener))),
-                Err(e) => {
-                    tracing::error!(
-                        "no approvals (every call a rule names is denied): cannot bind {}: {e}",
-                        crate::approve::SOCKET
-                    );
-                    None
-                }
-            };
-        let gate_ledger = match townhall_wire::lines::bind(townhall_wire::ledger::socket(), 0o666) {
-            Ok(listener) => Some(tokio::spawn(daemon.clone().serve_ledger(listener))),
-            Err(e) => {
-                tracing::error!(
-                    "the gate cannot count (it admits no model call): cannot bind {}: {e}",
-                    townhall_wire::ledger::socket().display()
-                );
-                None
-            }
-        };
+        let hall = serve_on(hall_socket, "no chat", |l| daemon.clone().serve_hall(l));
+        let approvals = serve_on(
+            std::path::Path::new(crate::approve::SOCKET),
+            "no approvals (every call a rule names is denied)",
+            |l| daemon.clone().serve_approvals(l),
+        );
+        let tools = serve_on(
+            std::path::Path::new(crate::tools::SOCKET),
+            "no town tools (every call is refused)",
+            |l| daemon.clone().serve_tools(l),
+        );
+        let gate_ledger = serve_on(
+            townhall_wire::ledger::socket(),
+            "the gate cannot count (it admits no model call)",
+            |l| daemon.clone().serve_ledger(l),
+        );
         tokio::spawn(daemon.clone().hear_drops());
         // Ready once the socket is bound: `systemctl start` returns when status can answer.
         while !socket.exists() && !server.is_finished() {
@@ -332,7 +344,7 @@ where
             }
         }
         watcher.abort();
-        for h in [hall, approvals, gate_ledger].into_iter().flatten() {
+        for h in [hall, approvals, tools, gate_ledger].into_iter().flatten() {
             h.abort();
         }
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
@@ -343,6 +355,7 @@ where
         let _ = std::fs::remove_file(socket);
         let _ = std::fs::remove_file(hall_socket);
         let _ = std::fs::remove_file(crate::approve::SOCKET);
+        let _ = std::fs::remove_file(crate::tools::SOCKET);
         Ok(())
     }
 }

@@ -33,7 +33,10 @@ fn whose(said: &Said) -> &str {
     match said {
         Said::Notice { resident, .. }
         | Said::Approval { resident, .. }
-        | Said::ApprovalEnded { resident, .. } => resident,
+        | Said::ApprovalEnded { resident, .. }
+        | Said::Question { resident, .. }
+        | Said::QuestionEnded { resident, .. }
+        | Said::Told { resident, .. } => resident,
         Said::Deliver(d) => &d.resident,
         _ => "",
     }

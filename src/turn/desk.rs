@@ -59,6 +59,9 @@ struct Running {
     unit: String,
     started: Instant,
     stopped: Arc<AtomicBool>,
+    /// The turn's token for the town's tools (src/tools), and what it used them for.
+    token: String,
+    tools: std::collections::BTreeMap<String, u32>,
 }
 
 pub struct Desk<M> {
@@ -116,19 +119,45 @@ impl<M: UserManagers + Sync> Desk<M> {
         })
     }
 
-    /// The turn `unit` is no longer running: kept among the ended.
-    fn ended_now(&self, unit: &str) {
+    /// The turn `unit` is no longer running: kept among the ended (its token forgotten);
+    /// what it used the town's tools for.
+    fn ended_now(&self, unit: &str) -> std::collections::BTreeMap<String, u32> {
         let mut running = self.running.lock().expect("lock");
         let Some(i) = running.iter().position(|x| x.unit == unit) else {
-            return;
+            return Default::default();
         };
-        let r = running.remove(i);
+        let mut r = running.remove(i);
         drop(running);
+        r.token.clear();
+        let tools = std::mem::take(&mut r.tools);
         let mut ended = self.ended.lock().expect("lock");
         if ended.len() == ENDED_KEPT {
             ended.pop_front();
         }
         ended.push_back((r, Instant::now()));
+        tools
+    }
+
+    /// The running turn of uid `uid` that `token` names, if any.
+    pub fn turn_of(&self, uid: u32, token: &str) -> Option<RunningTurn> {
+        let running = self.running.lock().expect("lock");
+        running
+            .iter()
+            .find(|r| r.uid == uid && crate::tools::token::same(&r.token, token))
+            .map(|r| RunningTurn {
+                resident: r.resident.clone(),
+                conversation: r.conversation.clone(),
+                unit: r.unit.clone(),
+                running_secs: r.started.elapsed().as_secs(),
+            })
+    }
+
+    /// Turn `unit` used the town's tool `what` (for its answer's footer).
+    pub fn used(&self, unit: &str, what: &str) {
+        let mut running = self.running.lock().expect("lock");
+        if let Some(r) = running.iter_mut().find(|r| r.unit == unit) {
+            *r.tools.entry(what.to_string()).or_default() += 1;
+        }
     }
 
     pub fn running(&self) -> Vec<RunningTurn> {
@@ -273,6 +302,7 @@ impl<M: UserManagers + Sync> Desk<M> {
     ) -> Result<(Ran, Option<Session>), TurnError> {
         let (resident, kind) = (r.name.as_str(), r.agent.kind);
         let unit = unit_name(resident);
+        let token = crate::tools::token::new();
         let stopped = Arc::new(AtomicBool::new(false));
         self.running.lock().expect("lock").push(Running {
             resident: resident.into(),
@@ -281,12 +311,13 @@ impl<M: UserManagers + Sync> Desk<M> {
             unit: unit.clone(),
             started: Instant::now(),
             stopped: stopped.clone(),
+            token: token.clone(),
+            tools: Default::default(),
         });
         let home = town.home(r);
         let mut invocation = invocation(&r.agent, prompt, session.map(|s| s.id.as_str()), &home);
-        // Approvals: the CLI's hook asks root, naming this turn's unit.
-        if !r.agent.approve.is_empty()
-            && let Err(e) = crate::approve::arm(&mut invocation, r, &unit, &*self.public)
+        // The town's tools and the approval hooks: both ask root, naming this turn.
+        if let Err(e) = crate::tools::declare::arm(&mut invocation, r, &unit, &token, &*self.public)
         {
             self.running
                 .lock()
@@ -328,8 +359,9 @@ impl<M: UserManagers + Sync> Desk<M> {
             }
         };
         let (outcome, ()) = tokio::join!(run_turn(&self.managers, spec, stopped, tx), forward);
-        self.ended_now(&unit);
-        let outcome = outcome?;
+        let tools = self.ended_now(&unit);
+        let mut outcome = outcome?;
+        outcome.tools = tools;
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

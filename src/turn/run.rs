@@ -51,6 +51,9 @@ pub struct Outcome {
     pub files: Vec<crate::files::Outgoing>,
     #[serde(default)]
     pub files_left: Vec<String>,
+    /// What the turn used the town's tools for, and how often ("asked the mayor": 1).
+    #[serde(default)]
+    pub tools: std::collections::BTreeMap<String, u32>,
 }
 
 const STDERR_TAIL: usize = 20;
@@ -211,6 +214,7 @@ pub async fn run_turn<M: UserManagers>(
         session: None,
         files: vec![],
         files_left: vec![],
+        tools: Default::default(),
     })
 }
 

@@ -32,5 +32,6 @@ pub mod retired;
 pub mod rounds;
 pub mod signing;
 pub mod split;
+pub mod tools;
 pub mod turns;
 pub mod unfinished;

@@ -6,7 +6,7 @@ use super::{
     costs as co, counted as cn, cut as ct, devices as dv, egress as eg, files as fi,
     foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho, hardening as h,
     heard as hr, hoarding as hd, levelling as l, losses as lo, notices as nt, quarantine as qu,
-    remote as rm, retired as rt, rounds as r, signing as s, split as sp, turns as tu,
+    remote as rm, retired as rt, rounds as r, signing as s, split as sp, tools as tl, turns as tu,
     unfinished as uf,
 };
 
@@ -159,6 +159,26 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "clis::gemini_waits_for_a_mayors_approval",
         ap::gemini_waits_for_a_mayors_approval,
+    ),
+    (
+        "tools::claude_asks_the_mayor_tells_him_and_looks_at_the_town",
+        tl::claude_asks_the_mayor_tells_him_and_looks_at_the_town,
+    ),
+    (
+        "tools::a_device_asked_for_is_lent_on_a_yes_and_refused_on_a_no",
+        tl::a_device_asked_for_is_lent_on_a_yes_and_refused_on_a_no,
+    ),
+    (
+        "tools::gemini_asks_and_tells_the_mayor",
+        tl::gemini_asks_and_tells_the_mayor,
+    ),
+    (
+        "tools::codex_asks_and_tells_the_mayor",
+        tl::codex_asks_and_tells_the_mayor,
+    ),
+    (
+        "tools::a_hostile_resident_gets_nothing_from_the_tools_socket",
+        tl::a_hostile_resident_gets_nothing_from_the_tools_socket,
     ),
     (
         "clis::codex_answers_in_matrix_runs_its_tool_and_resumes",

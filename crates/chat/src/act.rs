@@ -211,6 +211,7 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
                 .and_then(|r| super::words::spent_footer(o, &r.budget)),
         );
         lines.extend(o.files_left.iter().map(|l| format!("_{l}_")));
+        lines.extend(super::words::tools_footer(o));
     }
     let footer = (!lines.is_empty()).then(|| lines.join("\n"));
     let finished = s.finish(footer.as_deref()).await;

@@ -29,6 +29,16 @@ pub fn question(resident: &str, tool: &str, subject: &str, rule: &str, wait_secs
             subject.replace('`', "")
         );
     }
+    // The town's request_device tool: the subject is "devnode for span: reason".
+    if tool == townhall_wire::hall::DEVICE_TOOL {
+        let (what, why) = subject.split_once(": ").unwrap_or((subject, ""));
+        let (device, span) = what.split_once(" for ").unwrap_or((what, "a while"));
+        return format!(
+            "**{resident} asks for `{}`** for {span}:\n{}\n\nReact ✅ to lend it or ❌ to refuse. Without an answer within {wait} it is refused.",
+            device.replace('`', ""),
+            townhall_wire::markdown::quoted(why)
+        );
+    }
     format!(
         "**{resident} asks to run `{tool}`** (the rule `{rule}` needs a mayor's yes):\n{}\nReact ✅ to allow or ❌ to deny. Without an answer within {} it is denied.",
         townhall_wire::markdown::fenced(subject),
@@ -128,6 +138,24 @@ impl Asked {
 mod tests {
     use super::*;
     use crate::FakeChat;
+
+    #[test]
+    fn a_device_request_names_the_device_the_span_and_quotes_the_reason() {
+        let text = question(
+            "vox",
+            townhall_wire::hall::DEVICE_TOOL,
+            "/dev/ttyS0 for 10m: to read\nthe **boot** log",
+            "",
+            60,
+        );
+        assert!(
+            text.starts_with(
+                "**vox asks for `/dev/ttyS0`** for 10m:\n> to read\n> the **boot** log"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("React ✅ to lend it or ❌ to refuse"));
+    }
 
     #[tokio::test]
     async fn a_question_is_asked_once_answered_by_its_reactions_and_closed() {

@@ -10,7 +10,7 @@ mod sync;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-pub use backend::{Backend, Ended, NotRun, TurnAsk};
+pub use backend::{Answered, Backend, Ended, NotRun, TurnAsk};
 pub use sync::{invited, run};
 
 use super::policy::{Command, Decision, Incoming, decide};
@@ -110,6 +110,15 @@ impl<B: Backend, C: Chat> Bot<B, C> {
         }
         let allowed = town.matrix.mayors.contains(&sender) || r.matrix.allow.contains(&sender);
         if let Heard::Reaction { target, key, .. } = &h {
+            let human = allowed && !town.residents.iter().any(|x| x.matrix.user == sender);
+            // A choice on an agent's question, from a human the resident takes commands from.
+            if human
+                && self
+                    .backend
+                    .answered(&room, target, Answered::Reaction(key.clone()), &sender)
+            {
+                return None;
+            }
             // Only a mayor's counts; root checks that again.
             if town.matrix.mayors.contains(&sender) {
                 self.backend.reacted(&room, target, key, &sender);
@@ -147,6 +156,16 @@ impl<B: Backend, C: Chat> Bot<B, C> {
     ) -> Option<Job> {
         let me = r.matrix.user.as_str();
         let from_resident = town.residents.iter().any(|x| x.matrix.user == m.sender);
+        // A reply to one of the resident's open questions is its answer, not a new turn.
+        if allowed
+            && !from_resident
+            && let Some(target) = &m.reply_to
+            && self
+                .backend
+                .answered(&m.room, target, Answered::Reply(m.body.clone()), &m.sender)
+        {
+            return None;
+        }
         let direct = self
             .chat
             .members(&m.room)

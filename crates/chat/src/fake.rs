@@ -109,6 +109,22 @@ impl Chat for FakeChat {
         Ok(format!("$event{}", self.calls.calls().len()))
     }
 
+    async fn send_mentioning(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        markdown: &str,
+        users: &[String],
+    ) -> Result<String, OsError> {
+        let thread = thread.map(|t| format!(" thread={t}")).unwrap_or_default();
+        let users = users.join(",");
+        self.check(
+            "send",
+            format!("send {room}{thread} mentioning {users} {markdown}"),
+        )?;
+        Ok(format!("$event{}", self.calls.calls().len()))
+    }
+
     async fn edit(&self, room: &str, event: &str, markdown: &str) -> Result<(), OsError> {
         self.check("edit", format!("edit {room} {event} {markdown}"))
     }

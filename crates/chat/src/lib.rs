@@ -19,6 +19,7 @@ pub mod identity;
 pub mod line;
 mod matrix;
 pub mod policy;
+mod questions;
 pub mod remote;
 mod shared;
 #[cfg(test)]
@@ -50,6 +51,8 @@ pub struct Message {
     pub notice: bool,
     pub edit: bool,
     pub thread: Option<String>,
+    /// The event it replies to (m.in_reply_to), if it is a reply.
+    pub reply_to: Option<String>,
     /// Users the message mentions (m.mentions).
     pub mentions: Vec<String>,
     /// An image, file, audio or video message (its `body` is then the caption, maybe empty).
@@ -111,6 +114,14 @@ pub trait Chat: Clone + Send + Sync + 'static {
         room: &str,
         thread: Option<&str>,
         markdown: &str,
+    ) -> impl Future<Output = Result<String, OsError>> + Send;
+    /// Send markdown that mentions `users` (m.mentions, so their clients notify).
+    fn send_mentioning(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        markdown: &str,
+        users: &[String],
     ) -> impl Future<Output = Result<String, OsError>> + Send;
     /// Replace the text of an earlier message of ours.
     fn edit(

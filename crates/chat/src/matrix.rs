@@ -76,6 +76,14 @@ fn heard(room: &str, kind: TimelineEventKind) -> Option<Heard> {
         Some(Relation::Thread(t)) => Some(t.event_id.to_string()),
         _ => None,
     };
+    // What it answers: a reply, or a reply within a thread (not a thread's fallback).
+    let reply_to = match &m.content.relates_to {
+        Some(Relation::Reply(r)) => Some(r.in_reply_to.event_id.to_string()),
+        Some(Relation::Thread(t)) if !t.is_falling_back => {
+            t.in_reply_to.as_ref().map(|r| r.event_id.to_string())
+        }
+        _ => None,
+    };
     let file = file(&m.content.msgtype);
     // A file's body is its caption when it has one, else its name (not words for a turn).
     let body = match (&m.content.msgtype, &file) {
@@ -95,6 +103,7 @@ fn heard(room: &str, kind: TimelineEventKind) -> Option<Heard> {
         notice: matches!(m.content.msgtype, MessageType::Notice(_)),
         edit: matches!(m.content.relates_to, Some(Relation::Replacement(_))),
         thread,
+        reply_to,
         mentions: m
             .content
             .mentions
@@ -102,6 +111,18 @@ fn heard(room: &str, kind: TimelineEventKind) -> Option<Heard> {
             .map(|mm| mm.user_ids.iter().map(|u| u.to_string()).collect())
             .unwrap_or_default(),
     }))
+}
+
+/// `content` in the thread under `root`, when given.
+fn in_thread(
+    mut content: RoomMessageEventContent,
+    thread: Option<&str>,
+) -> Result<RoomMessageEventContent, OsError> {
+    if let Some(root) = thread {
+        let root = OwnedEventId::try_from(root).os(|| format!("parsing thread root {root}"))?;
+        content.relates_to = Some(Relation::Thread(Thread::plain(root.clone(), root)));
+    }
+    Ok(content)
 }
 
 /// The media an image, file, audio or video message carries.
@@ -211,11 +232,28 @@ impl Chat for MatrixChat {
         markdown: &str,
     ) -> Result<String, OsError> {
         let r = self.room(room)?;
-        let mut content = RoomMessageEventContent::text_markdown(markdown);
-        if let Some(root) = thread {
-            let root = OwnedEventId::try_from(root).os(|| format!("parsing thread root {root}"))?;
-            content.relates_to = Some(Relation::Thread(Thread::plain(root.clone(), root)));
-        }
+        let content = in_thread(RoomMessageEventContent::text_markdown(markdown), thread)?;
+        let sent = r.send(content).await.os(|| format!("sending to {room}"))?;
+        Ok(sent.response.event_id.to_string())
+    }
+
+    async fn send_mentioning(
+        &self,
+        room: &str,
+        thread: Option<&str>,
+        markdown: &str,
+        users: &[String],
+    ) -> Result<String, OsError> {
+        use matrix_sdk::ruma::OwnedUserId;
+        use matrix_sdk::ruma::events::Mentions;
+        let r = self.room(room)?;
+        let ids: Vec<OwnedUserId> = users
+            .iter()
+            .filter_map(|u| OwnedUserId::try_from(u.as_str()).ok())
+            .collect();
+        let content = RoomMessageEventContent::text_markdown(markdown)
+            .add_mentions(Mentions::with_user_ids(ids));
+        let content = in_thread(content, thread)?;
         let sent = r.send(content).await.os(|| format!("sending to {room}"))?;
         Ok(sent.response.event_id.to_string())
     }

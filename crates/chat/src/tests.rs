@@ -62,6 +62,7 @@ impl Backend for Desk {
             session: None,
             files: vec![],
             files_left: vec![],
+            tools: Default::default(),
         };
         Ok(Ended::Answered {
             delivery: 7,

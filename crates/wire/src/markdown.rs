@@ -13,9 +13,24 @@ pub fn fenced(text: &str) -> String {
     format!("{fence}\n{}\n{fence}", text.trim_end_matches('\n'))
 }
 
+/// `text` as a block quote: every line of it inside the quote, blank ones too, so that
+/// nothing it says reads as the bot's own words around it.
+pub fn quoted(text: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_line_stays_in_the_quote() {
+        assert_eq!(quoted("a\n\nb\n"), "> a\n> \n> b");
+    }
 
     #[test]
     fn no_run_of_backticks_inside_closes_the_fence() {

@@ -127,6 +127,19 @@ impl Mayor {
         }
     }
 
+    /// The users message `event` mentions (its m.mentions), as a phone's push rules read them.
+    pub async fn mentions(&self, room: &OwnedRoomId, event: &str) -> anyhow::Result<Vec<String>> {
+        let (_, _, c) = self
+            .events_after(room, None)
+            .await?
+            .into_iter()
+            .find(|(id, _, _)| id == event)
+            .with_context(|| format!("no message {event} among {room}'s latest"))?;
+        Ok(c.mentions
+            .map(|m| m.user_ids.iter().map(|u| u.to_string()).collect())
+            .unwrap_or_default())
+    }
+
     /// Start noting who the server says is typing, per room (ephemeral `m.typing` events).
     pub fn watch_typing(&self) -> std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> {
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -27,7 +27,7 @@ pub fn respond(path: &str, req: &Value) -> Response {
     if req["stream"] != true {
         let text = match r {
             Reply::Text(t) => t,
-            Reply::Tool { before, .. } => before,
+            Reply::Tool { before, .. } | Reply::Town { before, .. } => before,
         };
         let m = json!({"id": "msg_s", "type": "message", "role": "assistant", "model": req["model"], "content": [{"type": "text", "text": text}],
             "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 11, "output_tokens": 5}});
@@ -46,6 +46,20 @@ pub fn respond(path: &str, req: &Value) -> Response {
             let tool = (
                 json!({"type": "tool_use", "id": "toolu_standin", "name": "Bash", "input": {}}),
                 json!({"type": "input_json_delta", "partial_json": input}),
+            );
+            (vec![text_block(before), tool], "tool_use")
+        }
+        Reply::Town {
+            before,
+            tool,
+            input,
+        } => {
+            let name = super::offered(req, tool);
+            // Each call its own id: claude drops a result whose id it has seen before.
+            let id = format!("toolu_town_{}", super::next_id());
+            let tool = (
+                json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                json!({"type": "input_json_delta", "partial_json": input.to_string()}),
             );
             (vec![text_block(before), tool], "tool_use")
         }
@@ -94,18 +108,44 @@ fn next(req: &Value) -> Reply {
         Value::Array(a) => a.clone(),
         _ => vec![],
     };
+    // A town tool's result not answered yet comes first: claude resumes a session with
+    // every earlier result and the new prompt merged into one message, in no order to go by.
+    static ANSWERED: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
+    let town = |b: &Value| {
+        b["type"] == "tool_result"
+            && b["tool_use_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("toolu_town_"))
+    };
+    let mut answered = ANSWERED.lock().expect("lock");
+    let fresh = messages
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .flat_map(&blocks)
+        .find(|b| town(b) && !answered.contains(&b["tool_use_id"]));
+    if let Some(r) = fresh {
+        answered.push(r["tool_use_id"].clone());
+        return reply(
+            Api::Anthropic,
+            Some(r["content"].to_string()),
+            None,
+            messages.len(),
+        );
+    }
+    // Else the newest block that says something decides (claude may add its own reminders
+    // (`<…>`) or "(no content)" after it).
     for m in messages.iter().rev().filter(|m| m["role"] == "user") {
-        let b = blocks(m);
-        if let Some(r) = b.iter().find(|b| b["type"] == "tool_result") {
-            let output = match &r["content"] {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            return reply(Api::Anthropic, Some(output), None, messages.len());
-        }
-        let texts: Vec<&str> = b.iter().filter_map(|b| b["text"].as_str()).collect();
-        if let Some(t) = typed(&texts) {
-            return reply(Api::Anthropic, None, Some(t), messages.len());
+        for b in blocks(m).iter().rev().filter(|b| !town(b)) {
+            if b["type"] == "tool_result" {
+                let output = match &b["content"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                return reply(Api::Anthropic, Some(output), None, messages.len());
+            }
+            if let Some(t) = b["text"].as_str().and_then(|t| typed(&[t])) {
+                return reply(Api::Anthropic, None, Some(t), messages.len());
+            }
         }
     }
     reply(Api::Anthropic, None, None, messages.len())

@@ -43,6 +43,13 @@ pub fn respond(path: &str, req: &Value) -> Response {
         Reply::Tool { before, command } => {
             json!([{"text": before}, {"functionCall": {"name": "run_shell_command", "args": {"command": command, "description": "commit a file"}}}])
         }
+        Reply::Town {
+            before,
+            tool,
+            input,
+        } => {
+            json!([{"text": before}, {"functionCall": {"name": super::offered(req, tool), "args": input}}])
+        }
     };
     if path.contains(":streamGenerateContent") {
         Response("200 OK", "text/event-stream", sse([(None, chunk(parts))]))

@@ -28,6 +28,16 @@ pub const GUARDED: &str = "echo guarded && touch guarded-ran";
 /// Only the first call for each prompt stalls (`please stall halfway: one`); a retry is
 /// answered.
 pub const ASK_STALL: &str = "please stall halfway";
+/// What the mayor types to get a call of the town's `ask_mayor` tool, with two choices.
+pub const ASK_QUESTION: &str = "please ask the mayor to choose";
+pub const QUESTION: &str = "red or blue?";
+/// What the mayor types to get `tell_mayor`, then `town`, in one turn.
+pub const ASK_TELL: &str = "please tell the mayor";
+pub const TOLD: &str = "halfway there, from the stand-in";
+/// What the mayor types to get `town`.
+pub const ASK_TOWN: &str = "please look at the town";
+/// What the mayor types to get `request_device` for ttyS0.
+pub const ASK_DEVICE: &str = "please ask for the serial port";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
@@ -143,7 +153,45 @@ pub struct Response(pub &'static str, pub &'static str, pub String);
 /// last typed; `typed` is that text.
 pub enum Reply {
     Text(String),
-    Tool { before: String, command: String },
+    Tool {
+        before: String,
+        command: String,
+    },
+    /// A call of the town's MCP tool whose name ends in `tool` (each CLI prefixes it its
+    /// own way), with `input`.
+    Town {
+        before: String,
+        tool: &'static str,
+        input: Value,
+    },
+}
+
+/// A number no other call of this run has had, for tool call ids.
+pub fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The full name of the tool the request offers whose name ends in `suffix`: every
+/// `name` under its `tools`, however the API nests them.
+pub fn offered(req: &Value, suffix: &str) -> String {
+    fn names(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(n)) = m.get("name") {
+                    out.push(n.clone());
+                }
+                m.values().for_each(|v| names(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| names(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    names(&req["tools"], &mut all);
+    all.into_iter()
+        .find(|n| n.ends_with(suffix))
+        .unwrap_or_else(|| format!("no-tool-named-{suffix}"))
 }
 
 pub fn reply(
@@ -157,6 +205,26 @@ pub fn reply(
         (None, Some(t)) if t.contains(ASK_COMMIT) => Reply::Tool {
             before: BEFORE_TOOL.into(),
             command: api.commit(),
+        },
+        (None, Some(t)) if t.contains(ASK_QUESTION) => Reply::Town {
+            before: "I will ask.".into(),
+            tool: "ask_mayor",
+            input: serde_json::json!({"question": QUESTION, "choices": ["red", "blue"]}),
+        },
+        (None, Some(t)) if t.contains(ASK_TELL) => Reply::Town {
+            before: "I will tell.".into(),
+            tool: "tell_mayor",
+            input: serde_json::json!({"text": TOLD}),
+        },
+        (None, Some(t)) if t.contains(ASK_TOWN) => Reply::Town {
+            before: "I will look.".into(),
+            tool: "town",
+            input: serde_json::json!({}),
+        },
+        (None, Some(t)) if t.contains(ASK_DEVICE) => Reply::Town {
+            before: "I will ask for it.".into(),
+            tool: "request_device",
+            input: serde_json::json!({"device": "ttyS0", "duration": "10m", "reason": "to read the boot log"}),
         },
         (None, Some(t)) if t.contains(ASK_GUARDED) => Reply::Tool {
             before: "I will run it.".into(),

@@ -22,6 +22,11 @@ pub fn respond(path: &str, req: &Value) -> Response {
             message("msg_b", &before),
             json!({"type": "function_call", "id": "fc_1", "call_id": "call_standin", "name": "exec_command", "arguments": json!({"cmd": command}).to_string(), "status": "completed"}),
         ],
+        Reply::Town {
+            before,
+            tool,
+            input,
+        } => vec![message("msg_b", &before), town_call(req, tool, &input)],
     };
     let response = json!({"id": "resp_s", "object": "response", "status": "in_progress", "model": req["model"], "output": []});
     let mut events = vec![(
@@ -47,6 +52,21 @@ pub fn respond(path: &str, req: &Value) -> Response {
         json!({"type": "response.completed", "response": done}),
     ));
     Response("200 OK", "text/event-stream", sse(events))
+}
+
+/// A call of the town's tool `tool`: codex 0.171 offers MCP tools as a deferred namespace
+/// ("Deferred tool namespaces: - mcp__town: …"), called by name within the namespace.
+fn town_call(req: &Value, tool: &str, input: &Value) -> Value {
+    let id = format!("call_town_{}", super::next_id());
+    let mut call = json!({"type": "function_call", "id": "fc_2", "call_id": id, "arguments": input.to_string(), "status": "completed"});
+    let offered = super::offered(req, tool);
+    if offered.starts_with("no-tool-named") && req.to_string().contains("- mcp__town:") {
+        call["name"] = json!(tool);
+        call["namespace"] = json!("mcp__town");
+    } else {
+        call["name"] = json!(offered);
+    }
+    call
 }
 
 fn next(req: &Value) -> Reply {

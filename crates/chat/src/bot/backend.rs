@@ -94,10 +94,23 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = ()> + Send;
     /// A mayor reacted to `target` in `room` (an approval's ✅ or ❌, or nothing of ours).
     fn reacted(&self, room: &str, target: &str, key: &str, sender: &str);
+    /// A human the resident takes commands from answered `target` in `room`: whether that
+    /// is one of the resident's open questions (then it is no message for a turn).
+    fn answered(&self, room: &str, target: &str, answer: Answered, sender: &str) -> bool {
+        let _ = (room, target, answer, sender);
+        false
+    }
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str);
     fn chat_health(&self, resident: &str, health: String);
     /// The resident's bot is connected: notices and kept answers can go out through it.
     fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat);
+}
+
+/// An answer to an agent's question: a reaction's key, or a reply's body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answered {
+    Reaction(String),
+    Reply(String),
 }
 
 /// A message that asks for a turn, and its place in its conversation's line.

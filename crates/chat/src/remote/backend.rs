@@ -239,6 +239,39 @@ impl Backend for Remote {
         }
     }
 
+    fn answered(
+        &self,
+        room: &str,
+        target: &str,
+        answer: crate::bot::Answered,
+        sender: &str,
+    ) -> bool {
+        let Some(q) = self.questions.of(room, target) else {
+            return false;
+        };
+        let words = match answer {
+            crate::bot::Answered::Reaction(key) => {
+                match crate::questions::picked(&q.choices, &key) {
+                    Some(c) => c.to_string(),
+                    // Another reaction on the question answers nothing.
+                    None => return true,
+                }
+            }
+            crate::bot::Answered::Reply(body) => crate::questions::reply_words(&body),
+        };
+        if words.is_empty() {
+            return true;
+        }
+        tracing::info!(%sender, id = q.id, "answered a resident's question");
+        self.tell_daemon(Ask::Answer {
+            id: q.id,
+            resident: q.resident,
+            by: sender.into(),
+            answer: words,
+        });
+        true
+    }
+
     async fn device(&self, by: &str, c: crate::policy::DeviceCommand, said: mpsc::Sender<String>) {
         crate::devices::ask(&self.counter, by, c, said).await
     }

@@ -42,6 +42,8 @@ pub struct Remote {
     answering: Mutex<HashSet<u64>>,
     /// Approval questions posted and not yet ended.
     asked: super::approvals::Asked,
+    /// Agents' questions to the mayors posted and not yet ended.
+    questions: super::questions::Questions,
     /// What every bot of this process shares (hop chains, reset offers).
     shared: Arc<super::shared::Shared>,
 }
@@ -67,6 +69,7 @@ impl Remote {
             posted: Default::default(),
             answering: Default::default(),
             asked: Default::default(),
+            questions: Default::default(),
             shared: Default::default(),
         }
     }
@@ -177,6 +180,32 @@ impl Remote {
                 };
                 let me = self.clone();
                 tokio::spawn(async move { me.asked.heard(&chat, s).await });
+            }
+            // The same: the daemon's wait ends them, and an agent's words mid-turn are news
+            // only while it runs.
+            s @ (Said::Question { .. } | Said::QuestionEnded { .. } | Said::Told { .. }) => {
+                let resident = match &s {
+                    Said::Question { resident, .. }
+                    | Said::QuestionEnded { resident, .. }
+                    | Said::Told { resident, .. } => resident.clone(),
+                    _ => unreachable!("matched above"),
+                };
+                let Some(chat) = self.chats.lock().expect("lock").get(&resident).cloned() else {
+                    return;
+                };
+                let me = self.clone();
+                tokio::spawn(async move {
+                    match s {
+                        Said::Told {
+                            room, thread, text, ..
+                        } => {
+                            if let Err(e) = chat.send(&room, thread.as_deref(), &text).await {
+                                tracing::warn!(%resident, "telling the room: {e}");
+                            }
+                        }
+                        s => me.questions.heard(&chat, s).await,
+                    }
+                });
             }
             other => tracing::debug!("unexpected on the subscription: {other:?}"),
         }

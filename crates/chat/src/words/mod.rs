@@ -83,6 +83,22 @@ pub fn spent_footer(o: &Outcome, b: &Budget) -> Option<String> {
     ))
 }
 
+/// What the turn used the town's tools for, on one line ("asked the mayor once, told the
+/// mayor 3 times").
+pub fn tools_footer(o: &Outcome) -> Option<String> {
+    let times = |n: u32| match n {
+        1 => "once".to_string(),
+        2 => "twice".to_string(),
+        n => format!("{n} times"),
+    };
+    let used: Vec<String> = o
+        .tools
+        .iter()
+        .map(|(what, n)| format!("{what} {}", times(*n)))
+        .collect();
+    (!used.is_empty()).then(|| format!("_{}_", used.join(", ")))
+}
+
 /// The session an answer's conversation continues in, and how to pick it up at a terminal.
 pub fn session(resident: &str, conversation: &str, id: &str) -> String {
     format!(
@@ -116,7 +132,24 @@ mod tests {
             session: None,
             files: vec![],
             files_left: vec![],
+            tools: Default::default(),
         }
+    }
+
+    #[test]
+    fn the_town_tools_a_turn_used_fit_one_line() {
+        let mut o = ended("success");
+        assert_eq!(tools_footer(&o), None);
+        o.tools = [
+            ("asked the mayor".to_string(), 1),
+            ("told the mayor".to_string(), 3),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            tools_footer(&o).unwrap(),
+            "_asked the mayor once, told the mayor 3 times_"
+        );
     }
 
     #[test]

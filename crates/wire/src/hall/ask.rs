@@ -66,6 +66,14 @@ pub enum Ask {
         by: String,
         allow: bool,
     },
+    /// `by`'s answer to question `id` of `resident`'s: a choice they reacted with, or
+    /// what they replied.
+    Answer {
+        id: u64,
+        resident: String,
+        by: String,
+        answer: String,
+    },
     /// Present devices the rules match, their holders and leases (`!devices`).
     Devices,
     /// Lend `device` (as `!devices` names it) to `resident` for `secs`; `by`: a mayor.

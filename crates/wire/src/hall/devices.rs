@@ -75,6 +75,10 @@ pub fn lease_duration(text: &str) -> Result<Duration, LeaseDurationError> {
     Ok(d)
 }
 
+/// The tool named in an approval question that asks a mayor to lend a device (the town's
+/// `request_device` tool): the chat words it as a request to lend.
+pub const DEVICE_TOOL: &str = "request_device";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,8 +21,8 @@ mod turn;
 pub use ask::{Ask, Refused};
 pub use client::{Counter, HallError, Replies};
 pub use devices::{
-    DeviceStatus, Held, LONGEST_LEASE, Lease, LeaseDurationError, Permission, SHORTEST_LEASE,
-    lease_duration,
+    DEVICE_TOOL, DeviceStatus, Held, LONGEST_LEASE, Lease, LeaseDurationError, Permission,
+    SHORTEST_LEASE, lease_duration,
 };
 pub use envelope::{BadEnvelope, Envelope};
 pub use network::{NetworkReport, Refusal, RefusedBy};
@@ -35,7 +35,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// The longest request line the daemon reads (a prompt is at most MAX_PROMPT).
 pub const MAX_LINE: usize = 256 * 1024;
 /// The chat process's system user (dist/townhall.sysusers, the NixOS module).

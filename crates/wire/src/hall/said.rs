@@ -170,6 +170,32 @@ pub enum Said {
         allow: bool,
         reason: String,
     },
+    /// A resident's agent asks the mayors (the town's `ask_mayor` tool): in `room` (and
+    /// `thread`), mentioning `mention`, with `choices` to react with; for `wait_secs`.
+    Question {
+        id: u64,
+        resident: String,
+        room: String,
+        thread: Option<String>,
+        question: String,
+        choices: Vec<String>,
+        mention: Vec<String>,
+        wait_secs: u64,
+    },
+    /// How question `id` ended: `answer` by `by`, or none in time.
+    QuestionEnded {
+        id: u64,
+        resident: String,
+        answer: Option<String>,
+        by: Option<String>,
+    },
+    /// A resident's agent tells the room something mid-turn (the `tell_mayor` tool).
+    Told {
+        resident: String,
+        room: String,
+        thread: Option<String>,
+        text: String,
+    },
     Done,
     Error {
         message: String,

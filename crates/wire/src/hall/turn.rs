@@ -91,6 +91,9 @@ pub struct Outcome {
     pub files: Vec<Outgoing>,
     #[serde(default)]
     pub files_left: Vec<String>,
+    /// What the turn used the town's tools for, and how often ("asked the mayor": 1).
+    #[serde(default)]
+    pub tools: std::collections::BTreeMap<String, u32>,
 }
 
 /// A turn running now.

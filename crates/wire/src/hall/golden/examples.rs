@@ -42,6 +42,7 @@ fn outcome() -> Outcome {
             path: "/var/lib/townhall/files/1/plot.png".into(),
         }],
         files_left: vec![s("huge.bin")],
+        tools: [(s("asked the mayor"), 1)].into_iter().collect(),
     }
 }
 
@@ -98,6 +99,12 @@ pub(super) fn asks() -> Vec<Ask> {
             id: 7,
             by: who.clone(),
             allow: true,
+        },
+        Ask::Answer {
+            id: 8,
+            resident: r.clone(),
+            by: who.clone(),
+            answer: s("blue"),
         },
         Ask::Devices,
         Ask::Lease {
@@ -208,6 +215,7 @@ fn events() -> Vec<TurnEvent> {
 
 pub(super) fn saids() -> Vec<Said> {
     let r = s("ada");
+    let who = s("@mayor:town.test");
     let mut out = vec![
         Said::Welcome { version: VERSION },
         Said::Deliver(Delivery {
@@ -354,6 +362,28 @@ pub(super) fn saids() -> Vec<Said> {
             resident: r.clone(),
             allow: false,
             reason: s("timed out"),
+        },
+        Said::Question {
+            id: 8,
+            resident: r.clone(),
+            room: s("!room:town.test"),
+            thread: None,
+            question: s("red or blue?"),
+            choices: vec![s("red"), s("blue")],
+            mention: vec![who.clone()],
+            wait_secs: 300,
+        },
+        Said::QuestionEnded {
+            id: 8,
+            resident: r.clone(),
+            answer: Some(s("blue")),
+            by: Some(who.clone()),
+        },
+        Said::Told {
+            resident: r.clone(),
+            room: s("!room:town.test"),
+            thread: None,
+            text: s("halfway there"),
         },
         Said::Done,
         Said::Error { message: s("x") },

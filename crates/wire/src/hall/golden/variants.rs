@@ -29,9 +29,10 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Health { .. } => 19,
         Ask::Audit { .. } => 20,
         Ask::Network { .. } => 21,
+        Ask::Answer { .. } => 22,
     }
 }
-pub(super) const ASKS: usize = 22;
+pub(super) const ASKS: usize = 23;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -64,9 +65,12 @@ pub(super) fn said_index(s: &Said) -> usize {
         Said::Done => 26,
         Said::Error { .. } => 27,
         Said::Network { .. } => 28,
+        Said::Question { .. } => 29,
+        Said::QuestionEnded { .. } => 30,
+        Said::Told { .. } => 31,
     }
 }
-pub(super) const SAIDS: usize = 29;
+pub(super) const SAIDS: usize = 32;
 
 pub(super) fn notice_index(n: &Notice) -> usize {
     match n {
