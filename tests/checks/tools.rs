@@ -60,20 +60,31 @@ fn last_asked(api: &StandIn) -> String {
     shown.join("\n")
 }
 
-/// Wait until the turn in `room` has ended: its footer names its session.
+/// Wait until vox's turn in `room` has ended with `want` in its answer; the answer.
 async fn ended(
     mayor: &crate::support::mayor::Mayor,
     room: &matrix_sdk::ruma::OwnedRoomId,
     want: &str,
 ) -> anyhow::Result<String> {
-    let said = mayor.wait_for(room, VOX, want).await?;
-    let answer = said
-        .iter()
-        .rev()
-        .find(|(b, _)| b.contains(want))
-        .map(|(b, _)| b.clone())
-        .context("the answer")?;
-    Ok(answer)
+    // The answer's last edit names its session: the footer is there by then.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let said = mayor.wait_for(room, VOX, want).await?;
+        let last = said
+            .iter()
+            .rev()
+            .find(|(b, _)| b.contains(want))
+            .map(|(b, _)| b.clone())
+            .context("the answer")?;
+        if last.contains("_session `") {
+            return Ok(last);
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the answer with {want:?} never ended: {last}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
 }
 
 pub fn claude_asks_the_mayor_tells_him_and_looks_at_the_town(t: &Town) -> anyhow::Result<()> {
@@ -107,6 +118,25 @@ pub fn claude_asks_the_mayor_tells_him_and_looks_at_the_town(t: &Town) -> anyhow
         mayor
             .wait_for(&room, VOX, "✅ answered by @mayor:town.test:** blue")
             .await?;
+
+        // A reply to the question answers it too; and no answer in time is "no answer".
+        mayor
+            .say(&room, &format!("vox: {ASK_QUESTION} (by reply)"))
+            .await?;
+        let second = loop {
+            let e = mayor.event_with(&room, VOX, QUESTION).await?;
+            if e != q {
+                break e;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        };
+        mayor.reply(&room, &second, "green, actually").await?;
+        ended(&mayor, &room, "answered: green, actually").await?;
+        mayor
+            .say(&room, &format!("vox: {ASK_QUESTION} (unanswered)"))
+            .await?;
+        ended(&mayor, &room, "no answer: nobody answered within 20s").await?;
+        mayor.wait_for(&room, VOX, "⌛ no answer in time").await?;
 
         // tell_mayor: a message of its own while the turn runs, then the answer.
         mayor.say(&room, &format!("vox: {ASK_TELL}")).await?;

@@ -199,6 +199,19 @@ impl Mayor {
         Ok(())
     }
 
+    /// Reply to `event` with `text` (m.in_reply_to, as Element's "Reply" does).
+    pub async fn reply(&self, room: &OwnedRoomId, event: &str, text: &str) -> anyhow::Result<()> {
+        use matrix_sdk::ruma::events::relation::{InReplyTo, Reply};
+        use matrix_sdk::ruma::events::room::message::Relation;
+        let r = self.synced_room(room).await?;
+        let mut content = RoomMessageEventContent::text_plain(text);
+        let to = matrix_sdk::ruma::OwnedEventId::try_from(event)?;
+        content.relates_to = Some(Relation::Reply(Reply::new(InReplyTo::new(to))));
+        let sent = r.send(content).await?;
+        self.set_mark(room, sent.response.event_id.as_str());
+        Ok(())
+    }
+
     pub async fn send(&self, room: &OwnedRoomId, text: &str) -> anyhow::Result<()> {
         let r = self
             .client
