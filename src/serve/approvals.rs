@@ -306,7 +306,7 @@ where
         };
         self.audit_approval("approval-asked", &r.name, q.tool, &q.subject, None);
         if !self.broadcast(asked) {
-            self.approvals.pending.lock().expect("lock").remove(&id);
+            self.approvals.close(id);
             return no(format!(
                 "denied: {} needs a mayor's approval, and the chat is not connected",
                 q.rule
@@ -316,7 +316,7 @@ where
             d = tokio::time::timeout(wait, rx) => d.ok().and_then(Result::ok),
             () = gone => None,
         };
-        self.approvals.pending.lock().expect("lock").remove(&id);
+        self.approvals.close(id);
         let a = decided.unwrap_or_else(|| {
             no(format!(
                 "denied: no mayor answered within {}",

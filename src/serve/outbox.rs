@@ -30,16 +30,7 @@ pub struct Outbox {
 
 /// Whose queue a message goes in ("" for the town's own, a reload).
 fn whose(said: &Said) -> &str {
-    match said {
-        Said::Notice { resident, .. }
-        | Said::Approval { resident, .. }
-        | Said::ApprovalEnded { resident, .. }
-        | Said::Question { resident, .. }
-        | Said::QuestionEnded { resident, .. }
-        | Said::Told { resident, .. } => resident,
-        Said::Deliver(d) => &d.resident,
-        _ => "",
-    }
+    said.resident().unwrap_or("")
 }
 
 impl Outbox {

@@ -71,8 +71,8 @@ pub fn gemini_settings(r: &Resident, exe: &str) -> String {
 }
 
 /// Give the turn's CLI the town's tools (and its approval hooks): `token` names the turn
-/// to root, `unit` names it to the approval hook. `own` is how many leading arguments are
-/// the resident's own argv (codex's overrides go right after them, before `exec`).
+/// to root, `unit` names it to the approval hook. codex's overrides go right after the
+/// resident's own argv, before its `exec`.
 pub fn arm(
     inv: &mut Invocation,
     r: &Resident,

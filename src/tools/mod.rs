@@ -59,6 +59,19 @@ impl Tool {
     }
 }
 
+impl Tool {
+    /// What a turn did when this call was done, for its answer's footer ("asked the mayor
+    /// once").
+    pub fn done(&self) -> &'static str {
+        match self {
+            Tool::AskMayor { .. } => "asked the mayor",
+            Tool::TellMayor { .. } => "told the mayor",
+            Tool::RequestDevice { .. } => "asked for a device",
+            Tool::Town => "looked at the town",
+        }
+    }
+}
+
 /// Root's answer: what the tool returns to the agent, or why it was refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {

@@ -64,6 +64,18 @@ struct Running {
     tools: std::collections::BTreeMap<String, u32>,
 }
 
+impl Running {
+    /// What may be said of it outside the desk (never its token).
+    fn shown(&self) -> RunningTurn {
+        RunningTurn {
+            resident: self.resident.clone(),
+            conversation: self.conversation.clone(),
+            unit: self.unit.clone(),
+            running_secs: self.started.elapsed().as_secs(),
+        }
+    }
+}
+
 pub struct Desk<M> {
     pub(super) managers: M,
     /// Where a turn's approval hooks are published (gemini reads them from there).
@@ -144,12 +156,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         running
             .iter()
             .find(|r| r.uid == uid && crate::tools::token::same(&r.token, token))
-            .map(|r| RunningTurn {
-                resident: r.resident.clone(),
-                conversation: r.conversation.clone(),
-                unit: r.unit.clone(),
-                running_secs: r.started.elapsed().as_secs(),
-            })
+            .map(Running::shown)
     }
 
     /// Turn `unit` used the town's tool `what` (for its answer's footer).
@@ -162,15 +169,7 @@ impl<M: UserManagers + Sync> Desk<M> {
 
     pub fn running(&self) -> Vec<RunningTurn> {
         let running = self.running.lock().expect("lock");
-        running
-            .iter()
-            .map(|r| RunningTurn {
-                resident: r.resident.clone(),
-                conversation: r.conversation.clone(),
-                unit: r.unit.clone(),
-                running_secs: r.started.elapsed().as_secs(),
-            })
-            .collect()
+        running.iter().map(Running::shown).collect()
     }
 
     /// Run a turn now (its conversation's earlier turn has ended); its events stream out.

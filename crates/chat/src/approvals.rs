@@ -46,15 +46,6 @@ pub fn question(resident: &str, tool: &str, subject: &str, rule: &str, wait_secs
     )
 }
 
-/// Whose bot an approval's question and end go through.
-pub fn resident(s: &townhall_wire::hall::Said) -> Option<&str> {
-    match s {
-        townhall_wire::hall::Said::Approval { resident, .. }
-        | townhall_wire::hall::Said::ApprovalEnded { resident, .. } => Some(resident),
-        _ => None,
-    }
-}
-
 impl Asked {
     /// An approval asked or ended, from the daemon's subscription.
     pub async fn heard<C: Chat>(&self, chat: &C, s: townhall_wire::hall::Said) {

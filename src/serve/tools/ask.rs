@@ -54,7 +54,6 @@ where
                 "refused: the chat is not connected, so no mayor can be asked now",
             );
         }
-        self.desk.used(&turn.unit, "asked the mayor");
         let decided = tokio::select! {
             d = tokio::time::timeout(wait, rx) => d.ok().and_then(Result::ok),
             () = gone => None,

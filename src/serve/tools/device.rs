@@ -57,7 +57,6 @@ where
             subject: format!("{} for {span_words}: {reason}", dev.devnode.display()),
             rule: String::new(),
         };
-        self.desk.used(&turn.unit, "asked for a device");
         let d = self.ask_mayor(r, question, gone).await;
         if !d.allow {
             return Answer::ok(format!("refused: {}", d.reason));

@@ -69,12 +69,15 @@ where
                 r.name
             ));
         };
-        let name = call.tool.name();
+        let (name, done) = (call.tool.name(), call.tool.done());
         let a = match check::tool(&call.tool) {
             Err(why) => Answer::refused(format!("refused: {why}")),
             Ok(()) => self.run_tool(r, &turn, call.tool, out).await,
         };
         self.audit_tool(&r.name, &turn, name, &a);
+        if a.ok {
+            self.desk.used(&turn.unit, done);
+        }
         a
     }
 
@@ -86,7 +89,7 @@ where
         out: &mpsc::Sender<Answer>,
     ) -> Answer {
         match tool {
-            Tool::Town => self.town_view(r, turn).await,
+            Tool::Town => self.town_view(r).await,
             Tool::TellMayor { text } => self.tell_mayor(r, turn, text),
             Tool::AskMayor { question, choices } => {
                 self.ask_question(r, turn, question, choices, out.closed())

@@ -72,7 +72,6 @@ where
         if !told {
             return Answer::refused("refused: the chat is not connected; put it in your answer");
         }
-        self.desk.used(&turn.unit, "told the mayor");
         Answer::ok("told")
     }
 }

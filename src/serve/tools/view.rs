@@ -42,11 +42,7 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    pub(super) async fn town_view(
-        &self,
-        r: &crate::config::Resident,
-        turn: &crate::turn::RunningTurn,
-    ) -> Answer {
+    pub(super) async fn town_view(&self, r: &crate::config::Resident) -> Answer {
         let town = self.town();
         let round = match crate::round::RoundState::new(&town.state).round() {
             Ok(n) => n,
@@ -78,7 +74,6 @@ where
             .await
             .unwrap_or_default();
         let total = self.desk.spent(round, &r.name).total;
-        self.desk.used(&turn.unit, "looked at the town");
         let view = View {
             resident: r.name.clone(),
             round,

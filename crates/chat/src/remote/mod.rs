@@ -171,39 +171,36 @@ impl Remote {
             Said::Notice { resident, notice } => self.hand(&resident, Waiting::Notice(notice)),
             Said::Deliver(d) => self.hand(&d.resident.clone(), Waiting::Answer(Box::new(d))),
             Said::Reloaded => self.reload(),
-            // Time-bound: with no bot connected the timeout answers, not a later post.
-            s @ (Said::Approval { .. } | Said::ApprovalEnded { .. }) => {
-                let Some(chat) = super::approvals::resident(&s)
+            // Time-bound: with no bot connected the daemon's wait answers, not a later post,
+            // and an agent's words mid-turn are news only while it runs.
+            s @ (Said::Approval { .. }
+            | Said::ApprovalEnded { .. }
+            | Said::Question { .. }
+            | Said::QuestionEnded { .. }
+            | Said::Told { .. }) => {
+                let Some(chat) = s
+                    .resident()
                     .and_then(|r| self.chats.lock().expect("lock").get(r).cloned())
                 else {
-                    return;
-                };
-                let me = self.clone();
-                tokio::spawn(async move { me.asked.heard(&chat, s).await });
-            }
-            // The same: the daemon's wait ends them, and an agent's words mid-turn are news
-            // only while it runs.
-            s @ (Said::Question { .. } | Said::QuestionEnded { .. } | Said::Told { .. }) => {
-                let resident = match &s {
-                    Said::Question { resident, .. }
-                    | Said::QuestionEnded { resident, .. }
-                    | Said::Told { resident, .. } => resident.clone(),
-                    _ => unreachable!("matched above"),
-                };
-                let Some(chat) = self.chats.lock().expect("lock").get(&resident).cloned() else {
                     return;
                 };
                 let me = self.clone();
                 tokio::spawn(async move {
                     match s {
                         Said::Told {
-                            room, thread, text, ..
+                            resident,
+                            room,
+                            thread,
+                            text,
                         } => {
                             if let Err(e) = chat.send(&room, thread.as_deref(), &text).await {
                                 tracing::warn!(%resident, "telling the room: {e}");
                             }
                         }
-                        s => me.questions.heard(&chat, s).await,
+                        s @ (Said::Question { .. } | Said::QuestionEnded { .. }) => {
+                            me.questions.heard(&chat, s).await
+                        }
+                        s => me.asked.heard(&chat, s).await,
                     }
                 });
             }

@@ -202,6 +202,23 @@ pub enum Said {
     },
 }
 
+impl Said {
+    /// The resident whose rooms a message unasked goes to (notices, answers kept for the
+    /// chat, questions to the mayors, what an agent tells): both ends queue and route by it.
+    pub fn resident(&self) -> Option<&str> {
+        match self {
+            Said::Notice { resident, .. }
+            | Said::Approval { resident, .. }
+            | Said::ApprovalEnded { resident, .. }
+            | Said::Question { resident, .. }
+            | Said::QuestionEnded { resident, .. }
+            | Said::Told { resident, .. } => Some(resident),
+            Said::Deliver(d) => Some(&d.resident),
+            _ => None,
+        }
+    }
+}
+
 /// A request the line plumbing refuses (too long, too slow) is answered as an error.
 impl crate::lines::Answer for Said {
     fn refusal(message: String) -> Self {
