@@ -15,14 +15,6 @@ pub enum Asker {
 }
 
 impl Asker {
-    /// Still connected: the one to stream a batch's answer to.
-    pub fn is_open(&self) -> bool {
-        match self {
-            Asker::Chat(o) => !o.is_closed(),
-            Asker::Cli(o) => !o.is_closed(),
-        }
-    }
-
     /// Its message runs now.
     pub async fn accepted(&self) {
         if let Asker::Chat(o) = self {

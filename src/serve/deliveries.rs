@@ -81,6 +81,7 @@ mod tests {
             text: text.into(),
             errors: vec![],
             outcome: None,
+            answers: vec!["$e".into()],
         }
     }
 

@@ -112,16 +112,15 @@ where
         if !received.is_empty() {
             prompt = format!("{}\n\n{prompt}", received.join("\n"));
         }
-        // The first asker still connected leads (else the first message, answered by delivery).
-        let lead = batch
-            .iter()
-            .position(|(_, a)| a.as_ref().is_some_and(Asker::is_open))
-            .unwrap_or(0);
-        let reply = batch[lead].0.reply.clone();
+        // The first message leads: the answer replies to it, streamed if its asker is still
+        // connected, else kept as a delivery (after a restart). A later asker never leads,
+        // or its answer could show in the room ahead of the earlier messages it answers.
+        let reply = batch[0].0.reply.clone();
+        let answers: Vec<String> = batch.iter().map(|(w, _)| w.reply.event.clone()).collect();
         let mut out = None;
         for (i, (_, asker)) in batch.into_iter().enumerate() {
             match asker {
-                Some(Asker::Chat(o)) if i == lead => out = Some(o),
+                Some(Asker::Chat(o)) if i == 0 => out = Some(o),
                 Some(Asker::Chat(o)) => {
                     let _ = o
                         .send(Said::Joined {
@@ -180,6 +179,7 @@ where
             text,
             errors,
             outcome: outcome.clone(),
+            answers,
         });
         let told = match &out {
             Some(o) if !o.is_closed() => o

@@ -127,7 +127,9 @@ pub async fn act<B: Backend, C: Chat>(
     }
 }
 
-async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
+async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, mut ask: TurnAsk) {
+    let post = std::mem::take(&mut ask.place.post);
+    let pending = backend.pending(&ask.reply.event);
     let (reply, resident, conversation) = (
         ask.reply.clone(),
         ask.resident.clone(),
@@ -147,7 +149,7 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
     let (tx, mut rx) = mpsc::channel(64);
     let turn = backend.turn(ask, tx);
     let stream = async {
-        let mut s = Streamer::new(chat, room, thread);
+        let mut s = Streamer::new(chat, room, thread).in_line(post);
         let (mut last, mut errors) = (None, Vec::new());
         while let Some(ev) = rx.recv().await {
             let r = match ev {
@@ -191,6 +193,7 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, ask: TurnAsk) {
             {
                 tracing::warn!("closing an interrupted answer: {e}");
             }
+            pending.hold(s.take_line());
             return;
         }
         Err(e) => (None, Err(NotRun(e.to_string()))),

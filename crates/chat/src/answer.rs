@@ -5,6 +5,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Chat;
+use crate::line::Link;
 use townhall_os::OsError;
 
 /// Matrix rejects events over 64 KiB, and an edit carries the text four times (body and
@@ -67,6 +68,9 @@ pub struct Streamer<'a, C> {
     text: String,
     last: Instant,
     edits: u32,
+    /// Shown only after the conversation's earlier answer is; the next one's shows once
+    /// this streamer is gone (its answer finished, or given up on).
+    line: Link,
 }
 
 impl<'a, C: Chat> Streamer<'a, C> {
@@ -79,7 +83,27 @@ impl<'a, C: Chat> Streamer<'a, C> {
             text: String::new(),
             last: Instant::now(),
             edits: 0,
+            line: Link::default(),
         }
+    }
+
+    /// Its first message goes to the room only after the earlier answer is whole.
+    pub fn in_line(mut self, line: Link) -> Self {
+        self.line = line;
+        self
+    }
+
+    /// Its place in line, for whoever shows the rest of this answer later.
+    pub fn take_line(&mut self) -> Link {
+        std::mem::take(&mut self.line)
+    }
+
+    /// The answer's first message, in its place in the conversation's line.
+    async fn first(&mut self, text: &str) -> Result<String, OsError> {
+        self.line.wait().await;
+        self.chat
+            .send(&self.room, self.thread.as_deref(), text)
+            .await
     }
 
     pub fn text(&self) -> &str {
@@ -99,10 +123,8 @@ impl<'a, C: Chat> Streamer<'a, C> {
         self.text.push_str(more);
         match &self.event {
             None => {
-                let id = self
-                    .chat
-                    .send(&self.room, self.thread.as_deref(), &self.shown())
-                    .await?;
+                let shown = self.shown();
+                let id = self.first(&shown).await?;
                 self.event = Some(id);
                 self.last = Instant::now();
             }
@@ -118,7 +140,7 @@ impl<'a, C: Chat> Streamer<'a, C> {
     }
 
     /// The final text: edited into the message, the rest (if long) as follow-up messages.
-    pub async fn finish(mut self, footer: Option<&str>) -> Result<(), OsError> {
+    pub async fn finish(&mut self, footer: Option<&str>) -> Result<(), OsError> {
         if let Some(f) = footer {
             if !self.text.is_empty() && !self.text.ends_with('\n') {
                 self.text.push('\n');
@@ -133,9 +155,7 @@ impl<'a, C: Chat> Streamer<'a, C> {
         match &self.event {
             Some(id) => self.chat.edit(&self.room, id, &first).await?,
             None => {
-                self.chat
-                    .send(&self.room, self.thread.as_deref(), &first)
-                    .await?;
+                self.first(&first).await?;
             }
         }
         for p in parts {
@@ -192,5 +212,25 @@ mod tests {
             "the last edit is the whole answer"
         );
         assert_eq!(calls.iter().filter(|c| c.starts_with("send")).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_later_answer_shows_only_once_the_earlier_one_is_whole() {
+        let chat = FakeChat::default();
+        let mut line = crate::line::Line::default();
+        let (mut first, mut second) = (line.place("c"), line.place("c"));
+        let early = Streamer::new(&chat, "!r:t", None).in_line(std::mem::take(&mut first.post));
+        let mut late = Streamer::new(&chat, "!r:t", None).in_line(std::mem::take(&mut second.post));
+        tokio::join!(async { late.push("second").await.unwrap() }, async move {
+            let mut early = early;
+            tokio::task::yield_now().await;
+            early.push("first").await.unwrap();
+            tokio::task::yield_now().await;
+            early.finish(Some("done")).await.unwrap();
+        });
+        let calls = chat.calls.calls();
+        let late_at = calls.iter().position(|c| c.contains("second")).unwrap();
+        let early_done = calls.iter().position(|c| c.contains("done")).unwrap();
+        assert!(early_done < late_at, "{calls:?}");
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::MatrixChat;
-use crate::line::Place;
+use crate::line::{Pending, Place};
 use crate::policy::DeviceCommand;
 use townhall_config::Town;
 use townhall_wire::hall::{HallError, Refused, Reply};
@@ -47,6 +47,11 @@ pub trait Backend: Send + Sync + 'static {
     fn delivered(&self, delivery: u64) -> impl Future<Output = ()> + Send;
     /// The answer could not be posted: root keeps it, and offers it again.
     fn not_posted(&self, _delivery: u64) {}
+    /// A message's task starts: if it ends interrupted, its answer comes later as a
+    /// delivery, and its place in the conversation's line waits for it.
+    fn pending(&self, _event: &str) -> Pending {
+        Pending::none()
+    }
     fn stop(
         &self,
         resident: &str,

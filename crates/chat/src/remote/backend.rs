@@ -79,6 +79,10 @@ impl Backend for Remote {
         self.answering.lock().expect("lock").remove(&delivery);
     }
 
+    fn pending(&self, event: &str) -> Pending {
+        self.held.pending(event)
+    }
+
     async fn delivered(&self, delivery: u64) {
         self.answering.lock().expect("lock").remove(&delivery);
         {

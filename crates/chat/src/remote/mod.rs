@@ -3,6 +3,7 @@
 //! (each bot's questions, as hall requests: backend.rs).
 
 mod backend;
+mod held;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::answer::Streamer;
 use super::bot::{Backend, Ended, NotRun, TurnAsk};
+use super::line::Pending;
 use super::{Chat, MatrixChat, words};
 use townhall_config::Town;
 use townhall_wire::backoff::Backoff;
@@ -46,6 +48,8 @@ pub struct Remote {
     questions: super::questions::Questions,
     /// What every bot of this process shares (hop chains, reset offers).
     shared: Arc<super::shared::Shared>,
+    /// Places in line waiting for the deliveries that answer them.
+    held: held::Held,
 }
 
 /// The Matrix stores: the unit's state directory, else (run by hand) the town's.
@@ -71,6 +75,7 @@ impl Remote {
             asked: Default::default(),
             questions: Default::default(),
             shared: Default::default(),
+            held: Default::default(),
         }
     }
 
@@ -254,7 +259,8 @@ impl Remote {
 
     /// An answer whose asker (an earlier chat process) went away mid-turn.
     async fn post_late(&self, chat: &MatrixChat, d: Delivery) {
-        let mut s = Streamer::new(chat, &d.reply.room, d.reply.thread.as_deref());
+        let line = self.held.take(&d.answers).await;
+        let mut s = Streamer::new(chat, &d.reply.room, d.reply.thread.as_deref()).in_line(line);
         let outcome = d.outcome.clone().ok_or_else(|| {
             NotRun(
                 d.errors

@@ -35,7 +35,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 /// The longest request line the daemon reads (a prompt is at most MAX_PROMPT).
 pub const MAX_LINE: usize = 256 * 1024;
 /// The chat process's system user (dist/townhall.sysusers, the NixOS module).

@@ -18,6 +18,10 @@ pub struct Delivery {
     pub errors: Vec<String>,
     /// None when the turn could not run at all (why in `errors`).
     pub outcome: Option<Outcome>,
+    /// The events of every message the turn answered, in order: the chat shows the answer
+    /// in its place among the conversation's others.
+    #[serde(default)]
+    pub answers: Vec<String>,
 }
 
 /// Something to say in a resident's declared rooms (the words are the chat's).

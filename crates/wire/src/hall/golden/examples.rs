@@ -225,6 +225,7 @@ pub(super) fn saids() -> Vec<Said> {
             text: s("the answer"),
             errors: vec![s("an error")],
             outcome: Some(outcome()),
+            answers: vec![s("$asked"), s("$joined")],
         }),
         Said::Reloaded,
         Said::Accepted,
