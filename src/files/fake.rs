@@ -14,7 +14,7 @@ pub struct FakePost {
     pub calls: Recorder,
     /// What the next `send` finds in the outbox.
     pub outbox: Mutex<Vec<Outgoing>>,
-    /// Calls that fail: "receive", "send".
+    /// Calls that fail: "receive", "send", "send_file".
     pub fail: Mutex<Vec<&'static str>>,
 }
 
@@ -53,6 +53,27 @@ impl Post for FakePost {
             std::mem::take(&mut *self.outbox.lock().expect("lock")),
             vec![],
         )
+    }
+
+    fn send_file(
+        &self,
+        from: &Resident,
+        resident: &str,
+        path: &str,
+        max: u64,
+    ) -> Result<Outgoing, OsError> {
+        self.calls
+            .record(format!("send_file {} {resident} {path} {max}", from.uid));
+        if self.fails("send_file") {
+            return Err(OsError::new(format!("sending {path}"), "told to fail"));
+        }
+        let name = super::safe_name(path);
+        Ok(Outgoing {
+            mimetype: super::mimetype(&name),
+            path: PathBuf::from(super::post::HANDOVER).join(&name),
+            name,
+            bytes: 42,
+        })
     }
 
     fn delivered(&self, files: &[PathBuf]) {

@@ -23,6 +23,8 @@ pub struct Resident {
     pub gid: u32,
     pub home: PathBuf,
     pub workspace: PathBuf,
+    /// `/persist/NAME`: its persisted paths are links from the home into it.
+    pub persist: PathBuf,
 }
 
 /// A file a turn left in the outbox, copied where the chat can read it.
@@ -262,6 +264,7 @@ pub fn open_spooled(
 
 #[cfg(test)]
 mod fake;
+mod picked;
 mod post;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,15 @@ pub trait Post {
     /// `from`'s outbox after a turn (files of at most `max` bytes), copied for the chat:
     /// the files, and a line for each that could not go.
     fn send(&self, from: &Resident, resident: &str, max: u64) -> (Vec<Outgoing>, Vec<String>);
+    /// The file at `path` that `from`'s agent picked (inside its home, at most `max`
+    /// bytes), copied for the chat to upload now.
+    fn send_file(
+        &self,
+        from: &Resident,
+        resident: &str,
+        path: &str,
+        max: u64,
+    ) -> Result<Outgoing, OsError>;
     /// The answer was posted: root's copies of its files go.
     fn delivered(&self, files: &[PathBuf]);
 }
@@ -60,6 +69,20 @@ impl Post for HostPost {
     fn send(&self, from: &Resident, resident: &str, max: u64) -> (Vec<Outgoing>, Vec<String>) {
         let gid = chat_ids().map_or(0, |(_, g)| g);
         super::take(from, max, || handover_dir(resident, gid), gid)
+    }
+
+    fn send_file(
+        &self,
+        from: &Resident,
+        resident: &str,
+        path: &str,
+        max: u64,
+    ) -> Result<Outgoing, OsError> {
+        let gid = chat_ids().map_or(0, |(_, g)| g);
+        let dir = handover_dir(resident, gid)?;
+        super::picked::copy(from, path, max, &dir, gid).inspect_err(|_| {
+            let _ = std::fs::remove_dir(&dir);
+        })
     }
 
     fn delivered(&self, files: &[PathBuf]) {

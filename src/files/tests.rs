@@ -14,6 +14,7 @@ fn me(dir: &Path) -> Resident {
         gid,
         home: dir.into(),
         workspace: dir.join("work"),
+        persist: dir.join("persist"),
     }
 }
 
@@ -118,4 +119,48 @@ fn only_the_chats_own_plain_files_are_taken_from_its_spool() {
             .to_string()
             .contains("not in the chat's spool")
     );
+}
+
+#[test]
+fn a_picked_file_is_sent_only_when_it_is_a_plain_file_inside_the_home() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = me(dir.path());
+    std::fs::create_dir_all(&r.workspace).unwrap();
+    std::fs::write(r.workspace.join("report.txt"), b"findings\n").unwrap();
+    std::fs::write(r.workspace.join("big.bin"), vec![0u8; 2000]).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", r.workspace.join("out.txt")).unwrap();
+    nix::unistd::mkfifo(&r.workspace.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // A persisted path is a link from the home into /persist/NAME: its files are the
+    // resident's too.
+    std::fs::create_dir_all(&r.persist).unwrap();
+    std::fs::write(r.persist.join("kept.txt"), b"kept").unwrap();
+    std::os::unix::fs::symlink(&r.persist, r.workspace.join("kept")).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let send = |path: &str| picked::copy(&r, path, 1000, spool.path(), r.gid);
+    assert_eq!(send("kept/kept.txt").unwrap().bytes, 4);
+
+    let sent = send("report.txt").unwrap();
+    assert_eq!((sent.name.as_str(), sent.bytes), ("report.txt", 9));
+    assert_eq!(std::fs::read(&sent.path).unwrap(), b"findings\n");
+    let absolute = r.workspace.join("report.txt");
+    std::fs::remove_file(&sent.path).unwrap();
+    assert!(
+        send(absolute.to_str().unwrap()).is_ok(),
+        "an absolute path in the home"
+    );
+
+    for (path, why) in [
+        ("out.txt", "not inside your home"),
+        ("/etc/hostname", "not inside your home"),
+        ("../../../etc/hostname", "not inside your home"),
+        ("fifo", "not a regular file"),
+        ("missing.txt", "not a regular file"),
+        ("big.bin", "over the 1000 bytes"),
+    ] {
+        let e = send(path).unwrap_err().to_string();
+        assert!(e.contains(why), "{path}: {e}");
+    }
+    // Nothing refused is left in the spool.
+    let left: Vec<_> = std::fs::read_dir(spool.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "only kept.txt and report.txt: {left:?}");
 }

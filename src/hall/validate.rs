@@ -127,7 +127,8 @@ fn named(ask: &Ask) -> Option<&str> {
         | Ask::Release { .. }
         | Ask::Tail { .. }
         | Ask::Untail { .. }
-        | Ask::Delivered { .. } => None,
+        | Ask::Delivered { .. }
+        | Ask::FileSent { .. } => None,
     }
 }
 
@@ -278,6 +279,10 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             commander(town, r, sender)
         }
         Ask::Delivered { .. } => Ok(()),
+        Ask::FileSent { error, .. } => match error {
+            Some(e) => text("the upload's error", e, MAX_PROMPT),
+            None => Ok(()),
+        },
         Ask::Health {
             resident: name,
             health,

@@ -43,6 +43,7 @@ fn who(town: &Town, r: &crate::config::Resident) -> files::Resident {
         uid: r.uid,
         gid: r.uid,
         workspace: home.join(&r.agent.workspace),
+        persist: town.persist_dir(r),
         home,
     }
 }
@@ -100,6 +101,22 @@ where
         let r = tokio::task::spawn_blocking(move || machine.post().send(&w, &name, max));
         r.await
             .unwrap_or_else(|e| (vec![], vec![Declined::from(e).to_string()]))
+    }
+
+    /// The file at `path` that `resident`'s agent picked, copied for the chat; or why not.
+    pub(super) async fn file_picked(&self, resident: &str, path: &str) -> Result<Outgoing, String> {
+        let town = self.town();
+        let r = town
+            .resident(resident)
+            .ok_or_else(|| format!("{resident} is not a resident"))?;
+        let (w, max) = (who(&town, r), r.files.max_bytes);
+        let (name, path, machine) = (resident.to_string(), path.to_string(), self.machine.clone());
+        let copied =
+            tokio::task::spawn_blocking(move || machine.post().send_file(&w, &name, &path, max));
+        match copied.await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(Declined::from(e).to_string()),
+        }
     }
 
     /// The answer is posted: its copies go.

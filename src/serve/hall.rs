@@ -157,6 +157,10 @@ where
             } => self
                 .answered(id, &resident, &by, answer)
                 .map_or_else(hall::refused, |()| Said::Done),
+            Ask::FileSent { id, error } => match self.sends.sent(id, error) {
+                Ok(()) => Said::Done,
+                Err(why) => Said::Error { message: why },
+            },
             Ask::Devices => Said::Devices {
                 devices: hall::all(self.keeper.status()),
             },

@@ -64,6 +64,8 @@ pub struct Daemon<H, M, G> {
     approvals: approvals::Approvals,
     /// What each resident told its rooms through the town's tools, for their rate.
     tells: tools::Tells,
+    /// Files the town's tools are sending into rooms.
+    sends: tools::Sends,
     /// Files received, for each conversation's next prompt.
     received: files::Received,
     /// Serial consoles being tailed into rooms.
@@ -161,6 +163,7 @@ where
             received: Default::default(),
             approvals: Default::default(),
             tells: Default::default(),
+            sends: Default::default(),
             reconciled: tokio::sync::watch::Sender::new(false),
             reloaded: Notify::new(),
             stopping: Default::default(),

@@ -13,9 +13,10 @@ use crate::os::OsError;
 use crate::turn::Invocation;
 
 /// How long a CLI waits for one tool call: root answers a question to the mayor within the
-/// resident's `approve_timeout`, so a little longer than that.
+/// resident's `approve_timeout`, and another resident's answer within its own turn's
+/// timeout, so a little longer than the longer of the two.
 fn tool_wait(r: &Resident) -> Duration {
-    r.agent.approve_timeout + Duration::from_secs(60)
+    r.agent.approve_timeout.max(r.limits.turn_timeout) + Duration::from_secs(60)
 }
 
 /// claude's `--mcp-config`: the town's server, started as `townhall mcp`; its tools always

@@ -37,6 +37,20 @@ pub struct RequestDevice {
     reason: String,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SendFile {
+    /// The file: a path in your home, absolute or relative to your workspace.
+    path: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AskResident {
+    /// The resident to ask, by name (e.g. "vox").
+    name: String,
+    /// What to ask, self-contained: the other resident does not see your conversation.
+    message: String,
+}
+
 /// The tools; `turn` is this turn's token, if the CLI was started by a turn.
 #[derive(Clone)]
 pub struct TownTools {
@@ -73,6 +87,24 @@ impl TownTools {
             device: d.device,
             duration: d.duration,
             reason: d.reason,
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Send a file from your home to the mayor now: it is uploaded into this conversation's room (a picture shows inline). Only a regular file you can read, inside your home, up to your town's file size limit. Returns \"sent …\" once it is in the room."
+    )]
+    async fn send_file(&self, Parameters(f): Parameters<SendFile>) -> CallToolResult {
+        self.call(Tool::SendFile { path: f.path }).await
+    }
+
+    #[tool(
+        description = "Ask another resident of this town (another agent, with its own home and skills) and wait for its answer. Allowed only if that resident takes asks from you; it answers in a turn of its own, which the mayor sees in its room. Returns its answer, or why it could not be asked."
+    )]
+    async fn ask_resident(&self, Parameters(a): Parameters<AskResident>) -> CallToolResult {
+        self.call(Tool::AskResident {
+            resident: a.name,
+            message: a.message,
         })
         .await
     }

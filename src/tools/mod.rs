@@ -45,6 +45,13 @@ pub enum Tool {
         reason: String,
     },
     Town,
+    SendFile {
+        path: String,
+    },
+    AskResident {
+        resident: String,
+        message: String,
+    },
 }
 
 impl Tool {
@@ -55,6 +62,8 @@ impl Tool {
             Tool::TellMayor { .. } => "tell_mayor",
             Tool::RequestDevice { .. } => "request_device",
             Tool::Town => "town",
+            Tool::SendFile { .. } => "send_file",
+            Tool::AskResident { .. } => "ask_resident",
         }
     }
 }
@@ -68,6 +77,8 @@ impl Tool {
             Tool::TellMayor { .. } => "told the mayor",
             Tool::RequestDevice { .. } => "asked for a device",
             Tool::Town => "looked at the town",
+            Tool::SendFile { .. } => "sent a file",
+            Tool::AskResident { .. } => "asked another resident",
         }
     }
 }

@@ -2,12 +2,12 @@
 //! the state earlier ones leave.
 
 use super::{
-    allowed as al, answers as an, approvals as ap, asked as ak, clis as cl, commands as cm,
-    costs as co, counted as cn, cut as ct, devices as dv, egress as eg, files as fi,
-    foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho, hardening as h,
-    heard as hr, hoarding as hd, levelling as l, losses as lo, notices as nt, quarantine as qu,
-    remote as rm, retired as rt, rounds as r, signing as s, split as sp, tools as tl, turns as tu,
-    unfinished as uf,
+    allowed as al, answers as an, approvals as ap, asked as ak, between as bt, clis as cl,
+    commands as cm, costs as co, counted as cn, cut as ct, devices as dv, egress as eg,
+    files as fi, foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho,
+    hardening as h, heard as hr, hoarding as hd, levelling as l, losses as lo, notices as nt,
+    quarantine as qu, remote as rm, retired as rt, rounds as r, sent as se, signing as s,
+    split as sp, tools as tl, turns as tu, unfinished as uf,
 };
 
 use crate::support::town::Town;
@@ -179,6 +179,14 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "tools::a_hostile_resident_gets_nothing_from_the_tools_socket",
         tl::a_hostile_resident_gets_nothing_from_the_tools_socket,
+    ),
+    (
+        "between::ada_asks_vox_and_a_chain_of_asks_stops_at_the_hop_limit",
+        bt::ada_asks_vox_and_a_chain_of_asks_stops_at_the_hop_limit,
+    ),
+    (
+        "sent::an_agent_sends_a_file_from_its_home_and_nothing_else",
+        se::an_agent_sends_a_file_from_its_home_and_nothing_else,
     ),
     (
         "clis::codex_answers_in_matrix_runs_its_tool_and_resumes",

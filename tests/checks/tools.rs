@@ -18,13 +18,13 @@ const VOX: &str = "@vox:town.test";
 const PROBES: &str = "/usr/local/lib/townhall-probes";
 const SOCKET: &str = "/run/townhall-tools.sock";
 
-/// vox on the real claude, through the stand-in at `port`.
-fn vox_on_claude(t: &Town, port: u16) -> anyhow::Result<OnCli<'_>> {
+/// vox on the real claude, through the stand-in at `port`, with `more` declared after.
+pub fn vox_on_claude<'t>(t: &'t Town, port: u16, more: &str) -> anyhow::Result<OnCli<'t>> {
     let toml = std::fs::read_to_string(repo().join("residents/vox.toml"))?.replacen(
         "kind = \"gemini\"",
         "kind = \"claude\"\nargv = [\"claude\"]\napprove_timeout = \"20s\"",
         1,
-    );
+    ) + more;
     let env = format!(
         "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n"
     );
@@ -35,6 +35,15 @@ fn vox_on_claude(t: &Town, port: u16) -> anyhow::Result<OnCli<'_>> {
         "/run/secrets/townhall/vox-gemini.env",
         &env,
         "/nonexistent".into(),
+    )
+}
+
+/// A check's failure, with what the stand-in was last asked.
+pub fn asked_last(e: anyhow::Error, api: &StandIn) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{:.3000}\nthe stand-in was last asked:\n{}",
+        e.to_string(),
+        last_asked(api)
     )
 }
 
@@ -61,15 +70,25 @@ fn last_asked(api: &StandIn) -> String {
 }
 
 /// Wait until vox's turn in `room` has ended with `want` in its answer; the answer.
-async fn ended(
+pub async fn ended(
     mayor: &crate::support::mayor::Mayor,
     room: &matrix_sdk::ruma::OwnedRoomId,
+    want: &str,
+) -> anyhow::Result<String> {
+    ended_from(mayor, room, VOX, want).await
+}
+
+/// Wait until `from`'s turn in `room` has ended with `want` in its answer; the answer.
+pub async fn ended_from(
+    mayor: &crate::support::mayor::Mayor,
+    room: &matrix_sdk::ruma::OwnedRoomId,
+    from: &str,
     want: &str,
 ) -> anyhow::Result<String> {
     // The answer's last edit names its session: the footer is there by then.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     loop {
-        let said = mayor.wait_for(room, VOX, want).await?;
+        let said = mayor.wait_for(room, from, want).await?;
         let last = said
             .iter()
             .rev()
@@ -92,7 +111,7 @@ pub fn claude_asks_the_mayor_tells_him_and_looks_at_the_town(t: &Town) -> anyhow
     // ttyS0 is a device a rule matches (ada's): the view lists it as one to ask for.
     crate::checks::grants::rule_declared(t)?;
     let api = StandIn::start(Api::Anthropic)?;
-    let _on = vox_on_claude(t, api.port)?;
+    let _on = vox_on_claude(t, api.port, "")?;
     block_on(async {
         let (mayor, room) = room_with(t, "vox asks the mayor", &[VOX], false).await?;
 
@@ -167,13 +186,7 @@ pub fn claude_asks_the_mayor_tells_him_and_looks_at_the_town(t: &Town) -> anyhow
         );
         anyhow::Ok(())
     })
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{:.3000}\nthe stand-in was last asked:\n{}",
-            e.to_string(),
-            last_asked(&api)
-        )
-    })?;
+    .map_err(|e| asked_last(e, &api))?;
     let audit = t.sh(
         "grep '\"tool\"' /var/lib/townhall/audit.log | grep '\"resident\":\"vox\"' | tail -n 5",
     )?;
@@ -190,7 +203,7 @@ pub fn a_device_asked_for_is_lent_on_a_yes_and_refused_on_a_no(t: &Town) -> anyh
     crate::checks::grants::rule_declared(t)?;
     t.sh("rm -f /var/lib/townhall/leases.json; systemctl restart townhall")?;
     let api = StandIn::start(Api::Anthropic)?;
-    let _on = vox_on_claude(t, api.port)?;
+    let _on = vox_on_claude(t, api.port, "")?;
     let acl = || t.sh("getfacl -p /dev/ttyS0 2>/dev/null | grep '^user:vox:' || true");
     crate::checks::grants::comes_to(t, "vox", false)?;
     let checked = block_on(async {

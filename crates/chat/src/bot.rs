@@ -18,8 +18,7 @@ use super::{Chat, Heard, Message};
 use townhall_config::Town;
 use townhall_wire::hall::{Refused, Reply};
 
-/// A chain of residents answering residents stops after this many hops.
-pub const HOP_LIMIT: u32 = 4;
+pub use townhall_wire::hall::HOP_LIMIT;
 
 pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). \
 Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ comes back here. Commands:\n\

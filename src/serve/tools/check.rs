@@ -9,6 +9,7 @@ const MAX_CHOICE: usize = 80;
 const MAX_TELL: usize = 4000;
 const MAX_REASON: usize = 500;
 const MAX_NAME: usize = 64;
+const MAX_PATH: usize = 4096;
 
 fn text(what: &str, s: &str, max: usize) -> Result<(), String> {
     if s.trim().is_empty() {
@@ -38,6 +39,11 @@ fn line(what: &str, s: &str, max: usize) -> Result<(), String> {
 pub fn tool(t: &Tool) -> Result<(), String> {
     match t {
         Tool::Town => Ok(()),
+        Tool::SendFile { path } => line("the path", path, MAX_PATH),
+        Tool::AskResident { resident, message } => {
+            line("the resident's name", resident, MAX_NAME)?;
+            text("the message", message, MAX_TELL)
+        }
         Tool::TellMayor { text: t } => text("the text", t, MAX_TELL),
         Tool::AskMayor { question, choices } => {
             text("the question", question, MAX_QUESTION)?;

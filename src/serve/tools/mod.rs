@@ -6,7 +6,9 @@
 
 mod ask;
 mod check;
+mod delegate;
 mod device;
+mod send;
 mod tell;
 mod view;
 
@@ -22,6 +24,7 @@ use crate::turn::RunningTurn;
 use crate::units::UserManagers;
 use townhall_wire::lines;
 
+pub(super) use send::Sends;
 pub(super) use tell::Tells;
 
 /// Connections one uid may hold on the tools socket: each of its turns' CLIs asks a few
@@ -91,6 +94,10 @@ where
         match tool {
             Tool::Town => self.town_view(r).await,
             Tool::TellMayor { text } => self.tell_mayor(r, turn, text),
+            Tool::SendFile { path } => self.send_file(r, turn, path, out.closed()).await,
+            Tool::AskResident { resident, message } => {
+                self.ask_resident(r, turn, &resident, &message).await
+            }
             Tool::AskMayor { question, choices } => {
                 self.ask_question(r, turn, question, choices, out.closed())
                     .await

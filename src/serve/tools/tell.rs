@@ -13,8 +13,8 @@ use crate::tools::Answer;
 use crate::turn::RunningTurn;
 use crate::units::UserManagers;
 
-/// Messages one resident may tell in a minute.
-const TELLS_PER_MINUTE: usize = 6;
+/// Messages (or files) one resident may send in a minute.
+pub(super) const PER_MINUTE: usize = 6;
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// When each resident last told, over the last minute.
@@ -23,7 +23,7 @@ pub struct Tells(Mutex<HashMap<String, VecDeque<Instant>>>);
 
 impl Tells {
     /// Whether `resident` may tell one more now (and it is counted), else how long to wait.
-    fn take(&self, resident: &str, now: Instant) -> Result<(), Duration> {
+    pub(super) fn take(&self, resident: &str, now: Instant) -> Result<(), Duration> {
         let mut all = self.0.lock().expect("lock");
         let recent = all.entry(resident.to_string()).or_default();
         while recent
@@ -32,7 +32,7 @@ impl Tells {
         {
             recent.pop_front();
         }
-        if recent.len() >= TELLS_PER_MINUTE {
+        if recent.len() >= PER_MINUTE {
             let oldest = *recent.front().expect("full");
             return Err(MINUTE.saturating_sub(now.duration_since(oldest)));
         }
@@ -59,7 +59,7 @@ where
         };
         if let Err(wait) = self.tells.take(&r.name, Instant::now()) {
             return Answer::refused(format!(
-                "refused: {TELLS_PER_MINUTE} messages in the last minute already; tell again in {} s, or put it in your answer",
+                "refused: {PER_MINUTE} messages in the last minute already; tell again in {} s, or put it in your answer",
                 wait.as_secs().max(1)
             ));
         }
@@ -83,7 +83,7 @@ mod tests {
     #[test]
     fn a_resident_tells_a_few_a_minute_and_then_waits() {
         let (tells, t0) = (Tells::default(), Instant::now());
-        for _ in 0..TELLS_PER_MINUTE {
+        for _ in 0..PER_MINUTE {
             tells.take("ada", t0).unwrap();
         }
         assert_eq!(

@@ -36,6 +36,14 @@ pub const ASK_TELL: &str = "please tell the mayor";
 pub const TOLD: &str = "halfway there, from the stand-in";
 /// What the mayor types to get `town`.
 pub const ASK_TOWN: &str = "please look at the town";
+/// What the mayor types to get `send_file` of the path that follows it.
+pub const ASK_SEND: &str = "please send the file ";
+/// What the mayor types to get `ask_resident`: "please ask resident NAME: MESSAGE". A
+/// turn that another resident asked for asks that resident back instead, with the same
+/// words: two residents that allow each other ask back and forth until the hop limit.
+pub const ASK_RESIDENT: &str = "please ask resident ";
+/// How root introduces an ask in the asked resident's prompt, after the asker's name.
+pub const ASKED_BY: &str = " (another resident of this town";
 /// What the mayor types to get `request_device` for ttyS0.
 pub const ASK_DEVICE: &str = "please ask for the serial port";
 
@@ -216,6 +224,19 @@ pub fn reply(
             tool: "tell_mayor",
             input: serde_json::json!({"text": TOLD}),
         },
+        (None, Some(t)) if t.contains(ASK_SEND) => Reply::Town {
+            before: "I will send it.".into(),
+            tool: "send_file",
+            input: serde_json::json!({"path": sent_path(&t)}),
+        },
+        (None, Some(t)) if t.contains(ASK_RESIDENT) => {
+            let (name, message) = resident_asked(&t);
+            Reply::Town {
+                before: format!("I will ask {name}."),
+                tool: "ask_resident",
+                input: serde_json::json!({"name": name, "message": message}),
+            }
+        }
         (None, Some(t)) if t.contains(ASK_TOWN) => Reply::Town {
             before: "I will look.".into(),
             tool: "town",
@@ -237,6 +258,32 @@ pub fn reply(
             ))
         }
     }
+}
+
+/// Whom to ask and what: the resident that asked this turn, else the one named.
+fn resident_asked(typed: &str) -> (String, String) {
+    let (_, rest) = typed.split_once(ASK_RESIDENT).unwrap_or_default();
+    let named = rest
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let message = format!("{ASK_RESIDENT}{}", rest.trim());
+    let asker = typed
+        .split_once(ASKED_BY)
+        .and_then(|(before, _)| before.split_whitespace().last())
+        .map(String::from);
+    (asker.unwrap_or(named), message)
+}
+
+/// The path the mayor asked `send_file` of: the word after ASK_SEND.
+fn sent_path(typed: &str) -> String {
+    let (_, rest) = typed.split_once(ASK_SEND).unwrap_or_default();
+    rest.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Whether the guarded call is offered for `message` for the first time.

@@ -182,11 +182,20 @@ impl Remote {
             | Said::ApprovalEnded { .. }
             | Said::Question { .. }
             | Said::QuestionEnded { .. }
-            | Said::Told { .. }) => {
+            | Said::Told { .. }
+            | Said::SendFile { .. }) => {
                 let Some(chat) = s
                     .resident()
                     .and_then(|r| self.chats.lock().expect("lock").get(r).cloned())
                 else {
+                    // A file waits for its upload: say at once that none comes.
+                    if let Said::SendFile { id, resident, .. } = s {
+                        let me = self.clone();
+                        let error = Some(format!("{resident}'s bot is not connected"));
+                        tokio::spawn(async move {
+                            let _ = me.done(Ask::FileSent { id, error }).await;
+                        });
+                    }
                     return;
                 };
                 let me = self.clone();
@@ -201,6 +210,16 @@ impl Remote {
                             if let Err(e) = chat.send(&room, thread.as_deref(), &text).await {
                                 tracing::warn!(%resident, "telling the room: {e}");
                             }
+                        }
+                        Said::SendFile {
+                            id,
+                            resident,
+                            room,
+                            thread,
+                            file,
+                        } => {
+                            me.send_file(&chat, id, &resident, &room, thread.as_deref(), file)
+                                .await
                         }
                         s @ (Said::Question { .. } | Said::QuestionEnded { .. }) => {
                             me.questions.heard(&chat, s).await
@@ -255,6 +274,27 @@ impl Remote {
                 Waiting::Answer(d) => me.post_late(&chat, *d).await,
             }
         });
+    }
+
+    /// A file an agent sent mid-turn: uploaded, and root told how it went.
+    async fn send_file(
+        &self,
+        chat: &MatrixChat,
+        id: u64,
+        resident: &str,
+        room: &str,
+        thread: Option<&str>,
+        file: townhall_wire::hall::Outgoing,
+    ) {
+        let max = self
+            .town()
+            .resident(resident)
+            .map_or(0, |r| r.files.max_bytes);
+        let failed = super::files::post(chat, room, thread, &[file], max).await;
+        let error = (!failed.is_empty()).then(|| failed.join("; "));
+        if let Err(e) = self.done(Ask::FileSent { id, error }).await {
+            tracing::warn!(%resident, "telling root how a sent file went: {e}");
+        }
     }
 
     /// An answer whose asker (an earlier chat process) went away mid-turn.

@@ -74,6 +74,11 @@ pub enum Ask {
         by: String,
         answer: String,
     },
+    /// How the upload of file `id` (Said::SendFile) went: None when it is in the room.
+    FileSent {
+        id: u64,
+        error: Option<String>,
+    },
     /// Present devices the rules match, their holders and leases (`!devices`).
     Devices,
     /// Lend `device` (as `!devices` names it) to `resident` for `secs`; `by`: a mayor.

@@ -35,7 +35,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
+/// A chain of residents answering residents stops after this many hops: in a shared room
+/// (the chat counts) and through the town's `ask_resident` tool (root counts).
+pub const HOP_LIMIT: u32 = 4;
 /// The longest request line the daemon reads (a prompt is at most MAX_PROMPT).
 pub const MAX_LINE: usize = 256 * 1024;
 /// The chat process's system user (dist/townhall.sysusers, the NixOS module).

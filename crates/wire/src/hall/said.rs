@@ -6,7 +6,7 @@ use super::Reply;
 use super::devices::{DeviceStatus, Lease};
 use super::network::NetworkReport;
 use super::reports::{CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
-use super::turn::{Outcome, TurnEvent};
+use super::turn::{Outcome, Outgoing, TurnEvent};
 
 /// An answer kept until the chat says it reached the room.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,6 +193,15 @@ pub enum Said {
         answer: Option<String>,
         by: Option<String>,
     },
+    /// A resident's agent sends a file mid-turn (the `send_file` tool): upload root's copy
+    /// `file` into the room, then say how it went (Ask::FileSent).
+    SendFile {
+        id: u64,
+        resident: String,
+        room: String,
+        thread: Option<String>,
+        file: Outgoing,
+    },
     /// A resident's agent tells the room something mid-turn (the `tell_mayor` tool).
     Told {
         resident: String,
@@ -216,7 +225,8 @@ impl Said {
             | Said::ApprovalEnded { resident, .. }
             | Said::Question { resident, .. }
             | Said::QuestionEnded { resident, .. }
-            | Said::Told { resident, .. } => Some(resident),
+            | Said::Told { resident, .. }
+            | Said::SendFile { resident, .. } => Some(resident),
             Said::Deliver(d) => Some(&d.resident),
             _ => None,
         }

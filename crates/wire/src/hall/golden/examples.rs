@@ -106,6 +106,10 @@ pub(super) fn asks() -> Vec<Ask> {
             by: who.clone(),
             answer: s("blue"),
         },
+        Ask::FileSent {
+            id: 9,
+            error: Some(s("the homeserver refused it")),
+        },
         Ask::Devices,
         Ask::Lease {
             by: who.clone(),
@@ -385,6 +389,18 @@ pub(super) fn saids() -> Vec<Said> {
             room: s("!room:town.test"),
             thread: None,
             text: s("halfway there"),
+        },
+        Said::SendFile {
+            id: 9,
+            resident: r.clone(),
+            room: s("!room:town.test"),
+            thread: None,
+            file: Outgoing {
+                name: s("plot.png"),
+                mimetype: s("image/png"),
+                bytes: 2048,
+                path: "/run/townhall-files/ada-1/plot.png".into(),
+            },
         },
         Said::Done,
         Said::Error { message: s("x") },

@@ -30,9 +30,10 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Audit { .. } => 20,
         Ask::Network { .. } => 21,
         Ask::Answer { .. } => 22,
+        Ask::FileSent { .. } => 23,
     }
 }
-pub(super) const ASKS: usize = 23;
+pub(super) const ASKS: usize = 24;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -68,9 +69,10 @@ pub(super) fn said_index(s: &Said) -> usize {
         Said::Question { .. } => 29,
         Said::QuestionEnded { .. } => 30,
         Said::Told { .. } => 31,
+        Said::SendFile { .. } => 32,
     }
 }
-pub(super) const SAIDS: usize = 32;
+pub(super) const SAIDS: usize = 33;
 
 pub(super) fn notice_index(n: &Notice) -> usize {
     match n {
