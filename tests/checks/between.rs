@@ -16,13 +16,12 @@ use crate::support::town::{Town, repo};
 const ADA: &str = "@ada:town.test";
 const VOX: &str = "@vox:town.test";
 
-/// ada on the real claude through the stand-in at `port`; `allow` in her [matrix].
-fn ada_on_claude<'t>(t: &'t Town, port: u16, allow: &str) -> anyhow::Result<OnCli<'t>> {
-    let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?.replacen(
-        "[matrix]\n",
-        &format!("[matrix]\nallow = [{allow}]\n"),
-        1,
-    );
+/// ada on the real claude through the stand-in at `port`, her room `room` declared;
+/// `allow` in her [matrix].
+fn ada_on_claude<'t>(t: &'t Town, port: u16, room: &str, allow: &str) -> anyhow::Result<OnCli<'t>> {
+    let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?
+        .replacen("rooms = []", &format!("rooms = [\"{room}\"]"), 1)
+        .replacen("[matrix]\n", &format!("[matrix]\nallow = [{allow}]\n"), 1);
     let env = format!(
         "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n"
     );
@@ -56,7 +55,7 @@ pub fn ada_asks_vox_and_a_chain_of_asks_stops_at_the_hop_limit(t: &Town) -> anyh
             );
         std::fs::write(&vox_toml, toml)?;
         t.sh("townhall reload")?;
-        let _ada = ada_on_claude(t, api.port, "")?;
+        let _ada = ada_on_claude(t, api.port, ada_room.as_str(), "")?;
 
         // ada asks vox: vox answers in its own turn; vox asking ada back is refused.
         mayor
@@ -85,7 +84,7 @@ pub fn ada_asks_vox_and_a_chain_of_asks_stops_at_the_hop_limit(t: &Town) -> anyh
 
         // Both allow each other: the chain asks back and forth until the hop limit.
         drop(_ada);
-        let _ada = ada_on_claude(t, api.port, &format!("\"{VOX}\""))?;
+        let _ada = ada_on_claude(t, api.port, ada_room.as_str(), &format!("\"{VOX}\""))?;
         mayor
             .say(&ada_room, &format!("ada: {ASK_RESIDENT}vox: ping"))
             .await?;

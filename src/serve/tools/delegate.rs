@@ -3,7 +3,8 @@
 //! chat keeps in rooms). The turn runs in a conversation of the target's own for that
 //! asker and depth (`town-ask:ASKER:DEPTH`): its session remembers earlier asks, and a
 //! chain of asks never waits behind a lane it holds itself. A chain stops at HOP_LIMIT.
-//! The mayor sees the ask and the answer in the target's first declared room.
+//! The mayor sees the ask and the answer in the target's first declared room; a target
+//! with none is not asked, so no ask runs unseen.
 
 use tokio::sync::mpsc;
 
@@ -49,6 +50,13 @@ pub fn allowed(
         return Err(format!(
             "{} does not take asks from {}: its [matrix] allow does not name {} (the mayor decides that in residents/{}.toml)",
             target.name, asker.name, asker.matrix.user, target.name
+        ));
+    }
+    // The mayor sees every ask: a resident with no room to show it in is not asked.
+    if !target.rooms.iter().any(|room| room.starts_with('!')) {
+        return Err(format!(
+            "{} has no declared room for the mayor to see the ask in (rooms = [\"!…\"] in residents/{}.toml)",
+            target.name, target.name
         ));
     }
     if depth > HOP_LIMIT {
@@ -192,6 +200,10 @@ mod tests {
         );
         let mut open = vox.clone();
         open.matrix.allow = vec![ada.matrix.user.clone()];
+        open.rooms = vec![];
+        let unseen = allowed(&ada, &open, 1).unwrap_err();
+        assert!(unseen.contains("no declared room"), "{unseen}");
+        open.rooms = vec!["!room:town.test".into()];
         assert!(allowed(&ada, &open, 1).is_ok());
         assert!(allowed(&ada, &open, HOP_LIMIT).is_ok());
         let too_deep = allowed(&ada, &open, HOP_LIMIT + 1).unwrap_err();
