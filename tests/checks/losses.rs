@@ -42,9 +42,12 @@ pub fn what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards(t: &Town) -> an
         let msgs = mayor
             .wait_for(&room, "@ada:town.test", &format!("lost-{nonce}.bin"))
             .await?;
+        // This reset's notice: the one naming the file. The first reset's report of the
+        // round before may name the repository too (it reads the persisted workspace
+        // while the repository is made), and is not the one checked here.
         let notice = msgs
             .iter()
-            .find(|(b, _)| b.contains(&format!("lost-{nonce}")))
+            .find(|(b, _)| b.contains(&format!("lost-{nonce}.bin")))
             .map(|(b, _)| b.clone())
             .unwrap_or_default();
         ensure!(
