@@ -177,39 +177,54 @@ fn copy_out(
     reader_gid: u32,
 ) -> Result<Outgoing, OsError> {
     let path = dir.join(format!("{i}-{}", safe_name(name)));
-    let what = || format!("copying outbox/{name} to {}", path.display());
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .os(what)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o640))
-        .os(what)?;
-    nix::unistd::fchown(&file, None, Some(nix::unistd::Gid::from_raw(reader_gid))).os(what)?;
-    // `head` bounds what a file growing under us can make root store.
+    let what = format!("copying outbox/{name} to {}", path.display());
     let ws = r.workspace.display().to_string();
     let script = r#"set -eu; f="$1/outbox/$2"; if [ ! -f "$f" ] || [ -L "$f" ]; then echo "not a plain file" >&2; exit 3; fi; head -c "$3" -- "$f"; mkdir -p -- "$1/outbox/sent"; mv -f -- "$f" "$1/outbox/sent/""#;
-    let mut c = sh(r, script, &[&ws, name, &(max + 1).to_string()]);
-    c.stdout(Stdio::from(file));
-    let done = run(c, &what());
-    let bytes = std::fs::metadata(&path).map(|m| m.size()).unwrap_or(0);
-    if let Err(e) = done.and_then(|_| {
-        if bytes > max {
-            Err(OsError::new(what(), "it grew past the limit while copied"))
-        } else {
-            Ok(String::new())
-        }
-    }) {
-        let _ = std::fs::remove_file(&path);
-        return Err(e);
-    }
+    let c = sh(r, script, &[&ws, name, &(max + 1).to_string()]);
+    let over = "it grew past the limit while copied";
+    let bytes = copy_from(c, &path, reader_gid, max, &what, over)?;
     Ok(Outgoing {
         name: safe_name(name),
         mimetype: mimetype(name),
         bytes,
         path,
     })
+}
+
+/// A new file of root's at `copy`, readable by `reader_gid`, holding what `c` (a child as
+/// the resident, told to write at most `max` + 1 bytes: `head` bounds what a file growing
+/// under it can make root store) writes to its stdout; its size. Over `max` (`over` says
+/// why) or failed, nothing is kept.
+fn copy_from(
+    mut c: Command,
+    copy: &Path,
+    reader_gid: u32,
+    max: u64,
+    what: &str,
+    over: &str,
+) -> Result<u64, OsError> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(copy)
+        .os(|| what.to_string())?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o640))
+        .os(|| what.to_string())?;
+    nix::unistd::fchown(&file, None, Some(nix::unistd::Gid::from_raw(reader_gid)))
+        .os(|| what.to_string())?;
+    c.stdout(Stdio::from(file));
+    let done = run(c, what);
+    let bytes = std::fs::metadata(copy).map(|m| m.size()).unwrap_or(0);
+    let checked = done.and_then(|_| match bytes > max {
+        true => Err(OsError::new(what.to_string(), over.to_string())),
+        false => Ok(()),
+    });
+    if let Err(e) = checked {
+        let _ = std::fs::remove_file(copy);
+        return Err(e);
+    }
+    Ok(bytes)
 }
 
 /// Why a file the chat process says it spooled is not taken.

@@ -5,12 +5,10 @@
 //! links into /persist/NAME) is refused; one swapped in after the check still reaches only
 //! what the resident itself could read.
 
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::process::Stdio;
 
-use super::{Outgoing, Resident, mimetype, run, safe_name, sh};
-use crate::os::{OsContext, OsError};
+use super::{Outgoing, Resident, copy_from, mimetype, safe_name, sh};
+use crate::os::OsError;
 
 /// Copy `path` (absolute, or relative to the workspace) into `dir`, readable by
 /// `reader_gid`: at most `max` bytes, else refused and nothing kept.
@@ -23,17 +21,6 @@ pub fn copy(
 ) -> Result<Outgoing, OsError> {
     let name = safe_name(path);
     let copy = dir.join(&name);
-    let what = || format!("sending {path}");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&copy)
-        .os(what)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o640))
-        .os(what)?;
-    nix::unistd::fchown(&file, None, Some(nix::unistd::Gid::from_raw(reader_gid))).os(what)?;
-    // `head` bounds what a file growing under us can make root store.
     let script = r#"set -eu; cd -- "$1"; h=$(readlink -f -- "$3"); p=$(readlink -f -- "$4")
 f=$(readlink -f -- "$2") || { echo "$2 does not lead to a file you can reach" >&2; exit 3; }
 case "$f" in "$h"/*|"$p"/*) ;; *) echo "$2 is not inside your home $3" >&2; exit 3;; esac
@@ -45,21 +32,9 @@ head -c "$5" -- "$f""#;
         r.persist.display().to_string(),
     );
     let cap = (max + 1).to_string();
-    let mut c = sh(r, script, &[&ws, path, &home, &persist, &cap]);
-    c.stdout(Stdio::from(file));
-    let done = run(c, &what());
-    let bytes = std::fs::metadata(&copy).map(|m| m.size()).unwrap_or(0);
-    let checked = done.and_then(|_| match bytes > max {
-        true => Err(OsError::new(
-            what(),
-            format!("it is over the {} a file may be", crate::os::size(max)),
-        )),
-        false => Ok(()),
-    });
-    if let Err(e) = checked {
-        let _ = std::fs::remove_file(&copy);
-        return Err(e);
-    }
+    let c = sh(r, script, &[&ws, path, &home, &persist, &cap]);
+    let over = format!("it is over the {} a file may be", crate::os::size(max));
+    let bytes = copy_from(c, &copy, reader_gid, max, &format!("sending {path}"), &over)?;
     Ok(Outgoing {
         mimetype: mimetype(&name),
         name,

@@ -103,14 +103,14 @@ where
             .unwrap_or_else(|e| (vec![], vec![Declined::from(e).to_string()]))
     }
 
-    /// The file at `path` that `resident`'s agent picked, copied for the chat; or why not.
-    pub(super) async fn file_picked(&self, resident: &str, path: &str) -> Result<Outgoing, String> {
-        let town = self.town();
-        let r = town
-            .resident(resident)
-            .ok_or_else(|| format!("{resident} is not a resident"))?;
-        let (w, max) = (who(&town, r), r.files.max_bytes);
-        let (name, path, machine) = (resident.to_string(), path.to_string(), self.machine.clone());
+    /// The file at `path` that `r`'s agent picked, copied for the chat; or why not.
+    pub(super) async fn file_picked(
+        &self,
+        r: &crate::config::Resident,
+        path: &str,
+    ) -> Result<Outgoing, String> {
+        let (w, max) = (who(&self.town(), r), r.files.max_bytes);
+        let (name, path, machine) = (r.name.clone(), path.to_string(), self.machine.clone());
         let copied =
             tokio::task::spawn_blocking(move || machine.post().send_file(&w, &name, &path, max));
         match copied.await {

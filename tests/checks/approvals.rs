@@ -6,13 +6,12 @@ use anyhow::ensure;
 
 use crate::checks::chat::{block_on, room_with};
 use crate::checks::clis::{Case, OnCli};
-use crate::support::standin::{Api, StandIn};
+use crate::support::standin::{Api, CLAUDE_ENV, StandIn};
 use crate::support::town::{Town, repo};
 
 /// ada on the real claude with an approval rule: a call the rule names waits for the mayor.
 pub fn claude_waits_for_a_mayors_approval(t: &Town) -> anyhow::Result<()> {
-    let env =
-        "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n";
+    let env = CLAUDE_ENV;
     let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?;
     let case = Case {
         api: Api::Anthropic,

@@ -10,7 +10,7 @@ use anyhow::{Context, ensure};
 use crate::checks::chat::{block_on, room_with};
 use crate::checks::clis::OnCli;
 use crate::checks::tools::{asked_last, ended_from, vox_on_claude};
-use crate::support::standin::{ASK_RESIDENT, Api, StandIn};
+use crate::support::standin::{ASK_RESIDENT, Api, CLAUDE_ENV, StandIn};
 use crate::support::town::{Town, repo};
 
 const ADA: &str = "@ada:town.test";
@@ -22,9 +22,7 @@ fn ada_on_claude<'t>(t: &'t Town, port: u16, room: &str, allow: &str) -> anyhow:
     let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?
         .replacen("rooms = []", &format!("rooms = [\"{room}\"]"), 1)
         .replacen("[matrix]\n", &format!("[matrix]\nallow = [{allow}]\n"), 1);
-    let env = format!(
-        "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n"
-    );
+    let env = CLAUDE_ENV.replace("{port}", &port.to_string());
     OnCli::set(
         t,
         "ada",

@@ -7,7 +7,7 @@
 use anyhow::{Context, ensure};
 
 use crate::checks::chat::{block_on, room_with};
-use crate::support::standin::{ASK_COMMIT, Api, BEFORE_TOOL, StandIn};
+use crate::support::standin::{ASK_COMMIT, Api, BEFORE_TOOL, CLAUDE_ENV, StandIn};
 use crate::support::town::{Town, repo};
 
 /// The pinned version of each CLI, from the same file the installer reads.
@@ -239,8 +239,7 @@ fn prove(t: &Town, case: Case) -> anyhow::Result<()> {
 /// ada on the real claude, with her shipped residents/ada.toml byte for byte.
 pub fn claude_answers_in_matrix_runs_its_tool_and_resumes(t: &Town) -> anyhow::Result<()> {
     let toml = std::fs::read_to_string(repo().join("residents/ada.toml"))?;
-    let env =
-        "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n";
+    let env = CLAUDE_ENV;
     let case = Case {
         api: Api::Anthropic,
         resident: "ada",

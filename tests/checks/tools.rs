@@ -10,7 +10,7 @@ use anyhow::{Context, ensure};
 use crate::checks::chat::{block_on, room_with};
 use crate::checks::clis::OnCli;
 use crate::support::standin::{
-    ASK_DEVICE, ASK_QUESTION, ASK_TELL, ASK_TOWN, Api, QUESTION, StandIn, TOLD,
+    ASK_DEVICE, ASK_QUESTION, ASK_TELL, ASK_TOWN, Api, CLAUDE_ENV, QUESTION, StandIn, TOLD,
 };
 use crate::support::town::{Town, repo};
 
@@ -25,9 +25,7 @@ pub fn vox_on_claude<'t>(t: &'t Town, port: u16, more: &str) -> anyhow::Result<O
         "kind = \"claude\"\nargv = [\"claude\"]\napprove_timeout = \"20s\"",
         1,
     ) + more;
-    let env = format!(
-        "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n"
-    );
+    let env = CLAUDE_ENV.replace("{port}", &port.to_string());
     OnCli::set(
         t,
         "vox",

@@ -13,7 +13,7 @@ use super::super::Daemon;
 use super::tell::Tells;
 use crate::files::Post;
 use crate::grant::Acls;
-use crate::hall;
+use crate::hall::Said;
 use crate::machine::Machine;
 use crate::tools::Answer;
 use crate::turn::RunningTurn;
@@ -23,14 +23,14 @@ use crate::units::UserManagers;
 const UPLOAD_WITHIN: Duration = Duration::from_secs(120);
 
 /// Where the chat's word on one upload goes: None when it is in the room, else why not.
-type Said = oneshot::Sender<Option<String>>;
+type Word = oneshot::Sender<Option<String>>;
 
 /// Files on their way into a room, by id (the last id given, and those open), and the
 /// rate they are sent at.
 #[derive(Default)]
 pub struct Sends {
     rate: Tells,
-    open: Mutex<(u64, HashMap<u64, Said>)>,
+    open: Mutex<(u64, HashMap<u64, Word>)>,
 }
 
 impl Sends {
@@ -86,13 +86,13 @@ where
                 wait.as_secs().max(1)
             ));
         }
-        let file = match self.file_picked(&r.name, &path).await {
+        let file = match self.file_picked(r, &path).await {
             Ok(f) => f,
             Err(why) => return Answer::refused(format!("not sent: {why}")),
         };
         let (name, bytes, copy) = (file.name.clone(), file.bytes, file.path.clone());
         let (id, rx) = self.sends.open();
-        let offered = self.broadcast(hall::Said::SendFile {
+        let offered = self.broadcast(Said::SendFile {
             id,
             resident: r.name.clone(),
             room: reply.room,

@@ -47,6 +47,11 @@ pub const ASKED_BY: &str = " (another resident of this town";
 /// What the mayor types to get `request_device` for ttyS0.
 pub const ASK_DEVICE: &str = "please ask for the serial port";
 
+/// The real claude's environment file for the stand-in at `{port}`: its base URL, and a
+/// key worthless anywhere else.
+pub const CLAUDE_ENV: &str =
+    "ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\nANTHROPIC_API_KEY=sk-ant-stand-in-not-a-key\n";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
     Anthropic,

@@ -84,18 +84,14 @@ impl Held {
             loop {
                 let settled = {
                     let mut i = self.inner.lock().expect("lock");
-                    match i.slots.remove(e) {
-                        None => break,
-                        Some((_, Slot::Held(l))) => {
+                    if !matches!(i.slots.get(e), Some((_, Slot::Running))) {
+                        if let Some((_, Slot::Held(l))) = i.slots.remove(e) {
                             links.push(l);
-                            break;
                         }
-                        Some(running) => {
-                            i.slots.insert(e.clone(), running);
-                            // Made under the lock: a settling after it is not missed.
-                            self.settled.notified()
-                        }
+                        break;
                     }
+                    // Made under the lock: a settling after it is not missed.
+                    self.settled.notified()
                 };
                 settled.await;
             }
