@@ -100,8 +100,11 @@ pub(super) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// End the round: level the agents subvolume to the blank and rebuild every home.
+    /// End the round: level the agents subvolume to the blank and rebuild every home; with
+    /// names, end only those residents' rounds, each home exchanged alone.
     Reset {
+        /// The residents whose rounds end alone (none: every resident's).
+        residents: Vec<String>,
         /// Print what would be done, change nothing.
         #[arg(long)]
         dry_run: bool,

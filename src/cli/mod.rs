@@ -157,13 +157,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             round::level(&load(&cli.config)?, json)
         }
         Command::Reset {
+            residents,
             dry_run,
             json,
             by,
             yes,
         } => {
             init_logging();
-            round::reset(&load(&cli.config)?, dry_run, json, by, yes)
+            round::reset(&load(&cli.config)?, &residents, dry_run, json, by, yes)
         }
         Command::Bench {
             command: BenchCommand::Grant { node, uid, count },

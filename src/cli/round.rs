@@ -36,7 +36,24 @@ pub fn init(town: &Town, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Through the daemon when it runs; when it does not, no turn can be running. A daemon
 /// that does not answer in time does not hold the reset up: levelling ends every turn.
-fn stop_turns() -> String {
+fn stop_turns(only: &[String]) -> String {
+    if !only.is_empty() {
+        let stopped: Vec<String> = only
+            .iter()
+            .map(|name| {
+                let ask = Request::Stop {
+                    resident: name.clone(),
+                };
+                match super::call_daemon(&ask, 30) {
+                    Some(Ok(Response::Stopped { turns })) => {
+                        format!("stopped {turns} running turn(s) of {name}")
+                    }
+                    _ => format!("{name}: levelling ends its turns"),
+                }
+            })
+            .collect();
+        return stopped.join("; ");
+    }
     match super::call_daemon(&Request::StopTurns, 30) {
         Some(Ok(Response::Stopped { turns })) => format!("stopped {turns} running turn(s)"),
         Some(Ok(other)) => {
@@ -87,18 +104,22 @@ impl Witness for Terminal {
     fn warning(&mut self, line: &str) {
         let _ = writeln!(std::io::stderr(), "warning: {line}");
     }
-    fn before_levelling(&mut self) {
-        self.progress(&stop_turns());
+    fn before_levelling(&mut self, only: &[String]) {
+        self.progress(&stop_turns(only));
     }
 }
 
 /// Ask at a terminal; anything but a terminal answering y is no.
-fn confirmed() -> anyhow::Result<bool> {
+fn confirmed(only: &[String]) -> anyhow::Result<bool> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }
-    eprint!("End the round for every resident? [y/N] ");
+    if only.is_empty() {
+        eprint!("End the round for every resident? [y/N] ");
+    } else {
+        eprint!("End the round of {} alone? [y/N] ", only.join(", "));
+    }
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
@@ -106,6 +127,7 @@ fn confirmed() -> anyhow::Result<bool> {
 
 pub fn reset(
     town: &Town,
+    only: &[String],
     dry_run: bool,
     json: bool,
     by: Option<String>,
@@ -117,16 +139,16 @@ pub fn reset(
     // confirmed already (--yes, the boot's) does not wait for it: what the round lost is
     // read from the retired round afterwards, by the daemon (or below, when none runs).
     if !json && !yes {
-        say_losses(town, &|r| round::losses(town, r));
+        say_losses(town, only, &|r| round::losses(town, r));
     }
-    if !dry_run && !yes && !confirmed()? {
+    if !dry_run && !yes && !confirmed(only)? {
         eprintln!(
             "error: the reset was not confirmed; nothing was changed\n  help: answer y at a terminal, or pass --yes"
         );
         return Ok(ExitCode::from(1));
     }
     if dry_run {
-        let plan = match townhall::reset::plan(town, &machine) {
+        let plan = match townhall::reset::plan(town, only, &machine) {
             Ok(p) => p,
             Err(ResetError::Refused(r)) => return Ok(refused("reset", &r)),
             Err(e) => return Err(e.into()),
@@ -142,19 +164,27 @@ pub fn reset(
     // the round should begin now).
     // SAFETY: setting a signal's disposition to ignore is always sound.
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
-    let report =
-        match townhall::reset::end_round(town, &machine, &who(by), &mut Terminal { quiet: json }) {
-            Ok(r) => r,
-            Err(ResetError::Refused(r)) => return Ok(refused("reset", &r)),
-            Err(e) => return Err(e.into()),
-        };
+    let mut terminal = Terminal { quiet: json };
+    let report = match townhall::reset::end_round(town, only, &machine, &who(by), &mut terminal) {
+        Ok(r) => r,
+        Err(ResetError::Refused(r)) => return Ok(refused("reset", &r)),
+        Err(e) => return Err(e.into()),
+    };
     if json {
         out(&serde_json::to_string_pretty(&report).expect("reports serialise"));
     } else {
-        out(&format!(
-            "round {} begins (reset by {} in {} ms)",
-            report.round, report.by, report.duration_ms
-        ));
+        if only.is_empty() {
+            out(&format!(
+                "round {} begins (reset by {} in {} ms)",
+                report.round, report.by, report.duration_ms
+            ));
+        }
+        for (name, round) in &report.rounds {
+            out(&format!(
+                "{name}'s round {round} begins, alone (reset by {} in {} ms)",
+                report.by, report.duration_ms
+            ));
+        }
         for (name, kept) in &report.survived {
             let kept: Vec<_> = kept.iter().map(|p| p.display().to_string()).collect();
             let l = &report.levelled[name];
@@ -184,8 +214,24 @@ pub fn reset(
             );
         }
     } else if report.by != "boot" {
-        if let Some(old) = round::retired(town, s.subvolumes)?.last() {
-            say_losses(town, &|r| round::losses_in(town, r, &old.join(&r.name)));
+        let retired = round::retired(town, s.subvolumes)?;
+        if only.is_empty() {
+            if let Some(old) = retired.last() {
+                say_losses(town, only, &|r| {
+                    round::losses_in(town, r, &old.join(&r.name))
+                });
+            }
+        } else {
+            for old in &retired {
+                if let Some(round::Retired::Home { name, round }) =
+                    round::retired_kind(&town.live_path(), old)
+                    && round > 0
+                {
+                    say_losses(town, std::slice::from_ref(&name), &|r| {
+                        round::losses_in(town, r, &old.join(&r.name))
+                    });
+                }
+            }
         }
         let mut terminal = Terminal { quiet: json };
         let progress = &mut |m: &str| terminal.progress(m);
@@ -208,9 +254,18 @@ pub fn reset(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each resident's losses, one block each, on stderr.
-fn say_losses(town: &Town, of: &dyn Fn(&townhall::config::Resident) -> round::Losses) {
-    for l in town.residents.iter().map(of) {
+/// Each resident's losses (those `only` names, when it names any), one block each, on
+/// stderr.
+fn say_losses(
+    town: &Town,
+    only: &[String],
+    of: &dyn Fn(&townhall::config::Resident) -> round::Losses,
+) {
+    let chosen = town
+        .residents
+        .iter()
+        .filter(|r| only.is_empty() || only.contains(&r.name));
+    for l in chosen.map(of) {
         let lines = l.lines();
         // File names and commit subjects are the resident's: shown, never sent raw.
         let said = if lines.is_empty() {

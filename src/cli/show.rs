@@ -162,7 +162,11 @@ pub fn status(st: &StatusReport) -> String {
         } else {
             turns.join(", ")
         };
-        let _ = writeln!(s, "  {:<12} uid {:<6} {account}, {doing}", r.name, r.uid);
+        let _ = writeln!(
+            s,
+            "  {:<12} uid {:<6} round {:<4} {account}, {doing}",
+            r.name, r.uid, r.round
+        );
         if let Some(c) = &r.chat {
             let _ = writeln!(s, "    chat: {c}");
         }

@@ -98,6 +98,9 @@ pub struct ResidentStatus {
     /// What its turns spent this round (the CLIs' own reports).
     #[serde(default)]
     pub spent: crate::turn::Spent,
+    /// Its own round: the town's plus the rounds it ended alone.
+    #[serde(default)]
+    pub round: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

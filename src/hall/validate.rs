@@ -119,9 +119,8 @@ fn named(ask: &Ask) -> Option<&str> {
         | Ask::File { resident, .. }
         | Ask::Health { resident, .. }
         | Ask::Audit { resident, .. } => Some(resident),
+        Ask::ResetReport { resident, .. } | Ask::Reset { resident, .. } => resident.as_deref(),
         Ask::Subscribe
-        | Ask::ResetReport { .. }
-        | Ask::Reset { .. }
         | Ask::Decide { .. }
         | Ask::Devices
         | Ask::Release { .. }
@@ -204,7 +203,12 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             text("the conversation", conversation, MAX_CONVERSATION)?;
             resident(town, name).map(|_| ())
         }
-        Ask::Reset { by } | Ask::ResetReport { by } => mayor(town, by, "end the round"),
+        Ask::Reset { by, resident: who } | Ask::ResetReport { by, resident: who } => {
+            if let Some(name) = who {
+                resident(town, name)?;
+            }
+            mayor(town, by, "end the round")
+        }
         Ask::Devices => Ok(()),
         Ask::Decide { by, .. } => mayor(town, by, "approve or deny a tool call"),
         // A resident's question is answered by a human it takes commands from.

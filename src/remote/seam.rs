@@ -66,12 +66,16 @@ impl TownRemote for HostRemote {
 
 /// After a reset: the remote's repositories exist, and each resident's workspace has its
 /// repositories with the remote `town`. Problems are returned, one line each.
-pub fn after_reset(town: &Town, remote: &impl TownRemote) -> Vec<String> {
+pub fn after_reset(town: &Town, only: &[String], remote: &impl TownRemote) -> Vec<String> {
     let mut problems = match remote.prepare(town) {
         Ok(_) => Vec::new(),
         Err(e) => vec![e.to_string()],
     };
-    for r in &town.residents {
+    let reset = town
+        .residents
+        .iter()
+        .filter(|r| only.is_empty() || only.contains(&r.name));
+    for r in reset {
         problems.extend(remote.set_up_workspace(town, r));
     }
     problems

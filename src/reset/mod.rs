@@ -14,8 +14,9 @@ pub trait Witness {
     fn progress(&mut self, line: &str);
     /// Something a person should look at that did not stop the reset.
     fn warning(&mut self, line: &str);
-    /// The plan is checked and levelling is next: end the running turns now.
-    fn before_levelling(&mut self) {}
+    /// The plan is checked and levelling is next: end the running turns of the residents
+    /// `only` names now (every resident's when it names none).
+    fn before_levelling(&mut self, _only: &[String]) {}
 }
 
 /// Why a reset did not happen (refused: nothing changed) or stopped part-way (the next
@@ -33,18 +34,22 @@ fn lines(refusals: &[Refusal]) -> String {
     lines.join("\n")
 }
 
-/// What a reset would do, checked against what is there; nothing is changed.
-pub fn plan(town: &Town, machine: &impl Machine) -> Result<ResetPlan, ResetError> {
+/// What a reset of the residents `only` names (none: the whole town) would do, checked
+/// against what is there; nothing is changed.
+pub fn plan(town: &Town, only: &[String], machine: &impl Machine) -> Result<ResetPlan, ResetError> {
     let seams = machine.round();
-    let mut plan = crate::round::plan_reset(town, seams.subvolumes, seams.files, seams.accounts)
-        .map_err(ResetError::Refused)?;
+    let mut plan =
+        crate::round::plan_for(town, only, seams.subvolumes, seams.files, seams.accounts)
+            .map_err(ResetError::Refused)?;
     plan.shared = crate::level::shared_dirs(town);
     Ok(plan)
 }
 
-/// End the round for every resident and begin the next, recorded as reset `by`.
+/// End the round for the residents `only` names alone, or for every resident when it names
+/// none, and begin the next, recorded as reset `by`.
 pub fn end_round(
     town: &Town,
+    only: &[String],
     machine: &impl Machine,
     by: &str,
     witness: &mut dyn Witness,
@@ -54,14 +59,14 @@ pub fn end_round(
     for line in crate::round::recover(town, seams.subvolumes, seams.files)? {
         witness.warning(&line);
     }
-    let mut plan = plan(town, machine)?;
+    let mut plan = plan(town, only, machine)?;
     for line in crate::sign::sign_plan(&mut plan, town, machine.keys()) {
         witness.warning(&line);
     }
-    witness.before_levelling();
+    witness.before_levelling(only);
     let report =
         crate::round::run_reset(&plan, &seams, &town.state, by, &mut |m| witness.progress(m))?;
-    for line in crate::remote::after_reset(town, machine.remote()) {
+    for line in crate::remote::after_reset(town, only, machine.remote()) {
         witness.warning(&line);
     }
     Ok(report)

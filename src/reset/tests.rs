@@ -16,7 +16,7 @@ impl Witness for Seen {
     fn warning(&mut self, line: &str) {
         self.0.push(format!("warning: {line}"));
     }
-    fn before_levelling(&mut self) {
+    fn before_levelling(&mut self, _: &[String]) {
         self.0.push("before levelling".into());
     }
 }
@@ -46,7 +46,7 @@ fn a_reset_signs_then_ends_the_turns_then_levels_then_sets_up_the_remote() {
     m.keys.broken.lock().unwrap().insert("vox".into());
     m.remote.fail = true;
     let mut seen = Seen::default();
-    let report = end_round(&town, &m, "a test", &mut seen).unwrap();
+    let report = end_round(&town, &[], &m, "a test", &mut seen).unwrap();
     assert_eq!((report.round, report.by.as_str()), (1, "a test"));
     // vox's key could not be read: its home is built without signing, and a person hears.
     let unsigned = seen.at("warning: vox: commits will not be signed");
@@ -83,7 +83,7 @@ fn a_refused_reset_ends_no_turn_and_asks_nothing_of_keys_or_remote() {
     // /agents is a directory of its own, not the link to the live round: refused.
     m.files.add("/agents", crate::round::Kind::Dir, b"");
     let mut seen = Seen::default();
-    let r = end_round(&town, &m, "a test", &mut seen);
+    let r = end_round(&town, &[], &m, "a test", &mut seen);
     assert!(matches!(r, Err(ResetError::Refused(_))), "{r:?}");
     assert!(
         !seen.0.iter().any(|l| l == "before levelling"),

@@ -51,6 +51,10 @@ pub struct ResetReport {
     /// resident → why its home could not be built (it stays root-only; the others are built).
     #[serde(default)]
     pub degraded: BTreeMap<String, String>,
+    /// For a reset of some residents alone: each one's new round (`round` is the town's,
+    /// which it leaves as it was).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rounds: BTreeMap<String, u64>,
 }
 
 /// The steps of a reset, in order; the name of each is what `TOWNHALL_RESET_PAUSE` takes.
@@ -65,7 +69,7 @@ pub const STEPS: [&str; 6] = [
 
 /// Test hook: with TOWNHALL_RESET_PAUSE=STEP the reset stops after that step and waits to be
 /// killed, so the town tests can prove a kill at any step leaves a consistent town.
-fn pause(step: &str, progress: &mut dyn FnMut(&str)) {
+pub(super) fn pause(step: &str, progress: &mut dyn FnMut(&str)) {
     if std::env::var("TOWNHALL_RESET_PAUSE").is_ok_and(|p| p == step) {
         progress(&format!("paused after {step} (TOWNHALL_RESET_PAUSE)"));
         std::thread::sleep(Duration::from_secs(3600));
@@ -82,25 +86,32 @@ fn owner(uid: u32, mode: u32) -> Owner {
     }
 }
 
-/// Build one home inside `live` (a fresh snapshot of the blank). The home stays root-only
+/// Make the subvolume a home is built in, `parent/name`, root's alone until it is built.
+pub fn make_home<S: Subvolumes, F: Files>(
+    subvolumes: &S,
+    files: &F,
+    parent: &Path,
+    name: &str,
+) -> Result<PathBuf, OsError> {
+    let at = parent.join(name);
+    subvolumes.create(&at)?;
+    files.set_owner(parent, Path::new(name), owner(0, HOME_MODE))?;
+    Ok(at)
+}
+
+/// Build one home in `home` (a subvolume `make_home` made). The home stays root-only
 /// until the last step, so its resident cannot race the supervisor while it is built.
 pub fn build_home<F: Files, G: Git>(
-    live: &Path,
+    home: &Path,
     h: &HomePlan,
     files: &F,
     git: &G,
 ) -> Result<Vec<PathBuf>, OsError> {
-    let home_rel = Path::new(&h.name);
-    let home = live.join(home_rel);
-    files.make_dir(
-        live,
-        home_rel,
-        Owner {
-            uid: 0,
-            gid: 0,
-            mode: HOME_MODE,
-        },
-    )?;
+    let (top, home_rel) = (
+        home.parent().unwrap_or(Path::new("/")),
+        Path::new(home.file_name().unwrap_or_default()),
+    );
+    let home = home.to_path_buf();
     let base = h.persist.parent().unwrap_or(Path::new("/"));
     let persist_rel = Path::new(h.persist.file_name().unwrap_or_default());
     files.make_dir(base, persist_rel, owner(h.uid, HOME_MODE))?;
@@ -185,25 +196,20 @@ pub fn build_home<F: Files, G: Git>(
             owner(h.uid, 0o644),
         )?;
     }
-    files.set_owner(live, home_rel, mine)?;
+    files.set_owner(top, home_rel, mine)?;
     Ok(kept)
 }
 
-/// End the old round and build the new one. The new round is built beside the live one
-/// and exchanged with it in one rename, so a reset killed at any step leaves either the old
-/// round or the new one in place (`recover` tidies up). One home failing never stops the
-/// others. Call only with a plan from `plan_reset`, which checked what this relies on.
-pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
+/// The accounts made, every home's resident levelled and its misfits moved aside: what
+/// ends a round, for the whole town or for some residents alone. `round` names each
+/// resident's next round (its quarantine is named after it).
+fn end_presence<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     plan: &ResetPlan,
     seams: &Seams<S, F, A, G, P>,
-    round: u64,
+    round: &dyn Fn(&str) -> u64,
+    report: &mut ResetReport,
     progress: &mut dyn FnMut(&str),
-) -> Result<(ResetReport, Duration), OsError> {
-    let start = Instant::now();
-    let mut report = ResetReport {
-        round,
-        ..ResetReport::default()
-    };
+) -> Result<(), OsError> {
     for a in &plan.create_accounts {
         progress(&format!("creating user {} (uid {})", a.name, a.uid));
         seams.accounts.create(a)?;
@@ -233,7 +239,7 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
                 m.found
             ));
         }
-        let into = format!(".quarantine-round-{round}");
+        let into = format!(".quarantine-round-{}", round(&h.name));
         let rels: Vec<PathBuf> = found.iter().map(|m| m.path.clone()).collect();
         match seams
             .files
@@ -255,6 +261,37 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         }
     }
     pause("quarantined", progress);
+    Ok(())
+}
+
+/// The managers start again only after the exchange; they start confined.
+fn confine<P: Presence>(plan: &ResetPlan, presence: &P) {
+    let limits: Vec<_> = plan
+        .homes
+        .iter()
+        .map(|h| (h.uid, h.limits.clone()))
+        .collect();
+    if let Err(e) = presence.confine(&limits) {
+        tracing::error!("{e}");
+    }
+}
+
+/// End the old round and build the new one. The new round is built beside the live one
+/// and exchanged with it in one rename, so a reset killed at any step leaves either the old
+/// round or the new one in place (`recover` tidies up). One home failing never stops the
+/// others. Call only with a plan from `plan_reset`, which checked what this relies on.
+pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
+    plan: &ResetPlan,
+    seams: &Seams<S, F, A, G, P>,
+    round: u64,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(ResetReport, Duration), OsError> {
+    let start = Instant::now();
+    let mut report = ResetReport {
+        round,
+        ..ResetReport::default()
+    };
+    end_presence(plan, seams, &|_| round, &mut report, progress)?;
     if seams.subvolumes.is_subvolume(&plan.next)? {
         seams.subvolumes.delete_recursive(&plan.next)?;
     }
@@ -272,7 +309,10 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
             continue;
         }
         progress(&format!("building the home of {}", h.name));
-        match build_home(&plan.next, h, seams.files, seams.git) {
+        // Each home a subvolume of its own, so that its resident's round can end alone.
+        let built = make_home(seams.subvolumes, seams.files, &plan.next, &h.name)
+            .and_then(|home| build_home(&home, h, seams.files, seams.git));
+        match built {
             Ok(kept) => {
                 report.survived.insert(h.name.clone(), kept);
             }
@@ -282,16 +322,7 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
             }
         }
     }
-    // The managers start again only after the exchange; they start confined.
-    if let Err(e) = seams.presence.confine(
-        &plan
-            .homes
-            .iter()
-            .map(|h| (h.uid, h.limits.clone()))
-            .collect::<Vec<_>>(),
-    ) {
-        tracing::error!("{e}");
-    }
+    confine(plan, seams.presence);
     let marker = format!("{round}\n");
     seams.files.make_file(
         &plan.next,
@@ -325,6 +356,43 @@ pub fn apply_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     Ok((report, start.elapsed()))
 }
 
+/// End the round of the plan's residents alone: each home exchanged on its own, every
+/// other resident's left running. `rounds` is each one's next round. A home that fails
+/// is reported degraded and keeps the others going.
+pub fn apply_alone<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
+    plan: &ResetPlan,
+    seams: &Seams<S, F, A, G, P>,
+    state: &Path,
+    rounds: &BTreeMap<String, u64>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(ResetReport, Duration), OsError> {
+    let start = Instant::now();
+    let mut report = ResetReport::default();
+    let round = |name: &str| rounds.get(name).copied().unwrap_or(0);
+    end_presence(plan, seams, &round, &mut report, progress)?;
+    confine(plan, seams.presence);
+    let mut critical = Duration::ZERO;
+    for h in &plan.homes {
+        if report.degraded.contains_key(&h.name) {
+            continue;
+        }
+        let next = round(&h.name);
+        match super::home::exchange_home(plan, h, seams, state, next, progress) {
+            Ok(done) => {
+                critical += done.critical;
+                report.survived.insert(h.name.clone(), done.kept);
+                report.rounds.insert(h.name.clone(), next);
+            }
+            Err(e) => {
+                tracing::error!(resident = %h.name, "home not reset: {e}");
+                report.degraded.insert(h.name.clone(), e.to_string());
+            }
+        }
+    }
+    report.critical_us = critical.as_micros() as u64;
+    Ok((report, start.elapsed()))
+}
+
 /// The file at the top of a round's subvolume that says which round it is (root's).
 pub const ROUND_MARKER: &str = ".townhall-round";
 
@@ -337,14 +405,22 @@ pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     by: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ResetReport, OsError> {
-    let state = super::RoundState::new(state);
+    let dir = state;
+    let state = super::RoundState::new(dir);
     let started = now_rfc3339();
-    let (mut report, took) = apply_reset(
-        plan,
-        seams,
-        state.round().map_err(OsError::from)? + 1,
-        progress,
-    )?;
+    let (mut report, took) = if plan.alone {
+        let mut rounds = BTreeMap::new();
+        for h in &plan.homes {
+            let now = state.round_of(&h.name).map_err(OsError::from)?;
+            rounds.insert(h.name.clone(), now + 1);
+        }
+        let (mut report, took) = apply_alone(plan, seams, dir, &rounds, progress)?;
+        report.round = state.round().map_err(OsError::from)?;
+        (report, took)
+    } else {
+        let next = state.round().map_err(OsError::from)? + 1;
+        apply_reset(plan, seams, next, progress)?
+    };
     report.by = by.to_string();
     report.started = started;
     report.duration_ms = took.as_millis() as u64;
@@ -353,8 +429,13 @@ pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         .iter()
         .map(|a| a.name.clone())
         .collect();
-    state.record(&report)?;
-    tracing::info!(round = report.round, by = %report.by, ms = report.duration_ms, "round reset");
+    if plan.alone {
+        state.record_alone(&report)?;
+        tracing::info!(rounds = ?report.rounds, by = %report.by, ms = report.duration_ms, "residents reset alone");
+    } else {
+        state.record(&report)?;
+        tracing::info!(round = report.round, by = %report.by, ms = report.duration_ms, "round reset");
+    }
     for w in report.warnings() {
         tracing::warn!("reset: {w}");
     }

@@ -64,6 +64,14 @@ pub enum Refusal {
         source_path: PathBuf,
         detail: String,
     },
+    #[error(
+        "there is no resident {name} in this town\n  help: name one of the residents in residents/*.toml, or none to end the round for everyone"
+    )]
+    UnknownResident { name: String },
+    #[error(
+        "the home {path} of {resident} is not a subvolume of its own, so it cannot be exchanged alone\n  help: end the round for everyone once (`townhall reset` with no name): it builds every home as a subvolume"
+    )]
+    HomeNotSubvolume { resident: String, path: PathBuf },
     #[error(transparent)]
     Account(#[from] AccountProblem),
     #[error(transparent)]
@@ -163,6 +171,9 @@ pub struct ResetPlan {
     /// Where levelling sweeps each resident's files (`level::shared_dirs`), besides its
     /// runtime dir; filled in by the caller, which may walk the host for them.
     pub shared: Vec<PathBuf>,
+    /// The homes' residents end their rounds alone: each home is exchanged on its own and
+    /// every other resident is left as it is.
+    pub alone: bool,
 }
 
 pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<HomePlan, Refusal> {
@@ -293,13 +304,52 @@ pub fn plan_reset(
     files: &impl Files,
     accounts: &impl Accounts,
 ) -> Result<ResetPlan, Vec<Refusal>> {
+    plan_for(town, &[], subvols, files, accounts)
+}
+
+/// Decide a reset of the residents `only` names alone (none: the whole town), or every
+/// reason to refuse it. A resident's home must be a subvolume of its own to end alone.
+pub fn plan_for(
+    town: &Town,
+    only: &[String],
+    subvols: &impl Subvolumes,
+    files: &impl Files,
+    accounts: &impl Accounts,
+) -> Result<ResetPlan, Vec<Refusal>> {
     let mut refusals = check_volume(town, subvols, files);
-    let create_accounts = plan_accounts(town, accounts).unwrap_or_else(|problems| {
+    let alone = !only.is_empty();
+    for name in only {
+        if town.resident(name).is_none() {
+            refusals.push(Refusal::UnknownResident { name: name.clone() });
+        }
+    }
+    let chosen: Vec<_> = town
+        .residents
+        .iter()
+        .filter(|r| !alone || only.contains(&r.name))
+        .collect();
+    let mut create_accounts = plan_accounts(town, accounts).unwrap_or_else(|problems| {
         refusals.extend(problems.into_iter().map(Refusal::from));
         Vec::new()
     });
+    create_accounts.retain(|a| chosen.iter().any(|r| r.name == a.name));
     let mut homes = Vec::new();
-    for r in &town.residents {
+    for r in chosen {
+        if alone {
+            let home = town.live_path().join(&r.name);
+            let whole = files
+                .inspect(&home)
+                .map(|n| n.is_some_and(|n| n.kind == Kind::Dir))
+                .and_then(|dir| Ok(dir && subvols.is_subvolume(&home)?));
+            match whole {
+                Ok(true) => {}
+                Ok(false) => refusals.push(Refusal::HomeNotSubvolume {
+                    resident: r.name.clone(),
+                    path: home,
+                }),
+                Err(e) => refusals.push(e.into()),
+            }
+        }
         let mine = town.persist_dir(r);
         match files.inspect(&mine) {
             Ok(Some(n)) if n.kind != Kind::Dir => {
@@ -348,5 +398,6 @@ pub fn plan_reset(
         create_accounts,
         homes,
         shared: Vec::new(),
+        alone,
     })
 }

@@ -50,6 +50,9 @@ pub fn recover(
             to.display()
         ));
     }
+    for r in &town.residents {
+        done.extend(recover_home(town, &r.name, subvolumes)?);
+    }
     let state = RoundState::new(&town.state);
     // The live subvolume's marker is root's: it repairs a counter that was lost or garbled.
     if let Some(live_round) = marker(files, &live)
@@ -64,6 +67,42 @@ pub fn recover(
         done.push(format!(
             "round {live_round} was in place but not recorded: recorded it"
         ));
+    }
+    Ok(done)
+}
+
+/// A home reset of `name` that was killed: its new home left beside the live round is
+/// retired. The pending file's subvolume id says whether the exchange happened: if the
+/// live home is the new one, what is left is the old home (lived in: its losses are told)
+/// and the resident's round is recorded; otherwise it is a new home never put in place.
+fn recover_home(
+    town: &Town,
+    name: &str,
+    subvolumes: &impl Subvolumes,
+) -> Result<Vec<String>, OsError> {
+    let live = town.live_path();
+    let next = super::home::home_next(&live, name);
+    let pending = super::home::pending(&town.state, name);
+    let mut done = Vec::new();
+    let home = live.join(name);
+    let exchanged = pending.filter(|p| subvolumes.id(&home).is_ok_and(|id| id == p.id));
+    if let Some(p) = exchanged {
+        RoundState::new(&town.state).set_round_of(name, p.round)?;
+    }
+    if subvolumes.is_subvolume(&next)? {
+        let (round, which) = match exchanged {
+            Some(p) => (p.round - 1, "the old home, after the exchange"),
+            None => (0, "a new home that was never put in place"),
+        };
+        let to = super::home::retire_home(&live, subvolumes, &next, name, round)?;
+        done.push(format!(
+            "retired {} left by an interrupted reset of {name} ({which}) to {}",
+            next.display(),
+            to.display()
+        ));
+    }
+    if pending.is_some() {
+        super::home::clear_pending(&town.state, name)?;
     }
     Ok(done)
 }

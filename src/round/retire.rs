@@ -31,6 +31,33 @@ pub fn retired_path(live: &Path) -> PathBuf {
     live.with_file_name(format!("{}{stamp:020}", prefix(live)))
 }
 
+/// What a retired subvolume held: the whole town's round, or one resident's home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retired {
+    Town,
+    /// `name`'s home in its round `round` (0: never put in place).
+    Home {
+        name: String,
+        round: u64,
+    },
+}
+
+/// Read what `path` (one of `retired`'s) held from its name, which root gave it.
+pub fn retired_kind(live: &Path, path: &Path) -> Option<Retired> {
+    let name = path.file_name()?.to_str()?;
+    let rest = name.strip_prefix(&prefix(live))?;
+    let mut parts = rest.split('.');
+    let _stamp = parts.next()?;
+    match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) => Some(Retired::Town),
+        (Some(name), Some(round), None) => Some(Retired::Home {
+            name: name.to_string(),
+            round: round.parse().ok()?,
+        }),
+        _ => None,
+    }
+}
+
 /// Move the old round (at `from`) aside, beside `live`. Should the rename fail, it is
 /// deleted at once: slower, but the new round is in place and must not be reported as failed.
 pub fn retire(live: &Path, subvolumes: &impl Subvolumes, from: &Path) -> Result<PathBuf, OsError> {
@@ -156,6 +183,23 @@ mod tests {
         let tried = delete_retired(&town, &sv, &|_| false, &mut |_| {}).unwrap();
         assert_eq!(tried.len(), 3);
         assert!(retired(&town, &sv).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_retired_name_says_whose_round_it_held() {
+        let live = Path::new("/town/@agents");
+        let town = retired_path(live);
+        let home = PathBuf::from(format!("{}.ada.6", town.display()));
+        assert_eq!(retired_kind(live, &town), Some(Retired::Town));
+        assert_eq!(
+            retired_kind(live, &home),
+            Some(Retired::Home {
+                name: "ada".into(),
+                round: 6
+            })
+        );
+        assert_eq!(retired_kind(live, Path::new("/town/@agents")), None);
+        assert_eq!(retired_kind(live, &home.with_extension("x.y")), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! cannot be read is an error that names the file; it never reads as round 0 (which would
 //! number the next round 1 again and merge two rounds' spending).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::ResetReport;
@@ -32,6 +33,10 @@ pub enum RoundFileError {
         found: String,
         hint: String,
     },
+    #[error(
+        "{path} does not parse ({detail})\n  help: it holds the rounds each resident ended alone, as {{\"NAME\": COUNT}}; fix it, or remove it to count every resident's rounds as the town's"
+    )]
+    CorruptAlone { path: PathBuf, detail: String },
     #[error(
         "cannot read {path}: {detail}\n  help: check the state dir's owner and mode (root, 0700)"
     )]
@@ -108,6 +113,69 @@ impl RoundState {
     pub fn last(&self) -> Option<ResetReport> {
         serde_json::from_slice(&std::fs::read(self.dir.join("last-reset.json")).ok()?).ok()
     }
+
+    /// Rounds each resident ended alone (`townhall reset NAME`), on top of the town's.
+    fn alone(&self) -> Result<BTreeMap<String, u64>, RoundFileError> {
+        let path = self.dir.join("rounds-alone.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| RoundFileError::CorruptAlone {
+                path,
+                detail: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(RoundFileError::Unreadable {
+                path,
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// The round `resident` is in: every town round, and each of its own resets. So a
+    /// resident's rounds only ever go up, and one reset alone begins its own spending and
+    /// budget without touching another's.
+    pub fn round_of(&self, resident: &str) -> Result<u64, RoundFileError> {
+        Ok(self.round()? + self.alone()?.get(resident).copied().unwrap_or(0))
+    }
+
+    /// Record that `resident` began round `round` alone (idempotent: recovery may repeat it).
+    pub fn set_round_of(&self, resident: &str, round: u64) -> Result<(), OsError> {
+        let town = self.round().map_err(OsError::from)?;
+        let mut alone = self.alone().map_err(OsError::from)?;
+        alone.insert(resident.to_string(), round.saturating_sub(town));
+        let json = serde_json::to_vec_pretty(&alone)
+            .map_err(|e| OsError::new("encoding the residents' rounds", e))?;
+        crate::os::write_atomic(&self.dir.join("rounds-alone.json"), &json)
+    }
+
+    fn home_report(&self, resident: &str) -> PathBuf {
+        self.dir.join(format!("last-reset-{resident}.json"))
+    }
+
+    /// Record a reset of the residents in `report.rounds` alone: each one's round and report.
+    pub fn record_alone(&self, report: &ResetReport) -> Result<(), OsError> {
+        let json = serde_json::to_vec_pretty(report)
+            .map_err(|e| OsError::new("encoding the reset report", e))?;
+        for (name, round) in &report.rounds {
+            self.set_round_of(name, *round)?;
+            crate::os::write_atomic(&self.home_report(name), &json)?;
+        }
+        crate::audit::append(&self.dir, "reset", report)
+    }
+
+    /// The last reset of `resident` alone, when there was one.
+    pub fn own_last(&self, resident: &str) -> Option<ResetReport> {
+        serde_json::from_slice(&std::fs::read(self.home_report(resident)).ok()?).ok()
+    }
+
+    /// The last reset that ended `resident`'s round: the town's or its own, whichever came
+    /// later.
+    pub fn last_of(&self, resident: &str) -> Option<ResetReport> {
+        match (self.last(), self.own_last(resident)) {
+            (Some(town), Some(own)) if town.started > own.started => Some(town),
+            (town, None) => town,
+            (_, own) => own,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -135,5 +203,34 @@ mod tests {
         let e = state.round().unwrap_err();
         assert!(matches!(e, RoundFileError::Missing { .. }), "{e}");
         assert!(e.to_string().contains("help: write the round"), "{e}");
+    }
+
+    #[test]
+    fn a_residents_round_counts_the_towns_and_its_own_and_only_goes_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = RoundState::new(dir.path());
+        state.set_round(5).unwrap();
+        assert_eq!(state.round_of("ada"), Ok(5));
+        let report = ResetReport {
+            rounds: [("ada".to_string(), 6)].into(),
+            started: "2026-12-03T10:00:00Z".into(),
+            ..ResetReport::default()
+        };
+        state.record_alone(&report).unwrap();
+        state.record_alone(&report).unwrap();
+        assert_eq!(state.round_of("ada"), Ok(6), "recorded twice, counted once");
+        assert_eq!(state.round_of("vox"), Ok(5));
+        assert_eq!(state.round(), Ok(5), "the town's round is the town's");
+        assert_eq!(state.last_of("ada").unwrap().rounds["ada"], 6);
+        state
+            .record(&ResetReport {
+                round: 6,
+                started: "2026-12-03T11:00:00Z".into(),
+                ..ResetReport::default()
+            })
+            .unwrap();
+        assert_eq!(state.round_of("ada"), Ok(7), "a town round ends hers too");
+        assert_eq!(state.round_of("vox"), Ok(6));
+        assert_eq!(state.last_of("ada").unwrap().round, 6, "the town's, later");
     }
 }

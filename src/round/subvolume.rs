@@ -29,6 +29,9 @@ pub trait Subvolumes {
     fn exchange(&self, a: &Path, b: &Path) -> Result<(), OsError>;
     /// The subvolumes directly inside `dir`, by name.
     fn list(&self, dir: &Path) -> Result<Vec<PathBuf>, OsError>;
+    /// The kernel's id of the subvolume at `path` (never followed): ids are root's to give
+    /// and stay with a subvolume however it is renamed, so they say which one is where.
+    fn id(&self, path: &Path) -> Result<u64, OsError>;
 }
 
 /// `struct btrfs_ioctl_vol_args_v2` from linux/btrfs.h.
@@ -199,6 +202,14 @@ impl Subvolumes for Btrfs {
         }
         out.sort();
         Ok(out)
+    }
+
+    fn id(&self, path: &Path) -> Result<u64, OsError> {
+        let what = || format!("reading the subvolume id of {}", path.display());
+        let (parent, name) = parent_and_name(path).os(what)?;
+        let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(&parent, name.as_str(), dir, Mode::empty()).os(what)?;
+        super::subvolume_tree::subvolume_id(&fd).os(what)
     }
 }
 

@@ -2,6 +2,7 @@
 //! reset refusing before it acts (refusals.rs), acting in order (apply.rs), and recovery
 //! and init putting a host right (recovery.rs).
 
+mod alone;
 mod apply;
 mod recovery;
 mod refusals;

@@ -129,11 +129,12 @@ where
             Ask::Network { resident, sender } => Said::Network {
                 residents: self.network_report(&resident, &sender),
             },
-            Ask::ResetReport { .. } => {
+            Ask::ResetReport { resident, .. } => {
                 let t = town.clone();
                 let losses = tokio::task::spawn_blocking(move || {
                     t.residents
                         .iter()
+                        .filter(|r| resident.as_ref().is_none_or(|n| *n == r.name))
                         .map(|r| hall::LossReport::from(&crate::round::losses(&t, r)))
                         .collect()
                 });
@@ -142,7 +143,7 @@ where
                     Err(e) => hall::refused(e),
                 }
             }
-            Ask::Reset { by } => match self.reset(&by).await {
+            Ask::Reset { by, resident } => match self.reset(&by, resident).await {
                 Ok(summary) => Said::ResetDone(summary),
                 Err(e) => hall::refused(e),
             },

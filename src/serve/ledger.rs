@@ -111,7 +111,7 @@ where
     /// Say in the resident's rooms, once a round, that the gate refuses its calls: a CLI
     /// may swallow the refusal, the mayor should not have to guess.
     fn budget_spent(&self, town: &Town, resident: &str, spent: &str, budget: &str) {
-        let Ok(round) = crate::round::RoundState::new(&town.state).round() else {
+        let Ok(round) = crate::round::RoundState::new(&town.state).round_of(resident) else {
             return;
         };
         let mut told = self.told_spent.lock().expect("lock");

@@ -10,6 +10,7 @@ use std::path::Path;
 use super::notices::Teller;
 use crate::config::Town;
 use crate::hall::Notice;
+use crate::round::{Retired, retired_kind};
 
 /// The round a subvolume holds, from the marker root wrote at its top.
 fn round_of(subvolume: &Path) -> Option<u64> {
@@ -26,6 +27,9 @@ fn round_of(subvolume: &Path) -> Option<u64> {
 /// Tell each resident's rooms what the retired round at `retired` held that is lost: only
 /// for a round that was lived in (older than the live one), and once.
 pub fn tell(teller: &Teller, town: &Town, retired: &Path) {
+    if let Some(Retired::Home { name, round }) = retired_kind(&town.live_path(), retired) {
+        return tell_home(teller, town, retired, &name, round);
+    }
     let (Some(round), Some(live)) = (round_of(retired), round_of(&town.live_path())) else {
         return;
     };
@@ -33,10 +37,7 @@ pub fn tell(teller: &Teller, town: &Town, retired: &Path) {
         return; // a new round that was never put in place: nothing of it was used
     }
     let told_path = town.state.join("losses-told");
-    let told: u64 = std::fs::read_to_string(&told_path)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0);
+    let told = super::notices::told_round(&told_path);
     if round <= told {
         return;
     }
@@ -55,6 +56,34 @@ pub fn tell(teller: &Teller, town: &Town, retired: &Path) {
             },
         );
     }
+    if let Err(e) = crate::os::write_atomic(&told_path, format!("{round}\n").as_bytes()) {
+        tracing::warn!("{e}");
+    }
+}
+
+/// A home retired by a reset of its resident alone: what it held is told in that
+/// resident's rooms, once per round of its own; a home never put in place (round 0) lost
+/// nothing.
+fn tell_home(teller: &Teller, town: &Town, retired: &Path, name: &str, round: u64) {
+    let Some(r) = town.resident(name) else { return };
+    let told_path = town.state.join(format!("losses-told-{name}"));
+    let told = super::notices::told_round(&told_path);
+    if round == 0 || round <= told {
+        return;
+    }
+    let home = retired.join(name);
+    if !std::fs::symlink_metadata(&home).is_ok_and(|m| m.is_dir()) {
+        return;
+    }
+    let lost = crate::round::losses_in(town, r, &home);
+    tracing::info!(resident = %name, round, "what the home lost: {} line(s)", lost.lines().len());
+    teller.tell(
+        name,
+        Notice::RoundLost {
+            round,
+            lines: lost.lines(),
+        },
+    );
     if let Err(e) = crate::os::write_atomic(&told_path, format!("{round}\n").as_bytes()) {
         tracing::warn!("{e}");
     }

@@ -41,7 +41,7 @@ where
         let Some(r) = town.residents.iter().find(|r| r.uid == d.uid) else {
             return;
         };
-        let Ok(round) = crate::round::RoundState::new(&town.state).round() else {
+        let Ok(round) = crate::round::RoundState::new(&town.state).round_of(&r.name) else {
             return;
         };
         let to = d.packet.to_string();
@@ -77,15 +77,14 @@ where
     /// `!network`: the resident's own, and every resident's for a mayor.
     pub(super) fn network_report(&self, resident: &str, sender: &str) -> Vec<NetworkReport> {
         let town = self.town();
-        let round = crate::round::RoundState::new(&town.state)
-            .round()
-            .unwrap_or_default();
+        let rounds = crate::round::RoundState::new(&town.state);
         let mayor = town.matrix.mayors.iter().any(|m| m == sender);
         let gated = !town.gate.apis.is_empty();
         town.residents
             .iter()
             .filter(|r| mayor || r.name == resident)
             .map(|r| {
+                let round = rounds.round_of(&r.name).unwrap_or_default();
                 let (opened, refused) = self.network.report(&r.name, round);
                 NetworkReport {
                     resident: r.name.clone(),

@@ -103,12 +103,19 @@ where
             tracing::warn!("no thread to walk for shared dirs: {e}");
         }
         let state = crate::round::RoundState::new(&town.state);
+        for r in &town.residents {
+            if let Some(report) = state.own_last(&r.name) {
+                self.tell_troubles(
+                    &town,
+                    &report,
+                    &r.name,
+                    &format!("notified-round-{}", r.name),
+                );
+            }
+        }
         let Some(report) = state.last() else { return };
         let told = town.state.join("notified-round");
-        let last_told: u64 = std::fs::read_to_string(&told)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
+        let last_told = told_round(&told);
         if report.round <= last_told {
             return;
         }
@@ -128,4 +135,38 @@ where
             tracing::warn!("{e}");
         }
     }
+
+    /// What a reset of `resident` alone moved aside or could not do, told once per round
+    /// of its own (`told_file` in the state dir keeps which).
+    fn tell_troubles(
+        &self,
+        town: &crate::config::Town,
+        report: &crate::round::ResetReport,
+        resident: &str,
+        told_file: &str,
+    ) {
+        let Some(&round) = report.rounds.get(resident) else {
+            return;
+        };
+        let told = town.state.join(told_file);
+        let last_told = told_round(&told);
+        if round <= last_told {
+            return;
+        }
+        let lines = report.troubles_of(resident);
+        if !lines.is_empty() {
+            self.tell(resident, Notice::RoundBegan { round, lines });
+        }
+        if let Err(e) = crate::os::write_atomic(&told, format!("{round}\n").as_bytes()) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// The last round a state file says was told (0 when none was).
+pub(super) fn told_round(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }

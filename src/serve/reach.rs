@@ -24,7 +24,7 @@ where
     ) -> GateSaid {
         let refused = |why: String| GateSaid::Refused { why };
         let town = self.town();
-        let round = match crate::round::RoundState::new(&town.state).round() {
+        let round = match crate::round::RoundState::new(&town.state).round_of(&r.name) {
             Ok(round) => round,
             Err(e) => return refused(e.to_string()),
         };

@@ -39,7 +39,8 @@ where
             return Ok(ResidentReport::default());
         };
         let rounds = crate::round::RoundState::new(&town.state);
-        let round = rounds.round()?;
+        let round = rounds.round_of(resident)?;
+        let town_round = rounds.round()?;
         let (processes, memory_bytes, cpu_ms) = usage(r.uid);
         Ok(ResidentReport {
             resident: resident.into(),
@@ -62,11 +63,15 @@ where
                 .get(resident)
                 .cloned()
                 .unwrap_or_default(),
-            last_reset: rounds.last().unwrap_or_default().troubles_of(resident),
+            last_reset: rounds
+                .last_of(resident)
+                .unwrap_or_default()
+                .troubles_of(resident),
             waiting: self.conversations.waiting(resident),
             spent: self.desk.spent(round, resident).total.into(),
             budget_usd: r.budget.usd,
             budget_tokens: r.budget.tokens,
+            town_round,
         })
     }
 
@@ -79,7 +84,7 @@ where
         let Some(r) = town.resident(resident) else {
             return Ok(hall::CostReport::default());
         };
-        let round = crate::round::RoundState::new(&town.state).round()?;
+        let round = crate::round::RoundState::new(&town.state).round_of(resident)?;
         let now = self.desk.spent(round, resident);
         Ok(hall::CostReport {
             resident: resident.into(),

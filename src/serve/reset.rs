@@ -1,5 +1,6 @@
 //! A reset asked from chat (`!reset`, by a mayor): the same procedure as `townhall reset`,
-//! told to the journal.
+//! told to the journal. In a resident's room it ends that resident's round alone; `!reset
+//! all` ends the town's.
 
 use super::Daemon;
 use super::declined::Declined;
@@ -26,21 +27,38 @@ where
     M: UserManagers + Send + Sync + 'static,
     G: Acls + Send + Sync + 'static,
 {
-    /// End the round: stop every turn, level and rebuild; Err says why nothing changed.
-    pub(super) async fn reset(&self, by: &str) -> Result<ResetSummary, Declined> {
-        let _ = self.desk.stop(None).await;
+    /// End the round of `resident` alone, or the town's when None: stop its turns (every
+    /// turn), level and rebuild; Err says why nothing changed.
+    pub(super) async fn reset(
+        &self,
+        by: &str,
+        resident: Option<String>,
+    ) -> Result<ResetSummary, Declined> {
         let town = self.town();
+        match &resident {
+            None => {
+                let _ = self.desk.stop(None).await;
+            }
+            Some(name) => {
+                let _ = self.desk.stop(Some(name)).await;
+            }
+        }
+        let only: Vec<String> = resident.iter().cloned().collect();
         let by = by.to_string();
         let machine = self.machine.clone();
         let r = tokio::task::spawn_blocking(move || {
-            crate::reset::end_round(&town, &*machine, &by, &mut Journal)
+            crate::reset::end_round(&town, &only, &*machine, &by, &mut Journal)
         })
         .await??;
         self.round_began();
         Ok(ResetSummary {
-            round: r.round,
+            round: match &resident {
+                Some(name) => r.rounds.get(name).copied().unwrap_or(r.round),
+                None => r.round,
+            },
             duration_ms: r.duration_ms,
             warnings: r.warnings().iter().map(ToString::to_string).collect(),
+            resident,
         })
     }
 }

@@ -19,8 +19,8 @@ where
         let town = self.town();
         let rounds = crate::round::RoundState::new(&town.state);
         let round = rounds.round()?;
-        let last = rounds.last().unwrap_or_default();
-        let degraded = |name: &str| last.troubles_of(name);
+        let degraded = |name: &str| rounds.last_of(name).unwrap_or_default().troubles_of(name);
+        let round_of = |name: &str| rounds.round_of(name).unwrap_or(round);
         Ok(StatusReport {
             town: town.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -37,7 +37,8 @@ where
                     unenforced: crate::level::unenforced(self.machine.settings(), r.uid, &r.limits),
                     chat: self.chat_health.lock().expect("lock").get(&r.name).cloned(),
                     degraded: degraded(&r.name),
-                    spent: self.desk.spent(round, &r.name).total,
+                    spent: self.desk.spent(round_of(&r.name), &r.name).total,
+                    round: round_of(&r.name),
                 })
                 .collect(),
             turns: self.desk.running(),

@@ -185,7 +185,7 @@ impl<M: UserManagers + Sync> Desk<M> {
         let r = town
             .resident(resident)
             .ok_or_else(|| TurnError::NoResident(resident.into()))?;
-        let round = crate::round::RoundState::new(&town.state).round()?;
+        let round = crate::round::RoundState::new(&town.state).round_of(resident)?;
         let kind = r.agent.kind;
         let opening = opening::open(
             &r.budget,

@@ -15,7 +15,7 @@ pub const OUTSIDE_TURNS: &str = "(outside turns)";
 impl<M: UserManagers + Sync> Desk<M> {
     /// Whether `resident` may still spend this round.
     pub fn admit(&self, town: &Town, resident: &Resident) -> Result<(), TurnError> {
-        let round = crate::round::RoundState::new(&town.state).round()?;
+        let round = crate::round::RoundState::new(&town.state).round_of(&resident.name)?;
         let spent = self.ledger.round(round, &resident.name).total;
         match super::opening::over_budget(&resident.budget, &spent) {
             Some((spent, budget)) => Err(TurnError::OverBudget {
@@ -30,7 +30,7 @@ impl<M: UserManagers + Sync> Desk<M> {
     /// Record what one call used: for the resident's running conversation when one alone
     /// runs, apart otherwise.
     pub fn gate_used(&self, town: &Town, resident: &str, used: &Spent) -> Result<(), TurnError> {
-        let round = crate::round::RoundState::new(&town.state).round()?;
+        let round = crate::round::RoundState::new(&town.state).round_of(resident)?;
         let running: Vec<_> = self
             .running()
             .into_iter()

@@ -84,7 +84,7 @@ pub fn a_mayor_resets_the_round_from_chat(t: &Town) -> anyhow::Result<()> {
         mayor
             .wait_for(&room, ADA, "No reset is waiting for your confirmation")
             .await?;
-        mayor.say(&room, "!reset").await?;
+        mayor.say(&room, "!reset all").await?;
         let msgs = mayor.wait_for(&room, ADA, "Reply `!reset yes`").await?;
         let report = msgs
             .iter()

@@ -155,7 +155,7 @@ fn verdict(
     Ok(())
 }
 
-fn around(
+pub(crate) fn around(
     t: &Town,
     how: &str,
     mark: u32,

@@ -1,6 +1,7 @@
 //! What the town tests check, one module per issue's concern.
 
 pub mod allowed;
+pub mod alone;
 pub mod answers;
 pub mod approvals;
 pub mod asked;

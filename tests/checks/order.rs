@@ -2,8 +2,8 @@
 //! the state earlier ones leave.
 
 use super::{
-    allowed as al, answers as an, approvals as ap, asked as ak, between as bt, clis as cl,
-    commands as cm, costs as co, counted as cn, cut as ct, devices as dv, egress as eg,
+    allowed as al, alone as ao, answers as an, approvals as ap, asked as ak, between as bt,
+    clis as cl, commands as cm, costs as co, counted as cn, cut as ct, devices as dv, egress as eg,
     files as fi, foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho,
     hardening as h, heard as hr, hoarding as hd, levelling as l, losses as lo, notices as nt,
     quarantine as qu, remote as rm, retired as rt, rounds as r, sent as se, signing as s,
@@ -331,6 +331,22 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "levelling::what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards",
         lo::what_a_confirmed_reset_lost_reaches_adas_rooms_afterwards,
+    ),
+    (
+        "alone::vox_streams_on_while_ada_is_reset_alone_from_chat",
+        ao::vox_streams_on_while_ada_is_reset_alone_from_chat,
+    ),
+    (
+        "alone::a_reset_of_ada_alone_levels_everything_she_planted",
+        ao::a_reset_of_ada_alone_levels_everything_she_planted,
+    ),
+    (
+        "alone::a_reset_of_ada_alone_killed_at_any_step_is_finished_by_the_next",
+        ao::a_reset_of_ada_alone_killed_at_any_step_is_finished_by_the_next,
+    ),
+    (
+        "alone::ada_cannot_lead_her_reset_outside_her_home",
+        ao::ada_cannot_lead_her_reset_outside_her_home,
     ),
     (
         "chat::what_was_said_before_ada_joined_starts_no_turn",

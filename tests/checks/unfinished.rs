@@ -18,21 +18,20 @@ fn whole(t: &Town, when: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Run `townhall reset ARGS`, paused after `step`, and kill it there with SIGKILL.
+pub(crate) fn killed_after(t: &Town, step: &str, args: &str) -> anyhow::Result<()> {
+    t.sh(&format!(
+        "TOWNHALL_RESET_PAUSE={step} townhall reset {args} --yes --by kill-test >/tmp/killed.log 2>&1 & p=$!; \
+         i=0; until grep -q 'paused after {step}' /tmp/killed.log || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done; \
+         grep -q 'paused after {step}' /tmp/killed.log || {{ cat /tmp/killed.log; exit 1; }}; kill -9 $p; wait $p || true"
+    ))?;
+    Ok(())
+}
+
 pub fn a_reset_killed_at_any_step_is_finished_by_the_next(t: &Town) -> anyhow::Result<()> {
     install_probes(t)?;
-    for step in [
-        "levelled",
-        "quarantined",
-        "snapshotted",
-        "built",
-        "exchanged",
-        "retired",
-    ] {
-        t.sh(&format!(
-            "TOWNHALL_RESET_PAUSE={step} townhall reset --yes --by kill-test >/tmp/killed.log 2>&1 & p=$!; \
-             i=0; until grep -q 'paused after {step}' /tmp/killed.log || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done; \
-             grep -q 'paused after {step}' /tmp/killed.log || {{ cat /tmp/killed.log; exit 1; }}; kill -9 $p; wait $p || true"
-        ))?;
+    for step in townhall::round::STEPS {
+        killed_after(t, step, "")?;
         // Never no /agents: the old round or the new one is in place.
         let agents = t.sh("stat -c %F /agents/ada/ 2>&1 || true")?;
         ensure!(

@@ -51,10 +51,11 @@ pub async fn act<B: Backend, C: Chat>(
             Err(e) => say(format!("_Could not forget the session: {e}_")).await,
         },
         // First what would be lost; only `!reset yes` from the same mayor, here, in time, acts.
-        Command::Reset => {
-            match backend.reset_report(sender).await {
+        Command::Reset { all } => {
+            let alone = (!all).then_some(name);
+            match backend.reset_report(sender, alone).await {
                 Ok(report) => {
-                    offers.asked(room, sender);
+                    offers.asked(room, sender, name, all);
                     say(report).await
                 }
                 Err(e) => say(format!(
@@ -63,18 +64,20 @@ pub async fn act<B: Backend, C: Chat>(
                 .await,
             }
         }
-        Command::ResetYes if !offers.confirmed(room, sender) => {
-            let wait = super::confirm::WAIT.as_secs();
-            say(format!("_No reset is waiting for your confirmation here (an offer lasts {wait} s): send `!reset` first. Nothing changed._")).await
-        }
-        Command::ResetYes => match backend.reset(sender).await {
-            Ok(report) => say(report).await,
-            Err(e) => {
-                say(format!(
-                    "_The reset was refused; nothing changed:_\n```\n{e}\n```"
-                ))
-                .await
+        Command::ResetYes => match offers.confirmed(room, sender, name) {
+            None => {
+                let wait = super::confirm::WAIT.as_secs();
+                say(format!("_No reset is waiting for your confirmation here (an offer lasts {wait} s): send `!reset` first. Nothing changed._")).await
             }
+            Some(all) => match backend.reset(sender, (!all).then_some(name)).await {
+                Ok(report) => say(report).await,
+                Err(e) => {
+                    say(format!(
+                        "_The reset was refused; nothing changed:_\n```\n{e}\n```"
+                    ))
+                    .await
+                }
+            },
         },
         Command::Usage(how) => say(format!("_{how}_")).await,
         // A tail's batches go into a thread under the command, so the room stays readable.

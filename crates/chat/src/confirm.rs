@@ -1,5 +1,7 @@
-//! Resets waiting for the mayor's `!reset yes`: one per room and mayor, for a while. A
-//! confirmation is the same mayor, in the same room, in time; anything else changes nothing.
+//! Resets waiting for the mayor's `!reset yes`: one per room, mayor and resident, for a
+//! while. A confirmation is the same mayor, to the same resident, in the same room, in
+//! time, and ends what was offered there (that resident's round, or the town's); anything
+//! else changes nothing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,29 +9,40 @@ use std::time::{Duration, Instant};
 
 pub const WAIT: Duration = Duration::from_secs(120);
 
-type Asked = HashMap<(String, String), Instant>;
+/// (room, mayor, resident) → when it was offered, and whether for the whole town.
+type Asked = HashMap<(String, String, String), (Instant, bool)>;
 
-/// The offers waiting, per room and mayor.
+/// The offers waiting, per room, mayor and resident.
 #[derive(Debug, Default)]
 pub struct Offers(Mutex<Asked>);
 
 impl Offers {
-    /// `who` was shown what a reset in `room` would lose.
-    pub fn asked(&self, room: &str, who: &str) {
+    /// `who` was shown in `room` what ending `resident`'s round (the town's when `all`)
+    /// would lose.
+    pub fn asked(&self, room: &str, who: &str, resident: &str, all: bool) {
         let mut a = self.0.lock().expect("lock");
-        a.retain(|_, at| at.elapsed() < WAIT);
-        a.insert((room.into(), who.into()), Instant::now());
+        a.retain(|_, (at, _)| at.elapsed() < WAIT);
+        a.insert(
+            (room.into(), who.into(), resident.into()),
+            (Instant::now(), all),
+        );
     }
 
-    /// Whether `who` may confirm in `room` now; a confirmation is used up.
-    pub fn confirmed(&self, room: &str, who: &str) -> bool {
-        take(&mut self.0.lock().expect("lock"), room, who, Instant::now())
+    /// What `who` confirms in `room` to `resident` now: Some(whether the town's round);
+    /// a confirmation is used up.
+    pub fn confirmed(&self, room: &str, who: &str, resident: &str) -> Option<bool> {
+        take(
+            &mut self.0.lock().expect("lock"),
+            (room, who, resident),
+            Instant::now(),
+        )
     }
 }
 
-fn take(a: &mut Asked, room: &str, who: &str, now: Instant) -> bool {
-    a.remove(&(room.to_string(), who.to_string()))
-        .is_some_and(|at| now.duration_since(at) < WAIT)
+fn take(a: &mut Asked, (room, who, resident): (&str, &str, &str), now: Instant) -> Option<bool> {
+    a.remove(&(room.to_string(), who.to_string(), resident.to_string()))
+        .filter(|(at, _)| now.duration_since(*at) < WAIT)
+        .map(|(_, all)| all)
 }
 
 #[cfg(test)]
@@ -37,20 +50,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_same_mayor_in_the_same_room_in_time_confirms_once() {
+    fn only_the_same_mayor_to_the_same_resident_in_the_same_room_in_time_confirms_once() {
         let mut a = Asked::new();
         let t0 = Instant::now();
-        a.insert(("!r".into(), "@mayor".into()), t0);
-        assert!(
-            !take(&mut a.clone(), "!other", "@mayor", t0),
+        a.insert(("!r".into(), "@mayor".into(), "ada".into()), (t0, false));
+        let key = |room, who, resident| (room, who, resident);
+        assert_eq!(
+            take(&mut a.clone(), key("!other", "@mayor", "ada"), t0),
+            None,
             "another room"
         );
-        assert!(!take(&mut a.clone(), "!r", "@deputy", t0), "another mayor");
-        assert!(!take(&mut a.clone(), "!r", "@mayor", t0 + WAIT), "too late");
-        assert!(take(&mut a, "!r", "@mayor", t0 + Duration::from_secs(5)));
-        assert!(
-            !take(&mut a, "!r", "@mayor", t0 + Duration::from_secs(6)),
+        assert_eq!(
+            take(&mut a.clone(), key("!r", "@deputy", "ada"), t0),
+            None,
+            "another mayor"
+        );
+        assert_eq!(
+            take(&mut a.clone(), key("!r", "@mayor", "vox"), t0),
+            None,
+            "another resident"
+        );
+        assert_eq!(
+            take(&mut a.clone(), key("!r", "@mayor", "ada"), t0 + WAIT),
+            None,
+            "too late"
+        );
+        let soon = t0 + Duration::from_secs(5);
+        assert_eq!(take(&mut a, key("!r", "@mayor", "ada"), soon), Some(false));
+        assert_eq!(
+            take(&mut a, key("!r", "@mayor", "ada"), soon),
+            None,
             "used up"
+        );
+        a.insert(("!r".into(), "@mayor".into(), "ada".into()), (t0, true));
+        assert_eq!(
+            take(&mut a, key("!r", "@mayor", "ada"), soon),
+            Some(true),
+            "the town's round, as offered"
         );
     }
 }

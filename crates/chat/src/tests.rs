@@ -96,10 +96,10 @@ impl Backend for Desk {
     async fn network_of(&self, _: &str, _: &str) -> String {
         String::new()
     }
-    async fn reset_report(&self, _: &str) -> Result<String, HallError> {
+    async fn reset_report(&self, _: &str, _: Option<&str>) -> Result<String, HallError> {
         Ok(String::new())
     }
-    async fn reset(&self, _: &str) -> Result<String, HallError> {
+    async fn reset(&self, _: &str, _: Option<&str>) -> Result<String, HallError> {
         Ok(String::new())
     }
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, _: &str) {

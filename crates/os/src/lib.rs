@@ -72,6 +72,11 @@ impl Recorder {
     pub fn calls(&self) -> Vec<String> {
         self.0.lock().expect("recorder lock").clone()
     }
+
+    /// Forget the calls so far: a test's set-up is not what it asserts.
+    pub fn clear(&self) {
+        self.0.lock().expect("recorder lock").clear();
+    }
 }
 
 /// Save a JSON state file (mode 0600, atomically): what `read_state` reads back.

@@ -74,20 +74,29 @@ fn reset_names_a_mayor_and_residents_only_ask_for_turns_of_their_own() {
         check(
             &town,
             &Ask::Reset {
-                by: "@mayor:town.test".into()
+                by: "@mayor:town.test".into(),
+                resident: None,
             }
         ),
         Ok(())
     );
-    assert!(check(&town, &Ask::Reset { by: "boot".into() }).is_err());
+    let reset = |by: &str, resident: Option<&str>| Ask::Reset {
+        by: by.into(),
+        resident: resident.map(String::from),
+    };
+    assert_eq!(
+        check(&town, &reset("@mayor:town.test", Some("ada"))),
+        Ok(())
+    );
     assert!(
-        check(
-            &town,
-            &Ask::Reset {
-                by: "@ada:town.test".into()
-            }
-        )
-        .is_err()
+        check(&town, &reset("@mayor:town.test", Some("nobody"))).is_err(),
+        "a resident the town does not have"
+    );
+    assert!(check(&town, &reset("boot", None)).is_err());
+    assert!(check(&town, &reset("@ada:town.test", None)).is_err());
+    assert!(
+        check(&town, &reset("@ada:town.test", Some("ada"))).is_err(),
+        "not even her own"
     );
     let vox = "@vox:town.test";
     let allowed = town

@@ -13,6 +13,9 @@ pub struct FakeSubvolumes {
     pub subvolumes: Mutex<Vec<(PathBuf, bool)>>,
     pub calls: Recorder,
     pub fail: Mutex<Vec<&'static str>>,
+    /// Ids of the subvolumes made through the fake, which move with them; one pushed into
+    /// `subvolumes` directly has an id made from its first path.
+    ids: Mutex<Vec<(PathBuf, u64)>>,
 }
 
 impl FakeSubvolumes {
@@ -33,7 +36,24 @@ impl FakeSubvolumes {
         Ok(())
     }
 
+    fn made(&self, path: &Path) {
+        let mut ids = self.ids.lock().expect("lock");
+        let id = ids.iter().map(|(_, i)| *i).max().unwrap_or(255) + 1;
+        ids.retain(|(p, _)| p != path);
+        ids.push((path.to_owned(), id));
+    }
+
     fn moved(&self, from: &Path, to: &Path) -> Vec<(PathBuf, bool)> {
+        let mut ids = self.ids.lock().expect("lock");
+        let (moving, stay): (Vec<_>, Vec<_>) =
+            ids.drain(..).partition(|(p, _)| p.starts_with(from));
+        *ids = stay;
+        let moving: Vec<_> = moving
+            .into_iter()
+            .map(|(p, id)| (to.join(p.strip_prefix(from).expect("prefix")), id))
+            .collect();
+        ids.extend(moving);
+        drop(ids);
         let mut s = self.subvolumes.lock().expect("lock");
         let (moving, stay): (Vec<_>, Vec<_>) = s.drain(..).partition(|(p, _)| p.starts_with(from));
         *s = stay;
@@ -64,6 +84,7 @@ impl Subvolumes for FakeSubvolumes {
             .lock()
             .expect("lock")
             .push((path.to_owned(), false));
+        self.made(path);
         Ok(())
     }
 
@@ -80,6 +101,7 @@ impl Subvolumes for FakeSubvolumes {
             .lock()
             .expect("lock")
             .push((dest.to_owned(), readonly));
+        self.made(dest);
         Ok(())
     }
 
@@ -130,5 +152,19 @@ impl Subvolumes for FakeSubvolumes {
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    fn id(&self, path: &Path) -> Result<u64, OsError> {
+        if self.find(path).is_none() {
+            return Err(OsError::new(
+                format!("reading the subvolume id of {}", path.display()),
+                "not a subvolume",
+            ));
+        }
+        let ids = self.ids.lock().expect("lock");
+        Ok(ids
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or_else(|| path.as_os_str().len() as u64 * 1000, |(_, id)| *id))
     }
 }

@@ -11,24 +11,26 @@ fn a_reset_levels_then_rebuilds_each_home_and_hands_it_over_last() {
     let (report, _) = apply_reset(&plan, &seams(&w), 7, &mut |_| {}).unwrap();
     let calls = w.subvolumes.calls.calls();
     assert_eq!(
-        calls[..2],
+        calls[..4],
         [
             "snapshot /town/@agents-blank /town/@agents.next ro=false",
+            "create /town/@agents.next/ada",
+            "create /town/@agents.next/vox",
             "exchange /town/@agents /town/@agents.next"
         ],
-        "the new round is built beside the live one and swapped in whole"
+        "the new round is built beside the live one, each home a subvolume of its own, and swapped in whole"
     );
     assert_eq!(
-        calls[2], "seal /town/@agents.next",
+        calls[4], "seal /town/@agents.next",
         "the old round is out of the residents' reach first"
     );
     assert!(
-        calls[3].starts_with("rename /town/@agents.next /town/@agents.retired-"),
+        calls[5].starts_with("rename /town/@agents.next /town/@agents.retired-"),
         "the old one retired, not deleted: {calls:?}"
     );
     assert_eq!(
         calls.len(),
-        4,
+        6,
         "nothing deleted on the critical path: {calls:?}"
     );
     let presence = w.presence.calls.calls();
@@ -45,7 +47,7 @@ fn a_reset_levels_then_rebuilds_each_home_and_hands_it_over_last() {
         .collect();
     assert_eq!(
         ada.first(),
-        Some(&"mkdir /town/@agents.next/ada 0:0 700"),
+        Some(&"own /town/@agents.next/ada 0:0 700"),
         "the home is root's while it is built"
     );
     assert_eq!(

@@ -44,7 +44,7 @@ where
 {
     pub(super) async fn town_view(&self, r: &crate::config::Resident) -> Answer {
         let town = self.town();
-        let round = match crate::round::RoundState::new(&town.state).round() {
+        let round = match crate::round::RoundState::new(&town.state).round_of(&r.name) {
             Ok(n) => n,
             Err(e) => return Answer::refused(format!("the round is not known: {e}")),
         };

@@ -76,10 +76,18 @@ pub trait Backend: Send + Sync + 'static {
     fn branches_of(&self, resident: &str) -> impl Future<Output = String> + Send;
     /// Markdown for `!network`, asked by `sender` (a mayor sees every resident's).
     fn network_of(&self, resident: &str, sender: &str) -> impl Future<Output = String> + Send;
-    /// Markdown saying what ending the round would lose.
-    fn reset_report(&self, by: &str) -> impl Future<Output = Result<String, HallError>> + Send;
-    /// End the round; markdown describing the result.
-    fn reset(&self, by: &str) -> impl Future<Output = Result<String, HallError>> + Send;
+    /// Markdown saying what ending the round would lose: `resident`'s alone, or the town's.
+    fn reset_report(
+        &self,
+        by: &str,
+        resident: Option<&str>,
+    ) -> impl Future<Output = Result<String, HallError>> + Send;
+    /// End the round (`resident`'s alone, or the town's); markdown describing the result.
+    fn reset(
+        &self,
+        by: &str,
+        resident: Option<&str>,
+    ) -> impl Future<Output = Result<String, HallError>> + Send;
     /// Have root save a file `sender` sent into the resident's inbox; where it went.
     fn file(
         &self,

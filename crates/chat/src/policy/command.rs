@@ -11,8 +11,11 @@ pub enum Command {
     Stop,
     New,
     Log(usize),
-    /// Say what ending the round would lose, and wait for `!reset yes`.
-    Reset,
+    /// Say what ending the round would lose, and wait for `!reset yes`: this resident's
+    /// round alone, or the whole town's (`!reset all`).
+    Reset {
+        all: bool,
+    },
     ResetYes,
     /// The resident's branches on the town remote.
     Branches,
@@ -113,8 +116,15 @@ pub(super) fn command(text: &str) -> Command {
         Some("!session") => Command::Session,
         Some("!stop") => Command::Stop,
         Some("!new") => Command::New,
-        Some("!reset") if words.next() == Some("yes") => Command::ResetYes,
-        Some("!reset") => Command::Reset,
+        Some("!reset") => match words.next() {
+            Some("yes") => Command::ResetYes,
+            Some("all") => Command::Reset { all: true },
+            None => Command::Reset { all: false },
+            Some(_) => Command::Usage(
+                "`!reset` ends this resident's round, `!reset all` every resident's; `!reset yes` confirms"
+                    .into(),
+            ),
+        },
         Some("!branches") => Command::Branches,
         Some("!network") => Command::Network,
         Some(verb @ ("!devices" | "!lease" | "!release" | "!tail" | "!untail")) => {

@@ -139,7 +139,10 @@ fn residents_talk_to_each_other_only_by_addressing_and_when_allowed() {
 fn reset_is_for_mayors() {
     let mut m = msg("@friend:town.test", "!reset", true);
     m.allowed = true;
-    assert_eq!(decide(&m), Decision::MayorsOnly(Command::Reset));
+    assert_eq!(
+        decide(&m),
+        Decision::MayorsOnly(Command::Reset { all: false })
+    );
     let yes = Incoming {
         body: "!reset yes",
         ..m.clone()
@@ -147,6 +150,24 @@ fn reset_is_for_mayors() {
     assert_eq!(decide(&yes), Decision::MayorsOnly(Command::ResetYes));
     let mayor = msg("@mayor:town.test", "!reset yes", true);
     assert_eq!(decide(&mayor), Decision::Act(Command::ResetYes));
+    let all = Incoming {
+        body: "!reset all",
+        ..m.clone()
+    };
+    assert_eq!(
+        decide(&all),
+        Decision::MayorsOnly(Command::Reset { all: true })
+    );
+    let act = |body| decide(&msg("@mayor:town.test", body, true));
+    assert_eq!(act("!reset"), Decision::Act(Command::Reset { all: false }));
+    assert_eq!(
+        act("!reset all"),
+        Decision::Act(Command::Reset { all: true })
+    );
+    assert!(
+        matches!(act("!reset everything"), Decision::Act(Command::Usage(_))),
+        "an unknown word changes nothing"
+    );
 }
 
 #[test]

@@ -280,19 +280,30 @@ impl Backend for Remote {
         crate::devices::ask(&self.counter, by, c, said).await
     }
 
-    async fn reset_report(&self, by: &str) -> Result<String, HallError> {
-        let ask = Ask::ResetReport { by: by.into() };
+    async fn reset_report(&self, by: &str, resident: Option<&str>) -> Result<String, HallError> {
+        let resident = resident.map(String::from);
+        let ask = Ask::ResetReport {
+            by: by.into(),
+            resident: resident.clone(),
+        };
         let town = self.town();
         self.counter
             .ask_for(ask, |s| match s {
-                Said::Losses { residents } => Ok(words::what_a_reset_loses(&town, &residents)),
+                Said::Losses { residents } => Ok(words::what_a_reset_loses(
+                    &town,
+                    resident.as_deref(),
+                    &residents,
+                )),
                 other => Err(Box::new(other)),
             })
             .await
     }
 
-    async fn reset(&self, by: &str) -> Result<String, HallError> {
-        let ask = Ask::Reset { by: by.into() };
+    async fn reset(&self, by: &str, resident: Option<&str>) -> Result<String, HallError> {
+        let ask = Ask::Reset {
+            by: by.into(),
+            resident: resident.map(String::from),
+        };
         self.counter
             .ask_for(ask, |s| match s {
                 Said::ResetDone(summary) => Ok(words::reset_done(&summary)),

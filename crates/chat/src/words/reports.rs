@@ -64,9 +64,10 @@ pub fn status(r: &ResidentReport) -> String {
         budget(r.budget_usd, r.budget_tokens)
     ));
     format!(
-        "**{}** — round {}, supervisor up {} s\n- turn: {}\n- processes: {}, memory {:.1} MiB, CPU time {:.1} s\n- chat: {}{notes}",
+        "**{}** — round {} (the town's round {}), supervisor up {} s\n- turn: {}\n- processes: {}, memory {:.1} MiB, CPU time {:.1} s\n- chat: {}{notes}",
         r.resident,
         r.round,
+        r.town_round,
         r.uptime_secs,
         if turns.is_empty() {
             "idle".into()
@@ -103,11 +104,17 @@ pub fn last_turn(outcome: Option<&Outcome>, lines: usize) -> String {
     }
 }
 
-/// `!reset`: what ending the round would lose, resident by resident, and how to confirm.
-pub fn what_a_reset_loses(town: &Town, found: &[townhall_wire::hall::LossReport]) -> String {
+/// `!reset`: what ending the round (`alone`'s, or the town's) would lose, resident by
+/// resident, and how to confirm.
+pub fn what_a_reset_loses(
+    town: &Town,
+    alone: Option<&str>,
+    found: &[townhall_wire::hall::LossReport],
+) -> String {
     let lost: Vec<String> = town
         .residents
         .iter()
+        .filter(|r| alone.is_none_or(|n| n == r.name))
         .map(|r| {
             let kept: Vec<_> = r
                 .persist
@@ -136,18 +143,30 @@ pub fn what_a_reset_loses(town: &Town, found: &[townhall_wire::hall::LossReport]
             line
         })
         .collect();
+    let whose = match alone {
+        Some(name) => format!(
+            "**Ending {name}'s round** (alone: every other resident goes on) stops {name}'s running turns"
+        ),
+        None => "**Ending the round** for every resident stops the running turns".into(),
+    };
     format!(
-        "**Ending the round** stops the running turns, and this is lost:\n{}\n\nReply `!reset yes` within {} s to end the round; otherwise nothing happens.",
+        "{whose}, and this is lost:\n{}\n\nReply `!reset yes` within {} s to end the round; otherwise nothing happens.",
         lost.join("\n"),
         crate::confirm::WAIT.as_secs()
     )
 }
 
 pub fn reset_done(s: &ResetSummary) -> String {
-    let mut text = format!(
-        "**Round {} begins** (reset in {} ms).",
-        s.round, s.duration_ms
-    );
+    let mut text = match &s.resident {
+        Some(name) => format!(
+            "**{name}'s round {} begins** (reset alone in {} ms).",
+            s.round, s.duration_ms
+        ),
+        None => format!(
+            "**Round {} begins** (reset in {} ms).",
+            s.round, s.duration_ms
+        ),
+    };
     for w in &s.warnings {
         text.push_str(&format!("\n- ⚠ {w}"));
     }

@@ -52,13 +52,19 @@ pub enum Ask {
         resident: String,
         sender: String,
     },
-    /// What ending the round would lose, per resident; `by` must be a mayor.
+    /// What ending the round would lose, per resident; `by` must be a mayor. With
+    /// `resident`, of that resident's round alone.
     ResetReport {
         by: String,
+        #[serde(default)]
+        resident: Option<String>,
     },
-    /// End the round; `by` must be a mayor.
+    /// End the round: `resident`'s alone, or the whole town's when None; `by` must be a
+    /// mayor.
     Reset {
         by: String,
+        #[serde(default)]
+        resident: Option<String>,
     },
     /// A mayor's ✅ (allow) or ❌ on approval `id`.
     Decide {

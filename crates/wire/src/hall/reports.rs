@@ -43,6 +43,10 @@ pub struct ResidentReport {
     pub budget_usd: Option<f64>,
     #[serde(default)]
     pub budget_tokens: Option<u64>,
+    /// The town's round; `round` is the resident's own, which is ahead of it by the
+    /// rounds it ended alone.
+    #[serde(default)]
+    pub town_round: u64,
 }
 
 /// What `!cost` shows of one resident.
@@ -61,9 +65,13 @@ pub struct CostReport {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResetSummary {
+    /// The round that begins: the resident's own when it was reset alone.
     pub round: u64,
     pub duration_ms: u64,
     pub warnings: Vec<String>,
+    /// The resident whose round ended alone; None: the whole town's.
+    #[serde(default)]
+    pub resident: Option<String>,
 }
 
 /// What ending the round would lose of one resident's, one line each (root words them:

@@ -93,8 +93,14 @@ pub(super) fn asks() -> Vec<Ask> {
         Ask::Branches {
             resident: r.clone(),
         },
-        Ask::ResetReport { by: who.clone() },
-        Ask::Reset { by: who.clone() },
+        Ask::ResetReport {
+            by: who.clone(),
+            resident: None,
+        },
+        Ask::Reset {
+            by: who.clone(),
+            resident: Some(r.clone()),
+        },
         Ask::Decide {
             id: 7,
             by: who.clone(),
@@ -262,6 +268,7 @@ pub(super) fn saids() -> Vec<Said> {
             spent: spent(),
             budget_usd: Some(5.0),
             budget_tokens: Some(100_000),
+            town_round: 2,
         }),
         Said::Cost(CostReport {
             resident: r.clone(),
@@ -324,6 +331,7 @@ pub(super) fn saids() -> Vec<Said> {
             round: 4,
             duration_ms: 250,
             warnings: vec![s("ada: could not build the home")],
+            resident: Some(s("ada")),
         }),
         Said::Devices {
             devices: vec![DeviceStatus {
