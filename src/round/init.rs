@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Subvolumes;
-use super::apply::{Seams, build_home};
+use super::apply::{Seams, build_home, make_home};
 use super::files::{Files, Kind, Owner};
 use super::plan::{Refusal, home_plan};
 use crate::config::Town;
@@ -141,7 +141,8 @@ pub fn init<S: Subvolumes, F: Files, A: Accounts, G: Git, P>(
     for r in &town.residents {
         if files.inspect(&live.join(&r.name)).map_err(os)?.is_none() {
             let h = home_plan(town, r, seams.accounts).map_err(|e| vec![e.into()])?;
-            build_home(&live, &h, files, seams.git).map_err(os)?;
+            let home = make_home(sv, files, &live, &r.name).map_err(os)?;
+            build_home(&home, &h, files, seams.git).map_err(os)?;
             done.push(format!("built the home of {}", r.name));
         }
     }

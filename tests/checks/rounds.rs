@@ -84,7 +84,7 @@ pub fn init_prepares_a_fresh_host_and_is_idempotent(t: &Town) -> anyhow::Result<
     let again = t.sh(&format!("townhall init --config {dir}"))?;
     ensure!(again.contains("nothing to do"), "a second init: {again}");
     t.sh(&format!("townhall reset --yes --config {dir} --by test"))?;
-    t.sh("btrfs subvolume delete /town/@init /town/@init-blank >/dev/null && rm -rf /agents-init /persist-init /var/lib/townhall-init && userdel ivy")?;
+    t.sh("btrfs subvolume delete /town/@init/ivy /town/@init /town/@init-blank >/dev/null && rm -rf /agents-init /persist-init /var/lib/townhall-init && userdel ivy")?;
     Ok(())
 }
 

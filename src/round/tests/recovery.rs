@@ -94,6 +94,18 @@ fn init_creates_what_is_missing_and_is_idempotent() {
             .is_readonly(Path::new("/town/@agents-blank"))
             .unwrap()
     );
+    for (name, uid) in [("ada", 1100), ("vox", 1101)] {
+        let home = format!("/town/@agents/{name}");
+        assert!(
+            w.subvolumes.is_subvolume(Path::new(&home)).unwrap(),
+            "{name}'s home is a subvolume of its own"
+        );
+        let own = format!("own {home} {uid}:{uid} 700");
+        assert!(
+            w.files.calls.calls().contains(&own),
+            "{name}'s home is hers"
+        );
+    }
     // The fake has no real tree: record the homes the first run built, then run again.
     w.files.add("/town/@agents/ada", Kind::Dir, b"");
     w.files.add("/town/@agents/vox", Kind::Dir, b"");
