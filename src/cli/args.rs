@@ -118,6 +118,30 @@ pub(super) enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Take a checkpoint of a resident's home: a read-only snapshot, until its round ends.
+    Checkpoint {
+        resident: String,
+        /// Words to know it by.
+        label: Vec<String>,
+    },
+    /// A resident's checkpoints, oldest first.
+    Checkpoints {
+        resident: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Roll a resident's home back to checkpoint N: its turns end, it is levelled, its home
+    /// exchanged for the checkpoint; what persists under /persist is not rolled back.
+    Rollback {
+        resident: String,
+        n: u64,
+        /// Who asked, for the audit log (default: the invoking user).
+        #[arg(long)]
+        by: Option<String>,
+        /// Without it, a terminal is asked, and anything else is refused.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// End every resident's presence now — sessions, user managers, processes, IPC, keyrings,
     /// files in the shared dirs — and leave the homes alone (a reset's first step; also run
     /// at shutdown, so no resident's process can hold a reboot up).
@@ -199,6 +223,22 @@ pub(super) enum BenchCommand {
         resident: String,
         /// Files in the home, one set of runs each.
         #[arg(long, value_delimiter = ',', default_value = "1000,200000")]
+        files: Vec<usize>,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// In a running town (it ends rounds): one resident's home reset alone while another's
+    /// turn streams: the critical path and the stream's longest pause, beside the town's reset.
+    ResetAlone {
+        #[arg(long, default_value = "ada")]
+        resident: String,
+        /// The resident whose turn streams (its CLI must answer `ticks fast`, as the test
+        /// stand-in does).
+        #[arg(long, default_value = "vox")]
+        streamer: String,
+        #[arg(long, value_delimiter = ',', default_value = "200000")]
         files: Vec<usize>,
         #[arg(long, default_value_t = 3)]
         runs: usize,

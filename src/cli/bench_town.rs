@@ -22,13 +22,20 @@ pub struct TownRow {
     pub walk_ms: Vec<f64>,
 }
 
+/// The median of a run's figures (0 for none).
+pub(super) fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or_default()
+}
+
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// Wait until the daemon has read and deleted every retired round (nothing of the last
 /// run goes on in the background of the next).
-fn settled(town: &Town) -> anyhow::Result<()> {
+pub(super) fn settled(town: &Town) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     while !townhall::round::retired(town, &townhall::round::Btrfs)?.is_empty() {
         ensure!(

@@ -3,6 +3,7 @@
 mod args;
 mod attach;
 mod bench;
+mod bench_alone;
 mod bench_chat;
 mod bench_town;
 mod hooks;
@@ -166,6 +167,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging();
             round::reset(&load(&cli.config)?, &residents, dry_run, json, by, yes)
         }
+        Command::Checkpoint { resident, label } => {
+            round::checkpoint(&load(&cli.config)?, &resident, &label.join(" "))
+        }
+        Command::Checkpoints { resident, json } => {
+            round::checkpoints(&load(&cli.config)?, &resident, json)
+        }
+        Command::Rollback {
+            resident,
+            n,
+            by,
+            yes,
+        } => {
+            init_logging();
+            round::rollback(&load(&cli.config)?, &resident, n, by, yes)
+        }
         Command::Bench {
             command: BenchCommand::Grant { node, uid, count },
         } => round::bench_grant(&node, uid, count),
@@ -195,11 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&rows);
             } else {
-                let median = |v: &[f64]| {
-                    let mut s = v.to_vec();
-                    s.sort_by(f64::total_cmp);
-                    s.get(s.len() / 2).copied().unwrap_or_default()
-                };
+                let median = bench_town::median;
                 println!(
                     "medians of {runs} run(s), ms; `townhall reset --yes` with the daemon running"
                 );
@@ -217,6 +229,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         median(&r.walk_ms)
                     );
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::ResetAlone {
+                    resident,
+                    streamer,
+                    files,
+                    runs,
+                    json,
+                },
+        } => {
+            let town = load(&cli.config)?;
+            let rows = bench_alone::run(&town, &resident, &streamer, &files, runs, &mut |m| {
+                eprintln!("bench: {m}")
+            })?;
+            if json {
+                print_json(&rows);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let median = bench_town::median;
+            println!(
+                "medians of {runs} run(s), ms; {resident} reset alone while {streamer}'s turn streams a line every 10 ms"
+            );
+            println!(
+                "{:>10} {:>15} {:>10} {:>20} {:>20} {:>22}",
+                "files",
+                "critical path",
+                "reset",
+                "stream's longest",
+                "before, longest",
+                "town reset's critical"
+            );
+            for r in rows {
+                println!(
+                    "{:>10} {:>15.1} {:>10.1} {:>20.1} {:>20.1} {:>22.1}",
+                    r.files,
+                    median(&r.critical_ms),
+                    median(&r.reset_ms),
+                    median(&r.stall_ms),
+                    median(&r.calm_ms),
+                    median(&r.town_critical_ms)
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -254,6 +254,79 @@ pub fn reset(
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn checkpoint(town: &Town, resident: &str, label: &str) -> anyhow::Result<ExitCode> {
+    let machine = super::machine::real(town);
+    let taken = round::checkpoint::take(town, machine.round().subvolumes, resident, label)?;
+    out(&format!(
+        "checkpoint {} of {resident}'s home taken (`townhall rollback {resident} {}` goes back to it)",
+        taken.n, taken.n
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn checkpoints(town: &Town, resident: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let list = round::checkpoint::list(town, resident);
+    if json {
+        super::print_json(&list);
+    } else if list.is_empty() {
+        out(&format!("{resident} has no checkpoints this round"));
+    }
+    for c in list.iter().filter(|_| !json) {
+        let at = round::checkpoint::checkpoint_path(town, resident, c.n);
+        let (bytes, entries, whole) = round::checkpoint::size(&at, 100_000);
+        out(&format!(
+            "{:>4}  {}  {}{:.1} MiB, {entries} entries  {}",
+            c.n,
+            c.taken,
+            if whole { "" } else { "≥" },
+            bytes as f64 / (1 << 20) as f64,
+            super::shown::shown(&c.label)
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rollback(
+    town: &Town,
+    resident: &str,
+    n: u64,
+    by: Option<String>,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let asked = || -> anyhow::Result<bool> {
+        if !std::io::stdin().is_terminal() {
+            return Ok(false);
+        }
+        eprint!(
+            "Roll {resident}'s home back to checkpoint {n}? Its files since are lost; /persist/{resident} stays as it is. [y/N] "
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    };
+    if !yes && !asked()? {
+        eprintln!(
+            "error: the rollback was not confirmed; nothing was changed\n  help: answer y at a terminal, or pass --yes"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    // SAFETY: setting a signal's disposition to ignore is always sound.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+    let machine = super::machine::real(town);
+    let mut terminal = Terminal { quiet: false };
+    match townhall::reset::rollback(town, resident, n, &machine, &who(by), &mut terminal) {
+        Ok(r) => out(&format!(
+            "{resident}'s home is back at checkpoint {n} (in {} ms)",
+            r.duration_ms
+        )),
+        Err(ResetError::Refused(r)) => return Ok(refused("rollback", &r)),
+        Err(e) => return Err(e.into()),
+    }
+    tell_daemon();
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Each resident's losses (those `only` names, when it names any), one block each, on
 /// stderr.
 fn say_losses(

@@ -120,6 +120,9 @@ fn named(ask: &Ask) -> Option<&str> {
         | Ask::Health { resident, .. }
         | Ask::Audit { resident, .. } => Some(resident),
         Ask::ResetReport { resident, .. } | Ask::Reset { resident, .. } => resident.as_deref(),
+        Ask::Checkpoint { resident, .. }
+        | Ask::Checkpoints { resident }
+        | Ask::Rollback { resident, .. } => Some(resident),
         Ask::Subscribe
         | Ask::Decide { .. }
         | Ask::Devices
@@ -191,7 +194,23 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
         }
         Ask::Status { resident: name }
         | Ask::Log { resident: name }
+        | Ask::Checkpoints { resident: name }
         | Ask::Branches { resident: name } => resident(town, name).map(|_| ()),
+        Ask::Checkpoint {
+            resident: name,
+            by,
+            label,
+        } => {
+            text("the label", label, 80 * 4)?;
+            resident(town, name)?;
+            mayor(town, by, "take a checkpoint")
+        }
+        Ask::Rollback {
+            resident: name, by, ..
+        } => {
+            resident(town, name)?;
+            mayor(town, by, "roll a home back")
+        }
         Ask::Cost {
             resident: name,
             conversation,

@@ -26,6 +26,8 @@ pub enum ResetError {
     #[error("{}", lines(.0))]
     Refused(Vec<Refusal>),
     #[error(transparent)]
+    Checkpoint(#[from] crate::round::CheckpointError),
+    #[error(transparent)]
     Os(#[from] OsError),
 }
 
@@ -45,6 +47,20 @@ pub fn plan(town: &Town, only: &[String], machine: &impl Machine) -> Result<Rese
     Ok(plan)
 }
 
+/// The lock no other reset gets while it is held, and a reset that was killed finished.
+fn begin(
+    town: &Town,
+    machine: &impl Machine,
+    witness: &mut dyn Witness,
+) -> Result<nix::fcntl::Flock<std::fs::File>, ResetError> {
+    let seams = machine.round();
+    let lock = crate::round::lock(&town.state)?;
+    for line in crate::round::recover(town, seams.subvolumes, seams.files)? {
+        witness.warning(&line);
+    }
+    Ok(lock)
+}
+
 /// End the round for the residents `only` names alone, or for every resident when it names
 /// none, and begin the next, recorded as reset `by`.
 pub fn end_round(
@@ -55,10 +71,7 @@ pub fn end_round(
     witness: &mut dyn Witness,
 ) -> Result<ResetReport, ResetError> {
     let seams = machine.round();
-    let _lock = crate::round::lock(&town.state)?;
-    for line in crate::round::recover(town, seams.subvolumes, seams.files)? {
-        witness.warning(&line);
-    }
+    let _lock = begin(town, machine, witness)?;
     let mut plan = plan(town, only, machine)?;
     for line in crate::sign::sign_plan(&mut plan, town, machine.keys()) {
         witness.warning(&line);
@@ -69,6 +82,37 @@ pub fn end_round(
     for line in crate::remote::after_reset(town, only, machine.remote()) {
         witness.warning(&line);
     }
+    // Checkpoints are of the round that ended: they go with it, deleted in the background.
+    for h in &plan.homes {
+        if let Err(e) = crate::round::checkpoint::retire_all(town, seams.subvolumes, &h.name) {
+            witness.warning(&format!("{}'s checkpoints: {e}", h.name));
+        }
+    }
+    Ok(report)
+}
+
+/// Roll `resident`'s home back to its checkpoint `n`: its turns end, it is levelled, and its
+/// home is exchanged for a writable snapshot of the checkpoint. Its round goes on; what
+/// persists under /persist is not rolled back. Recorded as by `by`.
+pub fn rollback(
+    town: &Town,
+    resident: &str,
+    n: u64,
+    machine: &impl Machine,
+    by: &str,
+    witness: &mut dyn Witness,
+) -> Result<ResetReport, ResetError> {
+    let seams = machine.round();
+    let _lock = begin(town, machine, witness)?;
+    let checkpoint = crate::round::checkpoint::find(town, resident, n)?;
+    let only = [resident.to_string()];
+    let mut plan = plan(town, &only, machine)?;
+    for h in &mut plan.homes {
+        h.from = Some(checkpoint.clone());
+    }
+    witness.before_levelling(&only);
+    let report =
+        crate::round::run_reset(&plan, &seams, &town.state, by, &mut |m| witness.progress(m))?;
     Ok(report)
 }
 

@@ -412,7 +412,9 @@ pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         let mut rounds = BTreeMap::new();
         for h in &plan.homes {
             let now = state.round_of(&h.name).map_err(OsError::from)?;
-            rounds.insert(h.name.clone(), now + 1);
+            // A rollback goes back within the round; a reset begins the next.
+            let next = if h.from.is_some() { now } else { now + 1 };
+            rounds.insert(h.name.clone(), next);
         }
         let (mut report, took) = apply_alone(plan, seams, dir, &rounds, progress)?;
         report.round = state.round().map_err(OsError::from)?;

@@ -83,10 +83,19 @@ pub fn exchange_home<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
     let volume = plan.live.parent().unwrap_or(Path::new("/"));
     let next_name = next.file_name().unwrap_or_default().to_string_lossy();
     let t = Instant::now();
-    make_home(sv, seams.files, volume, &next_name)?;
+    match &h.from {
+        Some(checkpoint) => sv.snapshot(checkpoint, &next, false)?,
+        None => {
+            make_home(sv, seams.files, volume, &next_name)?;
+        }
+    }
     let mut critical = t.elapsed();
     pause("snapshotted", progress);
-    let kept = build_home(&next, h, seams.files, seams.git)?;
+    let kept = match &h.from {
+        // As it was at the checkpoint, its links into /persist with it.
+        Some(_) => h.directories.iter().chain(&h.files).cloned().collect(),
+        None => build_home(&next, h, seams.files, seams.git)?,
+    };
     set_pending(
         state,
         &h.name,
@@ -96,7 +105,9 @@ pub fn exchange_home<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         },
     )?;
     // Made before the exchange, so that only renames are left on the critical path.
-    let retired = retirement(&plan.live, sv, &h.name, round - 1)?;
+    // A rolled-back home is deleted, never read for losses: its round goes on.
+    let lived = if h.from.is_some() { 0 } else { round - 1 };
+    let retired = retirement(&plan.live, sv, &h.name, lived)?;
     pause("built", progress);
     progress(&format!(
         "exchanging {} with {}",

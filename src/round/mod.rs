@@ -2,6 +2,7 @@
 //! declared secrets, and recording each round.
 
 mod apply;
+pub mod checkpoint;
 mod files;
 mod home;
 mod init;
@@ -20,6 +21,7 @@ pub use apply::{
     Quarantined, ROUND_MARKER, ResetReport, STEPS, Seams, apply_alone, apply_reset, build_home,
     make_home, now_rfc3339, run_reset,
 };
+pub use checkpoint::{Checkpoint, CheckpointError};
 #[cfg(test)]
 pub use files::FakeFiles;
 pub use files::{Files, HostFiles, Kind, Node, Owner};

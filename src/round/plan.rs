@@ -158,6 +158,8 @@ pub struct HomePlan {
     pub signing_key: Option<String>,
     /// The gate's proxy, for login shells and the user manager, when the town has a gate.
     pub proxy: Option<String>,
+    /// A rollback's checkpoint: the new home is a writable snapshot of it, not built.
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -207,6 +209,7 @@ pub fn home_plan(town: &Town, r: &Resident, accounts: &impl Accounts) -> Result<
         limits: r.limits.clone(),
         signing_key: None,
         proxy: r.agent.proxy.clone(),
+        from: None,
     })
 }
 

@@ -32,6 +32,9 @@ pub trait Subvolumes {
     /// The kernel's id of the subvolume at `path` (never followed): ids are root's to give
     /// and stay with a subvolume however it is renamed, so they say which one is where.
     fn id(&self, path: &Path) -> Result<u64, OsError>;
+    /// Clear a subvolume's read-only flag (never followed): the kernel moves a read-only
+    /// subvolume to another directory no more than it changes what is in it.
+    fn make_writable(&self, path: &Path) -> Result<(), OsError>;
 }
 
 /// `struct btrfs_ioctl_vol_args_v2` from linux/btrfs.h.
@@ -210,6 +213,14 @@ impl Subvolumes for Btrfs {
         let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = nix::fcntl::openat(&parent, name.as_str(), dir, Mode::empty()).os(what)?;
         super::subvolume_tree::subvolume_id(&fd).os(what)
+    }
+
+    fn make_writable(&self, path: &Path) -> Result<(), OsError> {
+        let what = || format!("making {} writable", path.display());
+        let (parent, name) = parent_and_name(path).os(what)?;
+        let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(&parent, name.as_str(), dir, Mode::empty()).os(what)?;
+        super::subvolume_tree::make_writable(&fd).os(what)
     }
 }
 

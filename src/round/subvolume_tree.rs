@@ -235,7 +235,7 @@ fn open_dir(top: &OwnedFd, top_id: u64, tree: u64, ino: u64) -> Result<OwnedFd, 
 }
 
 /// A subvolume that is read-only keeps its children: their entries cannot be removed.
-fn make_writable(fd: &OwnedFd) -> Result<(), Errno> {
+pub(super) fn make_writable(fd: &OwnedFd) -> Result<(), Errno> {
     let mut flags = 0u64;
     // SAFETY: fd open, flags a valid u64 to write to and read from.
     unsafe { subvol_getflags(fd.as_raw_fd(), &mut flags) }?;

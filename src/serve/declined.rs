@@ -26,6 +26,8 @@ pub enum Declined {
     RoundFile(#[from] crate::round::RoundFileError),
     #[error(transparent)]
     Reset(#[from] crate::reset::ResetError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::round::CheckpointError),
     #[error("the daemon's worker thread failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
 }

@@ -143,6 +143,21 @@ where
                     Err(e) => hall::refused(e),
                 }
             }
+            Ask::Checkpoint {
+                resident,
+                by,
+                label,
+            } => match self.checkpoint(&resident, &by, &label).await {
+                Ok(checkpoints) => Said::Checkpoints { checkpoints },
+                Err(e) => hall::refused(e),
+            },
+            Ask::Checkpoints { resident } => Said::Checkpoints {
+                checkpoints: self.checkpoints(&resident).await,
+            },
+            Ask::Rollback { resident, by, n } => match self.rollback(&resident, &by, n).await {
+                Ok(summary) => Said::ResetDone(summary),
+                Err(e) => hall::refused(e),
+            },
             Ask::Reset { by, resident } => match self.reset(&by, resident).await {
                 Ok(summary) => Said::ResetDone(summary),
                 Err(e) => hall::refused(e),

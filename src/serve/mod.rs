@@ -4,6 +4,7 @@
 
 mod approvals;
 mod asker;
+mod checkpoints;
 mod consoles;
 mod control;
 mod credentials;

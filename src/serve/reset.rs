@@ -10,7 +10,7 @@ use crate::machine::Machine;
 use crate::units::UserManagers;
 
 /// The daemon's reset goes to the journal: the mayor gets the summary in the room.
-struct Journal;
+pub(super) struct Journal;
 
 impl crate::reset::Witness for Journal {
     fn progress(&mut self, line: &str) {

@@ -236,3 +236,98 @@ pub fn ada_cannot_lead_her_reset_outside_her_home(t: &Town) -> anyhow::Result<()
     t.sh("rm -f /etc/townhall-sentinel /agents/vox/sentinel-vox /persist/vox/sentinel-vox")?;
     Ok(())
 }
+
+/// The number in "Checkpoint **N** of ada's home taken".
+fn checkpoint_number(msgs: &[(String, bool)]) -> anyhow::Result<u64> {
+    let said = msgs
+        .iter()
+        .map(|(b, _)| b.as_str())
+        .find(|b| b.contains("of ada's home taken"))
+        .context("no checkpoint was said")?;
+    let n = said
+        .split("**")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no number in {said}"))?;
+    Ok(n)
+}
+
+pub fn a_rollback_brings_back_ada_s_files_and_commit_and_checkpoints_end_with_her_round(
+    t: &Town,
+) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
+    let head = || as_ok(t, "ada", "cd ~/proj && git rev-parse HEAD");
+    as_ok(
+        t,
+        "ada",
+        "rm -rf ~/proj && git init -q ~/proj && cd ~/proj && echo a > a.txt && echo b > b.txt && git add . && git -c commit.gpgsign=false commit -qm first",
+    )?;
+    let first = head()?;
+    t.sh("echo root > /etc/townhall-sentinel && echo vox > /agents/vox/sentinel-vox && chown vox: /agents/vox/sentinel-vox")?;
+    block_on(async {
+        let (mayor, room) = room_with(t, "ada checkpoints", &[ADA], true).await?;
+        mayor.say(&room, "!checkpoint before the mess").await?;
+        let msgs = mayor.wait_for(&room, ADA, "of ada's home taken").await?;
+        let n = checkpoint_number(&msgs)?;
+        // The mess: a file deleted, the commit amended, a new file; then, as ada who
+        // attacks, a nested subvolume and links out of her home for the rollback to follow.
+        as_ok(
+            t,
+            "ada",
+            "cd ~/proj && rm a.txt && echo c > c.txt && git add -A && git -c commit.gpgsign=false commit -q --amend -m amended && \
+             btrfs subvolume create ~/nested-rb >/dev/null && echo x > ~/nested-rb/x && \
+             ln -s /etc ~/etc-rb && ln -s /agents/vox ~/vox-rb && echo later > ~/work/after-checkpoint.txt",
+        )?;
+        ensure!(head()? != first, "the commit was not amended");
+        // The checkpoint outlives a restart of the daemon.
+        t.sh("systemctl restart townhall")?;
+        mayor.say(&room, "!checkpoints").await?;
+        mayor.wait_for(&room, ADA, "before the mess").await?;
+        mayor.say(&room, &format!("!rollback {n}")).await?;
+        let msgs = mayor.wait_for(&room, ADA, "Reply `!rollback yes`").await?;
+        ensure!(
+            msgs.iter()
+                .any(|(b, _)| b.contains("are **not** rolled back")),
+            "the offer does not say persisted paths stay: {msgs:?}"
+        );
+        mayor.say(&room, "!rollback yes").await?;
+        mayor
+            .wait_for(&room, ADA, &format!("back at checkpoint {n}"))
+            .await?;
+        Ok(())
+    })?;
+    ensure!(head()? == first, "the amended commit was not rolled back");
+    as_ok(t, "ada", "test -f ~/proj/a.txt && test ! -e ~/proj/c.txt")
+        .context("the files were not rolled back")?;
+    as_ok(t, "ada", "test -f ~/work/after-checkpoint.txt")
+        .context("a persisted file was rolled back")?;
+    let home = t.sh("ls -A /agents/ada")?;
+    ensure!(
+        !home.contains("nested-rb") && !home.contains("etc-rb") && !home.contains("vox-rb"),
+        "what ada planted after the checkpoint outlived the rollback: {home}"
+    );
+    for sentinel in [
+        "/etc/townhall-sentinel",
+        "/etc/passwd",
+        "/agents/vox/sentinel-vox",
+    ] {
+        t.sh(&format!("test -f {sentinel}"))
+            .with_context(|| format!("{sentinel} is gone after ada's rollback"))?;
+    }
+    // Her next reset ends her checkpoints: listed no more, and deleted in the background.
+    let listed = t.sh("townhall checkpoints ada")?;
+    ensure!(listed.contains("before the mess"), "not listed: {listed}");
+    t.sh("townhall reset ada --yes --by checkpoints >/dev/null 2>&1")?;
+    let listed = t.sh("townhall checkpoints ada")?;
+    ensure!(listed.contains("no checkpoints"), "still listed: {listed}");
+    t.sh("i=0; until ! btrfs subvolume list /town | grep -q 'checkpoints/ada\\|retired' || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done")?;
+    let left = t.sh("btrfs subvolume list /town")?;
+    ensure!(
+        !left.contains("checkpoints/ada")
+            && !left.contains("retired")
+            && !left.contains("nested-rb"),
+        "ada's checkpoint or old home is still there: {left}"
+    );
+    t.sh("rm -f /etc/townhall-sentinel /agents/vox/sentinel-vox")?;
+    Ok(())
+}

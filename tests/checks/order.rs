@@ -349,6 +349,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         ao::ada_cannot_lead_her_reset_outside_her_home,
     ),
     (
+        "alone::a_rollback_brings_back_ada_s_files_and_commit_and_checkpoints_end_with_her_round",
+        ao::a_rollback_brings_back_ada_s_files_and_commit_and_checkpoints_end_with_her_round,
+    ),
+    (
         "chat::what_was_said_before_ada_joined_starts_no_turn",
         al::what_was_said_before_ada_joined_starts_no_turn,
     ),

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use super::Chat;
 use super::answer::Streamer;
 use super::bot::{Backend, Ended, Job, NotRun, TurnAsk};
+use super::confirm::Offer;
 use super::line::Place;
 use super::policy::{Command, DeviceCommand};
 use townhall_wire::hall::TurnEvent;
@@ -55,7 +56,7 @@ pub async fn act<B: Backend, C: Chat>(
             let alone = (!all).then_some(name);
             match backend.reset_report(sender, alone).await {
                 Ok(report) => {
-                    offers.asked(room, sender, name, all);
+                    offers.asked(room, sender, name, Offer::Reset { all });
                     say(report).await
                 }
                 Err(e) => say(format!(
@@ -64,20 +65,63 @@ pub async fn act<B: Backend, C: Chat>(
                 .await,
             }
         }
-        Command::ResetYes => match offers.confirmed(room, sender, name) {
-            None => {
-                let wait = super::confirm::WAIT.as_secs();
-                say(format!("_No reset is waiting for your confirmation here (an offer lasts {wait} s): send `!reset` first. Nothing changed._")).await
+        Command::ResetYes => {
+            match offers.confirmed(room, sender, name, Offer::Reset { all: false }) {
+                Some(Offer::Reset { all }) => {
+                    match backend.reset(sender, (!all).then_some(name)).await {
+                        Ok(report) => say(report).await,
+                        Err(e) => {
+                            say(format!(
+                                "_The reset was refused; nothing changed:_\n```\n{e}\n```"
+                            ))
+                            .await
+                        }
+                    }
+                }
+                _ => {
+                    let wait = super::confirm::WAIT.as_secs();
+                    say(format!("_No reset is waiting for your confirmation here (an offer lasts {wait} s): send `!reset` first. Nothing changed._")).await
+                }
             }
-            Some(all) => match backend.reset(sender, (!all).then_some(name)).await {
-                Ok(report) => say(report).await,
+        }
+        Command::Checkpoint(label) => say(backend.checkpoint(name, sender, &label).await).await,
+        Command::Checkpoints => match backend.checkpoints(name).await {
+            Ok(list) => say(super::words::checkpoints(name, &list)).await,
+            Err(e) => say(format!("_Could not list the checkpoints: {e}_")).await,
+        },
+        // First what it means; only `!rollback yes` from the same mayor, here, in time, acts.
+        Command::Rollback(n) => match backend.checkpoints(name).await {
+            Ok(list) => match list.iter().find(|c| c.n == n) {
+                Some(c) => {
+                    offers.asked(room, sender, name, Offer::Rollback(n));
+                    say(super::words::rollback_offer(&backend.town(), name, c)).await
+                }
+                None => say(format!(
+                    "_{name} has no checkpoint {n}; `!checkpoints` lists them. Nothing changed._"
+                ))
+                .await,
+            },
+            Err(e) => {
+                say(format!(
+                    "_Could not read the checkpoints, so no rollback is offered: {e}_"
+                ))
+                .await
+            }
+        },
+        Command::RollbackYes => match offers.confirmed(room, sender, name, Offer::Rollback(0)) {
+            Some(Offer::Rollback(n)) => match backend.rollback(name, sender, n).await {
+                Ok(done) => say(done).await,
                 Err(e) => {
                     say(format!(
-                        "_The reset was refused; nothing changed:_\n```\n{e}\n```"
+                        "_The rollback was refused; nothing changed:_\n```\n{e}\n```"
                     ))
                     .await
                 }
             },
+            _ => {
+                let wait = super::confirm::WAIT.as_secs();
+                say(format!("_No rollback is waiting for your confirmation here (an offer lasts {wait} s): send `!rollback N` first. Nothing changed._")).await
+            }
         },
         Command::Usage(how) => say(format!("_{how}_")).await,
         // A tail's batches go into a thread under the command, so the room stays readable.

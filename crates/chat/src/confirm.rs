@@ -1,7 +1,7 @@
-//! Resets waiting for the mayor's `!reset yes`: one per room, mayor and resident, for a
-//! while. A confirmation is the same mayor, to the same resident, in the same room, in
-//! time, and ends what was offered there (that resident's round, or the town's); anything
-//! else changes nothing.
+//! What waits for a mayor's confirmation — a reset (`!reset yes`) or a rollback
+//! (`!rollback yes`) — one per room, mayor and resident, for a while. A confirmation is the
+//! same mayor, to the same resident, in the same room, in time, of the same kind, and does
+//! what was offered there; anything else changes nothing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,84 +9,119 @@ use std::time::{Duration, Instant};
 
 pub const WAIT: Duration = Duration::from_secs(120);
 
-/// (room, mayor, resident) → when it was offered, and whether for the whole town.
-type Asked = HashMap<(String, String, String), (Instant, bool)>;
+/// What was offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// End this resident's round, or the town's when `all`.
+    Reset { all: bool },
+    /// Roll this resident's home back to checkpoint N.
+    Rollback(u64),
+}
+
+impl Offer {
+    fn same_kind(&self, other: &Offer) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+/// (room, mayor, resident) → when it was offered, and what.
+type Asked = HashMap<(String, String, String), (Instant, Offer)>;
 
 /// The offers waiting, per room, mayor and resident.
 #[derive(Debug, Default)]
 pub struct Offers(Mutex<Asked>);
 
 impl Offers {
-    /// `who` was shown in `room` what ending `resident`'s round (the town's when `all`)
-    /// would lose.
-    pub fn asked(&self, room: &str, who: &str, resident: &str, all: bool) {
+    /// `who` was shown in `room` what `offer` to `resident` would do.
+    pub fn asked(&self, room: &str, who: &str, resident: &str, offer: Offer) {
         let mut a = self.0.lock().expect("lock");
         a.retain(|_, (at, _)| at.elapsed() < WAIT);
         a.insert(
             (room.into(), who.into(), resident.into()),
-            (Instant::now(), all),
+            (Instant::now(), offer),
         );
     }
 
-    /// What `who` confirms in `room` to `resident` now: Some(whether the town's round);
-    /// a confirmation is used up.
-    pub fn confirmed(&self, room: &str, who: &str, resident: &str) -> Option<bool> {
+    /// The offer of `kind` (its number aside) that `who` confirms in `room` to `resident`
+    /// now; a confirmation is used up.
+    pub fn confirmed(&self, room: &str, who: &str, resident: &str, kind: Offer) -> Option<Offer> {
         take(
             &mut self.0.lock().expect("lock"),
             (room, who, resident),
+            kind,
             Instant::now(),
         )
     }
 }
 
-fn take(a: &mut Asked, (room, who, resident): (&str, &str, &str), now: Instant) -> Option<bool> {
-    a.remove(&(room.to_string(), who.to_string(), resident.to_string()))
+fn take(
+    a: &mut Asked,
+    (room, who, resident): (&str, &str, &str),
+    kind: Offer,
+    now: Instant,
+) -> Option<Offer> {
+    let key = (room.to_string(), who.to_string(), resident.to_string());
+    let (_, offer) = a.get(&key)?;
+    if !offer.same_kind(&kind) {
+        return None;
+    }
+    a.remove(&key)
         .filter(|(at, _)| now.duration_since(*at) < WAIT)
-        .map(|(_, all)| all)
+        .map(|(_, offer)| offer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const RESET: Offer = Offer::Reset { all: false };
+
     #[test]
     fn only_the_same_mayor_to_the_same_resident_in_the_same_room_in_time_confirms_once() {
         let mut a = Asked::new();
         let t0 = Instant::now();
-        a.insert(("!r".into(), "@mayor".into(), "ada".into()), (t0, false));
+        a.insert(("!r".into(), "@mayor".into(), "ada".into()), (t0, RESET));
         let key = |room, who, resident| (room, who, resident);
+        for (k, why) in [
+            (key("!other", "@mayor", "ada"), "another room"),
+            (key("!r", "@deputy", "ada"), "another mayor"),
+            (key("!r", "@mayor", "vox"), "another resident"),
+        ] {
+            assert_eq!(take(&mut a.clone(), k, RESET, t0), None, "{why}");
+        }
         assert_eq!(
-            take(&mut a.clone(), key("!other", "@mayor", "ada"), t0),
-            None,
-            "another room"
-        );
-        assert_eq!(
-            take(&mut a.clone(), key("!r", "@deputy", "ada"), t0),
-            None,
-            "another mayor"
-        );
-        assert_eq!(
-            take(&mut a.clone(), key("!r", "@mayor", "vox"), t0),
-            None,
-            "another resident"
-        );
-        assert_eq!(
-            take(&mut a.clone(), key("!r", "@mayor", "ada"), t0 + WAIT),
+            take(&mut a.clone(), key("!r", "@mayor", "ada"), RESET, t0 + WAIT),
             None,
             "too late"
         );
-        let soon = t0 + Duration::from_secs(5);
-        assert_eq!(take(&mut a, key("!r", "@mayor", "ada"), soon), Some(false));
         assert_eq!(
-            take(&mut a, key("!r", "@mayor", "ada"), soon),
+            take(
+                &mut a.clone(),
+                key("!r", "@mayor", "ada"),
+                Offer::Rollback(0),
+                t0
+            ),
+            None,
+            "a rollback's yes does not confirm a reset"
+        );
+        let soon = t0 + Duration::from_secs(5);
+        assert_eq!(
+            take(&mut a, key("!r", "@mayor", "ada"), RESET, soon),
+            Some(RESET)
+        );
+        assert_eq!(
+            take(&mut a, key("!r", "@mayor", "ada"), RESET, soon),
             None,
             "used up"
         );
-        a.insert(("!r".into(), "@mayor".into(), "ada".into()), (t0, true));
+        a.insert(
+            ("!r".into(), "@mayor".into(), "ada".into()),
+            (t0, Offer::Rollback(3)),
+        );
         assert_eq!(
-            take(&mut a, key("!r", "@mayor", "ada"), soon),
-            Some(true),
-            "the town's round, as offered"
+            take(&mut a, key("!r", "@mayor", "ada"), Offer::Rollback(0), soon),
+            Some(Offer::Rollback(3)),
+            "the checkpoint that was offered"
         );
     }
 }

@@ -102,6 +102,18 @@ impl Backend for Desk {
     async fn reset(&self, _: &str, _: Option<&str>) -> Result<String, HallError> {
         Ok(String::new())
     }
+    async fn checkpoint(&self, _: &str, _: &str, _: &str) -> String {
+        String::new()
+    }
+    async fn checkpoints(
+        &self,
+        _: &str,
+    ) -> Result<Vec<townhall_wire::hall::CheckpointInfo>, HallError> {
+        Ok(vec![])
+    }
+    async fn rollback(&self, _: &str, _: &str, _: u64) -> Result<String, HallError> {
+        Ok(String::new())
+    }
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, _: &str) {
         self.log(format!("audit {resident} {what:?} {from} {room}"));
     }

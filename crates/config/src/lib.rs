@@ -162,6 +162,8 @@ pub struct Btrfs {
     pub volume: PathBuf,
     pub live: String,
     pub blank: String,
+    /// Checkpoints kept per resident within a round; taking one more retires the oldest.
+    pub checkpoints: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -115,6 +115,8 @@ pub struct RawBtrfs {
     pub live: Option<S<String>>,
     #[serde(default)]
     pub blank: Option<S<String>>,
+    #[serde(default)]
+    pub checkpoints: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

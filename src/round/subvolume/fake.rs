@@ -154,6 +154,16 @@ impl Subvolumes for FakeSubvolumes {
         Ok(out)
     }
 
+    fn make_writable(&self, path: &Path) -> Result<(), OsError> {
+        self.act("writable", format!("writable {}", path.display()))?;
+        for (p, ro) in self.subvolumes.lock().expect("lock").iter_mut() {
+            if p == path {
+                *ro = false;
+            }
+        }
+        Ok(())
+    }
+
     fn id(&self, path: &Path) -> Result<u64, OsError> {
         if self.find(path).is_none() {
             return Err(OsError::new(

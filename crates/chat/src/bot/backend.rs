@@ -88,6 +88,25 @@ pub trait Backend: Send + Sync + 'static {
         by: &str,
         resident: Option<&str>,
     ) -> impl Future<Output = Result<String, HallError>> + Send;
+    /// Take a checkpoint of `resident`'s home; markdown saying so, or why not.
+    fn checkpoint(
+        &self,
+        resident: &str,
+        by: &str,
+        label: &str,
+    ) -> impl Future<Output = String> + Send;
+    /// `resident`'s checkpoints, as the hall says them.
+    fn checkpoints(
+        &self,
+        resident: &str,
+    ) -> impl Future<Output = Result<Vec<townhall_wire::hall::CheckpointInfo>, HallError>> + Send;
+    /// Roll `resident`'s home back to checkpoint `n`; markdown describing the result.
+    fn rollback(
+        &self,
+        resident: &str,
+        by: &str,
+        n: u64,
+    ) -> impl Future<Output = Result<String, HallError>> + Send;
     /// Have root save a file `sender` sent into the resident's inbox; where it went.
     fn file(
         &self,

@@ -17,6 +17,13 @@ pub enum Command {
         all: bool,
     },
     ResetYes,
+    /// A read-only snapshot of the resident's home now, with a label.
+    Checkpoint(String),
+    /// The resident's checkpoints.
+    Checkpoints,
+    /// Say what rolling back to checkpoint N means, and wait for `!rollback yes`.
+    Rollback(u64),
+    RollbackYes,
     /// The resident's branches on the town remote.
     Branches,
     /// What the resident may reach and what was refused this round.
@@ -122,6 +129,18 @@ pub(super) fn command(text: &str) -> Command {
             None => Command::Reset { all: false },
             Some(_) => Command::Usage(
                 "`!reset` ends this resident's round, `!reset all` every resident's; `!reset yes` confirms"
+                    .into(),
+            ),
+        },
+        Some("!checkpoint") => Command::Checkpoint(words.collect::<Vec<_>>().join(" ")),
+        Some("!checkpoints") => Command::Checkpoints,
+        Some("!rollback") => match (words.next(), words.next()) {
+            (Some("yes"), None) => Command::RollbackYes,
+            (Some(n), None) if n.parse::<u64>().is_ok() => {
+                Command::Rollback(n.parse().unwrap_or_default())
+            }
+            _ => Command::Usage(
+                "`!rollback N` rolls this resident's home back to checkpoint N (`!checkpoints` lists them); `!rollback yes` confirms"
                     .into(),
             ),
         },

@@ -87,7 +87,15 @@ pub fn decide(m: &Incoming) -> Decision {
     }
     match command(text) {
         Command::Turn(t) if t.is_empty() => Decision::Pass,
-        c @ (Command::Reset { .. } | Command::ResetYes) if !m.is_mayor => Decision::MayorsOnly(c),
+        c @ (Command::Reset { .. }
+        | Command::ResetYes
+        | Command::Checkpoint(_)
+        | Command::Rollback(_)
+        | Command::RollbackYes)
+            if !m.is_mayor =>
+        {
+            Decision::MayorsOnly(c)
+        }
         Command::Device(d) if d != DeviceCommand::List && !m.is_mayor => {
             Decision::MayorsOnly(Command::Device(d))
         }

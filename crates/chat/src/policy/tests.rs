@@ -171,6 +171,38 @@ fn reset_is_for_mayors() {
 }
 
 #[test]
+fn checkpoints_and_rollbacks_read_their_words_and_only_listing_is_for_everyone() {
+    let act = |body| decide(&msg("@mayor:town.test", body, true));
+    assert_eq!(
+        act("!checkpoint before the refactor"),
+        Decision::Act(Command::Checkpoint("before the refactor".into()))
+    );
+    assert_eq!(
+        act("!checkpoint"),
+        Decision::Act(Command::Checkpoint(String::new()))
+    );
+    assert_eq!(act("!checkpoints"), Decision::Act(Command::Checkpoints));
+    assert_eq!(act("!rollback 3"), Decision::Act(Command::Rollback(3)));
+    assert_eq!(act("!rollback yes"), Decision::Act(Command::RollbackYes));
+    for bad in ["!rollback", "!rollback three", "!rollback 3 now"] {
+        assert!(
+            matches!(act(bad), Decision::Act(Command::Usage(_))),
+            "{bad}"
+        );
+    }
+    let mut friend = msg("@friend:town.test", "!rollback 3", true);
+    friend.allowed = true;
+    assert_eq!(decide(&friend), Decision::MayorsOnly(Command::Rollback(3)));
+    friend.body = "!checkpoint x";
+    assert_eq!(
+        decide(&friend),
+        Decision::MayorsOnly(Command::Checkpoint("x".into()))
+    );
+    friend.body = "!checkpoints";
+    assert_eq!(decide(&friend), Decision::Act(Command::Checkpoints));
+}
+
+#[test]
 fn device_commands_read_their_words_and_lending_is_for_mayors() {
     let act = |body| decide(&msg("@mayor:town.test", body, true));
     let lease = DeviceCommand::Lease {

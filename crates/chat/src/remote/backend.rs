@@ -312,6 +312,54 @@ impl Backend for Remote {
             .await
     }
 
+    async fn checkpoint(&self, resident: &str, by: &str, label: &str) -> String {
+        let ask = Ask::Checkpoint {
+            resident: resident.into(),
+            by: by.into(),
+            label: label.into(),
+        };
+        let said = self
+            .counter
+            .ask_for(ask, |s| match s {
+                Said::Checkpoints { checkpoints } => Ok(checkpoints),
+                other => Err(Box::new(other)),
+            })
+            .await;
+        match said {
+            Ok(list) => words::checkpoint_taken(resident, &list),
+            Err(e) => format!("_No checkpoint was taken:_ {e}"),
+        }
+    }
+
+    async fn checkpoints(
+        &self,
+        resident: &str,
+    ) -> Result<Vec<townhall_wire::hall::CheckpointInfo>, HallError> {
+        let ask = Ask::Checkpoints {
+            resident: resident.into(),
+        };
+        self.counter
+            .ask_for(ask, |s| match s {
+                Said::Checkpoints { checkpoints } => Ok(checkpoints),
+                other => Err(Box::new(other)),
+            })
+            .await
+    }
+
+    async fn rollback(&self, resident: &str, by: &str, n: u64) -> Result<String, HallError> {
+        let ask = Ask::Rollback {
+            resident: resident.into(),
+            by: by.into(),
+            n,
+        };
+        self.counter
+            .ask_for(ask, |s| match s {
+                Said::ResetDone(summary) => Ok(words::rolled_back(resident, n, &summary)),
+                other => Err(Box::new(other)),
+            })
+            .await
+    }
+
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, why: &str) {
         self.tell_daemon(Ask::Audit {
             resident: resident.into(),

@@ -3,6 +3,7 @@
 //! message kept, late or interrupted; the answers to commands are in reports.rs, the
 //! notices in notices.rs.
 
+mod checkpoints;
 mod network;
 mod notices;
 mod reports;
@@ -11,6 +12,7 @@ use crate::bot::NotRun;
 use townhall_config::Budget;
 use townhall_wire::hall::{Outcome, Spent, dollars};
 
+pub use checkpoints::{checkpoint_taken, checkpoints, rollback_offer, rolled_back};
 pub use network::network;
 pub use notices::notice;
 pub use reports::{branches, cost, last_turn, reset_done, status, what_a_reset_loses};

@@ -74,6 +74,21 @@ pub fn town(dir: &Path, src: &Source, raw: RawTown, report: &mut Report) -> Town
         }
     }
 
+    let mut checkpoints = 10;
+    if let Some(n) = &raw.btrfs.checkpoints {
+        match u32::try_from(*n.get_ref()) {
+            Ok(k) if (1..=100).contains(&k) => checkpoints = k,
+            _ => c.err(
+                n,
+                format!(
+                    "{} checkpoints per resident is not a cap townhall keeps",
+                    n.get_ref()
+                ),
+                "write a number from 1 to 100",
+            ),
+        }
+    }
+
     // Every reset levels the agents dir and the live subvolume: nothing kept may live there.
     let live_path = if volume.as_os_str().is_empty() {
         PathBuf::new()
@@ -152,6 +167,7 @@ pub fn town(dir: &Path, src: &Source, raw: RawTown, report: &mut Report) -> Town
             volume,
             live,
             blank,
+            checkpoints,
         },
         matrix: TownMatrix { homeserver, mayors },
         residents: Vec::new(),

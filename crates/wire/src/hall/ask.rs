@@ -66,6 +66,22 @@ pub enum Ask {
         #[serde(default)]
         resident: Option<String>,
     },
+    /// Take a checkpoint of `resident`'s home (`!checkpoint`); `by` must be a mayor.
+    Checkpoint {
+        resident: String,
+        by: String,
+        label: String,
+    },
+    /// `resident`'s checkpoints (`!checkpoints`).
+    Checkpoints {
+        resident: String,
+    },
+    /// Roll `resident`'s home back to its checkpoint `n`; `by` must be a mayor.
+    Rollback {
+        resident: String,
+        by: String,
+        n: u64,
+    },
     /// A mayor's ✅ (allow) or ❌ on approval `id`.
     Decide {
         id: u64,

@@ -26,7 +26,9 @@ pub use devices::{
 };
 pub use envelope::{BadEnvelope, Envelope};
 pub use network::{NetworkReport, Refusal, RefusedBy};
-pub use reports::{Branch, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
+pub use reports::{
+    Branch, CheckpointInfo, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport,
+};
 pub use said::{Delivery, Notice, Said};
 pub use turn::{Outcome, Outgoing, RunningTurn, Spent, TurnEvent, dollars};
 
@@ -35,7 +37,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 /// A chain of residents answering residents stops after this many hops: in a shared room
 /// (the chat counts) and through the town's `ask_resident` tool (root counts).
 pub const HOP_LIMIT: u32 = 4;

@@ -74,6 +74,18 @@ pub struct ResetSummary {
     pub resident: Option<String>,
 }
 
+/// One checkpoint of a resident's home, as `!checkpoints` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    pub n: u64,
+    pub label: String,
+    pub age_secs: u64,
+    /// What it holds; a floor when `whole` is false (the count stopped at its cap).
+    pub bytes: u64,
+    pub entries: u64,
+    pub whole: bool,
+}
+
 /// What ending the round would lose of one resident's, one line each (root words them:
 /// the same lines the CLI prints).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

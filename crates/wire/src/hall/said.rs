@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use super::Reply;
 use super::devices::{DeviceStatus, Lease};
 use super::network::NetworkReport;
-use super::reports::{CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport};
+use super::reports::{
+    CheckpointInfo, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport,
+};
 use super::turn::{Outcome, Outgoing, TurnEvent};
 
 /// An answer kept until the chat says it reached the room.
@@ -137,6 +139,10 @@ pub enum Said {
         path: String,
     },
     ResetDone(ResetSummary),
+    /// A resident's checkpoints, oldest first (after `Checkpoint`, the new one is last).
+    Checkpoints {
+        checkpoints: Vec<CheckpointInfo>,
+    },
     Devices {
         devices: Vec<DeviceStatus>,
     },

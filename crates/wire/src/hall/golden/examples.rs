@@ -101,6 +101,19 @@ pub(super) fn asks() -> Vec<Ask> {
             by: who.clone(),
             resident: Some(r.clone()),
         },
+        Ask::Checkpoint {
+            resident: r.clone(),
+            by: who.clone(),
+            label: s("before the refactor"),
+        },
+        Ask::Checkpoints {
+            resident: r.clone(),
+        },
+        Ask::Rollback {
+            resident: r.clone(),
+            by: who.clone(),
+            n: 2,
+        },
         Ask::Decide {
             id: 7,
             by: who.clone(),
@@ -333,6 +346,16 @@ pub(super) fn saids() -> Vec<Said> {
             warnings: vec![s("ada: could not build the home")],
             resident: Some(s("ada")),
         }),
+        Said::Checkpoints {
+            checkpoints: vec![CheckpointInfo {
+                n: 2,
+                label: s("before the refactor"),
+                age_secs: 90,
+                bytes: 4096,
+                entries: 12,
+                whole: true,
+            }],
+        },
         Said::Devices {
             devices: vec![DeviceStatus {
                 devnode: "/dev/ttyS0".into(),

@@ -31,9 +31,12 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Network { .. } => 21,
         Ask::Answer { .. } => 22,
         Ask::FileSent { .. } => 23,
+        Ask::Checkpoint { .. } => 24,
+        Ask::Checkpoints { .. } => 25,
+        Ask::Rollback { .. } => 26,
     }
 }
-pub(super) const ASKS: usize = 24;
+pub(super) const ASKS: usize = 27;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -70,9 +73,10 @@ pub(super) fn said_index(s: &Said) -> usize {
         Said::QuestionEnded { .. } => 30,
         Said::Told { .. } => 31,
         Said::SendFile { .. } => 32,
+        Said::Checkpoints { .. } => 33,
     }
 }
-pub(super) const SAIDS: usize = 33;
+pub(super) const SAIDS: usize = 34;
 
 pub(super) fn notice_index(n: &Notice) -> usize {
     match n {
