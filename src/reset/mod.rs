@@ -113,6 +113,11 @@ pub fn rollback(
     witness.before_levelling(&only);
     let report =
         crate::round::run_reset(&plan, &seams, &town.state, by, &mut |m| witness.progress(m))?;
+    crate::audit::append(
+        &town.state,
+        "rollback",
+        &serde_json::json!({ "resident": resident, "checkpoint": n, "by": by }),
+    )?;
     Ok(report)
 }
 

@@ -22,11 +22,14 @@ pub fn home_next(live: &Path, name: &str) -> PathBuf {
     live.with_file_name(format!("{live_name}.home-{name}.next"))
 }
 
-/// A home reset under way: the round it begins and the id of its new home's subvolume.
+/// A home reset under way: the round it begins, the id of its new home's subvolume, and
+/// the round the old home is retired as (0 for a rollback's: its round goes on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     pub round: u64,
     pub id: u64,
+    #[serde(default)]
+    pub lived: u64,
 }
 
 fn pending_path(state: &Path, name: &str) -> PathBuf {
@@ -96,17 +99,18 @@ pub fn exchange_home<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         Some(_) => h.directories.iter().chain(&h.files).cloned().collect(),
         None => build_home(&next, h, seams.files, seams.git)?,
     };
+    // A rolled-back home is deleted, never read for losses: its round goes on.
+    let lived = if h.from.is_some() { 0 } else { round - 1 };
     set_pending(
         state,
         &h.name,
         Pending {
             round,
             id: sv.id(&next)?,
+            lived,
         },
     )?;
     // Made before the exchange, so that only renames are left on the critical path.
-    // A rolled-back home is deleted, never read for losses: its round goes on.
-    let lived = if h.from.is_some() { 0 } else { round - 1 };
     let retired = retirement(&plan.live, sv, &h.name, lived)?;
     pause("built", progress);
     progress(&format!(

@@ -91,7 +91,7 @@ fn recover_home(
     }
     if subvolumes.is_subvolume(&next)? {
         let (round, which) = match exchanged {
-            Some(p) => (p.round - 1, "the old home, after the exchange"),
+            Some(p) => (p.lived, "the old home, after the exchange"),
             None => (0, "a new home that was never put in place"),
         };
         let to = super::home::retire_home(&live, subvolumes, &next, name, round)?;

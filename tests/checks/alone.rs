@@ -223,10 +223,10 @@ pub fn ada_cannot_lead_her_reset_outside_her_home(t: &Town) -> anyhow::Result<()
         "her swapped work dir was not moved aside: {work}"
     );
     // The retired home and the subvolume nested in it are deleted in the background, by id.
-    t.sh("i=0; until ! btrfs subvolume list /town | grep -q 'retired.*ada' || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done")?;
+    t.sh("i=0; until ! btrfs subvolume list /town | grep -q '@agents.retired' || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done")?;
     let left = t.sh("btrfs subvolume list /town")?;
     ensure!(
-        !left.contains("retired") && !left.contains("nested"),
+        !left.contains("@agents.retired") && !left.contains("nested"),
         "ada's old home is still there: {left}"
     );
     for sentinel in ["/etc/townhall-sentinel", "/agents/vox/sentinel-vox"] {
@@ -320,11 +320,11 @@ pub fn a_rollback_brings_back_ada_s_files_and_commit_and_checkpoints_end_with_he
     t.sh("townhall reset ada --yes --by checkpoints >/dev/null 2>&1")?;
     let listed = t.sh("townhall checkpoints ada")?;
     ensure!(listed.contains("no checkpoints"), "still listed: {listed}");
-    t.sh("i=0; until ! btrfs subvolume list /town | grep -q 'checkpoints/ada\\|retired' || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done")?;
+    t.sh("i=0; until ! btrfs subvolume list /town | grep -q 'checkpoints/ada\\|@agents.retired' || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done")?;
     let left = t.sh("btrfs subvolume list /town")?;
     ensure!(
         !left.contains("checkpoints/ada")
-            && !left.contains("retired")
+            && !left.contains("@agents.retired")
             && !left.contains("nested-rb"),
         "ada's checkpoint or old home is still there: {left}"
     );

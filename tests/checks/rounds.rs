@@ -84,6 +84,8 @@ pub fn init_prepares_a_fresh_host_and_is_idempotent(t: &Town) -> anyhow::Result<
     let again = t.sh(&format!("townhall init --config {dir}"))?;
     ensure!(again.contains("nothing to do"), "a second init: {again}");
     t.sh(&format!("townhall reset --yes --config {dir} --by test"))?;
+    // Its reset's retired round too: the running daemon is another town's and leaves it.
+    t.sh("for r in /town/@init.retired-*; do [ -d \"$r\" ] || continue; btrfs subvolume delete \"$r\"/ivy \"$r\" >/dev/null; done")?;
     t.sh("btrfs subvolume delete /town/@init/ivy /town/@init /town/@init-blank >/dev/null && rm -rf /agents-init /persist-init /var/lib/townhall-init && userdel ivy")?;
     Ok(())
 }

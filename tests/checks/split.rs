@@ -158,11 +158,14 @@ pub fn the_hall_refuses_other_uids_and_bad_requests(t: &Town) -> anyhow::Result<
         "the chat user was not answered: {ok}"
     );
     let quoted = |fields: &str| format!("'{}'", line(fields));
+    // A version this townhall does not speak: the next one.
+    let later = townhall_wire::hall::VERSION + 1;
+    let wrong_version = format!("protocol version {later}");
     let bad = [
         ("'not json'".to_string(), "bad request"),
         (
-            r#"'{"v":9,"request":"status","resident":"ada"}'"#.to_string(),
-            "protocol version 9",
+            format!(r#"'{{"v":{later},"request":"status","resident":"ada"}}'"#),
+            wrong_version.as_str(),
         ),
         (quoted(r#""request":"format_disk""#), "bad request"),
         ("--big 400000".to_string(), "over 262144 bytes"),

@@ -123,6 +123,7 @@ fn a_home_reset_killed_after_the_exchange_is_finished_and_one_killed_before_is_u
         let p = Pending {
             round: 5,
             id: new_id,
+            lived: 4,
         };
         std::fs::write(
             state.path().join("home-reset-ada.json"),
@@ -152,4 +153,31 @@ fn a_home_reset_killed_after_the_exchange_is_finished_and_one_killed_before_is_u
         assert!(pending(&town.state, "ada").is_none());
         assert!(!w.subvolumes.is_subvolume(next).unwrap());
     }
+}
+
+#[test]
+fn a_home_that_fails_alone_degrades_only_itself() {
+    let w = world();
+    homes_apart(&w);
+    let state = tempfile::tempdir().unwrap();
+    RoundState::new(state.path()).set_round(4).unwrap();
+    *w.files.fail_under.lock().unwrap() = Some("/town/@agents.home-ada.next/.gitconfig".into());
+    let plan = alone(&w, &["ada", "vox"]).unwrap();
+    let report = run_reset(&plan, &seams(&w), state.path(), "a test", &mut |_| {}).unwrap();
+    assert!(report.degraded.contains_key("ada"), "{report:?}");
+    assert_eq!(report.rounds, [("vox".to_string(), 5)].into());
+    let calls = w.subvolumes.calls.calls();
+    assert!(
+        calls.contains(&"exchange /town/@agents/vox /town/@agents.home-vox.next".to_string()),
+        "vox's home is exchanged: {calls:?}"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("exchange /town/@agents/ada")),
+        "ada's old home stays in place: {calls:?}"
+    );
+    let rounds = RoundState::new(state.path());
+    assert_eq!(rounds.round_of("ada"), Ok(4), "ada's round did not end");
+    assert_eq!(rounds.round_of("vox"), Ok(5));
 }
