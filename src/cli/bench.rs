@@ -21,7 +21,8 @@ pub struct BenchRow {
     pub rm_rf_ms: f64,
 }
 
-fn ms(d: Duration) -> f64 {
+/// A duration in milliseconds, to the microsecond.
+pub(super) fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 

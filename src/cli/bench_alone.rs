@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
+
+use super::bench::ms;
 use townhall::config::Town;
 use townhall::control::{Request, Response};
 use townhall::turn::TurnEvent;
@@ -27,10 +29,6 @@ pub struct AloneRow {
     pub calm_ms: Vec<f64>,
     /// The town's reset of the same home: its critical path (it ends the streaming turn).
     pub town_critical_ms: Vec<f64>,
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// `townhall reset ARGS --yes --json`: its report.

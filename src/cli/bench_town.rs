@@ -7,6 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
+
+use super::bench::ms;
 use townhall::config::Town;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -27,10 +29,6 @@ pub(super) fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     s.get(s.len() / 2).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// Wait until the daemon has read and deleted every retired round (nothing of the last

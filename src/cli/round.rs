@@ -272,14 +272,13 @@ pub fn checkpoints(town: &Town, resident: &str, json: bool) -> anyhow::Result<Ex
         out(&format!("{resident} has no checkpoints this round"));
     }
     for c in list.iter().filter(|_| !json) {
-        let at = round::checkpoint::checkpoint_path(town, resident, c.n);
-        let (bytes, entries, whole) = round::checkpoint::size(&at, 100_000);
         out(&format!(
-            "{:>4}  {}  {}{:.1} MiB, {entries} entries  {}",
+            "{:>4}  {}  {}{:.1} MiB, {} entries  {}",
             c.n,
             c.taken,
-            if whole { "" } else { "≥" },
-            bytes as f64 / (1 << 20) as f64,
+            if c.whole { "" } else { "≥" },
+            c.bytes as f64 / (1 << 20) as f64,
+            c.entries,
             super::shown::shown(&c.label)
         ));
     }

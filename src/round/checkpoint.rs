@@ -20,7 +20,18 @@ pub struct Checkpoint {
     pub taken: String,
     /// The resident's round it was taken in.
     pub round: u64,
+    /// What it holds, measured once when it was taken (it never changes): bytes and
+    /// entries, a floor when not `whole` (the walk stopped at `COUNT_AT_MOST`).
+    #[serde(default)]
+    pub bytes: u64,
+    #[serde(default)]
+    pub entries: u64,
+    #[serde(default)]
+    pub whole: bool,
 }
+
+/// A checkpoint's walk stops here: the figures are then a floor, and taking one stays quick.
+const COUNT_AT_MOST: usize = 100_000;
 
 /// Why a checkpoint or a rollback was refused; nothing changed.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +115,9 @@ pub fn take(
     }
     let mut all = list(town, resident);
     let n = all.iter().map(|c| c.n).max().unwrap_or(0) + 1;
-    sv.snapshot(&home, &checkpoint_path(town, resident, n), true)?;
+    let at = checkpoint_path(town, resident, n);
+    sv.snapshot(&home, &at, true)?;
+    let (bytes, entries, whole) = size(&at, COUNT_AT_MOST);
     let rounds = RoundState::new(&town.state);
     if rounds.round().map_err(OsError::from)? == 0 {
         // A town not reset yet: its counter is written before the audit log, which would
@@ -116,6 +129,9 @@ pub fn take(
         label: label.to_string(),
         taken: super::now_rfc3339(),
         round: rounds.round_of(resident).map_err(OsError::from)?,
+        bytes,
+        entries: entries as u64,
+        whole,
     };
     all.push(taken.clone());
     let over = all.len().saturating_sub(town.btrfs.checkpoints as usize);
@@ -148,10 +164,8 @@ fn retire_one(town: &Town, sv: &impl Subvolumes, resident: &str, n: u64) -> Resu
         // A checkpoint retires as a round that lost nothing: deleted, never read. Out of
         // the shelf it cannot move read-only, and nothing reaches it once it is renamed.
         sv.make_writable(&path)?;
-        let to = super::retire::retired_path(&town.live_path());
-        let mut to = to.into_os_string();
-        to.push(format!(".{resident}.0"));
-        sv.rename(&path, Path::new(&to))?;
+        let to = super::retire::retired_home_path(&town.live_path(), resident, 0);
+        sv.rename(&path, &to)?;
     }
     Ok(())
 }
@@ -168,7 +182,7 @@ pub fn retire_all(town: &Town, sv: &impl Subvolumes, resident: &str) -> Result<u
 
 /// What a checkpoint holds: bytes and entries, by a walk that never follows a symlink and
 /// stops at `max` entries (then the figures are a floor).
-pub fn size(path: &Path, max: usize) -> (u64, usize, bool) {
+fn size(path: &Path, max: usize) -> (u64, usize, bool) {
     use std::os::unix::fs::MetadataExt;
     let (mut bytes, mut entries) = (0u64, 0usize);
     let mut dirs = vec![path.to_path_buf()];

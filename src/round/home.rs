@@ -145,9 +145,7 @@ fn retirement(
     name: &str,
     round: u64,
 ) -> Result<PathBuf, OsError> {
-    let mut to = super::retire::retired_path(live).into_os_string();
-    to.push(format!(".{name}.{round}"));
-    let to = PathBuf::from(to);
+    let to = super::retire::retired_home_path(live, name, round);
     sv.create(&to)?;
     sv.seal(&to)?;
     Ok(to)

@@ -31,6 +31,14 @@ pub fn retired_path(live: &Path) -> PathBuf {
     live.with_file_name(format!("{}{stamp:020}", prefix(live)))
 }
 
+/// A fresh retired name for `name`'s home (or checkpoint) of its round `round`, which
+/// `retired_kind` reads back.
+pub fn retired_home_path(live: &Path, name: &str, round: u64) -> PathBuf {
+    let mut to = retired_path(live).into_os_string();
+    to.push(format!(".{name}.{round}"));
+    PathBuf::from(to)
+}
+
 /// What a retired subvolume held: the whole town's round, or one resident's home.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Retired {

@@ -11,9 +11,6 @@ use crate::hall::{CheckpointInfo, ResetSummary};
 use crate::machine::Machine;
 use crate::units::UserManagers;
 
-/// A checkpoint's walk stops here: the figure is then a floor, and `!checkpoints` stays quick.
-const COUNT_AT_MOST: usize = 100_000;
-
 fn age_secs(taken: &str) -> u64 {
     humantime::parse_rfc3339(taken)
         .ok()
@@ -41,33 +38,22 @@ where
         })
         .await??;
         tracing::info!(resident, by, n = taken.n, "checkpoint taken");
-        Ok(self.checkpoints(resident).await)
+        Ok(self.checkpoints(resident))
     }
 
     /// `resident`'s checkpoints, oldest first, with what each holds.
-    pub(super) async fn checkpoints(&self, resident: &str) -> Vec<CheckpointInfo> {
-        let town = self.town();
-        let name = resident.to_string();
-        let listed = tokio::task::spawn_blocking(move || {
-            crate::os::lower_priority();
-            crate::round::checkpoint::list(&town, &name)
-                .into_iter()
-                .map(|c| {
-                    let at = crate::round::checkpoint::checkpoint_path(&town, &name, c.n);
-                    let (bytes, entries, whole) =
-                        crate::round::checkpoint::size(&at, COUNT_AT_MOST);
-                    CheckpointInfo {
-                        n: c.n,
-                        age_secs: age_secs(&c.taken),
-                        label: c.label,
-                        bytes,
-                        entries: entries as u64,
-                        whole,
-                    }
-                })
-                .collect()
-        });
-        listed.await.unwrap_or_default()
+    pub(super) fn checkpoints(&self, resident: &str) -> Vec<CheckpointInfo> {
+        crate::round::checkpoint::list(&self.town(), resident)
+            .into_iter()
+            .map(|c| CheckpointInfo {
+                n: c.n,
+                age_secs: age_secs(&c.taken),
+                label: c.label,
+                bytes: c.bytes,
+                entries: c.entries,
+                whole: c.whole,
+            })
+            .collect()
     }
 
     /// Roll `resident`'s home back to checkpoint `n`: its turns end first.

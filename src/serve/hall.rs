@@ -152,7 +152,7 @@ where
                 Err(e) => hall::refused(e),
             },
             Ask::Checkpoints { resident } => Said::Checkpoints {
-                checkpoints: self.checkpoints(&resident).await,
+                checkpoints: self.checkpoints(&resident),
             },
             Ask::Rollback { resident, by, n } => match self.rollback(&resident, &by, n).await {
                 Ok(summary) => Said::ResetDone(summary),

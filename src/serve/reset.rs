@@ -35,14 +35,7 @@ where
         resident: Option<String>,
     ) -> Result<ResetSummary, Declined> {
         let town = self.town();
-        match &resident {
-            None => {
-                let _ = self.desk.stop(None).await;
-            }
-            Some(name) => {
-                let _ = self.desk.stop(Some(name)).await;
-            }
-        }
+        let _ = self.desk.stop(resident.as_deref()).await;
         let only: Vec<String> = resident.iter().cloned().collect();
         let by = by.to_string();
         let machine = self.machine.clone();

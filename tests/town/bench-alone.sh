@@ -5,18 +5,8 @@
 # streams a line every 10 ms (`ticks fast`). Set PROFILE=release for a release build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-FILES=${1:-200000} RUNS=${2:-3} PROFILE=${PROFILE:-debug}
-town=tests/town/town.sh
-export TOWN_RUN=${TOWN_RUN:-/var/tmp/townhall-bench} TOWN_MACHINE=${TOWN_MACHINE:-townhall-bench}
-bash tests/town/setup.sh
-if [[ $PROFILE == release ]]; then cargo build --locked --release; else cargo build --locked; fi
-bin=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/townhall
-
-bash "$town" down >/dev/null 2>&1 || true
-bash "$town" up --config "$PWD" --binary "$bin" --sysusers dist/townhall.sysusers \
-  --unit dist/townhall.service --unit dist/townhall-reset.service --unit dist/townhall-chat.service \
-  --unit dist/townhall-git.slice --journald dist/townhall-journald.conf
-trap 'bash "$town" down >/dev/null' EXIT
+FILES=${1:-200000} RUNS=${2:-3}
+source tests/town/bench-demo.sh
 install -m 0755 tests/town/standin/standin "$TOWN_RUN/root/usr/local/bin/standin"
 bash "$town" exec sh -c 'cd /etc/townhall/residents &&
   sed -i -e "s|^kind = \"gemini\"|kind = \"claude\"\nargv = [\"/usr/local/bin/standin\"]|" vox.toml &&
