@@ -27,6 +27,7 @@ pub mod sign;
 pub mod tools;
 pub mod turn;
 pub mod units;
+pub mod worktree;
 
 #[cfg(test)]
 pub(crate) mod testing {
@@ -45,6 +46,7 @@ pub(crate) mod testing {
         crate::grant::FakePorts,
         crate::public::FakePublic,
         crate::files::FakePost,
+        crate::worktree::FakeWorktrees,
     >;
 
     pub fn fake_machine(accounts: Vec<crate::resident::Account>) -> FakeMachine {
@@ -60,6 +62,7 @@ pub(crate) mod testing {
             serial: Default::default(),
             public: Default::default(),
             post: Default::default(),
+            worktrees: Default::default(),
         }
     }
 

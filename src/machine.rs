@@ -1,8 +1,8 @@
 //! The machine the town runs on, as one value: every seam the daemon's long-lived work acts
 //! through (rounds, accounts, levelling, host settings, signing keys, the town remote,
-//! serial consoles, the files' way in and out). The real one is put together once,
-//! at the binary's edge (`townhall serve`); the core only ever receives it, so the daemon
-//! is tested on fakes.
+//! serial consoles, the files' way in and out, conversations' worktrees). The real one is
+//! put together once, at the binary's edge (`townhall serve`); the core only ever receives
+//! it, so the daemon is tested on fakes.
 
 use crate::files::Post;
 use crate::git::Git;
@@ -13,6 +13,7 @@ use crate::remote::TownRemote;
 use crate::resident::Accounts;
 use crate::round::{Files, Seams, Subvolumes};
 use crate::sign::KeyStore;
+use crate::worktree::Worktrees;
 
 /// The round's seams as a machine lends them.
 pub type RoundSeams<'a, M> = Seams<
@@ -37,6 +38,7 @@ pub trait Machine: Send + Sync + 'static {
     type Serial: SerialPorts + Send + Sync + 'static;
     type Public: PublicFiles + Clone + Send + Sync + 'static;
     type Post: Post + Send + Sync + 'static;
+    type Worktrees: Worktrees + Send + Sync + 'static;
 
     /// The seams a round acts through.
     fn round(&self) -> RoundSeams<'_, Self>;
@@ -52,10 +54,12 @@ pub trait Machine: Send + Sync + 'static {
     fn public(&self) -> &Self::Public;
     /// Files from the chat's spool into an inbox, and from an outbox to the chat.
     fn post(&self) -> &Self::Post;
+    /// Conversations' own worktrees in the residents' workspaces.
+    fn worktrees(&self) -> &Self::Worktrees;
 }
 
 /// A machine made of its parts: the real adapters in `townhall serve`, fakes in tests.
-pub struct Parts<S, F, A, G, P, H, K, R, C, U, O> {
+pub struct Parts<S, F, A, G, P, H, K, R, C, U, O, W> {
     pub subvolumes: S,
     pub files: F,
     pub accounts: A,
@@ -67,9 +71,10 @@ pub struct Parts<S, F, A, G, P, H, K, R, C, U, O> {
     pub serial: C,
     pub public: U,
     pub post: O,
+    pub worktrees: W,
 }
 
-impl<S, F, A, G, P, H, K, R, C, U, O> Machine for Parts<S, F, A, G, P, H, K, R, C, U, O>
+impl<S, F, A, G, P, H, K, R, C, U, O, W> Machine for Parts<S, F, A, G, P, H, K, R, C, U, O, W>
 where
     S: Subvolumes + Send + Sync + 'static,
     F: Files + Send + Sync + 'static,
@@ -82,6 +87,7 @@ where
     C: SerialPorts + Send + Sync + 'static,
     U: PublicFiles + Clone + Send + Sync + 'static,
     O: Post + Send + Sync + 'static,
+    W: Worktrees + Send + Sync + 'static,
 {
     type Subvolumes = S;
     type Files = F;
@@ -94,6 +100,7 @@ where
     type Serial = C;
     type Public = U;
     type Post = O;
+    type Worktrees = W;
 
     fn round(&self) -> Seams<'_, S, F, A, G, P> {
         Seams {
@@ -128,6 +135,10 @@ where
     fn post(&self) -> &O {
         &self.post
     }
+
+    fn worktrees(&self) -> &W {
+        &self.worktrees
+    }
 }
 
 /// The real machine's parts, named once for the binary that puts them together.
@@ -143,4 +154,5 @@ pub type Real = Parts<
     crate::grant::Termios,
     crate::public::PublicDir,
     crate::files::HostPost,
+    crate::worktree::HostWorktrees,
 >;

@@ -18,5 +18,6 @@ pub fn real(town: &Town) -> Real {
         serial: townhall::grant::Termios,
         public: townhall::public::PublicDir,
         post: townhall::files::HostPost,
+        worktrees: townhall::worktree::HostWorktrees,
     }
 }

@@ -71,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_json(&townhall::round::examine(
                 r,
                 std::path::Path::new(townhall::round::BOUND_HOME),
+                &town.home(r),
             ));
             Ok(ExitCode::SUCCESS)
         }

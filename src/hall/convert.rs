@@ -65,6 +65,7 @@ impl From<turn::Outcome> for hall::Outcome {
             files: o.files.into_iter().map(Into::into).collect(),
             files_left: o.files_left,
             tools: o.tools,
+            branch: o.branch,
         }
     }
 }

@@ -125,6 +125,7 @@ where
             },
             Ask::Branches { resident } => Said::Branches {
                 repos: crate::remote::branches(&town, &resident),
+                worktrees: self.worktrees(&resident).await,
             },
             Ask::Network { resident, sender } => Said::Network {
                 residents: self.network_report(&resident, &sender),

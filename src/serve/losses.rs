@@ -24,6 +24,19 @@ fn round_of(subvolume: &Path) -> Option<u64> {
     text.trim().parse().ok()
 }
 
+/// The residents whose homes the retired subvolume at `retired` holds.
+pub fn homes_in<'a>(town: &'a Town, retired: &Path) -> Vec<&'a crate::config::Resident> {
+    let named = match retired_kind(&town.live_path(), retired) {
+        Some(Retired::Home { name, .. }) => Some(name),
+        _ => None,
+    };
+    town.residents
+        .iter()
+        .filter(|r| named.as_ref().is_none_or(|n| *n == r.name))
+        .filter(|r| std::fs::symlink_metadata(retired.join(&r.name)).is_ok_and(|m| m.is_dir()))
+        .collect()
+}
+
 /// Tell each resident's rooms what the retired round at `retired` held that is lost: only
 /// for a round that was lived in (older than the live one), and once.
 pub fn tell(teller: &Teller, town: &Town, retired: &Path) {

@@ -27,6 +27,7 @@ mod signing;
 mod status;
 mod tools;
 mod turns;
+mod worktrees;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -39,6 +40,7 @@ use crate::grant::{Acls, Keeper};
 use crate::machine::Machine;
 use crate::turn::Desk;
 use crate::units::UserManagers;
+use crate::worktree::Worktrees as _;
 
 /// How long start-up waits for the device grants before it reports ready anyway.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
@@ -135,6 +137,37 @@ fn unit_credentials(town: &Town) -> Result<(), crate::os::OsError> {
     Ok(())
 }
 
+/// The machine's worktrees, lent to the turn desk for as long as it lives.
+struct Lent<H>(Arc<H>);
+
+impl<H: Machine> crate::worktree::Worktrees for Lent<H> {
+    fn open(
+        &self,
+        r: &crate::config::Resident,
+        home: &std::path::Path,
+        base: &str,
+    ) -> Result<crate::worktree::Opened, crate::os::OsError> {
+        self.0.worktrees().open(r, home, base)
+    }
+
+    fn dirty(
+        &self,
+        r: &crate::config::Resident,
+        home: &std::path::Path,
+        slugs: &[String],
+    ) -> Vec<Option<u64>> {
+        self.0.worktrees().dirty(r, home, slugs)
+    }
+
+    fn prune(
+        &self,
+        r: &crate::config::Resident,
+        home: &std::path::Path,
+    ) -> Result<(), crate::os::OsError> {
+        self.0.worktrees().prune(r, home)
+    }
+}
+
 impl<H, M, G> Daemon<H, M, G>
 where
     H: Machine,
@@ -144,7 +177,13 @@ where
     /// Fails when a state file (sessions, the grants ledger) is corrupt, naming it.
     pub fn new(town: Town, machine: H, managers: M, acls: G) -> Result<Self, crate::os::OsError> {
         let machine = Arc::new(machine);
-        let desk = Desk::new(managers, Box::new(machine.public().clone()), &town)?;
+        let worktrees = Arc::new(Lent(machine.clone()));
+        let desk = Desk::new(
+            managers,
+            Box::new(machine.public().clone()),
+            worktrees,
+            &town,
+        )?;
         let keeper = Keeper::new(acls, &town.state)?;
         let deliveries = deliveries::Deliveries::new(&town.state)?;
         let conversations = crate::turn::conversation::Conversations::new(&town.state)?;
@@ -209,11 +248,18 @@ where
         self.desk.stop_strays(town).await;
     }
 
-    /// Delete the retired rounds in the background: after each round and at start.
+    /// Delete the retired rounds in the background: after each round and at start. Before
+    /// one is deleted, what its homes held is told, and then (the report read) their
+    /// residents' repositories forget the worktrees that went with them.
     pub(super) fn clear_retired(&self) {
-        let teller = self.teller.clone();
+        let (teller, machine) = (self.teller.clone(), self.machine.clone());
         let before: retirement::Before = Arc::new(move |town: &Town, retired: &std::path::Path| {
-            losses::tell(&teller, town, retired)
+            losses::tell(&teller, town, retired);
+            for r in losses::homes_in(town, retired) {
+                if let Err(e) = machine.worktrees().prune(r, &town.home(r)) {
+                    tracing::warn!("{e}");
+                }
+            }
         });
         self.retirement.start(self.town(), before);
     }

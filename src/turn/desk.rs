@@ -2,6 +2,7 @@
 //! records what came of it (session, spending). Which turn runs when is the
 //! conversation state's to say (`conversation`); stop ends a resident's running turns.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -18,6 +19,7 @@ use super::{
 use crate::config::Town;
 use crate::os::OsError;
 use crate::units::UserManagers;
+use crate::worktree::{Kept, Opened, Worktrees};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TurnError {
@@ -85,6 +87,11 @@ pub struct Desk<M> {
     running: std::sync::Mutex<Vec<Running>>,
     /// The latest turns that ended, with when they did, newest last.
     ended: std::sync::Mutex<std::collections::VecDeque<(Running, Instant)>>,
+    /// Conversations' own worktrees: git as the resident makes them, root keeps which is
+    /// whose; one resident's are made one at a time.
+    worktrees: Arc<dyn Worktrees + Send + Sync>,
+    kept: Kept,
+    placing: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How many ended turns are kept, to name the turn something just seen came from.
@@ -97,6 +104,7 @@ impl<M: UserManagers + Sync> Desk<M> {
     pub fn new(
         managers: M,
         public: Box<dyn crate::public::PublicFiles + Send + Sync>,
+        worktrees: Arc<dyn Worktrees + Send + Sync>,
         town: &Town,
     ) -> Result<Self, OsError> {
         Ok(Self {
@@ -106,7 +114,80 @@ impl<M: UserManagers + Sync> Desk<M> {
             ledger: Ledger::load(&town.state)?,
             running: Default::default(),
             ended: Default::default(),
+            worktrees,
+            kept: Kept::load(&town.state)?,
+            placing: Default::default(),
         })
+    }
+
+    /// Where the conversation's turns run this round, and on which branch: its own
+    /// worktree when the workspace is a repository's top (made at its first turn), else
+    /// the workspace. A worktree that could not be made is said, and the conversation
+    /// stays in the workspace for the round (it never moves between turns).
+    async fn place(
+        &self,
+        town: &Town,
+        r: &crate::config::Resident,
+        round: u64,
+        conversation: &str,
+        prompt: &str,
+        events: &mpsc::Sender<TurnEvent>,
+    ) -> Result<(PathBuf, Option<String>), TurnError> {
+        let found = |kept: &Kept| kept.get(&r.name, conversation, round);
+        let slug = match found(&self.kept) {
+            Some(slug) => slug,
+            None => {
+                let one = self
+                    .placing
+                    .lock()
+                    .expect("lock")
+                    .entry(r.name.clone())
+                    .or_default()
+                    .clone();
+                let _one = one.lock().await;
+                match found(&self.kept) {
+                    Some(slug) => slug,
+                    None => {
+                        let slug = self.open(town, r, prompt, events).await;
+                        self.kept.set(&r.name, conversation, round, slug.clone())?;
+                        slug
+                    }
+                }
+            }
+        };
+        Ok(match slug {
+            Some(s) => (
+                PathBuf::from(crate::worktree::DIR).join(&s),
+                Some(crate::worktree::branch(&r.name, &s)),
+            ),
+            None => (r.agent.workspace.clone(), None),
+        })
+    }
+
+    /// A new worktree for a conversation that begins with `prompt`, as the resident.
+    async fn open(
+        &self,
+        town: &Town,
+        r: &crate::config::Resident,
+        prompt: &str,
+        events: &mpsc::Sender<TurnEvent>,
+    ) -> Option<String> {
+        let (worktrees, resident, home) = (self.worktrees.clone(), r.clone(), town.home(r));
+        let base = crate::worktree::slug(prompt);
+        let opened =
+            tokio::task::spawn_blocking(move || worktrees.open(&resident, &home, &base)).await;
+        let why = match opened {
+            Ok(Ok(Opened::Made { slug })) => return Some(slug),
+            Ok(Ok(Opened::NotARepo | Opened::NoCommit)) => return None,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(resident = %r.name, "no worktree for a conversation: {why}");
+        let text = format!(
+            "This conversation works in the shared workspace this round: no worktree of its own could be made ({why})."
+        );
+        let _ = events.send(TurnEvent::Notice { text }).await;
+        None
     }
 
     /// The resident's turn running at `at` (the newest, if several), or one that had just
@@ -220,8 +301,12 @@ impl<M: UserManagers + Sync> Desk<M> {
         if let Some(text) = notice {
             let _ = events.send(TurnEvent::Notice { text }).await;
         }
+        let (workdir, branch) = self
+            .place(town, r, round, conversation, prompt, &events)
+            .await?;
+        let place = (workdir.as_path(), conversation);
         let mut run = self
-            .run_once(town, r, conversation, prompt, session.as_ref(), &events)
+            .run_once(town, r, place, prompt, session.as_ref(), &events)
             .await;
         // Its state went away (a reset without it persisted, or deleted): once more, afresh.
         if let (Some(s), Ok((o, _))) = (&session, &run)
@@ -237,9 +322,7 @@ impl<M: UserManagers + Sync> Desk<M> {
             let text = opening::lost(kind, s);
             let _ = events.send(TurnEvent::Notice { text }).await;
             self.sessions.set(resident, conversation, None)?;
-            run = self
-                .run_once(town, r, conversation, prompt, None, &events)
-                .await;
+            run = self.run_once(town, r, place, prompt, None, &events).await;
             if let Ok((ran, _)) = &mut run {
                 ran.spent.add(&lost);
             }
@@ -270,7 +353,13 @@ impl<M: UserManagers + Sync> Desk<M> {
         };
         outcome.spent = Some(spent);
         outcome.conversation_spent = now;
+        outcome.branch = branch;
         Ok(outcome)
+    }
+
+    /// The resident's conversations' worktrees in `round`: (conversation, name).
+    pub fn worktrees_of(&self, resident: &str, round: u64) -> Vec<(String, String)> {
+        self.kept.of_round(resident, round)
     }
 
     /// The conversation's CLI session id, for `!session`.
@@ -288,13 +377,14 @@ impl<M: UserManagers + Sync> Desk<M> {
         self.ledger.rounds(resident)
     }
 
-    /// One run of the CLI, resuming `session` if given; what it says is forwarded, except
-    /// the errors of a resume that turns out lost (the caller starts afresh instead).
+    /// One run of the CLI in `workdir` (relative to the home) for `conversation`, resuming
+    /// `session` if given; what it says is forwarded, except the errors of a resume that
+    /// turns out lost (the caller starts afresh instead).
     async fn run_once(
         &self,
         town: &Town,
         r: &crate::config::Resident,
-        conversation: &str,
+        (workdir, conversation): (&std::path::Path, &str),
         prompt: &str,
         session: Option<&Session>,
         events: &mpsc::Sender<TurnEvent>,
@@ -339,7 +429,7 @@ impl<M: UserManagers + Sync> Desk<M> {
             unit: unit.clone(),
             kind,
             invocation,
-            workdir: home.join(&r.agent.workspace),
+            workdir: home.join(workdir),
             environment: environment
                 .into_iter()
                 .map(|(k, v)| format!("{k}={v}"))

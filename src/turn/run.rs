@@ -54,6 +54,9 @@ pub struct Outcome {
     /// What the turn used the town's tools for, and how often ("asked the mayor": 1).
     #[serde(default)]
     pub tools: std::collections::BTreeMap<String, u32>,
+    /// The branch of the conversation's own worktree, when it has one.
+    #[serde(default)]
+    pub branch: Option<String>,
 }
 
 const STDERR_TAIL: usize = 20;
@@ -215,6 +218,7 @@ pub async fn run_turn<M: UserManagers>(
         files: vec![],
         files_left: vec![],
         tools: Default::default(),
+        branch: None,
     })
 }
 

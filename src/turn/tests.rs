@@ -82,6 +82,7 @@ async fn codex_usage_is_per_turn_though_it_reports_the_threads_total() {
     let desk = Desk::new(
         FakeUserManagers::default(),
         Box::new(FakePublic::default()),
+        std::sync::Arc::new(crate::worktree::FakeWorktrees::default()),
         &town,
     )
     .unwrap();
@@ -142,6 +143,7 @@ async fn a_session_the_cli_no_longer_has_is_dropped_and_the_turn_runs_afresh() {
         let desk = Desk::new(
             FakeUserManagers::default(),
             Box::new(FakePublic::default()),
+            std::sync::Arc::new(crate::worktree::FakeWorktrees::default()),
             &town,
         )
         .unwrap();
@@ -203,6 +205,7 @@ async fn a_failure_that_is_not_a_lost_session_keeps_it() {
     let desk = Desk::new(
         FakeUserManagers::default(),
         Box::new(FakePublic::default()),
+        std::sync::Arc::new(crate::worktree::FakeWorktrees::default()),
         &town,
     )
     .unwrap();
@@ -243,6 +246,7 @@ async fn another_kinds_session_is_not_resumed() {
     let desk = Desk::new(
         FakeUserManagers::default(),
         Box::new(FakePublic::default()),
+        std::sync::Arc::new(crate::worktree::FakeWorktrees::default()),
         &town,
     )
     .unwrap();
@@ -295,6 +299,7 @@ async fn turns_count_what_they_spent_and_a_spent_budget_refuses_the_next() {
     let desk = Desk::new(
         FakeUserManagers::default(),
         Box::new(FakePublic::default()),
+        std::sync::Arc::new(crate::worktree::FakeWorktrees::default()),
         &town,
     )
     .unwrap();
@@ -347,6 +352,7 @@ async fn what_is_seen_just_after_a_turn_ended_is_still_that_turns() {
     let desk = Desk::new(
         FakeUserManagers::default(),
         Box::new(FakePublic::default()),
+        std::sync::Arc::new(crate::worktree::FakeWorktrees::default()),
         &town,
     )
     .unwrap();
@@ -372,4 +378,113 @@ async fn what_is_seen_just_after_a_turn_ended_is_still_that_turns() {
         None,
         "long after it ended"
     );
+}
+
+/// A desk on fakes whose worktrees are `worktrees`.
+fn desk_with(
+    town: &Town,
+    worktrees: std::sync::Arc<crate::worktree::FakeWorktrees>,
+) -> Desk<FakeUserManagers> {
+    Desk::new(
+        FakeUserManagers::default(),
+        Box::new(FakePublic::default()),
+        worktrees,
+        town,
+    )
+    .unwrap()
+}
+
+/// Where each of ada's turns ran, from the fake manager's record.
+fn workdirs(desk: &Desk<FakeUserManagers>) -> Vec<String> {
+    let calls = desk.managers.calls.calls();
+    let runs = calls.iter().filter(|c| c.starts_with("run "));
+    runs.filter_map(|c| c.rsplit_once(" in ").map(|(_, w)| w.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_conversation_keeps_a_worktree_of_its_own_for_the_round() {
+    let (_dir, town) = town(AgentKind::Command);
+    let worktrees = std::sync::Arc::new(crate::worktree::FakeWorktrees::default());
+    let desk = desk_with(&town, worktrees.clone());
+    let say = |conversation: &'static str, prompt: &'static str| {
+        let (desk, town) = (&desk, &town);
+        async move {
+            let (tx, _rx) = mpsc::channel(256);
+            desk.turn(town, "ada", conversation, prompt, false, tx)
+                .await
+                .unwrap()
+        }
+    };
+    let first = say("!r:t/$one", "Fix the parser").await;
+    let again = say("!r:t/$one", "and now the tests").await;
+    let other = say("!r:t/$two", "Write the docs").await;
+    assert_eq!(
+        [first.branch, again.branch, other.branch],
+        [
+            Some("ada/conv-fix-the-parser".to_string()),
+            Some("ada/conv-fix-the-parser".to_string()),
+            Some("ada/conv-write-the-docs".to_string())
+        ]
+    );
+    let home = town.home(town.resident("ada").unwrap());
+    assert_eq!(
+        workdirs(&desk),
+        [
+            home.join(".worktrees/fix-the-parser"),
+            home.join(".worktrees/fix-the-parser"),
+            home.join(".worktrees/write-the-docs"),
+        ]
+        .map(|p| p.display().to_string())
+    );
+    // Asked once per conversation, and kept across a restart of the daemon.
+    let opened = |w: &crate::worktree::FakeWorktrees| {
+        let calls = w.calls.calls();
+        calls.iter().filter(|c| c.starts_with("open ")).count()
+    };
+    assert_eq!(opened(&worktrees), 2);
+    let restarted = desk_with(&town, worktrees.clone());
+    let (tx, _rx) = mpsc::channel(256);
+    let o = restarted
+        .turn(&town, "ada", "!r:t/$one", "more", false, tx)
+        .await
+        .unwrap();
+    assert_eq!(o.branch.as_deref(), Some("ada/conv-fix-the-parser"));
+    assert_eq!(opened(&worktrees), 2);
+}
+
+#[tokio::test]
+async fn a_workspace_that_is_no_repository_or_a_failed_worktree_runs_as_before() {
+    let (_dir, town) = town(AgentKind::Command);
+    let workspace = {
+        let r = town.resident("ada").unwrap();
+        town.home(r).join(&r.agent.workspace).display().to_string()
+    };
+    let plain = std::sync::Arc::new(crate::worktree::FakeWorktrees::default());
+    *plain.answer.lock().unwrap() = Some(crate::worktree::Opened::NotARepo);
+    let failing = std::sync::Arc::new(crate::worktree::FakeWorktrees {
+        fail: true,
+        ..Default::default()
+    });
+    for (worktrees, told) in [(plain, false), (failing, true)] {
+        let desk = desk_with(&town, worktrees.clone());
+        let (tx, mut rx) = mpsc::channel(256);
+        let o = desk
+            .turn(&town, "ada", &format!("!r:t/{told}"), "hi", false, tx)
+            .await
+            .unwrap();
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        assert_eq!(o.branch, None);
+        assert_eq!(workdirs(&desk), std::slice::from_ref(&workspace));
+        assert_eq!(
+            notices(&events)
+                .iter()
+                .any(|n| n.contains("shared workspace") && n.contains("told to fail")),
+            told,
+            "{events:?}"
+        );
+    }
 }

@@ -38,3 +38,4 @@ pub mod split;
 pub mod tools;
 pub mod turns;
 pub mod unfinished;
+pub mod worktrees;

@@ -7,7 +7,7 @@ use super::{
     files as fi, foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho,
     hardening as h, heard as hr, hoarding as hd, levelling as l, losses as lo, notices as nt,
     quarantine as qu, remote as rm, retired as rt, rounds as r, sent as se, signing as s,
-    split as sp, tools as tl, turns as tu, unfinished as uf,
+    split as sp, tools as tl, turns as tu, unfinished as uf, worktrees as wt,
 };
 
 use crate::support::town::Town;
@@ -351,6 +351,18 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "alone::a_rollback_brings_back_ada_s_files_and_commit_and_checkpoints_end_with_her_round",
         ao::a_rollback_brings_back_ada_s_files_and_commit_and_checkpoints_end_with_her_round,
+    ),
+    (
+        "worktrees::two_threads_with_ada_work_at_once_each_in_a_worktree_of_its_own",
+        wt::two_threads_with_ada_work_at_once_each_in_a_worktree_of_its_own,
+    ),
+    (
+        "worktrees::a_conversation_keeps_its_worktree_and_ada_s_reset_reports_then_prunes_it",
+        wt::a_conversation_keeps_its_worktree_and_ada_s_reset_reports_then_prunes_it,
+    ),
+    (
+        "worktrees::a_worktrees_link_ada_points_at_root_s_state_leads_nowhere",
+        wt::a_worktrees_link_ada_points_at_root_s_state_leads_nowhere,
     ),
     (
         "chat::what_was_said_before_ada_joined_starts_no_turn",

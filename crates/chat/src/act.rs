@@ -262,6 +262,7 @@ async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, mut ask: TurnAsk) {
         );
         lines.extend(o.files_left.iter().map(|l| format!("_{l}_")));
         lines.extend(super::words::tools_footer(o));
+        lines.extend(super::words::branch_footer(o));
     }
     let footer = (!lines.is_empty()).then(|| lines.join("\n"));
     let finished = s.finish(footer.as_deref()).await;

@@ -23,7 +23,7 @@ pub use townhall_wire::hall::HOP_LIMIT;
 pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). \
 Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ comes back here. Commands:\n\
 `!status` what I am doing · `!cost` what my turns spent · `!session` this conversation's CLI session, to pick up at a terminal · `!stop` end the running turn · `!new` start a fresh session · \
-`!log [n]` the last lines of my last turn · `!branches` my branches on the town remote · \
+`!log [n]` the last lines of my last turn · `!branches` my branches on the town remote and my conversations' worktrees · \
 `!network` what I may reach and what was refused this round · \
 `!devices` the devices the town's rules match and who holds them · \
 `!reset` say what ending my round alone would lose (`!reset all`: every resident's), then `!reset yes` to end it · `!checkpoint [label]` snapshot my home, `!checkpoints` list them, `!rollback N` then `!rollback yes` go back to one · `!lease DEVICE RESIDENT 2h` lend a device, `!release DEVICE` end it · \

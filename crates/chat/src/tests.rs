@@ -63,6 +63,7 @@ impl Backend for Desk {
             files: vec![],
             files_left: vec![],
             tools: Default::default(),
+            branch: None,
         };
         Ok(Ended::Answered {
             delivery: 7,

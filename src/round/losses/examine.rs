@@ -11,8 +11,9 @@ const SHOWN: usize = 5;
 const WALK_MAX: u64 = 100_000;
 const REPOS_MAX: usize = 50;
 
-/// Read what `r` loses from its home at `home` (inside the helper, as the resident).
-pub fn examine(r: &Resident, home: &Path) -> Losses {
+/// Read what `r` loses from its home at `home` (inside the helper, as the resident);
+/// `live` is where the home lives, that its worktrees' links name.
+pub fn examine(r: &Resident, home: &Path, live: &Path) -> Losses {
     let kept: Vec<PathBuf> = r.persist.paths().cloned().collect();
     let persisted = |rel: &Path| kept.iter().any(|k| rel.starts_with(k));
     let mut out = Losses {
@@ -21,29 +22,18 @@ pub fn examine(r: &Resident, home: &Path) -> Losses {
     };
     let workspace = &r.agent.workspace;
     let mut repos = vec![workspace.clone()];
-    if let Ok(entries) = std::fs::read_dir(home.join(workspace)) {
-        let mut subs: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| workspace.join(e.file_name()))
-            .collect();
-        subs.sort();
-        repos.extend(subs.into_iter().take(REPOS_MAX));
-    }
+    repos.extend(entries(home, workspace));
     for rel in repos
         .into_iter()
         .filter(|rel| home.join(rel).join(".git").symlink_metadata().is_ok())
     {
-        match repo_state(&home.join(&rel)) {
-            Ok(mut s) => {
-                s.path = rel.display().to_string();
-                s.persisted = persisted(&rel);
-                if s.uncommitted_count + s.unpushed_count > 0 {
-                    out.repos.push(s);
-                }
-            }
-            Err(e) => out.notes.push(format!("{}: {e}", rel.display())),
-        }
+        let state = repo_state(&home.join(&rel));
+        out.add(state, &rel, persisted(&rel));
+    }
+    // Each conversation's worktree: its uncommitted files and its own branch's commits.
+    for rel in entries(home, Path::new(crate::worktree::DIR)) {
+        let state = worktree_state(home, live, &rel);
+        out.add(state, &rel, persisted(&rel));
     }
     // What every round writes afresh is not lost.
     let mut skip: Vec<PathBuf> = r.secrets.iter().map(|s| s.target.clone()).collect();
@@ -59,6 +49,37 @@ pub fn examine(r: &Resident, home: &Path) -> Losses {
         persisted(rel) || skip.iter().any(|s| s == rel)
     });
     out
+}
+
+impl Losses {
+    /// A repository's state at `rel`, kept when it loses anything; why not, as a note.
+    fn add(&mut self, state: Result<RepoState, String>, rel: &Path, persisted: bool) {
+        match state {
+            Ok(mut s) => {
+                s.path = rel.display().to_string();
+                s.persisted = persisted;
+                if s.uncommitted_count + s.unpushed_count > 0 {
+                    self.repos.push(s);
+                }
+            }
+            Err(e) => self.notes.push(format!("{}: {e}", rel.display())),
+        }
+    }
+}
+
+/// The directories in `home`'s `dir` (never through a symlink), sorted, at most REPOS_MAX.
+fn entries(home: &Path, dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(home.join(dir)) else {
+        return Vec::new();
+    };
+    let mut subs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| dir.join(e.file_name()))
+        .collect();
+    subs.sort();
+    subs.truncate(REPOS_MAX);
+    subs
 }
 
 /// `git status`'s two letters for a file's state, from libgit2's flags.
@@ -90,15 +111,54 @@ fn status_letters(s: git2::Status) -> String {
     format!("{index}{tree}")
 }
 
-/// A repository's uncommitted files and the commits of its branches that no `town`
-/// remote-tracking branch has, read with libgit2 (nothing of the repository's config runs).
-fn repo_state(dir: &Path) -> Result<RepoState, String> {
-    let repo = git2::Repository::open_ext(
+fn open(dir: &Path) -> Result<git2::Repository, String> {
+    git2::Repository::open_ext(
         dir,
         git2::RepositoryOpenFlags::NO_SEARCH,
         std::iter::empty::<&std::ffi::OsStr>(),
     )
-    .map_err(|e| e.message().to_string())?;
+    .map_err(|e| e.message().to_string())
+}
+
+/// A repository's uncommitted files and the commits of its branches that no `town`
+/// remote-tracking branch has, read with libgit2 (nothing of the repository's config runs).
+fn repo_state(dir: &Path) -> Result<RepoState, String> {
+    state_of(&open(dir)?, "refs/heads/*")
+}
+
+/// A worktree at `rel` in the home read at `home`: its uncommitted files, and the commits
+/// of its own branch the town remote has not got. Its `.git` file names its repository's
+/// admin dir by the home's live path (`live`, or where that resolves), so the admin dir is
+/// read in the home at hand when it is there (a retired round's own repository), else
+/// where the link names.
+fn worktree_state(home: &Path, live: &Path, rel: &Path) -> Result<RepoState, String> {
+    let dir = home.join(rel);
+    let link = dir.join(".git");
+    let meta = link.symlink_metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() || meta.len() > 4096 {
+        return Err("its .git is not a worktree's link".into());
+    }
+    let text = std::fs::read_to_string(&link).map_err(|e| e.to_string())?;
+    let named = text
+        .strip_prefix("gitdir: ")
+        .map(|p| PathBuf::from(p.trim_end()))
+        .ok_or("its .git is not a worktree's link")?;
+    let lives = [Some(live.to_path_buf()), live.canonicalize().ok()];
+    let here = lives
+        .iter()
+        .flatten()
+        .find_map(|l| named.strip_prefix(l).ok())
+        .map(|rest| home.join(rest))
+        .filter(|p| p.is_dir());
+    let repo = open(here.as_deref().unwrap_or(&named))?;
+    repo.set_workdir(&dir, false)
+        .map_err(|e| e.message().to_string())?;
+    state_of(&repo, "HEAD")
+}
+
+/// `repo`'s state, counting the commits of `heads` (a glob of refs, or HEAD) that no
+/// `town` remote-tracking branch has.
+fn state_of(repo: &git2::Repository, heads: &str) -> Result<RepoState, String> {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -113,7 +173,11 @@ fn repo_state(dir: &Path) -> Result<RepoState, String> {
         .collect();
     let mut log = Vec::new();
     let mut walk = repo.revwalk().map_err(|e| e.message().to_string())?;
-    if walk.push_glob("refs/heads/*").is_ok() && walk.hide_glob("refs/remotes/town/*").is_ok() {
+    let pushed = match heads {
+        "HEAD" => walk.push_head(),
+        glob => walk.push_glob(glob),
+    };
+    if pushed.is_ok() && walk.hide_glob("refs/remotes/town/*").is_ok() {
         for oid in walk.flatten().take(10_000) {
             let subject = repo
                 .find_commit(oid)
@@ -251,5 +315,58 @@ mod tests {
             s.uncommitted[0].contains("loose.txt") && s.unpushed[0].ends_with("not pushed"),
             "{s:?}"
         );
+    }
+
+    #[test]
+    fn each_worktree_counts_in_a_retired_home_by_its_own_repository() {
+        let top = tempfile::tempdir().unwrap();
+        let live = top.path().join("live");
+        let repo = live.join("work");
+        let git = |dir: &Path, args: &[&str]| git_in(&live, dir, args);
+        std::fs::create_dir_all(&repo).unwrap();
+        let commit = |dir: &Path, message: &str| {
+            let who = ["-c", "user.name=a", "-c", "user.email=a@b", "-c"];
+            let what = [
+                "commit.gpgsign=false",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+            ];
+            git(dir, &[&who[..], &what[..], &[message]].concat());
+        };
+        git(&repo, &["init", "-q"]);
+        commit(&repo, "base");
+        let wt = live.join(".worktrees/fix");
+        let at = wt.to_str().unwrap();
+        git(&repo, &["worktree", "add", "-q", "-b", "ada/conv-fix", at]);
+        commit(&wt, "on fix");
+        std::fs::write(wt.join("loose"), "x").unwrap();
+        // The home retired: a copy elsewhere, and the live one's repository begun afresh.
+        let retired = top.path().join("retired");
+        let copied = std::process::Command::new("cp")
+            .args(["-a"])
+            .arg(&live)
+            .arg(&retired)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        std::fs::remove_dir_all(repo.join(".git/worktrees")).unwrap();
+        let r = crate::testing::demo_town()
+            .resident("ada")
+            .cloned()
+            .unwrap();
+        let lost = examine(&r, &retired, &live);
+        let fix = lost
+            .repos
+            .iter()
+            .find(|s| s.path == ".worktrees/fix")
+            .unwrap_or_else(|| panic!("{lost:?}"));
+        assert_eq!(
+            (fix.uncommitted_count, fix.unpushed_count),
+            (1, 2),
+            "{fix:?}"
+        );
+        assert!(fix.uncommitted[0].ends_with("loose"), "{fix:?}");
     }
 }

@@ -26,8 +26,12 @@ impl UserManagers for FakeUserManagers {
     }
 
     async fn run(&self, uid: u32, mut unit: TurnUnit) -> Result<UnitEnd, OsError> {
-        self.calls
-            .record(format!("run {uid} {} {:?}", unit.name, unit.argv));
+        self.calls.record(format!(
+            "run {uid} {} {:?} in {}",
+            unit.name,
+            unit.argv,
+            unit.workdir.display()
+        ));
         if let Some(v) = unit.verified.take() {
             let _ = v.send(());
         }

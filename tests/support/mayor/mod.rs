@@ -186,6 +186,24 @@ impl Mayor {
         Ok(id)
     }
 
+    /// Send text in the thread under `root` (m.thread, as Element's threads do); its id.
+    pub async fn say_in_thread(
+        &self,
+        room: &OwnedRoomId,
+        root: &str,
+        text: &str,
+    ) -> anyhow::Result<String> {
+        use matrix_sdk::ruma::events::relation::Thread;
+        use matrix_sdk::ruma::events::room::message::Relation;
+        let r = self.synced_room(room).await?;
+        let mut content = RoomMessageEventContent::text_plain(text);
+        let root = matrix_sdk::ruma::OwnedEventId::try_from(root)?;
+        content.relates_to = Some(Relation::Thread(Thread::without_fallback(root)));
+        let id = r.send(content).await?.response.event_id.to_string();
+        self.set_mark(room, &id);
+        Ok(id)
+    }
+
     /// React to `event` with `key` (an emoji), as Element does.
     pub async fn react(&self, room: &OwnedRoomId, event: &str, key: &str) -> anyhow::Result<()> {
         use matrix_sdk::ruma::events::{reaction::ReactionEventContent, relation::Annotation};

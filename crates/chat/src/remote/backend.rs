@@ -191,7 +191,9 @@ impl Backend for Remote {
                 resident: resident.into(),
             },
             |s| match s {
-                Said::Branches { repos } => Ok(words::branches(resident, &repos)),
+                Said::Branches { repos, worktrees } => {
+                    Ok(words::branches(resident, &repos, &worktrees))
+                }
                 other => Err(Box::new(other)),
             },
         )

@@ -101,6 +101,12 @@ pub fn tools_footer(o: &Outcome) -> Option<String> {
     (!used.is_empty()).then(|| format!("_{}_", used.join(", ")))
 }
 
+/// The branch of the conversation's own worktree.
+pub fn branch_footer(o: &Outcome) -> Option<String> {
+    let b = o.branch.as_ref()?;
+    Some(format!("_on branch `{b}`, in a worktree of its own_"))
+}
+
 /// The session an answer's conversation continues in, and how to pick it up at a terminal.
 pub fn session(resident: &str, conversation: &str, id: &str) -> String {
     format!(
@@ -135,6 +141,7 @@ mod tests {
             files: vec![],
             files_left: vec![],
             tools: Default::default(),
+            branch: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! `!reset` with the round it begins.
 
 use townhall_config::Town;
-use townhall_wire::hall::{CostReport, RepoBranches, ResetSummary, ResidentReport};
+use townhall_wire::hall::{CostReport, RepoBranches, ResetSummary, ResidentReport, Worktree};
 use townhall_wire::hall::{Outcome, dollars};
 
 use super::spent;
@@ -173,11 +173,33 @@ pub fn reset_done(s: &ResetSummary) -> String {
     text
 }
 
-/// `!branches`.
-pub fn branches(resident: &str, repos: &[RepoBranches]) -> String {
-    if repos.is_empty() {
-        return format!("_{resident} may push to no repository of the town remote._");
+/// `!branches`: the town remote's branches, then the conversations' worktrees (those with
+/// uncommitted work marked).
+pub fn branches(resident: &str, repos: &[RepoBranches], worktrees: &[Worktree]) -> String {
+    let mut s = match repos.is_empty() {
+        true => format!("_{resident} may push to no repository of the town remote._\n"),
+        false => remote_branches(repos),
+    };
+    if !worktrees.is_empty() {
+        s.push_str(&format!(
+            "**worktrees** (one per conversation, in {resident}'s home):\n"
+        ));
+        for w in worktrees {
+            let state = match w.dirty {
+                Some(0) => "clean".to_string(),
+                Some(n) => format!("✎ {n} uncommitted change(s)"),
+                None => "not readable".to_string(),
+            };
+            s.push_str(&format!(
+                "- `{}` at `~/{}`: {state} (conversation `{}`)\n",
+                w.branch, w.path, w.conversation
+            ));
+        }
     }
+    s.trim_end().to_string()
+}
+
+fn remote_branches(repos: &[RepoBranches]) -> String {
     let mut s = String::new();
     for r in repos {
         let list: Vec<String> = r

@@ -13,6 +13,17 @@ pub struct RepoBranches {
     pub branches: Vec<Branch>,
 }
 
+/// A conversation's own worktree this round, in the resident's home.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Worktree {
+    pub conversation: String,
+    pub branch: String,
+    /// Relative to the home.
+    pub path: String,
+    /// Its uncommitted changes (`git status --porcelain` lines); None when unreadable.
+    pub dirty: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Branch {
     pub name: String,

@@ -6,7 +6,7 @@ use super::Reply;
 use super::devices::{DeviceStatus, Lease};
 use super::network::NetworkReport;
 use super::reports::{
-    CheckpointInfo, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport,
+    CheckpointInfo, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport, Worktree,
 };
 use super::turn::{Outcome, Outgoing, TurnEvent};
 
@@ -125,8 +125,11 @@ pub enum Said {
     LastTurn {
         outcome: Option<Outcome>,
     },
+    /// The resident's branches on the town remote, and its conversations' worktrees.
     Branches {
         repos: Vec<RepoBranches>,
+        #[serde(default)]
+        worktrees: Vec<Worktree>,
     },
     Network {
         residents: Vec<NetworkReport>,

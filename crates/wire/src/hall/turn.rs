@@ -94,6 +94,9 @@ pub struct Outcome {
     /// What the turn used the town's tools for, and how often ("asked the mayor": 1).
     #[serde(default)]
     pub tools: std::collections::BTreeMap<String, u32>,
+    /// The branch of the conversation's own worktree (`NAME/conv-…`), when it has one.
+    #[serde(default)]
+    pub branch: Option<String>,
 }
 
 /// A turn running now.

@@ -43,6 +43,7 @@ fn outcome() -> Outcome {
         }],
         files_left: vec![s("huge.bin")],
         tools: [(s("asked the mayor"), 1)].into_iter().collect(),
+        branch: Some(s("ada/conv-fix-the-parser")),
     }
 }
 
@@ -308,6 +309,12 @@ pub(super) fn saids() -> Vec<Said> {
                     when: s("2 minutes ago"),
                     subject: s("a change"),
                 }],
+            }],
+            worktrees: vec![Worktree {
+                conversation: s("!room:town.test/$thread"),
+                branch: s("ada/conv-fix-the-parser"),
+                path: s(".worktrees/fix-the-parser"),
+                dirty: Some(2),
             }],
         },
         Said::Network {
