@@ -113,6 +113,10 @@ pub fn rollback(
     witness.before_levelling(&only);
     let report =
         crate::round::run_reset(&plan, &seams, &town.state, by, &mut |m| witness.progress(m))?;
+    // Its conversations' worktrees made since the checkpoint are gone: each is placed again.
+    if let Err(e) = crate::worktree::Kept::load(&town.state).and_then(|k| k.forget(resident)) {
+        witness.warning(&format!("{resident}'s conversations' worktrees: {e}"));
+    }
     crate::audit::append(
         &town.state,
         "rollback",

@@ -94,6 +94,8 @@ pub struct Desk<M> {
     placing: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// The exit status systemd gives a unit whose working directory could not be entered.
+const CHDIR_FAILED: i32 = 200;
 /// How many ended turns are kept, to name the turn something just seen came from.
 const ENDED_KEPT: usize = 64;
 /// Something seen this soon after a turn ended is still that turn's (the kernel's word of
@@ -353,6 +355,16 @@ impl<M: UserManagers + Sync> Desk<M> {
         };
         outcome.spent = Some(spent);
         outcome.conversation_spent = now;
+        // systemd could not enter the worktree (the resident removed it): the conversation
+        // is placed again at its next turn.
+        if branch.is_some() && outcome.status == CHDIR_FAILED {
+            self.kept.unplace(resident, conversation)?;
+            let text = format!(
+                "~/{} is no longer there: this conversation's next turn gets a worktree of its own again.",
+                workdir.display()
+            );
+            let _ = events.send(TurnEvent::Notice { text }).await;
+        }
         outcome.branch = branch;
         Ok(outcome)
     }

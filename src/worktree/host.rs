@@ -34,10 +34,11 @@ printf 'failed %s\n' "$(printf '%s\n' "$err" | tail -n 1)""#;
 const PRUNE: &str = r#"cd "$1" 2>/dev/null && [ -e .git ] || exit 0
 git worktree prune </dev/null"#;
 
-/// $1 the worktrees' dir, then each worktree's name: a line each, its count or `?`.
+/// $1 the worktrees' dir, then each worktree's name: a line each, its count or `?`. No
+/// optional lock is taken: a turn may be running git in the worktree meanwhile.
 const DIRTY: &str = r#"d=$1; shift
 for s in "$@"; do
-  if out=$(git -C "$d/$s" status --porcelain 2>/dev/null </dev/null); then
+  if out=$(git --no-optional-locks -C "$d/$s" status --porcelain 2>/dev/null </dev/null); then
     printf '%s\n' "$out" | grep -c . || true
   else echo '?'; fi
 done"#;

@@ -238,7 +238,7 @@ pub fn ada_cannot_lead_her_reset_outside_her_home(t: &Town) -> anyhow::Result<()
 }
 
 /// The number in "Checkpoint **N** of ada's home taken".
-fn checkpoint_number(msgs: &[(String, bool)]) -> anyhow::Result<u64> {
+pub(crate) fn checkpoint_number(msgs: &[(String, bool)]) -> anyhow::Result<u64> {
     let said = msgs
         .iter()
         .map(|(b, _)| b.as_str())

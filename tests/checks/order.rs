@@ -365,6 +365,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         wt::a_worktrees_link_ada_points_at_root_s_state_leads_nowhere,
     ),
     (
+        "worktrees::after_a_rollback_ada_s_conversation_gets_a_worktree_again",
+        wt::after_a_rollback_ada_s_conversation_gets_a_worktree_again,
+    ),
+    (
         "chat::what_was_said_before_ada_joined_starts_no_turn",
         al::what_was_said_before_ada_joined_starts_no_turn,
     ),

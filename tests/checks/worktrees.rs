@@ -183,11 +183,14 @@ pub fn a_worktrees_link_ada_points_at_root_s_state_leads_nowhere(t: &Town) -> an
     block_on(async {
         let (mayor, room) = room_with(t, "ada worktree link", &[ADA], true).await?;
         mayor.say(&room, "where linked").await?;
-        let msgs = mayor.wait_for(&room, ADA, "/work/work on ").await?;
+        // The answer as it ends says why it ran in the shared workspace, and ran there.
+        let msgs = mayor
+            .wait_for(&room, ADA, "shared workspace this round")
+            .await?;
         ensure!(
             msgs.iter()
-                .any(|(b, _)| b.contains("shared workspace this round")),
-            "the room was not told the conversation has no worktree: {msgs:?}"
+                .any(|(b, _)| b.contains("/work/work on ") && b.contains("shared workspace")),
+            "the turn did not run in the workspace: {msgs:?}"
         );
         Ok(())
     })?;
@@ -197,4 +200,44 @@ pub fn a_worktrees_link_ada_points_at_root_s_state_leads_nowhere(t: &Town) -> an
         "a worktree appeared in root's state dir"
     );
     Ok(())
+}
+
+/// A rollback at root's terminal to a checkpoint older than a conversation's worktree: the
+/// conversation is placed again at its next turn (a worktree of the new first words), not
+/// sent to a directory the home no longer has; so is one whose worktree ada removed.
+pub fn after_a_rollback_ada_s_conversation_gets_a_worktree_again(t: &Town) -> anyhow::Result<()> {
+    let _clone = InTheClone::set(t)?;
+    block_on(async {
+        let (mayor, room) = room_with(t, "ada worktree rollback", &[ADA], true).await?;
+        mayor.say(&room, "!checkpoint before the worktree").await?;
+        let msgs = mayor.wait_for(&room, ADA, "of ada's home taken").await?;
+        let n = crate::checks::alone::checkpoint_number(&msgs)?;
+        mayor.say(&room, "scribble first").await?;
+        mayor
+            .wait_for(&room, ADA, "/.worktrees/scribble-first")
+            .await?;
+        t.sh(&format!("townhall rollback ada {n} --yes >/dev/null"))?;
+        as_ok(t, "ada", "test ! -e ~/.worktrees/scribble-first")?;
+        mayor.say(&room, "where after").await?;
+        mayor
+            .wait_for(
+                &room,
+                ADA,
+                "/.worktrees/where-after on ada/conv-where-after",
+            )
+            .await
+            .context("the conversation was not placed again after the rollback")?;
+        // Ada removes her conversation's worktree: its turn says so, and the next is
+        // placed again.
+        as_ok(t, "ada", "rm -rf ~/.worktrees/where-after")?;
+        mayor.say(&room, "where gone").await?;
+        mayor
+            .wait_for(&room, ADA, "~/.worktrees/where-after is no longer there")
+            .await?;
+        mayor.say(&room, "where next").await?;
+        mayor
+            .wait_for(&room, ADA, "/.worktrees/where-next on ada/conv-where-next")
+            .await?;
+        Ok(())
+    })
 }
