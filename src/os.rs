@@ -78,10 +78,11 @@ pub fn output_within(
     use std::io::Read;
     let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
     let mut out = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
+    let (sent, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = (&mut out).take(1 << 20).read_to_end(&mut buf);
-        buf
+        let _ = sent.send(buf);
     });
     let start = std::time::Instant::now();
     let status = loop {
@@ -102,7 +103,16 @@ pub fn output_within(
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
-    let out = reader.join().unwrap_or_default();
+    // The child's stdout may be held open by another of the resident's processes (the
+    // helper runs as the resident, who may reach its descriptors): what came within the
+    // limit is the answer, and the reader is left to end by itself.
+    let left = within.saturating_sub(start.elapsed()) + std::time::Duration::from_secs(1);
+    let Ok(out) = read.recv_timeout(left) else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("its output did not end within {within:?}"),
+        ));
+    };
     if status.success() {
         Ok(out)
     } else {

@@ -1,9 +1,9 @@
 //! `townhall attach NAME [--conversation ID]`: the mayor picks up, at a terminal, the CLI
-//! session a chat conversation runs in. It runs as the resident, in its workspace, as a
-//! transient unit of the resident's own user manager (so under the same PID 1 limits as
-//! its turns), with the kind's defaults and the resident's environment, then leaves a
-//! login shell there. What is said at the terminal is in the session the next chat turn
-//! resumes.
+//! session a chat conversation runs in. It runs as the resident, in its workspace (the
+//! conversation's own worktree when it has one), as a transient unit of the resident's own
+//! user manager (so under the same PID 1 limits as its turns), with the kind's defaults and
+//! the resident's environment, then leaves a login shell there. What is said at the
+//! terminal is in the session the next chat turn resumes.
 
 use std::collections::BTreeMap;
 use std::process::{Command, ExitCode};
@@ -24,7 +24,16 @@ pub fn run(town: &Town, name: &str, conversation: Option<&str>) -> anyhow::Resul
     // Another kind's id would not resume (the resident's kind changed since).
     let found = found.filter(|(_, s)| s.kind.is_none_or(|k| k == r.agent.kind));
     let home = town.home(r);
-    let workspace = home.join(&r.agent.workspace);
+    // Where the conversation's turns run this round: its own worktree, if it has one.
+    let round = townhall::round::RoundState::new(&town.state).round_of(name)?;
+    let place = found.as_ref().and_then(|(c, _)| {
+        let kept = townhall::worktree::Kept::load(&town.state).ok()?;
+        kept.get(name, c, round).flatten()
+    });
+    let workspace = match place {
+        Some(slug) => home.join(townhall::worktree::DIR).join(slug),
+        None => home.join(&r.agent.workspace),
+    };
     let inv = drivers::interactive(&r.agent, found.as_ref().map(|(_, s)| s.id.as_str()), &home);
     match &found {
         Some((c, s)) => eprintln!(

@@ -145,9 +145,9 @@ impl<H: Machine> crate::worktree::Worktrees for Lent<H> {
         &self,
         r: &crate::config::Resident,
         home: &std::path::Path,
-        base: &str,
+        names: &crate::worktree::Names,
     ) -> Result<crate::worktree::Opened, crate::os::OsError> {
-        self.0.worktrees().open(r, home, base)
+        self.0.worktrees().open(r, home, names)
     }
 
     fn dirty(

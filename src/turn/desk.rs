@@ -150,7 +150,8 @@ impl<M: UserManagers + Sync> Desk<M> {
                 match found(&self.kept) {
                     Some(slug) => slug,
                     None => {
-                        let slug = self.open(town, r, prompt, events).await;
+                        let names = self.names(r, round, conversation, prompt);
+                        let slug = self.open(town, r, names, events).await;
                         self.kept.set(&r.name, conversation, round, slug.clone())?;
                         slug
                     }
@@ -166,18 +167,39 @@ impl<M: UserManagers + Sync> Desk<M> {
         })
     }
 
-    /// A new worktree for a conversation that begins with `prompt`, as the resident.
+    /// The names a new conversation's worktree may take: from the first words of its first
+    /// prompt, never one another conversation of the round has.
+    fn names(
+        &self,
+        r: &crate::config::Resident,
+        round: u64,
+        conversation: &str,
+        prompt: &str,
+    ) -> crate::worktree::Names {
+        use std::hash::{Hash, Hasher};
+        let base = crate::worktree::slug(prompt);
+        let mut mark = std::collections::hash_map::DefaultHasher::new();
+        (conversation, round).hash(&mut mark);
+        let last = format!("{base}-{:08x}", mark.finish() as u32);
+        let others = self.kept.of_round(&r.name, round);
+        crate::worktree::Names {
+            base,
+            last,
+            others: others.into_iter().map(|(_, s)| s).collect(),
+        }
+    }
+
+    /// A new worktree for a conversation, as the resident.
     async fn open(
         &self,
         town: &Town,
         r: &crate::config::Resident,
-        prompt: &str,
+        names: crate::worktree::Names,
         events: &mpsc::Sender<TurnEvent>,
     ) -> Option<String> {
         let (worktrees, resident, home) = (self.worktrees.clone(), r.clone(), town.home(r));
-        let base = crate::worktree::slug(prompt);
         let opened =
-            tokio::task::spawn_blocking(move || worktrees.open(&resident, &home, &base)).await;
+            tokio::task::spawn_blocking(move || worktrees.open(&resident, &home, &names)).await;
         let why = match opened {
             Ok(Ok(Opened::Made { slug })) => return Some(slug),
             Ok(Ok(Opened::NotARepo | Opened::NoCommit)) => return None,

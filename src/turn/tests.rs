@@ -437,12 +437,28 @@ async fn each_conversation_keeps_a_worktree_of_its_own_for_the_round() {
         ]
         .map(|p| p.display().to_string())
     );
+    // A third conversation's first words are the first's: it never gets the first's name.
+    let third = say("!r:t/$three", "Fix the parser!").await;
+    let third = third.branch.unwrap_or_default();
+    assert!(
+        third.starts_with("ada/conv-fix-the-parser-") && third.len() > 24,
+        "{third}"
+    );
+    assert!(
+        worktrees
+            .calls
+            .calls()
+            .iter()
+            .any(|c| c == "open ada fix-the-parser not fix-the-parser write-the-docs"),
+        "{:?}",
+        worktrees.calls.calls()
+    );
     // Asked once per conversation, and kept across a restart of the daemon.
     let opened = |w: &crate::worktree::FakeWorktrees| {
         let calls = w.calls.calls();
         calls.iter().filter(|c| c.starts_with("open ")).count()
     };
-    assert_eq!(opened(&worktrees), 2);
+    assert_eq!(opened(&worktrees), 3);
     let restarted = desk_with(&town, worktrees.clone());
     let (tx, _rx) = mpsc::channel(256);
     let o = restarted
@@ -450,7 +466,7 @@ async fn each_conversation_keeps_a_worktree_of_its_own_for_the_round() {
         .await
         .unwrap();
     assert_eq!(o.branch.as_deref(), Some("ada/conv-fix-the-parser"));
-    assert_eq!(opened(&worktrees), 2);
+    assert_eq!(opened(&worktrees), 3);
 }
 
 #[tokio::test]

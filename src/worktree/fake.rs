@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use super::{Opened, Worktrees};
+use super::{Names, Opened, Worktrees};
 use crate::config::Resident;
 use crate::os::{OsError, Recorder};
 
@@ -18,8 +18,13 @@ pub struct FakeWorktrees {
 }
 
 impl Worktrees for FakeWorktrees {
-    fn open(&self, r: &Resident, _: &Path, base: &str) -> Result<Opened, OsError> {
-        self.calls.record(format!("open {} {base}", r.name));
+    fn open(&self, r: &Resident, _: &Path, names: &Names) -> Result<Opened, OsError> {
+        let base = &names.base;
+        self.calls.record(format!(
+            "open {} {base} not {}",
+            r.name,
+            names.others.join(" ")
+        ));
         if self.fail {
             return Err(OsError::new("making a worktree", "told to fail"));
         }
@@ -28,7 +33,11 @@ impl Worktrees for FakeWorktrees {
             .lock()
             .expect("lock")
             .clone()
-            .unwrap_or_else(|| Opened::Made { slug: base.into() }))
+            .unwrap_or_else(|| {
+                let taken = names.others.contains(base);
+                let slug = if taken { &names.last } else { base };
+                Opened::Made { slug: slug.clone() }
+            }))
     }
 
     fn dirty(&self, r: &Resident, _: &Path, slugs: &[String]) -> Vec<Option<u64>> {

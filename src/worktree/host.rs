@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::slug::{TRIES, taken};
-use super::{DIR, Opened, Worktrees, branch};
+use super::{DIR, Names, Opened, Worktrees, branch};
 use crate::config::Resident;
 use crate::os::OsError;
 
@@ -14,21 +14,34 @@ use crate::os::OsError;
 const WITHIN: Duration = Duration::from_secs(30);
 
 /// $1 the workspace, $2 the base name, $3 the branch prefix, $4 the worktrees' dir, $5
-/// the tries. What git or the repository's hooks print is kept out of the answer but for
-/// the last line of a failure.
-const OPEN: &str = r#"cd "$1" 2>/dev/null && [ -e .git ] || { echo not-a-repo; exit 0; }
+/// the numbered names to try, $6 the last name to try; then the names other conversations
+/// of the round have. A name is free when none has it and neither its directory nor its
+/// branch is there. Only a taken name moves on to the next: any other failure is the
+/// answer. What git or the repository's hooks print is kept out of the answer but for the
+/// last line of a failure.
+const OPEN: &str = r#"ws=$1 base=$2 prefix=$3 dir=$4 tries=$5 last=$6; shift 6
+cd "$ws" 2>/dev/null && [ -e .git ] || { echo not-a-repo; exit 0; }
 git rev-parse -q --verify HEAD >/dev/null 2>&1 </dev/null || { echo no-commit; exit 0; }
-err=$(mkdir -p "$4" 2>&1) || { printf 'failed %s\n' "$(printf '%s\n' "$err" | tail -n 1)"; exit 0; }
-n=1; slug=$2; err="every name was taken"
-while [ "$n" -le "$5" ]; do
-  if [ ! -e "$4/$slug" ] && ! git rev-parse -q --verify "refs/heads/$3$slug" >/dev/null 2>&1 </dev/null; then
-    if err=$(git worktree add -q -b "$3$slug" "$4/$slug" HEAD 2>&1 >/dev/null </dev/null); then
-      echo "made $slug"; exit 0
-    fi
+failed() { printf 'failed %s\n' "$(printf '%s\n' "$1" | tail -n 1)"; exit 0; }
+branch() { git rev-parse -q --verify "refs/heads/$prefix$slug" >/dev/null 2>&1 </dev/null; }
+free() {
+  for k in "$@"; do [ "$k" = "$slug" ] && return 1; done
+  [ ! -e "$dir/$slug" ] && ! branch
+}
+err=$(mkdir -p "$dir" 2>&1) || failed "$err"
+n=1; slug=$base
+while :; do
+  if free "$@"; then
+    err=$(git worktree add -q -b "$prefix$slug" "$dir/$slug" HEAD 2>&1 >/dev/null </dev/null) && { echo "made $slug"; exit 0; }
+    # A hook that failed after the checkout: the worktree is there all the same.
+    [ -e "$dir/$slug/.git" ] && branch && { echo "made $slug"; exit 0; }
+    failed "$err"
   fi
-  n=$((n+1)); slug="$2-$n"
+  [ "$slug" = "$last" ] && break
+  n=$((n+1))
+  if [ "$n" -le "$tries" ]; then slug="$base-$n"; else slug=$last; fi
 done
-printf 'failed %s\n' "$(printf '%s\n' "$err" | tail -n 1)""#;
+echo taken"#;
 
 /// $1 the workspace.
 const PRUNE: &str = r#"cd "$1" 2>/dev/null && [ -e .git ] || exit 0
@@ -54,21 +67,35 @@ fn sh(r: &Resident, home: &Path, script: &str) -> std::process::Command {
     c
 }
 
-/// What the open script's answer says, for `base`; why not, when it failed or said what
-/// it never says.
-pub(super) fn opened(out: &str, base: &str) -> Result<Opened, String> {
+/// At most `n` characters of what a resident's program printed, escaped for a room.
+fn shown(s: &str, n: usize) -> String {
+    let cut: String = s.chars().take(n).collect();
+    cut.escape_debug().to_string()
+}
+
+/// What the open script's answer says, for `base` (or `last`); why not, when it failed or
+/// said what it never says.
+pub(super) fn opened(out: &str, base: &str, last: &str) -> Result<Opened, String> {
     let line = out.trim_end_matches('\n');
-    let strange = || format!("git's answer is not one townhall reads: {line:.200?}");
+    let strange = || {
+        format!(
+            "the helper's answer is not one townhall reads: \"{}\"",
+            shown(line, 200)
+        )
+    };
     match line {
         "not-a-repo" => Ok(Opened::NotARepo),
         "no-commit" => Ok(Opened::NoCommit),
+        "taken" => Err(format!("every name for `{base}` is taken")),
         _ if line.contains('\n') => Err(strange()),
         _ => {
             if let Some(why) = line.strip_prefix("failed ") {
-                return Err(format!("git: {why:.300}"));
+                return Err(format!("git said: {}", shown(why, 300)));
             }
             match line.strip_prefix("made ") {
-                Some(slug) if taken(base, slug) => Ok(Opened::Made { slug: slug.into() }),
+                Some(slug) if taken(base, slug) || slug == last => {
+                    Ok(Opened::Made { slug: slug.into() })
+                }
                 _ => Err(strange()),
             }
         }
@@ -86,17 +113,20 @@ pub(super) fn counts(out: &str, n: usize) -> Vec<Option<u64>> {
 }
 
 impl Worktrees for HostWorktrees {
-    fn open(&self, r: &Resident, home: &Path, base: &str) -> Result<Opened, OsError> {
+    fn open(&self, r: &Resident, home: &Path, names: &Names) -> Result<Opened, OsError> {
         let what = || format!("{}: making a worktree for a conversation", r.name);
         let mut c = sh(r, home, OPEN);
         c.arg(home.join(&r.agent.workspace))
-            .arg(base)
+            .arg(&names.base)
             .arg(branch(&r.name, ""))
             .arg(home.join(DIR))
-            .arg(TRIES.to_string());
+            .arg(TRIES.to_string())
+            .arg(&names.last)
+            .args(&names.others);
         let out = crate::os::output_within(&mut c, WITHIN + Duration::from_secs(10))
             .map_err(|e| OsError::new(what(), e))?;
-        opened(&String::from_utf8_lossy(&out), base).map_err(|why| OsError::new(what(), why))
+        opened(&String::from_utf8_lossy(&out), &names.base, &names.last)
+            .map_err(|why| OsError::new(what(), why))
     }
 
     fn dirty(&self, r: &Resident, home: &Path, slugs: &[String]) -> Vec<Option<u64>> {
@@ -129,17 +159,16 @@ mod tests {
 
     #[test]
     fn only_the_answers_the_scripts_give_are_read() {
-        assert_eq!(opened("not-a-repo\n", "fix"), Ok(Opened::NotARepo));
-        assert_eq!(opened("no-commit\n", "fix"), Ok(Opened::NoCommit));
+        let o = |out: &str| opened(out, "fix", "fix-1a2b");
+        assert_eq!(o("not-a-repo\n"), Ok(Opened::NotARepo));
+        assert_eq!(o("no-commit\n"), Ok(Opened::NoCommit));
+        for made in ["fix-3", "fix-1a2b"] {
+            let slug = made.to_string();
+            assert_eq!(o(&format!("made {made}\n")), Ok(Opened::Made { slug }));
+        }
         assert_eq!(
-            opened("made fix-3\n", "fix"),
-            Ok(Opened::Made {
-                slug: "fix-3".into()
-            })
-        );
-        assert_eq!(
-            opened("failed fatal: no space\n", "fix"),
-            Err("git: fatal: no space".into())
+            o("failed fatal: no \x1b[2Jspace\n"),
+            Err("git said: fatal: no \\u{1b}[2Jspace".into())
         );
         for hostile in [
             "made ../../etc\n",
@@ -147,8 +176,10 @@ mod tests {
             "made other\n",
             "",
         ] {
-            assert!(opened(hostile, "fix").is_err(), "{hostile:?}");
+            assert!(o(hostile).is_err(), "{hostile:?}");
         }
+        let long = format!("made {}", "x".repeat(100_000));
+        assert!(o(&long).unwrap_err().len() < 400);
         assert_eq!(counts("0\n3\n?\n", 3), [Some(0), Some(3), None]);
         assert_eq!(counts("0\n3\n", 3), [None, None, None]);
     }
@@ -181,7 +212,12 @@ mod scripts {
         let h = home.path();
         let ws = h.join("work").display().to_string();
         let dir = h.join(DIR).display().to_string();
-        let open = |base: &str| run(h, OPEN, &[&ws, base, "ada/conv-", &dir, "3"]);
+        let open_among = |base: &str, others: &[&str]| {
+            let last = format!("{base}-zz");
+            let args = [&ws, base, "ada/conv-", &dir, "3", &last];
+            run(h, OPEN, &[&args[..], others].concat())
+        };
+        let open = |base: &str| open_among(base, &[]);
         std::fs::create_dir(&ws).unwrap();
         assert_eq!(open("fix"), "not-a-repo\n");
         let git = |args: &[&str]| {
@@ -206,9 +242,27 @@ mod scripts {
         ]);
         assert_eq!(open("fix"), "made fix\n");
         assert_eq!(open("fix"), "made fix-2\n");
-        // A branch of that name already there (a persisted repository's) is skipped too.
+        // A branch of that name already there (a persisted repository's) is skipped too,
+        // then the last name; one another conversation has is never given.
         git(&["branch", "ada/conv-fix-3"]);
-        assert!(open("fix").starts_with("failed "), "no fourth name");
+        assert_eq!(open_among("fix", &["fix-zz"]), "taken\n");
+        assert_eq!(open("fix"), "made fix-zz\n");
+        assert_eq!(open_among("solo", &["solo"]), "made solo-2\n");
+        // A failing hook after the checkout: the worktree is there, and is the answer.
+        let hooks = h.join("hooks");
+        std::fs::create_dir(&hooks).unwrap();
+        std::fs::write(hooks.join("post-checkout"), "#!/bin/sh\nexit 1\n").unwrap();
+        run(
+            h,
+            "chmod +x \"$1\"",
+            &[hooks.join("post-checkout").to_str().unwrap()],
+        );
+        git(&["config", "core.hooksPath", hooks.to_str().unwrap()]);
+        assert_eq!(open("hooked"), "made hooked\n");
+        git(&["config", "--unset", "core.hooksPath"]);
+        // Any other failure is the answer: no second name is tried.
+        assert!(open("a..b").starts_with("failed "));
+        assert!(!h.join(DIR).join("a..b-2").exists());
         let heads = run(
             h,
             "git -C \"$1\" rev-parse --abbrev-ref HEAD",

@@ -62,7 +62,8 @@ impl Kept {
     }
 
     /// The conversation runs in `slug`'s worktree (or the workspace) for the rest of `round`;
-    /// places of other rounds are forgotten.
+    /// places of earlier rounds are forgotten. A turn that began before a reset (its round
+    /// is past) places nothing.
     pub fn set(
         &self,
         resident: &str,
@@ -72,6 +73,9 @@ impl Kept {
     ) -> Result<(), OsError> {
         self.change(|map| {
             let places = map.entry(resident.to_string()).or_default();
+            if places.values().any(|p| p.round > round) {
+                return;
+            }
             places.retain(|_, p| p.round == round);
             let n = places.values().map(|p| p.n + 1).max().unwrap_or(0);
             places.insert(conversation.to_string(), Place { round, slug, n });
@@ -139,6 +143,12 @@ mod tests {
         again.set("ada", "!r:t", 5, Some("fresh".into())).unwrap();
         assert_eq!(again.get("ada", "!r:t/$a", 4), None);
         assert_eq!(again.get("vox", "!r:t", 9), Some(Some("tests".into())));
+        // A turn begun in round 4 ends after round 5 began: round 5's places stay.
+        again
+            .set("ada", "!r:t/$late", 4, Some("late".into()))
+            .unwrap();
+        assert_eq!(again.get("ada", "!r:t", 5), Some(Some("fresh".into())));
+        assert_eq!(again.get("ada", "!r:t/$late", 4), None);
         again.unplace("ada", "!r:t").unwrap();
         assert_eq!(again.get("ada", "!r:t", 5), None);
         again.set("ada", "!r:t", 5, Some("fresh".into())).unwrap();

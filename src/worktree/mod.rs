@@ -36,11 +36,20 @@ pub enum Opened {
     Made { slug: String },
 }
 
+/// The names a conversation's worktree may take: `base`, else `base-N` for the first free
+/// N up to `slug::TRIES`, else `last` (the base and a mark of the conversation's own); never
+/// one of `others`, the names other conversations of the round have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Names {
+    pub base: String,
+    pub last: String,
+    pub others: Vec<String>,
+}
+
 pub trait Worktrees {
     /// As the resident: a new worktree of its workspace's repository at
-    /// `~/.worktrees/SLUG` on a new branch `NAME/conv-SLUG`, SLUG being `base` or, when
-    /// that is taken, `base-N` for the first free N.
-    fn open(&self, r: &Resident, home: &Path, base: &str) -> Result<Opened, OsError>;
+    /// `~/.worktrees/SLUG` on a new branch `NAME/conv-SLUG`, SLUG the first free of `names`.
+    fn open(&self, r: &Resident, home: &Path, names: &Names) -> Result<Opened, OsError>;
     /// As the resident: how many uncommitted changes each worktree `slugs` names has; None
     /// for one that could not be read.
     fn dirty(&self, r: &Resident, home: &Path, slugs: &[String]) -> Vec<Option<u64>>;

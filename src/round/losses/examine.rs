@@ -174,7 +174,19 @@ fn state_of(repo: &git2::Repository, heads: &str) -> Result<RepoState, String> {
     let mut log = Vec::new();
     let mut walk = repo.revwalk().map_err(|e| e.message().to_string())?;
     let pushed = match heads {
-        "HEAD" => walk.push_head(),
+        // A worktree's own commits: those of its branch not on its repository's HEAD (the
+        // main checkout's, counted there).
+        "HEAD" => walk.push_head().and_then(|()| {
+            let main = git2::Repository::open_ext(
+                repo.commondir(),
+                git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::BARE,
+                std::iter::empty::<&std::ffi::OsStr>(),
+            )?;
+            match main.head().ok().and_then(|h| h.target()) {
+                Some(oid) => walk.hide(oid),
+                None => Ok(()),
+            }
+        }),
         glob => walk.push_glob(glob),
     };
     if pushed.is_ok() && walk.hide_glob("refs/remotes/town/*").is_ok() {
@@ -362,9 +374,10 @@ mod tests {
             .iter()
             .find(|s| s.path == ".worktrees/fix")
             .unwrap_or_else(|| panic!("{lost:?}"));
+        // Its own commit only: "base" is the main checkout's, counted there.
         assert_eq!(
             (fix.uncommitted_count, fix.unpushed_count),
-            (1, 2),
+            (1, 1),
             "{fix:?}"
         );
         assert!(fix.uncommitted[0].ends_with("loose"), "{fix:?}");
