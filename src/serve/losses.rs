@@ -54,12 +54,8 @@ pub fn tell(teller: &Teller, town: &Town, retired: &Path) {
     if round <= told {
         return;
     }
-    for r in &town.residents {
-        let home = retired.join(&r.name);
-        if !std::fs::symlink_metadata(&home).is_ok_and(|m| m.is_dir()) {
-            continue;
-        }
-        let lost = crate::round::losses_in(town, r, &home);
+    for r in homes_in(town, retired) {
+        let lost = crate::round::losses_in(town, r, &retired.join(&r.name));
         tracing::info!(resident = %r.name, round, "what the round lost: {} line(s)", lost.lines().len());
         teller.tell(
             &r.name,

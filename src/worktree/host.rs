@@ -67,10 +67,9 @@ fn sh(r: &Resident, home: &Path, script: &str) -> std::process::Command {
     c
 }
 
-/// At most `n` characters of what a resident's program printed, escaped for a room.
+/// At most `n` bytes of what a resident's program printed, escaped for a room.
 fn shown(s: &str, n: usize) -> String {
-    let cut: String = s.chars().take(n).collect();
-    cut.escape_debug().to_string()
+    crate::turn::bounds::clip(s, n).escape_debug().to_string()
 }
 
 /// What the open script's answer says, for `base` (or `last`); why not, when it failed or

@@ -123,7 +123,7 @@ fn open(dir: &Path) -> Result<git2::Repository, String> {
 /// A repository's uncommitted files and the commits of its branches that no `town`
 /// remote-tracking branch has, read with libgit2 (nothing of the repository's config runs).
 fn repo_state(dir: &Path) -> Result<RepoState, String> {
-    state_of(&open(dir)?, "refs/heads/*")
+    state_of(&open(dir)?, |walk| walk.push_glob("refs/heads/*"))
 }
 
 /// A worktree at `rel` in the home read at `home`: its uncommitted files, and the commits
@@ -153,12 +153,25 @@ fn worktree_state(home: &Path, live: &Path, rel: &Path) -> Result<RepoState, Str
     let repo = open(here.as_deref().unwrap_or(&named))?;
     repo.set_workdir(&dir, false)
         .map_err(|e| e.message().to_string())?;
-    state_of(&repo, "HEAD")
+    // Its own commits: those of its branch not on the main checkout's HEAD (counted there).
+    let main = git2::Repository::open_ext(
+        repo.commondir(),
+        git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::BARE,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    );
+    let main_head = main.ok().and_then(|m| m.head().ok()?.target());
+    state_of(&repo, |walk| {
+        walk.push_head()?;
+        main_head.map_or(Ok(()), |oid| walk.hide(oid))
+    })
 }
 
-/// `repo`'s state, counting the commits of `heads` (a glob of refs, or HEAD) that no
-/// `town` remote-tracking branch has.
-fn state_of(repo: &git2::Repository, heads: &str) -> Result<RepoState, String> {
+/// `repo`'s state, counting the commits `count` puts on the walk that no `town`
+/// remote-tracking branch has.
+fn state_of(
+    repo: &git2::Repository,
+    count: impl FnOnce(&mut git2::Revwalk) -> Result<(), git2::Error>,
+) -> Result<RepoState, String> {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -173,23 +186,7 @@ fn state_of(repo: &git2::Repository, heads: &str) -> Result<RepoState, String> {
         .collect();
     let mut log = Vec::new();
     let mut walk = repo.revwalk().map_err(|e| e.message().to_string())?;
-    let pushed = match heads {
-        // A worktree's own commits: those of its branch not on its repository's HEAD (the
-        // main checkout's, counted there).
-        "HEAD" => walk.push_head().and_then(|()| {
-            let main = git2::Repository::open_ext(
-                repo.commondir(),
-                git2::RepositoryOpenFlags::NO_SEARCH | git2::RepositoryOpenFlags::BARE,
-                std::iter::empty::<&std::ffi::OsStr>(),
-            )?;
-            match main.head().ok().and_then(|h| h.target()) {
-                Some(oid) => walk.hide(oid),
-                None => Ok(()),
-            }
-        }),
-        glob => walk.push_glob(glob),
-    };
-    if pushed.is_ok() && walk.hide_glob("refs/remotes/town/*").is_ok() {
+    if count(&mut walk).is_ok() && walk.hide_glob("refs/remotes/town/*").is_ok() {
         for oid in walk.flatten().take(10_000) {
             let subject = repo
                 .find_commit(oid)
