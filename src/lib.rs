@@ -22,6 +22,7 @@ pub mod remote;
 pub mod reset;
 pub mod resident;
 pub mod round;
+pub mod schedule;
 pub mod serve;
 pub mod sign;
 pub mod tools;
@@ -47,6 +48,7 @@ pub(crate) mod testing {
         crate::public::FakePublic,
         crate::files::FakePost,
         crate::worktree::FakeWorktrees,
+        crate::schedule::FakeTimers,
     >;
 
     pub fn fake_machine(accounts: Vec<crate::resident::Account>) -> FakeMachine {
@@ -63,6 +65,7 @@ pub(crate) mod testing {
             public: Default::default(),
             post: Default::default(),
             worktrees: Default::default(),
+            timers: Default::default(),
         }
     }
 

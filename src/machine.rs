@@ -1,6 +1,6 @@
 //! The machine the town runs on, as one value: every seam the daemon's long-lived work acts
 //! through (rounds, accounts, levelling, host settings, signing keys, the town remote,
-//! serial consoles, the files' way in and out, conversations' worktrees). The real one is
+//! serial consoles, the files' way in and out, conversations' worktrees, the schedules' timers). The real one is
 //! put together once, at the binary's edge (`townhall serve`); the core only ever receives
 //! it, so the daemon is tested on fakes.
 
@@ -12,6 +12,7 @@ use crate::public::PublicFiles;
 use crate::remote::TownRemote;
 use crate::resident::Accounts;
 use crate::round::{Files, Seams, Subvolumes};
+use crate::schedule::Timers;
 use crate::sign::KeyStore;
 use crate::worktree::Worktrees;
 
@@ -39,6 +40,7 @@ pub trait Machine: Send + Sync + 'static {
     type Public: PublicFiles + Clone + Send + Sync + 'static;
     type Post: Post + Send + Sync + 'static;
     type Worktrees: Worktrees + Send + Sync + 'static;
+    type Timers: Timers + Send + Sync + 'static;
 
     /// The seams a round acts through.
     fn round(&self) -> RoundSeams<'_, Self>;
@@ -56,10 +58,12 @@ pub trait Machine: Send + Sync + 'static {
     fn post(&self) -> &Self::Post;
     /// Conversations' own worktrees in the residents' workspaces.
     fn worktrees(&self) -> &Self::Worktrees;
+    /// PID 1's timers for the schedules.
+    fn timers(&self) -> &Self::Timers;
 }
 
 /// A machine made of its parts: the real adapters in `townhall serve`, fakes in tests.
-pub struct Parts<S, F, A, G, P, H, K, R, C, U, O, W> {
+pub struct Parts<S, F, A, G, P, H, K, R, C, U, O, W, T> {
     pub subvolumes: S,
     pub files: F,
     pub accounts: A,
@@ -72,9 +76,10 @@ pub struct Parts<S, F, A, G, P, H, K, R, C, U, O, W> {
     pub public: U,
     pub post: O,
     pub worktrees: W,
+    pub timers: T,
 }
 
-impl<S, F, A, G, P, H, K, R, C, U, O, W> Machine for Parts<S, F, A, G, P, H, K, R, C, U, O, W>
+impl<S, F, A, G, P, H, K, R, C, U, O, W, T> Machine for Parts<S, F, A, G, P, H, K, R, C, U, O, W, T>
 where
     S: Subvolumes + Send + Sync + 'static,
     F: Files + Send + Sync + 'static,
@@ -88,6 +93,7 @@ where
     U: PublicFiles + Clone + Send + Sync + 'static,
     O: Post + Send + Sync + 'static,
     W: Worktrees + Send + Sync + 'static,
+    T: Timers + Send + Sync + 'static,
 {
     type Subvolumes = S;
     type Files = F;
@@ -101,6 +107,7 @@ where
     type Public = U;
     type Post = O;
     type Worktrees = W;
+    type Timers = T;
 
     fn round(&self) -> Seams<'_, S, F, A, G, P> {
         Seams {
@@ -139,6 +146,10 @@ where
     fn worktrees(&self) -> &W {
         &self.worktrees
     }
+
+    fn timers(&self) -> &T {
+        &self.timers
+    }
 }
 
 /// The real machine's parts, named once for the binary that puts them together.
@@ -155,4 +166,5 @@ pub type Real = Parts<
     crate::public::PublicDir,
     crate::files::HostPost,
     crate::worktree::HostWorktrees,
+    crate::schedule::HostTimers,
 >;

@@ -52,6 +52,10 @@ pub(super) enum Command {
         #[arg(long)]
         gemini: bool,
     },
+    /// Run by a schedule's timer (townhall-at-RESIDENT-ID.service): asks the daemon to fire
+    /// the schedule, and returns once its turn is taken.
+    #[command(hide = true)]
+    Fire { resident: String, id: String },
     /// The town's MCP server on stdio: a resident's CLI starts it inside a turn (townhall
     /// declares it to each kind of CLI itself).
     #[command(hide = true)]

@@ -19,5 +19,6 @@ pub fn real(town: &Town) -> Real {
         public: townhall::public::PublicDir,
         post: townhall::files::HostPost,
         worktrees: townhall::worktree::HostWorktrees,
+        timers: townhall::schedule::HostTimers,
     }
 }

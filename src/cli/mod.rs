@@ -21,7 +21,7 @@ use clap::Parser;
 
 use args::{BenchCommand, Cli, Command, KeysCommand, ResidentCommand};
 
-use townhall::config::{self, Town};
+use townhall::config::Town;
 use townhall::control::{self, ClientError, Request, Response};
 
 /// Exit code for "the daemon is not running" (as systemctl uses 3 for "not active").
@@ -124,6 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Response::Devices { devices } => print!("{}", show::devices(&devices)),
             _ => {}
         }),
+        Command::Fire { resident, id } => ask(&Request::Fire { resident, id }, |_| {}),
         Command::Reload => ask(&Request::Reload, |r| {
             if let Response::Reloaded { residents } = r {
                 println!("reloaded: {residents} resident(s)");
@@ -314,7 +315,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn load(dir: &std::path::Path) -> anyhow::Result<Town> {
-    config::load(dir).map_err(|d| {
+    townhall::schedule::calendar::load(dir).map_err(|d| {
         anyhow::anyhow!(
             "{d}\n{} problem(s) in the config at {}: nothing was changed",
             d.0.len(),
@@ -324,7 +325,7 @@ pub(crate) fn load(dir: &std::path::Path) -> anyhow::Result<Town> {
 }
 
 fn check(dir: &std::path::Path, json: bool) -> ExitCode {
-    match config::load(dir) {
+    match townhall::schedule::calendar::load(dir) {
         Ok(town) => {
             if json {
                 print_json(&town)

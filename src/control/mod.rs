@@ -37,6 +37,12 @@ pub enum Request {
     Reload,
     /// A reset outside the daemon began a round: tell the residents' rooms what it reported.
     RoundBegan,
+    /// A schedule's timer came due (`townhall fire`): answered Done once its turn is
+    /// taken (or skipped), before it runs.
+    Fire {
+        resident: String,
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

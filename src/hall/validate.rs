@@ -122,7 +122,10 @@ fn named(ask: &Ask) -> Option<&str> {
         Ask::ResetReport { resident, .. } | Ask::Reset { resident, .. } => resident.as_deref(),
         Ask::Checkpoint { resident, .. }
         | Ask::Checkpoints { resident }
-        | Ask::Rollback { resident, .. } => Some(resident),
+        | Ask::Rollback { resident, .. }
+        | Ask::Every { resident, .. }
+        | Ask::Schedules { resident }
+        | Ask::Unschedule { resident, .. } => Some(resident),
         Ask::Subscribe
         | Ask::Decide { .. }
         | Ask::Devices
@@ -210,6 +213,26 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
         } => {
             resident(town, name)?;
             mayor(town, by, "roll a home back")
+        }
+        Ask::Every {
+            resident: name,
+            by,
+            on,
+            prompt,
+            room,
+        } => {
+            resident(town, name)?;
+            id("room", room, '!')?;
+            crate::config::schedule::spec(on).or_else(refuse)?;
+            crate::config::schedule::prompt(prompt).or_else(refuse)?;
+            mayor(town, by, "make a schedule")
+        }
+        Ask::Schedules { resident: name } => resident(town, name).map(|_| ()),
+        Ask::Unschedule {
+            resident: name, by, ..
+        } => {
+            resident(town, name)?;
+            mayor(town, by, "remove a schedule")
         }
         Ask::Cost {
             resident: name,

@@ -312,35 +312,77 @@ impl Presence for HostPresence {
 /// PID 1 reads a unit's drop-ins when it loads it: reload (then restart `restart` where it
 /// runs), unless there is no bus yet (early boot), when the files are read at each start.
 pub fn reload_pid1(restart: &[&str]) -> Result<(), OsError> {
-    tell_pid1(true, restart, &[])
+    tell_pid1(&Pid1 {
+        daemon_reload: true,
+        restart,
+        ..Default::default()
+    })
 }
 
 /// SIGHUP to the main process of `units` where they run, as after a config change.
 pub fn reload_units(units: &[&str]) -> Result<(), OsError> {
-    tell_pid1(false, &[], units)
+    tell_pid1(&Pid1 {
+        reload: units,
+        ..Default::default()
+    })
 }
 
-fn tell_pid1(daemon_reload: bool, restart: &[&str], reload: &[&str]) -> Result<(), OsError> {
+/// Stop `stop`, reload PID 1 when `daemon_reload` (unit files changed), then start `start`
+/// (a unit already running is left as it is): for the schedules' timers.
+pub fn restart_timers(stop: &[&str], daemon_reload: bool, start: &[&str]) -> Result<(), OsError> {
+    tell_pid1(&Pid1 {
+        stop,
+        daemon_reload,
+        start,
+        ..Default::default()
+    })
+}
+
+/// What PID 1 is told, in this order: stop, reload, restart, SIGHUP, start.
+#[derive(Default)]
+struct Pid1<'a> {
+    stop: &'a [&'a str],
+    daemon_reload: bool,
+    restart: &'a [&'a str],
+    reload: &'a [&'a str],
+    start: &'a [&'a str],
+}
+
+fn tell_pid1(job: &Pid1) -> Result<(), OsError> {
     let r: Result<(), String> = block(async {
         let conn = timed("connecting to the system bus", zbus::Connection::system()).await?;
         let pid1 = timed("PID 1", zbus_systemd::systemd1::ManagerProxy::new(&conn)).await?;
-        if daemon_reload {
+        for unit in job.stop {
+            timed(
+                &format!("stopping {unit}"),
+                pid1.stop_unit(unit.to_string(), "replace".into()),
+            )
+            .await?;
+        }
+        if job.daemon_reload {
             tokio::time::timeout(Duration::from_secs(60), pid1.reload())
                 .await
                 .map_err(|_| "Reload: no answer in 60 s".to_string())?
                 .map_err(|e| format!("Reload: {e}"))?;
         }
-        for unit in restart {
+        for unit in job.restart {
             timed(
                 &format!("restarting {unit}"),
                 pid1.try_restart_unit(unit.to_string(), "replace".into()),
             )
             .await?;
         }
-        for unit in reload {
+        for unit in job.reload {
             timed(
                 &format!("sending {unit} SIGHUP"),
                 pid1.kill_unit(unit.to_string(), "main".into(), libc::SIGHUP),
+            )
+            .await?;
+        }
+        for unit in job.start {
+            timed(
+                &format!("starting {unit}"),
+                pid1.start_unit(unit.to_string(), "replace".into()),
             )
             .await?;
         }
@@ -348,6 +390,6 @@ fn tell_pid1(daemon_reload: bool, restart: &[&str], reload: &[&str]) -> Result<(
     });
     match r {
         Err(e) if e.starts_with("connecting") => Ok(()),
-        r => r.map_err(|e| OsError::new("reloading PID 1 for townhall's drop-ins", e)),
+        r => r.map_err(|e| OsError::new("telling PID 1 of townhall's units", e)),
     }
 }

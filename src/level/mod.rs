@@ -12,7 +12,7 @@ mod sweep;
 use std::path::{Path, PathBuf};
 
 pub use confine::{dropin, dropin_path, unenforced, write_dropins};
-pub use host::{HostPresence, reload_pid1, reload_units};
+pub use host::{HostPresence, reload_pid1, reload_units, restart_timers};
 #[cfg(test)]
 pub use settings::FakeHost;
 pub use settings::{Finding, Host, ThisHost, check_host};

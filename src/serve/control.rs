@@ -68,6 +68,16 @@ where
                     message: format!("reload refused, the running configuration stays:\n{e}"),
                 },
             },
+            // Answered before the turn runs: the timer's service only says when.
+            Request::Fire { resident, id } => match self.fire(&resident, &id) {
+                Ok(Some((key, batch))) => {
+                    let _ = out.send(Response::Done).await;
+                    drop(out);
+                    return self.run_lane(&key, batch).await;
+                }
+                Ok(None) => Response::Done,
+                Err(e) => error(&e),
+            },
             Request::RoundBegan => {
                 self.round_began();
                 Response::Done

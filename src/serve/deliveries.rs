@@ -82,6 +82,7 @@ mod tests {
             errors: vec![],
             outcome: None,
             answers: vec!["$e".into()],
+            came: None,
         }
     }
 

@@ -163,6 +163,33 @@ where
                 Ok(summary) => Said::ResetDone(summary),
                 Err(e) => hall::refused(e),
             },
+            Ask::Every {
+                resident,
+                by,
+                on,
+                prompt,
+                room,
+            } => {
+                let made = crate::schedule::Made {
+                    n: 0,
+                    resident,
+                    on,
+                    prompt,
+                    room,
+                    by,
+                };
+                match self.every(made).await {
+                    Ok(schedules) => Said::Schedules { schedules },
+                    Err(e) => hall::refused(e),
+                }
+            }
+            Ask::Schedules { resident } => Said::Schedules {
+                schedules: self.schedules_of(&resident).await,
+            },
+            Ask::Unschedule { resident, n, .. } => match self.unschedule(&resident, n).await {
+                Ok(schedules) => Said::Schedules { schedules },
+                Err(e) => hall::refused(e),
+            },
             Ask::Decide { id, by, allow } => self
                 .decide(id, &by, allow)
                 .map_or_else(hall::refused, |()| Said::Done),

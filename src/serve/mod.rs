@@ -23,6 +23,7 @@ mod reach;
 mod reports;
 mod reset;
 mod retirement;
+mod schedules;
 mod signing;
 mod status;
 mod tools;
@@ -55,6 +56,8 @@ pub struct Daemon<H, M, G> {
     teller: notices::Teller,
     /// Answers the chat has not confirmed yet.
     deliveries: deliveries::Deliveries,
+    /// The schedules mayors made in chat.
+    schedules: crate::schedule::Kept,
     /// Each conversation's running turn and the messages waiting for its next.
     conversations: crate::turn::conversation::Conversations<asker::Asker>,
     /// Each resident's signing agent.
@@ -187,7 +190,9 @@ where
         let keeper = Keeper::new(acls, &town.state)?;
         let deliveries = deliveries::Deliveries::new(&town.state)?;
         let conversations = crate::turn::conversation::Conversations::new(&town.state)?;
+        let schedules = crate::schedule::Kept::load(&town.state)?;
         Ok(Self {
+            schedules,
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),
             last_turn: Default::default(),
@@ -271,16 +276,21 @@ where
         &self,
     ) -> Result<(Arc<Town>, std::thread::JoinHandle<()>), crate::config::Diagnostics> {
         let dir = self.town().dir.clone();
-        let town = Arc::new(crate::config::load(&dir)?);
+        let town = Arc::new(crate::schedule::calendar::load(&dir)?);
         *self.town.write().expect("lock") = town.clone();
         self.reloaded.notify_waiters();
         self.start_agents();
         // Off the async workers: writing drop-ins may reload PID 1.
         let (t, machine) = (town.clone(), self.machine.clone());
+        let schedules = crate::schedule::all(&town, &self.schedules.all());
         let applied = std::thread::spawn(move || {
             if let Err(e) =
                 confine(machine.round().presence, &t).and_then(|()| unit_credentials(&t))
             {
+                tracing::error!("{e}");
+            }
+            use crate::schedule::Timers as _;
+            if let Err(e) = machine.timers().apply(&schedules) {
                 tracing::error!("{e}");
             }
             // Apart: rules for the residents who remain even when a unit failed.
@@ -358,6 +368,10 @@ where
         let town = daemon.town();
         daemon.settle(&town).await;
         daemon.serve_pushes(&town).await;
+        // Once the daemon answers: a schedule missed while it was stopped fires now.
+        if let Err(e) = daemon.apply_timers().await {
+            tracing::error!("{e}");
+        }
         // Starts the signing agents too, and tells the rooms what a boot reset reported.
         daemon.round_began();
         // Messages that waited across a restart get their turn; the answers are delivered.

@@ -36,6 +36,7 @@ where
             prompt,
             reply,
             again: false,
+            came: None,
         };
         let key = (resident, conversation);
         self.ask(key, Message::Chat(w), Asker::Chat(out)).await
@@ -116,7 +117,13 @@ where
         // connected, else kept as a delivery (after a restart). A later asker never leads,
         // or its answer could show in the room ahead of the earlier messages it answers.
         let reply = batch[0].0.reply.clone();
-        let answers: Vec<String> = batch.iter().map(|(w, _)| w.reply.event.clone()).collect();
+        let came = batch[0].0.came.clone();
+        // A schedule's message has no event in the room to answer.
+        let answers: Vec<String> = batch
+            .iter()
+            .map(|(w, _)| w.reply.event.clone())
+            .filter(|e| !e.is_empty())
+            .collect();
         let mut out = None;
         for (i, (_, asker)) in batch.into_iter().enumerate() {
             match asker {
@@ -180,6 +187,7 @@ where
             errors,
             outcome: outcome.clone(),
             answers,
+            came,
         });
         let told = match &out {
             Some(o) if !o.is_closed() => o

@@ -32,6 +32,7 @@ pub mod quarantine;
 pub mod remote;
 pub mod retired;
 pub mod rounds;
+pub mod schedules;
 pub mod sent;
 pub mod signing;
 pub mod split;

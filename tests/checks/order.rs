@@ -6,8 +6,8 @@ use super::{
     clis as cl, commands as cm, costs as co, counted as cn, cut as ct, devices as dv, egress as eg,
     files as fi, foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho,
     hardening as h, heard as hr, hoarding as hd, levelling as l, losses as lo, notices as nt,
-    quarantine as qu, remote as rm, retired as rt, rounds as r, sent as se, signing as s,
-    split as sp, tools as tl, turns as tu, unfinished as uf, worktrees as wt,
+    quarantine as qu, remote as rm, retired as rt, rounds as r, schedules as sc, sent as se,
+    signing as s, split as sp, tools as tl, turns as tu, unfinished as uf, worktrees as wt,
 };
 
 use crate::support::town::Town;
@@ -367,6 +367,14 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "worktrees::after_a_rollback_ada_s_conversation_gets_a_worktree_again",
         wt::after_a_rollback_ada_s_conversation_gets_a_worktree_again,
+    ),
+    (
+        "schedules::a_declared_and_a_chat_made_schedule_fire_into_their_room_until_unscheduled",
+        sc::a_declared_and_a_chat_made_schedule_fire_into_their_room_until_unscheduled,
+    ),
+    (
+        "schedules::a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts",
+        sc::a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts,
     ),
     (
         "chat::what_was_said_before_ada_joined_starts_no_turn",

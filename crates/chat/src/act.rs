@@ -10,7 +10,7 @@ use super::bot::{Backend, Ended, Job, NotRun, TurnAsk};
 use super::confirm::Offer;
 use super::line::Place;
 use super::policy::{Command, DeviceCommand};
-use townhall_wire::hall::TurnEvent;
+use townhall_wire::hall::{Ask, TurnEvent};
 
 /// Run what a message asked for, answering in its room.
 pub async fn act<B: Backend, C: Chat>(
@@ -42,6 +42,30 @@ pub async fn act<B: Backend, C: Chat>(
         Command::Session => say(backend.session_of(name, conversation).await).await,
         Command::Log(n) => say(backend.log_of(name, n).await).await,
         Command::Branches => say(backend.branches_of(name).await).await,
+        Command::Every { on, prompt } => {
+            let ask = Ask::Every {
+                resident: name.into(),
+                by: sender.into(),
+                on,
+                prompt,
+                room: room.into(),
+            };
+            say(backend.schedules(name, ask).await).await
+        }
+        Command::Schedules => {
+            let ask = Ask::Schedules {
+                resident: name.into(),
+            };
+            say(backend.schedules(name, ask).await).await
+        }
+        Command::Unschedule(n) => {
+            let ask = Ask::Unschedule {
+                resident: name.into(),
+                by: sender.into(),
+                n,
+            };
+            say(backend.schedules(name, ask).await).await
+        }
         Command::Network => say(backend.network_of(name, sender).await).await,
         Command::Stop => match backend.stop(name, sender).await {
             Ok(n) => say(format!("_Stopped {n} running turn(s)._")).await,

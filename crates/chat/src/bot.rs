@@ -26,8 +26,9 @@ Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ co
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote and my conversations' worktrees · \
 `!network` what I may reach and what was refused this round · \
 `!devices` the devices the town's rules match and who holds them · \
+`!schedules` my schedules · `!every \"SPEC\" PROMPT` run PROMPT here at the times SPEC names (systemd's calendar syntax) · `!unschedule N` remove one · \
 `!reset` say what ending my round alone would lose (`!reset all`: every resident's), then `!reset yes` to end it · `!checkpoint [label]` snapshot my home, `!checkpoints` list them, `!rollback N` then `!rollback yes` go back to one · `!lease DEVICE RESIDENT 2h` lend a device, `!release DEVICE` end it · \
-`!tail DEVICE [BAUD]` follow its serial console in a thread, `!untail DEVICE` stop (these, but `!checkpoints`, for mayors) · `!help`";
+`!tail DEVICE [BAUD]` follow its serial console in a thread, `!untail DEVICE` stop (these, but `!checkpoints` and `!schedules`, for mayors) · `!help`";
 
 /// Rooms where residents answer residents, and how long the current chain is: shared by
 /// every bot of the process, since the chain passes from one resident to the other.

@@ -115,6 +115,10 @@ impl Backend for Desk {
     async fn rollback(&self, _: &str, _: &str, _: u64) -> Result<String, HallError> {
         Ok(String::new())
     }
+    async fn schedules(&self, resident: &str, ask: townhall_wire::hall::Ask) -> String {
+        self.log(format!("schedules {resident} {ask:?}"));
+        String::new()
+    }
     fn audit(&self, resident: &str, what: Refused, from: &str, room: &str, _: &str) {
         self.log(format!("audit {resident} {what:?} {from} {room}"));
     }

@@ -5,6 +5,7 @@
 
 mod agent;
 mod diagnostic;
+pub mod events;
 mod gate;
 mod load;
 pub mod network;
@@ -12,6 +13,7 @@ mod price;
 mod raw;
 mod repos;
 pub mod rule;
+pub mod schedule;
 pub mod serial;
 #[cfg(test)]
 mod testing;
@@ -25,7 +27,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use load::load;
+pub use load::{load, load_checked};
 pub use raw::{AccountsMode, AgentKind, KeyScheme};
 
 /// Where `townhall` looks for its config when `--config` is not given.
@@ -189,6 +191,10 @@ pub struct Resident {
     pub git: GitIdentity,
     /// `[network] allow`: what the gate's proxy opens for this resident.
     pub network: Network,
+    /// `[[schedule]]`: turns that come by themselves.
+    pub schedules: Vec<schedule::Schedule>,
+    /// `[[on]]`: turns that come when something happens in the town.
+    pub events: Vec<events::OnEvent>,
 }
 
 /// A resident's way out: every other address is closed to its sockets (src/egress), and

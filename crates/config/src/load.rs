@@ -9,8 +9,17 @@ use super::raw::{RawResident, RawTown};
 use super::{Town, validate};
 
 /// Load and validate the town in `dir`. Either every value is checked, or every problem is
-/// returned.
+/// returned. What only the host can judge (calendar specs) is `load_checked`'s.
 pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
+    load_checked(dir, &|_| Ok(()))
+}
+
+/// `load`, and each schedule's `on` read by `calendar` as systemd would read it (the
+/// daemon and `townhall check` ask systemd-analyze): an Err is the diagnostic's message.
+pub fn load_checked(
+    dir: &Path,
+    calendar: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<Town, Diagnostics> {
     let dir = &std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     let mut report = Report::default();
     let (mut raw_repos, mut raw_push) = (Vec::new(), None);
@@ -43,6 +52,17 @@ pub fn load(dir: &Path) -> Result<Town, Diagnostics> {
         ),
         None => Default::default(),
     };
+    for s in residents.iter().flat_map(|r| &r.schedules) {
+        if let Err(why) = calendar(&s.on) {
+            report.push(Diagnostic {
+                file: s.at.file.clone(),
+                line: s.at.line,
+                column: s.at.column,
+                message: why,
+                help: "write when in systemd's calendar syntax, e.g. \"Mon..Fri 07:00\"; `systemd-analyze calendar SPEC` shows how systemd reads it".into(),
+            });
+        }
+    }
     report.finish()?;
     let (mut town, _) = resolved.expect("no diagnostics means town.toml parsed");
     town.residents = residents;

@@ -152,6 +152,33 @@ pub struct RawResident {
     pub git: RawGit,
     #[serde(default)]
     pub network: RawNetwork,
+    #[serde(default, rename = "schedule")]
+    pub schedules: Vec<RawSchedule>,
+    #[serde(default, rename = "on")]
+    pub events: Vec<RawOn>,
+}
+
+/// `[[schedule]]`: a turn that comes by itself at the times `on` names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub on: S<String>,
+    pub prompt: S<String>,
+    pub room: S<String>,
+    #[serde(default)]
+    pub conversation: Option<S<String>>,
+}
+
+/// `[[on]]`: a turn that comes when something happens in the town.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOn {
+    #[serde(default)]
+    pub push: Option<S<String>>,
+    #[serde(default)]
+    pub device: Option<S<String>>,
+    pub prompt: S<String>,
+    pub room: S<String>,
 }
 
 /// `[network]`: the hosts a resident may reach through the gate's proxy.

@@ -13,6 +13,8 @@ pub enum BadValue {
     MatrixUser(String),
     #[error("`{0}` is not a Matrix room ID or alias")]
     RoomRef(String),
+    #[error("`{0}` is not a Matrix room ID")]
+    RoomId(String),
     #[error("the path is empty")]
     EmptyPath,
     #[error("`{}` climbs out of the home with `..`", .0.display())]
@@ -82,6 +84,14 @@ pub fn room_ref(s: &str) -> Result<(), BadValue> {
         Ok(())
     } else {
         Err(BadValue::RoomRef(s.into()))
+    }
+}
+
+/// A room ID (`!id:server`, or a v12 ID without a server): what the chat can post to.
+pub fn room_id(s: &str) -> Result<(), BadValue> {
+    match s.starts_with('!') && room_ref(s).is_ok() && s.len() <= 255 {
+        true => Ok(()),
+        false => Err(BadValue::RoomId(s.into())),
     }
 }
 

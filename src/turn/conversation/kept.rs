@@ -39,6 +39,12 @@ impl<T> Conversations<T> {
         self.change(|l| l.arrive(key, message, asker))
     }
 
+    /// A message that runs only if the conversation is idle (a schedule's): its batch, or
+    /// None when a turn runs there (the message is dropped).
+    pub fn arrive_idle(&self, key: Key, message: Message) -> Option<Batch<T>> {
+        self.change(|l| l.arrive_idle(key, message))
+    }
+
     pub fn ended(&self, key: &Key) -> Option<Batch<T>> {
         self.change(|l| l.ended(key))
     }

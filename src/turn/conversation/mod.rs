@@ -26,4 +26,7 @@ pub struct Waiting {
     /// Its turn was running when the daemon stopped: it is given again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub again: bool,
+    /// What sent it when no one did (a schedule): said above its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub came: Option<crate::hall::Came>,
 }

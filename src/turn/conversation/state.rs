@@ -172,6 +172,28 @@ impl<T> Lanes<T> {
         Arrival::Kept(lane.waiting.len())
     }
 
+    /// A message that runs only when the conversation is idle: its batch (no one to
+    /// answer but the room), or None when a turn runs there.
+    pub fn arrive_idle(&mut self, key: Key, message: Message) -> Option<Batch<T>> {
+        if self.lanes.contains_key(&key) {
+            return None;
+        }
+        let batch = match message {
+            Message::Chat(w) => Batch::Room(vec![(w, None)]),
+            Message::Cli { prompt, fresh } => Batch::Cli {
+                prompt,
+                fresh,
+                asker: None,
+            },
+        };
+        let lane = Lane {
+            turn: running(&batch),
+            waiting: vec![],
+        };
+        self.lanes.insert(key, lane);
+        Some(batch)
+    }
+
     /// The conversation's turn ended: the next batch, or None (it is idle now).
     pub fn ended(&mut self, key: &Key) -> Option<Batch<T>> {
         let lane = self.lanes.get_mut(key)?;

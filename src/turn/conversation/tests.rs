@@ -30,6 +30,7 @@ fn waiting(text: &str) -> Waiting {
             event: format!("${text}"),
         },
         again: false,
+        came: None,
     }
 }
 
@@ -276,4 +277,33 @@ fn waiting_saved_by_the_earlier_version_is_read() {
         panic!("{resumed:?}")
     };
     assert_eq!(prompt(batch), "kept");
+}
+
+#[test]
+fn a_message_that_runs_only_when_idle_is_dropped_while_a_turn_runs() {
+    let mut lanes: Lanes<&'static str> = Lanes::default();
+    let first = lanes.arrive_idle(key("c"), Message::Chat(waiting("at 7")));
+    assert_eq!(first.as_ref().map(show).as_deref(), Some("~at 7"));
+    assert!(
+        lanes
+            .arrive_idle(key("c"), Message::Chat(waiting("at 8")))
+            .is_none(),
+        "busy: the second is dropped"
+    );
+    assert_eq!(lanes.waiting("ada"), 0, "and not kept");
+    // A room's message while it runs waits as any other; then the conversation is idle.
+    assert!(matches!(
+        lanes.arrive(key("c"), Message::Chat(waiting("hi")), "m"),
+        Arrival::Kept(1)
+    ));
+    assert_eq!(
+        lanes.ended(&key("c")).as_ref().map(show).as_deref(),
+        Some("hi")
+    );
+    assert!(lanes.ended(&key("c")).is_none());
+    assert!(
+        lanes
+            .arrive_idle(key("c"), Message::Chat(waiting("at 9")))
+            .is_some()
+    );
 }

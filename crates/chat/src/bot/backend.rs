@@ -100,6 +100,13 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         resident: &str,
     ) -> impl Future<Output = Result<Vec<townhall_wire::hall::CheckpointInfo>, HallError>> + Send;
+    /// `!every`, `!schedules` or `!unschedule` (`ask`, for `resident`): markdown listing
+    /// the resident's schedules after it, or why not.
+    fn schedules(
+        &self,
+        resident: &str,
+        ask: townhall_wire::hall::Ask,
+    ) -> impl Future<Output = String> + Send;
     /// Roll `resident`'s home back to checkpoint `n`; markdown describing the result.
     fn rollback(
         &self,

@@ -24,6 +24,15 @@ pub enum Command {
     /// Say what rolling back to checkpoint N means, and wait for `!rollback yes`.
     Rollback(u64),
     RollbackYes,
+    /// A schedule for this resident, answered in this room (`!every "SPEC" PROMPT`).
+    Every {
+        on: String,
+        prompt: String,
+    },
+    /// The resident's schedules.
+    Schedules,
+    /// Remove the resident's chat-made schedule N.
+    Unschedule(u64),
     /// The resident's branches on the town remote.
     Branches,
     /// What the resident may reach and what was refused this round.
@@ -45,6 +54,8 @@ impl Command {
                 "tail a serial console"
             }
             Command::Device(_) => "lend or release a device",
+            Command::Every { .. } => "make a schedule",
+            Command::Unschedule(_) => "remove a schedule",
             _ => "end the round",
         }
     }
@@ -113,6 +124,28 @@ fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> C
     Command::Device(c)
 }
 
+/// `!every "SPEC" PROMPT` (the spec quoted when it has spaces) or `!every SPEC PROMPT`.
+fn every(rest: &str) -> Command {
+    let (on, prompt) = match rest.strip_prefix('"') {
+        Some(quoted) => match quoted.split_once('"') {
+            Some((on, prompt)) => (on, prompt),
+            None => ("", ""),
+        },
+        None => rest.split_once(char::is_whitespace).unwrap_or((rest, "")),
+    };
+    let (on, prompt) = (on.trim(), prompt.trim());
+    if on.is_empty() || prompt.is_empty() {
+        return Command::Usage(
+            "`!every \"SPEC\" PROMPT` runs PROMPT at the times SPEC names, in systemd's calendar syntax, answered here: e.g. `!every \"Mon..Fri 07:00\" run the tests and report` (`man systemd.time`)"
+                .into(),
+        );
+    }
+    Command::Every {
+        on: on.into(),
+        prompt: prompt.into(),
+    }
+}
+
 pub(super) fn command(text: &str) -> Command {
     let t = text.trim();
     let mut words = t.split_whitespace();
@@ -141,6 +174,15 @@ pub(super) fn command(text: &str) -> Command {
             }
             _ => Command::Usage(
                 "`!rollback N` rolls this resident's home back to checkpoint N (`!checkpoints` lists them); `!rollback yes` confirms"
+                    .into(),
+            ),
+        },
+        Some("!every") => every(t.trim_start_matches("!every").trim_start()),
+        Some("!schedules") => Command::Schedules,
+        Some("!unschedule") => match (words.next().map(str::parse::<u64>), words.next()) {
+            (Some(Ok(n)), None) => Command::Unschedule(n),
+            _ => Command::Usage(
+                "`!unschedule N` removes this resident's schedule N (`!schedules` lists them)"
                     .into(),
             ),
         },

@@ -91,7 +91,9 @@ pub fn decide(m: &Incoming) -> Decision {
         | Command::ResetYes
         | Command::Checkpoint(_)
         | Command::Rollback(_)
-        | Command::RollbackYes)
+        | Command::RollbackYes
+        | Command::Every { .. }
+        | Command::Unschedule(_))
             if !m.is_mayor =>
         {
             Decision::MayorsOnly(c)

@@ -252,3 +252,46 @@ fn device_commands_read_their_words_and_lending_is_for_mayors() {
         Decision::Act(Command::Device(DeviceCommand::List))
     );
 }
+
+#[test]
+fn schedules_read_a_quoted_spec_and_only_listing_is_for_everyone() {
+    let act = |body| decide(&msg("@mayor:town.test", body, true));
+    assert_eq!(
+        act("!every \"Mon..Fri 07:00\" run the tests and report"),
+        Decision::Act(Command::Every {
+            on: "Mon..Fri 07:00".into(),
+            prompt: "run the tests and report".into()
+        })
+    );
+    assert_eq!(
+        act("!every hourly check the queue"),
+        Decision::Act(Command::Every {
+            on: "hourly".into(),
+            prompt: "check the queue".into()
+        })
+    );
+    for bad in [
+        "!every",
+        "!every \"daily\"",
+        "!every \"daily run",
+        "!every daily",
+    ] {
+        assert!(
+            matches!(act(bad), Decision::Act(Command::Usage(_))),
+            "{bad}"
+        );
+    }
+    assert_eq!(act("!schedules"), Decision::Act(Command::Schedules));
+    assert_eq!(act("!unschedule 3"), Decision::Act(Command::Unschedule(3)));
+    assert!(matches!(
+        act("!unschedule x"),
+        Decision::Act(Command::Usage(_))
+    ));
+    let mut friend = msg("@friend:town.test", "!every daily x", true);
+    friend.allowed = true;
+    assert!(matches!(decide(&friend), Decision::MayorsOnly(_)));
+    friend.body = "!unschedule 1";
+    assert!(matches!(decide(&friend), Decision::MayorsOnly(_)));
+    friend.body = "!schedules";
+    assert_eq!(decide(&friend), Decision::Act(Command::Schedules));
+}

@@ -333,6 +333,20 @@ impl Backend for Remote {
         }
     }
 
+    async fn schedules(&self, resident: &str, ask: Ask) -> String {
+        let said = self
+            .counter
+            .ask_for(ask, |s| match s {
+                Said::Schedules { schedules } => Ok(schedules),
+                other => Err(Box::new(other)),
+            })
+            .await;
+        match said {
+            Ok(list) => words::schedules(resident, &list),
+            Err(e) => format!("_The schedules were not changed:_ {e}"),
+        }
+    }
+
     async fn checkpoints(
         &self,
         resident: &str,

@@ -19,11 +19,11 @@ use super::{Chat, MatrixChat, words};
 use townhall_config::Town;
 use townhall_wire::backoff::Backoff;
 use townhall_wire::hall::TurnEvent;
-use townhall_wire::hall::{Ask, Counter, Delivery, HallError, Refused, Said};
+use townhall_wire::hall::{Ask, Counter, Delivery, HallError, Notice, Refused, Said};
 
 /// What waits for a resident's bot to connect.
 enum Waiting {
-    Notice(townhall_wire::hall::Notice),
+    Notice(Notice),
     Answer(Box<Delivery>),
 }
 
@@ -249,16 +249,20 @@ impl Remote {
                 Waiting::Notice(notice) => {
                     let text = words::notice(&resident, &notice);
                     let town = me.town();
-                    let rooms: Vec<String> = town
-                        .resident(&resident)
-                        .map(|r| {
-                            r.rooms
-                                .iter()
-                                .filter(|x| x.starts_with('!'))
-                                .cloned()
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let rooms: Vec<String> = match &notice {
+                        // Said where the schedule answers, not in every declared room.
+                        Notice::ScheduleSkipped { room, .. } => vec![room.clone()],
+                        _ => town
+                            .resident(&resident)
+                            .map(|r| {
+                                r.rooms
+                                    .iter()
+                                    .filter(|x| x.starts_with('!'))
+                                    .cloned()
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    };
                     for room in rooms {
                         if let Err(e) = chat.send(&room, None, &text).await {
                             tracing::warn!("notice to {room}: {e}");
@@ -309,9 +313,20 @@ impl Remote {
                     .unwrap_or_else(|| "the turn could not run".into()),
             )
         });
-        let footer = words::footer(&outcome, &d.errors)
-            .map_or(words::LATE.to_string(), |f| format!("{f}\n{}", words::LATE));
+        // A turn no message asked for says what started it; any other waited for a restart.
+        let (head, late) = match &d.came {
+            Some(c) => (Some(words::came(c)), None),
+            None => (None, Some(words::LATE)),
+        };
+        let footer = match (words::footer(&outcome, &d.errors), late) {
+            (Some(f), Some(l)) => format!("{f}\n{l}"),
+            (Some(f), None) => f,
+            (None, l) => l.unwrap_or_default().to_string(),
+        };
         let posted = async {
+            if let Some(h) = &head {
+                s.push(&format!("{h}\n\n")).await?;
+            }
             s.push(&d.text).await?;
             s.finish(Some(&footer)).await
         };

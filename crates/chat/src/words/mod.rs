@@ -7,6 +7,7 @@ mod checkpoints;
 mod network;
 mod notices;
 mod reports;
+mod schedules;
 
 use crate::bot::NotRun;
 use townhall_config::Budget;
@@ -16,6 +17,7 @@ pub use checkpoints::{checkpoint_taken, checkpoints, rollback_offer, rolled_back
 pub use network::network;
 pub use notices::notice;
 pub use reports::{branches, cost, last_turn, reset_done, status, what_a_reset_loses};
+pub use schedules::{came, schedules};
 
 /// The line under an answer: how the turn ended when not plainly, and what went wrong.
 pub fn footer(outcome: &Result<Outcome, NotRun>, errors: &[String]) -> Option<String> {

@@ -20,6 +20,7 @@ pub fn notice(resident: &str, n: &Notice) -> String {
             )
         }
         Notice::DeviceGone { devnode } => format!("_Device {devnode} is gone._"),
+        Notice::ScheduleSkipped { id, on, .. } => super::schedules::skipped(id, on),
         Notice::DeviceRevoked {
             devnode,
             lease_ended: false,

@@ -12,7 +12,12 @@ use crate::raw::RawResident;
 use crate::values as v;
 use crate::*;
 
-pub(super) fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Resident {
+pub(super) fn resident(
+    town: &Town,
+    names: &std::collections::HashSet<String>,
+    c: &mut Checker,
+    raw: RawResident,
+) -> Resident {
     let name = raw.name.get_ref().clone();
     if c.ok(
         &raw.name,
@@ -269,6 +274,8 @@ pub(super) fn resident(town: &Town, c: &mut Checker, raw: RawResident) -> Reside
             email: email.clone(),
         },
         network: crate::network::network(c, &raw.network),
+        schedules: crate::schedule::schedules(c, &raw.schedules),
+        events: crate::events::events(c, raw.name.get_ref(), names, &raw.events),
     }
 }
 

@@ -28,6 +28,11 @@ pub fn residents(
             .matrix
             .insert(m.clone(), "town.toml (a mayor)".into());
     }
+    // `[[on]] push` names another resident: every name, before any file is checked.
+    let names = files
+        .iter()
+        .map(|(_, r)| r.name.get_ref().clone())
+        .collect();
     files
         .into_iter()
         .map(|(src, raw)| {
@@ -36,7 +41,7 @@ pub fn residents(
                 report: &mut *report,
             };
             unique(&mut c, &mut uniques, &raw);
-            resident(town, &mut c, raw)
+            resident(town, &names, &mut c, raw)
         })
         .collect()
 }

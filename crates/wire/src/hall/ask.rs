@@ -82,6 +82,24 @@ pub enum Ask {
         by: String,
         n: u64,
     },
+    /// A schedule for `resident` whose answers go to `room` (`!every`); `by`: a mayor.
+    Every {
+        resident: String,
+        by: String,
+        on: String,
+        prompt: String,
+        room: String,
+    },
+    /// `resident`'s schedules (`!schedules`).
+    Schedules {
+        resident: String,
+    },
+    /// Remove `resident`'s chat-made schedule `n` (`!unschedule`); `by`: a mayor.
+    Unschedule {
+        resident: String,
+        by: String,
+        n: u64,
+    },
     /// A mayor's ✅ (allow) or ❌ on approval `id`.
     Decide {
         id: u64,

@@ -24,6 +24,33 @@ pub struct Delivery {
     /// in its place among the conversation's others.
     #[serde(default)]
     pub answers: Vec<String>,
+    /// What started the turn when no message did (a schedule): said above the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub came: Option<Came>,
+}
+
+/// One schedule, as `!schedules` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleInfo {
+    /// `N` for one made in chat (`!unschedule N`), else the declared one's id.
+    pub id: String,
+    pub on: String,
+    pub prompt: String,
+    pub room: String,
+    /// When it next comes due, as systemd says it; None when it never will.
+    pub next: Option<String>,
+    /// Where it is declared (`residents/ada.toml:30`), None for one made in chat.
+    pub declared: Option<String>,
+    /// The mayor who made it in chat.
+    pub by: Option<String>,
+}
+
+/// What starts a turn by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "came", rename_all = "snake_case")]
+pub enum Came {
+    /// The resident's schedule `id`, due at `on`.
+    Schedule { id: String, on: String },
 }
 
 /// Something to say in a resident's declared rooms (the words are the chat's).
@@ -67,6 +94,13 @@ pub enum Notice {
     BudgetSpent {
         spent: String,
         budget: String,
+    },
+    /// Schedule `id` came due while its conversation's turn still ran: skipped, said in
+    /// the schedule's `room`.
+    ScheduleSkipped {
+        id: String,
+        on: String,
+        room: String,
     },
     /// The kernel dropped what the resident sent around the gate (at most once a minute):
     /// the first packet since the last notice, and how many more came with it.
@@ -116,6 +150,10 @@ pub enum Said {
     },
     Stopped {
         turns: u32,
+    },
+    /// A resident's schedules, declared and made in chat.
+    Schedules {
+        schedules: Vec<ScheduleInfo>,
     },
     Status(ResidentReport),
     Cost(CostReport),

@@ -115,6 +115,21 @@ pub(super) fn asks() -> Vec<Ask> {
             by: who.clone(),
             n: 2,
         },
+        Ask::Every {
+            resident: r.clone(),
+            by: who.clone(),
+            on: s("Mon..Fri 07:00"),
+            prompt: s("run the tests"),
+            room: s("!room:town.test"),
+        },
+        Ask::Schedules {
+            resident: r.clone(),
+        },
+        Ask::Unschedule {
+            resident: r.clone(),
+            by: who.clone(),
+            n: 3,
+        },
         Ask::Decide {
             id: 7,
             by: who.clone(),
@@ -215,6 +230,11 @@ fn notices() -> Vec<Notice> {
             more: 2,
             turn: Some(s("townhall-turn-ada-1")),
         },
+        Notice::ScheduleSkipped {
+            id: s("3"),
+            on: s("Mon..Fri 07:00"),
+            room: s("!room:town.test"),
+        },
     ]
 }
 
@@ -250,7 +270,32 @@ pub(super) fn saids() -> Vec<Said> {
             errors: vec![s("an error")],
             outcome: Some(outcome()),
             answers: vec![s("$asked"), s("$joined")],
+            came: None,
         }),
+        Said::Deliver(Delivery {
+            id: 6,
+            resident: r.clone(),
+            reply: reply(),
+            text: s("the tests pass"),
+            errors: vec![],
+            outcome: Some(outcome()),
+            answers: vec![],
+            came: Some(Came::Schedule {
+                id: s("3"),
+                on: s("Mon..Fri 07:00"),
+            }),
+        }),
+        Said::Schedules {
+            schedules: vec![ScheduleInfo {
+                id: s("3"),
+                on: s("Mon..Fri 07:00"),
+                prompt: s("run the tests"),
+                room: s("!room:town.test"),
+                next: Some(s("Mon 2026-12-07 07:00:00 UTC")),
+                declared: None,
+                by: Some(who.clone()),
+            }],
+        },
         Said::Reloaded,
         Said::Accepted,
         Said::Gathered { waiting: 2 },

@@ -34,9 +34,12 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Checkpoint { .. } => 24,
         Ask::Checkpoints { .. } => 25,
         Ask::Rollback { .. } => 26,
+        Ask::Every { .. } => 27,
+        Ask::Schedules { .. } => 28,
+        Ask::Unschedule { .. } => 29,
     }
 }
-pub(super) const ASKS: usize = 27;
+pub(super) const ASKS: usize = 30;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -74,9 +77,10 @@ pub(super) fn said_index(s: &Said) -> usize {
         Said::Told { .. } => 31,
         Said::SendFile { .. } => 32,
         Said::Checkpoints { .. } => 33,
+        Said::Schedules { .. } => 34,
     }
 }
-pub(super) const SAIDS: usize = 34;
+pub(super) const SAIDS: usize = 35;
 
 pub(super) fn notice_index(n: &Notice) -> usize {
     match n {
@@ -88,9 +92,10 @@ pub(super) fn notice_index(n: &Notice) -> usize {
         Notice::RoundLost { .. } => 5,
         Notice::BudgetSpent { .. } => 6,
         Notice::Dropped { .. } => 7,
+        Notice::ScheduleSkipped { .. } => 8,
     }
 }
-pub(super) const NOTICES: usize = 8;
+pub(super) const NOTICES: usize = 9;
 
 pub(super) fn event_index(e: &TurnEvent) -> usize {
     match e {

@@ -1,0 +1,55 @@
+//! A resident's schedules as the room reads them, and what a turn that came by itself says
+//! above its answer.
+
+use townhall_wire::hall::{Came, ScheduleInfo};
+
+/// One line: `N` (or where it is declared), when, what, and when next.
+fn line(s: &ScheduleInfo) -> String {
+    let whose = match (&s.declared, &s.by) {
+        (Some(at), _) => format!("declared at {at}"),
+        (None, Some(by)) => format!("made by {by}"),
+        (None, None) => String::new(),
+    };
+    let next = s
+        .next
+        .as_deref()
+        .map_or("never again".to_string(), |n| format!("next {n}"));
+    let prompt: String = s.prompt.chars().take(80).collect();
+    let more = if prompt.len() < s.prompt.len() {
+        "…"
+    } else {
+        ""
+    };
+    format!(
+        "- **{}** `{}`: {prompt}{more} — {next}, in {} ({whose})",
+        s.id, s.on, s.room
+    )
+}
+
+/// `!schedules` (and what `!every` and `!unschedule` leave).
+pub fn schedules(resident: &str, list: &[ScheduleInfo]) -> String {
+    if list.is_empty() {
+        return format!(
+            "_{resident} has no schedules; `!every \"SPEC\" PROMPT` makes one (SPEC in systemd's calendar syntax)._"
+        );
+    }
+    let lines: Vec<String> = list.iter().map(line).collect();
+    format!(
+        "**{resident}'s schedules** (`!unschedule N` removes one made in chat):\n{}",
+        lines.join("\n")
+    )
+}
+
+/// Above an answer no message asked for.
+pub fn came(c: &Came) -> String {
+    match c {
+        Came::Schedule { id, on } => format!("_⏰ schedule {id} (`{on}`)_"),
+    }
+}
+
+/// A schedule that came due while its conversation's turn ran.
+pub fn skipped(id: &str, on: &str) -> String {
+    format!(
+        "_⏰ schedule {id} (`{on}`) came due while this conversation's turn still ran: skipped this time._"
+    )
+}

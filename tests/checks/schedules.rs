@@ -1,0 +1,159 @@
+//! Schedules (issue 25): a declared `[[schedule]]` and one a mayor makes with `!every` each
+//! run as a PID 1 timer (`systemctl list-timers` shows it), fire a turn whose answer comes
+//! to their room; `!unschedule` removes the timer; and one that came due while townhall was
+//! stopped runs once when it starts again (`Persistent=`).
+
+use anyhow::{Context, ensure};
+
+use crate::checks::chat::{ADA, block_on, room_with};
+use crate::support::town::Town;
+
+const ADA_TOML: &str = "/etc/townhall/residents/ada.toml";
+
+/// ada's file with `schedules` added (TOML), reloaded; as it was when dropped.
+struct Scheduled<'a> {
+    t: &'a Town,
+    declared: String,
+}
+
+impl<'a> Scheduled<'a> {
+    fn set(t: &'a Town, schedules: &str) -> anyhow::Result<Self> {
+        crate::checks::turns::setup(t)?;
+        let path = t.run.join(format!("root{ADA_TOML}"));
+        let declared = std::fs::read_to_string(&path)?;
+        // Tables after [git], the file's last: nothing below it is read into them.
+        std::fs::write(&path, format!("{declared}\n{schedules}"))?;
+        let me = Self { t, declared };
+        t.sh("townhall reload")?;
+        Ok(me)
+    }
+}
+
+impl Drop for Scheduled<'_> {
+    fn drop(&mut self) {
+        let path = self.t.run.join(format!("root{ADA_TOML}"));
+        let _ = std::fs::write(path, &self.declared);
+        let _ = self.t.sh("townhall reload");
+    }
+}
+
+/// ada's schedule timers PID 1 has now.
+fn timers(t: &Town) -> anyhow::Result<String> {
+    t.sh("systemctl list-timers --all --no-legend --no-pager 'townhall-at-ada-*' || true")
+}
+
+/// The schedule number `!every` gave: `**N** \`SPEC\`: PROMPT`.
+fn number(list: &str, prompt: &str) -> Option<u64> {
+    list.lines()
+        .find(|l| l.contains(prompt))?
+        .split("**")
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+pub fn a_declared_and_a_chat_made_schedule_fire_into_their_room_until_unscheduled(
+    t: &Town,
+) -> anyhow::Result<()> {
+    block_on(async {
+        let (mayor, room) = room_with(t, "ada schedules", &[ADA], true).await?;
+        let _declared = Scheduled::set(
+            t,
+            &format!(
+                "[[schedule]]\non = \"*:*:00/10\"\nprompt = \"declared tick\"\nroom = \"{room}\"\nconversation = \"ticks\"\n"
+            ),
+        )?;
+        let listed = timers(t)?;
+        ensure!(
+            listed.contains("townhall-at-ada-d"),
+            "list-timers shows no declared schedule: {listed}"
+        );
+        mayor.mark(&room).await?;
+        let got = mayor
+            .wait_for(&room, ADA, "you said: declared tick")
+            .await
+            .context("the declared schedule's answer never came")?;
+        ensure!(
+            got.iter()
+                .any(|(b, _)| b.contains("⏰ schedule d") && b.contains("declared tick")),
+            "the answer does not say the schedule sent it: {got:?}"
+        );
+        // A mayor's, in another second of the ten so the two do not meet.
+        mayor.say(&room, "!every \"*:*:05/10\" made tick").await?;
+        let said = mayor.wait_for(&room, ADA, "made tick").await?;
+        let list = said
+            .iter()
+            .map(|(b, _)| b.as_str())
+            .find(|b| b.contains("schedules"))
+            .context("no list after !every")?;
+        let n = number(list, "made tick").with_context(|| format!("no number in {list}"))?;
+        let unit = format!("townhall-at-ada-{n}");
+        ensure!(
+            timers(t)?.contains(&unit),
+            "no {unit} timer: {}",
+            timers(t)?
+        );
+        mayor
+            .wait_for(&room, ADA, "you said: made tick")
+            .await
+            .context("the chat-made schedule's answer never came")?;
+        mayor.say(&room, &format!("!unschedule {n}")).await?;
+        mayor.wait_for(&room, ADA, "schedules").await?;
+        let after = timers(t)?;
+        ensure!(
+            !after.contains(&unit),
+            "{unit} outlived !unschedule: {after}"
+        );
+        let left = t.sh(&format!(
+            "ls /run/systemd/system/{unit}.* 2>/dev/null || true"
+        ))?;
+        ensure!(left.trim().is_empty(), "its units stayed: {left}");
+        Ok(())
+    })
+}
+
+pub fn a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts(
+    t: &Town,
+) -> anyhow::Result<()> {
+    block_on(async {
+        let (mayor, room) = room_with(t, "ada missed", &[ADA], true).await?;
+        // Once, 15 s from now: it comes due while townhall is stopped.
+        let at = t.sh("date -u -d '+15 sec' '+%Y-%m-%d %H:%M:%S UTC'")?;
+        let at = at.trim();
+        let _declared = Scheduled::set(
+            t,
+            &format!("[[schedule]]\non = \"{at}\"\nprompt = \"missed tick\"\nroom = \"{room}\"\n"),
+        )?;
+        ensure!(
+            timers(t)?.contains("townhall-at-ada-d"),
+            "no timer: {}",
+            timers(t)?
+        );
+        t.sh("systemctl stop townhall")?;
+        // Fixture, not proof: the due time passes while the daemon is down.
+        t.sh(&format!(
+            "until [ $(date -u +%s) -gt $(( $(date -u -d '{at}' +%s) + 2 )) ]; do sleep 0.5; done"
+        ))?;
+        let mark = mayor.mark(&room).await?;
+        t.sh("systemctl start townhall townhall-chat")?;
+        crate::checks::chat::online(t, "ada")?;
+        mayor
+            .wait_for(&room, ADA, "you said: missed tick")
+            .await
+            .context("the missed schedule did not run after the start")?;
+        // Barrier: an answer after it shows a second run would have come by now.
+        mayor.say(&room, "after the catch-up").await?;
+        mayor
+            .wait_for(&room, ADA, "you said: after the catch-up")
+            .await?;
+        let all = mayor
+            .wait_for_since(&room, ADA, "after the catch-up", &mark)
+            .await?;
+        let runs = all
+            .iter()
+            .filter(|(b, edit)| !edit && b.contains("⏰ schedule"))
+            .count();
+        ensure!(runs == 1, "the missed schedule ran {runs} times: {all:?}");
+        Ok(())
+    })
+}
