@@ -11,6 +11,7 @@ mod credentials;
 mod declined;
 mod deliveries;
 mod devices;
+mod events;
 mod files;
 mod hall;
 mod ledger;
@@ -56,6 +57,8 @@ pub struct Daemon<H, M, G> {
     teller: notices::Teller,
     /// Answers the chat has not confirmed yet.
     deliveries: deliveries::Deliveries,
+    /// Turns residents' doings started in a row, per room (the hop limit).
+    hops: events::Hops,
     /// The schedules mayors made in chat.
     schedules: crate::schedule::Kept,
     /// Each conversation's running turn and the messages waiting for its next.
@@ -192,6 +195,7 @@ where
         let conversations = crate::turn::conversation::Conversations::new(&town.state)?;
         let schedules = crate::schedule::Kept::load(&town.state)?;
         Ok(Self {
+            hops: Default::default(),
             schedules,
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),

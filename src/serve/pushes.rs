@@ -1,5 +1,6 @@
 //! The town remote at start: its repositories prepared, and the pipe residents push
-//! through served on a thread of its own (each push is a blocking receive-pack).
+//! through served on a thread of its own (each push is a blocking receive-pack); an
+//! accepted push is told in the pusher's rooms and starts the turns that wait for it.
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ where
                 let runtime = tokio::runtime::Handle::current();
                 let pushed = move |resident: &str, notices: Vec<crate::hall::Notice>| {
                     let _inside = runtime.enter();
+                    told.pushed(resident, &notices);
                     for n in notices {
                         told.tell(resident, n);
                     }

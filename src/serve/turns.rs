@@ -31,6 +31,9 @@ where
         out: mpsc::Sender<Said>,
     ) {
         tracing::info!(%resident, %sender, %conversation, "turn asked in chat");
+        if self.town().matrix.mayors.contains(&sender) {
+            self.hops.mayor_spoke(&reply.room);
+        }
         let w = Waiting {
             sender,
             prompt,

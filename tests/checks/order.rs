@@ -377,6 +377,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         sc::a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts,
     ),
     (
+        "schedules::ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada",
+        sc::ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada,
+    ),
+    (
         "chat::what_was_said_before_ada_joined_starts_no_turn",
         al::what_was_said_before_ada_joined_starts_no_turn,
     ),

@@ -16,13 +16,13 @@ const ADA_TOML: &str = "/etc/townhall/residents/ada.toml";
 /// ada's workspace is her clone of the town remote (with a commit to branch from) and her
 /// turns may wait 30 s, in a round of her own begun for the check; her file as it was
 /// when dropped.
-struct InTheClone<'a> {
+pub(crate) struct InTheClone<'a> {
     t: &'a Town,
     declared: String,
 }
 
 impl<'a> InTheClone<'a> {
-    fn set(t: &'a Town) -> anyhow::Result<Self> {
+    pub(crate) fn set(t: &'a Town) -> anyhow::Result<Self> {
         crate::checks::turns::setup(t)?;
         let path = t.run.join(format!("root{ADA_TOML}"));
         let declared = std::fs::read_to_string(&path)?;

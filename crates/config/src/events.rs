@@ -37,6 +37,33 @@ impl OnEvent {
             if resident == pusher && glob_match(branches, branch))
     }
 
+    /// The prompt with each `{word}` of `words` filled in, in one pass: a value (a branch
+    /// the pusher named) is never read for words itself.
+    pub fn prompt_with(&self, words: &[(&str, &str)]) -> String {
+        let mut out = String::new();
+        let mut rest = self.prompt.as_str();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let filled = after.split_once('}').and_then(|(word, tail)| {
+                let (_, value) = words.iter().find(|(w, _)| *w == word)?;
+                Some((value, tail))
+            });
+            match filled {
+                Some((value, tail)) => {
+                    out.push_str(value);
+                    rest = tail;
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// True when the appearing device `kernel` is one this waits for.
     pub fn on_device(&self, kernel: &str) -> bool {
         matches!(&self.when, Happening::Device { kernel: k } if glob_match(k, kernel))
@@ -174,4 +201,30 @@ pub(super) fn events(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_push_matches_its_resident_and_branches_and_fills_the_prompt() {
+        let e = OnEvent {
+            when: Happening::Push {
+                resident: "ada".into(),
+                branches: "ada/*".into(),
+            },
+            prompt: "review {branch} by {pusher}: {fetch}".into(),
+            room: "!r:t".into(),
+        };
+        assert!(e.on_push("ada", "ada/feature") && !e.on_push("vox", "ada/feature"));
+        assert!(!e.on_push("ada", "main") && !e.on_device("ttyUSB0"));
+        // A value that looks like a word is not filled in again.
+        let p = e.prompt_with(&[
+            ("branch", "ada/{pusher}"),
+            ("pusher", "ada"),
+            ("fetch", "git fetch x"),
+        ]);
+        assert_eq!(p, "review ada/{pusher} by ada: git fetch x");
+    }
 }

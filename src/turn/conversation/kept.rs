@@ -45,6 +45,11 @@ impl<T> Conversations<T> {
         self.change(|l| l.arrive_idle(key, message))
     }
 
+    /// A message no one waits on: its batch now, or None when it waits behind the turn.
+    pub fn arrive_unasked(&self, key: Key, message: Message) -> Option<Batch<T>> {
+        self.change(|l| l.arrive_unasked(key, message))
+    }
+
     pub fn ended(&self, key: &Key) -> Option<Batch<T>> {
         self.change(|l| l.ended(key))
     }

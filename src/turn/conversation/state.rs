@@ -194,6 +194,18 @@ impl<T> Lanes<T> {
         Some(batch)
     }
 
+    /// A message no one waits on (a town event's): its batch when the conversation is
+    /// idle, else None and it waits behind the running turn (dropped past the cap).
+    pub fn arrive_unasked(&mut self, key: Key, message: Message) -> Option<Batch<T>> {
+        if let Some(lane) = self.lanes.get_mut(&key) {
+            if lane.waiting.len() < MAX_WAITING {
+                lane.waiting.push((message, None));
+            }
+            return None;
+        }
+        self.arrive_idle(key, message)
+    }
+
     /// The conversation's turn ended: the next batch, or None (it is idle now).
     pub fn ended(&mut self, key: &Key) -> Option<Batch<T>> {
         let lane = self.lanes.get_mut(key)?;

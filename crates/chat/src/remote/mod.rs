@@ -251,7 +251,8 @@ impl Remote {
                     let town = me.town();
                     let rooms: Vec<String> = match &notice {
                         // Said where the schedule answers, not in every declared room.
-                        Notice::ScheduleSkipped { room, .. } => vec![room.clone()],
+                        Notice::ScheduleSkipped { room, .. }
+                        | Notice::EventsStopped { room, .. } => vec![room.clone()],
                         _ => town
                             .resident(&resident)
                             .map(|r| {

@@ -21,6 +21,7 @@ pub fn notice(resident: &str, n: &Notice) -> String {
         }
         Notice::DeviceGone { devnode } => format!("_Device {devnode} is gone._"),
         Notice::ScheduleSkipped { id, on, .. } => super::schedules::skipped(id, on),
+        Notice::EventsStopped { hops, .. } => super::schedules::events_stopped(*hops),
         Notice::DeviceRevoked {
             devnode,
             lease_ended: false,

@@ -1,5 +1,5 @@
-//! A resident's schedules as the room reads them, and what a turn that came by itself says
-//! above its answer.
+//! A resident's schedules as the room reads them, what a turn that came by itself (a
+//! schedule, a town event) says above its answer, and why one did not come.
 
 use townhall_wire::hall::{Came, ScheduleInfo};
 
@@ -44,7 +44,15 @@ pub fn schedules(resident: &str, list: &[ScheduleInfo]) -> String {
 pub fn came(c: &Came) -> String {
     match c {
         Came::Schedule { id, on } => format!("_⏰ schedule {id} (`{on}`)_"),
+        Came::Event { what } => format!("_📬 {what}_"),
     }
+}
+
+/// The hop limit stopped the turns residents' doings start in a room.
+pub fn events_stopped(hops: u32) -> String {
+    format!(
+        "_Stopping here: {hops} turns in a row started by residents' pushes or devices. A human has to speak next._"
+    )
 }
 
 /// A schedule that came due while its conversation's turn ran.

@@ -51,6 +51,8 @@ pub struct ScheduleInfo {
 pub enum Came {
     /// The resident's schedule `id`, due at `on`.
     Schedule { id: String, on: String },
+    /// Something happened in the town that its `[[on]]` waits for: `what`, in words.
+    Event { what: String },
 }
 
 /// Something to say in a resident's declared rooms (the words are the chat's).
@@ -94,6 +96,12 @@ pub enum Notice {
     BudgetSpent {
         spent: String,
         budget: String,
+    },
+    /// An `[[on]]` turn was not started: `hops` turns in a row in `room` started by
+    /// residents' doings with no mayor speaking there (the hop limit).
+    EventsStopped {
+        room: String,
+        hops: u32,
     },
     /// Schedule `id` came due while its conversation's turn still ran: skipped, said in
     /// the schedule's `room`.

@@ -235,6 +235,10 @@ fn notices() -> Vec<Notice> {
             on: s("Mon..Fri 07:00"),
             room: s("!room:town.test"),
         },
+        Notice::EventsStopped {
+            room: s("!room:town.test"),
+            hops: 4,
+        },
     ]
 }
 
@@ -283,6 +287,18 @@ pub(super) fn saids() -> Vec<Said> {
             came: Some(Came::Schedule {
                 id: s("3"),
                 on: s("Mon..Fri 07:00"),
+            }),
+        }),
+        Said::Deliver(Delivery {
+            id: 7,
+            resident: s("vox"),
+            reply: reply(),
+            text: s("reviewed"),
+            errors: vec![],
+            outcome: Some(outcome()),
+            answers: vec![],
+            came: Some(Came::Event {
+                what: s("ada pushed `ada/feature`"),
             }),
         }),
         Said::Schedules {

@@ -93,9 +93,10 @@ pub(super) fn notice_index(n: &Notice) -> usize {
         Notice::BudgetSpent { .. } => 6,
         Notice::Dropped { .. } => 7,
         Notice::ScheduleSkipped { .. } => 8,
+        Notice::EventsStopped { .. } => 9,
     }
 }
-pub(super) const NOTICES: usize = 9;
+pub(super) const NOTICES: usize = 10;
 
 pub(super) fn event_index(e: &TurnEvent) -> usize {
     match e {
