@@ -107,6 +107,7 @@ fn named(ask: &Ask) -> Option<&str> {
     match ask {
         Ask::Turn { resident, .. }
         | Ask::Stop { resident, .. }
+        | Ask::Resume { resident, .. }
         | Ask::Forget { resident, .. }
         | Ask::Status { resident }
         | Ask::Cost { resident, .. }
@@ -180,6 +181,10 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             commander(town, r, sender)
         }
         Ask::Stop {
+            resident: name,
+            sender,
+        }
+        | Ask::Resume {
             resident: name,
             sender,
         }

@@ -85,12 +85,23 @@ where
                 },
                 Some(r) => {
                     tracing::info!(%resident, %sender, "stop asked in chat");
+                    // What a usage limit holds is dropped too: nothing runs again by itself.
+                    let parked = self.conversations.cancel_parked(&resident) as u32;
                     match self.desk.stop_resident(&resident, r.uid).await {
-                        Ok(turns) => Said::Stopped { turns },
+                        Ok(turns) => Said::Stopped {
+                            turns: turns + parked,
+                        },
                         Err(e) => hall::refused(e),
                     }
                 }
             },
+            Ask::Resume { resident, sender } => {
+                tracing::info!(%resident, %sender, "resume asked in chat");
+                match self.conversations.wake_now(&resident) {
+                    0 => hall::refused(format!("nothing of {resident}'s waits for a usage limit")),
+                    _ => Said::Done,
+                }
+            }
             Ask::Forget {
                 resident,
                 conversation,

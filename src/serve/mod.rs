@@ -19,6 +19,7 @@ mod losses;
 mod network;
 mod notices;
 mod outbox;
+mod parked;
 mod pushes;
 mod reach;
 mod reports;
@@ -349,6 +350,7 @@ where
             |l| daemon.clone().serve_ledger(l),
         );
         tokio::spawn(daemon.clone().hear_drops());
+        tokio::spawn(daemon.clone().wake_parked());
         // Ready once the socket is bound: `systemctl start` returns when status can answer.
         while !socket.exists() && !server.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

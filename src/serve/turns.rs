@@ -14,6 +14,16 @@ use crate::turn::TurnEvent;
 use crate::turn::conversation::{self, Arrival, Batch, Key, Message, Waiting};
 use crate::units::UserManagers;
 
+/// How a turn went, for its lane.
+pub(super) enum Went {
+    /// Ended: the conversation's next batch runs.
+    On,
+    /// Interrupted by the daemon stopping: its messages run again after the restart.
+    Stopping,
+    /// The provider's usage limit refused it: the conversation parks, told in the room.
+    Limited(crate::turn::drivers::Limit, String),
+}
+
 impl<H, M, G> Daemon<H, M, G>
 where
     H: Machine,
@@ -60,19 +70,25 @@ where
         }
     }
 
-    /// Run `batch`, then whatever the conversation's turn ends hand out, until it is idle.
+    /// Run `batch`, then whatever the conversation's turn ends hand out, until it is idle
+    /// (or a usage limit parks it).
     pub(super) async fn run_lane(&self, key: &Key, mut batch: Batch<Asker>) {
         loop {
-            let went_on = match batch {
+            let went = match batch {
                 Batch::Room(b) => self.run_room(key, b).await,
                 Batch::Cli {
                     prompt,
                     fresh,
                     asker,
-                } => self.run_cli(key, &prompt, fresh, asker).await,
+                } => match self.run_cli(key, &prompt, fresh, asker).await {
+                    true => Went::On,
+                    false => Went::Stopping,
+                },
             };
-            if !went_on {
-                return;
+            match went {
+                Went::On => {}
+                Went::Stopping => return,
+                Went::Limited(l, room) => return self.park(key, l, room),
             }
             match self.conversations.ended(key) {
                 Some(b) => batch = b,
@@ -106,10 +122,10 @@ where
     }
 
     /// One turn for one or more messages; the answer streams to the first asker still
-    /// connected, and is kept as a delivery until the chat confirms it. False when the
-    /// daemon is stopping: the turn was interrupted, and its messages stay on disk to run
-    /// again after the restart.
-    async fn run_room(&self, key: &Key, batch: Vec<(Waiting, Option<Asker>)>) -> bool {
+    /// connected, and is kept as a delivery until the chat confirms it. Stopping when the
+    /// daemon is: the turn was interrupted, and its messages stay on disk to run again
+    /// after the restart.
+    async fn run_room(&self, key: &Key, batch: Vec<(Waiting, Option<Asker>)>) -> Went {
         let (resident, conversation) = (key.0.as_str(), key.1.as_str());
         let mut prompt = conversation::prompt(&batch);
         let received = self.received.take(resident, conversation);
@@ -172,8 +188,16 @@ where
         self.approvals.room(resident, conversation, None);
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             tracing::info!(%resident, %conversation, "a turn interrupted by the daemon stopping: it runs again after the restart");
-            return false;
+            return Went::Stopping;
         }
+        let mut said = errors.clone();
+        said.push(text.clone());
+        if let Ok(o) = &result {
+            said.extend(o.stderr_tail.iter().cloned());
+        }
+        let limited = self
+            .limited(resident, said)
+            .map(|l| (l, reply.room.clone()));
         let (outcome, error) = match result {
             Ok(mut o) => {
                 (o.files, o.files_left) = self.files_out(resident).await;
@@ -211,6 +235,9 @@ where
             );
             self.broadcast(Said::Deliver(kept));
         }
-        true
+        match limited {
+            Some((l, room)) => Went::Limited(l, room),
+            None => Went::On,
+        }
     }
 }

@@ -25,6 +25,7 @@ pub mod hardening;
 pub mod heard;
 pub mod hoarding;
 pub mod levelling;
+pub mod limits;
 pub mod losses;
 pub mod notices;
 pub mod order;

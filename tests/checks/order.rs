@@ -5,9 +5,10 @@ use super::{
     allowed as al, alone as ao, answers as an, approvals as ap, asked as ak, between as bt,
     clis as cl, commands as cm, costs as co, counted as cn, cut as ct, devices as dv, egress as eg,
     files as fi, foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho,
-    hardening as h, heard as hr, hoarding as hd, levelling as l, losses as lo, notices as nt,
-    quarantine as qu, remote as rm, retired as rt, rounds as r, schedules as sc, sent as se,
-    signing as s, split as sp, tools as tl, turns as tu, unfinished as uf, worktrees as wt,
+    hardening as h, heard as hr, hoarding as hd, levelling as l, limits as li, losses as lo,
+    notices as nt, quarantine as qu, remote as rm, retired as rt, rounds as r, schedules as sc,
+    sent as se, signing as s, split as sp, tools as tl, turns as tu, unfinished as uf,
+    worktrees as wt,
 };
 
 use crate::support::town::Town;
@@ -375,6 +376,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "schedules::a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts",
         sc::a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts,
+    ),
+    (
+        "limits::a_usage_limit_parks_vox_s_conversation_until_it_resets_across_a_restart",
+        li::a_usage_limit_parks_vox_s_conversation_until_it_resets_across_a_restart,
     ),
     (
         "schedules::ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada",

@@ -71,6 +71,10 @@ pub async fn act<B: Backend, C: Chat>(
             Ok(n) => say(format!("_Stopped {n} running turn(s)._")).await,
             Err(e) => say(format!("_Could not stop: {e}_")).await,
         },
+        Command::Resume => match backend.resume(name, sender).await {
+            Ok(()) => say("_Resuming now what the usage limit held._".into()).await,
+            Err(e) => say(format!("_Nothing was resumed: {e}_")).await,
+        },
         Command::New => match backend.forget_session(name, sender, conversation).await {
             Ok(()) => say("_The next message starts a fresh session._".into()).await,
             Err(e) => say(format!("_Could not forget the session: {e}_")).await,

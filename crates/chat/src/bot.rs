@@ -22,7 +22,7 @@ pub use townhall_wire::hall::HOP_LIMIT;
 
 pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, start with my name). \
 Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ comes back here. Commands:\n\
-`!status` what I am doing · `!cost` what my turns spent · `!session` this conversation's CLI session, to pick up at a terminal · `!stop` end the running turn · `!new` start a fresh session · \
+`!status` what I am doing · `!cost` what my turns spent · `!session` this conversation's CLI session, to pick up at a terminal · `!stop` end the running turn (and what a usage limit holds) · `!resume` run now what a usage limit holds · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote and my conversations' worktrees · \
 `!network` what I may reach and what was refused this round · \
 `!devices` the devices the town's rules match and who holds them · \

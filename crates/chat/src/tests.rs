@@ -76,6 +76,9 @@ impl Backend for Desk {
     async fn stop(&self, _: &str, _: &str) -> Result<u32, HallError> {
         Ok(0)
     }
+    async fn resume(&self, _: &str, _: &str) -> Result<(), HallError> {
+        Ok(())
+    }
     async fn forget_session(&self, _: &str, _: &str, _: &str) -> Result<(), HallError> {
         Ok(())
     }

@@ -17,6 +17,17 @@ pub struct Saved {
     pub running: Vec<Waiting>,
     #[serde(default)]
     pub waiting: Vec<Waiting>,
+    /// Parked by a usage limit until then (Unix seconds), its messages all in `waiting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<Parked>,
+}
+
+/// A conversation waiting for its provider's usage limit to reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parked {
+    pub until: u64,
+    /// How many times in a row it was parked (the backoff grows with it).
+    pub times: u32,
 }
 
 /// waiting.json now, or as written before the running turn was saved too. The old form
@@ -42,6 +53,7 @@ pub fn load(path: &Path) -> Result<Vec<Saved>, OsError> {
                 conversation,
                 running: vec![],
                 waiting,
+                parked: None,
             })
             .collect(),
     })

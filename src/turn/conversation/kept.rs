@@ -50,6 +50,26 @@ impl<T> Conversations<T> {
         self.change(|l| l.arrive_unasked(key, message))
     }
 
+    pub fn park(&self, key: &Key, until: Option<u64>, now: u64) -> Option<u64> {
+        self.change(|l| l.park(key, until, now))
+    }
+
+    pub fn unpark(&self, key: &Key) -> Option<Batch<T>> {
+        self.change(|l| l.unpark(key))
+    }
+
+    pub fn parked(&self) -> Vec<(Key, u64)> {
+        self.lanes.lock().expect("lock").parked()
+    }
+
+    pub fn wake_now(&self, resident: &str) -> usize {
+        self.change(|l| l.wake_now(resident))
+    }
+
+    pub fn cancel_parked(&self, resident: &str) -> usize {
+        self.change(|l| l.cancel_parked(resident))
+    }
+
     pub fn ended(&self, key: &Key) -> Option<Batch<T>> {
         self.change(|l| l.ended(key))
     }

@@ -6,7 +6,11 @@
 use std::collections::BTreeMap;
 
 use super::Waiting;
-use super::disk::Saved;
+use super::disk::{Parked, Saved};
+
+/// Backoff of a limit that says no reset time: 5 minutes, doubling, at most an hour.
+const BACKOFF_FIRST: u64 = 5 * 60;
+const BACKOFF_MAX: u64 = 60 * 60;
 
 /// Against floods: more than this waiting in one conversation is refused with a notice.
 pub const MAX_WAITING: usize = 100;
@@ -64,12 +68,16 @@ enum Turn {
     Running(Vec<Waiting>),
     /// Read back after a restart: busy until `resume` hands out what was saved.
     Resuming,
+    /// A usage limit holds it: its messages wait (with any that come) until `unpark`.
+    Parked(Parked),
 }
 
 #[derive(Debug)]
 struct Lane<T> {
     turn: Turn,
     waiting: Vec<(Message, Option<T>)>,
+    /// Times in a row its turns were parked (reset by a turn that ends otherwise).
+    parks: u32,
 }
 
 /// Every busy conversation; an idle one has no lane.
@@ -149,6 +157,7 @@ impl<T> Lanes<T> {
             let lane = Lane {
                 turn: running(&batch),
                 waiting: vec![],
+                parks: 0,
             };
             self.lanes.insert(key, lane);
             return Arrival::Run(batch);
@@ -189,6 +198,7 @@ impl<T> Lanes<T> {
         let lane = Lane {
             turn: running(&batch),
             waiting: vec![],
+            parks: 0,
         };
         self.lanes.insert(key, lane);
         Some(batch)
@@ -209,12 +219,94 @@ impl<T> Lanes<T> {
     /// The conversation's turn ended: the next batch, or None (it is idle now).
     pub fn ended(&mut self, key: &Key) -> Option<Batch<T>> {
         let lane = self.lanes.get_mut(key)?;
+        lane.parks = 0;
         let Some(batch) = take(&mut lane.waiting) else {
             self.lanes.remove(key);
             return None;
         };
         lane.turn = running(&batch);
         Some(batch)
+    }
+
+    /// The conversation's turn hit a usage limit: its messages go back to the front, to
+    /// run again (with any that come meanwhile) at `until`, or after a backoff when the
+    /// limit said no time. When it wakes, in Unix seconds.
+    pub fn park(&mut self, key: &Key, until: Option<u64>, now: u64) -> Option<u64> {
+        let lane = self.lanes.get_mut(key)?;
+        if !matches!(lane.turn, Turn::Running(_)) {
+            return None;
+        }
+        let Turn::Running(taken) = std::mem::replace(&mut lane.turn, Turn::Resuming) else {
+            return None;
+        };
+        let backoff = BACKOFF_FIRST
+            .saturating_mul(1 << lane.parks.min(10))
+            .min(BACKOFF_MAX);
+        let until = until.unwrap_or(now + backoff);
+        lane.parks += 1;
+        // Its answer, when it comes, says it waited (a schedule's or an event's says that).
+        let back = taken.into_iter().map(|mut w| {
+            w.came.get_or_insert(crate::hall::Came::Resumed);
+            (Message::Chat(w), None)
+        });
+        lane.waiting = back.chain(std::mem::take(&mut lane.waiting)).collect();
+        lane.turn = Turn::Parked(Parked {
+            until,
+            times: lane.parks,
+        });
+        Some(until)
+    }
+
+    /// Wake a parked conversation: its next batch, to run now (None when not parked).
+    pub fn unpark(&mut self, key: &Key) -> Option<Batch<T>> {
+        let lane = self.lanes.get_mut(key)?;
+        if !matches!(lane.turn, Turn::Parked(_)) {
+            return None;
+        }
+        let Some(batch) = take(&mut lane.waiting) else {
+            self.lanes.remove(key);
+            return None;
+        };
+        lane.turn = running(&batch);
+        Some(batch)
+    }
+
+    /// The parked conversations, with when each wakes.
+    pub fn parked(&self) -> Vec<(Key, u64)> {
+        self.lanes
+            .iter()
+            .filter_map(|(k, l)| match l.turn {
+                Turn::Parked(p) => Some((k.clone(), p.until)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Wake `resident`'s parked conversations at the next look (`!resume`): how many.
+    pub fn wake_now(&mut self, resident: &str) -> usize {
+        let mut n = 0;
+        for ((r, _), l) in self.lanes.iter_mut() {
+            if let (true, Turn::Parked(p)) = (r == resident, &mut l.turn) {
+                p.until = 0;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Forget `resident`'s parked conversations and their messages (`!stop`): how many
+    /// conversations.
+    pub fn cancel_parked(&mut self, resident: &str) -> usize {
+        let parked: Vec<Key> = self
+            .parked()
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|(r, _)| r == resident)
+            .collect();
+        parked
+            .iter()
+            .filter(|k| self.lanes.remove(*k).is_some())
+            .count()
     }
 
     /// After a restart: each saved conversation's first batch, to run now.
@@ -253,16 +345,21 @@ impl<T> Lanes<T> {
                 conversation: c.clone(),
                 running: match &l.turn {
                     Turn::Running(taken) => taken.clone(),
-                    Turn::Resuming => vec![],
+                    Turn::Resuming | Turn::Parked(_) => vec![],
                 },
                 waiting: l.waiting.iter().filter_map(|(m, _)| chat(m)).collect(),
+                parked: match l.turn {
+                    Turn::Parked(p) => Some(p),
+                    _ => None,
+                },
             })
             .filter(|s| !s.running.is_empty() || !s.waiting.is_empty())
             .collect()
     }
 
     /// The state a restart starts from: each saved conversation busy until `resume`, its
-    /// interrupted turn's messages (marked `again`) ahead of those that waited.
+    /// interrupted turn's messages (marked `again`) ahead of those that waited; a parked
+    /// one stays parked until its time.
     pub fn restarted(saved: Vec<Saved>) -> Self {
         let lanes = saved
             .into_iter()
@@ -273,8 +370,9 @@ impl<T> Lanes<T> {
                     .map(|w| (Message::Chat(w), None))
                     .collect();
                 let lane = Lane {
-                    turn: Turn::Resuming,
+                    turn: s.parked.map_or(Turn::Resuming, Turn::Parked),
                     waiting,
+                    parks: s.parked.map_or(0, |p| p.times),
                 };
                 ((s.resident, s.conversation), lane)
             })

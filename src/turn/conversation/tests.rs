@@ -307,3 +307,45 @@ fn a_message_that_runs_only_when_idle_is_dropped_while_a_turn_runs() {
             .is_some()
     );
 }
+
+#[test]
+fn a_parked_conversation_keeps_its_messages_until_it_wakes_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let c: Conversations<&'static str> = Conversations::new(dir.path()).unwrap();
+    let Arrival::Run(_) = c.arrive(key("c"), Message::Chat(waiting("first")), "m") else {
+        panic!("idle: runs")
+    };
+    // No reset time said: a backoff of 5 minutes, then 10.
+    assert_eq!(c.park(&key("c"), None, 1000), Some(1300));
+    assert!(matches!(
+        c.arrive(key("c"), Message::Chat(waiting("meanwhile")), "m"),
+        Arrival::Kept(2)
+    ));
+    assert_eq!(c.parked(), vec![(key("c"), 1300)]);
+    // A restart keeps it parked, its messages in order.
+    drop(c);
+    let c: Conversations<&'static str> = Conversations::new(dir.path()).unwrap();
+    assert!(
+        c.resume().is_empty(),
+        "a parked conversation does not run at start"
+    );
+    assert_eq!(c.parked(), vec![(key("c"), 1300)]);
+    let woke = c.unpark(&key("c")).expect("its messages");
+    assert_eq!(show(&woke), "~first+~meanwhile");
+    assert_eq!(
+        c.park(&key("c"), None, 2000),
+        Some(2600),
+        "twice in a row: 10 minutes"
+    );
+    assert!(c.unpark(&key("c")).is_some());
+    assert!(c.ended(&key("c")).is_none());
+    // The reset time the CLI said wins; `!stop` drops a parked conversation's messages.
+    let Arrival::Run(_) = c.arrive(key("d"), Message::Chat(waiting("x")), "m") else {
+        panic!("idle: runs")
+    };
+    assert_eq!(c.park(&key("d"), Some(5000), 1000), Some(5000));
+    assert_eq!(c.cancel_parked("vox"), 0);
+    assert_eq!(c.cancel_parked("ada"), 1);
+    assert!(c.parked().is_empty());
+    assert!(c.unpark(&key("d")).is_none());
+}

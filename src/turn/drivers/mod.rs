@@ -7,6 +7,7 @@ mod claude;
 mod codex;
 mod gemini;
 mod invoke;
+mod limit;
 
 use std::collections::HashMap;
 
@@ -15,6 +16,7 @@ use serde_json::Value;
 pub use invoke::{
     GEMINI_DEFAULTS, GEMINI_DEFAULTS_NAME, Invocation, gemini_defaults, interactive, invocation,
 };
+pub use limit::{Limit, limit, next_local};
 
 use super::TurnEvent;
 use crate::config::AgentKind;

@@ -57,6 +57,12 @@ pub trait Backend: Send + Sync + 'static {
         resident: &str,
         sender: &str,
     ) -> impl Future<Output = Result<u32, HallError>> + Send;
+    /// Run the resident's conversations parked by a usage limit now (`!resume`).
+    fn resume(
+        &self,
+        resident: &str,
+        sender: &str,
+    ) -> impl Future<Output = Result<(), HallError>> + Send;
     fn forget_session(
         &self,
         resident: &str,

@@ -9,6 +9,8 @@ pub enum Command {
     Cost,
     Session,
     Stop,
+    /// Run the conversations a usage limit parked now.
+    Resume,
     New,
     Log(usize),
     /// Say what ending the round would lose, and wait for `!reset yes`: this resident's
@@ -155,6 +157,7 @@ pub(super) fn command(text: &str) -> Command {
         Some("!cost") => Command::Cost,
         Some("!session") => Command::Session,
         Some("!stop") => Command::Stop,
+        Some("!resume") => Command::Resume,
         Some("!new") => Command::New,
         Some("!reset") => match words.next() {
             Some("yes") => Command::ResetYes,

@@ -113,6 +113,19 @@ impl Backend for Remote {
             .await
     }
 
+    async fn resume(&self, resident: &str, sender: &str) -> Result<(), HallError> {
+        let ask = Ask::Resume {
+            resident: resident.into(),
+            sender: sender.into(),
+        };
+        self.counter
+            .ask_for(ask, |s| match s {
+                Said::Done => Ok(()),
+                other => Err(Box::new(other)),
+            })
+            .await
+    }
+
     async fn forget_session(
         &self,
         resident: &str,

@@ -252,7 +252,8 @@ impl Remote {
                     let rooms: Vec<String> = match &notice {
                         // Said where the schedule answers, not in every declared room.
                         Notice::ScheduleSkipped { room, .. }
-                        | Notice::EventsStopped { room, .. } => vec![room.clone()],
+                        | Notice::EventsStopped { room, .. }
+                        | Notice::Parked { room, .. } => vec![room.clone()],
                         _ => town
                             .resident(&resident)
                             .map(|r| {

@@ -22,6 +22,9 @@ pub fn notice(resident: &str, n: &Notice) -> String {
         Notice::DeviceGone { devnode } => format!("_Device {devnode} is gone._"),
         Notice::ScheduleSkipped { id, on, .. } => super::schedules::skipped(id, on),
         Notice::EventsStopped { hops, .. } => super::schedules::events_stopped(*hops),
+        Notice::Parked {
+            said, at, in_secs, ..
+        } => super::schedules::parked(resident, said, at, *in_secs),
         Notice::DeviceRevoked {
             devnode,
             lease_ended: false,

@@ -45,7 +45,20 @@ pub fn came(c: &Came) -> String {
     match c {
         Came::Schedule { id, on } => format!("_⏰ schedule {id} (`{on}`)_"),
         Came::Event { what } => format!("_📬 {what}_"),
+        Came::Resumed => "_⏵ resumed after the usage limit_".into(),
     }
+}
+
+/// A turn hit its provider's usage limit: when the conversation goes on.
+pub fn parked(resident: &str, said: &str, at: &str, in_secs: u64) -> String {
+    let wait = match in_secs {
+        s if s >= 3600 => format!("{}h {}min", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    };
+    format!(
+        "_⏸ {resident} hit its usage limit (`{said}`). This conversation resumes by itself at {at} (in {wait}); what you send meanwhile waits for it. `!resume` runs it now, `!stop` cancels._"
+    )
 }
 
 /// The hop limit stopped the turns residents' doings start in a room.

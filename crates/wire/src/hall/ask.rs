@@ -21,6 +21,11 @@ pub enum Ask {
         resident: String,
         sender: String,
     },
+    /// Run `resident`'s conversations parked by a usage limit now (`!resume`).
+    Resume {
+        resident: String,
+        sender: String,
+    },
     /// Forget the conversation's CLI session (`!new`).
     Forget {
         resident: String,

@@ -38,7 +38,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 12;
+pub const VERSION: u32 = 13;
 /// A chain of residents answering residents stops after this many hops: in a shared room
 /// (the chat counts) and through the town's `ask_resident` tool (root counts).
 pub const HOP_LIMIT: u32 = 4;

@@ -53,6 +53,8 @@ pub enum Came {
     Schedule { id: String, on: String },
     /// Something happened in the town that its `[[on]]` waits for: `what`, in words.
     Event { what: String },
+    /// The conversation waited for its provider's usage limit to reset.
+    Resumed,
 }
 
 /// Something to say in a resident's declared rooms (the words are the chat's).
@@ -96,6 +98,14 @@ pub enum Notice {
     BudgetSpent {
         spent: String,
         budget: String,
+    },
+    /// A turn hit the provider's usage limit (`said`): its conversation waits until `at`
+    /// (`in_secs` from now), then runs again by itself; said in `room`.
+    Parked {
+        room: String,
+        said: String,
+        at: String,
+        in_secs: u64,
     },
     /// An `[[on]]` turn was not started: `hops` turns in a row in `room` started by
     /// residents' doings with no mayor speaking there (the hop limit).

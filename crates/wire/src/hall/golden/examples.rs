@@ -125,6 +125,10 @@ pub(super) fn asks() -> Vec<Ask> {
         Ask::Schedules {
             resident: r.clone(),
         },
+        Ask::Resume {
+            resident: r.clone(),
+            sender: who.clone(),
+        },
         Ask::Unschedule {
             resident: r.clone(),
             by: who.clone(),
@@ -239,6 +243,12 @@ fn notices() -> Vec<Notice> {
             room: s("!room:town.test"),
             hops: 4,
         },
+        Notice::Parked {
+            room: s("!room:town.test"),
+            said: s("claude: Claude AI usage limit reached|1760018000"),
+            at: s("2025-10-09T14:33:20Z"),
+            in_secs: 3600,
+        },
     ]
 }
 
@@ -300,6 +310,16 @@ pub(super) fn saids() -> Vec<Said> {
             came: Some(Came::Event {
                 what: s("ada pushed `ada/feature`"),
             }),
+        }),
+        Said::Deliver(Delivery {
+            id: 8,
+            resident: r.clone(),
+            reply: reply(),
+            text: s("done after the wait"),
+            errors: vec![],
+            outcome: Some(outcome()),
+            answers: vec![s("$asked")],
+            came: Some(Came::Resumed),
         }),
         Said::Schedules {
             schedules: vec![ScheduleInfo {

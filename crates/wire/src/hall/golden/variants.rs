@@ -37,9 +37,10 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Every { .. } => 27,
         Ask::Schedules { .. } => 28,
         Ask::Unschedule { .. } => 29,
+        Ask::Resume { .. } => 30,
     }
 }
-pub(super) const ASKS: usize = 30;
+pub(super) const ASKS: usize = 31;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -94,9 +95,10 @@ pub(super) fn notice_index(n: &Notice) -> usize {
         Notice::Dropped { .. } => 7,
         Notice::ScheduleSkipped { .. } => 8,
         Notice::EventsStopped { .. } => 9,
+        Notice::Parked { .. } => 10,
     }
 }
-pub(super) const NOTICES: usize = 10;
+pub(super) const NOTICES: usize = 11;
 
 pub(super) fn event_index(e: &TurnEvent) -> usize {
     match e {
