@@ -125,6 +125,8 @@ where
                     _ = &mut lease_ends => break,
                     ev = ev => {
                         let now = crate::round::now_rfc3339();
+                        // Only a device udev adds starts `[[on]] device` turns, not a start.
+                        let added = matches!(ev, Some(DeviceEvent::Add(_)));
                         let r = match ev {
                             Some(DeviceEvent::Add(d)) => self.keeper.device(&town, &d, false, &now),
                             Some(DeviceEvent::Change(d)) => {
@@ -145,7 +147,12 @@ where
                             None => break,
                         };
                         match r {
-                            Ok(c) => self.record(&town, &c),
+                            Ok(c) => {
+                                self.record(&town, &c);
+                                if added {
+                                    self.appeared(&town, &c);
+                                }
+                            }
                             Err(e) => tracing::error!("device grant: {e}"),
                         }
                     }

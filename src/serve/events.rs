@@ -1,5 +1,6 @@
 //! Town events into turns: a push the town remote accepted starts the `[[on]] push` turns
-//! of the residents that wait for it, in the room each names. The pairwise `allow` holds
+//! of the residents that wait for it, and a device udev adds that a resident is granted
+//! starts its `[[on]] device` turns, each in the room it names. The pairwise `allow` holds
 //! (vox reacts to ada's pushes only where vox's file allows ada's Matrix ID), and so does
 //! the hop limit: past HOP_LIMIT such turns in a row in a room with no mayor speaking
 //! there, the next is not started and the room is told.
@@ -88,6 +89,37 @@ fn push_turns(town: &Town, pusher: &str, n: &Notice) -> Vec<(Key, Waiting)> {
     out
 }
 
+/// Each turn a device granted to `resident` as udev added it starts.
+fn device_turns(town: &Town, resident: &str, devnode: &std::path::Path) -> Vec<(Key, Waiting)> {
+    let (Some(r), Some(kernel)) = (
+        town.resident(resident),
+        devnode.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return vec![];
+    };
+    let device = devnode.display().to_string();
+    r.events
+        .iter()
+        .filter(|e| e.on_device(kernel))
+        .map(|e| {
+            let w = Waiting {
+                sender: format!("device {device}"),
+                prompt: e.prompt_with(&[("device", &device)]),
+                reply: Reply {
+                    room: e.room.clone(),
+                    thread: None,
+                    event: String::new(),
+                },
+                again: false,
+                came: Some(Came::Event {
+                    what: format!("{device} appeared"),
+                }),
+            };
+            ((r.name.clone(), format!("{}/devices", e.room)), w)
+        })
+        .collect()
+}
+
 impl<H, M, G> Daemon<H, M, G>
 where
     H: Machine,
@@ -101,22 +133,54 @@ where
         let town = self.town();
         for n in notices {
             for (key, w) in push_turns(&town, pusher, n) {
-                let room = w.reply.room.clone();
-                if let Err(hops) = self.hops.take(&room) {
-                    tracing::warn!(resident = %key.0, %room, hops, "the hop limit stopped a push's turn");
-                    let stopped = Notice::EventsStopped { room, hops };
-                    self.teller.tell(&key.0, stopped);
-                    continue;
-                }
-                tracing::info!(resident = %key.0, %pusher, "a push starts a turn");
-                let batch: Option<Batch<Asker>> = self
-                    .conversations
-                    .arrive_unasked(key.clone(), Message::Chat(w));
-                if let Some(batch) = batch {
+                if let Some(batch) = self.event_arrives(key.clone(), w) {
                     let d = self.clone();
                     tokio::spawn(async move { d.run_lane(&key, batch).await });
                 }
             }
+        }
+    }
+
+    /// Devices udev added and granted (`changes`): the `[[on]] device` turns they start,
+    /// handed to the task that runs them (the watcher holds no handle on the daemon).
+    pub(super) fn appeared(&self, town: &Town, changes: &[crate::grant::Change]) {
+        for c in changes {
+            let crate::grant::Change::Granted {
+                devnode, resident, ..
+            } = c
+            else {
+                continue;
+            };
+            for (key, w) in device_turns(town, resident, devnode) {
+                if let Some(batch) = self.event_arrives(key.clone(), w) {
+                    let _ = self.event_turns.send((key, batch));
+                }
+            }
+        }
+    }
+
+    /// An event's message into its conversation, within the hop limit: its batch when the
+    /// conversation was idle.
+    fn event_arrives(&self, key: Key, w: Waiting) -> Option<Batch<Asker>> {
+        let room = w.reply.room.clone();
+        if let Err(hops) = self.hops.take(&room) {
+            tracing::warn!(resident = %key.0, %room, hops, "the hop limit stopped an event's turn");
+            self.teller
+                .tell(&key.0, Notice::EventsStopped { room, hops });
+            return None;
+        }
+        tracing::info!(resident = %key.0, conversation = %key.1, "a town event starts a turn");
+        self.conversations.arrive_unasked(key, Message::Chat(w))
+    }
+
+    /// Run the turns events handed over, for as long as the daemon runs.
+    pub(super) async fn run_event_turns(
+        self: Arc<Self>,
+        mut turns: tokio::sync::mpsc::UnboundedReceiver<(Key, Batch<Asker>)>,
+    ) {
+        while let Some((key, batch)) = turns.recv().await {
+            let d = self.clone();
+            tokio::spawn(async move { d.run_lane(&key, batch).await });
         }
     }
 }
@@ -169,6 +233,26 @@ mod tests {
         assert!(push_turns(&town, "ada", &pushed("refs/tags/v1")).is_empty());
         assert!(push_turns(&town, "ada", &pushed("refs/heads/main")).is_empty());
         assert!(push_turns(&town, "vox", &pushed("refs/heads/ada/f")).is_empty());
+    }
+
+    #[test]
+    fn a_device_added_starts_the_turns_of_its_resident_that_wait_for_its_name() {
+        let mut town = crate::testing::demo_town();
+        let ada = town.residents.iter_mut().find(|r| r.name == "ada").unwrap();
+        ada.events = vec![OnEvent {
+            when: Happening::Device {
+                kernel: "ttyUSB*".into(),
+            },
+            prompt: "flash the board on {device}".into(),
+            room: "!bench:t".into(),
+        }];
+        let node = std::path::Path::new("/dev/ttyUSB0");
+        let turns = device_turns(&town, "ada", node);
+        assert_eq!(turns.len(), 1);
+        assert_eq!(turns[0].0, ("ada".into(), "!bench:t/devices".into()));
+        assert_eq!(turns[0].1.prompt, "flash the board on /dev/ttyUSB0");
+        assert!(device_turns(&town, "ada", std::path::Path::new("/dev/ttyS0")).is_empty());
+        assert!(device_turns(&town, "vox", node).is_empty());
     }
 
     #[test]

@@ -45,6 +45,11 @@ use crate::turn::Desk;
 use crate::units::UserManagers;
 use crate::worktree::Worktrees as _;
 
+type EventTurns = tokio::sync::mpsc::UnboundedReceiver<(
+    crate::turn::conversation::Key,
+    crate::turn::conversation::Batch<asker::Asker>,
+)>;
+
 /// How long start-up waits for the device grants before it reports ready anyway.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -60,6 +65,12 @@ pub struct Daemon<H, M, G> {
     deliveries: deliveries::Deliveries,
     /// Turns residents' doings started in a row, per room (the hop limit).
     hops: events::Hops,
+    /// Turns the device watcher's events start, to the task that runs them.
+    event_turns: tokio::sync::mpsc::UnboundedSender<(
+        crate::turn::conversation::Key,
+        crate::turn::conversation::Batch<asker::Asker>,
+    )>,
+    event_turns_rx: Mutex<Option<EventTurns>>,
     /// The schedules mayors made in chat.
     schedules: crate::schedule::Kept,
     /// Each conversation's running turn and the messages waiting for its next.
@@ -195,7 +206,10 @@ where
         let deliveries = deliveries::Deliveries::new(&town.state)?;
         let conversations = crate::turn::conversation::Conversations::new(&town.state)?;
         let schedules = crate::schedule::Kept::load(&town.state)?;
+        let (event_turns, rx) = tokio::sync::mpsc::unbounded_channel();
         Ok(Self {
+            event_turns,
+            event_turns_rx: Mutex::new(Some(rx)),
             hops: Default::default(),
             schedules,
             town: RwLock::new(Arc::new(town)),
@@ -351,6 +365,9 @@ where
         );
         tokio::spawn(daemon.clone().hear_drops());
         tokio::spawn(daemon.clone().wake_parked());
+        if let Some(rx) = daemon.event_turns_rx.lock().expect("lock").take() {
+            tokio::spawn(daemon.clone().run_event_turns(rx));
+        }
         // Ready once the socket is bound: `systemctl start` returns when status can answer.
         while !socket.exists() && !server.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -15,6 +15,7 @@ pub mod crowd;
 pub mod cut;
 pub mod devices;
 pub mod egress;
+pub mod events;
 pub mod files;
 pub mod foundation;
 pub mod gate;

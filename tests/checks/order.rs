@@ -4,11 +4,11 @@
 use super::{
     allowed as al, alone as ao, answers as an, approvals as ap, asked as ak, between as bt,
     clis as cl, commands as cm, costs as co, counted as cn, cut as ct, devices as dv, egress as eg,
-    files as fi, foundation as f, gate as gt, gathering as ga, grants as g, handoff as ho,
-    hardening as h, heard as hr, hoarding as hd, levelling as l, limits as li, losses as lo,
-    notices as nt, quarantine as qu, remote as rm, retired as rt, rounds as r, schedules as sc,
-    sent as se, signing as s, split as sp, tools as tl, turns as tu, unfinished as uf,
-    worktrees as wt,
+    events as ev, files as fi, foundation as f, gate as gt, gathering as ga, grants as g,
+    handoff as ho, hardening as h, heard as hr, hoarding as hd, levelling as l, limits as li,
+    losses as lo, notices as nt, quarantine as qu, remote as rm, retired as rt, rounds as r,
+    schedules as sc, sent as se, signing as s, split as sp, tools as tl, turns as tu,
+    unfinished as uf, worktrees as wt,
 };
 
 use crate::support::town::Town;
@@ -382,8 +382,12 @@ pub const CHECKS: &[(&str, Check)] = &[
         li::a_usage_limit_parks_vox_s_conversation_until_it_resets_across_a_restart,
     ),
     (
-        "schedules::ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada",
-        sc::ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada,
+        "events::ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada",
+        ev::ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada,
+    ),
+    (
+        "events::a_device_udev_adds_starts_ada_s_on_device_turn",
+        ev::a_device_udev_adds_starts_ada_s_on_device_turn,
     ),
     (
         "chat::what_was_said_before_ada_joined_starts_no_turn",

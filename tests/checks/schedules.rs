@@ -1,26 +1,28 @@
 //! Work that comes by itself (issue 25): a declared `[[schedule]]` and one a mayor makes
 //! with `!every` each run as a PID 1 timer (`systemctl list-timers` shows it), fire a turn
 //! whose answer comes to their room; `!unschedule` removes the timer; one that came due
-//! while townhall was stopped runs once when it starts again (`Persistent=`); and ada's
-//! push starts vox's `[[on]] push` turn only where vox's file allows ada.
+//! while townhall was stopped runs once when it starts again (`Persistent=`).
 
 use anyhow::{Context, ensure};
 
-use crate::checks::chat::{ADA, VOX, block_on, room_with};
-use crate::checks::rounds::as_ok;
+use crate::checks::chat::{ADA, block_on, room_with};
 use crate::support::town::Town;
 
-const ADA_TOML: &str = "/etc/townhall/residents/ada.toml";
+pub(crate) const ADA_TOML: &str = "/etc/townhall/residents/ada.toml";
 
 /// A resident's file as `change` makes it, reloaded; as it was when dropped.
-struct Rewritten<'a> {
+pub(crate) struct Rewritten<'a> {
     t: &'a Town,
     path: std::path::PathBuf,
     declared: String,
 }
 
 impl<'a> Rewritten<'a> {
-    fn set(t: &'a Town, file: &str, change: impl FnOnce(&str) -> String) -> anyhow::Result<Self> {
+    pub(crate) fn set(
+        t: &'a Town,
+        file: &str,
+        change: impl FnOnce(&str) -> String,
+    ) -> anyhow::Result<Self> {
         let path = t.run.join(format!("root{file}"));
         let declared = std::fs::read_to_string(&path)?;
         std::fs::write(&path, change(&declared))?;
@@ -161,74 +163,6 @@ pub fn a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts(
             .filter(|(b, edit)| !edit && b.contains("⏰ schedule"))
             .count();
         ensure!(runs == 1, "the missed schedule ran {runs} times: {all:?}");
-        Ok(())
-    })
-}
-
-const VOX_TOML: &str = "/etc/townhall/residents/vox.toml";
-
-/// vox's file waiting `on`, with ada's Matrix ID in its allow or not.
-fn vox_waits<'a>(t: &'a Town, allow_ada: bool, on: &str) -> anyhow::Result<Rewritten<'a>> {
-    let password = "password_file = \"/run/secrets/townhall/vox-matrix-password\"";
-    let allow = match allow_ada {
-        true => format!("{password}\nallow = [\"@ada:town.test\"]"),
-        false => password.to_string(),
-    };
-    Rewritten::set(t, VOX_TOML, |declared| {
-        format!("{}\n{on}", declared.replace(password, &allow))
-    })
-}
-
-pub fn ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada(
-    t: &Town,
-) -> anyhow::Result<()> {
-    let _clone = crate::checks::worktrees::InTheClone::set(t)?;
-    block_on(async {
-        let (mayor, room) = room_with(t, "vox reviews", &[VOX], true).await?;
-        let on = format!(
-            "[[on]]\npush = \"ada/*\"\nprompt = \"review {{branch}} by {{pusher}} with {{fetch}}\"\nroom = \"{room}\"\n"
-        );
-        let stamp = t.sh("date +%s%N")?;
-        let push = |branch: &str| {
-            as_ok(
-                t,
-                "ada",
-                &format!(
-                    "[ -r ~/.profile ] && . ~/.profile; cd ~/work/work && git commit -q --allow-empty -m {branch} && git push -q town HEAD:refs/heads/ada/{branch} 2>&1"
-                ),
-            )
-        };
-        let mark = mayor.mark(&room).await?;
-        {
-            // Without vox's allow for ada, her push starts nothing.
-            let _waits = vox_waits(t, false, &on)?;
-            push(&format!("unallowed-{}", stamp.trim()))?;
-        }
-        let _waits = vox_waits(t, true, &on)?;
-        let allowed = format!("allowed-{}", stamp.trim());
-        push(&allowed)?;
-        // Barrier: both pushes' turns would share one conversation (ROOM/from:ada), in
-        // order, so the first's answer would come before this one's.
-        let got = mayor
-            .wait_for_since(&room, VOX, &format!("📬 ada pushed `ada/{allowed}`"), &mark)
-            .await
-            .context("vox's [[on]] push turn never answered")?;
-        ensure!(
-            !got.iter().any(|(b, _)| b.contains("unallowed-")),
-            "a push vox does not allow started a turn: {got:?}"
-        );
-        // What vox's CLI was asked: the prompt with the push's words filled in.
-        let asked = t.sh("cat /agents/vox/standin-record-* | grep '^prompt review ' || true")?;
-        ensure!(
-            asked.contains(&format!(
-                "prompt review ada/{allowed} by ada with git fetch /srv/townhall/git/"
-            )) && asked.contains(&format!("refs/heads/ada/{allowed}")),
-            "vox's prompt: {asked}"
-        );
-        ensure!(
-            !asked.contains("unallowed-"),
-            "vox was asked about the unallowed push: {asked}"
-        );
         Ok(())
     })
 }
