@@ -12,7 +12,7 @@ use super::Daemon;
 use super::asker::Asker;
 use crate::config::Town;
 use crate::grant::Acls;
-use crate::hall::{Came, HOP_LIMIT, Notice, Reply};
+use crate::hall::{Came, HOP_LIMIT, Notice};
 use crate::machine::Machine;
 use crate::turn::conversation::{Batch, Key, Message, Waiting};
 use crate::units::UserManagers;
@@ -68,19 +68,10 @@ fn push_turns(town: &Town, pusher: &str, n: &Notice) -> Vec<(Key, Waiting)> {
                 ("commits", commits),
                 ("fetch", &fetch),
             ]);
-            let w = Waiting {
-                sender: p.matrix.user.clone(),
-                prompt,
-                reply: Reply {
-                    room: e.room.clone(),
-                    thread: None,
-                    event: String::new(),
-                },
-                again: false,
-                came: Some(Came::Event {
-                    what: format!("{pusher} pushed `{branch}`"),
-                }),
+            let came = Came::Event {
+                what: format!("{pusher} pushed `{branch}`"),
             };
+            let w = Waiting::unasked(p.matrix.user.clone(), prompt, e.room.clone(), came);
             // A resident's doings never join the mayor's conversation, as in chat.
             let conversation = format!("{}/from:{}", e.room, p.matrix.user);
             out.push(((r.name.clone(), conversation), w));
@@ -102,19 +93,11 @@ fn device_turns(town: &Town, resident: &str, devnode: &std::path::Path) -> Vec<(
         .iter()
         .filter(|e| e.on_device(kernel))
         .map(|e| {
-            let w = Waiting {
-                sender: format!("device {device}"),
-                prompt: e.prompt_with(&[("device", &device)]),
-                reply: Reply {
-                    room: e.room.clone(),
-                    thread: None,
-                    event: String::new(),
-                },
-                again: false,
-                came: Some(Came::Event {
-                    what: format!("{device} appeared"),
-                }),
+            let came = Came::Event {
+                what: format!("{device} appeared"),
             };
+            let prompt = e.prompt_with(&[("device", &device)]);
+            let w = Waiting::unasked(format!("device {device}"), prompt, e.room.clone(), came);
             ((r.name.clone(), format!("{}/devices", e.room)), w)
         })
         .collect()

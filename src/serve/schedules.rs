@@ -5,7 +5,7 @@
 
 use super::Daemon;
 use crate::grant::Acls;
-use crate::hall::{Came, Notice, Reply, ScheduleInfo};
+use crate::hall::{Came, Notice, ScheduleInfo};
 use crate::machine::Machine;
 use crate::schedule::{self, Entry, Made, Origin, Timers as _};
 use crate::turn::conversation::{Batch, Key, Message, Waiting};
@@ -51,17 +51,12 @@ where
             id: e.id.clone(),
             on: e.on.clone(),
         };
-        let w = Waiting {
-            sender: format!("schedule {id}"),
-            prompt: e.prompt.clone(),
-            reply: Reply {
-                room: e.room.clone(),
-                thread: None,
-                event: String::new(),
-            },
-            again: false,
-            came: Some(came),
-        };
+        let w = Waiting::unasked(
+            format!("schedule {id}"),
+            e.prompt.clone(),
+            e.room.clone(),
+            came,
+        );
         let key = (e.resident.clone(), e.conversation.clone());
         match self
             .conversations

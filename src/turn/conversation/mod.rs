@@ -30,3 +30,21 @@ pub struct Waiting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub came: Option<crate::hall::Came>,
 }
+
+impl Waiting {
+    /// A message no one in the room sent (a schedule's, a town event's): posted in `room`,
+    /// answering no event, headed by what `came`.
+    pub fn unasked(sender: String, prompt: String, room: String, came: crate::hall::Came) -> Self {
+        Self {
+            sender,
+            prompt,
+            reply: Reply {
+                room,
+                thread: None,
+                event: String::new(),
+            },
+            again: false,
+            came: Some(came),
+        }
+    }
+}
