@@ -62,6 +62,16 @@ fn commander(town: &Town, r: &crate::config::Resident, sender: &str) -> Result<(
     refuse(format!("{sender} may not command {}", r.name))
 }
 
+/// One of `r`'s approvers (`approve_by`, else the mayors); never a resident.
+fn approver(town: &Town, r: &crate::config::Resident, by: &str) -> Result<(), Refusal> {
+    id("by", by, '@')?;
+    let is_resident = town.residents.iter().any(|x| x.matrix.user == by);
+    if !is_resident && town.approvers(r).iter().any(|a| a == by) {
+        return Ok(());
+    }
+    refuse(format!("{by} does not approve {}'s tool calls", r.name))
+}
+
 fn mayor(town: &Town, by: &str, what: &str) -> Result<(), Refusal> {
     id("by", by, '@')?;
     if !town.matrix.mayors.iter().any(|m| m == by) {
@@ -126,9 +136,10 @@ fn named(ask: &Ask) -> Option<&str> {
         | Ask::Rollback { resident, .. }
         | Ask::Every { resident, .. }
         | Ask::Schedules { resident }
-        | Ask::Unschedule { resident, .. } => Some(resident),
+        | Ask::Unschedule { resident, .. }
+        | Ask::Decide { resident, .. }
+        | Ask::Approvals { resident, .. } => Some(resident),
         Ask::Subscribe
-        | Ask::Decide { .. }
         | Ask::Devices
         | Ask::Release { .. }
         | Ask::Tail { .. }
@@ -257,7 +268,30 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             mayor(town, by, "end the round")
         }
         Ask::Devices => Ok(()),
-        Ask::Decide { by, .. } => mayor(town, by, "approve or deny a tool call"),
+        Ask::Decide {
+            resident: name,
+            by,
+            allow,
+            round,
+            ..
+        } => {
+            if *round && !*allow {
+                return refuse("a decision for the round is a yes");
+            }
+            approver(town, resident(town, name)?, by)
+        }
+        // Its approvers and anyone it takes commands from read them; approvers take them back.
+        Ask::Approvals {
+            resident: name,
+            by,
+            clear,
+        } => {
+            let r = resident(town, name)?;
+            match clear {
+                true => approver(town, r, by),
+                false => commander(town, r, by).or_else(|_| approver(town, r, by)),
+            }
+        }
         // A resident's question is answered by a human it takes commands from.
         Ask::Answer {
             resident: name,

@@ -19,6 +19,7 @@ use crate::grant::Acls;
 use crate::hall::{Reply, Said};
 use crate::machine::Machine;
 use crate::units::UserManagers;
+use townhall_wire::hall::RoundRule;
 use townhall_wire::lines::{self, Rules};
 
 /// Questions one turn may have waiting for a mayor at once, and one resident; and how many
@@ -53,6 +54,8 @@ pub(super) struct Decision {
     pub allow: bool,
     pub by: Option<String>,
     pub reason: String,
+    /// A 🔁: the same rule is allowed for the rest of the round.
+    pub round: bool,
 }
 
 impl Decision {
@@ -70,6 +73,8 @@ pub struct Approvals {
     asked: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
     /// Where each running conversation's answer goes, for its approvals.
     rooms: Mutex<HashMap<(String, String), Reply>>,
+    /// Rules an approver allowed for the rest of a round (🔁).
+    pub(super) round: super::allowed::Allowed,
 }
 
 /// Why a question was not put to the mayors: a cap on open questions or on their rate.
@@ -175,6 +180,9 @@ pub(super) struct Question<'a> {
     pub tool: &'a str,
     pub subject: String,
     pub rule: String,
+    /// A 🔁 may allow `rule` for the rest of the round (tool calls; a host or a device
+    /// is asked for once per round or lease anyway).
+    pub round: bool,
 }
 
 /// Connections one uid may hold on the approvals socket: a turn's hook asks one call at a
@@ -252,6 +260,16 @@ where
             return answer(true, "no approval rule names this call");
         };
         let rule = rule.to_string();
+        let subject =
+            crate::turn::bounds::clip(&approve::subject(&ask.tool, &ask.input), 2000).to_string();
+        let round = crate::round::RoundState::new(&town.state)
+            .round_of(&r.name)
+            .ok();
+        if let Some(by) = round.and_then(|n| self.approvals.round.by(&r.name, n, &rule)) {
+            let a = answer(true, format!("{rule} is allowed for this round by {by}"));
+            self.audit_approval("approval-decided", &r.name, &ask.tool, &subject, Some(&a));
+            return a;
+        }
         let Some(reply) = self.approvals.room_of(&r.name, &turn.conversation) else {
             return answer(
                 false,
@@ -260,16 +278,19 @@ where
                 ),
             );
         };
-        let subject =
-            crate::turn::bounds::clip(&approve::subject(&ask.tool, &ask.input), 2000).to_string();
         let question = Question {
             turn: &ask.turn,
             reply,
             tool: &ask.tool,
             subject,
-            rule,
+            rule: rule.clone(),
+            round: true,
         };
-        self.ask_mayor(r, question, hook.closed()).await.answer()
+        let d = self.ask_mayor(r, question, hook.closed()).await;
+        if let (true, Some(n), Some(by)) = (d.allow && d.round, round, &d.by) {
+            self.approvals.round.allow(&r.name, n, &rule, by);
+        }
+        d.answer()
     }
 
     /// Put `q` to the mayors in its room and wait for a reaction, the resident's timeout, or
@@ -284,6 +305,7 @@ where
             allow: false,
             by: None,
             reason,
+            round: false,
         };
         let (tx, rx) = oneshot::channel();
         let id = match self.approvals.open(&r.name, q.turn, Asked::YesNo, tx) {
@@ -303,6 +325,8 @@ where
             subject: q.subject.clone(),
             rule: q.rule.clone(),
             wait_secs: wait.as_secs(),
+            approvers: self.town().approvers(r).to_vec(),
+            round: q.round,
         };
         self.audit_approval("approval-asked", &r.name, q.tool, &q.subject, None);
         if !self.broadcast(asked) {
@@ -317,12 +341,13 @@ where
             () = gone => None,
         };
         self.approvals.close(id);
-        let a = decided.unwrap_or_else(|| {
+        let mut a = decided.unwrap_or_else(|| {
             no(format!(
-                "denied: no mayor answered within {}",
+                "denied: no one who approves answered within {}",
                 humantime::format_duration(wait)
             ))
         });
+        a.round &= q.round;
         self.audit_approval(
             "approval-decided",
             &r.name,
@@ -339,15 +364,42 @@ where
         a
     }
 
-    /// A mayor's reaction, as the chat reports it (`by` is validated as a mayor).
-    pub(super) fn decide(&self, id: u64, by: &str, allow: bool) -> Result<(), Declined> {
-        let open = self.approvals.take(id, None, Asked::YesNo)?;
+    /// An approver's reaction, as the chat reports it (`by` is validated as one of
+    /// `resident`'s approvers).
+    pub(super) fn decide(
+        &self,
+        id: u64,
+        resident: &str,
+        by: &str,
+        allow: bool,
+        round: bool,
+    ) -> Result<(), Declined> {
+        let open = self.approvals.take(id, Some(resident), Asked::YesNo)?;
+        let how = match (allow, round) {
+            (true, true) => "allowed for the rest of the round",
+            (true, false) => "allowed",
+            (false, _) => "denied",
+        };
         let _ = open.hook.send(Decision {
             allow,
             by: Some(by.into()),
-            reason: format!("{} by {by}", if allow { "allowed" } else { "denied" }),
+            reason: format!("{how} by {by}"),
+            round: allow && round,
         });
         Ok(())
+    }
+
+    /// What `resident`'s approvers allowed for its round, after taking it back (`clear`).
+    pub(super) fn round_rules(&self, resident: &str, clear: bool) -> Vec<RoundRule> {
+        if clear {
+            self.approvals.round.clear(resident);
+            tracing::info!(%resident, "the rules allowed for the round were taken back");
+        }
+        let town = self.town();
+        match crate::round::RoundState::new(&town.state).round_of(resident) {
+            Ok(n) => self.approvals.round.rules(resident, n),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// An answer to resident `resident`'s question `id`, as the chat reports it (`by` is
@@ -364,6 +416,7 @@ where
             allow: true,
             by: Some(by.into()),
             reason: words,
+            round: false,
         });
         Ok(())
     }

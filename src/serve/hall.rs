@@ -201,9 +201,20 @@ where
                 Ok(schedules) => Said::Schedules { schedules },
                 Err(e) => hall::refused(e),
             },
-            Ask::Decide { id, by, allow } => self
-                .decide(id, &by, allow)
+            Ask::Decide {
+                id,
+                resident,
+                by,
+                allow,
+                round,
+            } => self
+                .decide(id, &resident, &by, allow, round)
                 .map_or_else(hall::refused, |()| Said::Done),
+            Ask::Approvals {
+                resident, clear, ..
+            } => Said::Approvals {
+                rules: self.round_rules(&resident, clear),
+            },
             Ask::Answer {
                 id,
                 resident,

@@ -2,6 +2,7 @@
 //! control socket (control.rs) and the unprivileged chat process on the hall (hall.rs).
 //! It speaks no network protocol: every Matrix connection is the chat process's.
 
+mod allowed;
 mod approvals;
 mod asker;
 mod checkpoints;

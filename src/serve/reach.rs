@@ -57,6 +57,7 @@ where
             tool: townhall_wire::ledger::NETWORK_TOOL,
             subject: wanted.clone(),
             rule: "[network] allow".into(),
+            round: false,
         };
         let a = self.ask_mayor(r, question, std::future::pending()).await;
         if !a.allow {

@@ -162,6 +162,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         ap::gemini_waits_for_a_mayors_approval,
     ),
     (
+        "approvals::approvers_answer_and_allow_for_the_round",
+        ap::approvers_answer_and_allow_for_the_round,
+    ),
+    (
         "tools::claude_asks_the_mayor_tells_him_and_looks_at_the_town",
         tl::claude_asks_the_mayor_tells_him_and_looks_at_the_town,
     ),

@@ -10,7 +10,7 @@ use super::bot::{Backend, Ended, Job, NotRun, TurnAsk};
 use super::confirm::Offer;
 use super::line::Place;
 use super::policy::{Command, DeviceCommand};
-use townhall_wire::hall::{Ask, TurnEvent};
+use townhall_wire::hall::{Ask, Said, TurnEvent};
 
 /// Run what a message asked for, answering in its room.
 pub async fn act<B: Backend, C: Chat>(
@@ -67,6 +67,18 @@ pub async fn act<B: Backend, C: Chat>(
             say(backend.schedules(name, ask).await).await
         }
         Command::Network => say(backend.network_of(name, sender).await).await,
+        Command::Approvals { clear } => {
+            let ask = Ask::Approvals {
+                resident: name.into(),
+                by: sender.into(),
+                clear,
+            };
+            let said = answered(backend, ask, |s| match s {
+                Said::Approvals { rules } => Ok(super::words::approvals(name, &rules, clear)),
+                other => Err(Box::new(other)),
+            });
+            say(said.await.unwrap_or_else(|e| format!("_Not done: {e}_"))).await
+        }
         Command::Stop => match backend.stop(name, sender).await {
             Ok(n) => say(format!("_Stopped {n} running turn(s)._")).await,
             Err(e) => say(format!("_Could not stop: {e}_")).await,
@@ -200,6 +212,19 @@ pub async fn act<B: Backend, C: Chat>(
             answer(backend, chat, ask).await
         }
     }
+}
+
+/// Ask root, and make words of the answer `pick` expects (anything else is a protocol
+/// error, a refusal says why).
+async fn answered<B: Backend>(
+    backend: &B,
+    ask: Ask,
+    pick: impl FnOnce(Said) -> Result<String, Box<Said>>,
+) -> Result<String, townhall_wire::hall::HallError> {
+    let said = backend.call(ask).await?;
+    pick(said).map_err(|other| {
+        townhall_wire::hall::HallError::Protocol(format!("unexpected answer {other:?}"))
+    })
 }
 
 async fn answer<B: Backend, C: Chat>(backend: &B, chat: &C, mut ask: TurnAsk) {

@@ -24,7 +24,7 @@ pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, star
 Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ comes back here. Commands:\n\
 `!status` what I am doing · `!cost` what my turns spent · `!session` this conversation's CLI session, to pick up at a terminal · `!stop` end the running turn (and what a usage limit holds) · `!resume` run now what a usage limit holds · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote and my conversations' worktrees · \
-`!network` what I may reach and what was refused this round · \
+`!network` what I may reach and what was refused this round · `!approvals` the rules allowed for this round with 🔁 (`!approvals clear` takes them back) · \
 `!devices` the devices the town's rules match and who holds them · \
 `!schedules` my schedules · `!every \"SPEC\" PROMPT` run PROMPT here at the times SPEC names (systemd's calendar syntax) · `!unschedule N` remove one · \
 `!reset` say what ending my round alone would lose (`!reset all`: every resident's), then `!reset yes` to end it · `!checkpoint [label]` snapshot my home, `!checkpoints` list them, `!rollback N` then `!rollback yes` go back to one · `!lease DEVICE RESIDENT 2h` lend a device, `!release DEVICE` end it · \
@@ -119,11 +119,12 @@ impl<B: Backend, C: Chat> Bot<B, C> {
             {
                 return None;
             }
-            // Only a mayor's counts; root checks that again.
-            if town.matrix.mayors.contains(&sender) {
+            // Only an approver's counts (`approve_by`, else the mayors); root checks again.
+            let from_resident = town.residents.iter().any(|x| x.matrix.user == sender);
+            if !from_resident && town.approvers(&r).contains(&sender) {
                 self.backend.reacted(&room, target, key, &sender);
             } else {
-                tracing::info!(resident = %self.name, %sender, "ignored a reaction from someone who is not a mayor");
+                tracing::info!(resident = %self.name, %sender, "ignored a reaction from someone who does not approve");
             }
             return None;
         }
@@ -183,6 +184,7 @@ impl<B: Backend, C: Chat> Bot<B, C> {
             mentioned: m.mentions.iter().any(|u| u == me),
             allowed,
             is_mayor: town.matrix.mayors.contains(&m.sender),
+            approver: !from_resident && town.approvers(r).contains(&m.sender),
             from_resident,
             file: m.file.is_some(),
         };

@@ -137,6 +137,21 @@ impl Chat for FakeChat {
         self.check("react", format!("react {room} {event} {key}"))
     }
 
+    /// The bot may change levels, holds 100, everyone else 0.
+    async fn levels(&self, room: &str, users: &[String]) -> Result<roles::Levels, OsError> {
+        self.check("levels", format!("levels {room}"))?;
+        Ok(roles::Levels {
+            may_change: true,
+            mine: Some(100),
+            users: users.iter().map(|u| (u.clone(), Some(0))).collect(),
+        })
+    }
+
+    async fn set_level(&self, room: &str, users: &[String], level: i64) -> Result<(), OsError> {
+        let users = users.join(",");
+        self.check("set_level", format!("set_level {room} {users} {level}"))
+    }
+
     /// The source's text, as the bytes.
     async fn download(&self, file: &FileRef) -> Result<Vec<u8>, OsError> {
         self.check("download", format!("download {}", file.name))?;

@@ -21,6 +21,7 @@ mod matrix;
 pub mod policy;
 mod questions;
 pub mod remote;
+pub mod roles;
 mod shared;
 #[cfg(test)]
 mod tests;
@@ -141,6 +142,20 @@ pub trait Chat: Clone + Send + Sync + 'static {
     /// A file's bytes (decrypted where the room is encrypted). The homeserver's upload limit
     /// bounds them; the caller checks the resident's.
     fn download(&self, file: &FileRef) -> impl Future<Output = Result<Vec<u8>, OsError>> + Send;
+    /// The power levels of `room` that roles need: the bot's, whether it may change them,
+    /// and `users`'.
+    fn levels(
+        &self,
+        room: &str,
+        users: &[String],
+    ) -> impl Future<Output = Result<roles::Levels, OsError>> + Send;
+    /// Set `users`' power level in `room`.
+    fn set_level(
+        &self,
+        room: &str,
+        users: &[String],
+        level: i64,
+    ) -> impl Future<Output = Result<(), OsError>> + Send;
     /// Send a file (encrypted where the room is): an image when `mimetype` says so.
     fn upload(
         &self,

@@ -288,6 +288,47 @@ impl Chat for MatrixChat {
             .os(|| format!("typing in {room}"))
     }
 
+    async fn levels(&self, room: &str, users: &[String]) -> Result<crate::roles::Levels, OsError> {
+        use matrix_sdk::ruma::events::StateEventType;
+        use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
+        let what = || format!("reading the power levels of {room}");
+        let levels = self.room(room)?.power_levels().await.os(what)?;
+        let me = self.client.user_id().ok_or("not logged in").os(what)?;
+        let level = |u: &matrix_sdk::ruma::UserId| match levels.for_user(u) {
+            UserPowerLevel::Infinite => None,
+            UserPowerLevel::Int(i) => Some(i64::from(i)),
+            _ => Some(0),
+        };
+        let mut out = crate::roles::Levels {
+            may_change: levels.user_can_send_state(me, StateEventType::RoomPowerLevels),
+            mine: level(me),
+            users: Vec::new(),
+        };
+        for u in users {
+            let id = matrix_sdk::ruma::OwnedUserId::try_from(u.as_str()).os(what)?;
+            out.users.push((u.clone(), level(&id)));
+        }
+        Ok(out)
+    }
+
+    async fn set_level(&self, room: &str, users: &[String], level: i64) -> Result<(), OsError> {
+        let what = || format!("raising {} to {level} in {room}", users.join(", "));
+        let ids = users
+            .iter()
+            .map(|u| matrix_sdk::ruma::OwnedUserId::try_from(u.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .os(what)?;
+        let level = matrix_sdk::ruma::Int::new(level)
+            .ok_or("out of range")
+            .os(what)?;
+        let updates = ids.iter().map(|u| (u.as_ref(), level)).collect();
+        self.room(room)?
+            .update_power_levels(updates)
+            .await
+            .os(what)?;
+        Ok(())
+    }
+
     async fn download(&self, file: &FileRef) -> Result<Vec<u8>, OsError> {
         use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
         let what = || format!("downloading {}", file.name);

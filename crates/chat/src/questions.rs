@@ -55,10 +55,6 @@ pub fn question(
     wait_secs: u64,
 ) -> String {
     let wait = humantime::format_duration(std::time::Duration::from_secs(wait_secs));
-    let who: Vec<String> = mention
-        .iter()
-        .map(|m| format!("[{m}](https://matrix.to/#/{m})"))
-        .collect();
     let how = match choices.is_empty() {
         true => "Reply to this message to answer.".to_string(),
         false => {
@@ -75,7 +71,7 @@ pub fn question(
     };
     format!(
         "❓ **{resident} asks** {}:\n\n{}\n\n{how} Without an answer within {wait}, {resident} is told there was none.",
-        who.join(" "),
+        townhall_wire::markdown::pills(mention),
         townhall_wire::markdown::quoted(question),
     )
 }

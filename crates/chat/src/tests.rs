@@ -10,7 +10,7 @@ use super::bot::{Backend, Bot, Ended, HOP_LIMIT, Job, invited};
 use super::policy::Command;
 use super::{FakeChat, Heard, MatrixChat, Message};
 use townhall_config::Town;
-use townhall_wire::hall::{HallError, Outcome, Refused, Reply, TurnEvent};
+use townhall_wire::hall::{Ask, HallError, Outcome, Refused, Reply, Said, TurnEvent};
 
 const MAYOR: &str = "@mayor:town.test";
 const VOX: &str = "@vox:town.test";
@@ -96,6 +96,11 @@ impl Backend for Desk {
     }
     async fn branches_of(&self, _: &str) -> String {
         String::new()
+    }
+    async fn call(&self, ask: Ask) -> Result<Said, HallError> {
+        Err(HallError::Protocol(format!(
+            "the desk does not answer {ask:?}"
+        )))
     }
     async fn network_of(&self, _: &str, _: &str) -> String {
         String::new()
@@ -192,8 +197,13 @@ async fn a_strangers_invite_is_left_and_audited_and_a_mayors_joined_after_a_fail
     invited(&*d, &chat, "ada", "!dm:t", MAYOR).await;
     assert_eq!(
         &chat.calls.calls()[1..],
-        ["join !dm:t", "join !dm:t"],
-        "one failed join is retried"
+        [
+            "join !dm:t",
+            "join !dm:t",
+            "levels !dm:t",
+            "set_level !dm:t @mayor:town.test 50"
+        ],
+        "one failed join is retried; then the approvers are raised where the bot may"
     );
 }
 

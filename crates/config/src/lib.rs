@@ -242,6 +242,8 @@ pub struct ResidentMatrix {
     pub recovery_file: Option<PathBuf>,
     /// Users besides the mayors who may command this resident.
     pub allow: Vec<String>,
+    /// Who may answer its approvals (`approve_by`): None, the mayors.
+    pub approve_by: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -374,6 +376,14 @@ impl Town {
 
     pub fn home(&self, r: &Resident) -> PathBuf {
         self.agents.join(&r.name)
+    }
+
+    /// Who answers `r`'s approvals: its `approve_by`, else the mayors.
+    pub fn approvers<'t>(&'t self, r: &'t Resident) -> &'t [String] {
+        r.matrix
+            .approve_by
+            .as_deref()
+            .unwrap_or(&self.matrix.mayors)
     }
 
     pub fn persist_dir(&self, r: &Resident) -> PathBuf {

@@ -198,6 +198,8 @@ pub struct RawResidentMatrix {
     pub recovery_file: Option<S<PathBuf>>,
     #[serde(default)]
     pub allow: Vec<S<String>>,
+    #[serde(default)]
+    pub approve_by: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -23,6 +23,16 @@ pub fn quoted(text: &str) -> String {
         .join("\n")
 }
 
+/// Matrix users as links clients show as their display names ("pills"), space-separated:
+/// the body's half of a mention (m.mentions is the other, which makes phones ring).
+pub fn pills(users: &[String]) -> String {
+    let each: Vec<String> = users
+        .iter()
+        .map(|u| format!("[{u}](https://matrix.to/#/{u})"))
+        .collect();
+    each.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

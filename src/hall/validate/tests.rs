@@ -126,3 +126,43 @@ fn reset_names_a_mayor_and_residents_only_ask_for_turns_of_their_own() {
         .is_err()
     );
 }
+
+#[test]
+fn only_a_residents_approvers_decide_and_clear_and_a_round_is_a_yes() {
+    let mut town = crate::testing::demo_town();
+    let decide = |by: &str, allow: bool, round: bool| Ask::Decide {
+        id: 1,
+        resident: "ada".into(),
+        by: by.into(),
+        allow,
+        round,
+    };
+    assert_eq!(
+        check(&town, &decide("@mayor:town.test", true, true)),
+        Ok(())
+    );
+    assert!(check(&town, &decide("@mayor:town.test", false, true)).is_err());
+    assert!(check(&town, &decide("@eve:town.test", true, false)).is_err());
+    let ada = town.residents.iter_mut().find(|r| r.name == "ada").unwrap();
+    ada.matrix.approve_by = Some(vec!["@rita:town.test".into(), "@vox:town.test".into()]);
+    assert_eq!(
+        check(&town, &decide("@rita:town.test", false, false)),
+        Ok(())
+    );
+    let refused = check(&town, &decide("@mayor:town.test", true, false)).unwrap_err();
+    assert!(refused.0.contains("does not approve ada's"), "{refused:?}");
+    assert!(
+        check(&town, &decide("@vox:town.test", true, false)).is_err(),
+        "a resident never approves, even when named"
+    );
+    let approvals = |by: &str, clear: bool| Ask::Approvals {
+        resident: "ada".into(),
+        by: by.into(),
+        clear,
+    };
+    assert_eq!(check(&town, &approvals("@rita:town.test", true)), Ok(()));
+    assert_eq!(check(&town, &approvals("@rita:town.test", false)), Ok(()));
+    assert!(check(&town, &approvals("@eve:town.test", false)).is_err());
+    assert_eq!(check(&town, &approvals("@mayor:town.test", false)), Ok(()));
+    assert!(check(&town, &approvals("@mayor:town.test", true)).is_err());
+}

@@ -56,6 +56,7 @@ where
             tool: DEVICE_TOOL,
             subject: format!("{} for {span_words}: {reason}", dev.devnode.display()),
             rule: String::new(),
+            round: false,
         };
         let d = self.ask_mayor(r, question, gone).await;
         if !d.allow {

@@ -4,6 +4,7 @@
 
 mod files;
 mod reading;
+mod standing;
 
 use std::time::Duration;
 

@@ -66,7 +66,7 @@ impl Mayor {
     }
 
     /// The messages `from` sent after `mark` (all of the latest 100 when None).
-    async fn sent_since(
+    pub async fn sent_since(
         &self,
         room: &OwnedRoomId,
         from: &str,

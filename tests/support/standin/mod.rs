@@ -23,6 +23,10 @@ pub const BEFORE_TOOL: &str = "I will commit.";
 pub const ASK_GUARDED: &str = "please run the guarded command";
 /// That call: it leaves `guarded-ran` in the workspace when it runs.
 pub const GUARDED: &str = "echo guarded && touch guarded-ran";
+/// What the mayor types to get a call another approval rule names (`Bash(echo other*)`).
+pub const ASK_OTHER: &str = "please run the other command";
+/// That call: it leaves `other-ran` in the workspace when it runs.
+pub const OTHER: &str = "echo other && touch other-ran";
 /// What the mayor types to get an answer that stops halfway (Anthropic only): its first
 /// events are sent, then nothing more until the connection is closed from the other end.
 /// Only the first call for each prompt stalls (`please stall halfway: one`); a retry is
@@ -251,6 +255,10 @@ pub fn reply(
             before: "I will ask for it.".into(),
             tool: "request_device",
             input: serde_json::json!({"device": "ttyS0", "duration": "10m", "reason": "to read the boot log"}),
+        },
+        (None, Some(t)) if t.contains(ASK_OTHER) => Reply::Tool {
+            before: "I will run the other one.".into(),
+            command: OTHER.into(),
         },
         (None, Some(t)) if t.contains(ASK_GUARDED) => Reply::Tool {
             before: "I will run it.".into(),

@@ -106,6 +106,12 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         resident: &str,
     ) -> impl Future<Output = Result<Vec<townhall_wire::hall::CheckpointInfo>, HallError>> + Send;
+    /// One request to root and its answer, for a command whose words the chat makes from
+    /// it (`act`'s `answered` picks the answer it expects).
+    fn call(
+        &self,
+        ask: townhall_wire::hall::Ask,
+    ) -> impl Future<Output = Result<townhall_wire::hall::Said, HallError>> + Send;
     /// `!every`, `!schedules` or `!unschedule` (`ask`, for `resident`): markdown listing
     /// the resident's schedules after it, or why not.
     fn schedules(

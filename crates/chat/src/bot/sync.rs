@@ -137,6 +137,9 @@ pub async fn invited<B: Backend, C: Chat>(
         match chat.join(room).await {
             Ok(()) => {
                 tracing::info!(resident = %name, %room, "joined at {inviter}'s invitation");
+                if let Err(e) = crate::roles::reflect(chat, room, town.approvers(r)).await {
+                    tracing::warn!(resident = %name, "{e}");
+                }
                 return;
             }
             Err(e) => tracing::warn!(resident = %name, "{e}; retrying"),

@@ -39,6 +39,10 @@ pub enum Command {
     Branches,
     /// What the resident may reach and what was refused this round.
     Network,
+    /// The rules allowed for the rest of the round (🔁); `clear` takes them back.
+    Approvals {
+        clear: bool,
+    },
     Device(DeviceCommand),
     /// Save the message's file to the inbox; a caption is then a turn's prompt.
     File {
@@ -191,6 +195,14 @@ pub(super) fn command(text: &str) -> Command {
         },
         Some("!branches") => Command::Branches,
         Some("!network") => Command::Network,
+        Some("!approvals") => match (words.next(), words.next()) {
+            (None, _) => Command::Approvals { clear: false },
+            (Some("clear"), None) => Command::Approvals { clear: true },
+            _ => Command::Usage(
+                "`!approvals` lists the rules allowed for the rest of the round (🔁 on an approval); `!approvals clear` takes them back"
+                    .into(),
+            ),
+        },
         Some(verb @ ("!devices" | "!lease" | "!release" | "!tail" | "!untail")) => {
             device_command(verb, words)
         }

@@ -25,6 +25,8 @@ pub struct Incoming<'a> {
     /// A mayor, or a user this resident's config allows.
     pub allowed: bool,
     pub is_mayor: bool,
+    /// One of this resident's approvers (`approve_by`, else the mayors).
+    pub approver: bool,
     /// The sender is another resident of the town.
     pub from_resident: bool,
     /// It carries a file (`body` is its caption).
@@ -82,10 +84,13 @@ pub fn decide(m: &Incoming) -> Decision {
         }
         return Decision::Act(Command::Turn(text.trim().to_string()));
     }
-    if !m.allowed {
+    let command = command(text);
+    // An approver who may not command still reads and takes back what it allowed.
+    let approver_asks = m.approver && matches!(command, Command::Approvals { .. });
+    if !(m.allowed || approver_asks) {
         return Decision::Refused(format!("{} is not allowed to command {}", m.sender, m.name));
     }
-    match command(text) {
+    match command {
         Command::Turn(t) if t.is_empty() => Decision::Pass,
         c @ (Command::Reset { .. }
         | Command::ResetYes

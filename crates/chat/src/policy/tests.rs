@@ -15,6 +15,7 @@ fn msg<'a>(sender: &'a str, body: &'a str, direct: bool) -> Incoming<'a> {
         mentioned: false,
         allowed: sender == "@mayor:town.test",
         is_mayor: sender == "@mayor:town.test",
+        approver: sender == "@rita:town.test",
         from_resident: sender == "@vox:town.test",
         file: false,
     }
@@ -294,4 +295,20 @@ fn schedules_read_a_quoted_spec_and_only_listing_is_for_everyone() {
     assert!(matches!(decide(&friend), Decision::MayorsOnly(_)));
     friend.body = "!schedules";
     assert_eq!(decide(&friend), Decision::Act(Command::Schedules));
+}
+
+#[test]
+fn an_approver_who_may_not_command_reads_and_clears_the_round_only() {
+    assert_eq!(
+        decide(&msg("@rita:town.test", "ada: !approvals clear", false)),
+        Decision::Act(Command::Approvals { clear: true })
+    );
+    assert!(matches!(
+        decide(&msg("@rita:town.test", "ada: fix the build", false)),
+        Decision::Refused(_)
+    ));
+    assert!(matches!(
+        decide(&msg("@eve:town.test", "ada: !approvals", false)),
+        Decision::Refused(_)
+    ));
 }

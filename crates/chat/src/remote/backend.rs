@@ -246,14 +246,18 @@ impl Backend for Remote {
     }
 
     fn reacted(&self, room: &str, target: &str, key: &str, sender: &str) {
-        if let (Some(id), Some(allow)) =
+        use crate::approvals::Verdict;
+        if let (Some((id, resident)), Some(v)) =
             (self.asked.of(room, target), crate::approvals::decision(key))
         {
-            tracing::info!(%sender, id, allow, "a mayor answered an approval");
+            // Root decides whether `sender` approves this resident's calls.
+            tracing::info!(%sender, id, ?v, "a reaction on an approval");
             self.tell_daemon(Ask::Decide {
                 id,
+                resident,
                 by: sender.into(),
-                allow,
+                allow: v != Verdict::Deny,
+                round: v == Verdict::Round,
             });
         }
     }
@@ -344,6 +348,10 @@ impl Backend for Remote {
             Ok(list) => words::checkpoint_taken(resident, &list),
             Err(e) => format!("_No checkpoint was taken:_ {e}"),
         }
+    }
+
+    async fn call(&self, ask: Ask) -> Result<Said, HallError> {
+        self.counter.call(ask).await
     }
 
     async fn schedules(&self, resident: &str, ask: Ask) -> String {

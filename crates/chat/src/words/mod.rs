@@ -3,6 +3,7 @@
 //! message kept, late or interrupted; the answers to commands are in reports.rs, the
 //! notices in notices.rs.
 
+mod approvals;
 mod checkpoints;
 mod network;
 mod notices;
@@ -13,6 +14,7 @@ use crate::bot::NotRun;
 use townhall_config::Budget;
 use townhall_wire::hall::{Outcome, Spent, dollars};
 
+pub use approvals::approvals;
 pub use checkpoints::{checkpoint_taken, checkpoints, rollback_offer, rolled_back};
 pub use network::network;
 pub use notices::notice;

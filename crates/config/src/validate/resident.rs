@@ -15,6 +15,7 @@ use crate::*;
 pub(super) fn resident(
     town: &Town,
     names: &std::collections::HashSet<String>,
+    users: &std::collections::HashSet<String>,
     c: &mut Checker,
     raw: RawResident,
 ) -> Resident {
@@ -101,6 +102,11 @@ pub(super) fn resident(
             )
         })
         .collect();
+    let approve_by = raw
+        .matrix
+        .approve_by
+        .as_ref()
+        .map(|by| approvers(c, users, by));
     let user = raw.matrix.user.get_ref().clone();
     c.ok(
         &raw.matrix.user,
@@ -260,6 +266,7 @@ pub(super) fn resident(
             password_file,
             recovery_file,
             allow,
+            approve_by,
         },
         agent,
         persist,
@@ -321,6 +328,41 @@ fn persisted(c: &mut Checker, raw: &crate::raw::RawPersist) -> Persist {
         } else {
             out.files.push(rel)
         }
+    }
+    out
+}
+
+/// `[matrix] approve_by`: people, never a resident (one resident must not approve what
+/// another runs), and at least one (else every approval would wait for nobody).
+fn approvers(
+    c: &mut Checker,
+    users: &std::collections::HashSet<String>,
+    by: &Spanned<Vec<Spanned<String>>>,
+) -> Vec<String> {
+    if by.get_ref().is_empty() {
+        c.err(
+            by,
+            "approve_by is empty: no one could answer this resident's approvals",
+            "name who approves, e.g. approve_by = [\"@you:example.org\"], or remove it to leave them to the mayors",
+        );
+    }
+    let mut out = Vec::new();
+    for a in by.get_ref() {
+        let id = a.get_ref();
+        if c.ok(a, v::matrix_user(id), "write it as @user:server")
+            .is_none()
+        {
+            continue;
+        }
+        if users.contains(id) {
+            c.err(
+                a,
+                format!("{id} is a resident of this town"),
+                "name the people who approve this resident's tool calls, never a resident",
+            );
+            continue;
+        }
+        out.push(id.clone());
     }
     out
 }

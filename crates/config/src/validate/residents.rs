@@ -33,6 +33,11 @@ pub fn residents(
         .iter()
         .map(|(_, r)| r.name.get_ref().clone())
         .collect();
+    // `approve_by` never names a resident: every resident's Matrix user, before any file.
+    let users = files
+        .iter()
+        .map(|(_, r)| r.matrix.user.get_ref().clone())
+        .collect();
     files
         .into_iter()
         .map(|(src, raw)| {
@@ -41,7 +46,7 @@ pub fn residents(
                 report: &mut *report,
             };
             unique(&mut c, &mut uniques, &raw);
-            resident(town, &names, &mut c, raw)
+            resident(town, &names, &users, &mut c, raw)
         })
         .collect()
 }

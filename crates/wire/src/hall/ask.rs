@@ -105,11 +105,21 @@ pub enum Ask {
         by: String,
         n: u64,
     },
-    /// A mayor's ✅ (allow) or ❌ on approval `id`.
+    /// An approver's ✅ (allow), ❌, or 🔁 (`round`: allow, and the same rule for the rest
+    /// of the round) on `resident`'s approval `id`.
     Decide {
         id: u64,
+        resident: String,
         by: String,
         allow: bool,
+        round: bool,
+    },
+    /// The rules allowed for the rest of `resident`'s round (`!approvals`); with `clear`,
+    /// taken back first (`by`: one of its approvers).
+    Approvals {
+        resident: String,
+        by: String,
+        clear: bool,
     },
     /// `by`'s answer to question `id` of `resident`'s: a choice they reacted with, or
     /// what they replied.

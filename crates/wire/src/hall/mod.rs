@@ -30,7 +30,7 @@ pub use reports::{
     Branch, CheckpointInfo, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport,
     Worktree,
 };
-pub use said::{Came, Delivery, Notice, Said, ScheduleInfo};
+pub use said::{Came, Delivery, Notice, RoundRule, Said, ScheduleInfo};
 pub use turn::{Outcome, Outgoing, RunningTurn, Spent, TurnEvent, dollars};
 
 use std::path::Path;
@@ -38,7 +38,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 13;
+pub const VERSION: u32 = 14;
 /// A chain of residents answering residents stops after this many hops: in a shared room
 /// (the chat counts) and through the town's `ask_resident` tool (root counts).
 pub const HOP_LIMIT: u32 = 4;

@@ -29,6 +29,13 @@ pub struct Delivery {
     pub came: Option<Came>,
 }
 
+/// A rule allowed for the rest of a round (🔁), as `!approvals` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRule {
+    pub rule: String,
+    pub by: String,
+}
+
 /// One schedule, as `!schedules` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleInfo {
@@ -221,7 +228,8 @@ pub enum Said {
     TailEnded {
         why: String,
     },
-    /// A tool call waits for a mayor: ask in `room` (and `thread`), for `wait_secs`.
+    /// A tool call waits for an approver: ask in `room` (and `thread`), mentioning
+    /// `approvers`, for `wait_secs`. `round`: a 🔁 may allow `rule` for the round.
     Approval {
         id: u64,
         resident: String,
@@ -231,6 +239,12 @@ pub enum Said {
         subject: String,
         rule: String,
         wait_secs: u64,
+        approvers: Vec<String>,
+        round: bool,
+    },
+    /// The rules a resident's approvers allowed for the rest of its round.
+    Approvals {
+        rules: Vec<RoundRule>,
     },
     /// How approval `id` ended (a mayor's decision, or the timeout's no).
     ApprovalEnded {

@@ -136,8 +136,15 @@ pub(super) fn asks() -> Vec<Ask> {
         },
         Ask::Decide {
             id: 7,
+            resident: r.clone(),
             by: who.clone(),
             allow: true,
+            round: true,
+        },
+        Ask::Approvals {
+            resident: r.clone(),
+            by: who.clone(),
+            clear: false,
         },
         Ask::Answer {
             id: 8,
@@ -480,6 +487,14 @@ pub(super) fn saids() -> Vec<Said> {
             subject: s("git push"),
             rule: s("Bash(git push*)"),
             wait_secs: 60,
+            approvers: vec![who.clone()],
+            round: true,
+        },
+        Said::Approvals {
+            rules: vec![RoundRule {
+                rule: s("Bash(git push*)"),
+                by: who.clone(),
+            }],
         },
         Said::ApprovalEnded {
             id: 7,

@@ -38,9 +38,10 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Schedules { .. } => 28,
         Ask::Unschedule { .. } => 29,
         Ask::Resume { .. } => 30,
+        Ask::Approvals { .. } => 31,
     }
 }
-pub(super) const ASKS: usize = 31;
+pub(super) const ASKS: usize = 32;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -79,9 +80,10 @@ pub(super) fn said_index(s: &Said) -> usize {
         Said::SendFile { .. } => 32,
         Said::Checkpoints { .. } => 33,
         Said::Schedules { .. } => 34,
+        Said::Approvals { .. } => 35,
     }
 }
-pub(super) const SAIDS: usize = 35;
+pub(super) const SAIDS: usize = 36;
 
 pub(super) fn notice_index(n: &Notice) -> usize {
     match n {
