@@ -146,6 +146,26 @@ pub(super) enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// The audit log, asked: turns, resets, grants, pushes, approvals… (as root: it reads
+    /// the state dir). Every condition given holds.
+    Audit {
+        /// Only what concerns this resident.
+        #[arg(long)]
+        resident: Option<String>,
+        /// Only since this RFC 3339 time, or this long ago (90m, 2h, 7days).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only entries of this kind (turn, reset, device, lease, push, approval-decided, …);
+        /// repeat for several.
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// Only the last N of what the rest picks.
+        #[arg(long)]
+        last: Option<usize>,
+        /// The entries as they are logged, a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// End every resident's presence now — sessions, user managers, processes, IPC, keyrings,
     /// files in the shared dirs — and leave the homes alone (a reset's first step; also run
     /// at shutdown, so no resident's process can hold a reboot up).

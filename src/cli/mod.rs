@@ -2,6 +2,7 @@
 
 mod args;
 mod attach;
+mod audit;
 mod bench;
 mod bench_alone;
 mod bench_chat;
@@ -155,6 +156,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("pushing through townhall (is the daemon running?)")? as u8,
         )),
         Command::Hook { .. } => hooks::pre_receive(&cli.config),
+        Command::Audit {
+            resident,
+            since,
+            kinds,
+            last,
+            json,
+        } => {
+            let asked = audit::Asked {
+                resident,
+                since,
+                kinds,
+                last,
+                json,
+            };
+            audit::run(&load(&cli.config)?, asked)
+        }
         Command::Level { json } => {
             init_logging();
             round::level(&load(&cli.config)?, json)

@@ -3,6 +3,7 @@
 
 use super::{Ask, Reply};
 use crate::config::{Resident, Town};
+use townhall_wire::hall::ModeChange;
 
 /// Matrix caps an event at 64 KiB, so no real message is longer.
 pub const MAX_PROMPT: usize = 64 * 1024;
@@ -138,7 +139,9 @@ fn named(ask: &Ask) -> Option<&str> {
         | Ask::Schedules { resident }
         | Ask::Unschedule { resident, .. }
         | Ask::Decide { resident, .. }
-        | Ask::Approvals { resident, .. } => Some(resident),
+        | Ask::Approvals { resident, .. }
+        | Ask::History { resident, .. }
+        | Ask::Mode { resident, .. } => Some(resident),
         Ask::Subscribe
         | Ask::Devices
         | Ask::Release { .. }
@@ -279,6 +282,32 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
                 return refuse("a decision for the round is a yes");
             }
             approver(town, resident(town, name)?, by)
+        }
+        Ask::Mode {
+            resident: name,
+            by,
+            conversation,
+            change,
+        } => {
+            text("the conversation", conversation, MAX_CONVERSATION)?;
+            if let ModeChange::Model(Some(w)) | ModeChange::Effort(Some(w)) = change {
+                text("the mode", w, 100)?;
+            }
+            commander(town, resident(town, name)?, by)
+        }
+        Ask::History {
+            resident: name,
+            by,
+            n,
+        } => {
+            resident(town, name)?;
+            if !(1..=townhall_wire::hall::MAX_HISTORY).contains(n) {
+                return refuse(format!(
+                    "`!audit` shows 1 to {} entries, not {n}",
+                    townhall_wire::hall::MAX_HISTORY
+                ));
+            }
+            mayor(town, by, "read the audit log")
         }
         // Its approvers and anyone it takes commands from read them; approvers take them back.
         Ask::Approvals {

@@ -55,6 +55,9 @@ pub struct ResetReport {
     /// which it leaves as it was).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rounds: BTreeMap<String, u64>,
+    /// The residents whose round it ended (the audit log's `--resident` reads it).
+    #[serde(default)]
+    pub residents: Vec<String>,
 }
 
 /// The steps of a reset, in order; the name of each is what `TOWNHALL_RESET_PAUSE` takes.
@@ -424,6 +427,7 @@ pub fn run_reset<S: Subvolumes, F: Files, A: Accounts, G: Git, P: Presence>(
         apply_reset(plan, seams, next, progress)?
     };
     report.by = by.to_string();
+    report.residents = plan.homes.iter().map(|h| h.name.clone()).collect();
     report.started = started;
     report.duration_ms = took.as_millis() as u64;
     report.created_accounts = plan

@@ -336,10 +336,14 @@ where
                 q.rule
             ));
         }
+        self.doing.waiting(&r.name, true);
+        self.tell_doing(&r.name);
         let decided = tokio::select! {
             d = tokio::time::timeout(wait, rx) => d.ok().and_then(Result::ok),
             () = gone => None,
         };
+        self.doing.waiting(&r.name, false);
+        self.tell_doing(&r.name);
         self.approvals.close(id);
         let mut a = decided.unwrap_or_else(|| {
             no(format!(

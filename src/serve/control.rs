@@ -27,16 +27,54 @@ where
         events: mpsc::Sender<TurnEvent>,
     ) -> Result<Outcome, TurnError> {
         let town = self.town();
-        let outcome = self
+        let doing = self.doing.began(resident, prompt);
+        self.tell_doing(resident);
+        let ran = self
             .desk
             .turn(&town, resident, conversation, prompt, fresh, events)
-            .await?;
+            .await;
+        self.doing.ended(resident, doing);
+        self.tell_doing(resident);
+        let detail = match &ran {
+            Ok(o) => serde_json::json!({
+                "resident": resident, "conversation": conversation, "result": o.result,
+                "status": o.status, "duration_ms": o.duration_ms,
+                "tokens": o.spent.as_ref().map(|s| s.tokens()),
+                "usd": o.spent.as_ref().map(|s| s.cost_usd),
+            }),
+            Err(e) => serde_json::json!({
+                "resident": resident, "conversation": conversation,
+                "result": format!("not run: {e}"),
+            }),
+        };
+        crate::audit::record(&town.state, "turn", &detail);
+        let outcome = ran?;
         tracing::info!(%resident, result = %outcome.result, status = outcome.status, "turn ended");
         self.last_turn
             .lock()
             .expect("lock")
             .insert(resident.to_string(), outcome.clone());
         Ok(outcome)
+    }
+}
+
+impl<H, M, G> Daemon<H, M, G>
+where
+    H: Machine,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    /// Tell the chat what `resident` does now, if that changed (its bot's presence).
+    pub(super) fn tell_doing(&self, resident: &str) {
+        if let Some(activity) = self.doing.news(resident) {
+            let said = crate::hall::Said::Activity {
+                resident: resident.to_string(),
+                activity,
+            };
+            if !self.broadcast(said) {
+                self.doing.untold(resident);
+            }
+        }
     }
 }
 

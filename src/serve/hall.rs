@@ -210,6 +210,20 @@ where
             } => self
                 .decide(id, &resident, &by, allow, round)
                 .map_or_else(hall::refused, |()| Said::Done),
+            Ask::Mode {
+                resident,
+                conversation,
+                change,
+                ..
+            } => self
+                .mode(&resident, &conversation, &change)
+                .unwrap_or_else(hall::refused),
+            Ask::History { resident, n, .. } => match self.history(&resident, n) {
+                Ok(lines) => Said::History { lines },
+                Err(e) => Said::Error {
+                    message: e.to_string(),
+                },
+            },
             Ask::Approvals {
                 resident, clear, ..
             } => Said::Approvals {

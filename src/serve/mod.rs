@@ -12,11 +12,14 @@ mod credentials;
 mod declined;
 mod deliveries;
 mod devices;
+mod doing;
 mod events;
 mod files;
 mod hall;
+mod history;
 mod ledger;
 mod losses;
+mod modes;
 mod network;
 mod notices;
 mod outbox;
@@ -84,6 +87,8 @@ pub struct Daemon<H, M, G> {
     keeper: Keeper<G>,
     /// Tool calls waiting for a mayor, and the rooms to ask in.
     approvals: approvals::Approvals,
+    /// What each resident is doing, for its bot's presence.
+    doing: doing::Doing,
     /// What each resident told its rooms through the town's tools, for their rate.
     tells: tools::Tells,
     /// Files the town's tools are sending into rooms.
@@ -227,6 +232,7 @@ where
             tails: Default::default(),
             received: Default::default(),
             approvals: Default::default(),
+            doing: Default::default(),
             tells: Default::default(),
             sends: Default::default(),
             reconciled: tokio::sync::watch::Sender::new(false),

@@ -33,6 +33,19 @@ where
                 let pushed = move |resident: &str, notices: Vec<crate::hall::Notice>| {
                     let _inside = runtime.enter();
                     told.pushed(resident, &notices);
+                    let state = told.town().state.clone();
+                    for n in &notices {
+                        if let crate::hall::Notice::Pushed {
+                            repo,
+                            refname,
+                            commits,
+                            ..
+                        } = n
+                        {
+                            let detail = serde_json::json!({ "resident": resident, "repo": repo, "refname": refname, "commits": commits });
+                            crate::audit::record(&state, "push", &detail);
+                        }
+                    }
                     for n in notices {
                         told.tell(resident, n);
                     }

@@ -142,8 +142,13 @@ mod tests {
             let mut r = town.residents[0].clone();
             r.agent.kind = kind;
             let r = &r;
-            let mut inv =
-                crate::turn::drivers::invocation(&r.agent, "hi", None, "/agents/x".as_ref());
+            let mut inv = crate::turn::drivers::invocation(
+                &r.agent,
+                "hi",
+                None,
+                "/agents/x".as_ref(),
+                &Default::default(),
+            );
             let before = inv.argv.clone();
             arm(&mut inv, r, "townhall-turn-x", "0123abcd", &public).unwrap();
             let argv = inv.argv.join(" ");

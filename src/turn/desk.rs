@@ -83,6 +83,8 @@ pub struct Desk<M> {
     /// Where a turn's approval hooks are published (gemini reads them from there).
     public: Box<dyn crate::public::PublicFiles + Send + Sync>,
     pub(super) sessions: Sessions,
+    /// Each conversation's model, effort and plan mode.
+    pub modes: super::modes::Modes,
     pub(super) ledger: Ledger,
     running: std::sync::Mutex<Vec<Running>>,
     /// The latest turns that ended, with when they did, newest last.
@@ -113,6 +115,7 @@ impl<M: UserManagers + Sync> Desk<M> {
             managers,
             public,
             sessions: Sessions::load(&town.state)?,
+            modes: super::modes::Modes::load(&town.state)?,
             ledger: Ledger::load(&town.state)?,
             running: Default::default(),
             ended: Default::default(),
@@ -438,7 +441,14 @@ impl<M: UserManagers + Sync> Desk<M> {
             tools: Default::default(),
         });
         let home = town.home(r);
-        let mut invocation = invocation(&r.agent, prompt, session.map(|s| s.id.as_str()), &home);
+        let mode = self.modes.get(resident, conversation);
+        let mut invocation = invocation(
+            &r.agent,
+            prompt,
+            session.map(|s| s.id.as_str()),
+            &home,
+            &mode,
+        );
         // The town's tools and the approval hooks: both ask root, naming this turn.
         if let Err(e) = crate::tools::declare::arm(&mut invocation, r, &unit, &token, &*self.public)
         {

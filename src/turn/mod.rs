@@ -7,6 +7,7 @@ mod desk;
 pub mod drivers;
 mod gated;
 mod ledger;
+pub mod modes;
 mod opening;
 mod run;
 mod sessions;

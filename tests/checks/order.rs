@@ -2,13 +2,13 @@
 //! the state earlier ones leave.
 
 use super::{
-    allowed as al, alone as ao, answers as an, approvals as ap, asked as ak, between as bt,
-    clis as cl, commands as cm, costs as co, counted as cn, cut as ct, devices as dv, egress as eg,
-    events as ev, files as fi, foundation as f, gate as gt, gathering as ga, grants as g,
-    handoff as ho, hardening as h, heard as hr, hoarding as hd, levelling as l, limits as li,
-    losses as lo, notices as nt, quarantine as qu, remote as rm, retired as rt, rounds as r,
-    schedules as sc, sent as se, signing as s, split as sp, tools as tl, turns as tu,
-    unfinished as uf, worktrees as wt,
+    allowed as al, alone as ao, answers as an, approvals as ap, asked as ak, audited as au,
+    between as bt, clis as cl, commands as cm, costs as co, counted as cn, cut as ct,
+    devices as dv, egress as eg, events as ev, files as fi, foundation as f, gate as gt,
+    gathering as ga, grants as g, handoff as ho, hardening as h, heard as hr, hoarding as hd,
+    levelling as l, limits as li, losses as lo, modes as md, notices as nt, presence as pr,
+    quarantine as qu, remote as rm, retired as rt, rounds as r, schedules as sc, sent as se,
+    signing as s, split as sp, tools as tl, turns as tu, unfinished as uf, worktrees as wt,
 };
 
 use crate::support::town::Town;
@@ -164,6 +164,18 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "approvals::approvers_answer_and_allow_for_the_round",
         ap::approvers_answer_and_allow_for_the_round,
+    ),
+    (
+        "audited::the_audit_log_answers_whose_resets_and_since_when",
+        au::the_audit_log_answers_whose_resets_and_since_when,
+    ),
+    (
+        "modes::model_and_plan_change_the_next_turns_argv_of_their_conversation_only",
+        md::model_and_plan_change_the_next_turns_argv_of_their_conversation_only,
+    ),
+    (
+        "presence::the_bots_presence_says_working_during_a_turn_and_idle_after",
+        pr::the_bots_presence_says_working_during_a_turn_and_idle_after,
     ),
     (
         "tools::claude_asks_the_mayor_tells_him_and_looks_at_the_town",

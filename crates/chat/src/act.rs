@@ -37,7 +37,22 @@ pub async fn act<B: Backend, C: Chat>(
     };
     match command {
         Command::Help => say(super::bot::HELP.into()).await,
-        Command::Status => say(backend.status_of(name).await).await,
+        Command::Status => {
+            let status = backend.status_of(name).await;
+            let ask = Ask::Mode {
+                resident: name.into(),
+                by: sender.into(),
+                conversation: conversation.into(),
+                change: townhall_wire::hall::ModeChange::Show,
+            };
+            // The conversation's mode under the resident's status, when it has one.
+            let mode = answered(backend, ask, |s| match s {
+                Said::Mode { mode, .. } => Ok(super::words::mode_line(&mode)),
+                other => Err(Box::new(other)),
+            });
+            let mode = mode.await.unwrap_or_default();
+            say([status, mode].join("\n").trim_end().to_string()).await
+        }
         Command::Cost => say(backend.cost_of(name, conversation).await).await,
         Command::Session => say(backend.session_of(name, conversation).await).await,
         Command::Log(n) => say(backend.log_of(name, n).await).await,
@@ -67,6 +82,34 @@ pub async fn act<B: Backend, C: Chat>(
             say(backend.schedules(name, ask).await).await
         }
         Command::Network => say(backend.network_of(name, sender).await).await,
+        Command::Mode(change) => {
+            let show = change == townhall_wire::hall::ModeChange::Show;
+            let ask = Ask::Mode {
+                resident: name.into(),
+                by: sender.into(),
+                conversation: conversation.into(),
+                change,
+            };
+            let said = answered(backend, ask, |s| match s {
+                Said::Mode { mode, kind, models } => {
+                    Ok(super::words::mode(name, &mode, &kind, &models, !show))
+                }
+                other => Err(Box::new(other)),
+            });
+            say(said.await.unwrap_or_else(|e| format!("_Not changed: {e}_"))).await
+        }
+        Command::Audit(n) => {
+            let ask = Ask::History {
+                resident: name.into(),
+                by: sender.into(),
+                n,
+            };
+            let said = answered(backend, ask, |s| match s {
+                Said::History { lines } => Ok(super::words::history(name, &lines)),
+                other => Err(Box::new(other)),
+            });
+            say(said.await.unwrap_or_else(|e| format!("_Not read: {e}_"))).await
+        }
         Command::Approvals { clear } => {
             let ask = Ask::Approvals {
                 resident: name.into(),

@@ -24,7 +24,7 @@ pub(super) const HELP: &str = "Talk to me in plain words (in a shared room, star
 Send me a file and it lands in my workspace's inbox/; what I leave in outbox/ comes back here. Commands:\n\
 `!status` what I am doing · `!cost` what my turns spent · `!session` this conversation's CLI session, to pick up at a terminal · `!stop` end the running turn (and what a usage limit holds) · `!resume` run now what a usage limit holds · `!new` start a fresh session · \
 `!log [n]` the last lines of my last turn · `!branches` my branches on the town remote and my conversations' worktrees · \
-`!network` what I may reach and what was refused this round · `!approvals` the rules allowed for this round with 🔁 (`!approvals clear` takes them back) · \
+`!network` what I may reach and what was refused this round · `!approvals` the rules allowed for this round with 🔁 (`!approvals clear` takes them back) · `!audit [n]` my last entries in the audit log (mayors) · `!model [NAME]`, `!effort [LEVEL]`, `!plan` / `!plan off` this conversation's model, effort and plan mode (`default` undoes one) · \
 `!devices` the devices the town's rules match and who holds them · \
 `!schedules` my schedules · `!every \"SPEC\" PROMPT` run PROMPT here at the times SPEC names (systemd's calendar syntax) · `!unschedule N` remove one · \
 `!reset` say what ending my round alone would lose (`!reset all`: every resident's), then `!reset yes` to end it · `!checkpoint [label]` snapshot my home, `!checkpoints` list them, `!rollback N` then `!rollback yes` go back to one · `!lease DEVICE RESIDENT 2h` lend a device, `!release DEVICE` end it · \

@@ -137,6 +137,10 @@ impl Chat for FakeChat {
         self.check("react", format!("react {room} {event} {key}"))
     }
 
+    async fn presence(&self, status: &str) -> Result<(), OsError> {
+        self.check("presence", format!("presence {status}"))
+    }
+
     /// The bot may change levels, holds 100, everyone else 0.
     async fn levels(&self, room: &str, users: &[String]) -> Result<roles::Levels, OsError> {
         self.check("levels", format!("levels {room}"))?;

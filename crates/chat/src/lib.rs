@@ -19,6 +19,7 @@ pub mod identity;
 pub mod line;
 mod matrix;
 pub mod policy;
+mod presence;
 mod questions;
 pub mod remote;
 pub mod roles;
@@ -142,6 +143,8 @@ pub trait Chat: Clone + Send + Sync + 'static {
     /// A file's bytes (decrypted where the room is encrypted). The homeserver's upload limit
     /// bounds them; the caller checks the resident's.
     fn download(&self, file: &FileRef) -> impl Future<Output = Result<Vec<u8>, OsError>> + Send;
+    /// Set the bot's presence: online, with `status` as its status message.
+    fn presence(&self, status: &str) -> impl Future<Output = Result<(), OsError>> + Send;
     /// The power levels of `room` that roles need: the bot's, whether it may change them,
     /// and `users`'.
     fn levels(

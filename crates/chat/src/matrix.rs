@@ -288,6 +288,17 @@ impl Chat for MatrixChat {
             .os(|| format!("typing in {room}"))
     }
 
+    async fn presence(&self, status: &str) -> Result<(), OsError> {
+        use matrix_sdk::ruma::api::client::presence::set_presence::v3::Request;
+        use matrix_sdk::ruma::presence::PresenceState;
+        let what = || format!("setting presence to {status:?}");
+        let me = self.client.user_id().ok_or("not logged in").os(what)?;
+        let mut request = Request::new(me.to_owned(), PresenceState::Online);
+        request.status_msg = Some(status.to_string());
+        self.client.send(request).await.os(what)?;
+        Ok(())
+    }
+
     async fn levels(&self, room: &str, users: &[String]) -> Result<crate::roles::Levels, OsError> {
         use matrix_sdk::ruma::events::StateEventType;
         use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;

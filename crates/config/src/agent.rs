@@ -7,6 +7,7 @@ use super::raw::AgentKind;
 use super::validate::Checker;
 use super::values as v;
 use super::{Agent, Budget};
+use toml::Spanned;
 
 pub(super) fn budget(c: &mut Checker, raw: &super::raw::RawBudget) -> Budget {
     let usd = |c: &mut Checker, v: &Option<toml::Spanned<f64>>| {
@@ -146,6 +147,7 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent, gate: &super::Ga
             )
         })
         .unwrap_or(super::DEFAULT_APPROVE_TIMEOUT);
+    let models = models(c, kind, &raw.models);
     Agent {
         kind,
         argv,
@@ -159,5 +161,41 @@ pub(super) fn agent(c: &mut Checker, raw: super::raw::RawAgent, gate: &super::Ga
         proxy: (!gate.apis.is_empty()).then(|| gate.url()),
         approve,
         approve_timeout,
+        models,
     }
+}
+
+/// `[agent] models`: names the CLI's `--model` takes, one argv word each; none for a
+/// command agent, which has no model flag townhall knows.
+fn models(c: &mut Checker, kind: AgentKind, raw: &[Spanned<String>]) -> Vec<String> {
+    if kind == AgentKind::Command
+        && let Some(first) = raw.first()
+    {
+        c.err(
+            first,
+            "a `command` agent has no model for townhall to choose",
+            "remove `models`, or pass the model in its argv",
+        );
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for m in raw {
+        let name = m.get_ref();
+        let fine = !name.is_empty()
+            && name.len() <= 100
+            && !name.starts_with('-')
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "._:/@[]-".contains(ch));
+        if !fine {
+            c.err(
+                m,
+                format!("`{name}` is not a model name"),
+                "write the name the CLI's --model takes, e.g. \"sonnet\" or \"gpt-5.2-codex\"",
+            );
+        } else if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
 }

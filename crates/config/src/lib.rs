@@ -267,6 +267,8 @@ pub struct Agent {
     /// Tool calls that wait for a mayor's yes (claude only), and how long they wait.
     pub approve: Vec<rule::Rule>,
     pub approve_timeout: Duration,
+    /// The models `!model` may choose for a conversation (none declared: no choice).
+    pub models: Vec<String>,
 }
 
 /// The variables that send a resident's tools through the gate's proxy at `proxy`, and

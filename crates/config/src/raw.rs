@@ -246,6 +246,8 @@ pub struct RawAgent {
     pub approve: Vec<S<String>>,
     #[serde(default)]
     pub approve_timeout: Option<S<String>>,
+    #[serde(default)]
+    pub models: Vec<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

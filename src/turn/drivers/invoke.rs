@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::config::{Agent, AgentKind, KeyScheme};
+use townhall_wire::hall::Mode;
 
 /// The argv to run, what to write to its stdin (prompts never go on the command line,
 /// where every local user could read them in /proc), and the environment the kind needs
@@ -142,15 +143,24 @@ fn environment(agent: &Agent, home: &Path) -> Vec<(String, String)> {
     env
 }
 
-/// A headless turn: the prompt on stdin, output the driver reads.
-pub fn invocation(agent: &Agent, prompt: &str, session: Option<&str>, home: &Path) -> Invocation {
-    let mut argv = agent.argv.clone();
+/// A headless turn in `mode`: the prompt on stdin, output the driver reads.
+pub fn invocation(
+    agent: &Agent,
+    prompt: &str,
+    session: Option<&str>,
+    home: &Path,
+    mode: &Mode,
+) -> Invocation {
+    let mut argv = super::modes::argv_for(agent.kind, &agent.argv, mode);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let free = unattended(agent).map(String::from);
+    // Plan mode is a permission mode: the defaults' must not contradict it.
+    let free = unattended(agent).filter(|_| !mode.plan).map(String::from);
+    let chosen = super::modes::flags(agent.kind, mode);
     match agent.kind {
         AgentKind::Claude => {
             argv.extend(free);
             argv.extend(s(&["-p", "--output-format", "stream-json", "--verbose"]));
+            argv.extend(chosen);
             if let Some(id) = session {
                 argv.extend(s(&["--resume", id]));
             }
@@ -168,6 +178,7 @@ pub fn invocation(agent: &Agent, prompt: &str, session: Option<&str>, home: &Pat
                 argv.push("--skip-git-repo-check".into());
             }
             argv.extend(free);
+            argv.extend(chosen);
             if let Some(id) = session {
                 argv.extend(s(&["resume", id]));
             }
@@ -176,6 +187,7 @@ pub fn invocation(agent: &Agent, prompt: &str, session: Option<&str>, home: &Pat
         AgentKind::Gemini => {
             argv.extend(s(&["--output-format", "stream-json"]));
             argv.extend(free);
+            argv.extend(chosen);
             if let Some(id) = session {
                 argv.extend(s(&["--resume", id]));
             }

@@ -8,6 +8,7 @@ mod codex;
 mod gemini;
 mod invoke;
 mod limit;
+mod modes;
 
 use std::collections::HashMap;
 

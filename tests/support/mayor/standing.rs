@@ -1,5 +1,5 @@
 //! What the mayor's client reads of others' standing: power levels in a room, read fresh
-//! from the homeserver after a sync.
+//! from the homeserver after a sync, and a user's presence.
 
 use std::time::Duration;
 
@@ -47,5 +47,31 @@ impl Mayor {
                 _ => i64::MAX,
             },
         )
+    }
+}
+
+impl Mayor {
+    /// `user`'s presence and status message, as the homeserver has them now.
+    pub async fn presence_of(&self, user: &str) -> anyhow::Result<(String, String)> {
+        use matrix_sdk::ruma::api::client::presence::get_presence::v3::Request;
+        let user = OwnedUserId::try_from(user)?;
+        let got = self.client.send(Request::new(user)).await?;
+        Ok((got.presence.to_string(), got.status_msg.unwrap_or_default()))
+    }
+
+    /// Wait (up to 60 s) until `user`'s status message contains `want`; the last one seen.
+    pub async fn wait_presence(&self, user: &str, want: &str) -> anyhow::Result<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, status) = self.presence_of(user).await?;
+            if status.contains(want) {
+                return Ok(status);
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "{user}'s status never said {want:?}; it says {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }

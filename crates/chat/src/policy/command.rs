@@ -39,6 +39,10 @@ pub enum Command {
     Branches,
     /// What the resident may reach and what was refused this round.
     Network,
+    /// This conversation's mode, shown or changed (`!model`, `!effort`, `!plan`).
+    Mode(townhall_wire::hall::ModeChange),
+    /// The resident's last N entries in the audit log.
+    Audit(u32),
     /// The rules allowed for the rest of the round (🔁); `clear` takes them back.
     Approvals {
         clear: bool,
@@ -62,6 +66,7 @@ impl Command {
             Command::Device(_) => "lend or release a device",
             Command::Every { .. } => "make a schedule",
             Command::Unschedule(_) => "remove a schedule",
+            Command::Audit(_) => "read the audit log",
             _ => "end the round",
         }
     }
@@ -130,6 +135,28 @@ fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> C
     Command::Device(c)
 }
 
+/// `!model [NAME|default]`, `!effort [LEVEL|default]`, `!plan [off]`.
+fn mode(verb: &str, word: Option<&str>, more: Option<&str>) -> Command {
+    use townhall_wire::hall::ModeChange;
+    let back = |w: &str| matches!(w, "default" | "off" | "none");
+    let change = match (verb, word, more) {
+        ("!model" | "!effort", None, _) => ModeChange::Show,
+        ("!model", Some(w), None) if back(w) => ModeChange::Model(None),
+        ("!model", Some(w), None) => ModeChange::Model(Some(w.into())),
+        ("!effort", Some(w), None) if back(w) => ModeChange::Effort(None),
+        ("!effort", Some(w), None) => ModeChange::Effort(Some(w.into())),
+        ("!plan", None, _) | ("!plan", Some("on"), None) => ModeChange::Plan(true),
+        ("!plan", Some("off"), None) => ModeChange::Plan(false),
+        _ => {
+            return Command::Usage(
+                "`!model NAME` (or `default`), `!effort LEVEL` (or `default`), `!plan` / `!plan off` set this conversation's next turns; `!model` alone shows them"
+                    .into(),
+            );
+        }
+    };
+    Command::Mode(change)
+}
+
 /// `!every "SPEC" PROMPT` (the spec quoted when it has spaces) or `!every SPEC PROMPT`.
 fn every(rest: &str) -> Command {
     let (on, prompt) = match rest.strip_prefix('"') {
@@ -195,6 +222,17 @@ pub(super) fn command(text: &str) -> Command {
         },
         Some("!branches") => Command::Branches,
         Some("!network") => Command::Network,
+        Some(verb @ ("!model" | "!effort" | "!plan")) => mode(verb, words.next(), words.next()),
+        Some("!audit") => {
+            let most = townhall_wire::hall::MAX_HISTORY;
+            match (words.next().map(str::parse::<u32>), words.next()) {
+                (None, _) => Command::Audit(10),
+                (Some(Ok(n)), None) if (1..=most).contains(&n) => Command::Audit(n),
+                _ => Command::Usage(format!(
+                    "`!audit [N]` shows this resident's last N entries in the audit log (1 to {most}, 10 when not given)"
+                )),
+            }
+        }
         Some("!approvals") => match (words.next(), words.next()) {
             (None, _) => Command::Approvals { clear: false },
             (Some("clear"), None) => Command::Approvals { clear: true },

@@ -98,7 +98,8 @@ pub fn decide(m: &Incoming) -> Decision {
         | Command::Rollback(_)
         | Command::RollbackYes
         | Command::Every { .. }
-        | Command::Unschedule(_))
+        | Command::Unschedule(_)
+        | Command::Audit(_))
             if !m.is_mayor =>
         {
             Decision::MayorsOnly(c)

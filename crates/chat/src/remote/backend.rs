@@ -424,6 +424,7 @@ impl Backend for Remote {
     }
 
     fn connected(self: Arc<Self>, resident: &str, chat: MatrixChat) {
+        self.presences.connected(resident, chat.clone());
         self.chats
             .lock()
             .expect("lock")

@@ -50,6 +50,8 @@ pub struct Remote {
     shared: Arc<super::shared::Shared>,
     /// Places in line waiting for the deliveries that answer them.
     held: held::Held,
+    /// Each bot's presence, following what root says its resident does.
+    presences: super::presence::Presences,
 }
 
 /// The Matrix stores: the unit's state directory, else (run by hand) the town's.
@@ -76,6 +78,7 @@ impl Remote {
             questions: Default::default(),
             shared: Default::default(),
             held: Default::default(),
+            presences: Default::default(),
         }
     }
 
@@ -176,6 +179,7 @@ impl Remote {
             Said::Notice { resident, notice } => self.hand(&resident, Waiting::Notice(notice)),
             Said::Deliver(d) => self.hand(&d.resident.clone(), Waiting::Answer(Box::new(d))),
             Said::Reloaded => self.reload(),
+            Said::Activity { resident, activity } => self.presences.set(&resident, activity),
             // Time-bound: with no bot connected the daemon's wait answers, not a later post,
             // and an agent's words mid-turn are news only while it runs.
             s @ (Said::Approval { .. }

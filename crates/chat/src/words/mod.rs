@@ -5,6 +5,8 @@
 
 mod approvals;
 mod checkpoints;
+mod history;
+mod mode;
 mod network;
 mod notices;
 mod reports;
@@ -16,6 +18,8 @@ use townhall_wire::hall::{Outcome, Spent, dollars};
 
 pub use approvals::approvals;
 pub use checkpoints::{checkpoint_taken, checkpoints, rollback_offer, rolled_back};
+pub use history::history;
+pub use mode::{mode, mode_line};
 pub use network::network;
 pub use notices::notice;
 pub use reports::{branches, cost, last_turn, reset_done, status, what_a_reset_loses};

@@ -114,6 +114,20 @@ pub enum Ask {
         allow: bool,
         round: bool,
     },
+    /// `conversation`'s mode: shown, or one part changed (`!model`, `!effort`, `!plan`);
+    /// `by`: someone the resident takes commands from.
+    Mode {
+        resident: String,
+        by: String,
+        conversation: String,
+        change: super::ModeChange,
+    },
+    /// `resident`'s last `n` audit entries (`!audit`); `by`: a mayor.
+    History {
+        resident: String,
+        by: String,
+        n: u32,
+    },
     /// The rules allowed for the rest of `resident`'s round (`!approvals`); with `clear`,
     /// taken back first (`by`: one of its approvers).
     Approvals {

@@ -9,15 +9,18 @@
 //! These are the hall's own types, not the daemon's: a change of the daemon's internals
 //! changes nothing here, and a change here fails the golden test until VERSION is bumped.
 
+mod activity;
 mod ask;
 mod client;
 mod devices;
 mod envelope;
+mod mode;
 mod network;
 mod reports;
 mod said;
 mod turn;
 
+pub use activity::Activity;
 pub use ask::{Ask, Refused};
 pub use client::{Counter, HallError, Replies};
 pub use devices::{
@@ -25,6 +28,7 @@ pub use devices::{
     SHORTEST_LEASE, lease_duration,
 };
 pub use envelope::{BadEnvelope, Envelope};
+pub use mode::{Mode, ModeChange};
 pub use network::{NetworkReport, Refusal, RefusedBy};
 pub use reports::{
     Branch, CheckpointInfo, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport,
@@ -38,10 +42,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 14;
+pub const VERSION: u32 = 17;
 /// A chain of residents answering residents stops after this many hops: in a shared room
 /// (the chat counts) and through the town's `ask_resident` tool (root counts).
 pub const HOP_LIMIT: u32 = 4;
+/// The most audit entries `!audit` shows.
+pub const MAX_HISTORY: u32 = 50;
 /// The longest request line the daemon reads (a prompt is at most MAX_PROMPT).
 pub const MAX_LINE: usize = 256 * 1024;
 /// The chat process's system user (dist/townhall.sysusers, the NixOS module).

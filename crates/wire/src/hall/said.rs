@@ -242,6 +242,21 @@ pub enum Said {
         approvers: Vec<String>,
         round: bool,
     },
+    /// What `resident` is doing now, for its bot's presence (sent when it changes).
+    Activity {
+        resident: String,
+        activity: super::Activity,
+    },
+    /// A conversation's mode now, and the models its resident may run.
+    Mode {
+        mode: super::Mode,
+        kind: String,
+        models: Vec<String>,
+    },
+    /// A resident's audit entries, oldest first, one line each (`TIME  what`).
+    History {
+        lines: Vec<String>,
+    },
     /// The rules a resident's approvers allowed for the rest of its round.
     Approvals {
         rules: Vec<RoundRule>,
@@ -305,6 +320,7 @@ impl Said {
             | Said::Question { resident, .. }
             | Said::QuestionEnded { resident, .. }
             | Said::Told { resident, .. }
+            | Said::Activity { resident, .. }
             | Said::SendFile { resident, .. } => Some(resident),
             Said::Deliver(d) => Some(&d.resident),
             _ => None,

@@ -15,11 +15,19 @@ fn agent(kind: AgentKind, argv: &[&str]) -> Agent {
         proxy: None,
         approve: vec![],
         approve_timeout: crate::config::DEFAULT_APPROVE_TIMEOUT,
+        models: vec![],
     }
 }
 
 fn argv(a: &Agent, session: Option<&str>) -> Vec<String> {
-    invocation(a, "p", session, std::path::Path::new("/agents/ada")).argv
+    invocation(
+        a,
+        "p",
+        session,
+        std::path::Path::new("/agents/ada"),
+        &Default::default(),
+    )
+    .argv
 }
 
 #[test]
@@ -32,6 +40,7 @@ fn invocations_resume_sessions_and_keep_prompts_off_the_command_line() {
         "fix it",
         Some("5b9a"),
         std::path::Path::new("/h"),
+        &Default::default(),
     );
     assert_eq!(
         c.argv,
@@ -102,6 +111,7 @@ fn kind_defaults_yield_to_the_argv_and_can_be_turned_off() {
         "p",
         None,
         std::path::Path::new("/agents/vox"),
+        &Default::default(),
     );
     let env: std::collections::BTreeMap<_, _> = g.environment.into_iter().collect();
     assert_eq!(env["GEMINI_CLI_TRUST_WORKSPACE"], "true");
@@ -120,7 +130,13 @@ fn kind_defaults_yield_to_the_argv_and_can_be_turned_off() {
         defaults: false,
         ..agent(AgentKind::Gemini, &["gemini"])
     };
-    let g = invocation(&off, "p", None, std::path::Path::new("/h"));
+    let g = invocation(
+        &off,
+        "p",
+        None,
+        std::path::Path::new("/h"),
+        &Default::default(),
+    );
     assert_eq!(
         (g.argv, g.environment),
         (
@@ -148,6 +164,7 @@ fn kind_defaults_yield_to_the_argv_and_can_be_turned_off() {
         "p",
         None,
         std::path::Path::new("/h"),
+        &Default::default(),
     );
     assert_eq!(
         c.environment,
@@ -207,7 +224,13 @@ fn through_the_gate_a_cli_gets_the_gates_url_and_a_placeholder_for_its_key() {
             name: "model".into(),
             key,
         });
-        let i = invocation(&a, "p", None, std::path::Path::new("/agents/ada"));
+        let i = invocation(
+            &a,
+            "p",
+            None,
+            std::path::Path::new("/agents/ada"),
+            &Default::default(),
+        );
         let env: std::collections::BTreeMap<_, _> = i.environment.iter().cloned().collect();
         assert_eq!(
             env.get(var).map(String::as_str),
@@ -223,7 +246,14 @@ fn through_the_gate_a_cli_gets_the_gates_url_and_a_placeholder_for_its_key() {
 fn with_a_gate_tools_are_pointed_at_its_proxy_and_the_gate_itself_is_reached_directly() {
     let mut a = agent(AgentKind::Claude, &["claude"]);
     a.proxy = Some("http://127.0.0.1:8447".into());
-    let env = invocation(&a, "p", None, std::path::Path::new("/agents/ada")).environment;
+    let env = invocation(
+        &a,
+        "p",
+        None,
+        std::path::Path::new("/agents/ada"),
+        &Default::default(),
+    )
+    .environment;
     let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
         assert_eq!(get(var), Some("http://127.0.0.1:8447"), "{var}");
@@ -234,7 +264,43 @@ fn with_a_gate_tools_are_pointed_at_its_proxy_and_the_gate_itself_is_reached_dir
         "p",
         None,
         std::path::Path::new("/agents/ada"),
+        &Default::default(),
     )
     .environment;
     assert!(!none.iter().any(|(n, _)| n.ends_with("_PROXY")), "{none:?}");
+}
+
+#[test]
+fn a_conversations_mode_reaches_each_kinds_argv_in_place_of_the_defaults() {
+    let plan = townhall_wire::hall::Mode {
+        model: Some("opus".into()),
+        effort: None,
+        plan: true,
+    };
+    let at = std::path::Path::new("/agents/ada");
+    let claude = invocation(
+        &agent(AgentKind::Claude, &["claude"]),
+        "p",
+        Some("s1"),
+        at,
+        &plan,
+    )
+    .argv;
+    assert_eq!(
+        claude.join(" "),
+        "claude -p --output-format stream-json --verbose --model opus --permission-mode plan --resume s1"
+    );
+    let codex = invocation(&agent(AgentKind::Codex, &["codex"]), "p", None, at, &plan).argv;
+    assert!(
+        codex
+            .join(" ")
+            .ends_with("exec --json --skip-git-repo-check -m opus -s read-only -"),
+        "{codex:?}"
+    );
+    let gemini = invocation(&agent(AgentKind::Gemini, &["gemini"]), "p", None, at, &plan).argv;
+    assert!(!gemini.contains(&"--yolo".to_string()), "{gemini:?}");
+    assert!(
+        gemini.join(" ").ends_with("-m opus --approval-mode plan"),
+        "{gemini:?}"
+    );
 }

@@ -146,6 +146,17 @@ pub(super) fn asks() -> Vec<Ask> {
             by: who.clone(),
             clear: false,
         },
+        Ask::History {
+            resident: r.clone(),
+            by: who.clone(),
+            n: 10,
+        },
+        Ask::Mode {
+            resident: r.clone(),
+            by: who.clone(),
+            conversation: s("!room:town.test"),
+            change: ModeChange::Model(Some(s("opus"))),
+        },
         Ask::Answer {
             id: 8,
             resident: r.clone(),
@@ -489,6 +500,30 @@ pub(super) fn saids() -> Vec<Said> {
             wait_secs: 60,
             approvers: vec![who.clone()],
             round: true,
+        },
+        Said::Activity {
+            resident: r.clone(),
+            activity: Activity::Working {
+                what: s("fix the build"),
+            },
+        },
+        Said::Activity {
+            resident: r.clone(),
+            activity: Activity::WaitingForApproval,
+        },
+        Said::Mode {
+            mode: Mode {
+                model: Some(s("opus")),
+                effort: Some(s("high")),
+                plan: true,
+            },
+            kind: s("claude"),
+            models: vec![s("opus"), s("sonnet")],
+        },
+        Said::History {
+            lines: vec![s(
+                "2026-12-04T07:00:00Z  round 4 ended for ada by @mayor:town.test",
+            )],
         },
         Said::Approvals {
             rules: vec![RoundRule {

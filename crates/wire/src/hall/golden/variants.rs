@@ -39,9 +39,11 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Unschedule { .. } => 29,
         Ask::Resume { .. } => 30,
         Ask::Approvals { .. } => 31,
+        Ask::History { .. } => 32,
+        Ask::Mode { .. } => 33,
     }
 }
-pub(super) const ASKS: usize = 32;
+pub(super) const ASKS: usize = 34;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -81,9 +83,12 @@ pub(super) fn said_index(s: &Said) -> usize {
         Said::Checkpoints { .. } => 33,
         Said::Schedules { .. } => 34,
         Said::Approvals { .. } => 35,
+        Said::History { .. } => 36,
+        Said::Mode { .. } => 37,
+        Said::Activity { .. } => 38,
     }
 }
-pub(super) const SAIDS: usize = 36;
+pub(super) const SAIDS: usize = 39;
 
 pub(super) fn notice_index(n: &Notice) -> usize {
     match n {

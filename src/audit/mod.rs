@@ -1,10 +1,17 @@
 //! The audit log: one JSON object a line in the state dir (root only), for every action a
-//! user would want to account for (resets, grants, refused messages…).
+//! user would want to account for (turns, resets, grants, pushes, approvals, refused
+//! messages…); `read` asks it questions (`townhall audit`, `!audit`), `summary` says each
+//! entry in a line.
+
+pub mod read;
+pub mod summary;
 
 use std::io::Write;
 use std::path::Path;
 
 use crate::os::{OsContext, OsError};
+
+pub use read::{Entry, Filter};
 
 pub fn append(state: &Path, event: &str, detail: &impl serde::Serialize) -> Result<(), OsError> {
     let path = state.join("audit.log");
@@ -16,4 +23,11 @@ pub fn append(state: &Path, event: &str, detail: &impl serde::Serialize) -> Resu
         .open(&path)
         .os(what)?;
     writeln!(f, "{line}").os(what)
+}
+
+/// `append`, for a caller that goes on whatever happens: a failure is logged.
+pub fn record(state: &Path, event: &str, detail: &impl serde::Serialize) {
+    if let Err(e) = append(state, event, detail) {
+        tracing::warn!("{e}");
+    }
 }

@@ -1,0 +1,49 @@
+//! `!model`, `!effort`, `!plan`: a conversation's mode, shown or changed, kept for its
+//! next turns (`turn::modes`); the turn's argv takes it at start (`drivers::modes`).
+
+use super::Daemon;
+use crate::grant::Acls;
+use crate::machine::Machine;
+use crate::units::UserManagers;
+use townhall_wire::hall::{ModeChange, Said};
+
+/// Why a mode was not shown or changed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum NotChanged {
+    #[error("{0} is not a resident of this town")]
+    NoResident(String),
+    #[error(transparent)]
+    Refused(#[from] crate::turn::modes::NoMode),
+    #[error(transparent)]
+    Os(#[from] crate::os::OsError),
+}
+
+impl<H, M, G> Daemon<H, M, G>
+where
+    H: Machine,
+    M: UserManagers + Send + Sync + 'static,
+    G: Acls + Send + Sync + 'static,
+{
+    pub(super) fn mode(
+        &self,
+        resident: &str,
+        conversation: &str,
+        change: &ModeChange,
+    ) -> Result<Said, NotChanged> {
+        let town = self.town();
+        let r = town
+            .resident(resident)
+            .ok_or_else(|| NotChanged::NoResident(resident.into()))?;
+        let now = self.desk.modes.get(resident, conversation);
+        let next = crate::turn::modes::changed(r, &now, change)?;
+        if next != now {
+            self.desk.modes.set(resident, conversation, next.clone())?;
+            tracing::info!(%resident, %conversation, ?next, "a conversation's mode changed");
+        }
+        Ok(Said::Mode {
+            mode: next,
+            kind: format!("{:?}", r.agent.kind).to_lowercase(),
+            models: r.agent.models.clone(),
+        })
+    }
+}
