@@ -5,6 +5,7 @@
 
 pub mod read;
 pub mod summary;
+pub mod usage;
 
 use std::io::Write;
 use std::path::Path;

@@ -71,7 +71,12 @@ pub fn summary(e: &Entry) -> String {
         ),
         _ => format!("{}: {d}", e.kind),
     };
-    crate::turn::bounds::clip(&line.replace('\n', " "), MAX).to_string()
+    // What residents wrote is in it: no control character reaches a terminal.
+    let plain: String = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    crate::turn::bounds::clip(&plain, MAX).to_string()
 }
 
 /// `TIME  summary`.
@@ -108,6 +113,15 @@ mod tests {
         assert_eq!(summary(&turn), "ada's turn in !r: success, $0.2500");
         let other = entry("sign", serde_json::json!({"resident": "ada"}));
         assert_eq!(summary(&other), r#"sign: {"resident":"ada"}"#);
+        let escape = entry(
+            "approval-asked",
+            serde_json::json!({"resident": "ada", "tool": "Bash", "subject": "echo \u{1b}]0;owned\u{7}"}),
+        );
+        assert!(
+            !summary(&escape).chars().any(char::is_control),
+            "{:?}",
+            summary(&escape)
+        );
         let long = entry("tool", serde_json::json!({"said": "x\n".repeat(400)}));
         assert!(!summary(&long).contains('\n') && summary(&long).len() <= MAX + 4);
     }

@@ -166,6 +166,20 @@ pub(super) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Spending per day, from the audit log's turns: a table, the chart as SVG, or JSON.
+    Usage {
+        /// One resident's (default: the whole town's).
+        #[arg(long)]
+        resident: Option<String>,
+        /// How many days back, today included.
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        /// The chart `!usage` sends, as SVG on stdout.
+        #[arg(long, conflicts_with = "json")]
+        svg: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// End every resident's presence now — sessions, user managers, processes, IPC, keyrings,
     /// files in the shared dirs — and leave the homes alone (a reset's first step; also run
     /// at shutdown, so no resident's process can hold a reboot up).

@@ -14,6 +14,7 @@ mod round;
 mod show;
 mod shown;
 mod turn;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -171,6 +172,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 json,
             };
             audit::run(&load(&cli.config)?, asked)
+        }
+        Command::Usage {
+            resident,
+            days,
+            svg,
+            json,
+        } => {
+            let asked = usage::Asked {
+                resident,
+                days,
+                svg,
+                json,
+            };
+            usage::run(&load(&cli.config)?, asked)
         }
         Command::Level { json } => {
             init_logging();

@@ -141,7 +141,8 @@ fn named(ask: &Ask) -> Option<&str> {
         | Ask::Decide { resident, .. }
         | Ask::Approvals { resident, .. }
         | Ask::History { resident, .. }
-        | Ask::Mode { resident, .. } => Some(resident),
+        | Ask::Mode { resident, .. }
+        | Ask::Usage { resident, .. } => Some(resident),
         Ask::Subscribe
         | Ask::Devices
         | Ask::Release { .. }
@@ -292,6 +293,17 @@ fn check(town: &Town, ask: &Ask) -> Result<(), Refusal> {
             text("the conversation", conversation, MAX_CONVERSATION)?;
             if let ModeChange::Model(Some(w)) | ModeChange::Effort(Some(w)) = change {
                 text("the mode", w, 100)?;
+            }
+            commander(town, resident(town, name)?, by)
+        }
+        Ask::Usage {
+            resident: name,
+            by,
+            days,
+        } => {
+            let most = townhall_wire::hall::MAX_USAGE_DAYS;
+            if !(1..=most).contains(days) {
+                return refuse(format!("`!usage` charts 1 to {most} days, not {days}"));
             }
             commander(town, resident(town, name)?, by)
         }

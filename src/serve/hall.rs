@@ -218,6 +218,10 @@ where
             } => self
                 .mode(&resident, &conversation, &change)
                 .unwrap_or_else(hall::refused),
+            Ask::Usage { resident, days, .. } => match self.usage(&resident, days).await {
+                Ok(days) => Said::Usage { days },
+                Err(e) => hall::refused(e),
+            },
             Ask::History { resident, n, .. } => match self.history(&resident, n) {
                 Ok(lines) => Said::History { lines },
                 Err(e) => Said::Error {

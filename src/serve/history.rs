@@ -1,4 +1,5 @@
-//! `!audit [n]`: a resident's last entries in the audit log, for a mayor in chat.
+//! What chat asks of the audit log: `!audit [n]`, a resident's last entries, for a mayor;
+//! `!usage [days]`, its spending per day.
 
 use super::Daemon;
 use crate::audit::{self, Filter};
@@ -9,6 +10,9 @@ use crate::units::UserManagers;
 
 /// How much of the log's end a chat question reads: it never reads a long log whole.
 const TAIL_BYTES: u64 = 4 << 20;
+/// As much for `!usage`, whose days reach further back (a town logging more than this
+/// in `!usage`'s span shows its latest days only; `townhall usage` reads all of it).
+const USAGE_TAIL_BYTES: u64 = 64 << 20;
 
 impl<H, M, G> Daemon<H, M, G>
 where
@@ -25,5 +29,20 @@ where
         };
         let picked = audit::read::select(entries, &filter, Some(n as usize));
         Ok(picked.iter().map(audit::summary::line).collect())
+    }
+
+    /// What `resident` spent per day over the last `days` days, read off the hall's task.
+    pub(super) async fn usage(
+        &self,
+        resident: &str,
+        days: u32,
+    ) -> Result<Vec<townhall_wire::hall::UsageDay>, super::declined::Declined> {
+        let (state, resident) = (self.town().state.clone(), resident.to_string());
+        let read = tokio::task::spawn_blocking(move || {
+            let entries = audit::read::load_tail(&state, USAGE_TAIL_BYTES)?;
+            let now = std::time::SystemTime::now();
+            Ok::<_, OsError>(audit::usage::per_day(&entries, Some(&resident), days, now))
+        });
+        Ok(read.await??)
     }
 }

@@ -34,9 +34,10 @@ where
         let r = town
             .resident(resident)
             .ok_or_else(|| NotChanged::NoResident(resident.into()))?;
-        let now = self.desk.modes.get(resident, conversation);
+        let kept = self.desk.modes.get(resident, conversation);
+        let now = crate::turn::modes::still(r, &kept);
         let next = crate::turn::modes::changed(r, &now, change)?;
-        if next != now {
+        if next != kept {
             self.desk.modes.set(resident, conversation, next.clone())?;
             tracing::info!(%resident, %conversation, ?next, "a conversation's mode changed");
         }

@@ -441,7 +441,7 @@ impl<M: UserManagers + Sync> Desk<M> {
             tools: Default::default(),
         });
         let home = town.home(r);
-        let mode = self.modes.get(resident, conversation);
+        let mode = super::modes::still(r, &self.modes.get(resident, conversation));
         let mut invocation = invocation(
             &r.agent,
             prompt,

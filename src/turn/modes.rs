@@ -96,6 +96,23 @@ pub fn changed(r: &Resident, mode: &Mode, change: &ModeChange) -> Result<Mode, N
     Ok(next)
 }
 
+/// What of a kept `mode` `r` still takes: a model no longer declared, or an effort its kind
+/// (maybe changed since) does not have, is dropped rather than passed to the CLI.
+pub fn still(r: &Resident, mode: &Mode) -> Mode {
+    let kind = r.agent.kind;
+    Mode {
+        model: mode
+            .model
+            .clone()
+            .filter(|m| r.agent.models.contains(m) && kind != AgentKind::Command),
+        effort: mode
+            .effort
+            .clone()
+            .filter(|e| efforts(kind).contains(&e.as_str())),
+        plan: mode.plan && kind != AgentKind::Command,
+    }
+}
+
 /// The modes of conversations that have one, by `resident/conversation`.
 pub struct Modes {
     path: PathBuf,
@@ -195,6 +212,24 @@ mod tests {
         assert_eq!(
             changed(&cmd, &Mode::default(), &ModeChange::Plan(true)),
             Err(NoMode::Command)
+        );
+    }
+
+    #[test]
+    fn what_the_config_no_longer_declares_is_dropped_at_the_turn() {
+        let kept = Mode {
+            model: Some("opus".into()),
+            effort: Some("max".into()),
+            plan: true,
+        };
+        let now = resident(AgentKind::Codex, &["o3"]);
+        assert_eq!(
+            still(&now, &kept),
+            Mode {
+                model: None,
+                effort: None,
+                plan: true
+            }
         );
     }
 

@@ -222,6 +222,8 @@ pub fn approvers_answer_and_allow_for_the_round(t: &Town) -> anyhow::Result<()> 
         ensure!(levels == (50, 0), "rita and the chatter stand at {levels:?}: the approver is not a moderator, or the chatter is");
         let body = mayor.from(&room, ada).await?;
         ensure!(body.iter().any(|(b, _)| b.contains("🔁") && b.contains(GUARDED)), "the question offers no 🔁: {body:?}");
+        // While the question waits, ada's bot says so at a glance.
+        mayor.wait_presence(ada, "waiting for approval").await?;
         chatter_c.react(&room, &q1, "✅").await?;
         mayor.react(&room, &q1, "✅").await?;
         // rita's 🔁 comes after both ✅ in the room: that it decides proves they did not.

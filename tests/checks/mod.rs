@@ -44,4 +44,5 @@ pub mod split;
 pub mod tools;
 pub mod turns;
 pub mod unfinished;
+pub mod usage;
 pub mod worktrees;

@@ -8,7 +8,8 @@ use super::{
     gathering as ga, grants as g, handoff as ho, hardening as h, heard as hr, hoarding as hd,
     levelling as l, limits as li, losses as lo, modes as md, notices as nt, presence as pr,
     quarantine as qu, remote as rm, retired as rt, rounds as r, schedules as sc, sent as se,
-    signing as s, split as sp, tools as tl, turns as tu, unfinished as uf, worktrees as wt,
+    signing as s, split as sp, tools as tl, turns as tu, unfinished as uf, usage as us,
+    worktrees as wt,
 };
 
 use crate::support::town::Town;
@@ -176,6 +177,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "presence::the_bots_presence_says_working_during_a_turn_and_idle_after",
         pr::the_bots_presence_says_working_during_a_turn_and_idle_after,
+    ),
+    (
+        "usage::usage_is_a_png_in_an_encrypted_room_and_svg_or_json_at_a_terminal",
+        us::usage_is_a_png_in_an_encrypted_room_and_svg_or_json_at_a_terminal,
     ),
     (
         "tools::claude_asks_the_mayor_tells_him_and_looks_at_the_town",

@@ -98,6 +98,21 @@ pub async fn act<B: Backend, C: Chat>(
             });
             say(said.await.unwrap_or_else(|e| format!("_Not changed: {e}_"))).await
         }
+        Command::Spending(days) => {
+            let ask = Ask::Usage {
+                resident: name.into(),
+                by: sender.into(),
+                days,
+            };
+            let said = backend.call(ask).await;
+            match said {
+                Ok(Said::Usage { days: spent }) => {
+                    super::words::post_chart(chat, room, thread, name, days, &spent).await
+                }
+                Ok(other) => say(format!("_No chart: unexpected answer {other:?}_")).await,
+                Err(e) => say(format!("_No chart: {e}_")).await,
+            }
+        }
         Command::Audit(n) => {
             let ask = Ask::History {
                 resident: name.into(),

@@ -367,6 +367,15 @@ impl Chat for MatrixChat {
         let r = self.room(room)?;
         let mime: mime::Mime = mimetype.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
         let mut config = AttachmentConfig::new();
+        // A PNG says its size, so a client lays it out before the bytes arrive.
+        if let Some((w, h)) = townhall_chart::png_size(&bytes).filter(|_| mimetype == "image/png") {
+            use matrix_sdk::attachment::{AttachmentInfo, BaseImageInfo};
+            config = config.info(AttachmentInfo::Image(BaseImageInfo {
+                width: Some(w.into()),
+                height: Some(h.into()),
+                ..Default::default()
+            }));
+        }
         if let Some(root) = thread {
             let root = OwnedEventId::try_from(root).os(|| format!("parsing thread root {root}"))?;
             use matrix_sdk::room::reply::{EnforceThread, Reply};

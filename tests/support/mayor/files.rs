@@ -42,6 +42,43 @@ impl Mayor {
         Ok(out)
     }
 
+    /// (file name, declared (width, height), sent encrypted, bytes) of every image `from`
+    /// sent in the room, downloaded and decrypted as Element would.
+    pub async fn images_from(
+        &self,
+        room: &OwnedRoomId,
+        from: &str,
+    ) -> anyhow::Result<Vec<(String, Option<(u64, u64)>, bool, Vec<u8>)>> {
+        use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
+        use matrix_sdk::ruma::events::room::MediaSource;
+        use matrix_sdk::ruma::events::room::message::MessageType;
+        let mut out = Vec::new();
+        for (sender, c) in self.latest(room).await? {
+            let MessageType::Image(i) = &c.msgtype else {
+                continue;
+            };
+            if sender != from {
+                continue;
+            }
+            let declared = i
+                .info
+                .as_ref()
+                .and_then(|info| Some((u64::from(info.width?), u64::from(info.height?))));
+            let encrypted = matches!(i.source, MediaSource::Encrypted(_));
+            let request = MediaRequestParameters {
+                source: i.source.clone(),
+                format: MediaFormat::File,
+            };
+            let bytes = self
+                .client
+                .media()
+                .get_media_content(&request, false)
+                .await?;
+            out.push((i.filename().to_string(), declared, encrypted, bytes));
+        }
+        Ok(out)
+    }
+
     /// Send a file as Element does (encrypted in an encrypted room); its event id.
     pub async fn send_file(
         &self,

@@ -41,6 +41,8 @@ pub enum Command {
     Network,
     /// This conversation's mode, shown or changed (`!model`, `!effort`, `!plan`).
     Mode(townhall_wire::hall::ModeChange),
+    /// A chart of the resident's spending per day over the last N days.
+    Spending(u32),
     /// The resident's last N entries in the audit log.
     Audit(u32),
     /// The rules allowed for the rest of the round (🔁); `clear` takes them back.
@@ -135,6 +137,16 @@ fn device_command<'w>(verb: &str, mut words: impl Iterator<Item = &'w str>) -> C
     Command::Device(c)
 }
 
+/// A command's one optional count: `default` when none is given, None when it is not a
+/// number from 1 to `most` or more words follow.
+fn count<'w>(mut words: impl Iterator<Item = &'w str>, default: u32, most: u32) -> Option<u32> {
+    match (words.next().map(str::parse::<u32>), words.next()) {
+        (None, _) => Some(default),
+        (Some(Ok(n)), None) if (1..=most).contains(&n) => Some(n),
+        _ => None,
+    }
+}
+
 /// `!model [NAME|default]`, `!effort [LEVEL|default]`, `!plan [off]`.
 fn mode(verb: &str, word: Option<&str>, more: Option<&str>) -> Command {
     use townhall_wire::hall::ModeChange;
@@ -223,15 +235,23 @@ pub(super) fn command(text: &str) -> Command {
         Some("!branches") => Command::Branches,
         Some("!network") => Command::Network,
         Some(verb @ ("!model" | "!effort" | "!plan")) => mode(verb, words.next(), words.next()),
+        Some("!usage") => {
+            let most = townhall_wire::hall::MAX_USAGE_DAYS;
+            count(words, 14, most).map_or_else(
+                || Command::Usage(format!(
+                    "`!usage [DAYS]` charts this resident's tokens and cost per day (1 to {most} days, 14 when not given)"
+                )),
+                Command::Spending,
+            )
+        }
         Some("!audit") => {
             let most = townhall_wire::hall::MAX_HISTORY;
-            match (words.next().map(str::parse::<u32>), words.next()) {
-                (None, _) => Command::Audit(10),
-                (Some(Ok(n)), None) if (1..=most).contains(&n) => Command::Audit(n),
-                _ => Command::Usage(format!(
+            count(words, 10, most).map_or_else(
+                || Command::Usage(format!(
                     "`!audit [N]` shows this resident's last N entries in the audit log (1 to {most}, 10 when not given)"
                 )),
-            }
+                Command::Audit,
+            )
         }
         Some("!approvals") => match (words.next(), words.next()) {
             (None, _) => Command::Approvals { clear: false },

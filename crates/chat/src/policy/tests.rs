@@ -312,3 +312,23 @@ fn an_approver_who_may_not_command_reads_and_clears_the_round_only() {
         Decision::Refused(_)
     ));
 }
+
+#[test]
+fn a_count_is_optional_bounded_and_alone() {
+    let c = |body: &str| decide(&msg("@mayor:town.test", body, true));
+    assert_eq!(c("!usage"), Decision::Act(Command::Spending(14)));
+    assert_eq!(c("!usage 30"), Decision::Act(Command::Spending(30)));
+    assert!(matches!(c("!usage 91"), Decision::Act(Command::Usage(_))));
+    assert_eq!(c("!audit 5"), Decision::Act(Command::Audit(5)));
+    assert!(matches!(
+        c("!audit 5 more"),
+        Decision::Act(Command::Usage(_))
+    ));
+    assert!(matches!(
+        decide(&Incoming {
+            allowed: true,
+            ..msg("@chatter:town.test", "!audit", true)
+        }),
+        Decision::MayorsOnly(Command::Audit(10))
+    ));
+}

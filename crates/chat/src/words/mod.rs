@@ -11,6 +11,7 @@ mod network;
 mod notices;
 mod reports;
 mod schedules;
+mod usage;
 
 use crate::bot::NotRun;
 use townhall_config::Budget;
@@ -24,6 +25,7 @@ pub use network::network;
 pub use notices::notice;
 pub use reports::{branches, cost, last_turn, reset_done, status, what_a_reset_loses};
 pub use schedules::{came, schedules};
+pub use usage::{post_chart, usage_totals};
 
 /// The line under an answer: how the turn ended when not plainly, and what went wrong.
 pub fn footer(outcome: &Result<Outcome, NotRun>, errors: &[String]) -> Option<String> {

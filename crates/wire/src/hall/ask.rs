@@ -122,6 +122,13 @@ pub enum Ask {
         conversation: String,
         change: super::ModeChange,
     },
+    /// What `resident` spent per day over the last `days` days (`!usage`); `by`: someone it
+    /// takes commands from.
+    Usage {
+        resident: String,
+        by: String,
+        days: u32,
+    },
     /// `resident`'s last `n` audit entries (`!audit`); `by`: a mayor.
     History {
         resident: String,

@@ -34,7 +34,7 @@ pub use reports::{
     Branch, CheckpointInfo, CostReport, LossReport, RepoBranches, ResetSummary, ResidentReport,
     Worktree,
 };
-pub use said::{Came, Delivery, Notice, RoundRule, Said, ScheduleInfo};
+pub use said::{Came, Delivery, Notice, RoundRule, Said, ScheduleInfo, UsageDay};
 pub use turn::{Outcome, Outgoing, RunningTurn, Spent, TurnEvent, dollars};
 
 use std::path::Path;
@@ -42,12 +42,14 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a request or event changes shape; both sides must agree.
-pub const VERSION: u32 = 17;
+pub const VERSION: u32 = 18;
 /// A chain of residents answering residents stops after this many hops: in a shared room
 /// (the chat counts) and through the town's `ask_resident` tool (root counts).
 pub const HOP_LIMIT: u32 = 4;
 /// The most audit entries `!audit` shows.
 pub const MAX_HISTORY: u32 = 50;
+/// The most days `!usage` charts.
+pub const MAX_USAGE_DAYS: u32 = 90;
 /// The longest request line the daemon reads (a prompt is at most MAX_PROMPT).
 pub const MAX_LINE: usize = 256 * 1024;
 /// The chat process's system user (dist/townhall.sysusers, the NixOS module).

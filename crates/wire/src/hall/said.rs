@@ -29,6 +29,16 @@ pub struct Delivery {
     pub came: Option<Came>,
 }
 
+/// One day's spending, as `!usage` and `townhall usage` chart it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageDay {
+    /// YYYY-MM-DD (UTC).
+    pub date: String,
+    pub turns: u64,
+    pub tokens: u64,
+    pub usd: f64,
+}
+
 /// A rule allowed for the rest of a round (🔁), as `!approvals` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundRule {
@@ -252,6 +262,10 @@ pub enum Said {
         mode: super::Mode,
         kind: String,
         models: Vec<String>,
+    },
+    /// A resident's spending per day, oldest first, every day of the span (`!usage`).
+    Usage {
+        days: Vec<UsageDay>,
     },
     /// A resident's audit entries, oldest first, one line each (`TIME  what`).
     History {

@@ -151,6 +151,11 @@ pub(super) fn asks() -> Vec<Ask> {
             by: who.clone(),
             n: 10,
         },
+        Ask::Usage {
+            resident: r.clone(),
+            by: who.clone(),
+            days: 14,
+        },
         Ask::Mode {
             resident: r.clone(),
             by: who.clone(),
@@ -500,6 +505,14 @@ pub(super) fn saids() -> Vec<Said> {
             wait_secs: 60,
             approvers: vec![who.clone()],
             round: true,
+        },
+        Said::Usage {
+            days: vec![UsageDay {
+                date: s("2026-12-04"),
+                turns: 3,
+                tokens: 4200,
+                usd: 0.25,
+            }],
         },
         Said::Activity {
             resident: r.clone(),

@@ -41,9 +41,10 @@ pub(super) fn ask_index(a: &Ask) -> usize {
         Ask::Approvals { .. } => 31,
         Ask::History { .. } => 32,
         Ask::Mode { .. } => 33,
+        Ask::Usage { .. } => 34,
     }
 }
-pub(super) const ASKS: usize = 34;
+pub(super) const ASKS: usize = 35;
 
 pub(super) fn said_index(s: &Said) -> usize {
     match s {
@@ -86,9 +87,10 @@ pub(super) fn said_index(s: &Said) -> usize {
         Said::History { .. } => 36,
         Said::Mode { .. } => 37,
         Said::Activity { .. } => 38,
+        Said::Usage { .. } => 39,
     }
 }
-pub(super) const SAIDS: usize = 39;
+pub(super) const SAIDS: usize = 40;
 
 pub(super) fn notice_index(n: &Notice) -> usize {
     match n {
