@@ -329,6 +329,11 @@ where
         for d in self.deliveries.all() {
             let _ = out.send(Said::Deliver(d)).await;
         }
+        // What each resident does now, so a bot's presence is right from its start.
+        for r in &self.town().residents {
+            self.doing.untold(&r.name);
+            self.tell_doing(&r.name);
+        }
         tracing::info!("the chat process subscribed");
         // Held until the chat goes: then status must not go on saying its bots sync.
         let left = self.teller.outbox.serve(&out).await;

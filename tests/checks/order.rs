@@ -179,6 +179,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         pr::the_bots_presence_says_working_during_a_turn_and_idle_after,
     ),
     (
+        "presence::a_turn_begun_while_the_chat_was_down_shows_once_it_is_back",
+        pr::a_turn_begun_while_the_chat_was_down_shows_once_it_is_back,
+    ),
+    (
         "usage::usage_is_a_png_in_an_encrypted_room_and_svg_or_json_at_a_terminal",
         us::usage_is_a_png_in_an_encrypted_room_and_svg_or_json_at_a_terminal,
     ),

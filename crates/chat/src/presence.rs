@@ -14,24 +14,35 @@ use super::Chat;
 /// The least time between two presence updates of one bot.
 pub const MIN_GAP: Duration = Duration::from_secs(2);
 
-/// Per resident, the latest activity its bot's writer is to show.
+/// Per resident, the latest activity root reported, and the writer of its connected bot.
 #[derive(Default)]
-pub struct Presences(Mutex<HashMap<String, watch::Sender<Activity>>>);
+pub struct Presences(Mutex<HashMap<String, Shown>>);
+
+#[derive(Default)]
+struct Shown {
+    latest: Option<Activity>,
+    writer: Option<watch::Sender<Activity>>,
+}
 
 impl Presences {
-    /// `resident`'s bot (re)connected as `chat`: it shows idle until root says otherwise,
-    /// and the writer of an earlier connection ends.
+    /// `resident`'s bot (re)connected as `chat`: it shows what root last said (idle if
+    /// nothing yet), and the writer of an earlier connection ends.
     pub fn connected<C: Chat>(&self, resident: &str, chat: C) {
-        let (tx, rx) = watch::channel(Activity::Idle);
-        self.0.lock().expect("lock").insert(resident.into(), tx);
+        let mut all = self.0.lock().expect("lock");
+        let shown = all.entry(resident.into()).or_default();
+        let (tx, rx) = watch::channel(shown.latest.clone().unwrap_or(Activity::Idle));
+        shown.writer = Some(tx);
         tokio::spawn(writer(chat, resident.to_string(), rx));
     }
 
-    /// `resident` now does `a` (ignored while its bot is not connected).
+    /// `resident` now does `a`: shown now if its bot is connected, else once it is.
     pub fn set(&self, resident: &str, a: Activity) {
-        if let Some(tx) = self.0.lock().expect("lock").get(resident) {
-            tx.send_replace(a);
+        let mut all = self.0.lock().expect("lock");
+        let shown = all.entry(resident.into()).or_default();
+        if let Some(tx) = &shown.writer {
+            tx.send_replace(a.clone());
         }
+        shown.latest = Some(a);
     }
 }
 
@@ -68,7 +79,14 @@ mod tests {
             chat.calls.calls(),
             ["presence idle", "presence waiting for approval"]
         );
-        p.set("vox", Activity::Idle);
+        p.set("vox", Activity::working("before its bot connected"));
         assert_eq!(chat.calls.calls().len(), 2, "vox's bot is not connected");
+        p.connected("vox", chat.clone());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            chat.calls.calls()[2],
+            "presence working: before its bot connected",
+            "a bot shows what root said before it connected"
+        );
     }
 }
