@@ -18,6 +18,9 @@ pub enum Declined {
     NotLeased(PathBuf),
     #[error("{} is not tailed", .0.display())]
     NotTailed(PathBuf),
+    /// A mode the resident's kind or `[agent] models` does not take.
+    #[error(transparent)]
+    Mode(#[from] crate::turn::modes::NoMode),
     #[error("question {0} is not waiting (decided, or timed out)")]
     NotWaiting(u64),
     #[error(transparent)]

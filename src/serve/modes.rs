@@ -2,21 +2,11 @@
 //! next turns (`turn::modes`); the turn's argv takes it at start (`drivers::modes`).
 
 use super::Daemon;
+use super::declined::Declined;
 use crate::grant::Acls;
 use crate::machine::Machine;
 use crate::units::UserManagers;
 use townhall_wire::hall::{ModeChange, Said};
-
-/// Why a mode was not shown or changed.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum NotChanged {
-    #[error("{0} is not a resident of this town")]
-    NoResident(String),
-    #[error(transparent)]
-    Refused(#[from] crate::turn::modes::NoMode),
-    #[error(transparent)]
-    Os(#[from] crate::os::OsError),
-}
 
 impl<H, M, G> Daemon<H, M, G>
 where
@@ -29,11 +19,11 @@ where
         resident: &str,
         conversation: &str,
         change: &ModeChange,
-    ) -> Result<Said, NotChanged> {
+    ) -> Result<Said, Declined> {
         let town = self.town();
         let r = town
             .resident(resident)
-            .ok_or_else(|| NotChanged::NoResident(resident.into()))?;
+            .ok_or_else(|| Declined::NoResident(resident.into()))?;
         let kept = self.desk.modes.get(resident, conversation);
         let now = crate::turn::modes::still(r, &kept);
         let next = crate::turn::modes::changed(r, &now, change)?;
