@@ -36,25 +36,39 @@ enum Command {
 }
 
 fn bench(requests: usize, megabytes: usize) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new()?;
-    let f = rt.block_on(townhall_gate::bench::run(requests, megabytes))?;
+    let f = townhall_gate::bench::run(requests, megabytes)?;
     println!("                      direct    through the gate");
-    println!(
-        "first byte p50 (ms)   {:>8.3}    {:>8.3}   (+{:.3})",
-        f.direct_first_byte_p50_ms,
-        f.gate_first_byte_p50_ms,
-        f.gate_first_byte_p50_ms - f.direct_first_byte_p50_ms
-    );
-    println!(
-        "first byte p90 (ms)   {:>8.3}    {:>8.3}",
-        f.direct_first_byte_p90_ms, f.gate_first_byte_p90_ms
-    );
-    println!(
-        "stream (MiB/s)        {:>8.1}    {:>8.1}   ({:.2}x)",
-        f.direct_mb_per_s,
-        f.gate_mb_per_s,
-        f.gate_mb_per_s / f.direct_mb_per_s
-    );
+    for (title, pair) in [
+        ("upstream over HTTPS, as every model API", &f.https),
+        ("upstream over plain HTTP: the second hop alone", &f.plain),
+    ] {
+        let (d, g) = (&pair.direct, &pair.gate);
+        println!("{title}");
+        println!(
+            "  first byte p50 (ms) {:>8.3}    {:>8.3}   (+{:.3})",
+            d.first_byte_p50_ms,
+            g.first_byte_p50_ms,
+            g.first_byte_p50_ms - d.first_byte_p50_ms
+        );
+        println!(
+            "  first byte p90 (ms) {:>8.3}    {:>8.3}",
+            d.first_byte_p90_ms, g.first_byte_p90_ms
+        );
+        println!(
+            "  stream (MiB/s)      {:>8.1}    {:>8.1}   ({:.2}x)",
+            d.mb_per_s,
+            g.mb_per_s,
+            g.mb_per_s / d.mb_per_s
+        );
+        println!(
+            "  CPU s per GiB: client {:.3} / {:.3}, upstream {:.3} / {:.3}, gate {:.3}",
+            d.client_cpu_s_per_gib,
+            g.client_cpu_s_per_gib,
+            d.upstream_cpu_s_per_gib,
+            g.upstream_cpu_s_per_gib,
+            g.gate_cpu_s_per_gib
+        );
+    }
     println!("{}", serde_json::to_string(&f)?);
     Ok(())
 }

@@ -21,6 +21,11 @@ const LINE_MAX: usize = 1 << 20;
 /// A whole (not streamed) JSON answer is read for usage up to this size.
 const BODY_MAX: usize = 16 << 20;
 
+/// What every event that reports usage holds (`"usage"`, `"usageMetadata"`): the other
+/// events, most of a stream, are not parsed.
+static USAGE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"usage"));
+
 /// Reads an answer's bytes as they pass, without holding them back.
 #[derive(Debug)]
 pub struct Meter {
@@ -52,22 +57,44 @@ impl Meter {
             }
             return;
         }
-        let mut rest = chunk;
-        while let Some(end) = memchr::memchr(b'\n', rest) {
-            if !self.skipping {
-                self.pending.extend_from_slice(&rest[..end]);
-                let line = std::mem::take(&mut self.pending);
-                self.line(&line);
-            }
-            self.skipping = false;
-            self.pending.clear();
-            rest = &rest[end + 1..];
+        let Some(first) = memchr::memchr(b'\n', chunk) else {
+            self.hold(chunk);
+            return;
+        };
+        // The line an earlier chunk began ends here.
+        if !self.skipping {
+            self.pending.extend_from_slice(&chunk[..first]);
+            let line = std::mem::take(&mut self.pending);
+            self.line(&line);
+            self.pending = line;
         }
-        if self.pending.len() + rest.len() > LINE_MAX {
+        self.skipping = false;
+        self.pending.clear();
+        let last = memchr::memrchr(b'\n', chunk).unwrap_or(first);
+        self.whole_lines(&chunk[first + 1..=last]);
+        self.hold(&chunk[last + 1..]);
+    }
+
+    /// The start of a line the next chunk ends, kept unless the line grows too long.
+    fn hold(&mut self, part: &[u8]) {
+        if self.pending.len() + part.len() > LINE_MAX {
             self.skipping = true;
             self.pending.clear();
         } else if !self.skipping {
-            self.pending.extend_from_slice(rest);
+            self.pending.extend_from_slice(part);
+        }
+    }
+
+    /// Lines, each ended by `\n`: only those that name usage are looked at, found in one
+    /// pass over the bytes (most of a stream is text no meter needs to read line by line).
+    fn whole_lines(&mut self, lines: &[u8]) {
+        let mut from = 0;
+        while let Some(at) = USAGE.find(&lines[from..]) {
+            let at = from + at;
+            let start = memchr::memrchr(b'\n', &lines[..at]).map_or(0, |n| n + 1);
+            let end = memchr::memchr(b'\n', &lines[at..]).map_or(lines.len(), |n| at + n);
+            self.line(&lines[start..end]);
+            from = (end + 1).min(lines.len());
         }
     }
 
@@ -90,6 +117,9 @@ impl Meter {
         let Some(data) = line.strip_prefix(b"data:") else {
             return;
         };
+        if USAGE.find(data).is_none() {
+            return;
+        }
         if let Ok(v) = serde_json::from_slice::<Value>(data.trim_ascii()) {
             self.observe(&v);
         }
@@ -161,6 +191,23 @@ mod tests {
                     input_tokens: 112,
                     output_tokens: 42
                 },
+                "cut at {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn usage_among_many_text_events_in_any_cut() {
+        let text = "event: content_block_delta\n\
+            data: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"a word on \\\"usage\\\": 5\"}}\n\n";
+        let start = &ANTHROPIC[..ANTHROPIC.find("event: content_block_delta").unwrap()];
+        let end = &ANTHROPIC[ANTHROPIC.find("event: message_delta").unwrap()..];
+        let body = format!("{start}{}{end}", text.repeat(300));
+        for size in [1, 5, 64, 1000, 4096, 65536] {
+            let u = metered("text/event-stream", &body, size);
+            assert_eq!(
+                (u.model.as_deref(), u.input_tokens, u.output_tokens),
+                (Some("claude-sonnet-4-5"), 112, 42),
                 "cut at {size}"
             );
         }
