@@ -68,7 +68,12 @@ impl Timers for HostTimers {
                 }
             }
         }
-        let stop: Vec<String> = stale.iter().map(|u| format!("{u}.timer")).collect();
+        // A removed schedule's service too: one its timer fired a moment before keeps both
+        // units loaded (and listed) until it is done.
+        let stop: Vec<String> = stale
+            .iter()
+            .flat_map(|u| [format!("{u}.timer"), format!("{u}.service")])
+            .collect();
         let start: Vec<String> = keep.iter().map(|u| format!("{u}.timer")).collect();
         let (stop, start): (Vec<&str>, Vec<&str>) = (
             stop.iter().map(String::as_str).collect(),

@@ -18,6 +18,16 @@ fn runs(t: &Town, text: &str) -> anyhow::Result<Vec<f64>> {
     Ok(starts)
 }
 
+/// Wait (up to a minute) until vox's CLI has been run with `text` in its prompt: a turn
+/// started, whatever its answer says or when its message is edited.
+pub(crate) fn until_vox_ran(t: &Town, text: &str) -> anyhow::Result<()> {
+    t.sh(&format!(
+        "i=0; until grep -q -F '{text}' /agents/vox/standin-record-* 2>/dev/null; do [ $i -ge 300 ] && exit 1; sleep 0.2; i=$((i+1)); done"
+    ))
+    .with_context(|| format!("vox's CLI was never asked `{text}`"))?;
+    Ok(())
+}
+
 pub fn a_usage_limit_parks_vox_s_conversation_until_it_resets_across_a_restart(
     t: &Town,
 ) -> anyhow::Result<()> {
@@ -52,6 +62,62 @@ pub fn a_usage_limit_parks_vox_s_conversation_until_it_resets_across_a_restart(
         ensure!(
             both.len() == 1 && (both[0] - starts[1]).abs() < 0.001,
             "the message sent meanwhile did not go with it: {both:?} vs {starts:?}"
+        );
+        Ok(())
+    })
+}
+
+pub fn resume_runs_vox_s_parked_conversation_now_and_stop_drops_what_waits(
+    t: &Town,
+) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
+    let tag = t.sh("date +%s%N")?.trim().to_string();
+    block_on(async {
+        let (mayor, room) = room_with(t, "vox resumed early", &[VOX], true).await?;
+        // An hour's wait: within the check only `!resume` can make it go on.
+        let first = format!("limited 3600 r{tag}");
+        mayor.say(&room, &first).await?;
+        mayor
+            .wait_for(&room, VOX, "resumes by itself at")
+            .await
+            .context("the first limit did not park the conversation")?;
+        mayor.say(&room, "!resume").await?;
+        mayor
+            .wait_for(&room, VOX, "⏵ resumed after the usage limit")
+            .await
+            .context("!resume did not run the parked conversation now")?;
+        let ran = runs(t, &first)?;
+        ensure!(ran.len() == 2, "vox's CLI ran {} times: {ran:?}", ran.len());
+
+        // Parked again, a message waiting behind it: `!stop` drops both.
+        let second = format!("limited 3600 s{tag}");
+        mayor.say(&room, &second).await?;
+        mayor
+            .wait_for(&room, VOX, "resumes by itself at")
+            .await
+            .context("the second limit did not park the conversation")?;
+        let behind = format!("behind s{tag}");
+        mayor.say(&room, &behind).await?;
+        mayor.say(&room, "!stop").await?;
+        mayor
+            .wait_for(&room, VOX, "Stopped 1 running turn(s)")
+            .await
+            .context("!stop did not count the parked conversation")?;
+        // Barrier: a parked conversation holds what is sent to it, and what waits goes
+        // with the next run; this message's answer shows neither is left.
+        let after = format!("after the stop s{tag}");
+        mayor.say(&room, &after).await?;
+        until_vox_ran(t, &after).context("the conversation still waits after !stop")?;
+        let (again, went) = (runs(t, &second)?, runs(t, &behind)?);
+        ensure!(
+            again.len() == 1 && went.is_empty(),
+            "after !stop the parked turn ran {} times and the message behind it {} times",
+            again.len(),
+            went.len()
+        );
+        ensure!(
+            runs(t, &after)?.len() == 1,
+            "the message after !stop did not run once"
         );
         Ok(())
     })

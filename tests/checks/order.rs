@@ -403,8 +403,16 @@ pub const CHECKS: &[(&str, Check)] = &[
         sc::a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts,
     ),
     (
+        "schedules::a_schedule_due_while_its_conversation_s_turn_runs_is_skipped_and_said",
+        sc::a_schedule_due_while_its_conversation_s_turn_runs_is_skipped_and_said,
+    ),
+    (
         "limits::a_usage_limit_parks_vox_s_conversation_until_it_resets_across_a_restart",
         li::a_usage_limit_parks_vox_s_conversation_until_it_resets_across_a_restart,
+    ),
+    (
+        "limits::resume_runs_vox_s_parked_conversation_now_and_stop_drops_what_waits",
+        li::resume_runs_vox_s_parked_conversation_now_and_stop_drops_what_waits,
     ),
     (
         "events::ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada",
@@ -413,6 +421,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "events::a_device_udev_adds_starts_ada_s_on_device_turn",
         ev::a_device_udev_adds_starts_ada_s_on_device_turn,
+    ),
+    (
+        "events::the_hop_limit_stops_event_turns_in_a_room_until_a_mayor_speaks_there",
+        ev::the_hop_limit_stops_event_turns_in_a_room_until_a_mayor_speaks_there,
     ),
     (
         "chat::what_was_said_before_ada_joined_starts_no_turn",

@@ -1,14 +1,16 @@
 //! Work that comes by itself (issue 25): a declared `[[schedule]]` and one a mayor makes
 //! with `!every` each run as a PID 1 timer (`systemctl list-timers` shows it), fire a turn
 //! whose answer comes to their room; `!unschedule` removes the timer; one that came due
-//! while townhall was stopped runs once when it starts again (`Persistent=`).
+//! while townhall was stopped runs once when it starts again (`Persistent=`); one that
+//! comes due while its conversation's turn still runs is skipped, and the room told.
 
 use anyhow::{Context, ensure};
 
-use crate::checks::chat::{ADA, block_on, room_with};
+use crate::checks::chat::{ADA, VOX, block_on, room_with};
 use crate::support::town::Town;
 
 pub(crate) const ADA_TOML: &str = "/etc/townhall/residents/ada.toml";
+pub(crate) const VOX_TOML: &str = "/etc/townhall/residents/vox.toml";
 
 /// A resident's file as `change` makes it, reloaded; as it was when dropped.
 pub(crate) struct Rewritten<'a> {
@@ -108,10 +110,14 @@ pub fn a_declared_and_a_chat_made_schedule_fire_into_their_room_until_unschedule
             .context("the chat-made schedule's answer never came")?;
         mayor.say(&room, &format!("!unschedule {n}")).await?;
         mayor.wait_for(&room, ADA, "schedules").await?;
-        let after = timers(t)?;
+        // PID 1 unloads the units once their stop jobs are done: soon, not at once.
+        let after = t.sh(&format!(
+            "i=0; while systemctl list-timers --all --no-legend --no-pager '{unit}.timer' | grep -q .; do [ $i -ge 50 ] && break; sleep 0.2; i=$((i+1)); done; {}",
+            "systemctl list-timers --all --no-legend --no-pager 'townhall-at-ada-*' || true"
+        ))?;
         ensure!(
             !after.contains(&unit),
-            "{unit} outlived !unschedule: {after}"
+            "{unit} outlived !unschedule by 10 s: {after}"
         );
         let left = t.sh(&format!(
             "ls /run/systemd/system/{unit}.* 2>/dev/null || true"
@@ -163,6 +169,68 @@ pub fn a_schedule_missed_while_townhall_was_stopped_runs_once_when_it_starts(
             .filter(|(b, edit)| !edit && b.contains("⏰ schedule"))
             .count();
         ensure!(runs == 1, "the missed schedule ran {runs} times: {all:?}");
+        Ok(())
+    })
+}
+
+pub fn a_schedule_due_while_its_conversation_s_turn_runs_is_skipped_and_said(
+    t: &Town,
+) -> anyhow::Result<()> {
+    crate::checks::turns::setup(t)?;
+    let tag = t.sh("date +%s%N")?.trim().to_string();
+    block_on(async {
+        let (mayor, room) = room_with(t, "vox skipped", &[VOX], true).await?;
+        // Once, 15 s from now, in the room's own conversation (no `conversation`).
+        let at = t.sh("date -u -d '+15 sec' '+%Y-%m-%d %H:%M:%S UTC'")?;
+        let at = at.trim();
+        let prompt = format!("skipped tick {tag}");
+        let _declared = Rewritten::set(t, VOX_TOML, |d| {
+            format!("{d}\n[[schedule]]\non = \"{at}\"\nprompt = \"{prompt}\"\nroom = \"{room}\"\n")
+        })?;
+        // vox's turn there streams on (a tick each 0.2 s, up to a minute) past the due time.
+        t.sh("rm -f /agents/vox/ticks-stop")?;
+        mayor.say(&room, &format!("ticks {tag}")).await?;
+        mayor
+            .wait_for(&room, VOX, "tick 1 ")
+            .await
+            .context("vox's ticking turn did not start")?;
+        let due = t.sh(&format!(
+            "[ $(date -u +%s) -lt $(date -u -d '{at}' +%s) ] && echo before || echo after"
+        ))?;
+        ensure!(
+            due.trim() == "before",
+            "the ticking turn started only after the schedule came due ({at})"
+        );
+        let got = mayor
+            .wait_for(
+                &room,
+                VOX,
+                "came due while this conversation's turn still ran",
+            )
+            .await
+            .context("the room was not told the schedule was skipped")?;
+        ensure!(
+            got.iter().any(|(b, _)| b.contains("⏰ schedule d")),
+            "the notice does not name the schedule: {got:?}"
+        );
+        t.sh("touch /agents/vox/ticks-stop")?;
+        mayor
+            .wait_for(&room, VOX, "ticked ")
+            .await
+            .context("the ticking turn did not end")?;
+        // Barrier: had the schedule's prompt been queued instead, it would run before (or
+        // with) the next message in the same conversation.
+        let after = format!("after the skip {tag}");
+        mayor.say(&room, &after).await?;
+        crate::checks::limits::until_vox_ran(t, &after)?;
+        let ran = t.sh(&format!(
+            "grep -l -F '{prompt}' /agents/vox/standin-record-* 2>/dev/null | wc -l"
+        ))?;
+        ensure!(
+            ran.trim() == "0",
+            "the skipped schedule ran anyway ({} runs)",
+            ran.trim()
+        );
         Ok(())
     })
 }
