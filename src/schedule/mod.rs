@@ -8,7 +8,7 @@ mod fake;
 pub mod kept;
 mod timers;
 
-pub use fake::FakeTimers;
+pub use fake::{FakeTimers, HeldApply};
 pub use kept::{Kept, Made};
 pub use timers::{HostTimers, Timers, UNIT_DIR};
 

@@ -77,6 +77,9 @@ pub struct Daemon<H, M, G> {
     event_turns_rx: Mutex<Option<EventTurns>>,
     /// The schedules mayors made in chat.
     schedules: crate::schedule::Kept,
+    /// Held from reading the schedules to PID 1 having their timers, so two changes at
+    /// once (a reload, an `!every`) never leave the older one's list last.
+    timers_applied: tokio::sync::Mutex<()>,
     /// Each conversation's running turn and the messages waiting for its next.
     conversations: crate::turn::conversation::Conversations<asker::Asker>,
     /// Each resident's signing agent.
@@ -217,6 +220,7 @@ where
             event_turns,
             event_turns_rx: Mutex::new(Some(rx)),
             hops: Default::default(),
+            timers_applied: Default::default(),
             schedules,
             town: RwLock::new(Arc::new(town)),
             chat_health: Default::default(),

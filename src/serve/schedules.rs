@@ -26,6 +26,7 @@ where
 
     /// Make PID 1's timers the town's schedules (a blocking call: it may reload PID 1).
     pub(super) async fn apply_timers(&self) -> Result<(), String> {
+        let _one_at_a_time = self.timers_applied.lock().await;
         let (wanted, machine) = (self.entries(), self.machine.clone());
         match tokio::task::spawn_blocking(move || machine.timers().apply(&wanted)).await {
             Ok(r) => r.map_err(|e| e.to_string()),
@@ -157,3 +158,6 @@ where
         listed.await.unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests;
