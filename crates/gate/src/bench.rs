@@ -61,6 +61,9 @@ pub struct Figures {
 const CHUNK: usize = 64 * 1024;
 /// What most of a model's stream is: text, an event at a time, in Anthropic's words.
 const DELTA: &str = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" and so the answer streams on, a few words to an event, as a model writes it\"}}\n\n";
+/// Whole text events to about CHUNK bytes, made once: each write sends the same bytes.
+static TEXT: std::sync::LazyLock<Bytes> =
+    std::sync::LazyLock::new(|| Bytes::from(DELTA.repeat(CHUNK / DELTA.len())));
 /// The end of the answer, with its usage.
 const LAST: &str = "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\n";
 /// A small streamed answer, as a model's first event would be.
@@ -79,8 +82,7 @@ where
             .strip_prefix("/stream/")
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        // Whole events to about CHUNK bytes, made once: each write sends the same bytes.
-        let chunk = Bytes::from(DELTA.repeat(CHUNK / DELTA.len()));
+        let chunk = TEXT.clone();
         let chunks = (mib * 1024 * 1024).div_ceil(chunk.len());
         let first = std::iter::once(Bytes::from_static(EVENT.as_bytes()));
         let rest = std::iter::repeat_n(chunk, chunks);
