@@ -42,16 +42,15 @@ pub fn ada_s_push_starts_vox_s_on_push_turn_only_where_vox_allows_ada(
             "[[on]]\npush = \"ada/*\"\nprompt = \"review {{branch}} by {{pusher}} with {{fetch}}\"\nroom = \"{room}\"\n"
         );
         let stamp = t.sh("date +%s%N")?;
-        let push = |branch: &str| ada_pushes(t, branch);
         let mark = mayor.mark(&room).await?;
         {
             // Without vox's allow for ada, her push starts nothing.
             let _waits = vox_waits(t, false, &on)?;
-            push(&format!("unallowed-{}", stamp.trim()))?;
+            ada_pushes(t, &format!("unallowed-{}", stamp.trim()))?;
         }
         let _waits = vox_waits(t, true, &on)?;
         let allowed = format!("allowed-{}", stamp.trim());
-        push(&allowed)?;
+        ada_pushes(t, &allowed)?;
         // Barrier: both pushes' turns would share one conversation (ROOM/from:ada), in
         // order, so the first's answer would come before this one's.
         let got = mayor

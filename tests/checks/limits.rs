@@ -9,7 +9,7 @@ use crate::checks::chat::{VOX, block_on, room_with};
 use crate::support::town::Town;
 
 /// `start SECONDS` of each stand-in run of vox's whose prompt holds `text`, in order.
-fn runs(t: &Town, text: &str) -> anyhow::Result<Vec<f64>> {
+pub(crate) fn runs(t: &Town, text: &str) -> anyhow::Result<Vec<f64>> {
     let out = t.sh(&format!(
         "for f in $(grep -l -F '{text}' /agents/vox/standin-record-* 2>/dev/null); do sed -n 's/^start //p' \"$f\"; done"
     ))?;

@@ -111,10 +111,10 @@ pub fn a_declared_and_a_chat_made_schedule_fire_into_their_room_until_unschedule
         mayor.say(&room, &format!("!unschedule {n}")).await?;
         mayor.wait_for(&room, ADA, "schedules").await?;
         // PID 1 unloads the units once their stop jobs are done: soon, not at once.
-        let after = t.sh(&format!(
-            "i=0; while systemctl list-timers --all --no-legend --no-pager '{unit}.timer' | grep -q .; do [ $i -ge 50 ] && break; sleep 0.2; i=$((i+1)); done; {}",
-            "systemctl list-timers --all --no-legend --no-pager 'townhall-at-ada-*' || true"
+        t.sh(&format!(
+            "i=0; while systemctl list-timers --all --no-legend --no-pager '{unit}.timer' | grep -q .; do [ $i -ge 50 ] && break; sleep 0.2; i=$((i+1)); done"
         ))?;
+        let after = timers(t)?;
         ensure!(
             !after.contains(&unit),
             "{unit} outlived !unschedule by 10 s: {after}"
@@ -223,13 +223,11 @@ pub fn a_schedule_due_while_its_conversation_s_turn_runs_is_skipped_and_said(
         let after = format!("after the skip {tag}");
         mayor.say(&room, &after).await?;
         crate::checks::limits::until_vox_ran(t, &after)?;
-        let ran = t.sh(&format!(
-            "grep -l -F '{prompt}' /agents/vox/standin-record-* 2>/dev/null | wc -l"
-        ))?;
+        let ran = crate::checks::limits::runs(t, &prompt)?;
         ensure!(
-            ran.trim() == "0",
+            ran.is_empty(),
             "the skipped schedule ran anyway ({} runs)",
-            ran.trim()
+            ran.len()
         );
         Ok(())
     })
